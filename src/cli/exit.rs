@@ -1,0 +1,77 @@
+//! The one place where outcomes become exit codes. MHA's codes are kept (0, 1, 10, 20 and
+//! check_status's status codes); the rest follow sysexits(3).
+
+use std::process::ExitCode;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Success.
+    Ok,
+    /// Failure (MHA's generic error code).
+    Failure,
+    /// Done, but some replica could not be recovered (MHA's code 10).
+    Partial,
+    /// The master is dead (`manager --monitor_only`, MHA's masterha_master_monitor).
+    MasterDead,
+    /// Invalid command-line options.
+    Usage,
+    /// A required program is not installed.
+    Unavailable,
+    /// The configuration is invalid.
+    Config,
+    /// The subcommand is not implemented yet.
+    NotImplemented,
+    /// A check_status code, passed through as MHA does.
+    Status(u8),
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Ok => 0,
+            Exit::Failure => 1,
+            Exit::Partial => 10,
+            Exit::MasterDead => 20,
+            Exit::Usage => 64,
+            Exit::Unavailable => 69,
+            Exit::Config => 78,
+            Exit::NotImplemented => 79,
+            Exit::Status(c) => c,
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e.code())
+    }
+}
+
+/// The table printed at the end of every `--help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0   success
+  1   failure (MHA's generic error)
+  10  done, but some replica failed (MHA's partial failure)
+  20  the master is dead (manager --monitor_only)
+  64  invalid command-line options
+  69  a required program is not installed
+  78  configuration error (the message names file, line, block and key)
+  79  not implemented yet";
+
+pub const CHECK_STATUS_HELP: &str = "\
+Exit codes (MHA's status codes):
+  0   PING_OK               manager running, master answering
+  2   NOT_RUNNING           no manager running for this application
+  3   PARTIALLY_RUNNING     main process gone, children still running
+  10  INITIALIZING_MONITOR  start-up checks in progress
+  20  PING_FAILING          master pings failing, not yet declared dead
+  21  PING_FAILED           master considered unreachable, confirming
+  30  RETRYING_MONITOR      waiting to monitor the master again
+  31  CONFIG_ERROR          start-up checks failed
+  32  TIMESTAMP_OLD         status file not refreshed within --ping_limit
+  50  FAILOVER_RUNNING      failover in progress
+  51  FAILOVER_ERROR        the last failover failed
+  64  invalid command-line options
+  78  configuration error
+  79  not implemented yet";

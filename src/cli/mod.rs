@@ -1,0 +1,201 @@
+//! The command-line edge: parse, resolve settings, run, render text or JSON, map the outcome
+//! to an exit code (exit.rs).
+
+pub mod args;
+mod check_config;
+pub mod exit;
+mod logging;
+mod sandbox;
+
+use std::ffi::OsString;
+
+use anyhow::Context;
+use clap::Parser;
+
+use crate::config::{self, ConfigErrors, GlobalConf, Loaded};
+use args::{Cli, Command, ConfArgs, StatusArgs};
+use exit::Exit;
+
+/// A subcommand whose engine comes in a later release.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "`mha {command}` is not implemented yet: its options and configuration were checked, but {what}"
+)]
+pub struct NotImplemented {
+    pub command: &'static str,
+    pub what: &'static str,
+}
+
+/// MHA's program names, so `masterha_check_status` as a symlink behaves like MHA's tool.
+fn mha_alias(program: &str) -> Option<&'static [&'static str]> {
+    Some(match program {
+        "masterha_manager" => &["manager"],
+        "masterha_master_monitor" => &["manager", "--monitor_only"],
+        "masterha_check_ssh" => &["check_ssh"],
+        "masterha_check_repl" => &["check_repl"],
+        "masterha_check_status" => &["check_status"],
+        "masterha_master_switch" => &["master_switch"],
+        "masterha_conf_host" => &["conf_host"],
+        "masterha_stop" => &["stop"],
+        _ => return None,
+    })
+}
+
+/// argv as clap should see it: a `masterha_*` program name becomes `mha <subcommand>`.
+pub fn normalise_args(args: Vec<OsString>) -> Vec<OsString> {
+    let program = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match mha_alias(&program) {
+        Some(sub) => {
+            let mut out: Vec<OsString> = vec!["mha".into()];
+            out.extend(sub.iter().map(OsString::from));
+            out.extend(args.into_iter().skip(1));
+            out
+        }
+        None => args,
+    }
+}
+
+pub fn run(args: Vec<OsString>) -> Exit {
+    let cli = match Cli::try_parse_from(normalise_args(args)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    Exit::Ok
+                }
+                _ => Exit::Usage,
+            };
+        }
+    };
+    logging::init(cli.log_format);
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = exit_for(&e);
+            eprintln!("error: {e:#}");
+            code
+        }
+    }
+}
+
+/// Error categories → exit codes.
+fn exit_for(e: &anyhow::Error) -> Exit {
+    if e.downcast_ref::<ConfigErrors>().is_some() {
+        Exit::Config
+    } else if e.downcast_ref::<NotImplemented>().is_some() {
+        Exit::NotImplemented
+    } else if matches!(
+        e.downcast_ref::<crate::sandbox::SandboxError>(),
+        Some(crate::sandbox::SandboxError::Unavailable { .. })
+    ) {
+        Exit::Unavailable
+    } else {
+        Exit::Failure
+    }
+}
+
+fn global_conf(args: &std::path::Path) -> GlobalConf {
+    if args == std::path::Path::new(config::DEFAULT_GLOBAL_CONF) {
+        GlobalConf::Default
+    } else {
+        GlobalConf::Explicit(args.to_path_buf())
+    }
+}
+
+/// Load the configuration as every subcommand does, logging its warnings.
+fn load(conf: &ConfArgs) -> anyhow::Result<Loaded> {
+    let loaded = config::load(&conf.conf, &global_conf(&conf.global_conf))?;
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(loaded)
+}
+
+fn load_for_status(s: &StatusArgs) -> anyhow::Result<()> {
+    if let Some(conf) = &s.conf {
+        load(&ConfArgs {
+            conf: conf.clone(),
+            global_conf: s.global_conf.clone(),
+        })?;
+    }
+    Ok(())
+}
+
+fn not_implemented(command: &'static str, what: &'static str) -> anyhow::Result<Exit> {
+    Err(NotImplemented { command, what }.into())
+}
+
+fn dispatch(command: Command) -> anyhow::Result<Exit> {
+    match command {
+        Command::CheckConfig(a) => {
+            let loaded = load(&a.conf)?;
+            print!("{}", check_config::render(&loaded, a.output));
+            Ok(Exit::Ok)
+        }
+        Command::Sandbox(a) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            rt.block_on(sandbox::run(a.action))
+        }
+        Command::Manager(a) => {
+            load(&a.conf)?;
+            not_implemented(
+                "manager",
+                "monitoring and automatic failover arrive with the health-check and failover work",
+            )
+        }
+        Command::CheckSsh(a) => {
+            load(&a)?;
+            not_implemented(
+                "check_ssh",
+                "the SSH checks arrive with the health-check work",
+            )
+        }
+        Command::CheckRepl(a) => {
+            load(&a.conf)?;
+            not_implemented(
+                "check_repl",
+                "the replication checks arrive with the health-check work",
+            )
+        }
+        Command::CheckStatus(a) => {
+            load_for_status(&a)?;
+            not_implemented(
+                "check_status",
+                "the manager status file arrives with the monitoring daemon",
+            )
+        }
+        Command::Stop(a) => {
+            load_for_status(&a.status)?;
+            not_implemented(
+                "stop",
+                "stopping a manager arrives with the monitoring daemon",
+            )
+        }
+        Command::MasterSwitch(a) => {
+            load(&a.conf)?;
+            not_implemented(
+                "master_switch",
+                "failover and online switch arrive with the failover engine",
+            )
+        }
+        Command::ConfHost(a) => {
+            load(&ConfArgs {
+                conf: a.conf.clone(),
+                global_conf: config::DEFAULT_GLOBAL_CONF.into(),
+            })?;
+            not_implemented(
+                "conf_host",
+                "editing the configuration file arrives with the switchover work",
+            )
+        }
+    }
+}

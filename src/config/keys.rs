@@ -1,0 +1,472 @@
+//! Every configuration key `mha` understands: MHA's keys with MHA's defaults, plus a few
+//! `mha` extensions (marked). This table drives both readers, validation, typo suggestions,
+//! `check_config` output and the configuration reference in docs/configuration.md (a unit test
+//! keeps the two in step).
+
+/// Where a key may be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Only inside a `[serverN]` block (it identifies one server).
+    ServerOnly,
+    /// In `[server default]` (inherited by every server) or in a server block (overrides).
+    Server,
+    /// Application-wide: `[server default]` of the app file or of the global file only.
+    App,
+}
+
+/// The value a key takes; the reader turns raw text/TOML values into these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    /// A TCP port, 1..=65535.
+    Port,
+    /// MHA's 0/1 switches; TOML `true`/`false` are accepted too.
+    Flag,
+    /// Whole seconds, > 0.
+    Seconds,
+    /// Seconds, > 0, fractions allowed (`0.5`).
+    FractionalSeconds,
+    /// Positive whole number.
+    Count,
+    /// One of the listed words (case-insensitive).
+    Choice(&'static [&'static str]),
+    /// Comma-separated list (TOML: a string or an array of strings).
+    List,
+    /// A secret value; never printed.
+    Secret,
+}
+
+impl Kind {
+    /// What the key expects, in words used by error messages and docs.
+    pub fn expected(&self) -> String {
+        match self {
+            Kind::Text => "a string".into(),
+            Kind::Port => "a port number 1-65535".into(),
+            Kind::Flag => "0 or 1".into(),
+            Kind::Seconds => "a whole number of seconds greater than 0".into(),
+            Kind::FractionalSeconds => {
+                "a number of seconds greater than 0 (fractions allowed)".into()
+            }
+            Kind::Count => "a whole number greater than 0".into(),
+            Kind::Choice(words) => format!("one of {}", words.join(", ")),
+            Kind::List => "a comma-separated list".into(),
+            Kind::Secret => "a string".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct KeyDef {
+    pub name: &'static str,
+    pub scope: Scope,
+    pub kind: Kind,
+    /// Default as a DBA would write it; empty = unset.
+    pub default: &'static str,
+    /// `false` for keys MHA does not have.
+    pub mha: bool,
+    pub help: &'static str,
+    /// Allowed in `[binlogN]` blocks too.
+    pub binlog: bool,
+}
+
+const fn k(
+    name: &'static str,
+    scope: Scope,
+    kind: Kind,
+    default: &'static str,
+    help: &'static str,
+) -> KeyDef {
+    KeyDef {
+        name,
+        scope,
+        kind,
+        default,
+        mha: true,
+        help,
+        binlog: false,
+    }
+}
+
+const fn ext(mut d: KeyDef) -> KeyDef {
+    d.mha = false;
+    d
+}
+
+const fn bin(mut d: KeyDef) -> KeyDef {
+    d.binlog = true;
+    d
+}
+
+pub const PING_TYPES: &[&str] = &["SELECT", "CONNECT", "INSERT"];
+pub const LOG_LEVELS: &[&str] = &["debug", "info", "warning", "error"];
+
+use Kind::*;
+use Scope::*;
+
+pub static KEYS: &[KeyDef] = &[
+    // Identity of one server.
+    bin(k(
+        "hostname",
+        ServerOnly,
+        Text,
+        "",
+        "Server host name or address; required. Also the name shown in logs.",
+    )),
+    bin(k(
+        "ip",
+        ServerOnly,
+        Text,
+        "",
+        "Address for SQL connections; defaults to `hostname`.",
+    )),
+    k("port", Server, Port, "3306", "MySQL/MariaDB port."),
+    k(
+        "node_label",
+        ServerOnly,
+        Text,
+        "",
+        "Free-form label shown next to the server.",
+    ),
+    // SQL credentials.
+    k(
+        "user",
+        Server,
+        Text,
+        "root",
+        "Administrative SQL user the manager connects as.",
+    ),
+    k(
+        "password",
+        Server,
+        Secret,
+        "",
+        "Password of `user` (prefer `password_file` or `password_env`).",
+    ),
+    ext(k(
+        "password_file",
+        Server,
+        Text,
+        "",
+        "File whose first line is the password of `user`.",
+    )),
+    ext(k(
+        "password_env",
+        Server,
+        Text,
+        "",
+        "Environment variable holding the password of `user`.",
+    )),
+    k(
+        "repl_user",
+        Server,
+        Text,
+        "",
+        "Replication user for CHANGE MASTER; default: Master_User from a replica's SHOW SLAVE STATUS.",
+    ),
+    k(
+        "repl_password",
+        Server,
+        Secret,
+        "",
+        "Password of `repl_user` (prefer `repl_password_file` or `repl_password_env`).",
+    ),
+    ext(k(
+        "repl_password_file",
+        Server,
+        Text,
+        "",
+        "File whose first line is the password of `repl_user`.",
+    )),
+    ext(k(
+        "repl_password_env",
+        Server,
+        Text,
+        "",
+        "Environment variable holding the password of `repl_user`.",
+    )),
+    // SSH.
+    bin(k(
+        "ssh_user",
+        Server,
+        Text,
+        "",
+        "SSH login user; default: the OS user running mha.",
+    )),
+    bin(k(
+        "ssh_host",
+        ServerOnly,
+        Text,
+        "",
+        "SSH target if different from `hostname`.",
+    )),
+    bin(k(
+        "ssh_ip",
+        ServerOnly,
+        Text,
+        "",
+        "SSH address if different from `ssh_host`.",
+    )),
+    bin(k("ssh_port", Server, Port, "22", "SSH port.")),
+    bin(k(
+        "ssh_connection_timeout",
+        Server,
+        Seconds,
+        "5",
+        "SSH connect timeout in seconds.",
+    )),
+    bin(k(
+        "ssh_options",
+        Server,
+        Text,
+        "",
+        "MHA passed these to the ssh command; mha honours `-i FILE`, `-p PORT`, `-o StrictHostKeyChecking=no`, `-o UserKnownHostsFile=FILE` and `-o ConnectTimeout=N` and warns about the rest.",
+    )),
+    bin(ext(k(
+        "ssh_key",
+        Server,
+        Secret,
+        "",
+        "Private SSH key itself (prefer `ssh_key_file`).",
+    ))),
+    bin(ext(k(
+        "ssh_key_file",
+        Server,
+        Text,
+        "",
+        "Private SSH key file; default: ~/.ssh/id_ed25519, id_ecdsa or id_rsa.",
+    ))),
+    bin(ext(k(
+        "ssh_key_env",
+        Server,
+        Text,
+        "",
+        "Environment variable holding the private SSH key.",
+    ))),
+    bin(ext(k(
+        "ssh_known_hosts_file",
+        Server,
+        Text,
+        "~/.ssh/known_hosts",
+        "known_hosts file used to verify SSH host keys.",
+    ))),
+    // Promotion rules.
+    k(
+        "candidate_master",
+        Server,
+        Flag,
+        "0",
+        "1 = prefer this server as the new master.",
+    ),
+    k(
+        "no_master",
+        Server,
+        Flag,
+        "0",
+        "1 = never promote this server (DR or backup host).",
+    ),
+    k(
+        "ignore_fail",
+        Server,
+        Flag,
+        "0",
+        "1 = failover goes on even if this replica is down or broken.",
+    ),
+    k(
+        "skip_init_ssh_check",
+        Server,
+        Flag,
+        "0",
+        "1 = skip this host in the start-up SSH checks.",
+    ),
+    k(
+        "skip_reset_slave",
+        Server,
+        Flag,
+        "0",
+        "1 = do not RESET SLAVE ALL on the new master after failover.",
+    ),
+    k(
+        "check_repl_delay",
+        Server,
+        Flag,
+        "1",
+        "1 = a replica whose SQL thread is far behind is not promoted.",
+    ),
+    k(
+        "check_repl_filter",
+        Server,
+        Flag,
+        "1",
+        "1 = replication and binlog filter rules must match across servers.",
+    ),
+    k(
+        "latest_priority",
+        Server,
+        Flag,
+        "1",
+        "1 = prefer replicas that received the latest events.",
+    ),
+    k(
+        "multi_tier_slave",
+        Server,
+        Flag,
+        "0",
+        "1 = replicas of replicas are allowed (left unmanaged).",
+    ),
+    // Files on the database hosts.
+    bin(k(
+        "remote_workdir",
+        Server,
+        Text,
+        "/var/tmp",
+        "Work directory on each database host.",
+    )),
+    bin(k(
+        "master_binlog_dir",
+        Server,
+        List,
+        "/var/lib/mysql,/var/log/mysql",
+        "Where the master's binary logs are (comma list).",
+    )),
+    k(
+        "master_pid_file",
+        Server,
+        Text,
+        "",
+        "mysqld pid file, passed to shutdown_script.",
+    ),
+    k(
+        "handle_raw_binlog",
+        Server,
+        Flag,
+        "1",
+        "1 = copy binlog bytes raw; 0 = convert to SQL with mysqlbinlog.",
+    ),
+    k(
+        "disable_log_bin",
+        Server,
+        Flag,
+        "0",
+        "1 = applied differences are not written to the target's binlog.",
+    ),
+    bin(k(
+        "client_bindir",
+        Server,
+        Text,
+        "",
+        "Directory of mysql/mysqlbinlog on the database hosts.",
+    )),
+    bin(k(
+        "client_libdir",
+        Server,
+        Text,
+        "",
+        "Library directory for those clients.",
+    )),
+    k(
+        "use_gtid_auto_pos",
+        Server,
+        Flag,
+        "1",
+        "1 = use GTID auto-positioning when GTID replication is on.",
+    ),
+    // Application-wide.
+    k(
+        "ping_interval",
+        App,
+        FractionalSeconds,
+        "3",
+        "Seconds between master health checks (MHA: whole seconds; mha allows fractions).",
+    ),
+    k(
+        "ping_type",
+        App,
+        Choice(PING_TYPES),
+        "SELECT",
+        "How the master is pinged: SELECT on a held connection, CONNECT a new connection each time, INSERT a write.",
+    ),
+    ext(k(
+        "ping_failures",
+        App,
+        Count,
+        "4",
+        "Consecutive failed pings before the master is suspected dead (MHA: fixed 4).",
+    )),
+    k(
+        "secondary_check_script",
+        App,
+        Text,
+        "",
+        "Command run to confirm the master's death from other network routes.",
+    ),
+    k(
+        "master_ip_failover_script",
+        App,
+        Text,
+        "",
+        "Hook that moves the VIP/DNS/proxy on failover.",
+    ),
+    k(
+        "master_ip_online_change_script",
+        App,
+        Text,
+        "",
+        "Hook that moves the VIP/DNS/proxy on an online switch.",
+    ),
+    k(
+        "shutdown_script",
+        App,
+        Text,
+        "",
+        "Hook that powers off or fences the dead master.",
+    ),
+    k(
+        "report_script",
+        App,
+        Text,
+        "",
+        "Hook called with a report after every failover.",
+    ),
+    k(
+        "init_conf_load_script",
+        App,
+        Text,
+        "",
+        "Command whose `name=value` output lines are merged into [server default] at load.",
+    ),
+    k(
+        "manager_workdir",
+        App,
+        Text,
+        "/var/tmp",
+        "Manager work directory: status file, markers, saved binlogs.",
+    ),
+    k(
+        "manager_log",
+        App,
+        Text,
+        "",
+        "Manager log file; default: standard error.",
+    ),
+    k(
+        "log_level",
+        App,
+        Choice(LOG_LEVELS),
+        "info",
+        "Log verbosity.",
+    ),
+];
+
+pub fn find(name: &str) -> Option<&'static KeyDef> {
+    KEYS.iter().find(|d| d.name == name)
+}
+
+/// The nearest known key to a misspelt one, if it is close enough to be a typo.
+pub fn suggest(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    KEYS.iter()
+        .map(|d| (strsim::damerau_levenshtein(&lower, d.name), d.name))
+        .filter(|(dist, cand)| *dist <= 2.max(cand.len() / 4))
+        .min_by_key(|(dist, _)| *dist)
+        .map(|(_, n)| n)
+}

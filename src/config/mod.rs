@@ -1,0 +1,237 @@
+//! Configuration: MHA's parameters as a typed model, read from TOML (`app1.toml`) or from
+//! MHA's own INI (`app1.cnf`), layered over the global defaults file.
+//!
+//! `keys` lists every parameter; `toml` and `mha_cnf` read files into the raw model of `raw`;
+//! `resolve` layers and types them into [`Config`]; `error` names file, line, block and key.
+
+pub mod error;
+pub mod keys;
+pub mod mha_cnf;
+pub mod raw;
+pub mod resolve;
+pub mod toml;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use resolve::Origin;
+
+use crate::secret::Secret;
+
+/// MHA's default global file; read only when it exists.
+pub const DEFAULT_GLOBAL_CONF: &str = "/etc/masterha_default.cnf";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum PingType {
+    Select,
+    Connect,
+    Insert,
+}
+
+/// Application-wide settings (MHA's "App" scope).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppSettings {
+    pub ping_interval: Duration,
+    pub ping_type: PingType,
+    pub ping_failures: u32,
+    pub secondary_check_script: Option<String>,
+    pub master_ip_failover_script: Option<String>,
+    pub master_ip_online_change_script: Option<String>,
+    pub shutdown_script: Option<String>,
+    pub report_script: Option<String>,
+    pub init_conf_load_script: Option<String>,
+    pub manager_workdir: PathBuf,
+    pub manager_log: Option<PathBuf>,
+    pub log_level: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SshConfig {
+    pub user: String,
+    pub host: String,
+    pub ip: String,
+    pub port: u16,
+    pub connection_timeout: Duration,
+    pub options: Option<String>,
+    /// Private key material from ssh_key / ssh_key_file / ssh_key_env; `None` = the user's
+    /// default key files.
+    pub key: Option<Secret>,
+    pub known_hosts_file: PathBuf,
+}
+
+/// One `[serverN]` block with every inherited value filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    pub block: String,
+    pub hostname: String,
+    pub ip: String,
+    pub port: u16,
+    pub node_label: Option<String>,
+    pub user: String,
+    pub password: Secret,
+    pub repl_user: Option<String>,
+    pub repl_password: Option<Secret>,
+    pub ssh: SshConfig,
+    pub candidate_master: bool,
+    pub no_master: bool,
+    pub ignore_fail: bool,
+    pub skip_init_ssh_check: bool,
+    pub skip_reset_slave: bool,
+    pub check_repl_delay: bool,
+    pub check_repl_filter: bool,
+    pub latest_priority: bool,
+    pub multi_tier_slave: bool,
+    pub remote_workdir: PathBuf,
+    pub master_binlog_dir: Vec<PathBuf>,
+    pub master_pid_file: Option<PathBuf>,
+    pub handle_raw_binlog: bool,
+    pub disable_log_bin: bool,
+    pub client_bindir: Option<PathBuf>,
+    pub client_libdir: Option<PathBuf>,
+    pub use_gtid_auto_pos: bool,
+}
+
+impl ServerConfig {
+    /// `hostname(ip:port)`, as MHA names servers in its logs.
+    pub fn display_name(&self) -> String {
+        format!("{}({}:{})", self.hostname, self.ip, self.port)
+    }
+}
+
+/// A `[binlogN]` block: a host receiving the master's binlog stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BinlogServerConfig {
+    pub block: String,
+    pub hostname: String,
+    pub ip: String,
+    pub ssh: SshConfig,
+    pub master_binlog_dir: Vec<PathBuf>,
+    pub remote_workdir: PathBuf,
+    pub client_bindir: Option<PathBuf>,
+    pub client_libdir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EffectiveEntry {
+    pub key: String,
+    pub value: serde_json::Value,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EffectiveBlock {
+    pub name: String,
+    pub entries: Vec<EffectiveEntry>,
+}
+
+/// The whole, resolved configuration of one application.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The config file name without extension (`app1.cnf` → `app1`); names status files.
+    pub app_name: String,
+    pub path: PathBuf,
+    pub global_path: Option<PathBuf>,
+    pub app: AppSettings,
+    /// Servers in tie-break order: file order for TOML, MHA's block order for INI.
+    pub servers: Vec<ServerConfig>,
+    pub binlog_servers: Vec<BinlogServerConfig>,
+    /// Every effective value and where it came from, secrets masked (for `check_config`).
+    pub effective: Vec<EffectiveBlock>,
+}
+
+/// Which global defaults file to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GlobalConf {
+    /// MHA's default path, read only if it exists.
+    Default,
+    /// Given with --global_conf: must exist.
+    Explicit(PathBuf),
+}
+
+/// A loaded configuration plus warnings worth showing (world-readable secrets, ...).
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<String>,
+}
+
+/// Parse one file by its extension: `.toml` is TOML, anything else MHA's INI.
+pub fn parse_file(path: &Path) -> Result<raw::RawFile, ConfigErrors> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(path, format!("cannot read configuration file: {e}")))?;
+    parse_text(path, &text)
+}
+
+pub fn parse_text(path: &Path, text: &str) -> Result<raw::RawFile, ConfigErrors> {
+    if path.extension().is_some_and(|e| e == "toml") {
+        toml::parse(path, text)
+    } else {
+        mha_cnf::parse(path, text)
+    }
+}
+
+/// Load an application's configuration the way every subcommand does.
+pub fn load(conf: &Path, global: &GlobalConf) -> Result<Loaded, ConfigErrors> {
+    let global_raw = match global {
+        GlobalConf::Default => {
+            let p = Path::new(DEFAULT_GLOBAL_CONF);
+            if p.exists() {
+                Some(parse_file(p)?)
+            } else {
+                None
+            }
+        }
+        GlobalConf::Explicit(p) => {
+            if !p.exists() {
+                return Err(ConfigError::new(
+                    p,
+                    "global configuration file (--global_conf) not found",
+                )
+                .into());
+            }
+            Some(parse_file(p)?)
+        }
+    };
+    let app_raw = parse_file(conf)?;
+    let script = resolve::init_conf_load_script(&app_raw, global_raw.as_ref());
+    let script_output = match &script {
+        Some(cmd) => Some(run_init_conf_load_script(conf, cmd)?),
+        None => None,
+    };
+    let (config, warnings) = resolve::resolve(resolve::Inputs {
+        app: &app_raw,
+        global: global_raw.as_ref(),
+        init_script_output: script_output.as_deref(),
+    })?;
+    Ok(Loaded { config, warnings })
+}
+
+/// MHA runs this once at load; its `name=value` lines join [server default]. Its output is
+/// not logged: it usually carries passwords.
+fn run_init_conf_load_script(conf: &Path, cmd: &str) -> Result<String, ConfigErrors> {
+    let out = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| {
+            ConfigError::new(conf, format!("cannot run init_conf_load_script: {e}"))
+                .key("init_conf_load_script")
+        })?;
+    if !out.status.success() {
+        return Err(ConfigError::new(
+            conf,
+            format!("init_conf_load_script failed ({})", out.status),
+        )
+        .key("init_conf_load_script")
+        .into());
+    }
+    String::from_utf8(out.stdout).map_err(|_| {
+        ConfigError::new(conf, "init_conf_load_script printed non-UTF-8 output")
+            .key("init_conf_load_script")
+            .into()
+    })
+}

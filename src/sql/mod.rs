@@ -1,0 +1,183 @@
+//! The SQL seam: connections with timeouts and errors that name the server and what was being
+//! done, never the statement text (it can hold a password).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, OptsBuilder, Row};
+
+use crate::secret::Secret;
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: Secret,
+    /// Connect through this Unix socket instead of TCP (local bootstrap only).
+    pub socket: Option<PathBuf>,
+}
+
+impl Target {
+    pub fn name(&self) -> String {
+        match &self.socket {
+            Some(s) => format!("{}:{} (socket {})", self.host, self.port, s.display()),
+            None => format!("{}:{}", self.host, self.port),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("{server}: {what} timed out after {after:?}")]
+    Timeout {
+        server: String,
+        what: &'static str,
+        after: Duration,
+    },
+    #[error("{server}: {what} failed: {message}")]
+    Failed {
+        server: String,
+        what: &'static str,
+        message: String,
+        code: Option<u16>,
+    },
+}
+
+impl DbError {
+    /// The server's error number, when the server answered with one.
+    pub fn server_code(&self) -> Option<u16> {
+        match self {
+            DbError::Failed { code, .. } => *code,
+            DbError::Timeout { .. } => None,
+        }
+    }
+}
+
+fn failed(server: &str, what: &'static str, e: mysql_async::Error) -> DbError {
+    let code = match &e {
+        mysql_async::Error::Server(s) => Some(s.code),
+        _ => None,
+    };
+    // The driver's message never carries our password; the statement is not included.
+    DbError::Failed {
+        server: server.to_string(),
+        what,
+        message: e.to_string(),
+        code,
+    }
+}
+
+/// A connection that remembers which server it talks to, for error messages.
+pub struct Session {
+    conn: Conn,
+    server: String,
+    timeout: Duration,
+}
+
+pub async fn connect(target: &Target, timeout: Duration) -> Result<Session, DbError> {
+    let server = target.name();
+    let mut opts = OptsBuilder::default()
+        .ip_or_hostname(target.host.clone())
+        .tcp_port(target.port)
+        .user(Some(target.user.clone()))
+        .pass((!target.password.is_empty()).then(|| target.password.expose().to_string()))
+        .prefer_socket(false)
+        .wait_timeout(None);
+    if let Some(sock) = &target.socket {
+        opts = opts.socket(Some(sock.to_string_lossy().into_owned()));
+    }
+    let conn = tokio::time::timeout(timeout, Conn::new(opts))
+        .await
+        .map_err(|_| DbError::Timeout {
+            server: server.clone(),
+            what: "connect",
+            after: timeout,
+        })?
+        .map_err(|e| failed(&server, "connect", e))?;
+    Ok(Session {
+        conn,
+        server,
+        timeout,
+    })
+}
+
+impl Session {
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Run a statement; `what` names it in errors ("CHANGE MASTER", "create users", ...).
+    pub async fn exec(&mut self, what: &'static str, sql: &str) -> Result<(), DbError> {
+        let fut = self.conn.query_drop(sql);
+        tokio::time::timeout(self.timeout, fut)
+            .await
+            .map_err(|_| DbError::Timeout {
+                server: self.server.clone(),
+                what,
+                after: self.timeout,
+            })?
+            .map_err(|e| failed(&self.server, what, e))
+    }
+
+    pub async fn rows(&mut self, what: &'static str, sql: &str) -> Result<Vec<Row>, DbError> {
+        let fut = self.conn.query::<Row, _>(sql);
+        tokio::time::timeout(self.timeout, fut)
+            .await
+            .map_err(|_| DbError::Timeout {
+                server: self.server.clone(),
+                what,
+                after: self.timeout,
+            })?
+            .map_err(|e| failed(&self.server, what, e))
+    }
+
+    /// The first row as column name → text value (NULL → None).
+    pub async fn row_map(
+        &mut self,
+        what: &'static str,
+        sql: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, Option<String>>>, DbError> {
+        let rows = self.rows(what, sql).await?;
+        Ok(rows.into_iter().next().map(row_to_map))
+    }
+
+    pub async fn disconnect(self) {
+        let _ = self.conn.disconnect().await;
+    }
+}
+
+pub fn row_to_map(row: Row) -> std::collections::BTreeMap<String, Option<String>> {
+    let columns = row.columns();
+    let values = row.unwrap();
+    columns
+        .iter()
+        .zip(values)
+        .map(|(c, v)| {
+            let text = match v {
+                mysql_async::Value::NULL => None,
+                mysql_async::Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+                other => Some(other.as_sql(true).trim_matches('\'').to_string()),
+            };
+            (c.name_str().into_owned(), text)
+        })
+        .collect()
+}
+
+/// Quote a string literal for SQL (passwords in CREATE USER / CHANGE MASTER).
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\'' => out.push_str("\\'"),
+            '\\' => out.push_str("\\\\"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
