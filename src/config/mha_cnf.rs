@@ -22,6 +22,7 @@ pub fn parse(path: &Path, text: &str) -> Result<RawFile, ConfigErrors> {
         if let Some(rest) = line.strip_prefix('[') {
             let Some(name) = rest.strip_suffix(']') else {
                 errors.push(err(n, format!("block header {line:?} has no closing `]`")));
+                in_invalid_block = true;
                 continue;
             };
             let name = name.trim().to_string();

@@ -235,3 +235,6 @@ fn run_init_conf_load_script(conf: &Path, cmd: &str) -> Result<String, ConfigErr
             .into()
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -551,6 +551,9 @@ pub(super) fn resolve(inputs: Inputs<'_>) -> Result<(Config, Vec<String>), Confi
         layers.extend(default_layers.iter());
         let view = View { layers };
         let Some(hostname) = view.text("hostname") else {
+            if block.get("hostname").is_some() {
+                continue; // its value was wrong, and that is reported already
+            }
             ctx.errors.push(
                 ConfigError::new(&app_path, "has no hostname; every server needs `hostname`")
                     .line(block.line)

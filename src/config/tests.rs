@@ -1,0 +1,524 @@
+//! Both readers on good files, on many broken ones (each message checked), the seed's MHA
+//! sample, and TOML ⇄ INI equivalence of the shipped samples.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::*;
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn no_global() -> GlobalConf {
+    // A path that exists but is empty keeps the machine's /etc/masterha_default.cnf out.
+    let dir = std::env::temp_dir().join("mha-unit-empty-global");
+    std::fs::create_dir_all(&dir).unwrap();
+    GlobalConf::Explicit(write(&dir, "empty.cnf", ""))
+}
+
+/// Load `text` as file `name` and return the error lines.
+fn errors(name: &str, text: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), name, text);
+    match load(&p, &no_global()) {
+        Ok(_) => panic!("{name} should not load:\n{text}"),
+        Err(e) => {
+            e.0.iter()
+                .map(|e| e.to_string().replace(&*dir.path().to_string_lossy(), "D"))
+                .collect()
+        }
+    }
+}
+
+#[test]
+fn broken_ini_files_name_file_line_block_and_key() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "[server default]\nuser=mha\npasword=x\n[server1]\nhostname=h1\n",
+            &[
+                "D/app1.cnf:3: [server default] pasword: unknown parameter (did you mean `password`?)",
+            ],
+        ),
+        (
+            "[server1]\nhostname=h1\ncandidate_mastr=1\n",
+            &[
+                "D/app1.cnf:3: [server1] candidate_mastr: unknown parameter (did you mean `candidate_master`?)",
+            ],
+        ),
+        (
+            "[server1]\nhostname=h1\nbogus=1\n",
+            &["D/app1.cnf:3: [server1] bogus: unknown parameter"],
+        ),
+        (
+            "[srv1]\nhostname=h1\n",
+            &[
+                "D/app1.cnf:1: block name \"srv1\" is invalid: it must be \"server default\" or start with \"server\" or \"binlog\" (+ non-whitespace characters)",
+            ],
+        ),
+        (
+            "[server1]\nport=3307\n",
+            &["D/app1.cnf:1: [server1] has no hostname; every server needs `hostname`"],
+        ),
+        (
+            "[server1]\nhostname=h1\n[server2]\nhostname=h1\n",
+            &[
+                "D/app1.cnf:3: [server2] h1:3306 is already used by [server1]; each server needs its own address and port",
+            ],
+        ),
+        (
+            "[server1]\nhostname=h1\nport=abc\n",
+            &["D/app1.cnf:3: [server1] port: expected a port number 1-65535, got \"abc\""],
+        ),
+        (
+            "[server1]\nhostname=h1\nport=70000\n",
+            &["D/app1.cnf:3: [server1] port: expected a port number 1-65535, got \"70000\""],
+        ),
+        (
+            "[server1]\nhostname=h1\ncandidate_master=yes\n",
+            &["D/app1.cnf:3: [server1] candidate_master: expected 0 or 1, got \"yes\""],
+        ),
+        (
+            "[server default]\nping_type=PING\n[server1]\nhostname=h1\n",
+            &[
+                "D/app1.cnf:2: [server default] ping_type: expected one of SELECT, CONNECT, INSERT, got \"PING\"",
+            ],
+        ),
+        (
+            "[server default]\nping_interval=0\n[server1]\nhostname=h1\n",
+            &[
+                "D/app1.cnf:2: [server default] ping_interval: expected a number of seconds greater than 0 (fractions allowed), got \"0\"",
+            ],
+        ),
+        (
+            "[server default]\nssh_connection_timeout=1.5\n[server1]\nhostname=h1\n",
+            &[
+                "D/app1.cnf:2: [server default] ssh_connection_timeout: expected a whole number of seconds greater than 0, got \"1.5\"",
+            ],
+        ),
+        (
+            "[server default]\nhostname=h0\n[server1]\nhostname=h1\n",
+            &[
+                "D/app1.cnf:2: [server default] hostname: `hostname` identifies one server; set it in that server's block, not in [server default]",
+            ],
+        ),
+        (
+            "[server1]\nhostname=h1\nping_interval=1\n",
+            &[
+                "D/app1.cnf:3: [server1] ping_interval: `ping_interval` is application-wide; set it in [server default]",
+            ],
+        ),
+        (
+            "[server1]\nhostname=h1\n[binlog1]\nhostname=b1\ncandidate_master=1\n",
+            &[
+                "D/app1.cnf:5: [binlog1] candidate_master: `candidate_master` is not allowed in a binlog server block",
+            ],
+        ),
+        (
+            "[server1]\nhostname=h1\nport=3306\nport=3307\n",
+            &["D/app1.cnf:4: [server1] port: set twice in this block (first at line 3)"],
+        ),
+        (
+            "[server1]\nhostname=h1\n[server1]\nhostname=h2\n",
+            &["D/app1.cnf:3: block [server1] is defined twice (first at line 1)"],
+        ),
+        (
+            "[server1]\nhostname h1\n",
+            &["D/app1.cnf:2: expected `[block]` or `key=value`, found \"hostname h1\""],
+        ),
+        (
+            "user=mha\n[server1]\nhostname=h1\n",
+            &["D/app1.cnf:1: user: `user` appears before any block; put it under [server default]"],
+        ),
+        (
+            "[server1\nhostname=h1\n",
+            &["D/app1.cnf:1: block header \"[server1\" has no closing `]`"],
+        ),
+        (
+            "[server default]\nuser=mha\n",
+            &["D/app1.cnf: no server is defined; add a [server1] block with a hostname"],
+        ),
+        (
+            "[server default]\npassword=a\npassword_env=X\n[server1]\nhostname=h1\n",
+            &[
+                "D/app1.cnf: [server default] password: password and password_env are all set; give the secret one way only",
+            ],
+        ),
+        (
+            "[server default]\npassword_file=/nonexistent/pw\n[server1]\nhostname=h1\n",
+            &[
+                "D/app1.cnf:2: password_file: cannot read /nonexistent/pw: No such file or directory (os error 2)",
+            ],
+        ),
+        (
+            "[server1]\nhostname=h1\nrepl_password_env=MHA_TEST_SURELY_UNSET\n",
+            &[
+                "D/app1.cnf:3: [server1] repl_password_env: environment variable MHA_TEST_SURELY_UNSET is not set",
+            ],
+        ),
+        (
+            "[server1]\nhostname=h1\nssh_port=0\n",
+            &["D/app1.cnf:3: [server1] ssh_port: expected a port number 1-65535, got \"0\""],
+        ),
+        // Several problems are reported together.
+        (
+            "[server default]\npingtype=SELECT\n[server1]\nport=x\n",
+            &[
+                "D/app1.cnf:2: [server default] pingtype: unknown parameter (did you mean `ping_type`?)",
+                "D/app1.cnf:4: [server1] port: expected a port number 1-65535, got \"x\"",
+                "D/app1.cnf:3: [server1] has no hostname; every server needs `hostname`",
+            ],
+        ),
+    ];
+    for (text, want) in cases {
+        assert_eq!(errors("app1.cnf", text), *want, "for:\n{text}");
+    }
+}
+
+#[test]
+fn broken_toml_files_name_file_line_block_and_key() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "[server1]\nhostname = \"h1\"\nport = \"abc\"\n",
+            &["D/app1.toml:3: [server1] port: expected a port number 1-65535, got \"abc\""],
+        ),
+        (
+            "[server1]\nhostname = \"h1\"\ncandidate_master = 2\n",
+            &["D/app1.toml:3: [server1] candidate_master: expected 0 or 1, got 2"],
+        ),
+        (
+            "[server1]\nhostname = \"h1\"\nhostnme = \"x\"\n",
+            &["D/app1.toml:3: [server1] hostnme: unknown parameter (did you mean `hostname`?)"],
+        ),
+        (
+            "[server1]\nhostname = h1\n",
+            &["D/app1.toml:2: invalid TOML: string values must be quoted, expected literal string"],
+        ),
+        (
+            "[server1]\nhostname = \"h1\"\n[server1.extra]\nport = 1\n",
+            &[
+                "D/app1.toml:3: [server1] extra: nested tables are not allowed; write plain `key = value` lines",
+            ],
+        ),
+        (
+            "user = \"mha\"\n[server1]\nhostname = \"h1\"\n",
+            &["D/app1.toml:1: user: `user` is outside any table; put it under [server_default]"],
+        ),
+        (
+            "[server1]\nhostname = \"h1\"\nmaster_binlog_dir = [1, 2]\n",
+            &["D/app1.toml:3: [server1] master_binlog_dir: expected an array of strings"],
+        ),
+        (
+            "[server1]\nhostname = 5\n",
+            &["D/app1.toml:2: [server1] hostname: expected a string, got 5"],
+        ),
+        (
+            "[mysql]\nhostname = \"h1\"\n",
+            &[
+                "D/app1.toml:1: block name \"mysql\" is invalid: it must be \"server default\" or start with \"server\" or \"binlog\" (+ non-whitespace characters)",
+            ],
+        ),
+        (
+            "[server_default]\nping_interval = -1.0\n[server1]\nhostname = \"h1\"\n",
+            &[
+                "D/app1.toml:2: [server default] ping_interval: expected a number of seconds greater than 0 (fractions allowed), got -1",
+            ],
+        ),
+        (
+            "[server_default]\nssh_user = true\n[server1]\nhostname = \"h1\"\n",
+            &["D/app1.toml:2: [server default] ssh_user: expected a string, got true"],
+        ),
+    ];
+    for (text, want) in cases {
+        assert_eq!(errors("app1.toml", text), *want, "for:\n{text}");
+    }
+}
+
+#[test]
+fn seed_sample_app1_cnf_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed-app1.cnf");
+    let loaded = load(&path, &no_global()).unwrap();
+    let c = &loaded.config;
+    assert_eq!(c.app_name, "seed-app1");
+    assert_eq!(
+        c.servers
+            .iter()
+            .map(|s| s.block.as_str())
+            .collect::<Vec<_>>(),
+        ["server1", "server2", "server3"]
+    );
+    let s2 = &c.servers[1];
+    assert!(s2.candidate_master && !s2.check_repl_delay && !s2.no_master);
+    assert!(c.servers[2].no_master && c.servers[2].check_repl_delay);
+    assert_eq!(s2.password.expose(), "mysqlpass");
+    assert_eq!(s2.repl_password.as_ref().unwrap().expose(), "replpass");
+    assert_eq!(
+        s2.master_binlog_dir,
+        [
+            PathBuf::from("/var/lib/mysql"),
+            PathBuf::from("/var/log/mysql")
+        ]
+    );
+    assert_eq!(s2.port, 3306);
+    assert_eq!(s2.user, "root");
+    assert_eq!(s2.ip, "host2");
+    assert_eq!(
+        c.app.secondary_check_script.as_deref(),
+        Some("masterha_secondary_check -s remote_host1 -s remote_host2")
+    );
+    assert_eq!(c.app.ping_interval, Duration::from_secs(3));
+    assert_eq!(c.app.ping_type, PingType::Select);
+    assert_eq!(c.app.ping_failures, 4);
+    assert_eq!(
+        c.app.report_script.as_deref(),
+        Some("/script/masterha/send_report")
+    );
+}
+
+/// The shipped samples point at /etc/mha/*.password; give them real files in a temp dir.
+fn load_sample(name: &str, secrets: &Path) -> Config {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("samples")
+        .join(name);
+    let text = std::fs::read_to_string(src)
+        .unwrap()
+        .replace("/etc/mha/", &format!("{}/", secrets.display()));
+    let p = write(secrets, name, &text);
+    load(&p, &no_global()).unwrap().config
+}
+
+#[test]
+fn samples_toml_and_ini_describe_the_same_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "app1.password", "s3cret\n");
+    write(dir.path(), "app1.repl_password", "r3pl\n");
+    let toml = load_sample("app1.toml", dir.path());
+    let ini = load_sample("app1.cnf", dir.path());
+    assert_eq!(toml.app, ini.app);
+    assert_eq!(toml.servers, ini.servers);
+    assert_eq!(toml.binlog_servers, ini.binlog_servers);
+    assert_eq!(toml.app_name, "app1");
+    assert_eq!(toml.servers[0].password.expose(), "s3cret");
+    assert_eq!(toml.servers.len(), 3);
+    // Values agree, origins differ only by file name.
+    let strip = |c: &Config| {
+        c.effective
+            .iter()
+            .flat_map(|b| {
+                b.entries
+                    .iter()
+                    .map(move |e| (b.name.clone(), e.key.clone(), e.value.clone()))
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&toml), strip(&ini));
+}
+
+#[test]
+fn layering_global_then_app_then_script_then_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let global = write(
+        dir.path(),
+        "global.cnf",
+        "[server default]\nuser=g_user\nssh_port=2222\nping_interval=5\nmanager_workdir=/g\n",
+    );
+    let script = write(
+        dir.path(),
+        "creds.sh",
+        "echo repl_user=from_script\necho password=pw_from_script\n",
+    );
+    let app = write(
+        dir.path(),
+        "prod.toml",
+        &format!(
+            "[server_default]\nuser = \"app_user\"\nping_interval = 0.5\ninit_conf_load_script = \"sh {}\"\n\
+         [server1]\nhostname = \"h1\"\n[server2]\nhostname = \"h2\"\nuser = \"own\"\nssh_port = 22\n",
+            script.display()
+        ),
+    );
+    let c = load(&app, &GlobalConf::Explicit(global)).unwrap().config;
+    assert_eq!(c.app_name, "prod");
+    assert_eq!(c.app.ping_interval, Duration::from_millis(500));
+    assert_eq!(c.app.manager_workdir, PathBuf::from("/g"));
+    assert_eq!(
+        (c.servers[0].user.as_str(), c.servers[0].ssh.port),
+        ("app_user", 2222)
+    );
+    assert_eq!(
+        (c.servers[1].user.as_str(), c.servers[1].ssh.port),
+        ("own", 22)
+    );
+    assert_eq!(c.servers[0].repl_user.as_deref(), Some("from_script"));
+    assert_eq!(c.servers[0].password.expose(), "pw_from_script");
+    let origin = |block: &str, key: &str| {
+        c.effective
+            .iter()
+            .find(|b| b.name == block)
+            .and_then(|b| b.entries.iter().find(|e| e.key == key))
+            .map(|e| {
+                e.origin
+                    .to_string()
+                    .replace(&*dir.path().to_string_lossy(), "D")
+            })
+            .unwrap()
+    };
+    assert_eq!(
+        origin("application", "manager_workdir"),
+        "global D/global.cnf:5"
+    );
+    assert_eq!(origin("server1", "user"), "[server default] D/prod.toml:2");
+    assert_eq!(
+        origin("server1", "repl_user"),
+        "init_conf_load_script output line 1"
+    );
+    assert_eq!(origin("server2", "user"), "[server2] D/prod.toml:9");
+    assert_eq!(origin("server1", "port"), "default");
+    // The password itself never appears in the effective view.
+    let json = serde_json::to_string(&c.effective).unwrap();
+    assert!(!json.contains("pw_from_script"), "{json}");
+}
+
+#[test]
+fn explicit_global_file_must_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = write(dir.path(), "a.cnf", "[server1]\nhostname=h\n");
+    let err = load(&app, &GlobalConf::Explicit(dir.path().join("nope.cnf"))).unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("nope.cnf: global configuration file (--global_conf) not found"),
+        "{err}"
+    );
+}
+
+#[test]
+fn secrets_from_file_and_env_and_world_readable_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let pw = write(dir.path(), "pw", "from-file\nignored second line\n");
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // SAFETY: tests in this module do not read this variable concurrently.
+    unsafe { std::env::set_var("MHA_UNIT_REPL_PW", "from-env") };
+    let app = write(
+        dir.path(),
+        "a.cnf",
+        &format!(
+            "[server default]\npassword_file={}\nrepl_password_env=MHA_UNIT_REPL_PW\n[server1]\nhostname=h\n",
+            pw.display()
+        ),
+    );
+    std::fs::set_permissions(&app, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let loaded = load(&app, &no_global()).unwrap();
+    let s = &loaded.config.servers[0];
+    assert_eq!(s.password.expose(), "from-file");
+    assert_eq!(s.repl_password.as_ref().unwrap().expose(), "from-env");
+    assert_eq!(
+        loaded.warnings,
+        [format!(
+            "{} holds a secret (password_file) and is readable by every user; run: chmod o-r {}",
+            pw.display(),
+            pw.display()
+        )]
+    );
+    assert!(!format!("{:?}", loaded.config).contains("from-file"));
+}
+
+#[test]
+fn server_order_toml_is_file_order_ini_is_mha_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = "[server10]\nhostname=a\n[server2]\nhostname=b\n";
+    let ini = load(&write(dir.path(), "x.cnf", body), &no_global())
+        .unwrap()
+        .config;
+    let toml_body = "[server10]\nhostname=\"a\"\n[server2]\nhostname=\"b\"\n";
+    let toml = load(&write(dir.path(), "x.toml", toml_body), &no_global())
+        .unwrap()
+        .config;
+    let names = |c: &Config| {
+        c.servers
+            .iter()
+            .map(|s| s.block.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&ini), ["server2", "server10"]);
+    assert_eq!(names(&toml), ["server10", "server2"]);
+}
+
+#[test]
+fn every_default_parses_and_every_key_is_documented() {
+    let docs = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md"),
+    )
+    .unwrap();
+    for def in keys::KEYS {
+        assert!(
+            docs.contains(&format!("| `{}` |", def.name)),
+            "docs/configuration.md lacks `{}`",
+            def.name
+        );
+    }
+    // Defaults are parsed on every load; a bad default would silently vanish.
+    let dir = tempfile::tempdir().unwrap();
+    let c = load(
+        &write(dir.path(), "d.cnf", "[server1]\nhostname=h\n"),
+        &no_global(),
+    )
+    .unwrap()
+    .config;
+    let s = &c.servers[0];
+    assert_eq!(
+        (s.port, s.ssh.port, s.ssh.connection_timeout),
+        (3306, 22, Duration::from_secs(5))
+    );
+    assert!(
+        s.check_repl_delay
+            && s.check_repl_filter
+            && s.latest_priority
+            && s.handle_raw_binlog
+            && s.use_gtid_auto_pos
+    );
+    assert_eq!(
+        s.master_binlog_dir,
+        [
+            PathBuf::from("/var/lib/mysql"),
+            PathBuf::from("/var/log/mysql")
+        ]
+    );
+    assert_eq!(c.app.ping_interval, Duration::from_secs(3));
+    assert_eq!(c.app.manager_workdir, PathBuf::from("/var/tmp"));
+    assert_eq!(s.remote_workdir, PathBuf::from("/var/tmp"));
+}
+
+/// Neither reader panics on arbitrary input: byte-level mutations of real files.
+#[test]
+fn parsers_never_panic_on_mutated_input() {
+    let seeds = [
+        include_str!("../../samples/app1.cnf"),
+        include_str!("../../samples/app1.toml"),
+        include_str!("../../tests/fixtures/seed-app1.cnf"),
+    ];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let alphabet = b"[]=\"'#;\n ,.-_\\{}0123456789abcxyz\t\x00\xff";
+    for round in 0..3000 {
+        let mut bytes = seeds[round % seeds.len()].as_bytes().to_vec();
+        for _ in 0..(1 + next() % 8) {
+            let pos = (next() as usize) % (bytes.len() + 1);
+            match next() % 3 {
+                0 if pos < bytes.len() => {
+                    bytes.remove(pos);
+                }
+                _ => bytes.insert(pos, alphabet[(next() as usize) % alphabet.len()]),
+            }
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = mha_cnf::parse(Path::new("f.cnf"), &text);
+        let _ = toml::parse(Path::new("f.toml"), &text);
+    }
+}
