@@ -359,6 +359,9 @@ pub fn down(dir: &Path) -> Result<Vec<u32>> {
         stopped.push(pid);
     }
     state.save()?;
+    for port in state.ports() {
+        wait_until(|| !port_in_use(port));
+    }
     Ok(stopped)
 }
 
@@ -395,10 +398,13 @@ pub async fn fault(dir: &Path, node: &str, fault: Fault) -> Result<()> {
         Fault::Freeze => {
             let pid = live.ok_or_else(not_running)?;
             process::signal(pid, Signal::SIGSTOP).map_err(io_err("cannot freeze", &n.cnf))?;
+            // Signals are delivered asynchronously; return once the process is stopped.
+            wait_until(|| is_frozen(pid));
         }
         Fault::Resume => {
             let pid = live.ok_or_else(not_running)?;
             process::signal(pid, Signal::SIGCONT).map_err(io_err("cannot resume", &n.cnf))?;
+            wait_until(|| !is_frozen(pid));
         }
         Fault::Start => {
             if live.is_some() {
@@ -417,10 +423,19 @@ pub async fn fault(dir: &Path, node: &str, fault: Fault) -> Result<()> {
         }
     }
     if matches!(fault, Fault::Crash | Fault::Stop) {
+        // The leader thread turns zombie before the other threads have closed the sockets.
+        wait_until(|| !port_in_use(n.port));
         state.nodes[idx].pid = None;
         state.save()?;
     }
     Ok(())
+}
+
+fn wait_until(done: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// What `sandbox status` shows for one node.

@@ -1,0 +1,153 @@
+//! Test bed: unique port blocks across test processes, a real cluster that is stopped on drop
+//! (with server logs printed when the test failed), SQL helpers, and a runner for the binary.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use mha::sandbox::{self, Mode, NodeState, State, UpOptions};
+use mha::sql;
+
+/// A block of free loopback ports, reserved with a lock file so that parallel test processes
+/// never pick the same one.
+pub struct PortBlock {
+    _lock: nix::fcntl::Flock<File>,
+    pub base: u16,
+}
+
+pub const BLOCK_SIZE: u16 = 16;
+
+pub fn port_block() -> PortBlock {
+    use nix::fcntl::{Flock, FlockArg};
+    let dir = std::env::temp_dir().join("mha-it-ports");
+    std::fs::create_dir_all(&dir).unwrap();
+    for k in 0..400u16 {
+        let base = 20_000 + k * BLOCK_SIZE;
+        let file = File::create(dir.join(format!("block-{base}.lock"))).unwrap();
+        let Ok(lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) else { continue };
+        if (base..base + BLOCK_SIZE).all(|p| !sandbox::port_in_use(p)) {
+            return PortBlock { _lock: lock, base };
+        }
+    }
+    panic!("no free block of {BLOCK_SIZE} ports between 20000 and 26400");
+}
+
+/// A running sandbox for one test; stopped (by pid) when dropped.
+pub struct Cluster {
+    pub state: State,
+    pub dir: tempfile::TempDir,
+    pub ports: PortBlock,
+}
+
+impl Cluster {
+    pub async fn start(replicas: u8, mode: Mode) -> Cluster {
+        let ports = port_block();
+        let dir = tempfile::Builder::new().prefix("mha-it-").tempdir().unwrap();
+        let opts = UpOptions { dir: dir.path().to_path_buf(), replicas, mode, base_port: ports.base };
+        let state = match sandbox::up(&opts).await {
+            Ok(s) => s,
+            Err(e) => {
+                dump_logs(dir.path());
+                panic!("sandbox up failed: {e}");
+            }
+        };
+        Cluster { state, dir, ports }
+    }
+
+    pub fn node(&self, name: &str) -> &NodeState {
+        self.state.node(name).unwrap()
+    }
+
+    /// Re-read the state file (pids change after faults).
+    pub fn reload(&mut self) {
+        self.state = State::load(self.dir.path()).unwrap();
+    }
+
+    pub async fn session(&self, name: &str) -> sql::Session {
+        let target = self.state.admin_target(self.node(name)).unwrap();
+        sql::connect(&target, Duration::from_secs(5)).await.unwrap()
+    }
+
+    pub async fn exec(&self, name: &str, stmt: &str) {
+        let mut s = self.session(name).await;
+        s.exec("test statement", stmt).await.unwrap();
+        s.disconnect().await;
+    }
+
+    pub async fn rows(&self, name: &str, stmt: &str) -> Vec<BTreeMap<String, Option<String>>> {
+        let mut s = self.session(name).await;
+        let rows = s.rows("test query", stmt).await.unwrap();
+        s.disconnect().await;
+        rows.into_iter().map(sql::row_to_map).collect()
+    }
+
+    pub async fn value(&self, name: &str, stmt: &str) -> Option<String> {
+        self.rows(name, stmt).await.into_iter().next().and_then(|r| r.into_values().next().flatten())
+    }
+
+    /// Wait until `stmt` returns `want` on `name`.
+    pub async fn wait_value(&self, name: &str, stmt: &str, want: &str, timeout: Duration) {
+        let start = Instant::now();
+        loop {
+            let got = self.value(name, stmt).await;
+            if got.as_deref() == Some(want) {
+                return;
+            }
+            assert!(start.elapsed() < timeout, "{name}: `{stmt}` gave {got:?}, wanted {want:?} within {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn slave_status(&self, name: &str) -> BTreeMap<String, Option<String>> {
+        self.rows(name, "SHOW SLAVE STATUS").await.into_iter().next().unwrap_or_default()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            dump_logs(self.dir.path());
+        }
+        let _ = sandbox::down(self.dir.path());
+    }
+}
+
+/// Print the end of every server and sshd log of a sandbox (for failed tests).
+pub fn dump_logs(dir: &Path) {
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|e| [e.path().join("error.log"), e.path().join("sshd.log"), e.path().join("install-db.log")])
+        .filter(|p| p.exists())
+        .collect();
+    logs.push(dir.join("install-db.log"));
+    for log in logs.iter().filter(|p| p.exists()) {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(30).collect();
+        eprintln!("---- {} (last 30 lines) ----", log.display());
+        for l in tail.into_iter().rev() {
+            eprintln!("{l}");
+        }
+    }
+}
+
+/// Run the built `mha` binary (or a symlink to it) and capture its output.
+pub fn run_mha(program: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(program).args(args).output().unwrap()
+}
+
+pub fn mha_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_mha"))
+}
+
+pub fn text(out: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// True once no process of `pids` runs and no port of `ports` is open.
+pub fn nothing_left(pids: &[u32], ports: &[u16]) -> bool {
+    pids.iter().all(|&p| !sandbox::is_alive(p)) && ports.iter().all(|&p| !sandbox::port_in_use(p))
+}

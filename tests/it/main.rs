@@ -1,0 +1,7 @@
+//! The one integration-test binary (one link instead of one per file). Tests start real
+//! mariadbd and sshd processes through the sandbox code, each on its own ports, and stop them
+//! even when they fail.
+
+mod bed;
+mod cli;
+mod sandbox;
