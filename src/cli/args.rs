@@ -366,7 +366,7 @@ pub struct SandboxDir {
 
 #[derive(Debug, Subcommand)]
 pub enum SandboxAction {
-    /// Start a master, N replicas and an sshd on 127.0.0.1, replication running.
+    /// Start a master, N replicas and an sshd per server on 127.0.0.1, replication running.
     Up(SandboxUpArgs),
     /// Show each sandbox process, its port and its replication role.
     Status {
@@ -381,7 +381,8 @@ pub enum SandboxAction {
         dir: SandboxDir,
     },
     /// Inject a fault into one node: crash (kill -9), stop (clean shutdown), freeze (SIGSTOP),
-    /// resume (SIGCONT), start (start a stopped or crashed node again).
+    /// resume (SIGCONT), start (start a stopped or crashed node again), ssh-stop / ssh-start
+    /// (stop or start that node's sshd).
     Fault {
         #[command(flatten)]
         dir: SandboxDir,
@@ -405,7 +406,7 @@ pub struct SandboxUpArgs {
     /// Replicate with binlog file/position coordinates.
     #[arg(long = "file-pos", alias = "file_pos")]
     pub file_pos: bool,
-    /// sshd listens on this port, servers on the following ones.
+    /// Server N listens on PORT + N, its sshd on PORT + 10 + N.
     #[arg(
         long = "base-port",
         alias = "base_port",

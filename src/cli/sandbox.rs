@@ -64,39 +64,51 @@ fn render_status(r: &sandbox::StatusReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Sandbox {} ({}, {} replication); sshd on 127.0.0.1:{} {}",
+        "Sandbox {} ({}, {} replication)",
         r.dir.display(),
         r.server_version,
         match r.mode {
             Mode::Gtid => "GTID",
             Mode::FilePos => "file/position",
         },
-        r.sshd_port.map(|p| p.to_string()).unwrap_or_default(),
-        r.sshd
     );
-    let _ = writeln!(
-        out,
-        "{:<9} {:<6} {:<8} {:<8} {:<8} {:<16} {:<10} read_only",
-        "node", "port", "pid", "process", "role", "replicates from", "io/sql"
-    );
+    let row = |cols: [&str; 9]| {
+        format!(
+            "{:<9} {:<6} {:<8} {:<8} {:<8} {:<16} {:<14} {:<9} {}\n",
+            cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8]
+        )
+    };
+    out.push_str(&row([
+        "node",
+        "port",
+        "pid",
+        "process",
+        "role",
+        "replicates from",
+        "io/sql",
+        "read_only",
+        "sshd",
+    ]));
     for n in &r.nodes {
-        let _ = writeln!(
-            out,
-            "{:<9} {:<6} {:<8} {:<8} {:<8} {:<16} {:<10} {}",
-            n.name,
-            n.port,
-            n.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+        let pid = n.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+        let threads = match (&n.io_thread, &n.sql_thread) {
+            (Some(io), Some(sql)) => format!("{io}/{sql}"),
+            _ => "-".into(),
+        };
+        let ssh = format!("{} {}", n.ssh_port, n.sshd);
+        out.push_str(&row([
+            &n.name,
+            &n.port.to_string(),
+            &pid,
             n.process,
-            n.role,
-            n.replicates_from.clone().unwrap_or_else(|| "-".into()),
-            match (&n.io_thread, &n.sql_thread) {
-                (Some(io), Some(sql)) => format!("{io}/{sql}"),
-                _ => "-".into(),
-            },
+            &n.role,
+            n.replicates_from.as_deref().unwrap_or("-"),
+            &threads,
             n.read_only
                 .map(|b| if b { "ON" } else { "OFF" })
                 .unwrap_or("-"),
-        );
+            &ssh,
+        ]));
     }
     out
 }

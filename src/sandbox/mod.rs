@@ -1,6 +1,7 @@
 //! A real local cluster in one command: `mariadbd` (or `mysqld`) processes on 127.0.0.1 with
-//! their own datadirs, master→replica replication, and one real `sshd` on a loopback port with
-//! generated keys, so every SQL and SSH code path can run locally. The integration tests use
+//! their own datadirs, master→replica replication, and a real `sshd` per node on its own
+//! loopback port with generated keys, so every SQL and SSH code path can run locally (each node
+//! looks like a host with its own SSH daemon). The integration tests use
 //! this same code. Everything started is recorded by pid in `DIR/sandbox.json`; `down` stops
 //! exactly those processes.
 
@@ -41,6 +42,10 @@ pub enum Fault {
     Resume,
     /// Start a stopped or crashed node again with its own data.
     Start,
+    /// Stop the node's sshd (the host no longer answers SSH).
+    SshStop,
+    /// Start the node's sshd again.
+    SshStart,
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +67,8 @@ pub struct NodeState {
     pub datadir: PathBuf,
     pub socket: PathBuf,
     pub error_log: PathBuf,
+    /// This node's own sshd.
+    pub sshd: SshdState,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -69,9 +76,16 @@ pub struct SshdState {
     pub port: u16,
     pub pid: Option<u32>,
     pub config: PathBuf,
-    pub client_key: PathBuf,
-    pub known_hosts: PathBuf,
     pub log: PathBuf,
+}
+
+/// Keys shared by every node's sshd: one host key, one client key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SshKeys {
+    pub host_key: PathBuf,
+    pub client_key: PathBuf,
+    pub authorized_keys: PathBuf,
+    pub known_hosts: PathBuf,
 }
 
 /// What the sandbox started; saved after every start so `down` works even after a failed `up`.
@@ -85,7 +99,7 @@ pub struct State {
     pub admin_user: String,
     pub repl_user: String,
     pub nodes: Vec<NodeState>,
-    pub sshd: Option<SshdState>,
+    pub ssh_keys: SshKeys,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -188,28 +202,31 @@ impl State {
 
     /// Every pid the sandbox recorded and still owns.
     pub fn live_pids(&self) -> Vec<u32> {
-        let mut pids: Vec<u32> = self
-            .nodes
-            .iter()
-            .filter_map(|n| {
-                n.pid
-                    .filter(|&p| is_alive(p) && process::is_ours(p, &n.cnf))
-            })
-            .collect();
-        if let Some(s) = &self.sshd {
-            pids.extend(
-                s.pid
-                    .filter(|&p| is_alive(p) && process::is_ours(p, &s.config)),
-            );
+        let mut pids = Vec::new();
+        for n in &self.nodes {
+            pids.extend(n.pid.filter(|&p| owned(p, &n.cnf)));
+            pids.extend(n.sshd.pid.filter(|&p| owned(p, &n.sshd.config)));
         }
         pids
     }
 
     pub fn ports(&self) -> Vec<u16> {
-        let mut ports: Vec<u16> = self.nodes.iter().map(|n| n.port).collect();
-        ports.extend(self.sshd.as_ref().map(|s| s.port));
-        ports
+        self.nodes
+            .iter()
+            .flat_map(|n| [n.port, n.sshd.port])
+            .collect()
     }
+}
+
+/// The pid still runs the program we started (its command line names our config file).
+fn owned(pid: u32, config: &Path) -> bool {
+    is_alive(pid) && process::is_ours(pid, config)
+}
+
+/// SQL port of node `idx` (0 = server1); its sshd listens 10 ports above the SQL ports.
+pub fn node_ports(base_port: u16, idx: usize) -> (u16, u16) {
+    let sql = base_port.saturating_add(1 + idx as u16);
+    (sql, sql.saturating_add(10))
 }
 
 fn absolute(dir: &Path) -> Result<PathBuf> {
@@ -231,10 +248,14 @@ pub async fn up(opts: &UpOptions) -> Result<State> {
         return restart(state).await;
     }
     let n_nodes = 1 + opts.replicas as usize;
-    let ports: Vec<u16> = (0..=n_nodes as u16)
-        .map(|i| opts.base_port.saturating_add(i))
+    let ports: Vec<(u16, u16)> = (0..n_nodes)
+        .map(|i| node_ports(opts.base_port, i))
         .collect();
-    if let Some(&port) = ports.iter().find(|&&p| p == u16::MAX || port_in_use(p)) {
+    if let Some(port) = ports
+        .iter()
+        .flat_map(|&(a, b)| [a, b])
+        .find(|&p| p == u16::MAX || port_in_use(p))
+    {
         return Err(SandboxError::PortInUse { port });
     }
     let bin = server::Binaries::find()?;
@@ -248,7 +269,7 @@ pub async fn up(opts: &UpOptions) -> Result<State> {
         admin_user: "mha".into(),
         repl_user: "repl".into(),
         nodes: vec![],
-        sshd: None,
+        ssh_keys: sshd::keys(&sshd_bin, &dir)?,
     };
     match build(&mut state, &bin, &sshd_bin, &ports).await {
         Ok(()) => Ok(state),
@@ -264,7 +285,7 @@ async fn build(
     state: &mut State,
     bin: &server::Binaries,
     sshd_bin: &sshd::Binaries,
-    ports: &[u16],
+    ports: &[(u16, u16)],
 ) -> Result<()> {
     let dir = state.dir.clone();
     let secrets = dir.join("secrets");
@@ -280,27 +301,29 @@ async fn build(
         &format!("{}\n", repl_pw.expose()),
     )?;
 
-    state.sshd = Some(sshd::start(sshd_bin, &dir, ports[0])?);
-    state.save()?;
-
     let template = dir.join("template");
     server::install_datadir(bin, &template)?;
-    for (i, &port) in ports[1..].iter().enumerate() {
+    for (i, &(port, ssh_port)) in ports.iter().enumerate() {
         let id = i as u32 + 1;
+        let name = format!("server{id}");
+        let sshd = sshd::configure(&state.ssh_keys, &dir.join(&name).join("ssh"), ssh_port)?;
         let node = server::prepare_node(
             bin,
             &dir,
             &template,
-            &format!("server{id}"),
+            &name,
             id,
             port,
             state.mode,
             i > 0,
+            sshd,
         )?;
         state.nodes.push(node);
     }
     let _ = std::fs::remove_dir_all(&template);
     for i in 0..state.nodes.len() {
+        state.nodes[i].sshd.pid = Some(sshd::spawn(sshd_bin, &state.nodes[i].sshd)?);
+        state.save()?;
         let pid = server::start(bin.server.as_path(), &state.nodes[i])?;
         state.nodes[i].pid = Some(pid);
         state.save()?;
@@ -326,11 +349,9 @@ async fn restart(mut state: State) -> Result<State> {
         return Err(SandboxError::PortInUse { port });
     }
     let sshd_bin = sshd::Binaries::find()?;
-    if let Some(s) = &mut state.sshd {
-        s.pid = Some(sshd::spawn(&sshd_bin, s)?);
-        state.save()?;
-    }
     for i in 0..state.nodes.len() {
+        state.nodes[i].sshd.pid = Some(sshd::spawn(&sshd_bin, &state.nodes[i].sshd)?);
+        state.save()?;
         let pid = server::start(&state.server_binary, &state.nodes[i])?;
         state.nodes[i].pid = Some(pid);
         state.save()?;
@@ -351,12 +372,11 @@ pub fn down(dir: &Path) -> Result<Vec<u32>> {
         {
             stopped.push(pid);
         }
-    }
-    if let Some(s) = &mut state.sshd
-        && let Some(pid) = s.pid.take()
-        && process::stop(pid, &s.config, Duration::from_secs(10))
-    {
-        stopped.push(pid);
+        if let Some(pid) = node.sshd.pid.take()
+            && process::stop(pid, &node.sshd.config, Duration::from_secs(10))
+        {
+            stopped.push(pid);
+        }
     }
     state.save()?;
     for port in state.ports() {
@@ -377,9 +397,8 @@ pub async fn fault(dir: &Path, node: &str, fault: Fault) -> Result<()> {
             .expect("found above")
     };
     let n = state.nodes[idx].clone();
-    let live = n
-        .pid
-        .filter(|&p| is_alive(p) && process::is_ours(p, &n.cnf));
+    let live = n.pid.filter(|&p| owned(p, &n.cnf));
+    let ssh_live = n.sshd.pid.filter(|&p| owned(p, &n.sshd.config));
     let not_running = || SandboxError::Node {
         node: n.name.clone(),
         message: "is not running".into(),
@@ -421,6 +440,27 @@ pub async fn fault(dir: &Path, node: &str, fault: Fault) -> Result<()> {
             state.save()?;
             server::wait_ready(&state.nodes[idx], Duration::from_secs(60)).await?;
         }
+        Fault::SshStop => {
+            let pid = ssh_live.ok_or_else(|| SandboxError::Node {
+                node: n.name.clone(),
+                message: "its sshd is not running".into(),
+            })?;
+            process::stop(pid, &n.sshd.config, Duration::from_secs(10));
+            wait_until(|| !port_in_use(n.sshd.port));
+            state.nodes[idx].sshd.pid = None;
+            state.save()?;
+        }
+        Fault::SshStart => {
+            if ssh_live.is_some() {
+                return Err(SandboxError::Node {
+                    node: n.name.clone(),
+                    message: "its sshd is already running".into(),
+                });
+            }
+            let sshd_bin = sshd::Binaries::find()?;
+            state.nodes[idx].sshd.pid = Some(sshd::spawn(&sshd_bin, &n.sshd)?);
+            state.save()?;
+        }
     }
     if matches!(fault, Fault::Crash | Fault::Stop) {
         // The leader thread turns zombie before the other threads have closed the sockets.
@@ -453,6 +493,9 @@ pub struct NodeStatus {
     pub sql_thread: Option<String>,
     pub read_only: Option<bool>,
     pub gtid_current_pos: Option<String>,
+    pub ssh_port: u16,
+    /// running or stopped.
+    pub sshd: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -461,8 +504,6 @@ pub struct StatusReport {
     pub mode: Mode,
     pub server_version: String,
     pub config: PathBuf,
-    pub sshd_port: Option<u16>,
-    pub sshd: &'static str,
     pub nodes: Vec<NodeStatus>,
 }
 
@@ -470,9 +511,7 @@ pub async fn status(dir: &Path) -> Result<StatusReport> {
     let state = State::load(dir)?;
     let mut nodes = Vec::new();
     for n in &state.nodes {
-        let live = n
-            .pid
-            .filter(|&p| is_alive(p) && process::is_ours(p, &n.cnf));
+        let live = n.pid.filter(|&p| owned(p, &n.cnf));
         let process = match live {
             Some(p) if is_frozen(p) => "frozen",
             Some(_) => "running",
@@ -489,6 +528,12 @@ pub async fn status(dir: &Path) -> Result<StatusReport> {
             sql_thread: None,
             read_only: None,
             gtid_current_pos: None,
+            ssh_port: n.sshd.port,
+            sshd: if n.sshd.pid.is_some_and(|p| owned(p, &n.sshd.config)) {
+                "running"
+            } else {
+                "stopped"
+            },
         };
         if process == "running"
             && let Ok(mut s) = sql::connect(&state.admin_target(n)?, Duration::from_secs(2)).await
@@ -520,20 +565,11 @@ pub async fn status(dir: &Path) -> Result<StatusReport> {
         }
         nodes.push(st);
     }
-    let sshd = match state.sshd.as_ref().and_then(|s| {
-        s.pid
-            .filter(|&p| is_alive(p) && process::is_ours(p, &s.config))
-    }) {
-        Some(_) => "running",
-        None => "stopped",
-    };
     Ok(StatusReport {
         dir: state.dir.clone(),
         mode: state.mode,
         server_version: state.server_version.clone(),
         config: state.app_config(),
-        sshd_port: state.sshd.as_ref().map(|s| s.port),
-        sshd,
         nodes,
     })
 }
@@ -565,22 +601,22 @@ fn write_private(path: &Path, content: &str) -> Result<()> {
 
 fn write_app_config(state: &State) -> Result<()> {
     let d = state.dir.display();
-    let sshd = state
-        .sshd
-        .as_ref()
-        .expect("sshd started before the config is written");
+    let keys = &state.ssh_keys;
     let mut out = format!(
         "# Written by `mha sandbox up`: a {} sandbox ({} replication) in {d}.\n\
-         # Secrets live in files beside this one; nothing here is secret.\n\n\
+         # Secrets live in files beside this one; nothing here is secret.\n\
+         # Every server is on 127.0.0.1 with its own SQL port and its own sshd (ssh_port).\n\n\
          [server_default]\n\
          user = \"{}\"\n\
          password_file = \"{d}/secrets/mha.password\"\n\
          repl_user = \"{}\"\n\
          repl_password_file = \"{d}/secrets/repl.password\"\n\
          ssh_user = \"{}\"\n\
-         ssh_port = {}\n\
+         # mha's own SSH connections use this key and verify host keys against this file.\n\
          ssh_key_file = \"{}\"\n\
          ssh_known_hosts_file = \"{}\"\n\
+         # ssh run on the database hosts (host-to-host checks) gets these options, as in MHA.\n\
+         ssh_options = \"-i {} -o UserKnownHostsFile={}\"\n\
          manager_workdir = \"{d}/manager\"\n\
          remote_workdir = \"{d}/remote\"\n\
          ping_interval = 1\n",
@@ -592,15 +628,17 @@ fn write_app_config(state: &State) -> Result<()> {
         state.admin_user,
         state.repl_user,
         sshd::current_user(),
-        sshd.port,
-        sshd.client_key.display(),
-        sshd.known_hosts.display(),
+        keys.client_key.display(),
+        keys.known_hosts.display(),
+        keys.client_key.display(),
+        keys.known_hosts.display(),
     );
     for n in &state.nodes {
         out.push_str(&format!(
-            "\n[{}]\nhostname = \"127.0.0.1\"\nport = {}\nmaster_binlog_dir = \"{}\"\nmaster_pid_file = \"{}\"\n",
+            "\n[{}]\nhostname = \"127.0.0.1\"\nport = {}\nssh_port = {}\nmaster_binlog_dir = \"{}\"\nmaster_pid_file = \"{}\"\n",
             n.name,
             n.port,
+            n.sshd.port,
             n.datadir.display(),
             n.cnf.with_file_name("mysqld.pid").display(),
         ));

@@ -150,6 +150,7 @@ pub fn prepare_node(
     port: u16,
     mode: Mode,
     replica: bool,
+    sshd: super::SshdState,
 ) -> Result<NodeState> {
     let node_dir = dir.join(name);
     let datadir = node_dir.join("data");
@@ -163,6 +164,7 @@ pub fn prepare_node(
         datadir,
         socket: node_dir.join("mysqld.sock"),
         error_log: node_dir.join("error.log"),
+        sshd,
     };
     let mut cnf = format!(
         "# Written by `mha sandbox up` for {name}.\n[mysqld]\n\

@@ -1,11 +1,12 @@
-//! The sandbox's sshd: a real OpenSSH server on a loopback port with keys generated for it,
-//! accepting only the sandbox's client key for the current user.
+//! The sandbox's sshd processes: real OpenSSH servers, one per node on its own loopback port,
+//! sharing one generated host key and accepting only the sandbox's client key for the current
+//! user.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{Result, SandboxError, SshdState, io_err, process};
+use super::{Result, SandboxError, SshKeys, SshdState, io_err, process};
 
 pub struct Binaries {
     pub sshd: PathBuf,
@@ -51,31 +52,46 @@ fn keygen(bin: &Binaries, path: &Path, comment: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn start(bin: &Binaries, dir: &Path, port: u16) -> Result<SshdState> {
+/// Generate the host key and the client key, and authorise the client key.
+pub fn keys(bin: &Binaries, dir: &Path) -> Result<SshKeys> {
     let ssh_dir = dir.join("ssh");
     std::fs::create_dir_all(&ssh_dir).map_err(io_err("cannot create", &ssh_dir))?;
-    let host_key = ssh_dir.join("host_ed25519_key");
-    let client_key = ssh_dir.join("id_ed25519");
-    keygen(bin, &host_key, "mha-sandbox-host")?;
-    keygen(bin, &client_key, "mha-sandbox-client")?;
-    let read = |p: PathBuf| std::fs::read_to_string(&p).map_err(io_err("cannot read", &p));
-    let client_pub = read(client_key.with_extension("pub"))?;
-    let host_pub = read(host_key.with_extension("pub"))?;
-    let authorized = ssh_dir.join("authorized_keys");
-    std::fs::write(&authorized, &client_pub).map_err(io_err("cannot write", &authorized))?;
+    let keys = SshKeys {
+        host_key: ssh_dir.join("host_ed25519_key"),
+        client_key: ssh_dir.join("id_ed25519"),
+        authorized_keys: ssh_dir.join("authorized_keys"),
+        known_hosts: ssh_dir.join("known_hosts"),
+    };
+    keygen(bin, &keys.host_key, "mha-sandbox-host")?;
+    keygen(bin, &keys.client_key, "mha-sandbox-client")?;
+    let pub_key = keys.client_key.with_extension("pub");
+    let client_pub = std::fs::read_to_string(&pub_key).map_err(io_err("cannot read", &pub_key))?;
+    std::fs::write(&keys.authorized_keys, client_pub)
+        .map_err(io_err("cannot write", &keys.authorized_keys))?;
+    std::fs::write(&keys.known_hosts, "").map_err(io_err("cannot write", &keys.known_hosts))?;
+    Ok(keys)
+}
+
+/// Write one node's sshd_config and its known_hosts entry.
+pub fn configure(keys: &SshKeys, node_ssh_dir: &Path, port: u16) -> Result<SshdState> {
+    std::fs::create_dir_all(node_ssh_dir).map_err(io_err("cannot create", node_ssh_dir))?;
+    let host_pub_path = keys.host_key.with_extension("pub");
+    let host_pub =
+        std::fs::read_to_string(&host_pub_path).map_err(io_err("cannot read", &host_pub_path))?;
     // known_hosts entry for a non-22 port: "[host]:port keytype key".
     let mut fields = host_pub.split_whitespace();
-    let known_hosts = ssh_dir.join("known_hosts");
-    std::fs::write(
-        &known_hosts,
-        format!(
-            "[127.0.0.1]:{port} {} {}\n",
-            fields.next().unwrap_or(""),
-            fields.next().unwrap_or("")
-        ),
-    )
-    .map_err(io_err("cannot write", &known_hosts))?;
-    let config = ssh_dir.join("sshd_config");
+    let entry = format!(
+        "[127.0.0.1]:{port} {} {}\n",
+        fields.next().unwrap_or(""),
+        fields.next().unwrap_or("")
+    );
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&keys.known_hosts)
+        .and_then(|mut f| f.write_all(entry.as_bytes()))
+        .map_err(io_err("cannot write", &keys.known_hosts))?;
+    let config = node_ssh_dir.join("sshd_config");
     std::fs::write(
         &config,
         format!(
@@ -84,23 +100,19 @@ pub fn start(bin: &Binaries, dir: &Path, port: u16) -> Result<SshdState> {
              PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
              PermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\nMaxStartups 100:30:200\n\
              Subsystem sftp internal-sftp\n",
-            host_key.display(),
-            ssh_dir.join("sshd.pid").display(),
-            authorized.display(),
+            keys.host_key.display(),
+            node_ssh_dir.join("sshd.pid").display(),
+            keys.authorized_keys.display(),
             current_user(),
         ),
     )
     .map_err(io_err("cannot write", &config))?;
-    let mut state = SshdState {
+    Ok(SshdState {
         port,
         pid: None,
         config,
-        client_key,
-        known_hosts,
-        log: ssh_dir.join("sshd.log"),
-    };
-    state.pid = Some(spawn(bin, &state)?);
-    Ok(state)
+        log: node_ssh_dir.join("sshd.log"),
+    })
 }
 
 /// Start sshd in the foreground mode (-D) so the pid we record is sshd's own.

@@ -17,7 +17,7 @@ pub struct PortBlock {
     pub base: u16,
 }
 
-pub const BLOCK_SIZE: u16 = 16;
+pub const BLOCK_SIZE: u16 = 32;
 
 pub fn port_block() -> PortBlock {
     use nix::fcntl::{Flock, FlockArg};
@@ -26,12 +26,14 @@ pub fn port_block() -> PortBlock {
     for k in 0..400u16 {
         let base = 20_000 + k * BLOCK_SIZE;
         let file = File::create(dir.join(format!("block-{base}.lock"))).unwrap();
-        let Ok(lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) else { continue };
+        let Ok(lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) else {
+            continue;
+        };
         if (base..base + BLOCK_SIZE).all(|p| !sandbox::port_in_use(p)) {
             return PortBlock { _lock: lock, base };
         }
     }
-    panic!("no free block of {BLOCK_SIZE} ports between 20000 and 26400");
+    panic!("no free block of {BLOCK_SIZE} ports between 20000 and 32800");
 }
 
 /// A running sandbox for one test; stopped (by pid) when dropped.
@@ -44,8 +46,16 @@ pub struct Cluster {
 impl Cluster {
     pub async fn start(replicas: u8, mode: Mode) -> Cluster {
         let ports = port_block();
-        let dir = tempfile::Builder::new().prefix("mha-it-").tempdir().unwrap();
-        let opts = UpOptions { dir: dir.path().to_path_buf(), replicas, mode, base_port: ports.base };
+        let dir = tempfile::Builder::new()
+            .prefix("mha-it-")
+            .tempdir()
+            .unwrap();
+        let opts = UpOptions {
+            dir: dir.path().to_path_buf(),
+            replicas,
+            mode,
+            base_port: ports.base,
+        };
         let state = match sandbox::up(&opts).await {
             Ok(s) => s,
             Err(e) => {
@@ -84,7 +94,11 @@ impl Cluster {
     }
 
     pub async fn value(&self, name: &str, stmt: &str) -> Option<String> {
-        self.rows(name, stmt).await.into_iter().next().and_then(|r| r.into_values().next().flatten())
+        self.rows(name, stmt)
+            .await
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_values().next().flatten())
     }
 
     /// Wait until `stmt` returns `want` on `name`.
@@ -95,13 +109,20 @@ impl Cluster {
             if got.as_deref() == Some(want) {
                 return;
             }
-            assert!(start.elapsed() < timeout, "{name}: `{stmt}` gave {got:?}, wanted {want:?} within {timeout:?}");
+            assert!(
+                start.elapsed() < timeout,
+                "{name}: `{stmt}` gave {got:?}, wanted {want:?} within {timeout:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     pub async fn slave_status(&self, name: &str) -> BTreeMap<String, Option<String>> {
-        self.rows(name, "SHOW SLAVE STATUS").await.into_iter().next().unwrap_or_default()
+        self.rows(name, "SHOW SLAVE STATUS")
+            .await
+            .into_iter()
+            .next()
+            .unwrap_or_default()
     }
 }
 
@@ -120,7 +141,13 @@ pub fn dump_logs(dir: &Path) {
         .into_iter()
         .flatten()
         .flatten()
-        .flat_map(|e| [e.path().join("error.log"), e.path().join("sshd.log"), e.path().join("install-db.log")])
+        .flat_map(|e| {
+            [
+                e.path().join("error.log"),
+                e.path().join("sshd.log"),
+                e.path().join("install-db.log"),
+            ]
+        })
         .filter(|p| p.exists())
         .collect();
     logs.push(dir.join("install-db.log"));
@@ -136,7 +163,10 @@ pub fn dump_logs(dir: &Path) {
 
 /// Run the built `mha` binary (or a symlink to it) and capture its output.
 pub fn run_mha(program: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(program).args(args).output().unwrap()
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 pub fn mha_bin() -> PathBuf {
@@ -144,7 +174,10 @@ pub fn mha_bin() -> PathBuf {
 }
 
 pub fn text(out: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// True once no process of `pids` runs and no port of `ports` is open.

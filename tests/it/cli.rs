@@ -22,47 +22,93 @@ fn check_config_prints_effective_values_with_secrets_masked() {
     let dir = tempfile::tempdir().unwrap();
     let c = conf(dir.path(), "app1.cnf", GOOD);
     // Both `--conf=F` and `--conf F`, as Getopt::Long accepted.
-    for args in [vec!["check_config".to_string(), format!("--conf={c}")], vec!["check_config".into(), "--conf".into(), c.clone()]] {
+    for args in [
+        vec!["check_config".to_string(), format!("--conf={c}")],
+        vec!["check_config".into(), "--conf".into(), c.clone()],
+    ] {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = run_mha(&mha_bin(), &args);
         let (stdout, stderr) = text(&out);
         assert_eq!(code(&out), 0, "{stderr}");
-        assert!(stdout.contains("# Effective configuration of app1 from"), "{stdout}");
+        assert!(
+            stdout.contains("# Effective configuration of app1 from"),
+            "{stdout}"
+        );
         assert!(stdout.contains("password = \"********\""), "{stdout}");
         assert!(stdout.contains("candidate_master = 1"), "{stdout}");
         assert!(!stdout.contains("TopSecret42") && !stderr.contains("TopSecret42"));
         // The inline password sits in a file others can read: warned, not printed.
-        assert!(stderr.contains("holds a secret (password) and is readable by every user"), "{stderr}");
+        assert!(
+            stderr.contains("holds a secret (password) and is readable by every user"),
+            "{stderr}"
+        );
     }
 }
 
 #[test]
 fn config_errors_exit_78_and_name_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
-    let c = conf(dir.path(), "app1.toml", "[server_default]\nping_intreval = 1\n[server1]\nhostname = \"h\"\nport = 99999\n");
+    let c = conf(
+        dir.path(),
+        "app1.toml",
+        "[server_default]\nping_intreval = 1\n[server1]\nhostname = \"h\"\nport = 99999\n",
+    );
     for sub in ["check_config", "manager", "check_repl", "check_ssh"] {
         let out = run_mha(&mha_bin(), &[sub, "--conf", &c]);
         let (_, stderr) = text(&out);
         assert_eq!(code(&out), 78, "{sub}: {stderr}");
         assert!(stderr.contains(&format!("{c}:2: [server default] ping_intreval: unknown parameter (did you mean `ping_interval`?)")), "{stderr}");
-        assert!(stderr.contains(&format!("{c}:5: [server1] port: expected a port number 1-65535, got 99999")), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "{c}:5: [server1] port: expected a port number 1-65535, got 99999"
+            )),
+            "{stderr}"
+        );
     }
-    let out = run_mha(&mha_bin(), &["check_config", "--conf", "/nonexistent/app1.cnf"]);
+    let out = run_mha(
+        &mha_bin(),
+        &["check_config", "--conf", "/nonexistent/app1.cnf"],
+    );
     assert_eq!(code(&out), 78);
-    assert!(text(&out).1.contains("/nonexistent/app1.cnf: cannot read configuration file"), "{}", text(&out).1);
+    assert!(
+        text(&out)
+            .1
+            .contains("/nonexistent/app1.cnf: cannot read configuration file"),
+        "{}",
+        text(&out).1
+    );
 }
 
 #[test]
 fn usage_errors_exit_64() {
-    let out = run_mha(&mha_bin(), &["manager", "--conf", "x.cnf", "--no_such_option"]);
+    let out = run_mha(
+        &mha_bin(),
+        &["manager", "--conf", "x.cnf", "--no_such_option"],
+    );
     assert_eq!(code(&out), 64);
-    let out = run_mha(&mha_bin(), &["master_switch", "--conf", "x.cnf", "--master_state=sleepy"]);
+    let out = run_mha(
+        &mha_bin(),
+        &["master_switch", "--conf", "x.cnf", "--master_state=sleepy"],
+    );
     assert_eq!(code(&out), 64);
-    assert!(text(&out).1.contains("invalid value 'sleepy' for '--master_state"), "{}", text(&out).1);
+    assert!(
+        text(&out)
+            .1
+            .contains("invalid value 'sleepy' for '--master_state"),
+        "{}",
+        text(&out).1
+    );
     // --master_state=dead needs --dead_master_host, as in MHA.
-    let out = run_mha(&mha_bin(), &["master_switch", "--conf", "x.cnf", "--master_state=dead"]);
+    let out = run_mha(
+        &mha_bin(),
+        &["master_switch", "--conf", "x.cnf", "--master_state=dead"],
+    );
     assert_eq!(code(&out), 64);
-    assert!(text(&out).1.contains("--dead_master_host"), "{}", text(&out).1);
+    assert!(
+        text(&out).1.contains("--dead_master_host"),
+        "{}",
+        text(&out).1
+    );
 }
 
 #[test]
@@ -70,14 +116,45 @@ fn engines_to_come_parse_everything_then_exit_79() {
     let dir = tempfile::tempdir().unwrap();
     let c = conf(dir.path(), "app1.cnf", GOOD);
     let cases: &[&[&str]] = &[
-        &["manager", "--remove_dead_master_conf", "--ignore_last_failover", "--last_failover_minute=60", "--dry-run"],
+        &[
+            "manager",
+            "--remove_dead_master_conf",
+            "--ignore_last_failover",
+            "--last_failover_minute=60",
+            "--dry-run",
+        ],
         &["check_ssh"],
-        &["check-repl", "--seconds_behind_master=5", "--output", "json"],
+        &[
+            "check-repl",
+            "--seconds_behind_master=5",
+            "--output",
+            "json",
+        ],
         &["check_status", "--ping_limit", "3"],
         &["stop", "--abort", "--abort_timeout=2"],
-        &["master_switch", "--master_state=dead", "--dead_master_host=127.0.0.1", "--new_master_host=127.0.0.2", "--interactive=0"],
-        &["master_switch", "--master_state=alive", "--new_master_host=127.0.0.2", "--orig_master_is_new_slave", "--running_updates_limit=2", "--interactive=0", "--skip_lock_all_tables"],
-        &["conf_host", "--command=add", "--hostname=h3", "--block=server3", "--params=port=3306;candidate_master=1"],
+        &[
+            "master_switch",
+            "--master_state=dead",
+            "--dead_master_host=127.0.0.1",
+            "--new_master_host=127.0.0.2",
+            "--interactive=0",
+        ],
+        &[
+            "master_switch",
+            "--master_state=alive",
+            "--new_master_host=127.0.0.2",
+            "--orig_master_is_new_slave",
+            "--running_updates_limit=2",
+            "--interactive=0",
+            "--skip_lock_all_tables",
+        ],
+        &[
+            "conf_host",
+            "--command=add",
+            "--hostname=h3",
+            "--block=server3",
+            "--params=port=3306;candidate_master=1",
+        ],
     ];
     for args in cases {
         let mut all: Vec<&str> = args.to_vec();
@@ -105,37 +182,89 @@ fn masterha_program_names_behave_as_mha_tools() {
         let out = run_mha(&link, &["--help"]);
         let (stdout, _) = text(&out);
         assert_eq!(code(&out), 0);
-        assert!(stdout.contains(&format!("Usage: mha {sub}")), "{name}: {stdout}");
+        assert!(
+            stdout.contains(&format!("Usage: mha {sub}")),
+            "{name}: {stdout}"
+        );
         if sub == "check_status" {
             let out = run_mha(&link, &["--conf", &c]);
             assert_eq!(code(&out), 79);
-            assert!(text(&out).1.contains("`mha check_status` is not implemented yet"));
+            assert!(
+                text(&out)
+                    .1
+                    .contains("`mha check_status` is not implemented yet")
+            );
         }
     }
     let link = dir.path().join("masterha_master_monitor");
     std::os::unix::fs::symlink(mha_bin(), &link).unwrap();
     let out = run_mha(&link, &["--conf", &c]);
-    assert!(text(&out).1.contains("`mha manager` is not implemented yet"), "{}", text(&out).1);
+    assert!(
+        text(&out)
+            .1
+            .contains("`mha manager` is not implemented yet"),
+        "{}",
+        text(&out).1
+    );
 }
 
 #[test]
 fn help_documents_every_subcommand_its_options_and_exit_codes() {
-    let subs = ["manager", "check_ssh", "check_repl", "check_status", "master_switch", "conf_host", "stop", "check_config", "sandbox"];
+    let subs = [
+        "manager",
+        "check_ssh",
+        "check_repl",
+        "check_status",
+        "master_switch",
+        "conf_host",
+        "stop",
+        "check_config",
+        "sandbox",
+    ];
     for sub in subs {
         let out = run_mha(&mha_bin(), &[sub, "--help"]);
         let (stdout, _) = text(&out);
         assert_eq!(code(&out), 0, "{sub}");
-        assert!(stdout.contains("Exit codes"), "{sub} help lacks exit codes:\n{stdout}");
+        assert!(
+            stdout.contains("Exit codes"),
+            "{sub} help lacks exit codes:\n{stdout}"
+        );
         // Kebab-case aliases reach the same subcommand.
         let kebab = sub.replace('_', "-");
-        assert_eq!(code(&run_mha(&mha_bin(), &[&kebab, "--help"])), 0, "{kebab}");
+        assert_eq!(
+            code(&run_mha(&mha_bin(), &[&kebab, "--help"])),
+            0,
+            "{kebab}"
+        );
     }
     let out = run_mha(&mha_bin(), &["manager", "--help"]);
-    for opt in ["--conf", "--global_conf", "--remove_dead_master_conf", "--ignore_last_failover", "--last_failover_minute", "--new_master_host", "--monitor_only", "--dry-run", "78  configuration error"] {
+    for opt in [
+        "--conf",
+        "--global_conf",
+        "--remove_dead_master_conf",
+        "--ignore_last_failover",
+        "--last_failover_minute",
+        "--new_master_host",
+        "--monitor_only",
+        "--dry-run",
+        "78  configuration error",
+    ] {
         assert!(text(&out).0.contains(opt), "manager --help lacks {opt}");
     }
     let out = run_mha(&mha_bin(), &["check_status", "--help"]);
-    for s in ["PING_OK", "NOT_RUNNING", "PARTIALLY_RUNNING", "INITIALIZING_MONITOR", "PING_FAILING", "PING_FAILED", "RETRYING_MONITOR", "CONFIG_ERROR", "TIMESTAMP_OLD", "FAILOVER_RUNNING", "FAILOVER_ERROR"] {
+    for s in [
+        "PING_OK",
+        "NOT_RUNNING",
+        "PARTIALLY_RUNNING",
+        "INITIALIZING_MONITOR",
+        "PING_FAILING",
+        "PING_FAILED",
+        "RETRYING_MONITOR",
+        "CONFIG_ERROR",
+        "TIMESTAMP_OLD",
+        "FAILOVER_RUNNING",
+        "FAILOVER_ERROR",
+    ] {
         assert!(text(&out).0.contains(s), "check_status --help lacks {s}");
     }
 }
