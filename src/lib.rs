@@ -3,13 +3,16 @@
 //! Module map:
 //! - `cli`: argument parsing (MHA's option names), output rendering, exit codes.
 //! - `config`: MHA's parameters as a typed model, read from TOML or MHA's INI `app1.cnf`.
-//! - `sandbox`: a real local cluster (mariadbd + sshd on 127.0.0.1) for trying mha and for
 //!   the integration tests.
 //! - `sql`: the SQL seam (connections with timeouts, errors naming the server).
 //! - `secret`: a value that is never printed.
 
 pub mod cli;
 pub mod config;
+pub mod engine;
+pub mod executor;
+pub mod hooks;
 pub mod sandbox;
 pub mod secret;
 pub mod sql;
+pub mod topology;

@@ -3,6 +3,7 @@
 
 pub mod args;
 mod check_config;
+mod check_repl;
 pub mod exit;
 mod logging;
 mod sandbox;
@@ -126,6 +127,14 @@ fn load_for_status(s: &StatusArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
 fn not_implemented(command: &'static str, what: &'static str) -> anyhow::Result<Exit> {
     Err(NotImplemented { command, what }.into())
 }
@@ -160,11 +169,20 @@ fn dispatch(command: Command) -> anyhow::Result<Exit> {
             )
         }
         Command::CheckRepl(a) => {
-            load(&a.conf)?;
-            not_implemented(
-                "check_repl",
-                "the replication checks arrive with the health-check work",
-            )
+            let loaded = load(&a.conf)?;
+            let report = runtime()?.block_on(crate::executor::check_repl::check_repl(
+                &loaded.config,
+                a.seconds_behind_master,
+            ));
+            match a.output {
+                args::Output::Text => print!("{}", check_repl::render_text(&report)),
+                args::Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            }
+            Ok(if report.healthy {
+                Exit::Ok
+            } else {
+                Exit::Failure
+            })
         }
         Command::CheckStatus(a) => {
             load_for_status(&a)?;

@@ -427,6 +427,13 @@ pub static KEYS: &[KeyDef] = &[
         "",
         "Hook called with a report after every failover.",
     ),
+    ext(k(
+        "hook_timeout",
+        App,
+        Seconds,
+        "60",
+        "Seconds a hook script may run before it is killed and counted as failed.",
+    )),
     k(
         "init_conf_load_script",
         App,

@@ -41,6 +41,7 @@ pub struct AppSettings {
     pub master_ip_online_change_script: Option<String>,
     pub shutdown_script: Option<String>,
     pub report_script: Option<String>,
+    pub hook_timeout: Duration,
     pub init_conf_load_script: Option<String>,
     pub manager_workdir: PathBuf,
     pub manager_log: Option<PathBuf>,

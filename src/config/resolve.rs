@@ -519,6 +519,7 @@ pub(super) fn resolve(inputs: Inputs<'_>) -> Result<(Config, Vec<String>), Confi
         master_ip_online_change_script: app_view.text("master_ip_online_change_script"),
         shutdown_script: app_view.text("shutdown_script"),
         report_script: app_view.text("report_script"),
+        hook_timeout: app_view.secs("hook_timeout"),
         init_conf_load_script: app_view.text("init_conf_load_script"),
         manager_workdir: PathBuf::from(app_view.text("manager_workdir").unwrap_or_default()),
         manager_log: app_view.text("manager_log").map(PathBuf::from),

@@ -1,6 +1,8 @@
 //! The SQL seam: connections with timeouts and errors that name the server and what was being
 //! done, never the statement text (it can hold a password).
 
+pub mod dialect;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

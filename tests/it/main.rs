@@ -3,5 +3,6 @@
 //! even when they fail.
 
 mod bed;
+mod check_repl;
 mod cli;
 mod sandbox;

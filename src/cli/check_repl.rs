@@ -1,0 +1,128 @@
+//! `mha check_repl`: the report in MHA's shape, ending in MHA's verdict line.
+
+use std::fmt::Write;
+
+use crate::engine::checks::MasterView;
+use crate::engine::elect::Verdict;
+use crate::executor::check_repl::ReplReport;
+use crate::topology::Observed;
+
+pub const OK: &str = "MySQL Replication Health is OK.";
+pub const NOT_OK: &str = "MySQL Replication Health is NOT OK!";
+
+fn describe(o: &Observed, is_master: bool) -> String {
+    match &o.state {
+        Err(e) => format!("unreachable: {e}"),
+        Ok(s) => {
+            let mut line = format!(
+                "{} server_id={} read_only={}",
+                s.version,
+                s.server_id,
+                if s.read_only { "ON" } else { "OFF" }
+            );
+            if is_master {
+                if let Some(b) = &s.binlog {
+                    let _ = write!(line, " binlog={b}");
+                }
+            } else if let Some(r) = &s.replica {
+                let _ = write!(
+                    line,
+                    " IO/SQL={}/{} behind={} gtid={}",
+                    r.io_running,
+                    r.sql_running,
+                    r.seconds_behind_master
+                        .map(|v| format!("{v}s"))
+                        .unwrap_or_else(|| "NULL".into()),
+                    if r.using_gtid.is_empty() {
+                        "-"
+                    } else {
+                        &r.using_gtid
+                    },
+                );
+                if let Some(p) = &r.read_pos {
+                    let _ = write!(line, " read={p}");
+                }
+            }
+            line
+        }
+    }
+}
+
+pub fn render_text(r: &ReplReport) -> String {
+    let mut out = String::new();
+    let a = &r.assessment;
+    let master = a.master_index();
+    let _ = writeln!(out, "Checking replication health of {}.", r.app);
+    let _ = writeln!(out, "\nServers:");
+    for (i, o) in r.topology.servers.iter().enumerate() {
+        let role = match (&a.master, Some(i) == master) {
+            (_, true) => "master",
+            _ if o.alive().is_some_and(|s| s.replica.is_some()) => "replica",
+            _ => "-",
+        };
+        let _ = writeln!(
+            out,
+            "  {:<8} {:<26} {:<8} {}",
+            o.block,
+            o.name(),
+            role,
+            describe(o, Some(i) == master)
+        );
+    }
+    if let Some(m) = master {
+        // MHA's tree, which users grep.
+        let mo = &r.topology.servers[m];
+        let tag = match a.master {
+            MasterView::Unreachable { .. } => " (current master, not reachable)",
+            _ => " (current master)",
+        };
+        let _ = writeln!(out, "\n{}{}", mo.name(), tag);
+        for o in &r.topology.servers {
+            if let Some(rep) = o.alive().and_then(|s| s.replica.as_ref())
+                && mo.is_at(&rep.master_host, rep.master_port)
+            {
+                let _ = writeln!(out, " +--{}", o.name());
+            }
+        }
+    }
+    if a.findings.is_empty() {
+        let _ = writeln!(out, "\nNo problems found.");
+    } else {
+        let _ = writeln!(out, "\nFindings:");
+        for f in &a.findings {
+            let _ = writeln!(out, "  {f}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nFailover readiness (who would be promoted if the master died now):"
+    );
+    match a.ranking.winner() {
+        Some(w) => {
+            let _ = writeln!(out, "  {} {} would be promoted.", w.block, w.name);
+        }
+        None => {
+            let _ = writeln!(out, "  no replica can be promoted.");
+        }
+    }
+    for s in &a.ranking.servers {
+        let (rank, reasons, prefix) = match &s.verdict {
+            Verdict::Eligible { reasons, .. } => (
+                s.rank.map(|r| format!("{r}.")).unwrap_or_default(),
+                reasons,
+                "",
+            ),
+            Verdict::Ineligible { reasons } => ("-".into(), reasons, "not eligible: "),
+        };
+        let why: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            out,
+            "  {rank:<3} {:<8} {:<26} {prefix}{}",
+            s.block,
+            s.name,
+            why.join("; ")
+        );
+    }
+    let _ = writeln!(out, "\n{}", if r.healthy { OK } else { NOT_OK });
+    out
+}

@@ -1,0 +1,419 @@
+//! check_repl's verdict: which server is the master, what is wrong, and who would be promoted.
+
+use serde::Serialize;
+
+use super::elect::{self, Ranking, ReplicaFacts};
+use super::reason::{Finding, Problem, Severity};
+use crate::config::Config;
+use crate::topology::{GtidState, Observed, ServerState, Topology};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckOptions {
+    /// --seconds_behind_master.
+    pub seconds_behind_master: u64,
+    /// ping_interval × ping_failures: how fast a dead master should be confirmed.
+    pub detection_window: f64,
+}
+
+/// Which server is the master.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum MasterView {
+    /// Reachable, not replicating, writable or the only non-replica.
+    Alive {
+        index: usize,
+    },
+    /// The replicas point at this configured server, which does not answer.
+    Unreachable {
+        index: usize,
+    },
+    None,
+    Several {
+        indexes: Vec<usize>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assessment {
+    pub master: MasterView,
+    pub findings: Vec<Finding>,
+    pub ranking: Ranking,
+}
+
+impl Assessment {
+    /// MHA's "MySQL Replication Health is OK." iff no error-level finding.
+    pub fn healthy(&self) -> bool {
+        !self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    pub fn master_index(&self) -> Option<usize> {
+        match self.master {
+            MasterView::Alive { index } | MasterView::Unreachable { index } => Some(index),
+            _ => None,
+        }
+    }
+}
+
+/// Identify the master: the one reachable server that is not a replica; or, when every
+/// server is a replica (master-master), the writable one the others replicate from; or the
+/// configured server the replicas point at when it does not answer.
+pub fn find_master(topo: &Topology) -> MasterView {
+    let non_replicas: Vec<usize> = topo
+        .servers
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.alive().is_some_and(|s| s.replica.is_none()))
+        .map(|(i, _)| i)
+        .collect();
+    match non_replicas.len() {
+        1 => {
+            return MasterView::Alive {
+                index: non_replicas[0],
+            };
+        }
+        n if n > 1 => {
+            return MasterView::Several {
+                indexes: non_replicas,
+            };
+        }
+        _ => {}
+    }
+    // The configured server most replicas point at.
+    let mut votes = vec![0usize; topo.servers.len()];
+    for o in &topo.servers {
+        if let Some(r) = o.alive().and_then(|s| s.replica.as_ref())
+            && let Some(i) = topo
+                .servers
+                .iter()
+                .position(|m| m.is_at(&r.master_host, r.master_port))
+        {
+            votes[i] += 1;
+        }
+    }
+    match votes
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| **v > 0)
+        .max_by_key(|(_, v)| **v)
+    {
+        Some((i, _)) => match topo.servers[i].alive() {
+            None => MasterView::Unreachable { index: i },
+            Some(s) if !s.read_only => MasterView::Alive { index: i },
+            Some(_) => MasterView::None,
+        },
+        None => MasterView::None,
+    }
+}
+
+fn errant(replica: &ServerState, master: &ServerState) -> Option<String> {
+    match (&replica.gtid, &master.gtid) {
+        (GtidState::MariaDb { binlog_pos: r, .. }, GtidState::MariaDb { binlog_pos: m, .. }) => {
+            let e = r.not_in(m);
+            (!e.is_empty()).then(|| e.to_string())
+        }
+        (GtidState::MySql { executed: r, .. }, GtidState::MySql { executed: m, .. }) => {
+            let e = r.minus(m);
+            (!e.is_empty()).then(|| e.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// The election's view of every server except the master.
+pub fn replica_facts(topo: &Topology, config: &Config, master: Option<usize>) -> Vec<ReplicaFacts> {
+    let master_obs = master.map(|i| &topo.servers[i]);
+    let master_state = master_obs.and_then(Observed::alive);
+    topo.servers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != master)
+        .map(|(_, o)| {
+            let cfg = &config.servers[o.order];
+            let s = o.alive();
+            let r = s.and_then(|s| s.replica.as_ref());
+            ReplicaFacts {
+                block: o.block.clone(),
+                name: o.name(),
+                order: o.order,
+                alive: s.is_some(),
+                replicates_from_master: match (r, master_obs) {
+                    (Some(r), Some(m)) => m.is_at(&r.master_host, r.master_port),
+                    _ => false,
+                },
+                candidate_master: cfg.candidate_master,
+                no_master: cfg.no_master,
+                check_repl_delay: cfg.check_repl_delay,
+                latest_priority: cfg.latest_priority,
+                log_bin: s.is_some_and(|s| s.log_bin),
+                series: s.map(|s| s.version.series()).unwrap_or_default(),
+                version: s.map(|s| s.version.text.clone()).unwrap_or_default(),
+                read_pos: r.and_then(|r| r.read_pos.clone()),
+                exec_pos: r.and_then(|r| r.exec_pos.clone()),
+                sql_delay: r.map(|r| r.sql_delay).unwrap_or(0),
+                errant: match (s, master_state) {
+                    (Some(s), Some(m)) => errant(s, m),
+                    _ => None,
+                },
+            }
+        })
+        .collect()
+}
+
+pub fn assess(topo: &Topology, config: &Config, opts: &CheckOptions) -> Assessment {
+    let mut f: Vec<Finding> = Vec::new();
+    let mut add =
+        |sev, o: Option<&Observed>, p| f.push(Finding::new(sev, o.map(Observed::name), p));
+    let master = find_master(topo);
+    let m_idx = match &master {
+        MasterView::Alive { index } => Some(*index),
+        MasterView::Unreachable { index } => {
+            let reason = topo.servers[*index].state.clone().err().unwrap_or_default();
+            add(
+                Severity::Error,
+                Some(&topo.servers[*index]),
+                Problem::MasterUnreachable { reason },
+            );
+            Some(*index)
+        }
+        MasterView::None => {
+            add(Severity::Error, None, Problem::NoMaster);
+            None
+        }
+        MasterView::Several { indexes } => {
+            let masters = indexes.iter().map(|&i| topo.servers[i].name()).collect();
+            add(Severity::Error, None, Problem::SeveralMasters { masters });
+            None
+        }
+    };
+    let m_obs = m_idx.map(|i| &topo.servers[i]);
+    let m_state = m_obs.and_then(Observed::alive);
+
+    // Server ids must be unique across every reachable server.
+    for (i, a) in topo.servers.iter().enumerate() {
+        if let Some(sa) = a.alive()
+            && let Some(b) = topo.servers[..i]
+                .iter()
+                .find(|b| b.alive().is_some_and(|sb| sb.server_id == sa.server_id))
+        {
+            add(
+                Severity::Error,
+                Some(a),
+                Problem::DuplicateServerId {
+                    server_id: sa.server_id,
+                    also: b.name(),
+                },
+            );
+        }
+    }
+
+    let mut replicating = 0;
+    let mut first_filters: Option<(&Observed, &crate::topology::ReplicationFilters)> = None;
+    let mut gtid_users = (0, 0);
+    for (i, o) in topo.servers.iter().enumerate() {
+        if Some(i) == m_idx {
+            continue;
+        }
+        let cfg = &config.servers[o.order];
+        let Some(s) = o.alive() else {
+            let reason = o.state.clone().err().unwrap_or_default();
+            let sev = if cfg.ignore_fail {
+                Severity::Warning
+            } else {
+                Severity::Error
+            };
+            add(sev, Some(o), Problem::Unreachable { reason });
+            continue;
+        };
+        let Some(r) = &s.replica else {
+            continue; // reported as one of several masters
+        };
+        if let Some(m) = m_obs
+            && !m.is_at(&r.master_host, r.master_port)
+        {
+            let from = format!("{}:{}", r.master_host, r.master_port);
+            let is_multi_tier = topo
+                .servers
+                .iter()
+                .any(|x| x.is_at(&r.master_host, r.master_port));
+            let sev = if is_multi_tier && cfg.multi_tier_slave {
+                Severity::Info
+            } else {
+                Severity::Error
+            };
+            add(
+                sev,
+                Some(o),
+                Problem::ReplicatesFromElsewhere {
+                    from,
+                    master: m.name(),
+                },
+            );
+            continue;
+        }
+        replicating += 1;
+        if !r.io_running() && m_state.is_some() {
+            add(
+                Severity::Error,
+                Some(o),
+                Problem::IoThreadStopped {
+                    state: r.io_running.clone(),
+                    error: r.last_io_error.clone(),
+                },
+            );
+        }
+        if !r.sql_running() {
+            add(
+                Severity::Error,
+                Some(o),
+                Problem::SqlThreadStopped {
+                    state: r.sql_running.clone(),
+                    error: r.last_sql_error.clone(),
+                },
+            );
+        }
+        match r.seconds_behind_master {
+            Some(sec) if sec > opts.seconds_behind_master + r.sql_delay => add(
+                Severity::Error,
+                Some(o),
+                Problem::Lagging {
+                    seconds: sec,
+                    limit: opts.seconds_behind_master,
+                },
+            ),
+            None if r.io_running() && r.sql_running() => {
+                add(Severity::Warning, Some(o), Problem::LagUnknown)
+            }
+            _ => {}
+        }
+        if !s.read_only {
+            add(Severity::Error, Some(o), Problem::WritableReplica);
+        }
+        if !s.log_bin && !cfg.no_master {
+            add(Severity::Warning, Some(o), Problem::BinlogOff);
+        } else if s.log_bin && !s.log_slave_updates && !cfg.no_master {
+            add(Severity::Warning, Some(o), Problem::LogSlaveUpdatesOff);
+        }
+        if let Some(m) = m_state {
+            if !s.binlog_format.is_empty()
+                && !m.binlog_format.is_empty()
+                && s.binlog_format != m.binlog_format
+            {
+                add(
+                    Severity::Warning,
+                    Some(o),
+                    Problem::BinlogFormatDiffers {
+                        format: s.binlog_format.clone(),
+                        master_format: m.binlog_format.clone(),
+                    },
+                );
+            }
+            if cfg.check_repl_filter
+                && s.log_bin
+                && (s.binlog_do_db != m.binlog_do_db || s.binlog_ignore_db != m.binlog_ignore_db)
+            {
+                add(
+                    Severity::Error,
+                    Some(o),
+                    Problem::BinlogFiltersDiffer {
+                        master: m_obs.map(Observed::name).unwrap_or_default(),
+                    },
+                );
+            }
+            if let Some(g) = errant(s, m) {
+                add(Severity::Error, Some(o), Problem::ErrantGtids { gtids: g });
+            }
+        }
+        if cfg.check_repl_filter {
+            match first_filters {
+                None => first_filters = Some((o, &r.filters)),
+                Some((first, filters)) if *filters != r.filters => add(
+                    Severity::Error,
+                    Some(o),
+                    Problem::ReplicationFiltersDiffer {
+                        first: first.name(),
+                    },
+                ),
+                _ => {}
+            }
+        }
+        if r.uses_gtid() {
+            gtid_users.0 += 1;
+        } else {
+            gtid_users.1 += 1;
+            if s.relay_log_purge {
+                add(Severity::Warning, Some(o), Problem::RelayLogPurgeOn);
+            }
+        }
+        if r.sql_delay > 0 {
+            add(
+                Severity::Warning,
+                Some(o),
+                Problem::Delayed {
+                    seconds: r.sql_delay,
+                },
+            );
+        }
+        match s.heartbeat_period {
+            Some(0.0) => add(Severity::Warning, Some(o), Problem::NoHeartbeat),
+            Some(p) if p > opts.detection_window => add(
+                Severity::Warning,
+                Some(o),
+                Problem::HeartbeatTooLong {
+                    period: p,
+                    window: opts.detection_window,
+                },
+            ),
+            _ => {}
+        }
+        if s.repl_user_ok == Some(false) && !cfg.no_master {
+            let user = config.servers[o.order]
+                .repl_user
+                .clone()
+                .unwrap_or_else(|| r.master_user.clone());
+            add(Severity::Error, Some(o), Problem::ReplUserMissing { user });
+        }
+    }
+    if gtid_users.0 > 0 && gtid_users.1 > 0 {
+        add(Severity::Warning, None, Problem::GtidModeMixed);
+    }
+    if m_idx.is_some() && replicating == 0 {
+        add(Severity::Error, None, Problem::NoReplica);
+    }
+    if let (Some(m), Some(o)) = (m_state, m_obs) {
+        if m.repl_user_ok == Some(false) {
+            let user = config.servers[o.order]
+                .repl_user
+                .clone()
+                .unwrap_or_default();
+            add(Severity::Error, Some(o), Problem::ReplUserMissing { user });
+        }
+        let oldest = topo
+            .servers
+            .iter()
+            .filter(|x| x.order != o.order)
+            .filter_map(|x| x.alive())
+            .min_by_key(|s| s.version.series());
+        if let Some(old) = oldest
+            && m.version.series() > old.version.series()
+        {
+            add(
+                Severity::Warning,
+                Some(o),
+                Problem::NewerThanReplicas {
+                    version: m.version.text.clone(),
+                    oldest: old.version.text.clone(),
+                },
+            );
+        }
+    }
+
+    let ranking = elect::rank(&replica_facts(topo, config, m_idx), None);
+    if m_idx.is_some() && replicating > 0 && ranking.winner().is_none() {
+        f.push(Finding::new(Severity::Error, None, Problem::NoCandidate));
+    }
+    Assessment {
+        master,
+        findings: f,
+        ranking,
+    }
+}

@@ -1,0 +1,207 @@
+//! Findings about a cluster, each with its reason in DBA words. Rendered the same way in
+//! text reports, logs and JSON.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Replication health is NOT OK.
+    Error,
+    /// Worth fixing; health stays OK.
+    Warning,
+    Info,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum Problem {
+    Unreachable {
+        reason: String,
+    },
+    MasterUnreachable {
+        reason: String,
+    },
+    NoMaster,
+    SeveralMasters {
+        masters: Vec<String>,
+    },
+    NoReplica,
+    ReplicatesFromElsewhere {
+        from: String,
+        master: String,
+    },
+    IoThreadStopped {
+        state: String,
+        error: String,
+    },
+    SqlThreadStopped {
+        state: String,
+        error: String,
+    },
+    Lagging {
+        seconds: u64,
+        limit: u64,
+    },
+    LagUnknown,
+    WritableReplica,
+    DuplicateServerId {
+        server_id: u32,
+        also: String,
+    },
+    BinlogOff,
+    LogSlaveUpdatesOff,
+    BinlogFormatDiffers {
+        format: String,
+        master_format: String,
+    },
+    ReplicationFiltersDiffer {
+        first: String,
+    },
+    BinlogFiltersDiffer {
+        master: String,
+    },
+    NewerThanReplicas {
+        version: String,
+        oldest: String,
+    },
+    RelayLogPurgeOn,
+    GtidModeMixed,
+    ReplUserMissing {
+        user: String,
+    },
+    ErrantGtids {
+        gtids: String,
+    },
+    Delayed {
+        seconds: u64,
+    },
+    HeartbeatTooLong {
+        period: f64,
+        window: f64,
+    },
+    NoHeartbeat,
+    NoCandidate,
+    HookFailed {
+        hook: String,
+        detail: String,
+    },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use Problem::*;
+        match self {
+            Unreachable { reason } => write!(f, "server is not reachable: {reason}"),
+            MasterUnreachable { reason } => write!(f, "the master is not reachable: {reason}"),
+            NoMaster => f.write_str("no master found: every reachable server is a replica"),
+            SeveralMasters { masters } => write!(
+                f,
+                "There are {} non-slave servers! MHA manages at most one non-slave server: {}",
+                masters.len(),
+                masters.join(", ")
+            ),
+            NoReplica => f.write_str("no replica is replicating from the master"),
+            ReplicatesFromElsewhere { from, master } => {
+                write!(f, "replicates from {from}, but the real master is {master}")
+            }
+            IoThreadStopped { state, error } => {
+                write!(f, "Slave IO thread is not running (Slave_IO_Running={state})")?;
+                if !error.is_empty() {
+                    write!(f, ": {error}")?;
+                }
+                Ok(())
+            }
+            SqlThreadStopped { state, error } => {
+                write!(f, "Slave SQL thread is not running (Slave_SQL_Running={state})")?;
+                if !error.is_empty() {
+                    write!(f, ": {error}")?;
+                }
+                Ok(())
+            }
+            Lagging { seconds, limit } => {
+                write!(f, "replica is behind the master by {seconds} seconds (limit {limit})")
+            }
+            LagUnknown => f.write_str("Seconds_Behind_Master is NULL: replication lag unknown"),
+            WritableReplica => f.write_str("replica is writable (read_only=OFF); set read_only=ON"),
+            DuplicateServerId { server_id, also } => {
+                write!(f, "server_id {server_id} is also used by {also}; every server needs its own")
+            }
+            BinlogOff => f.write_str("binary logging is off (log-bin): this host cannot be a master"),
+            LogSlaveUpdatesOff => f.write_str(
+                "log_slave_updates is off: replicated transactions are not in this replica's binlog",
+            ),
+            BinlogFormatDiffers { format, master_format } => {
+                write!(f, "binlog_format is {format}, the master's is {master_format}")
+            }
+            ReplicationFiltersDiffer { first } => {
+                write!(f, "replication filter rules differ from those of {first}")
+            }
+            BinlogFiltersDiffer { master } => {
+                write!(f, "Binlog_Do_DB/Binlog_Ignore_DB differ from those of {master}")
+            }
+            NewerThanReplicas { version, oldest } => write!(
+                f,
+                "version {version} is newer than the oldest replica's {oldest}; as master it could write events that replica cannot read"
+            ),
+            RelayLogPurgeOn => f.write_str(
+                "relay_log_purge=ON: relay logs needed for recovery may be gone; set it OFF and purge relay logs with a cron job",
+            ),
+            GtidModeMixed => f.write_str("GTID replication is on for some replicas and off for others"),
+            ReplUserMissing { user } => {
+                write!(f, "replication user {user:?} does not exist here with REPLICATION SLAVE")
+            }
+            ErrantGtids { gtids } => {
+                write!(f, "has errant transactions the master does not have: {gtids}")
+            }
+            Delayed { seconds } => write!(f, "is a delayed replica (SQL_Delay={seconds})"),
+            HeartbeatTooLong { period, window } => write!(
+                f,
+                "replication heartbeat period {period} s is longer than the detection window {window} s; replicas cannot confirm a dead master quickly (CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD=1)"
+            ),
+            NoHeartbeat => f.write_str(
+                "replication heartbeat is off; replicas cannot confirm a dead master quickly",
+            ),
+            NoCandidate => f.write_str(
+                "None of slaves can be master. Check failover configuration file or log-bin settings in my.cnf",
+            ),
+            HookFailed { hook, detail } => write!(f, "{hook} --command=status failed: {detail}"),
+        }
+    }
+}
+
+/// One finding about one server (or the cluster when `server` is None).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub server: Option<String>,
+    #[serde(flatten)]
+    pub problem: Problem,
+    pub message: String,
+}
+
+impl Finding {
+    pub fn new(severity: Severity, server: Option<String>, problem: Problem) -> Finding {
+        let message = problem.to_string();
+        Finding {
+            severity,
+            server,
+            problem,
+            message,
+        }
+    }
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "[error]",
+            Severity::Warning => "[warning]",
+            Severity::Info => "[info]",
+        };
+        match &self.server {
+            Some(s) => write!(f, "{sev} {s}: {}", self.message),
+            None => write!(f, "{sev} {}", self.message),
+        }
+    }
+}

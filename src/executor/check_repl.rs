@@ -1,0 +1,117 @@
+//! `check_repl`: observe every server, run the hooks' `status` calls, and let the engine judge.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::{Config, ServerConfig};
+use crate::engine::checks::{self, Assessment, CheckOptions};
+use crate::engine::reason::{Finding, Problem, Severity};
+use crate::hooks::{self, HookCall};
+use crate::topology::Topology;
+
+#[derive(Debug, Serialize)]
+pub struct ReplReport {
+    pub app: String,
+    pub healthy: bool,
+    pub topology: Topology,
+    #[serde(flatten)]
+    pub assessment: Assessment,
+}
+
+/// MHA's ssh extras: only where they differ from the defaults.
+pub fn ssh_args(prefix: &str, s: &ServerConfig) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if s.ssh.host != s.hostname {
+        out.push((format!("{prefix}_ssh_host"), s.ssh.host.clone()));
+    }
+    if s.ssh.ip != s.ip {
+        out.push((format!("{prefix}_ssh_ip"), s.ssh.ip.clone()));
+    }
+    if s.ssh.port != 22 {
+        out.push((format!("{prefix}_ssh_port"), s.ssh.port.to_string()));
+    }
+    if let Some(o) = &s.ssh.options {
+        out.push(("ssh_options".into(), o.clone()));
+    }
+    out
+}
+
+/// `--command=status` calls of master_ip_failover_script and shutdown_script, as MHA makes
+/// at start-up: a failing one is an error.
+pub async fn status_hooks(config: &Config, master: &ServerConfig) -> Vec<Finding> {
+    let mut calls = Vec::new();
+    if let Some(cmd) = &config.app.master_ip_failover_script {
+        let mut args = vec![
+            ("command".to_string(), "status".to_string()),
+            ("ssh_user".into(), master.ssh.user.clone()),
+            ("orig_master_host".into(), master.hostname.clone()),
+            ("orig_master_ip".into(), master.ip.clone()),
+            ("orig_master_port".into(), master.port.to_string()),
+        ];
+        args.extend(ssh_args("orig_master", master));
+        calls.push(("master_ip_failover_script", cmd.clone(), args));
+    }
+    if let Some(cmd) = &config.app.shutdown_script {
+        let args = vec![
+            ("command".to_string(), "status".to_string()),
+            ("ssh_user".into(), master.ssh.user.clone()),
+            ("host".into(), master.hostname.clone()),
+            ("ip".into(), master.ip.clone()),
+        ];
+        calls.push(("shutdown_script", cmd.clone(), args));
+    }
+    let mut findings = Vec::new();
+    for (hook, command, args) in calls {
+        let stdin_json = serde_json::json!({
+            "hook": hook,
+            "args": args.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
+        });
+        let call = HookCall {
+            hook,
+            command,
+            args,
+            env: vec![],
+            secret_env: vec![],
+            stdin_json,
+            timeout: config.app.hook_timeout,
+        };
+        let detail = match hooks::run(&call).await {
+            Ok(o) if o.exit_code == Some(0) => continue,
+            Ok(o) => o.describe(),
+            Err(e) => e.to_string(),
+        };
+        findings.push(Finding::new(
+            Severity::Error,
+            None,
+            Problem::HookFailed {
+                hook: hook.into(),
+                detail,
+            },
+        ));
+    }
+    findings
+}
+
+pub async fn check_repl(config: &Config, seconds_behind_master: u64) -> ReplReport {
+    let timeout = Duration::from_secs(5);
+    let topology = super::observe::observe(config, timeout).await;
+    let opts = CheckOptions {
+        seconds_behind_master,
+        detection_window: config.app.ping_interval.as_secs_f64()
+            * f64::from(config.app.ping_failures),
+    };
+    let mut assessment = checks::assess(&topology, config, &opts);
+    if let Some(i) = assessment.master_index() {
+        let master = &config.servers[topology.servers[i].order];
+        assessment
+            .findings
+            .extend(status_hooks(config, master).await);
+    }
+    ReplReport {
+        app: config.app_name.clone(),
+        healthy: assessment.healthy(),
+        topology,
+        assessment,
+    }
+}

@@ -1,0 +1,4 @@
+//! Observe → decide (engine) → act. Everything here talks to servers, hosts or files.
+
+pub mod check_repl;
+pub mod observe;

@@ -1,0 +1,175 @@
+//! Build a [`Topology`] by connecting to every configured server in parallel.
+
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+
+use crate::config::{Config, ServerConfig};
+use crate::sql::dialect::Dialect;
+use crate::sql::{self, DbError, Session, Target, quote};
+use crate::topology::{
+    BinlogPos, GtidState, MariaGtidPos, MysqlGtidSet, Observed, ReplicaStatus, Row, ServerState,
+    Topology, Version,
+};
+
+pub fn target(s: &ServerConfig) -> Target {
+    Target {
+        host: s.ip.clone(),
+        port: s.port,
+        user: s.user.clone(),
+        password: s.password.clone(),
+        socket: None,
+    }
+}
+
+/// Observe every server concurrently; unreachable ones carry the reason.
+pub async fn observe(config: &Config, timeout: Duration) -> Topology {
+    let mut set = JoinSet::new();
+    for (order, s) in config.servers.iter().enumerate() {
+        let s = s.clone();
+        set.spawn(async move {
+            let state = read_server(&s, timeout).await.map_err(|e| e.to_string());
+            Observed {
+                block: s.block.clone(),
+                hostname: s.hostname.clone(),
+                ip: s.ip.clone(),
+                port: s.port,
+                order,
+                state,
+            }
+        });
+    }
+    let mut servers = Vec::with_capacity(config.servers.len());
+    while let Some(done) = set.join_next().await {
+        if let Ok(o) = done {
+            servers.push(o);
+        }
+    }
+    servers.sort_by_key(|o| o.order);
+    Topology { servers }
+}
+
+fn get<'a>(row: &'a Row, k: &str) -> &'a str {
+    row.get(k).and_then(|v| v.as_deref()).unwrap_or("")
+}
+
+fn on(v: &str) -> bool {
+    matches!(v, "1" | "ON" | "on" | "Yes")
+}
+
+pub async fn read_server(s: &ServerConfig, timeout: Duration) -> Result<ServerState, DbError> {
+    let mut db = sql::connect(&target(s), timeout).await?;
+    let result = read_state(&mut db, s).await;
+    db.disconnect().await;
+    result
+}
+
+async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, DbError> {
+    let version_text = db
+        .row_map("read the version", "SELECT VERSION() AS v")
+        .await?
+        .and_then(|r| r.get("v").cloned().flatten())
+        .unwrap_or_default();
+    let bad = |what: &'static str, message: String| DbError::Failed {
+        server: db.server().to_string(),
+        what,
+        message,
+        code: None,
+    };
+    let version = Version::parse(&version_text).ok_or_else(|| {
+        bad(
+            "read the version",
+            format!("cannot parse version {version_text:?}"),
+        )
+    })?;
+    let dialect = Dialect::of(&version);
+    let vars = db
+        .row_map("read server variables", dialect.variables())
+        .await?
+        .unwrap_or_default();
+    let gtid = match dialect {
+        Dialect::MariaDb => {
+            let p = |k: &str| MariaGtidPos::parse(get(&vars, k)).unwrap_or_default();
+            GtidState::MariaDb {
+                binlog_pos: p("gtid_binlog_pos"),
+                current_pos: p("gtid_current_pos"),
+                slave_pos: p("gtid_slave_pos"),
+                strict_mode: on(get(&vars, "gtid_strict_mode")),
+            }
+        }
+        _ => GtidState::MySql {
+            mode_on: get(&vars, "gtid_mode").starts_with("ON"),
+            executed: MysqlGtidSet::parse(get(&vars, "gtid_executed")).unwrap_or_default(),
+        },
+    };
+    let log_bin = on(get(&vars, "log_bin"));
+    let master = if log_bin {
+        db.row_map("read binlog status", dialect.show_binlog_status())
+            .await?
+    } else {
+        None
+    };
+    let replica_row = db
+        .row_map("read replica status", dialect.show_replica_status())
+        .await?;
+    let replica = replica_row.as_ref().map(ReplicaStatus::from_row);
+    let heartbeat_period = if replica.is_some() {
+        db.row_map("read the heartbeat period", dialect.heartbeat_period())
+            .await
+            .ok()
+            .flatten()
+            .and_then(|r| get(&r, "period").parse::<f64>().ok())
+    } else {
+        None
+    };
+    let repl_user = s
+        .repl_user
+        .clone()
+        .or_else(|| replica.as_ref().map(|r| r.master_user.clone()));
+    let repl_user_ok = match repl_user.filter(|u| !u.is_empty()) {
+        Some(u) => db
+            .row_map(
+                "check the replication user",
+                &dialect.repl_user_check(&quote(&u)),
+            )
+            .await
+            .ok()
+            .flatten()
+            .map(|r| get(&r, "n") != "0"),
+        None => None,
+    };
+    Ok(ServerState {
+        server_id: get(&vars, "server_id").parse().unwrap_or(0),
+        read_only: on(get(&vars, "read_only")),
+        super_read_only: vars
+            .get("super_read_only")
+            .cloned()
+            .flatten()
+            .map(|v| on(&v)),
+        log_bin,
+        log_slave_updates: on(get(&vars, "log_slave_updates")),
+        binlog_format: get(&vars, "binlog_format").to_string(),
+        relay_log_purge: on(get(&vars, "relay_log_purge")),
+        binlog: master.as_ref().and_then(|m| {
+            let file = get(m, "File");
+            get(m, "Position")
+                .parse()
+                .ok()
+                .filter(|_| !file.is_empty())
+                .map(|p| BinlogPos::new(file, p))
+        }),
+        binlog_do_db: master
+            .as_ref()
+            .map(|m| get(m, "Binlog_Do_DB").to_string())
+            .unwrap_or_default(),
+        binlog_ignore_db: master
+            .as_ref()
+            .map(|m| get(m, "Binlog_Ignore_DB").to_string())
+            .unwrap_or_default(),
+        gtid,
+        replica,
+        heartbeat_period,
+        repl_user_ok,
+        version,
+    })
+}

@@ -1,0 +1,200 @@
+//! Hook scripts with MHA's `--key=value` arguments. Secrets never go on the command line:
+//! they travel in environment variables and in the JSON document written to the hook's
+//! standard input (which a hook may ignore).
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+use crate::secret::Secret;
+
+#[derive(Debug, Clone)]
+pub struct HookCall {
+    /// The configuration key naming the hook (`master_ip_failover_script`), for messages.
+    pub hook: &'static str,
+    /// The configured command; may itself contain arguments, as in MHA.
+    pub command: String,
+    /// MHA's arguments, in order: `--key=value`.
+    pub args: Vec<(String, String)>,
+    /// Extra environment: plain values and secrets.
+    pub env: Vec<(String, String)>,
+    pub secret_env: Vec<(String, Secret)>,
+    /// The same facts as JSON on standard input (secrets included, the pipe is private).
+    pub stdin_json: serde_json::Value,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookOutcome {
+    /// None when killed (timeout or signal).
+    pub exit_code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub timed_out: bool,
+}
+
+impl HookOutcome {
+    pub fn describe(&self) -> String {
+        let tail = |s: &str| {
+            s.lines()
+                .rev()
+                .take(3)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
+        match (self.timed_out, self.exit_code) {
+            (true, _) => "timed out and was killed".into(),
+            (_, Some(c)) if self.stderr.trim().is_empty() => format!("exit code {c}"),
+            (_, Some(c)) => format!("exit code {c}: {}", tail(&self.stderr)),
+            (_, None) => "killed by a signal".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{hook}: cannot run {command:?}: {source}")]
+pub struct HookError {
+    pub hook: &'static str,
+    pub command: String,
+    pub source: std::io::Error,
+}
+
+/// Quote one word for /bin/sh.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+impl HookCall {
+    /// The shell command line: the configured command plus the quoted MHA arguments.
+    pub fn command_line(&self) -> String {
+        let mut line = self.command.clone();
+        for (k, v) in &self.args {
+            line.push(' ');
+            line.push_str(&shell_quote(&format!("--{k}={v}")));
+        }
+        line
+    }
+}
+
+pub async fn run(call: &HookCall) -> Result<HookOutcome, HookError> {
+    let err = |source| HookError {
+        hook: call.hook,
+        command: call.command.clone(),
+        source,
+    };
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(call.command_line())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    for (k, v) in &call.env {
+        cmd.env(k, v);
+    }
+    for (k, v) in &call.secret_env {
+        cmd.env(k, v.expose());
+    }
+    let mut child = cmd.spawn().map_err(err)?;
+    let pgid = child.id();
+    if let Some(mut stdin) = child.stdin.take() {
+        let doc = call.stdin_json.to_string();
+        // A hook that does not read its input closes the pipe: that is fine.
+        tokio::spawn(async move {
+            let _ = stdin.write_all(doc.as_bytes()).await;
+            let _ = stdin.shutdown().await;
+        });
+    }
+    match tokio::time::timeout(call.timeout, child.wait_with_output()).await {
+        Ok(out) => {
+            let out = out.map_err(err)?;
+            Ok(HookOutcome {
+                exit_code: out.status.code(),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                timed_out: false,
+            })
+        }
+        Err(_) => {
+            // Kill the whole process group: the hook's own children too.
+            if let Some(pid) = pgid {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            Ok(HookOutcome {
+                exit_code: None,
+                stdout: String::new(),
+                stderr: String::new(),
+                timed_out: true,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(command: &str, timeout_ms: u64) -> HookCall {
+        HookCall {
+            hook: "master_ip_failover_script",
+            command: command.into(),
+            args: vec![
+                ("command".into(), "status".into()),
+                ("orig_master_host".into(), "db 1".into()),
+            ],
+            env: vec![],
+            secret_env: vec![("MHA_NEW_MASTER_PASSWORD".into(), Secret::new("pw'1"))],
+            stdin_json: serde_json::json!({"command": "status"}),
+            timeout: Duration::from_millis(timeout_ms),
+        }
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("--command=status"), "--command=status");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
+
+    #[tokio::test]
+    async fn args_env_stdin_and_exit_code() {
+        let c = call(
+            "f() { echo \"$@\"; echo \"pw=$MHA_NEW_MASTER_PASSWORD\"; cat; exit 10; }; f",
+            5000,
+        );
+        assert!(
+            !c.command_line().contains("pw'1"),
+            "secret on the command line"
+        );
+        let out = run(&c).await.unwrap();
+        assert_eq!(out.exit_code, Some(10));
+        assert_eq!(
+            out.stdout,
+            "--command=status --orig_master_host=db 1\npw=pw'1\n{\"command\":\"status\"}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hook_that_hangs_is_killed() {
+        let out = run(&call("sleep 30; true", 200)).await.unwrap();
+        assert!(out.timed_out && out.exit_code.is_none());
+        let out = run(&call("true", 5000)).await.unwrap();
+        assert_eq!(out.exit_code, Some(0), "a hook that ignores stdin is fine");
+    }
+}

@@ -1,0 +1,125 @@
+//! Every SQL statement text that differs between flavours and versions lives here.
+
+use crate::topology::{Flavour, Version};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    MariaDb,
+    /// MySQL before 8.0.22: SHOW SLAVE STATUS, CHANGE MASTER.
+    MySqlLegacy,
+    /// MySQL 8.0.22 .. 8.3: SHOW REPLICA STATUS, CHANGE REPLICATION SOURCE.
+    MySql8,
+    /// MySQL 8.4+: SHOW MASTER STATUS is gone (SHOW BINARY LOG STATUS).
+    MySql84,
+}
+
+impl Dialect {
+    pub fn of(v: &Version) -> Dialect {
+        match v.flavour {
+            Flavour::MariaDb => Dialect::MariaDb,
+            Flavour::MySql if v.at_least(8, 4, 0) => Dialect::MySql84,
+            Flavour::MySql if v.at_least(8, 0, 22) => Dialect::MySql8,
+            Flavour::MySql => Dialect::MySqlLegacy,
+        }
+    }
+
+    pub fn show_replica_status(self) -> &'static str {
+        match self {
+            Dialect::MariaDb | Dialect::MySqlLegacy => "SHOW SLAVE STATUS",
+            Dialect::MySql8 | Dialect::MySql84 => "SHOW REPLICA STATUS",
+        }
+    }
+
+    pub fn show_binlog_status(self) -> &'static str {
+        match self {
+            Dialect::MySql84 => "SHOW BINARY LOG STATUS",
+            _ => "SHOW MASTER STATUS",
+        }
+    }
+
+    /// Server variables in one row; column names are the same for every dialect.
+    pub fn variables(self) -> &'static str {
+        match self {
+            Dialect::MariaDb => {
+                "SELECT @@global.server_id AS server_id, @@global.read_only AS read_only, \
+                 NULL AS super_read_only, @@global.log_bin AS log_bin, \
+                 @@global.log_slave_updates AS log_slave_updates, @@global.binlog_format AS binlog_format, \
+                 @@global.relay_log_purge AS relay_log_purge, @@global.gtid_binlog_pos AS gtid_binlog_pos, \
+                 @@global.gtid_current_pos AS gtid_current_pos, @@global.gtid_slave_pos AS gtid_slave_pos, \
+                 @@global.gtid_strict_mode AS gtid_strict_mode"
+            }
+            Dialect::MySqlLegacy => {
+                "SELECT @@global.server_id AS server_id, @@global.read_only AS read_only, \
+                 @@global.super_read_only AS super_read_only, @@global.log_bin AS log_bin, \
+                 @@global.log_slave_updates AS log_slave_updates, @@global.binlog_format AS binlog_format, \
+                 @@global.relay_log_purge AS relay_log_purge, @@global.gtid_mode AS gtid_mode, \
+                 @@global.gtid_executed AS gtid_executed"
+            }
+            Dialect::MySql8 | Dialect::MySql84 => {
+                "SELECT @@global.server_id AS server_id, @@global.read_only AS read_only, \
+                 @@global.super_read_only AS super_read_only, @@global.log_bin AS log_bin, \
+                 @@global.log_replica_updates AS log_slave_updates, @@global.binlog_format AS binlog_format, \
+                 @@global.relay_log_purge AS relay_log_purge, @@global.gtid_mode AS gtid_mode, \
+                 @@global.gtid_executed AS gtid_executed"
+            }
+        }
+    }
+
+    /// One row with a `period` column (seconds), when the server replicates.
+    pub fn heartbeat_period(self) -> &'static str {
+        match self {
+            Dialect::MariaDb => {
+                "SELECT VARIABLE_VALUE AS period FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_HEARTBEAT_PERIOD'"
+            }
+            _ => {
+                "SELECT HEARTBEAT_INTERVAL AS period FROM performance_schema.replication_connection_configuration LIMIT 1"
+            }
+        }
+    }
+
+    /// MariaDB counts heartbeats received by the default replication connection; with the
+    /// replica's position it tells whether the replica still hears from its master.
+    pub fn received_heartbeats(self) -> Option<&'static str> {
+        match self {
+            Dialect::MariaDb => Some(
+                "SELECT VARIABLE_VALUE AS n FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_RECEIVED_HEARTBEATS'",
+            ),
+            _ => None,
+        }
+    }
+
+    /// Does `user` exist with the replication privilege? One row, column `n`.
+    pub fn repl_user_check(self, quoted_user: &str) -> String {
+        format!(
+            "SELECT COUNT(*) AS n FROM mysql.user WHERE User = {quoted_user} AND Repl_slave_priv = 'Y'"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(v: &str) -> Dialect {
+        Dialect::of(&Version::parse(v).unwrap())
+    }
+
+    #[test]
+    fn statements_per_version() {
+        assert_eq!(
+            d("10.11.19-MariaDB-0+deb12u1-log").show_replica_status(),
+            "SHOW SLAVE STATUS"
+        );
+        assert_eq!(d("5.7.44-log").show_replica_status(), "SHOW SLAVE STATUS");
+        assert_eq!(d("8.0.21").show_replica_status(), "SHOW SLAVE STATUS");
+        assert_eq!(d("8.0.22").show_replica_status(), "SHOW REPLICA STATUS");
+        assert_eq!(d("8.0.36").show_binlog_status(), "SHOW MASTER STATUS");
+        assert_eq!(d("8.4.3").show_binlog_status(), "SHOW BINARY LOG STATUS");
+        assert!(d("8.4.3").variables().contains("log_replica_updates"));
+        assert!(
+            !d("10.11.2-MariaDB")
+                .variables()
+                .contains("super_read_only AS")
+        );
+    }
+}

@@ -1,0 +1,205 @@
+//! `mha check_repl` on a real cluster: OK when healthy, NOT OK naming the cause for each
+//! broken state, and the failover readiness ranking.
+
+use std::time::Duration;
+
+use mha::sandbox::Mode;
+
+use crate::bed::{self, Cluster};
+
+/// Run check_repl; returns (exit code, text output, JSON report).
+fn check(c: &Cluster) -> (i32, String, serde_json::Value) {
+    let conf = c.state.app_config();
+    let conf = conf.to_str().unwrap();
+    let out = bed::run_mha(&bed::mha_bin(), &["check_repl", "--conf", conf]);
+    let (text, stderr) = bed::text(&out);
+    let json = bed::run_mha(
+        &bed::mha_bin(),
+        &["check_repl", "--conf", conf, "--output", "json"],
+    );
+    let doc: serde_json::Value =
+        serde_json::from_slice(&json.stdout).unwrap_or_else(|_| panic!("{stderr}"));
+    (out.status.code().unwrap(), text, doc)
+}
+
+fn findings(doc: &serde_json::Value) -> Vec<(String, String, String)> {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["severity"].as_str().unwrap().to_string(),
+                f["problem"].as_str().unwrap().to_string(),
+                f["server"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Break one thing, check that check_repl names it, then repair and check it is OK again.
+async fn expect_not_ok(c: &Cluster, what: &str, problem: &str, server: &str, text_has: &str) {
+    let (code, text, doc) = check(c);
+    assert_eq!(code, 1, "{what}: exit code\n{text}");
+    assert!(
+        text.trim_end()
+            .ends_with("MySQL Replication Health is NOT OK!"),
+        "{what}:\n{text}"
+    );
+    assert!(
+        text.contains(text_has),
+        "{what}: text lacks {text_has:?}:\n{text}"
+    );
+    let f = findings(&doc);
+    assert!(
+        f.iter()
+            .any(|(sev, p, s)| sev == "error" && p == problem && s.contains(server)),
+        "{what}: no error {problem} on {server}: {f:?}"
+    );
+    assert_eq!(doc["healthy"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthy_cluster_then_each_cause_of_not_ok() {
+    let c = Cluster::start(2, Mode::Gtid).await;
+    let s2 = format!("127.0.0.1:{}", c.node("server2").port);
+    let s3 = format!("127.0.0.1:{}", c.node("server3").port);
+
+    let (code, text, doc) = check(&c);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.trim_end().ends_with("MySQL Replication Health is OK."),
+        "{text}"
+    );
+    assert!(text.contains(&format!(
+        "127.0.0.1(127.0.0.1:{}) (current master)",
+        c.node("server1").port
+    )));
+    assert!(text.contains(&format!(" +--127.0.0.1({s2})")), "{text}");
+    // server2 is candidate_master=1 in the sandbox config: it ranks first, with its reasons.
+    assert_eq!(doc["ranking"]["servers"][0]["block"], "server2");
+    assert_eq!(doc["ranking"]["servers"][0]["rank"], 1);
+    assert!(
+        text.contains("server2 127.0.0.1(") && text.contains("would be promoted"),
+        "{text}"
+    );
+    assert!(
+        text.contains("candidate_master=1; has the latest events"),
+        "{text}"
+    );
+
+    // 1. IO thread stopped.
+    c.exec("server3", "STOP SLAVE IO_THREAD").await;
+    expect_not_ok(
+        &c,
+        "IO stopped",
+        "io_thread_stopped",
+        &s3,
+        "Slave IO thread is not running",
+    )
+    .await;
+    c.exec("server3", "START SLAVE IO_THREAD").await;
+
+    // 2. SQL thread stopped.
+    c.exec("server2", "STOP SLAVE SQL_THREAD").await;
+    expect_not_ok(
+        &c,
+        "SQL stopped",
+        "sql_thread_stopped",
+        &s2,
+        "Slave SQL thread is not running",
+    )
+    .await;
+    c.exec("server2", "START SLAVE SQL_THREAD").await;
+
+    // 3. A writable replica.
+    c.exec("server3", "SET GLOBAL read_only = 0").await;
+    expect_not_ok(
+        &c,
+        "writable",
+        "writable_replica",
+        &s3,
+        "replica is writable (read_only=OFF)",
+    )
+    .await;
+    c.exec("server3", "SET GLOBAL read_only = 1").await;
+
+    // 4. Duplicate server_id.
+    c.exec("server3", "SET GLOBAL server_id = 2").await;
+    expect_not_ok(
+        &c,
+        "duplicate id",
+        "duplicate_server_id",
+        &s3,
+        "server_id 2 is also used by",
+    )
+    .await;
+    c.exec("server3", "SET GLOBAL server_id = 3").await;
+
+    // 5. A replica pointing elsewhere (at server2 instead of the master).
+    c.exec("server3", "STOP SLAVE").await;
+    c.exec(
+        "server3",
+        &format!("CHANGE MASTER TO MASTER_PORT = {}", c.node("server2").port),
+    )
+    .await;
+    c.exec("server3", "START SLAVE").await;
+    expect_not_ok(
+        &c,
+        "elsewhere",
+        "replicates_from_elsewhere",
+        &s3,
+        &format!("replicates from {s2}, but the real master is"),
+    )
+    .await;
+    c.exec("server3", "STOP SLAVE").await;
+    c.exec(
+        "server3",
+        &format!("CHANGE MASTER TO MASTER_PORT = {}", c.node("server1").port),
+    )
+    .await;
+    c.exec("server3", "START SLAVE").await;
+
+    // Repaired: OK again (replication threads take a moment to reconnect).
+    let start = std::time::Instant::now();
+    loop {
+        let (code, text, _) = check(&c);
+        if code == 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "still NOT OK after repair:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    // Beyond MHA: an errant transaction on a replica is named and excludes it from promotion.
+    c.exec("server2", "SET GLOBAL read_only = 0").await;
+    c.exec("server2", "CREATE DATABASE errant_db").await;
+    c.exec("server2", "SET GLOBAL read_only = 1").await;
+    let (code, text, doc) = check(&c);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("has errant transactions the master does not have: 0-2-1"),
+        "{text}"
+    );
+    assert_eq!(doc["ranking"]["servers"][0]["block"], "server3", "{text}");
+    assert!(
+        text.contains("not eligible: has errant GTIDs 0-2-1"),
+        "{text}"
+    );
+
+    // The master unreachable: NOT OK, named.
+    mha::sandbox::fault(c.dir.path(), "server1", mha::sandbox::Fault::Crash)
+        .await
+        .unwrap();
+    let (code, text, doc) = check(&c);
+    assert_eq!(code, 1);
+    assert!(text.contains("(current master, not reachable)"), "{text}");
+    assert!(
+        findings(&doc)
+            .iter()
+            .any(|(_, p, _)| p == "master_unreachable")
+    );
+}
