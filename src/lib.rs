@@ -3,8 +3,10 @@
 //! Module map:
 //! - `cli`: argument parsing (MHA's option names), output rendering, exit codes.
 //! - `config`: MHA's parameters as a typed model, read from TOML or MHA's INI `app1.cnf`.
+//! - `sandbox`: a real local cluster (mariadbd + sshd on 127.0.0.1) for trying mha and for
 //!   the integration tests.
 //! - `sql`: the SQL seam (connections with timeouts, errors naming the server).
+//! - `ssh`: the SSH seam (russh: public-key auth, known_hosts checks, exec with timeouts).
 //! - `secret`: a value that is never printed.
 
 pub mod cli;
@@ -15,4 +17,6 @@ pub mod hooks;
 pub mod sandbox;
 pub mod secret;
 pub mod sql;
+pub mod ssh;
+pub mod status;
 pub mod topology;

@@ -4,9 +4,12 @@
 pub mod args;
 mod check_config;
 mod check_repl;
+mod check_ssh;
 pub mod exit;
 mod logging;
+mod manager;
 mod sandbox;
+mod status;
 
 use std::ffi::OsString;
 
@@ -14,7 +17,7 @@ use anyhow::Context;
 use clap::Parser;
 
 use crate::config::{self, ConfigErrors, GlobalConf, Loaded};
-use args::{Cli, Command, ConfArgs, StatusArgs};
+use args::{Cli, Command, ConfArgs};
 use exit::Exit;
 
 /// A subcommand whose engine comes in a later release.
@@ -100,7 +103,7 @@ fn exit_for(e: &anyhow::Error) -> Exit {
     }
 }
 
-fn global_conf(args: &std::path::Path) -> GlobalConf {
+pub(crate) fn global_conf(args: &std::path::Path) -> GlobalConf {
     if args == std::path::Path::new(config::DEFAULT_GLOBAL_CONF) {
         GlobalConf::Default
     } else {
@@ -115,16 +118,6 @@ fn load(conf: &ConfArgs) -> anyhow::Result<Loaded> {
         tracing::warn!("{w}");
     }
     Ok(loaded)
-}
-
-fn load_for_status(s: &StatusArgs) -> anyhow::Result<()> {
-    if let Some(conf) = &s.conf {
-        load(&ConfArgs {
-            conf: conf.clone(),
-            global_conf: s.global_conf.clone(),
-        })?;
-    }
-    Ok(())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -154,19 +147,15 @@ fn dispatch(command: Command) -> anyhow::Result<Exit> {
                 .context("cannot start the async runtime")?;
             rt.block_on(sandbox::run(a.action))
         }
-        Command::Manager(a) => {
-            load(&a.conf)?;
-            not_implemented(
-                "manager",
-                "monitoring and automatic failover arrive with the health-check and failover work",
-            )
-        }
+        Command::Manager(a) => manager::run(&a),
         Command::CheckSsh(a) => {
-            load(&a)?;
-            not_implemented(
-                "check_ssh",
-                "the SSH checks arrive with the health-check work",
-            )
+            let loaded = load(&a)?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            rt.block_on(check_ssh::run(&loaded.config))
         }
         Command::CheckRepl(a) => {
             let loaded = load(&a.conf)?;
@@ -184,20 +173,8 @@ fn dispatch(command: Command) -> anyhow::Result<Exit> {
                 Exit::Failure
             })
         }
-        Command::CheckStatus(a) => {
-            load_for_status(&a)?;
-            not_implemented(
-                "check_status",
-                "the manager status file arrives with the monitoring daemon",
-            )
-        }
-        Command::Stop(a) => {
-            load_for_status(&a.status)?;
-            not_implemented(
-                "stop",
-                "stopping a manager arrives with the monitoring daemon",
-            )
-        }
+        Command::CheckStatus(a) => status::check_status(&a),
+        Command::Stop(a) => status::stop(&a),
         Command::MasterSwitch(a) => {
             load(&a.conf)?;
             not_implemented(

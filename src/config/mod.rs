@@ -30,6 +30,16 @@ pub enum PingType {
     Insert,
 }
 
+impl PingType {
+    pub fn name(self) -> &'static str {
+        match self {
+            PingType::Select => "SELECT",
+            PingType::Connect => "CONNECT",
+            PingType::Insert => "INSERT",
+        }
+    }
+}
+
 /// Application-wide settings (MHA's "App" scope).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppSettings {

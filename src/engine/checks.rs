@@ -175,6 +175,10 @@ pub fn assess(topo: &Topology, config: &Config, opts: &CheckOptions) -> Assessme
             );
             Some(*index)
         }
+        MasterView::None if topo.servers.iter().all(|o| o.alive().is_none()) => {
+            add(Severity::Error, None, Problem::NothingReachable);
+            None
+        }
         MasterView::None => {
             add(Severity::Error, None, Problem::NoMaster);
             None

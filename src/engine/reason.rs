@@ -23,6 +23,7 @@ pub enum Problem {
         reason: String,
     },
     NoMaster,
+    NothingReachable,
     SeveralMasters {
         masters: Vec<String>,
     },
@@ -95,6 +96,7 @@ impl std::fmt::Display for Problem {
             Unreachable { reason } => write!(f, "server is not reachable: {reason}"),
             MasterUnreachable { reason } => write!(f, "the master is not reachable: {reason}"),
             NoMaster => f.write_str("no master found: every reachable server is a replica"),
+            NothingReachable => f.write_str("no server is reachable"),
             SeveralMasters { masters } => write!(
                 f,
                 "There are {} non-slave servers! MHA manages at most one non-slave server: {}",

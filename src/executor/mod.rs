@@ -1,4 +1,5 @@
 //! Observe → decide (engine) → act. Everything here talks to servers, hosts or files.
 
 pub mod check_repl;
+pub mod monitor;
 pub mod observe;

@@ -64,6 +64,8 @@ pub struct ReplicaStatus {
     pub master_port: u16,
     pub master_user: String,
     pub io_running: String,
+    /// What the IO thread is doing ("Waiting for master to send event", "Reconnecting ...").
+    pub io_state: String,
     pub sql_running: String,
     pub seconds_behind_master: Option<u64>,
     pub sql_delay: u64,
@@ -116,6 +118,7 @@ impl ReplicaStatus {
             master_port: num(&["Master_Port", "Source_Port"]).unwrap_or(0) as u16,
             master_user: text(&["Master_User", "Source_User"]),
             io_running: text(&["Slave_IO_Running", "Replica_IO_Running"]),
+            io_state: text(&["Slave_IO_State", "Replica_IO_State"]),
             sql_running: text(&["Slave_SQL_Running", "Replica_SQL_Running"]),
             seconds_behind_master: num(&["Seconds_Behind_Master", "Seconds_Behind_Source"]),
             sql_delay: num(&["SQL_Delay"]).unwrap_or(0),

@@ -184,3 +184,94 @@ pub fn text(out: &Output) -> (String, String) {
 pub fn nothing_left(pids: &[u32], ports: &[u16]) -> bool {
     pids.iter().all(|&p| !sandbox::is_alive(p)) && ports.iter().all(|&p| !sandbox::port_in_use(p))
 }
+
+/// A running `mha manager` (or any long-running mha command), killed on drop.
+pub struct Daemon {
+    pub child: std::process::Child,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    pub fn start(args: &[&str], log: PathBuf) -> Daemon {
+        let out = File::create(&log).unwrap();
+        let child = std::process::Command::new(mha_bin())
+            .args(args)
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        Daemon { child, log }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Wait for the process to exit; its exit code, or None on timeout.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Wait until the output contains `text`.
+    pub fn wait_for(&self, text: &str, timeout: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if self.output().contains(text) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.child.id() as i32),
+                nix::sys::signal::Signal::SIGCONT,
+            );
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!("---- {} ----\n{}", self.log.display(), self.output());
+        }
+    }
+}
+
+/// Run `check_status` and return (exit code, stdout).
+pub fn check_status(conf: &Path, extra: &[&str]) -> (i32, String) {
+    let mut args = vec!["check_status", "--conf", conf.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = run_mha(&mha_bin(), &args);
+    (out.status.code().unwrap(), text(&out).0.trim().to_string())
+}
+
+/// Poll check_status until it exits with `code`.
+pub fn wait_status(conf: &Path, code: i32, timeout: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        let (c, out) = check_status(conf, &[]);
+        if c == code {
+            return out;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "check_status never reached {code}; last: {c} {out}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

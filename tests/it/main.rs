@@ -4,5 +4,7 @@
 
 mod bed;
 mod check_repl;
+mod check_ssh;
 mod cli;
+mod manager;
 mod sandbox;

@@ -1,0 +1,52 @@
+//! `mha manager`: the monitoring daemon.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::args::ManagerArgs;
+use super::exit::Exit;
+use crate::executor::monitor::{self, ManagerOptions, Outcome};
+
+pub fn run(a: &ManagerArgs) -> anyhow::Result<Exit> {
+    let loaded = super::load(&a.conf)?;
+    let config = loaded.config;
+    if let Some(log) = a.manager_log.as_ref().or(config.app.manager_log.as_ref()) {
+        super::logging::log_to_file(log)
+            .with_context(|| format!("cannot open manager_log {}", log.display()))?;
+    }
+    let opts = ManagerOptions {
+        conf: a.conf.conf.clone(),
+        global: super::global_conf(&a.conf.global_conf),
+        workdir: a.manager_workdir.clone(),
+        monitor_only: a.monitor_only,
+        check_only: a.check_only,
+        wait_on_monitor_error: Duration::from_secs(a.wait_on_monitor_error),
+    };
+    let outcome = super::runtime()?.block_on(monitor::run(opts, Arc::new(config)));
+    Ok(match outcome {
+        Outcome::Stopped => Exit::Ok,
+        Outcome::Checked => {
+            println!("MySQL Replication Health is OK.");
+            Exit::Ok
+        }
+        Outcome::ConfigError(e) => {
+            tracing::error!("Error happened on checking configurations. {e}");
+            eprintln!("error: start-up checks failed: {e}");
+            Exit::Failure
+        }
+        Outcome::AlreadyRunning(e) => {
+            eprintln!("error: {e}");
+            Exit::Failure
+        }
+        Outcome::MasterDead { master, .. } => {
+            if !a.monitor_only {
+                tracing::error!(
+                    "Master {master} is dead. Automatic failover is not implemented yet in this version: recover by hand (MHA's masterha_master_switch --master_state=dead), then restart the manager."
+                );
+            }
+            Exit::MasterDead
+        }
+    })
+}

@@ -1,0 +1,597 @@
+//! The manager daemon: start-up checks, then ping the master every ping_interval; after
+//! ping_failures consecutive failures ask the other routes (replicas, secondary_check_script,
+//! SSH) and let the engine decide whether the master is dead.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::task::JoinSet;
+use tracing::{error, info, warn};
+
+use crate::config::{self, Config, GlobalConf, PingType, ServerConfig};
+use crate::engine::checks::{self, CheckOptions};
+use crate::engine::detect::{
+    Decision, Detector, Evidence, PingOutcome, ReplicaAnswer, ReplicaView, SecondaryCheck,
+    SshCheck, Step, confirm_dead,
+};
+use crate::hooks::{self, HookCall};
+use crate::sql::dialect::Dialect;
+use crate::sql::{self, DbError, Session};
+use crate::status::{ManagerLock, Status, StatusFile};
+use crate::topology::{ReplicaStatus, Version};
+
+use super::observe::{observe, target};
+
+pub const MONITOR_LOCK: &str = "MHA_Master_High_Availability_Monitor";
+
+#[derive(Debug, Clone)]
+pub struct ManagerOptions {
+    pub conf: PathBuf,
+    pub global: GlobalConf,
+    pub workdir: Option<PathBuf>,
+    pub monitor_only: bool,
+    pub check_only: bool,
+    pub wait_on_monitor_error: Duration,
+}
+
+/// How the manager ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// SIGTERM/SIGINT.
+    Stopped,
+    /// --check_only passed.
+    Checked,
+    /// Start-up checks failed.
+    ConfigError(String),
+    /// Another manager holds the lock (workdir or master advisory lock).
+    AlreadyRunning(String),
+    /// The master was confirmed dead; `evidence` says why.
+    MasterDead {
+        master: String,
+        evidence: Vec<String>,
+    },
+}
+
+fn notify(states: &[sd_notify::NotifyState]) {
+    let _ = sd_notify::notify(states);
+}
+
+/// One replica sample for death confirmation.
+#[derive(Debug, Clone)]
+struct ReplicaSample {
+    status: ReplicaStatus,
+    heartbeats: Option<u64>,
+    heartbeat_period: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+struct Sample {
+    at: Instant,
+    /// (name, replicates from the master, sample) per replica; None = could not ask.
+    replicas: Vec<(String, Option<ReplicaSample>)>,
+}
+
+async fn read_replica(
+    s: &ServerConfig,
+    timeout: Duration,
+) -> Result<Option<ReplicaSample>, DbError> {
+    let mut db = sql::connect(&target(s), timeout).await?;
+    let version = db
+        .row_map("read the version", "SELECT VERSION() AS v")
+        .await?;
+    let v = version
+        .and_then(|r| r.get("v").cloned().flatten())
+        .and_then(|v| Version::parse(&v));
+    let dialect = v.as_ref().map(Dialect::of).unwrap_or(Dialect::MariaDb);
+    let row = db
+        .row_map("read replica status", dialect.show_replica_status())
+        .await?;
+    let Some(row) = row else {
+        db.disconnect().await;
+        return Ok(None);
+    };
+    let value =
+        |r: Option<crate::topology::Row>, k: &str| r.and_then(|r| r.get(k).cloned().flatten());
+    let heartbeats = match dialect.received_heartbeats() {
+        Some(q) => value(db.row_map("read heartbeats", q).await.ok().flatten(), "n")
+            .and_then(|v| v.parse().ok()),
+        None => None,
+    };
+    let heartbeat_period = value(
+        db.row_map("read heartbeat period", dialect.heartbeat_period())
+            .await
+            .ok()
+            .flatten(),
+        "period",
+    )
+    .and_then(|v| v.parse().ok());
+    db.disconnect().await;
+    Ok(Some(ReplicaSample {
+        status: ReplicaStatus::from_row(&row),
+        heartbeats,
+        heartbeat_period,
+    }))
+}
+
+async fn sample_replicas(config: Arc<Config>, master: usize, timeout: Duration) -> Sample {
+    let mut set = JoinSet::new();
+    for (i, s) in config.servers.iter().enumerate() {
+        if i == master {
+            continue;
+        }
+        let s = s.clone();
+        set.spawn(async move {
+            (
+                i,
+                s.display_name(),
+                read_replica(&s, timeout).await.ok().flatten(),
+            )
+        });
+    }
+    let mut replicas = Vec::new();
+    while let Some(Ok(r)) = set.join_next().await {
+        replicas.push(r);
+    }
+    replicas.sort_by_key(|r| r.0);
+    Sample {
+        at: Instant::now(),
+        replicas: replicas.into_iter().map(|(_, n, s)| (n, s)).collect(),
+    }
+}
+
+fn points_at(st: &ReplicaStatus, m: &ServerConfig) -> bool {
+    st.master_port == m.port && (st.master_host == m.ip || st.master_host == m.hostname)
+}
+
+/// Turn two samples into what each replica says about the master.
+fn answers(first: Option<&Sample>, second: &Sample, master: &ServerConfig) -> Vec<ReplicaView> {
+    second
+        .replicas
+        .iter()
+        .map(|(name, s)| {
+            let answer = s.as_ref().map(|s| {
+                let before = first
+                    .and_then(|f| f.replicas.iter().find(|(n, _)| n == name))
+                    .and_then(|(_, s)| s.as_ref());
+                let gap = first
+                    .map(|f| second.at.duration_since(f.at).as_secs_f64())
+                    .unwrap_or(0.0);
+                let period = s.heartbeat_period.unwrap_or(0.0);
+                // Progress is judged only over a window long enough to see a heartbeat.
+                let progressed = match before {
+                    Some(b) if period > 0.0 && gap >= period * 1.5 => {
+                        let hb = match (b.heartbeats, s.heartbeats) {
+                            (Some(x), Some(y)) => Some(y > x),
+                            _ => None,
+                        };
+                        let events = b.status.read_pos != s.status.read_pos;
+                        match hb {
+                            Some(h) => Some(h || events),
+                            None if events => Some(true),
+                            None => None,
+                        }
+                    }
+                    _ => None,
+                };
+                ReplicaAnswer {
+                    replicates_from_master: points_at(&s.status, master),
+                    io_running: s.status.io_running.clone(),
+                    io_state: s.status.io_state.clone(),
+                    last_io_errno: s.status.last_io_errno,
+                    last_io_error: s.status.last_io_error.clone(),
+                    progressed,
+                    sample_gap_secs: gap,
+                }
+            });
+            ReplicaView {
+                name: name.clone(),
+                answer,
+            }
+        })
+        .collect()
+}
+
+/// How long after the first sample the second must be taken to judge progress: one and a
+/// half heartbeat periods of the replicas whose IO thread still says it is connected.
+fn needed_gap(first: &Sample, master: &ServerConfig) -> Duration {
+    let secs = first
+        .replicas
+        .iter()
+        .filter_map(|(_, s)| s.as_ref())
+        .filter(|s| {
+            points_at(&s.status, master) && s.status.io_running() && s.status.last_io_errno == 0
+        })
+        .filter_map(|s| s.heartbeat_period.filter(|p| *p > 0.0))
+        .fold(0.0_f64, f64::max);
+    Duration::from_secs_f64((secs * 1.5 + 0.1).min(30.0))
+}
+
+async fn secondary_check(config: &Config, master: &ServerConfig) -> SecondaryCheck {
+    let Some(cmd) = &config.app.secondary_check_script else {
+        return SecondaryCheck::NotConfigured;
+    };
+    let mut args = vec![
+        ("user".to_string(), master.ssh.user.clone()),
+        ("master_host".into(), master.hostname.clone()),
+        ("master_ip".into(), master.ip.clone()),
+        ("master_port".into(), master.port.to_string()),
+        ("master_user".into(), master.user.clone()),
+        ("ping_type".into(), config.app.ping_type.name().to_string()),
+    ];
+    if let Some(o) = &master.ssh.options {
+        args.push(("options".into(), o.clone()));
+    }
+    let call = HookCall {
+        hook: "secondary_check_script",
+        command: cmd.clone(),
+        stdin_json: serde_json::json!({"master_host": master.hostname, "master_ip": master.ip, "master_port": master.port}),
+        args,
+        env: vec![],
+        // MHA put the password on the command line; here it is only in the environment.
+        secret_env: vec![("MHA_MASTER_PASSWORD".into(), master.password.clone())],
+        timeout: config.app.hook_timeout,
+    };
+    match hooks::run(&call).await {
+        Ok(o) if o.exit_code == Some(0) => SecondaryCheck::MasterDown,
+        Ok(o) if o.exit_code == Some(3) => SecondaryCheck::MasterReachable {
+            detail: o.describe(),
+        },
+        Ok(o) => SecondaryCheck::Failed {
+            detail: o.describe(),
+        },
+        Err(e) => SecondaryCheck::Failed {
+            detail: e.to_string(),
+        },
+    }
+}
+
+async fn ssh_check(master: &ServerConfig) -> SshCheck {
+    // A TCP connection to the SSH port proves the host answers; the SSH seam replaces this
+    // with a real login once it is wired in.
+    let addr = format!("{}:{}", master.ssh.ip, master.ssh.port);
+    match tokio::time::timeout(
+        master.ssh.connection_timeout,
+        tokio::net::TcpStream::connect(&addr),
+    )
+    .await
+    {
+        Ok(Ok(_)) => SshCheck::Reachable,
+        Ok(Err(e)) => SshCheck::Unreachable {
+            detail: format!("{addr}: {e}"),
+        },
+        Err(_) => SshCheck::Unreachable {
+            detail: format!("{addr}: timed out"),
+        },
+    }
+}
+
+/// The pinger: a held connection for SELECT/INSERT, a fresh one for CONNECT.
+struct Pinger {
+    conn: Option<Session>,
+}
+
+impl Pinger {
+    async fn ping(&mut self, config: &Config, master: &ServerConfig) -> PingOutcome {
+        let timeout = config.app.ping_interval;
+        let fail = |e: DbError| PingOutcome::Failed {
+            code: e.server_code(),
+            reason: e.to_string(),
+        };
+        let fresh = config.app.ping_type == PingType::Connect || self.conn.is_none();
+        if fresh {
+            if let Some(c) = self.conn.take() {
+                drop(c);
+            }
+            match sql::connect(&target(master), timeout).await {
+                Ok(c) => self.conn = Some(c),
+                Err(e) => return fail(e),
+            }
+        }
+        let db = self.conn.as_mut().expect("connected above");
+        let result = match config.app.ping_type {
+            PingType::Insert => async {
+                db.exec("create infra database", "CREATE DATABASE IF NOT EXISTS infra").await?;
+                db.exec(
+                    "create the ping table",
+                    "CREATE TABLE IF NOT EXISTS infra.chk_masterha (`key` TINYINT NOT NULL PRIMARY KEY, val INT UNSIGNED NOT NULL)",
+                )
+                .await?;
+                db.exec(
+                    "INSERT ping",
+                    "INSERT INTO infra.chk_masterha VALUES (1, UNIX_TIMESTAMP()) ON DUPLICATE KEY UPDATE val = UNIX_TIMESTAMP()",
+                )
+                .await
+            }
+            .await,
+            _ => db.rows("SELECT ping", "SELECT 1 AS Value").await.map(|_| ()),
+        };
+        match result {
+            Ok(()) => {
+                if config.app.ping_type == PingType::Connect
+                    && let Some(c) = self.conn.take()
+                {
+                    c.disconnect().await;
+                }
+                PingOutcome::Ok
+            }
+            Err(e) => {
+                self.conn = None;
+                fail(e)
+            }
+        }
+    }
+}
+
+/// Start-up checks: the topology must be healthy enough to fail over. Returns the master.
+async fn startup_checks(config: &Config) -> Result<usize, String> {
+    let topo = observe(config, Duration::from_secs(5)).await;
+    let opts = CheckOptions {
+        seconds_behind_master: u64::MAX / 2,
+        detection_window: config.app.ping_interval.as_secs_f64()
+            * f64::from(config.app.ping_failures),
+    };
+    let mut a = checks::assess(&topo, config, &opts);
+    for f in &a.findings {
+        match f.severity {
+            crate::engine::reason::Severity::Error => error!("{f}"),
+            crate::engine::reason::Severity::Warning => warn!("{f}"),
+            crate::engine::reason::Severity::Info => info!("{f}"),
+        }
+    }
+    let Some(m) = a
+        .master_index()
+        .filter(|_| matches!(a.master, checks::MasterView::Alive { .. }))
+    else {
+        return Err("the current master could not be identified or is not reachable".into());
+    };
+    let master_cfg = &config.servers[topo.servers[m].order];
+    a.findings
+        .extend(super::check_repl::status_hooks(config, master_cfg).await);
+    if !a.healthy() {
+        let errors: Vec<String> = a
+            .findings
+            .iter()
+            .filter(|f| f.severity == crate::engine::reason::Severity::Error)
+            .map(ToString::to_string)
+            .collect();
+        return Err(errors.join("; "));
+    }
+    if let Some(w) = a.ranking.winner() {
+        info!(new_master = %w.block, "if the master died now, {} {} would be promoted", w.block, w.name);
+    }
+    Ok(topo.servers[m].order)
+}
+
+async fn take_monitor_lock(master: &ServerConfig) -> Result<Session, String> {
+    let mut db = sql::connect(&target(master), Duration::from_secs(5))
+        .await
+        .map_err(|e| e.to_string())?;
+    let got = db
+        .row_map(
+            "take the monitor lock",
+            &format!("SELECT GET_LOCK('{MONITOR_LOCK}', 0) AS got"),
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        .and_then(|r| r.get("got").cloned().flatten());
+    if got.as_deref() != Some("1") {
+        return Err("Target master's advisory lock is already held by someone. Please check whether you monitor the same master from multiple monitoring processes.".into());
+    }
+    Ok(db)
+}
+
+pub async fn run(opts: ManagerOptions, mut config: Arc<Config>) -> Outcome {
+    let workdir = opts
+        .workdir
+        .clone()
+        .unwrap_or_else(|| config.app.manager_workdir.clone());
+    if let Err(e) = std::fs::create_dir_all(&workdir) {
+        return Outcome::ConfigError(format!(
+            "cannot create manager_workdir {}: {e}",
+            workdir.display()
+        ));
+    }
+    let _lock = match ManagerLock::acquire(&workdir, &config.app_name) {
+        Ok(l) => l,
+        Err(e) => return Outcome::AlreadyRunning(e.to_string()),
+    };
+    let mut status = StatusFile::new(&workdir, &config.app_name);
+    if status.path().exists() {
+        warn!(
+            "{} already exists. You might have killed manager with SIGKILL(-9), may run two or more monitoring process for the same application, or use the same working directory. Check for details, and consider setting --workdir separately.",
+            status.path().display()
+        );
+    }
+    let _ = status.set(Status::InitializingMonitor, None);
+    let outcome = monitor(&opts, &mut config, &mut status).await;
+    match &outcome {
+        Outcome::ConfigError(_) => {
+            let _ = status.set(Status::ConfigError, None);
+            tokio::time::sleep(opts.wait_on_monitor_error).await;
+            status.remove();
+        }
+        _ => status.remove(),
+    }
+    notify(&[sd_notify::NotifyState::Stopping]);
+    outcome
+}
+
+async fn monitor(
+    opts: &ManagerOptions,
+    config: &mut Arc<Config>,
+    status: &mut StatusFile,
+) -> Outcome {
+    let mut master_idx = match startup_checks(config).await {
+        Ok(m) => m,
+        Err(e) => return Outcome::ConfigError(e),
+    };
+    let mut master = config.servers[master_idx].clone();
+    if opts.check_only {
+        return Outcome::Checked;
+    }
+    let mut lock_conn = match take_monitor_lock(&master).await {
+        Ok(c) => Some(c),
+        Err(e) => return Outcome::AlreadyRunning(e),
+    };
+    let mut sigterm = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut sigint = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    let mut sighup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+
+    let mut detector = Detector::new(config.app.ping_failures);
+    let mut pinger = Pinger { conn: None };
+    let mut first_sample: Option<tokio::task::JoinHandle<Sample>> = None;
+    let master_name = |m: &ServerConfig| m.hostname.clone();
+    let _ = status.set(Status::PingOk, Some(&master_name(&master)));
+    info!(
+        master = %master.display_name(),
+        "Ping({}) succeeded, waiting until MySQL doesn't respond..",
+        config.app.ping_type.name()
+    );
+    notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&format!("monitoring master {}", master.display_name())),
+    ]);
+
+    loop {
+        let round = Instant::now();
+        let outcome = tokio::select! {
+            _ = sigterm.recv() => { info!("Got terminate signal. Exit."); return Outcome::Stopped; }
+            _ = sigint.recv() => { info!("Got terminate signal. Exit."); return Outcome::Stopped; }
+            _ = sighup.recv() => {
+                match config::load(&opts.conf, &opts.global) {
+                    Ok(l) => match l.config.servers.iter().position(|s| s.ip == master.ip && s.port == master.port) {
+                        Some(i) => {
+                            *config = Arc::new(l.config);
+                            master_idx = i;
+                            master = config.servers[i].clone();
+                            detector = Detector::new(config.app.ping_failures);
+                            info!("configuration reloaded from {}", opts.conf.display());
+                        }
+                        None => error!("configuration not reloaded: the current master {} is not in it", master.display_name()),
+                    },
+                    Err(e) => error!("configuration not reloaded: {e}"),
+                }
+                continue;
+            }
+            o = pinger.ping(config, &master) => o,
+        };
+        notify(&[sd_notify::NotifyState::Watchdog]);
+        match detector.on_probe(&outcome) {
+            Step::Healthy => {
+                if first_sample.take().is_some() {
+                    info!("Ping succeeded again; the master is alive.");
+                }
+                let _ = status.set(Status::PingOk, Some(&master_name(&master)));
+            }
+            Step::Busy { code, reason } => {
+                warn!(
+                    "Got MySQL error {code}, but this is not a MySQL crash. Continue health check.. ({reason})"
+                );
+                let _ = status.set(Status::PingOk, Some(&master_name(&master)));
+            }
+            Step::Failing { count, reason } => {
+                warn!("Got error on MySQL ping: {reason}");
+                warn!("Connection failed {count} time(s)..");
+                let _ = status.set(Status::PingFailing, Some(&master_name(&master)));
+                if first_sample.is_none() {
+                    first_sample = Some(tokio::spawn(sample_replicas(
+                        config.clone(),
+                        master_idx,
+                        config.app.ping_interval.max(Duration::from_secs(1)),
+                    )));
+                }
+            }
+            Step::Suspect { count, reason } => {
+                warn!("Got error on MySQL ping: {reason}");
+                warn!("Connection failed {count} time(s)..");
+                let _ = status.set(Status::PingFailed, Some(&master_name(&master)));
+                warn!("Master is not reachable from health checker!");
+                notify(&[sd_notify::NotifyState::Status(&format!(
+                    "master {} not reachable from the manager; confirming",
+                    master.display_name()
+                ))]);
+                let first = match first_sample.take() {
+                    Some(h) => h.await.ok(),
+                    None => None,
+                };
+                let evidence = gather_evidence(config, master_idx, first, reason).await;
+                match confirm_dead(&evidence) {
+                    Decision::Dead { evidence } => {
+                        error!("Master {} is not reachable!", master.display_name());
+                        for line in &evidence {
+                            error!("  evidence: {line}");
+                        }
+                        error!("Master is down!");
+                        drop(lock_conn.take());
+                        return Outcome::MasterDead {
+                            master: master.display_name(),
+                            evidence,
+                        };
+                    }
+                    Decision::NotDead { reason } => {
+                        warn!(
+                            "Master {} is not declared dead: {reason}",
+                            master.display_name()
+                        );
+                        let _ = status.set(Status::RetryingMonitor, Some(&master_name(&master)));
+                        detector.reset();
+                    }
+                }
+            }
+        }
+        let elapsed = round.elapsed();
+        if elapsed < config.app.ping_interval {
+            tokio::time::sleep(config.app.ping_interval - elapsed).await;
+        }
+    }
+}
+
+async fn gather_evidence(
+    config: &Arc<Config>,
+    master_idx: usize,
+    first: Option<Sample>,
+    ping: String,
+) -> Evidence {
+    let master = config.servers[master_idx].clone();
+    let timeout = config.app.ping_interval.max(Duration::from_secs(1));
+    let replicas = async {
+        let first = match first {
+            Some(f) => f,
+            None => sample_replicas(config.clone(), master_idx, timeout).await,
+        };
+        let wait = needed_gap(&first, &master).saturating_sub(first.at.elapsed());
+        tokio::time::sleep(wait).await;
+        let second = sample_replicas(config.clone(), master_idx, timeout).await;
+        answers(Some(&first), &second, &master)
+    };
+    // MHA's double check: a master that accepts a new connection is alive, except with
+    // ping_type=INSERT, where a master that connects but cannot write counts as failed.
+    let insert = config.app.ping_type == PingType::Insert;
+    let answers_now = async {
+        if insert {
+            return false;
+        }
+        match sql::connect(&target(&master), timeout).await {
+            Ok(c) => {
+                c.disconnect().await;
+                true
+            }
+            Err(_) => false,
+        }
+    };
+    let (replicas, master_answers_now, secondary, ssh) = tokio::join!(
+        replicas,
+        answers_now,
+        secondary_check(config, &master),
+        ssh_check(&master)
+    );
+    Evidence {
+        ping,
+        master_answers_now,
+        replicas,
+        secondary,
+        ssh,
+    }
+}

@@ -1,0 +1,671 @@
+//! The SSH seam: mha's own SSH client (russh). Public-key authentication only, host keys checked
+//! against an OpenSSH known_hosts file (MHA disabled that check everywhere; mha does it unless
+//! `ssh_options` says `-o StrictHostKeyChecking=no`), and a timeout on every step. Errors name
+//! `user@host:port` and the step that failed; never a key or the command text.
+
+pub mod known_hosts;
+pub mod options;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::{ChannelMsg, Disconnect, client};
+
+use crate::config::SshConfig;
+use crate::secret::Secret;
+
+pub use options::{quote, split_words};
+
+/// Defaults of `ssh_port` and `ssh_connection_timeout` (config/keys.rs), which `ssh_options` may
+/// override (see [`SshTarget::from_config`]).
+const DEFAULT_PORT: u16 = 22;
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The key files OpenSSH tries by default, in its order, under `~/.ssh/`.
+const DEFAULT_KEY_FILES: &[&str] = &["id_ed25519", "id_ecdsa", "id_rsa"];
+
+/// Which private key mha authenticates with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeySource {
+    /// Key material from `ssh_key`, `ssh_key_file` or `ssh_key_env` (read at config load).
+    Config(Secret),
+    /// `-i FILE` from `ssh_options`: read at connect time, as ssh does, so a missing file is an
+    /// error on the connection that needs it rather than on every command.
+    File(PathBuf),
+    /// Nothing configured: the current user's `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`.
+    DefaultFiles,
+}
+
+/// Where and how to connect.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SshTarget {
+    pub user: String,
+    /// The address to connect to (`ssh_ip`); also the name looked up in known_hosts.
+    pub host: String,
+    pub port: u16,
+    /// Covers TCP connect, key exchange and authentication.
+    pub connect_timeout: Duration,
+    pub key: KeySource,
+    pub known_hosts: PathBuf,
+    pub verify_host_key: bool,
+}
+
+fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from).or_else(|| {
+        nix::unistd::User::from_uid(nix::unistd::getuid())
+            .ok()
+            .flatten()
+            .map(|u| u.dir)
+    })
+}
+
+/// `~/.ssh/known_hosts` as config/resolve.rs expands the default of `ssh_known_hosts_file`.
+fn default_known_hosts() -> PathBuf {
+    match std::env::var_os("HOME") {
+        Some(home) => PathBuf::from(home).join(".ssh/known_hosts"),
+        None => PathBuf::from("~/.ssh/known_hosts"),
+    }
+}
+
+impl SshTarget {
+    /// The target for one host's SSH settings, plus warnings about `ssh_options`.
+    ///
+    /// Precedence: mha's dedicated keys win over `ssh_options`, which only replaces defaults.
+    /// `ssh_key`/`ssh_key_file`/`ssh_key_env` beat `-i`; `ssh_known_hosts_file` beats
+    /// `-o UserKnownHostsFile` unless it is left at `~/.ssh/known_hosts`; `ssh_port` beats `-p`
+    /// unless it is 22; `ssh_connection_timeout` beats `-o ConnectTimeout` unless it is 5. The
+    /// resolved config does not say whether a value was written or defaulted, so a value equal to
+    /// its default counts as a default. Every conflict where `ssh_options` loses is a warning, so
+    /// the rule is never silent. `-o StrictHostKeyChecking=no` has no dedicated key and always
+    /// applies.
+    pub fn from_config(c: &SshConfig) -> (SshTarget, Vec<String>) {
+        let opts = options::parse(c.options.as_deref().unwrap_or(""));
+        let mut warnings = opts.warnings;
+        let mut loses = |option: String, key: &str| {
+            warnings.push(format!(
+                "ssh_options: `{option}` is ignored by mha's own SSH connections: {key} is set"
+            ))
+        };
+        let key = match (&c.key, opts.identity_file) {
+            (Some(secret), Some(file)) => {
+                // The sandbox (and careful users) give the same key both ways; no noise then.
+                let same = std::fs::read_to_string(&file)
+                    .is_ok_and(|text| text.trim() == secret.expose().trim());
+                if !same {
+                    loses(
+                        format!("-i {}", file.display()),
+                        "ssh_key, ssh_key_file or ssh_key_env",
+                    );
+                }
+                KeySource::Config(secret.clone())
+            }
+            (Some(secret), None) => KeySource::Config(secret.clone()),
+            (None, Some(file)) => KeySource::File(file),
+            (None, None) => KeySource::DefaultFiles,
+        };
+        let known_hosts = match opts.known_hosts_file {
+            Some(f) if c.known_hosts_file == default_known_hosts() => f,
+            Some(f) => {
+                if f != c.known_hosts_file {
+                    loses(
+                        format!("-o UserKnownHostsFile={}", f.display()),
+                        "ssh_known_hosts_file",
+                    );
+                }
+                c.known_hosts_file.clone()
+            }
+            None => c.known_hosts_file.clone(),
+        };
+        let port = match opts.port {
+            Some(p) if c.port == DEFAULT_PORT => p,
+            Some(p) => {
+                if p != c.port {
+                    loses(format!("-p {p}"), "ssh_port");
+                }
+                c.port
+            }
+            None => c.port,
+        };
+        let connect_timeout = match opts.connect_timeout {
+            Some(t) if c.connection_timeout == DEFAULT_CONNECT_TIMEOUT => t,
+            Some(t) => {
+                if t != c.connection_timeout {
+                    loses(
+                        format!("-o ConnectTimeout={}", t.as_secs()),
+                        "ssh_connection_timeout",
+                    );
+                }
+                c.connection_timeout
+            }
+            None => c.connection_timeout,
+        };
+        let target = SshTarget {
+            user: c.user.clone(),
+            host: c.ip.clone(),
+            port,
+            connect_timeout,
+            key,
+            known_hosts,
+            verify_host_key: opts.strict_host_key_checking != Some(false),
+        };
+        (target, warnings)
+    }
+
+    /// `user@host:port`, the name used in errors.
+    pub fn name(&self) -> String {
+        format!("{}@{}:{}", self.user, self.host, self.port)
+    }
+
+    /// How known_hosts names this host: `host`, or `[host]:port` when the port is not 22.
+    fn known_hosts_entry(&self) -> String {
+        if self.port == DEFAULT_PORT {
+            self.host.clone()
+        } else {
+            format!("[{}]:{}", self.host, self.port)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    #[error("{target}: cannot connect: {message}")]
+    Connect { target: String, message: String },
+    #[error("{target}: {what} timed out after {}s", after.as_secs_f64())]
+    Timeout {
+        target: String,
+        what: &'static str,
+        after: Duration,
+    },
+    #[error(
+        "{target}: unknown host key {} {}: {detail}; if the fingerprint is right, add the key \
+         (ssh-keyscan -p {} {} >> {}), or skip host key checks with ssh_options = \
+         \"-o StrictHostKeyChecking=no\" as MHA did",
+        .key.key_type, .key.fingerprint, .key.port, .key.host, .key.known_hosts
+    )]
+    UnknownHostKey {
+        target: String,
+        key: Box<PresentedKey>,
+        detail: String,
+    },
+    #[error(
+        "{target}: host key mismatch: the server presented {} {}, but line {line} of {} records \
+         another key for {}; someone may be intercepting the connection, or the host was \
+         reinstalled (then remove the old key: ssh-keygen -R '{}' -f {})",
+        .key.key_type, .key.fingerprint, .key.known_hosts, .key.entry, .key.entry,
+        .key.known_hosts
+    )]
+    HostKeyMismatch {
+        target: String,
+        key: Box<PresentedKey>,
+        line: usize,
+    },
+    #[error("{target}: host key refused: {reason}")]
+    HostKeyRefused { target: String, reason: String },
+    #[error("{target}: private key: {message}")]
+    Key { target: String, message: String },
+    #[error("{target}: public key authentication refused (tried {tried})")]
+    Auth { target: String, tried: String },
+    #[error("{target}: running a command failed: {message}")]
+    Exec { target: String, message: String },
+}
+
+/// The host key a server presented and where mha looked it up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresentedKey {
+    pub key_type: String,
+    /// `SHA256:...`
+    pub fingerprint: String,
+    pub host: String,
+    pub port: u16,
+    /// How known_hosts names the host: `host` or `[host]:port`.
+    pub entry: String,
+    pub known_hosts: String,
+}
+
+/// What a remote command did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExecOutput {
+    /// `None` when the command ended without an exit status (killed by a signal).
+    pub exit_status: Option<u32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl ExecOutput {
+    pub fn success(&self) -> bool {
+        self.exit_status == Some(0)
+    }
+}
+
+/// A private key ready for authentication, with a label for error messages.
+struct LoadedKey {
+    label: String,
+    key: PrivateKey,
+}
+
+fn decode_key(text: &str, label: &str) -> Result<PrivateKey, String> {
+    russh::keys::decode_secret_key(text, None).map_err(|e| match e {
+        russh::keys::Error::KeyIsEncrypted => format!(
+            "{label} is protected by a passphrase; mha needs a key without one (it does not use \
+             ssh-agent)"
+        ),
+        // The parser's messages describe the format, never the key material.
+        e => format!("{label} cannot be used: {e}"),
+    })
+}
+
+fn load_keys(target: &SshTarget) -> Result<Vec<LoadedKey>, SshError> {
+    let key_err = |message: String| SshError::Key {
+        target: target.name(),
+        message,
+    };
+    match &target.key {
+        KeySource::Config(secret) => {
+            let label = "the key from ssh_key, ssh_key_file or ssh_key_env".to_string();
+            let key = decode_key(secret.expose(), &label).map_err(key_err)?;
+            Ok(vec![LoadedKey { label, key }])
+        }
+        KeySource::File(path) => {
+            let label = format!("{} (ssh_options -i)", path.display());
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| key_err(format!("cannot read {}: {e}", path.display())))?;
+            let key = decode_key(&text, &label).map_err(key_err)?;
+            Ok(vec![LoadedKey { label, key }])
+        }
+        KeySource::DefaultFiles => {
+            let Some(home) = home_dir() else {
+                return Err(key_err(
+                    "no home directory to find ~/.ssh/id_* in; set ssh_key_file".into(),
+                ));
+            };
+            let mut keys = Vec::new();
+            let mut notes = Vec::new();
+            for name in DEFAULT_KEY_FILES {
+                let path = home.join(".ssh").join(name);
+                let label = path.display().to_string();
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => match decode_key(&text, &label) {
+                        Ok(key) => keys.push(LoadedKey { label, key }),
+                        Err(note) => notes.push(note),
+                    },
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => notes.push(format!("cannot read {label}: {e}")),
+                }
+            }
+            if keys.is_empty() {
+                if notes.is_empty() {
+                    notes.push(format!(
+                        "none of {} exists in {}",
+                        DEFAULT_KEY_FILES.join(", "),
+                        home.join(".ssh").display()
+                    ));
+                }
+                return Err(key_err(format!(
+                    "no usable key ({}); set ssh_key_file",
+                    notes.join("; ")
+                )));
+            }
+            for note in notes {
+                tracing::warn!(ssh = %target.name(), "skipping a default SSH key: {note}");
+            }
+            Ok(keys)
+        }
+    }
+}
+
+/// russh calls this during key exchange; a refusal carries the reason to `connect`.
+struct Verifier {
+    target: SshTarget,
+}
+
+#[derive(Debug)]
+enum HandlerError {
+    Ssh(russh::Error),
+    Refused(SshError),
+}
+
+impl From<russh::Error> for HandlerError {
+    fn from(e: russh::Error) -> Self {
+        HandlerError::Ssh(e)
+    }
+}
+
+impl client::Handler for Verifier {
+    type Error = HandlerError;
+
+    async fn check_server_key(
+        &mut self,
+        server_key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let t = &self.target;
+        let key = match server_key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => key,
+            PublicKeyOrCertificate::Certificate(_) => {
+                return Err(HandlerError::Refused(SshError::HostKeyRefused {
+                    target: t.name(),
+                    reason: "the server presented a host certificate; mha checks plain host \
+                             keys against known_hosts only"
+                        .into(),
+                }));
+            }
+        };
+        if !t.verify_host_key {
+            tracing::debug!(
+                ssh = %t.name(),
+                key_type = %known_hosts::key_type(key),
+                fingerprint = %known_hosts::fingerprint(key),
+                "host key not checked (StrictHostKeyChecking=no)"
+            );
+            return Ok(true);
+        }
+        let path = &t.known_hosts;
+        let shown = path.display().to_string();
+        let verdict = known_hosts::check(path, &t.host, t.port, key).map_err(|message| {
+            HandlerError::Refused(SshError::HostKeyRefused {
+                target: t.name(),
+                reason: message,
+            })
+        })?;
+        let entry = t.known_hosts_entry();
+        let presented = Box::new(PresentedKey {
+            key_type: known_hosts::key_type(key),
+            fingerprint: known_hosts::fingerprint(key),
+            host: t.host.clone(),
+            port: t.port,
+            entry: entry.clone(),
+            known_hosts: shown.clone(),
+        });
+        let unknown = |detail: String| {
+            Err(HandlerError::Refused(SshError::UnknownHostKey {
+                target: t.name(),
+                key: presented.clone(),
+                detail,
+            }))
+        };
+        match verdict {
+            known_hosts::Verdict::Known => Ok(true),
+            known_hosts::Verdict::Changed { line } => {
+                Err(HandlerError::Refused(SshError::HostKeyMismatch {
+                    target: t.name(),
+                    key: presented.clone(),
+                    line,
+                }))
+            }
+            known_hosts::Verdict::OtherTypes { lines } => unknown(format!(
+                "{shown} has only keys of other types for {entry} (line {})",
+                lines
+                    .iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            known_hosts::Verdict::Unknown if !path.exists() => {
+                unknown(format!("known_hosts file {shown} does not exist"))
+            }
+            known_hosts::Verdict::Unknown => unknown(format!("{shown} has no entry for {entry}")),
+        }
+    }
+}
+
+/// An authenticated SSH connection to one host.
+pub struct SshSession {
+    handle: client::Handle<Verifier>,
+    target: String,
+}
+
+/// Connect, verify the host key and authenticate, all within `target.connect_timeout`.
+pub async fn connect(target: &SshTarget) -> Result<SshSession, SshError> {
+    // Keys first: a missing or unreadable key is a local problem, not worth a connection.
+    let keys = load_keys(target)?;
+    let after = target.connect_timeout;
+    tokio::time::timeout(after, handshake(target, keys))
+        .await
+        .map_err(|_| SshError::Timeout {
+            target: target.name(),
+            what: "connect",
+            after,
+        })?
+}
+
+async fn handshake(target: &SshTarget, keys: Vec<LoadedKey>) -> Result<SshSession, SshError> {
+    let name = target.name();
+    let config = Arc::new(client::Config {
+        nodelay: true,
+        ..Default::default()
+    });
+    let verifier = Verifier {
+        target: target.clone(),
+    };
+    let connect_err = |message: String| SshError::Connect {
+        target: name.clone(),
+        message,
+    };
+    let mut handle = client::connect(config, (target.host.as_str(), target.port), verifier)
+        .await
+        .map_err(|e| match e {
+            HandlerError::Refused(e) => e,
+            HandlerError::Ssh(e) => connect_err(e.to_string()),
+        })?;
+    let rsa_hash = if keys.iter().any(|k| k.key.algorithm().is_rsa()) {
+        handle
+            .best_supported_rsa_hash()
+            .await
+            .ok()
+            .flatten()
+            .flatten()
+    } else {
+        None
+    };
+    let mut tried = Vec::new();
+    for LoadedKey { label, key } in keys {
+        let auth = handle
+            .authenticate_publickey(
+                target.user.clone(),
+                PrivateKeyWithHashAlg::new(Arc::new(key), rsa_hash),
+            )
+            .await
+            .map_err(|e| connect_err(format!("during authentication: {e}")))?;
+        if auth.success() {
+            tracing::debug!(ssh = %name, key = %label, "SSH connection authenticated");
+            return Ok(SshSession {
+                handle,
+                target: name,
+            });
+        }
+        tried.push(label);
+    }
+    Err(SshError::Auth {
+        target: name,
+        tried: tried.join(", "),
+    })
+}
+
+impl SshSession {
+    /// `user@host:port`
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Run `command` through the remote user's shell and collect its output and exit status.
+    pub async fn exec(&mut self, command: &str, timeout: Duration) -> Result<ExecOutput, SshError> {
+        tokio::time::timeout(timeout, self.exec_inner(command))
+            .await
+            .map_err(|_| SshError::Timeout {
+                target: self.target.clone(),
+                what: "remote command",
+                after: timeout,
+            })?
+    }
+
+    async fn exec_inner(&self, command: &str) -> Result<ExecOutput, SshError> {
+        let exec_err = |message: String| SshError::Exec {
+            target: self.target.clone(),
+            message,
+        };
+        let mut channel = self
+            .handle
+            .channel_open_session()
+            .await
+            .map_err(|e| exec_err(format!("cannot open a session channel: {e}")))?;
+        channel
+            .exec(true, command)
+            .await
+            .map_err(|e| exec_err(e.to_string()))?;
+        // Nothing to send: EOF on stdin lets a command that reads it finish.
+        let _ = channel.eof().await;
+        let mut out = ExecOutput::default();
+        while let Some(msg) = channel.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
+                ChannelMsg::ExtendedData { data, ext: 1 } => out.stderr.extend_from_slice(&data),
+                ChannelMsg::ExitStatus { exit_status } => out.exit_status = Some(exit_status),
+                ChannelMsg::Failure => {
+                    return Err(exec_err("the server refused to run the command".into()));
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// Say goodbye to the server; dropping the session also closes it, less politely.
+    pub async fn close(self) {
+        let _ = self
+            .handle
+            .disconnect(Disconnect::ByApplication, "", "en")
+            .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(options: Option<&str>) -> SshConfig {
+        SshConfig {
+            user: "mha".into(),
+            host: "db1".into(),
+            ip: "10.0.0.1".into(),
+            port: 22,
+            connection_timeout: DEFAULT_CONNECT_TIMEOUT,
+            options: options.map(str::to_string),
+            key: None,
+            known_hosts_file: default_known_hosts(),
+        }
+    }
+
+    #[test]
+    fn defaults_without_ssh_options() {
+        let (t, w) = SshTarget::from_config(&config(None));
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            t,
+            SshTarget {
+                user: "mha".into(),
+                host: "10.0.0.1".into(),
+                port: 22,
+                connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+                key: KeySource::DefaultFiles,
+                known_hosts: default_known_hosts(),
+                verify_host_key: true,
+            }
+        );
+        assert_eq!(t.name(), "mha@10.0.0.1:22");
+        assert_eq!(t.known_hosts_entry(), "10.0.0.1");
+    }
+
+    #[test]
+    fn ssh_options_replace_defaults() {
+        let (t, w) = SshTarget::from_config(&config(Some(
+            "-i /k/id -p 2200 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/k/kh \
+             -o ConnectTimeout=2",
+        )));
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(t.key, KeySource::File("/k/id".into()));
+        assert_eq!(t.port, 2200);
+        assert_eq!(t.known_hosts, PathBuf::from("/k/kh"));
+        assert_eq!(t.connect_timeout, Duration::from_secs(2));
+        assert!(!t.verify_host_key);
+        assert_eq!(t.known_hosts_entry(), "[10.0.0.1]:2200");
+    }
+
+    #[test]
+    fn dedicated_keys_win_over_ssh_options_and_say_so() {
+        let mut c = config(Some(
+            "-i /k/id -p 2200 -o UserKnownHostsFile=/k/kh -o ConnectTimeout=2",
+        ));
+        c.key = Some(Secret::new("key material"));
+        c.port = 2300;
+        c.known_hosts_file = "/etc/mha/known_hosts".into();
+        c.connection_timeout = Duration::from_secs(9);
+        let (t, w) = SshTarget::from_config(&c);
+        assert_eq!(t.key, KeySource::Config(Secret::new("key material")));
+        assert_eq!(t.port, 2300);
+        assert_eq!(t.known_hosts, PathBuf::from("/etc/mha/known_hosts"));
+        assert_eq!(t.connect_timeout, Duration::from_secs(9));
+        let want = [
+            "`-i /k/id` is ignored by mha's own SSH connections: ssh_key, ssh_key_file or \
+             ssh_key_env is set",
+            "`-o UserKnownHostsFile=/k/kh` is ignored by mha's own SSH connections: \
+             ssh_known_hosts_file is set",
+            "`-p 2200` is ignored by mha's own SSH connections: ssh_port is set",
+            "`-o ConnectTimeout=2` is ignored by mha's own SSH connections: \
+             ssh_connection_timeout is set",
+        ];
+        assert_eq!(w.len(), want.len(), "{w:#?}");
+        for (got, want) in w.iter().zip(want) {
+            assert_eq!(got, &format!("ssh_options: {want}"));
+        }
+        assert!(!w.iter().any(|m| m.contains("key material")));
+    }
+
+    #[test]
+    fn same_value_both_ways_is_not_a_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("id");
+        std::fs::write(&key_file, "key material\n").unwrap();
+        let mut c = config(Some(&format!(
+            "-i {} -o UserKnownHostsFile=/etc/mha/kh -p 2300",
+            key_file.display()
+        )));
+        c.key = Some(Secret::new("key material\n"));
+        c.known_hosts_file = "/etc/mha/kh".into();
+        c.port = 2300;
+        let (t, w) = SshTarget::from_config(&c);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(t.port, 2300);
+    }
+
+    #[test]
+    fn errors_never_show_key_material() {
+        let t = SshTarget {
+            key: KeySource::Config(Secret::new("-----BEGIN OPENSSH PRIVATE KEY-----\nsecret")),
+            ..SshTarget::from_config(&config(None)).0
+        };
+        let err = match load_keys(&t) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("garbage decoded as a key"),
+        };
+        assert!(
+            err.starts_with("mha@10.0.0.1:22: private key: the key from ssh_key"),
+            "{err}"
+        );
+        assert!(!err.contains("secret") && !err.contains("BEGIN"), "{err}");
+        assert!(!format!("{t:?}").contains("secret"));
+    }
+
+    #[test]
+    fn a_missing_key_file_is_named() {
+        let t = SshTarget {
+            key: KeySource::File("/nonexistent/id".into()),
+            ..SshTarget::from_config(&config(None)).0
+        };
+        let err = load_keys(&t)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("cannot read /nonexistent/id"), "{err}");
+    }
+}

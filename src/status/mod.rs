@@ -1,0 +1,505 @@
+//! Files in manager_workdir: MHA's status file `<app>.master_status.health` (read by
+//! check_status and by Nagios-style checks), the single-manager lock, and the failover markers.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+/// MHA's status codes and strings, kept exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    PingOk,
+    NotRunning,
+    PartiallyRunning,
+    InitializingMonitor,
+    PingFailing,
+    PingFailed,
+    RetryingMonitor,
+    ConfigError,
+    TimestampOld,
+    FailoverRunning,
+    FailoverError,
+}
+
+impl Status {
+    pub const ALL: [Status; 11] = [
+        Status::PingOk,
+        Status::NotRunning,
+        Status::PartiallyRunning,
+        Status::InitializingMonitor,
+        Status::PingFailing,
+        Status::PingFailed,
+        Status::RetryingMonitor,
+        Status::ConfigError,
+        Status::TimestampOld,
+        Status::FailoverRunning,
+        Status::FailoverError,
+    ];
+
+    pub fn code(self) -> u8 {
+        match self {
+            Status::PingOk => 0,
+            Status::NotRunning => 2,
+            Status::PartiallyRunning => 3,
+            Status::InitializingMonitor => 10,
+            Status::PingFailing => 20,
+            Status::PingFailed => 21,
+            Status::RetryingMonitor => 30,
+            Status::ConfigError => 31,
+            Status::TimestampOld => 32,
+            Status::FailoverRunning => 50,
+            Status::FailoverError => 51,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::PingOk => "PING_OK",
+            Status::NotRunning => "NOT_RUNNING",
+            Status::PartiallyRunning => "PARTIALLY_RUNNING",
+            Status::InitializingMonitor => "INITIALIZING_MONITOR",
+            Status::PingFailing => "PING_FAILING",
+            Status::PingFailed => "PING_FAILED",
+            Status::RetryingMonitor => "RETRYING_MONITOR",
+            Status::ConfigError => "CONFIG_ERROR",
+            Status::TimestampOld => "TIMESTAMP_OLD",
+            Status::FailoverRunning => "FAILOVER_RUNNING",
+            Status::FailoverError => "FAILOVER_ERROR",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+pub fn status_path(workdir: &Path, app: &str) -> PathBuf {
+    workdir.join(format!("{app}.master_status.health"))
+}
+
+pub fn lock_path(workdir: &Path, app: &str) -> PathBuf {
+    workdir.join(format!("{app}.manager.lock"))
+}
+
+/// One line: `PID<TAB>CODE:STRING[<TAB>master:HOST]`, as MHA writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusLine {
+    pub pid: u32,
+    pub status: Status,
+    pub master: Option<String>,
+}
+
+impl StatusLine {
+    pub fn render(&self) -> String {
+        let mut s = format!(
+            "{}\t{}:{}",
+            self.pid,
+            self.status.code(),
+            self.status.name()
+        );
+        if let Some(m) = &self.master {
+            s.push_str(&format!("\tmaster:{m}"));
+        }
+        s.push('\n');
+        s
+    }
+
+    pub fn parse(text: &str) -> Option<StatusLine> {
+        let mut fields = text.trim_end().split('\t');
+        let pid = fields.next()?.trim().parse().ok()?;
+        let (_, name) = fields.next()?.split_once(':')?;
+        let status = Status::from_name(name)?;
+        let master = fields
+            .next()
+            .and_then(|m| m.strip_prefix("master:"))
+            .map(str::to_string);
+        Some(StatusLine {
+            pid,
+            status,
+            master,
+        })
+    }
+}
+
+/// The status file of a running manager.
+pub struct StatusFile {
+    path: PathBuf,
+    last: Option<StatusLine>,
+}
+
+impl StatusFile {
+    pub fn new(workdir: &Path, app: &str) -> StatusFile {
+        StatusFile {
+            path: status_path(workdir, app),
+            last: None,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Write a state (atomically: temp file + rename); an unchanged state only refreshes the
+    /// file's modification time, which check_status compares with --ping_limit.
+    pub fn set(&mut self, status: Status, master: Option<&str>) -> std::io::Result<()> {
+        let line = StatusLine {
+            pid: std::process::id(),
+            status,
+            master: master.map(str::to_string),
+        };
+        if self.last.as_ref() == Some(&line) && self.path.exists() {
+            return File::options()
+                .write(true)
+                .open(&self.path)?
+                .set_modified(SystemTime::now());
+        }
+        let tmp = self.path.with_extension("health.tmp");
+        std::fs::write(&tmp, line.render())?;
+        std::fs::rename(&tmp, &self.path)?;
+        self.last = Some(line);
+        Ok(())
+    }
+
+    pub fn remove(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        self.last = None;
+    }
+}
+
+/// An exclusive lock on `<app>.manager.lock`, held for the manager's life: one manager per
+/// application and workdir. The file holds the owner's pid for the error message.
+pub struct ManagerLock {
+    _lock: nix::fcntl::Flock<File>,
+    path: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("another manager (pid {pid}) already runs for this application: it holds {path}")]
+    Held { pid: String, path: String },
+    #[error("cannot open {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl ManagerLock {
+    pub fn acquire(workdir: &Path, app: &str) -> Result<ManagerLock, LockError> {
+        use nix::fcntl::{Flock, FlockArg};
+        let path = lock_path(workdir, app);
+        let io = |source| LockError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(l) => l,
+            Err(_) => {
+                let pid = std::fs::read_to_string(&path)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                return Err(LockError::Held {
+                    pid,
+                    path: path.display().to_string(),
+                });
+            }
+        };
+        lock.set_len(0).map_err(io)?;
+        writeln!(lock, "{}", std::process::id()).map_err(io)?;
+        Ok(ManagerLock { _lock: lock, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// What check_status concludes about an application's manager.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub app: String,
+    pub status: Status,
+    pub code: u8,
+    pub pid: Option<u32>,
+    pub master: Option<String>,
+    /// Children of a dead manager still running (PARTIALLY_RUNNING).
+    pub children: Vec<u32>,
+    /// A status file left by a manager that is gone (killed with -9).
+    pub stale: bool,
+    pub message: String,
+}
+
+fn pid_alive(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    matches!(stat.rsplit_once(')').and_then(|(_, r)| r.trim_start().chars().next()), Some(c) if c != 'Z' && c != 'X')
+}
+
+/// Processes whose parent or process group is `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(p) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // fields after ")": state ppid pgrp ...
+        if f.len() > 2
+            && f[0] != "Z"
+            && (f[1] == pid.to_string() || f[2] == pid.to_string())
+            && p != pid
+        {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// MHA's exact check_status lines.
+pub fn message(
+    app: &str,
+    s: Status,
+    pid: Option<u32>,
+    master: Option<&str>,
+    children: &[u32],
+) -> String {
+    let m = master.unwrap_or("");
+    let pid = pid.unwrap_or(0);
+    match s {
+        Status::PingOk => format!("{app} (pid:{pid}) is running(0:PING_OK), master:{m}"),
+        Status::NotRunning => format!("{app} is stopped(2:NOT_RUNNING)."),
+        Status::PartiallyRunning => format!(
+            "Main process is not running, but child process is running on {app} (child pid: {}) (3:PARTIALLY_RUNNING). Check ps output for details and kill it.",
+            children
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        Status::InitializingMonitor => format!(
+            "{app} monitoring program is now on initialization phase(10:INITIALIZING_MONITOR). Wait for a while and try checking again."
+        ),
+        Status::PingFailing => {
+            format!("{app} master maybe down(20:PING_FAILING). master:{m}\nCheck LOG for details.")
+        }
+        Status::PingFailed => format!("{app} master maybe down(21:PING_FAILED). master:{m}"),
+        Status::RetryingMonitor => format!(
+            "{app} monitoring waits for retrying to monitor master again(30:RETRYING_MONITOR). master:{m}"
+        ),
+        Status::ConfigError => {
+            format!("{app} servers are not correctly configured(31:CONFIG_ERROR).")
+        }
+        Status::TimestampOld => format!(
+            "{app} is running, but master_ping.health is too old(32:TIMESTAMP_OLD). Maybe process hangs? master:{m}"
+        ),
+        Status::FailoverRunning => {
+            format!("{app} master is down and failover is running(50:FAILOVER_RUNNING). master:{m}")
+        }
+        Status::FailoverError => {
+            format!(
+                "{app} master is down and failover was not successful(51:FAILOVER_ERROR). master:{m}"
+            )
+        }
+    }
+}
+
+/// Read the status file and decide, as masterha_check_status does.
+pub fn check(workdir: &Path, app: &str, ping_limit: Duration, now: SystemTime) -> Report {
+    let path = status_path(workdir, app);
+    let report = |status: Status, pid, master: Option<String>, children: Vec<u32>, stale| Report {
+        app: app.to_string(),
+        message: message(app, status, pid, master.as_deref(), &children),
+        code: status.code(),
+        status,
+        pid,
+        master,
+        children,
+        stale,
+    };
+    let Some(line) = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| StatusLine::parse(&t))
+    else {
+        return report(Status::NotRunning, None, None, vec![], false);
+    };
+    if !pid_alive(line.pid) {
+        let children = children_of(line.pid);
+        if !children.is_empty() {
+            return report(
+                Status::PartiallyRunning,
+                Some(line.pid),
+                line.master,
+                children,
+                true,
+            );
+        }
+        return report(
+            Status::NotRunning,
+            Some(line.pid),
+            line.master,
+            vec![],
+            true,
+        );
+    }
+    let age = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|m| now.duration_since(m).ok())
+        .unwrap_or_default();
+    let status = if line.status == Status::PingOk && age > ping_limit {
+        Status::TimestampOld
+    } else {
+        line.status
+    };
+    report(status, Some(line.pid), line.master, vec![], false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_line_round_trip_in_mha_format() {
+        let l = StatusLine {
+            pid: 1234,
+            status: Status::PingOk,
+            master: Some("db1".into()),
+        };
+        assert_eq!(l.render(), "1234\t0:PING_OK\tmaster:db1\n");
+        assert_eq!(StatusLine::parse(&l.render()), Some(l));
+        let l = StatusLine {
+            pid: 7,
+            status: Status::InitializingMonitor,
+            master: None,
+        };
+        assert_eq!(StatusLine::parse("7\t10:INITIALIZING_MONITOR\n"), Some(l));
+        assert_eq!(StatusLine::parse("garbage"), None);
+    }
+
+    #[test]
+    fn every_state_and_its_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        for s in Status::ALL {
+            if matches!(
+                s,
+                Status::NotRunning | Status::PartiallyRunning | Status::TimestampOld
+            ) {
+                continue;
+            }
+            std::fs::write(
+                status_path(dir.path(), "app1"),
+                StatusLine {
+                    pid: me,
+                    status: s,
+                    master: Some("h1".into()),
+                }
+                .render(),
+            )
+            .unwrap();
+            let r = check(
+                dir.path(),
+                "app1",
+                Duration::from_secs(10),
+                SystemTime::now(),
+            );
+            assert_eq!((r.status, r.code), (s, s.code()));
+            assert!(
+                r.message.contains(&format!("({}:{})", s.code(), s.name())),
+                "{}",
+                r.message
+            );
+        }
+        // PING_OK with an old file: TIMESTAMP_OLD.
+        std::fs::write(
+            status_path(dir.path(), "app1"),
+            StatusLine {
+                pid: me,
+                status: Status::PingOk,
+                master: Some("h1".into()),
+            }
+            .render(),
+        )
+        .unwrap();
+        let later = SystemTime::now() + Duration::from_secs(60);
+        let r = check(dir.path(), "app1", Duration::from_secs(10), later);
+        assert_eq!(
+            r.message,
+            "app1 is running, but master_ping.health is too old(32:TIMESTAMP_OLD). Maybe process hangs? master:h1"
+        );
+        let r = check(
+            dir.path(),
+            "app1",
+            Duration::from_secs(10),
+            SystemTime::now(),
+        );
+        assert_eq!(
+            r.message,
+            format!("app1 (pid:{me}) is running(0:PING_OK), master:h1")
+        );
+        // A status file whose pid is gone: stale, NOT_RUNNING.
+        std::fs::write(
+            status_path(dir.path(), "app1"),
+            "999999999\t0:PING_OK\tmaster:h1\n",
+        )
+        .unwrap();
+        let r = check(
+            dir.path(),
+            "app1",
+            Duration::from_secs(10),
+            SystemTime::now(),
+        );
+        assert_eq!(
+            (r.status, r.stale, r.message.as_str()),
+            (Status::NotRunning, true, "app1 is stopped(2:NOT_RUNNING).")
+        );
+        std::fs::remove_file(status_path(dir.path(), "app1")).unwrap();
+        assert_eq!(
+            check(
+                dir.path(),
+                "app1",
+                Duration::from_secs(10),
+                SystemTime::now()
+            )
+            .status,
+            Status::NotRunning
+        );
+    }
+
+    #[test]
+    fn one_lock_per_application() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = ManagerLock::acquire(dir.path(), "app1").unwrap();
+        let err = ManagerLock::acquire(dir.path(), "app1").err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "another manager (pid {}) already runs for this application: it holds {}",
+                std::process::id(),
+                first.path().display()
+            )
+        );
+        assert!(ManagerLock::acquire(dir.path(), "app2").is_ok());
+        drop(first);
+        assert!(ManagerLock::acquire(dir.path(), "app1").is_ok());
+    }
+}

@@ -1,0 +1,304 @@
+//! `mha manager`, `check_status` and `stop` on a real cluster: detection of a crashed and a
+//! frozen master, no false death when the master is busy or only the manager's ping fails,
+//! one manager per application, every status the manager writes.
+
+use std::time::Duration;
+
+use mha::sandbox::{self, Fault, Mode};
+
+use crate::bed::{self, Cluster, Daemon};
+
+/// The sandbox's app1.toml plus `extra` application settings (from the original each time).
+fn conf_with(c: &Cluster, extra: &str) -> std::path::PathBuf {
+    let orig = c.dir.path().join("app1.toml.orig");
+    if !orig.exists() {
+        std::fs::copy(c.state.app_config(), &orig).unwrap();
+    }
+    let text = std::fs::read_to_string(&orig).unwrap();
+    let text = text.replacen(
+        "ping_interval = 1\n",
+        &format!("ping_interval = 1\n{extra}"),
+        1,
+    );
+    let p = c.dir.path().join("app1.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn manager(c: &Cluster, conf: &std::path::Path, extra: &[&str]) -> Daemon {
+    let mut args = vec!["manager", "--conf", conf.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let d = Daemon::start(
+        &args,
+        c.dir
+            .path()
+            .join(format!("manager-{}.log", std::process::id())),
+    );
+    assert!(
+        d.wait_for(
+            "waiting until MySQL doesn't respond",
+            Duration::from_secs(20)
+        ),
+        "manager did not start:\n{}",
+        d.output()
+    );
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detects_a_crashed_then_a_frozen_master() {
+    let c = Cluster::start(2, Mode::Gtid).await;
+    let conf = c.state.app_config();
+    let dir = c.dir.path();
+
+    // kill -9: replicas lose the master at once.
+    let mut m = manager(&c, &conf, &[]);
+    assert_eq!(bed::check_status(&conf, &[]).0, 0);
+    sandbox::fault(dir, "server1", Fault::Crash).await.unwrap();
+    let fault_at = std::time::Instant::now();
+    assert_eq!(
+        m.wait_exit(Duration::from_secs(20)),
+        Some(20),
+        "{}",
+        m.output()
+    );
+    eprintln!("crash detected after {:?}", fault_at.elapsed());
+    let out = m.output();
+    assert!(out.contains("Connection failed 4 time(s).."), "{out}");
+    assert!(out.contains("Master is down!"), "{out}");
+    assert!(
+        out.contains("IO thread Connecting"),
+        "replica evidence missing:\n{out}"
+    );
+    // The manager removed its status file on exit.
+    assert_eq!(
+        bed::check_status(&conf, &[]),
+        (2, "app1 is stopped(2:NOT_RUNNING).".to_string())
+    );
+
+    // SIGSTOP: the port stays open, replicas' IO threads still say Yes, but nothing arrives.
+    sandbox::fault(dir, "server1", Fault::Start).await.unwrap();
+    // Replicas reconnect by themselves (MASTER_CONNECT_RETRY=1).
+    for r in ["server2", "server3"] {
+        let start = std::time::Instant::now();
+        while c.slave_status(r).await["Slave_IO_Running"].as_deref() != Some("Yes") {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{r} did not reconnect"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let mut m = manager(&c, &conf, &[]);
+    sandbox::fault(dir, "server1", Fault::Freeze).await.unwrap();
+    // While the pings fail the status shows it, as MHA's check_status does.
+    let s = bed::wait_status(&conf, 20, Duration::from_secs(10));
+    assert_eq!(
+        s,
+        "app1 master maybe down(20:PING_FAILING). master:127.0.0.1\nCheck LOG for details."
+    );
+    assert_eq!(
+        m.wait_exit(Duration::from_secs(30)),
+        Some(20),
+        "{}",
+        m.output()
+    );
+    let out = m.output();
+    assert!(
+        out.contains("nothing arrived in"),
+        "frozen master: replicas' silence is the evidence:\n{out}"
+    );
+    sandbox::fault(dir, "server1", Fault::Resume).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_false_death_busy_master_or_manager_only_failure() {
+    let c = Cluster::start(2, Mode::Gtid).await;
+    // ping_type=INSERT: a master whose writes block (a global read lock held by a session)
+    // fails the manager's pings, but the replicas still receive from it, so it must not be
+    // declared dead.
+    let conf = conf_with(&c, "ping_type = \"INSERT\"\n");
+    let m = manager(&c, &conf, &[]);
+    let mut lock = c.session("server1").await;
+    lock.exec("take a global read lock", "FLUSH TABLES WITH READ LOCK")
+        .await
+        .unwrap();
+    assert!(
+        m.wait_for("Connection failed 4 time(s)..", Duration::from_secs(15)),
+        "{}",
+        m.output()
+    );
+    assert!(
+        m.wait_for("is not declared dead: replica", Duration::from_secs(10)),
+        "{}",
+        m.output()
+    );
+    let s = bed::wait_status(&conf, 30, Duration::from_secs(5));
+    assert!(s.contains("(30:RETRYING_MONITOR)"), "{s}");
+    lock.exec("release the global read lock", "UNLOCK TABLES")
+        .await
+        .unwrap();
+    bed::wait_status(&conf, 0, Duration::from_secs(10));
+
+    // stop: graceful, status file removed.
+    let out = bed::run_mha(&bed::mha_bin(), &["stop", "--conf", conf.to_str().unwrap()]);
+    assert_eq!(bed::text(&out).0.trim(), "Stopped app1 successfully.");
+    assert_eq!(bed::check_status(&conf, &[]).0, 2);
+    drop(m);
+    let out = bed::run_mha(&bed::mha_bin(), &["stop", "--conf", conf.to_str().unwrap()]);
+    assert_eq!(
+        (out.status.code(), bed::text(&out).0.trim()),
+        (
+            Some(0),
+            "MHA Manager is not running on app1(2:NOT_RUNNING)."
+        )
+    );
+
+    // "Too many connections" is an alive master: never counted (ping_type=CONNECT so each
+    // ping needs a new connection).
+    let conf = conf_with(&c, "ping_type = \"CONNECT\"\n");
+    let m = manager(&c, &conf, &[]);
+    c.exec("server1", "CREATE USER 'filler'@'%' IDENTIFIED BY 'x'")
+        .await;
+    // MariaDB's minimum is 10, plus one extra slot for SUPER users like mha: fill them all.
+    c.exec("server1", "SET GLOBAL max_connections = 10").await;
+    let mut held = Vec::new();
+    let port = c.node("server1").port;
+    let admin = c.state.admin_target(c.node("server1")).unwrap().password;
+    for (user, password) in [("filler", mha::secret::Secret::new("x")), ("mha", admin)] {
+        let t = mha::sql::Target {
+            host: "127.0.0.1".into(),
+            port,
+            user: user.into(),
+            password,
+            socket: None,
+        };
+        for _ in 0..20 {
+            match mha::sql::connect(&t, Duration::from_secs(2)).await {
+                Ok(s) => held.push(s),
+                Err(e) => {
+                    assert_eq!(e.server_code(), Some(1040), "{e}");
+                    break;
+                }
+            }
+        }
+    }
+    assert!(
+        m.wait_for(
+            "Got MySQL error 1040, but this is not a MySQL crash",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        m.output()
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(!m.output().contains("Connection failed"), "{}", m.output());
+    assert_eq!(bed::check_status(&conf, &[]).0, 0);
+    for s in held {
+        s.disconnect().await;
+    }
+    c.exec("server1", "SET GLOBAL max_connections = 100").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_manager_per_app_and_every_reachable_status() {
+    let c = Cluster::start(1, Mode::FilePos).await;
+    let conf = c.state.app_config();
+    let conf_s = conf.to_str().unwrap();
+
+    // CONFIG_ERROR (31) while --wait_on_monitor_error holds it: a broken replica.
+    c.exec("server2", "STOP SLAVE IO_THREAD").await;
+    let mut bad = Daemon::start(
+        &["manager", "--conf", conf_s, "--wait_on_monitor_error=4"],
+        c.dir.path().join("bad.log"),
+    );
+    let s = bed::wait_status(&conf, 31, Duration::from_secs(10));
+    assert_eq!(
+        s,
+        "app1 servers are not correctly configured(31:CONFIG_ERROR)."
+    );
+    assert_eq!(bad.wait_exit(Duration::from_secs(15)), Some(1));
+    assert!(
+        bad.output().contains("Slave IO thread is not running"),
+        "{}",
+        bad.output()
+    );
+    c.exec("server2", "START SLAVE IO_THREAD").await;
+
+    // PING_OK (0), and a second manager is refused.
+    let m = manager(&c, &conf, &[]);
+    let (code, out) = bed::check_status(&conf, &[]);
+    assert_eq!(
+        (code, out),
+        (
+            0,
+            format!(
+                "app1 (pid:{}) is running(0:PING_OK), master:127.0.0.1",
+                m.pid()
+            )
+        )
+    );
+    let second = bed::run_mha(&bed::mha_bin(), &["manager", "--conf", conf_s]);
+    assert_eq!(second.status.code(), Some(1));
+    assert!(bed::text(&second).1.contains(&format!(
+        "another manager (pid {}) already runs for this application",
+        m.pid()
+    )));
+    // --app with --manager_workdir reads the same status; JSON too.
+    let workdir = c.dir.path().join("manager");
+    let out = bed::run_mha(
+        &bed::mha_bin(),
+        &[
+            "check_status",
+            "--app",
+            "app1",
+            "--manager_workdir",
+            workdir.to_str().unwrap(),
+            "--output",
+            "json",
+        ],
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (doc["status"].as_str(), doc["code"].as_u64()),
+        (Some("PING_OK"), Some(0))
+    );
+
+    // TIMESTAMP_OLD (32): a hung manager stops refreshing its status file.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(m.pid() as i32),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (code, out) = bed::check_status(&conf, &["--ping_limit=1"]);
+    assert_eq!(code, 32, "{out}");
+    assert_eq!(
+        out,
+        "app1 is running, but master_ping.health is too old(32:TIMESTAMP_OLD). Maybe process hangs? master:127.0.0.1"
+    );
+    // kill -9: the status file stays behind; check_status sees the pid is gone.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(m.pid() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    drop(m);
+    let out = bed::run_mha(&bed::mha_bin(), &["check_status", "--conf", conf_s]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        bed::text(&out)
+            .1
+            .contains("no longer running (killed with -9?)"),
+        "{}",
+        bed::text(&out).1
+    );
+    // A new manager starts over the stale file, with MHA's warning.
+    let m = manager(&c, &conf, &[]);
+    assert!(
+        m.output()
+            .contains("You might have killed manager with SIGKILL(-9)"),
+        "{}",
+        m.output()
+    );
+}
