@@ -23,6 +23,8 @@ pub fn run(a: &ManagerArgs) -> anyhow::Result<Exit> {
         monitor_only: a.monitor_only,
         check_only: a.check_only,
         wait_on_monitor_error: Duration::from_secs(a.wait_on_monitor_error),
+        skip_ssh_check: a.skip_ssh_check,
+        ignore_fail_on_start: a.ignore_fail_on_start,
     };
     let outcome = super::runtime()?.block_on(monitor::run(opts, Arc::new(config)));
     Ok(match outcome {

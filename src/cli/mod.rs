@@ -162,6 +162,7 @@ fn dispatch(command: Command) -> anyhow::Result<Exit> {
             let report = runtime()?.block_on(crate::executor::check_repl::check_repl(
                 &loaded.config,
                 a.seconds_behind_master,
+                !a.skip_check_ssh,
             ));
             match a.output {
                 args::Output::Text => print!("{}", check_repl::render_text(&report)),

@@ -13,6 +13,8 @@ pub struct CheckOptions {
     pub seconds_behind_master: u64,
     /// ping_interval × ping_failures: how fast a dead master should be confirmed.
     pub detection_window: f64,
+    /// MHA's --ignore_fail_on_start: a down replica with ignore_fail=1 is only a warning.
+    pub ignore_fail_on_start: bool,
 }
 
 /// Which server is the master.
@@ -220,7 +222,7 @@ pub fn assess(topo: &Topology, config: &Config, opts: &CheckOptions) -> Assessme
         let cfg = &config.servers[o.order];
         let Some(s) = o.alive() else {
             let reason = o.state.clone().err().unwrap_or_default();
-            let sev = if cfg.ignore_fail {
+            let sev = if cfg.ignore_fail && opts.ignore_fail_on_start {
                 Severity::Warning
             } else {
                 Severity::Error

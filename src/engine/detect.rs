@@ -137,7 +137,14 @@ pub enum SecondaryCheck {
 pub enum SshCheck {
     NotChecked,
     Reachable,
-    Unreachable { detail: String },
+    Unreachable {
+        detail: String,
+    },
+    /// Still trying when the decision was due (SSH is evidence, not a veto: it does not
+    /// delay the decision).
+    NoAnswerYet {
+        after_secs: f64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -239,6 +246,7 @@ pub fn confirm_dead(e: &Evidence) -> Decision {
         SshCheck::Reachable => "SSH is reachable.".into(),
         SshCheck::Unreachable { detail } => format!("SSH is NOT reachable: {detail}"),
         SshCheck::NotChecked => "SSH: not checked".into(),
+        SshCheck::NoAnswerYet { after_secs } => format!("SSH: no answer after {after_secs:.1} s"),
     });
     Decision::Dead { evidence }
 }

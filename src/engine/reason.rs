@@ -87,6 +87,9 @@ pub enum Problem {
         hook: String,
         detail: String,
     },
+    SshFailed {
+        detail: String,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -168,6 +171,7 @@ impl std::fmt::Display for Problem {
                 "None of slaves can be master. Check failover configuration file or log-bin settings in my.cnf",
             ),
             HookFailed { hook, detail } => write!(f, "{hook} --command=status failed: {detail}"),
+            SshFailed { detail } => write!(f, "SSH from the manager failed: {detail}"),
         }
     }
 }

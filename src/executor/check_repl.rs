@@ -93,15 +93,58 @@ pub async fn status_hooks(config: &Config, master: &ServerConfig) -> Vec<Finding
     findings
 }
 
-pub async fn check_repl(config: &Config, seconds_behind_master: u64) -> ReplReport {
+/// Log in over SSH from the manager to every server (except skip_init_ssh_check ones) and run
+/// `exit 0`, in parallel: later phases read binlogs over SSH.
+pub async fn ssh_logins(config: &Config) -> Vec<Finding> {
+    let mut set = tokio::task::JoinSet::new();
+    for s in config.servers.iter().filter(|s| !s.skip_init_ssh_check) {
+        let s = s.clone();
+        set.spawn(async move {
+            let (target, _) = crate::ssh::SshTarget::from_config(&s.ssh);
+            let result = async {
+                let mut session = crate::ssh::connect(&target).await?;
+                let out = session.exec("exit 0", s.ssh.connection_timeout).await?;
+                session.close().await;
+                Ok::<_, crate::ssh::SshError>(out.success())
+            }
+            .await;
+            let detail = match result {
+                Ok(true) => return None,
+                Ok(false) => format!("{}: `exit 0` failed", target.name()),
+                Err(e) => e.to_string(),
+            };
+            Some(Finding::new(
+                Severity::Error,
+                Some(s.display_name()),
+                Problem::SshFailed { detail },
+            ))
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(r) = set.join_next().await {
+        out.extend(r.ok().flatten());
+    }
+    out.sort_by(|a, b| a.server.cmp(&b.server));
+    out
+}
+
+pub async fn check_repl(
+    config: &Config,
+    seconds_behind_master: u64,
+    check_ssh: bool,
+) -> ReplReport {
     let timeout = Duration::from_secs(5);
     let topology = super::observe::observe(config, timeout).await;
     let opts = CheckOptions {
         seconds_behind_master,
         detection_window: config.app.ping_interval.as_secs_f64()
             * f64::from(config.app.ping_failures),
+        ignore_fail_on_start: false,
     };
     let mut assessment = checks::assess(&topology, config, &opts);
+    if check_ssh {
+        assessment.findings.extend(ssh_logins(config).await);
+    }
     if let Some(i) = assessment.master_index() {
         let master = &config.servers[topology.servers[i].order];
         assessment

@@ -34,6 +34,8 @@ pub struct ManagerOptions {
     pub monitor_only: bool,
     pub check_only: bool,
     pub wait_on_monitor_error: Duration,
+    pub skip_ssh_check: bool,
+    pub ignore_fail_on_start: bool,
 }
 
 /// How the manager ended.
@@ -247,22 +249,28 @@ async fn secondary_check(config: &Config, master: &ServerConfig) -> SecondaryChe
     }
 }
 
+/// Can the manager log in to the master's host over SSH and run a command? (MHA's check;
+/// it also tells later phases whether the dead master's binlogs can be read.)
 async fn ssh_check(master: &ServerConfig) -> SshCheck {
-    // A TCP connection to the SSH port proves the host answers; the SSH seam replaces this
-    // with a real login once it is wired in.
-    let addr = format!("{}:{}", master.ssh.ip, master.ssh.port);
-    match tokio::time::timeout(
-        master.ssh.connection_timeout,
-        tokio::net::TcpStream::connect(&addr),
-    )
-    .await
-    {
-        Ok(Ok(_)) => SshCheck::Reachable,
+    let (target, _warnings) = crate::ssh::SshTarget::from_config(&master.ssh);
+    let attempt = async {
+        let mut session = crate::ssh::connect(&target).await?;
+        let out = session
+            .exec("exit 0", master.ssh.connection_timeout)
+            .await?;
+        session.close().await;
+        Ok::<bool, crate::ssh::SshError>(out.success())
+    };
+    match tokio::time::timeout(master.ssh.connection_timeout * 2, attempt).await {
+        Ok(Ok(true)) => SshCheck::Reachable,
+        Ok(Ok(false)) => SshCheck::Unreachable {
+            detail: format!("{}: `exit 0` failed", target.name()),
+        },
         Ok(Err(e)) => SshCheck::Unreachable {
-            detail: format!("{addr}: {e}"),
+            detail: e.to_string(),
         },
         Err(_) => SshCheck::Unreachable {
-            detail: format!("{addr}: timed out"),
+            detail: format!("{}: timed out", target.name()),
         },
     }
 }
@@ -325,14 +333,19 @@ impl Pinger {
 }
 
 /// Start-up checks: the topology must be healthy enough to fail over. Returns the master.
-async fn startup_checks(config: &Config) -> Result<usize, String> {
+async fn startup_checks(config: &Config, opts: &ManagerOptions) -> Result<usize, String> {
     let topo = observe(config, Duration::from_secs(5)).await;
-    let opts = CheckOptions {
+    let checks_opts = CheckOptions {
         seconds_behind_master: u64::MAX / 2,
         detection_window: config.app.ping_interval.as_secs_f64()
             * f64::from(config.app.ping_failures),
+        ignore_fail_on_start: opts.ignore_fail_on_start,
     };
-    let mut a = checks::assess(&topo, config, &opts);
+    let mut a = checks::assess(&topo, config, &checks_opts);
+    if !opts.skip_ssh_check {
+        a.findings
+            .extend(super::check_repl::ssh_logins(config).await);
+    }
     for f in &a.findings {
         match f.severity {
             crate::engine::reason::Severity::Error => error!("{f}"),
@@ -423,7 +436,7 @@ async fn monitor(
     config: &mut Arc<Config>,
     status: &mut StatusFile,
 ) -> Outcome {
-    let mut master_idx = match startup_checks(config).await {
+    let mut master_idx = match startup_checks(config, opts).await {
         Ok(m) => m,
         Err(e) => return Outcome::ConfigError(e),
     };
@@ -442,6 +455,7 @@ async fn monitor(
     let mut detector = Detector::new(config.app.ping_failures);
     let mut pinger = Pinger { conn: None };
     let mut first_sample: Option<tokio::task::JoinHandle<Sample>> = None;
+    let mut ssh_probe: Option<(Instant, tokio::task::JoinHandle<SshCheck>)> = None;
     let master_name = |m: &ServerConfig| m.hostname.clone();
     let _ = status.set(Status::PingOk, Some(&master_name(&master)));
     info!(
@@ -483,6 +497,7 @@ async fn monitor(
                 if first_sample.take().is_some() {
                     info!("Ping succeeded again; the master is alive.");
                 }
+                ssh_probe = None;
                 let _ = status.set(Status::PingOk, Some(&master_name(&master)));
             }
             Step::Busy { code, reason } => {
@@ -502,6 +517,13 @@ async fn monitor(
                         config.app.ping_interval.max(Duration::from_secs(1)),
                     )));
                 }
+                if ssh_probe.is_none() {
+                    let m = master.clone();
+                    ssh_probe = Some((
+                        Instant::now(),
+                        tokio::spawn(async move { ssh_check(&m).await }),
+                    ));
+                }
             }
             Step::Suspect { count, reason } => {
                 warn!("Got error on MySQL ping: {reason}");
@@ -516,7 +538,22 @@ async fn monitor(
                     Some(h) => h.await.ok(),
                     None => None,
                 };
-                let evidence = gather_evidence(config, master_idx, first, reason).await;
+                let ssh = ssh_probe.take().unwrap_or_else(|| {
+                    let m = master.clone();
+                    (
+                        Instant::now(),
+                        tokio::spawn(async move { ssh_check(&m).await }),
+                    )
+                });
+                // Confirmation may run hooks for a while: keep systemd's watchdog fed meanwhile.
+                let ticker = tokio::spawn(async {
+                    loop {
+                        notify(&[sd_notify::NotifyState::Watchdog]);
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                });
+                let evidence = gather_evidence(config, master_idx, first, ssh, reason).await;
+                ticker.abort();
                 match confirm_dead(&evidence) {
                     Decision::Dead { evidence } => {
                         error!("Master {} is not reachable!", master.display_name());
@@ -552,6 +589,7 @@ async fn gather_evidence(
     config: &Arc<Config>,
     master_idx: usize,
     first: Option<Sample>,
+    ssh: (Instant, tokio::task::JoinHandle<SshCheck>),
     ping: String,
 ) -> Evidence {
     let master = config.servers[master_idx].clone();
@@ -581,12 +619,17 @@ async fn gather_evidence(
             Err(_) => false,
         }
     };
-    let (replicas, master_answers_now, secondary, ssh) = tokio::join!(
-        replicas,
-        answers_now,
-        secondary_check(config, &master),
-        ssh_check(&master)
-    );
+    let (replicas, master_answers_now, secondary) =
+        tokio::join!(replicas, answers_now, secondary_check(config, &master));
+    let (started, handle) = ssh;
+    let ssh = if handle.is_finished() {
+        handle.await.unwrap_or(SshCheck::NotChecked)
+    } else {
+        handle.abort();
+        SshCheck::NoAnswerYet {
+            after_secs: started.elapsed().as_secs_f64(),
+        }
+    };
     Evidence {
         ping,
         master_answers_now,

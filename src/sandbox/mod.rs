@@ -54,6 +54,20 @@ pub struct UpOptions {
     pub replicas: u8,
     pub mode: Mode,
     pub base_port: u16,
+    /// Where each node lives; empty = every node on 127.0.0.1 in this network namespace.
+    pub hosts: Vec<NodeHost>,
+}
+
+/// A node placed in a network namespace with its own address, so a test can cut its
+/// network for real. The namespace must exist and reach the others (the caller builds it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeHost {
+    pub netns: String,
+    pub ip: String,
+}
+
+fn loopback() -> String {
+    "127.0.0.1".into()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -69,6 +83,12 @@ pub struct NodeState {
     pub error_log: PathBuf,
     /// This node's own sshd.
     pub sshd: SshdState,
+    /// The address the server and its sshd listen on.
+    #[serde(default = "loopback")]
+    pub host: String,
+    /// The network namespace the node's processes run in, if not this one.
+    #[serde(default)]
+    pub netns: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -192,7 +212,7 @@ impl State {
     /// Connection as the sandbox's administrative user over TCP, as mha itself connects.
     pub fn admin_target(&self, node: &NodeState) -> Result<Target> {
         Ok(Target {
-            host: "127.0.0.1".into(),
+            host: node.host.clone(),
             port: node.port,
             user: self.admin_user.clone(),
             password: self.secret("mha.password")?,
@@ -215,6 +235,19 @@ impl State {
             .iter()
             .flat_map(|n| [n.port, n.sshd.port])
             .collect()
+    }
+}
+
+/// A command that runs `program` in `netns` (through `ip netns exec`, which execs it, so the
+/// pid we record is the program's own), or directly.
+fn in_netns(netns: Option<&str>, program: &Path) -> std::process::Command {
+    match netns {
+        Some(ns) => {
+            let mut c = std::process::Command::new("ip");
+            c.args(["netns", "exec", ns]).arg(program);
+            c
+        }
+        None => std::process::Command::new(program),
     }
 }
 
@@ -251,9 +284,12 @@ pub async fn up(opts: &UpOptions) -> Result<State> {
     let ports: Vec<(u16, u16)> = (0..n_nodes)
         .map(|i| node_ports(opts.base_port, i))
         .collect();
+    // Ports of nodes in other network namespaces cannot collide with ours.
     if let Some(port) = ports
         .iter()
-        .flat_map(|&(a, b)| [a, b])
+        .enumerate()
+        .filter(|(i, _)| opts.hosts.get(*i).is_none())
+        .flat_map(|(_, &(a, b))| [a, b])
         .find(|&p| p == u16::MAX || port_in_use(p))
     {
         return Err(SandboxError::PortInUse { port });
@@ -271,7 +307,7 @@ pub async fn up(opts: &UpOptions) -> Result<State> {
         nodes: vec![],
         ssh_keys: sshd::keys(&sshd_bin, &dir)?,
     };
-    match build(&mut state, &bin, &sshd_bin, &ports).await {
+    match build(&mut state, &bin, &sshd_bin, &ports, &opts.hosts).await {
         Ok(()) => Ok(state),
         Err(e) => {
             // Leave nothing running behind a failed start.
@@ -286,6 +322,7 @@ async fn build(
     bin: &server::Binaries,
     sshd_bin: &sshd::Binaries,
     ports: &[(u16, u16)],
+    hosts: &[NodeHost],
 ) -> Result<()> {
     let dir = state.dir.clone();
     let secrets = dir.join("secrets");
@@ -306,23 +343,31 @@ async fn build(
     for (i, &(port, ssh_port)) in ports.iter().enumerate() {
         let id = i as u32 + 1;
         let name = format!("server{id}");
-        let sshd = sshd::configure(&state.ssh_keys, &dir.join(&name).join("ssh"), ssh_port)?;
-        let node = server::prepare_node(
+        let host = hosts.get(i).map(|h| h.ip.clone()).unwrap_or_else(loopback);
+        let sshd = sshd::configure(
+            &state.ssh_keys,
+            &dir.join(&name).join("ssh"),
+            &host,
+            ssh_port,
+        )?;
+        let mut node = server::prepare_node(
             bin,
             &dir,
             &template,
             &name,
+            &host,
             id,
             port,
             state.mode,
             i > 0,
             sshd,
         )?;
+        node.netns = hosts.get(i).map(|h| h.netns.clone());
         state.nodes.push(node);
     }
     let _ = std::fs::remove_dir_all(&template);
     for i in 0..state.nodes.len() {
-        state.nodes[i].sshd.pid = Some(sshd::spawn(sshd_bin, &state.nodes[i].sshd)?);
+        state.nodes[i].sshd.pid = Some(sshd::spawn(sshd_bin, &state.nodes[i])?);
         state.save()?;
         let pid = server::start(bin.server.as_path(), &state.nodes[i])?;
         state.nodes[i].pid = Some(pid);
@@ -350,7 +395,7 @@ async fn restart(mut state: State) -> Result<State> {
     }
     let sshd_bin = sshd::Binaries::find()?;
     for i in 0..state.nodes.len() {
-        state.nodes[i].sshd.pid = Some(sshd::spawn(&sshd_bin, &state.nodes[i].sshd)?);
+        state.nodes[i].sshd.pid = Some(sshd::spawn(&sshd_bin, &state.nodes[i])?);
         state.save()?;
         let pid = server::start(&state.server_binary, &state.nodes[i])?;
         state.nodes[i].pid = Some(pid);
@@ -458,7 +503,7 @@ pub async fn fault(dir: &Path, node: &str, fault: Fault) -> Result<()> {
                 });
             }
             let sshd_bin = sshd::Binaries::find()?;
-            state.nodes[idx].sshd.pid = Some(sshd::spawn(&sshd_bin, &n.sshd)?);
+            state.nodes[idx].sshd.pid = Some(sshd::spawn(&sshd_bin, &n)?);
             state.save()?;
         }
     }
@@ -605,7 +650,7 @@ fn write_app_config(state: &State) -> Result<()> {
     let mut out = format!(
         "# Written by `mha sandbox up`: a {} sandbox ({} replication) in {d}.\n\
          # Secrets live in files beside this one; nothing here is secret.\n\
-         # Every server is on 127.0.0.1 with its own SQL port and its own sshd (ssh_port).\n\n\
+         # Every server has its own SQL port and its own sshd (ssh_port).\n\n\
          [server_default]\n\
          user = \"{}\"\n\
          password_file = \"{d}/secrets/mha.password\"\n\
@@ -635,8 +680,9 @@ fn write_app_config(state: &State) -> Result<()> {
     );
     for n in &state.nodes {
         out.push_str(&format!(
-            "\n[{}]\nhostname = \"127.0.0.1\"\nport = {}\nssh_port = {}\nmaster_binlog_dir = \"{}\"\nmaster_pid_file = \"{}\"\n",
+            "\n[{}]\nhostname = \"{}\"\nport = {}\nssh_port = {}\nmaster_binlog_dir = \"{}\"\nmaster_pid_file = \"{}\"\n",
             n.name,
+            n.host,
             n.port,
             n.sshd.port,
             n.datadir.display(),

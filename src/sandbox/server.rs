@@ -146,6 +146,7 @@ pub fn prepare_node(
     dir: &Path,
     template: &Path,
     name: &str,
+    host: &str,
     server_id: u32,
     port: u16,
     mode: Mode,
@@ -165,12 +166,14 @@ pub fn prepare_node(
         socket: node_dir.join("mysqld.sock"),
         error_log: node_dir.join("error.log"),
         sshd,
+        host: host.to_string(),
+        netns: None,
     };
     let mut cnf = format!(
         "# Written by `mha sandbox up` for {name}.\n[mysqld]\n\
-         datadir = {}\nsocket = {}\nport = {port}\nbind-address = 127.0.0.1\n\
+         datadir = {}\nsocket = {}\nport = {port}\nbind-address = {host}\n\
          pid-file = {}\nlog-error = {}\nserver-id = {server_id}\n\
-         report-host = 127.0.0.1\nreport-port = {port}\n\
+         report-host = {host}\nreport-port = {port}\n\
          # Binary logging as MHA needs it: on every server, replicas log what they apply.\n\
          log-bin = mysql-bin\nlog-bin-index = mysql-bin.index\nrelay-log = relay-bin\n\
          log-slave-updates = ON\nbinlog-format = ROW\n\
@@ -212,7 +215,7 @@ pub fn start(server: &Path, node: &NodeState) -> Result<u32> {
         .append(true)
         .open(&out_log)
         .map_err(io_err("cannot write", &out_log))?;
-    let child = Command::new(server)
+    let child = super::in_netns(node.netns.as_deref(), server)
         .arg(format!("--defaults-file={}", node.cnf.display()))
         .stdin(Stdio::null())
         .stdout(out.try_clone().map_err(io_err("cannot write", &out_log))?)
@@ -344,8 +347,9 @@ pub async fn start_replication(state: &State, repl_pw: &Secret) -> Result<()> {
         s.exec(
             "CHANGE MASTER",
             &format!(
-                "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, MASTER_USER = {}, \
+                "CHANGE MASTER TO MASTER_HOST = {}, MASTER_PORT = {}, MASTER_USER = {}, \
                  MASTER_PASSWORD = {}, MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = 1, {position}",
+                quote(&master.host),
                 master.port,
                 quote(&state.repl_user),
                 quote(repl_pw.expose()),

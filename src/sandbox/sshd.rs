@@ -73,7 +73,7 @@ pub fn keys(bin: &Binaries, dir: &Path) -> Result<SshKeys> {
 }
 
 /// Write one node's sshd_config and its known_hosts entry.
-pub fn configure(keys: &SshKeys, node_ssh_dir: &Path, port: u16) -> Result<SshdState> {
+pub fn configure(keys: &SshKeys, node_ssh_dir: &Path, host: &str, port: u16) -> Result<SshdState> {
     std::fs::create_dir_all(node_ssh_dir).map_err(io_err("cannot create", node_ssh_dir))?;
     let host_pub_path = keys.host_key.with_extension("pub");
     let host_pub =
@@ -81,7 +81,7 @@ pub fn configure(keys: &SshKeys, node_ssh_dir: &Path, port: u16) -> Result<SshdS
     // known_hosts entry for a non-22 port: "[host]:port keytype key".
     let mut fields = host_pub.split_whitespace();
     let entry = format!(
-        "[127.0.0.1]:{port} {} {}\n",
+        "[{host}]:{port} {} {}\n",
         fields.next().unwrap_or(""),
         fields.next().unwrap_or("")
     );
@@ -95,7 +95,7 @@ pub fn configure(keys: &SshKeys, node_ssh_dir: &Path, port: u16) -> Result<SshdS
     std::fs::write(
         &config,
         format!(
-            "# Written by `mha sandbox up`.\nPort {port}\nListenAddress 127.0.0.1\nHostKey {}\n\
+            "# Written by `mha sandbox up`.\nPort {port}\nListenAddress {host}\nHostKey {}\n\
              PidFile {}\nAuthorizedKeysFile {}\nAllowUsers {}\n\
              PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
              PermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\nMaxStartups 100:30:200\n\
@@ -116,7 +116,8 @@ pub fn configure(keys: &SshKeys, node_ssh_dir: &Path, port: u16) -> Result<SshdS
 }
 
 /// Start sshd in the foreground mode (-D) so the pid we record is sshd's own.
-pub fn spawn(bin: &Binaries, state: &SshdState) -> Result<u32> {
+pub fn spawn(bin: &Binaries, node: &super::NodeState) -> Result<u32> {
+    let state = &node.sshd;
     use std::os::unix::process::CommandExt;
     // Debian's sshd refuses to start without its privilege separation directory.
     let _ = std::fs::create_dir_all("/run/sshd");
@@ -125,7 +126,7 @@ pub fn spawn(bin: &Binaries, state: &SshdState) -> Result<u32> {
         .append(true)
         .open(&state.log)
         .map_err(io_err("cannot write", &state.log))?;
-    let child = Command::new(&bin.sshd)
+    let child = super::in_netns(node.netns.as_deref(), &bin.sshd)
         .arg("-D")
         .arg("-e")
         .arg("-f")
@@ -148,7 +149,7 @@ pub fn spawn(bin: &Binaries, state: &SshdState) -> Result<u32> {
                 ),
             });
         }
-        if std::net::TcpStream::connect(("127.0.0.1", state.port)).is_ok() {
+        if std::net::TcpStream::connect((node.host.as_str(), state.port)).is_ok() {
             return Ok(pid);
         }
         std::thread::sleep(Duration::from_millis(50));

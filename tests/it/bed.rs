@@ -45,6 +45,11 @@ pub struct Cluster {
 
 impl Cluster {
     pub async fn start(replicas: u8, mode: Mode) -> Cluster {
+        Cluster::start_on(replicas, mode, vec![]).await
+    }
+
+    /// A cluster whose nodes live in the given network namespaces.
+    pub async fn start_on(replicas: u8, mode: Mode, hosts: Vec<mha::sandbox::NodeHost>) -> Cluster {
         let ports = port_block();
         let dir = tempfile::Builder::new()
             .prefix("mha-it-")
@@ -55,6 +60,7 @@ impl Cluster {
             replicas,
             mode,
             base_port: ports.base,
+            hosts,
         };
         let state = match sandbox::up(&opts).await {
             Ok(s) => s,
@@ -274,4 +280,116 @@ pub fn wait_status(conf: &Path, code: i32, timeout: Duration) -> String {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Hosts in network namespaces on one bridge, addresses in 198.18.0.0/24: 198.18.0.1 is this
+/// (the manager's) namespace, node i gets 198.18.0.(10 + i). Built by the test, removed on
+/// drop. One such network at a time (a lock file), since names and addresses are fixed.
+pub struct Network {
+    _lock: nix::fcntl::Flock<File>,
+    pub hosts: Vec<mha::sandbox::NodeHost>,
+    bridge: String,
+    names: Vec<String>,
+}
+
+pub const BRIDGE: &str = "mhait-br0";
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+pub fn ip_ok(args: &[&str]) {
+    ip(args).unwrap();
+}
+
+impl Network {
+    pub fn new(nodes: usize) -> Network {
+        use nix::fcntl::{Flock, FlockArg};
+        let lock = File::create(std::env::temp_dir().join("mha-it-netns.lock")).unwrap();
+        let lock = Flock::lock(lock, FlockArg::LockExclusive)
+            .map_err(|(_, e)| e)
+            .unwrap();
+        let names: Vec<String> = (1..=nodes).map(|i| format!("mhait-n{i}")).collect();
+        // Leftovers of a test process that was killed: same names, ours to remove.
+        for (i, n) in names.iter().enumerate() {
+            let _ = ip(&["link", "del", &format!("mhait-v{}", i + 1)]);
+            let _ = ip(&["netns", "del", n]);
+        }
+        let _ = ip(&["link", "del", BRIDGE]);
+        let _ = ip(&["route", "del", "blackhole", "198.18.0.11/32"]);
+        ip_ok(&["link", "add", BRIDGE, "type", "bridge"]);
+        ip_ok(&["addr", "add", "198.18.0.1/24", "dev", BRIDGE]);
+        ip_ok(&["link", "set", BRIDGE, "up"]);
+        let mut hosts = Vec::new();
+        for (i, ns) in names.iter().enumerate() {
+            let addr = format!("198.18.0.{}", 11 + i);
+            let outside = format!("mhait-v{}", i + 1);
+            ip_ok(&["netns", "add", ns]);
+            ip_ok(&[
+                "link", "add", &outside, "type", "veth", "peer", "name", "eth0", "netns", ns,
+            ]);
+            ip_ok(&["link", "set", &outside, "master", BRIDGE]);
+            ip_ok(&["link", "set", &outside, "up"]);
+            ip_ok(&[
+                "netns",
+                "exec",
+                ns,
+                "ip",
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                "eth0",
+            ]);
+            ip_ok(&["netns", "exec", ns, "ip", "link", "set", "eth0", "up"]);
+            ip_ok(&["netns", "exec", ns, "ip", "link", "set", "lo", "up"]);
+            hosts.push(mha::sandbox::NodeHost {
+                netns: ns.clone(),
+                ip: addr,
+            });
+        }
+        Network {
+            _lock: lock,
+            hosts,
+            bridge: BRIDGE.into(),
+            names,
+        }
+    }
+
+    /// Cut node `i` (0-based) off the network: its cable is pulled.
+    pub fn unplug(&self, i: usize) {
+        ip_ok(&["link", "set", &format!("mhait-v{}", i + 1), "down"]);
+    }
+
+    pub fn plug(&self, i: usize) {
+        ip_ok(&["link", "set", &format!("mhait-v{}", i + 1), "up"]);
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        let _ = ip(&["route", "del", "blackhole", "198.18.0.11/32"]);
+        for (i, n) in self.names.iter().enumerate() {
+            let _ = ip(&["link", "del", &format!("mhait-v{}", i + 1)]);
+            let _ = ip(&["netns", "del", n]);
+        }
+        let _ = ip(&["link", "del", &self.bridge]);
+    }
+}
+
+/// Root (and `ip`) are needed for network namespaces; CI runs as root.
+pub fn can_use_netns() -> bool {
+    nix::unistd::geteuid().is_root()
 }

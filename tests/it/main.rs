@@ -7,4 +7,5 @@ mod check_repl;
 mod check_ssh;
 mod cli;
 mod manager;
+mod netns;
 mod sandbox;

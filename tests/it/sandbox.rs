@@ -51,6 +51,7 @@ async fn gtid_sandbox_replicates_and_survives_every_fault() {
         replicas: 2,
         mode: Mode::Gtid,
         base_port: c.ports.base,
+        hosts: vec![],
     })
     .await;
     assert!(

@@ -1,0 +1,100 @@
+//! Real network cuts between hosts in network namespaces (198.18.0.0/24): the manager must not
+//! declare the master dead when only its own path is cut, and must when the master's host
+//! drops off the network (no SQL, no SSH, replicas hear nothing).
+
+use std::time::Duration;
+
+use mha::sandbox::Mode;
+
+use crate::bed::{self, Cluster, Daemon, Network};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_in_network_namespaces() {
+    assert!(bed::can_use_netns(), "network namespace tests need root");
+    let net = Network::new(3);
+    // The cluster (servers and their sshd) must go before the network does.
+    let c = Cluster::start_on(2, Mode::Gtid, net.hosts.clone()).await;
+    let conf = c.state.app_config();
+    let conf_s = conf.to_str().unwrap();
+    assert!(
+        std::fs::read_to_string(&conf)
+            .unwrap()
+            .contains("hostname = \"198.18.0.11\"")
+    );
+    let out = bed::run_mha(&bed::mha_bin(), &["check_repl", "--conf", conf_s]);
+    assert_eq!(out.status.code(), Some(0), "{}", bed::text(&out).0);
+
+    // 1. Only the manager loses its path to the master: a blackhole route in the manager's
+    //    namespace. Replicas (other namespaces, over the bridge) still receive from it.
+    let mut m = Daemon::start(
+        &["manager", "--conf", conf_s],
+        c.dir.path().join("manager1.log"),
+    );
+    assert!(
+        m.wait_for(
+            "waiting until MySQL doesn't respond",
+            Duration::from_secs(20)
+        ),
+        "{}",
+        m.output()
+    );
+    bed::ip_ok(&["route", "add", "blackhole", "198.18.0.11/32"]);
+    assert!(
+        m.wait_for("Connection failed 4 time(s)..", Duration::from_secs(15)),
+        "{}",
+        m.output()
+    );
+    assert!(
+        m.wait_for("is not declared dead: replica", Duration::from_secs(15)),
+        "{}",
+        m.output()
+    );
+    let out = m.output();
+    assert!(!out.contains("Master is down!"), "{out}");
+    bed::ip_ok(&["route", "del", "blackhole", "198.18.0.11/32"]);
+    let s = bed::wait_status(&conf, 0, Duration::from_secs(15));
+    assert!(s.contains("(0:PING_OK)"), "{s}");
+    assert_eq!(
+        m.wait_exit(Duration::from_millis(100)),
+        None,
+        "the manager keeps monitoring"
+    );
+    let out = bed::run_mha(&bed::mha_bin(), &["stop", "--conf", conf_s]);
+    assert_eq!(bed::text(&out).0.trim(), "Stopped app1 successfully.");
+
+    // 2. The master's host drops off the network: no SQL, no SSH, the replicas hear nothing.
+    let mut m = Daemon::start(
+        &["manager", "--conf", conf_s],
+        c.dir.path().join("manager2.log"),
+    );
+    assert!(
+        m.wait_for(
+            "waiting until MySQL doesn't respond",
+            Duration::from_secs(20)
+        ),
+        "{}",
+        m.output()
+    );
+    net.unplug(0);
+    let cut_at = std::time::Instant::now();
+    assert_eq!(
+        m.wait_exit(Duration::from_secs(40)),
+        Some(20),
+        "{}",
+        m.output()
+    );
+    eprintln!(
+        "unreachable master host detected after {:?}",
+        cut_at.elapsed()
+    );
+    let out = m.output();
+    assert!(out.contains("Master is down!"), "{out}");
+    assert!(
+        out.contains("SSH is NOT reachable") || out.contains("SSH: no answer after"),
+        "{out}"
+    );
+    assert!(out.contains("nothing arrived in"), "{out}");
+    net.plug(0);
+    drop(c);
+    drop(net);
+}
