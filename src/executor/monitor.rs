@@ -278,6 +278,8 @@ async fn ssh_check(master: &ServerConfig) -> SshCheck {
 /// The pinger: a held connection for SELECT/INSERT, a fresh one for CONNECT.
 struct Pinger {
     conn: Option<Session>,
+    /// The last ping opened a new connection (so a failure means a new connection failed).
+    last_fresh: bool,
 }
 
 impl Pinger {
@@ -288,6 +290,7 @@ impl Pinger {
             reason: e.to_string(),
         };
         let fresh = config.app.ping_type == PingType::Connect || self.conn.is_none();
+        self.last_fresh = fresh;
         if fresh {
             if let Some(c) = self.conn.take() {
                 drop(c);
@@ -453,7 +456,10 @@ async fn monitor(
     let mut sighup = signal(SignalKind::hangup()).expect("SIGHUP handler");
 
     let mut detector = Detector::new(config.app.ping_failures);
-    let mut pinger = Pinger { conn: None };
+    let mut pinger = Pinger {
+        conn: None,
+        last_fresh: false,
+    };
     let mut first_sample: Option<tokio::task::JoinHandle<Sample>> = None;
     let mut ssh_probe: Option<(Instant, tokio::task::JoinHandle<SshCheck>)> = None;
     let master_name = |m: &ServerConfig| m.hostname.clone();
@@ -552,7 +558,11 @@ async fn monitor(
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                 });
-                let evidence = gather_evidence(config, master_idx, first, ssh, reason).await;
+                // MHA's double check (a new connection to the master) is redundant when the
+                // failed ping was itself a new connection; it would only cost another timeout.
+                let double_check = !pinger.last_fresh && config.app.ping_type != PingType::Insert;
+                let evidence =
+                    gather_evidence(config, master_idx, first, ssh, double_check, reason).await;
                 ticker.abort();
                 match confirm_dead(&evidence) {
                     Decision::Dead { evidence } => {
@@ -590,6 +600,7 @@ async fn gather_evidence(
     master_idx: usize,
     first: Option<Sample>,
     ssh: (Instant, tokio::task::JoinHandle<SshCheck>),
+    double_check: bool,
     ping: String,
 ) -> Evidence {
     let master = config.servers[master_idx].clone();
@@ -606,9 +617,8 @@ async fn gather_evidence(
     };
     // MHA's double check: a master that accepts a new connection is alive, except with
     // ping_type=INSERT, where a master that connects but cannot write counts as failed.
-    let insert = config.app.ping_type == PingType::Insert;
     let answers_now = async {
-        if insert {
+        if !double_check {
             return false;
         }
         match sql::connect(&target(&master), timeout).await {

@@ -140,6 +140,19 @@ async fn no_false_death_busy_master_or_manager_only_failure() {
         .unwrap();
     bed::wait_status(&conf, 0, Duration::from_secs(10));
 
+    // SIGHUP reloads the configuration and monitoring goes on.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(m.pid() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    assert!(
+        m.wait_for("configuration reloaded from", Duration::from_secs(5)),
+        "{}",
+        m.output()
+    );
+    assert_eq!(bed::check_status(&conf, &[]).0, 0);
+
     // stop: graceful, status file removed.
     let out = bed::run_mha(&bed::mha_bin(), &["stop", "--conf", conf.to_str().unwrap()]);
     assert_eq!(bed::text(&out).0.trim(), "Stopped app1 successfully.");
@@ -225,8 +238,16 @@ async fn one_manager_per_app_and_every_reachable_status() {
     );
     c.exec("server2", "START SLAVE IO_THREAD").await;
 
-    // PING_OK (0), and a second manager is refused.
-    let m = manager(&c, &conf, &[]);
+    // PING_OK (0), and a second manager is refused. Logs as JSON lines on request.
+    let m = manager(&c, &conf, &["--log-format", "json"]);
+    for line in m.output().lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            v["level"].is_string() && v["fields"]["message"].is_string(),
+            "{line}"
+        );
+    }
     let (code, out) = bed::check_status(&conf, &[]);
     assert_eq!(
         (code, out),
