@@ -9,6 +9,7 @@
 //! - `ssh`: the SSH seam (russh: public-key auth, known_hosts checks, exec with timeouts).
 //! - `secret`: a value that is never printed.
 
+pub mod binlog;
 pub mod cli;
 pub mod config;
 pub mod engine;

@@ -265,14 +265,13 @@ pub struct MasterSwitchArgs {
     /// The dead master's IP address.
     #[arg(long = "dead_master_ip", alias = "dead-master-ip", value_name = "IP")]
     pub dead_master_ip: Option<String>,
-    /// The dead master's port.
+    /// The dead master's port (default: the configured port of --dead_master_host).
     #[arg(
         long = "dead_master_port",
         alias = "dead-master-port",
-        default_value_t = 3306,
         value_name = "PORT"
     )]
-    pub dead_master_port: u16,
+    pub dead_master_port: Option<u16>,
     /// 0 = do not ask for confirmation.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
     pub interactive: u8,

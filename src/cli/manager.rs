@@ -25,6 +25,10 @@ pub fn run(a: &ManagerArgs) -> anyhow::Result<Exit> {
         wait_on_monitor_error: Duration::from_secs(a.wait_on_monitor_error),
         skip_ssh_check: a.skip_ssh_check,
         ignore_fail_on_start: a.ignore_fail_on_start,
+        failover: (!a.monitor_only).then(|| {
+            super::master_switch::failover_options(&config, &a.failover, a.manager_workdir.clone())
+        }),
+        wait_on_failover_error: Duration::from_secs(a.failover.wait_on_failover_error),
     };
     let outcome = super::runtime()?.block_on(monitor::run(opts, Arc::new(config)));
     Ok(match outcome {
@@ -42,13 +46,10 @@ pub fn run(a: &ManagerArgs) -> anyhow::Result<Exit> {
             eprintln!("error: {e}");
             Exit::Failure
         }
-        Outcome::MasterDead { master, .. } => {
-            if !a.monitor_only {
-                tracing::error!(
-                    "Master {master} is dead. Automatic failover is not implemented yet in this version: recover by hand (MHA's masterha_master_switch --master_state=dead), then restart the manager."
-                );
-            }
-            Exit::MasterDead
+        Outcome::MasterDead { .. } => Exit::MasterDead,
+        Outcome::FailoverFailed(e) => {
+            eprintln!("error: failover failed: {e}");
+            Exit::Failure
         }
     })
 }

@@ -8,6 +8,7 @@ mod check_ssh;
 pub mod exit;
 mod logging;
 mod manager;
+mod master_switch;
 mod sandbox;
 mod status;
 
@@ -120,7 +121,7 @@ fn load(conf: &ConfArgs) -> anyhow::Result<Loaded> {
     Ok(loaded)
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -128,7 +129,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn not_implemented(command: &'static str, what: &'static str) -> anyhow::Result<Exit> {
+pub(crate) fn not_implemented(command: &'static str, what: &'static str) -> anyhow::Result<Exit> {
     Err(NotImplemented { command, what }.into())
 }
 
@@ -176,13 +177,7 @@ fn dispatch(command: Command) -> anyhow::Result<Exit> {
         }
         Command::CheckStatus(a) => status::check_status(&a),
         Command::Stop(a) => status::stop(&a),
-        Command::MasterSwitch(a) => {
-            load(&a.conf)?;
-            not_implemented(
-                "master_switch",
-                "failover and online switch arrive with the failover engine",
-            )
-        }
+        Command::MasterSwitch(a) => master_switch::run(&a),
         Command::ConfHost(a) => {
             load(&ConfArgs {
                 conf: a.conf.clone(),

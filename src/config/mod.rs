@@ -10,6 +10,7 @@ pub mod mha_cnf;
 pub mod raw;
 pub mod resolve;
 pub mod toml;
+pub mod write;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

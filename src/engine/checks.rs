@@ -110,7 +110,11 @@ pub fn find_master(topo: &Topology) -> MasterView {
 fn errant(replica: &ServerState, master: &ServerState) -> Option<String> {
     match (&replica.gtid, &master.gtid) {
         (GtidState::MariaDb { binlog_pos: r, .. }, GtidState::MariaDb { binlog_pos: m, .. }) => {
-            let e = r.not_in(m);
+            // The master's own stream on a replica can only be replication progress (the two
+            // servers are read at slightly different moments); errant writes carry another
+            // server_id.
+            let mut e = r.not_in(m);
+            e.0.retain(|(_, server_id), _| *server_id != master.server_id);
             (!e.is_empty()).then(|| e.to_string())
         }
         (GtidState::MySql { executed: r, .. }, GtidState::MySql { executed: m, .. }) => {

@@ -4,6 +4,7 @@
 pub mod checks;
 pub mod detect;
 pub mod elect;
+pub mod guard;
 pub mod reason;
 
 #[cfg(test)]

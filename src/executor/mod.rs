@@ -1,5 +1,6 @@
 //! Observe → decide (engine) → act. Everything here talks to servers, hosts or files.
 
 pub mod check_repl;
+pub mod failover;
 pub mod monitor;
 pub mod observe;

@@ -36,6 +36,9 @@ pub struct ManagerOptions {
     pub wait_on_monitor_error: Duration,
     pub skip_ssh_check: bool,
     pub ignore_fail_on_start: bool,
+    /// What to do after a confirmed death: None = only report it (--monitor_only).
+    pub failover: Option<super::failover::FailoverOptions>,
+    pub wait_on_failover_error: Duration,
 }
 
 /// How the manager ended.
@@ -54,6 +57,8 @@ pub enum Outcome {
         master: String,
         evidence: Vec<String>,
     },
+    /// A failover after a confirmed death failed (or was refused and the manager stopped).
+    FailoverFailed(String),
 }
 
 fn notify(states: &[sd_notify::NotifyState]) {
@@ -421,7 +426,63 @@ pub async fn run(opts: ManagerOptions, mut config: Arc<Config>) -> Outcome {
         );
     }
     let _ = status.set(Status::InitializingMonitor, None);
-    let outcome = monitor(&opts, &mut config, &mut status).await;
+    let mut failover_opts = opts.failover.clone();
+    let outcome = loop {
+        let outcome = monitor(&opts, &mut config, &mut status).await;
+        let (Outcome::MasterDead { master, .. }, Some(fo)) = (&outcome, failover_opts.as_mut())
+        else {
+            break outcome;
+        };
+        fo.workdir = workdir.clone();
+        fo.master_may_answer = config.app.ping_type == PingType::Insert;
+        let dead_host = config
+            .servers
+            .iter()
+            .find(|s| &s.display_name() == master)
+            .map(|s| s.hostname.clone());
+        let _ = status.set(Status::FailoverRunning, dead_host.as_deref());
+        if !wait_for_acknowledgement(&config, fo, &mut status, dead_host.as_deref()).await {
+            break Outcome::Stopped;
+        }
+        let _ = status.set(Status::FailoverRunning, dead_host.as_deref());
+        let rec = super::failover::failover(&config, fo).await;
+        // An operator's --ignore_last_failover covers the first failover only: the next one
+        // within last_failover_minute waits for an acknowledgement.
+        fo.ignore_last_failover = false;
+        match rec.outcome {
+            super::failover::Outcome::Success | super::failover::Outcome::Partial => {
+                info!(
+                    "{}; monitoring the new master {} from now on",
+                    rec.subject(),
+                    rec.new_master.clone().unwrap_or_default()
+                );
+                match config::load(&opts.conf, &opts.global) {
+                    Ok(l) => {
+                        let mut c = l.config;
+                        // Without --remove_dead_master_conf the dead master is still listed.
+                        c.servers.retain(|s| &s.display_name() != master);
+                        config = Arc::new(c);
+                    }
+                    Err(e) => {
+                        let mut c = (*config).clone();
+                        c.servers.retain(|s| &s.display_name() != master);
+                        warn!(
+                            "configuration not reloaded after the failover ({e}); going on without the dead master"
+                        );
+                        config = Arc::new(c);
+                    }
+                }
+                let _ = status.set(Status::InitializingMonitor, None);
+            }
+            _ => {
+                let _ = status.set(Status::FailoverError, dead_host.as_deref());
+                tokio::time::sleep(opts.wait_on_failover_error).await;
+                break Outcome::FailoverFailed(
+                    rec.error.unwrap_or_else(|| "failover failed".into()),
+                );
+            }
+        }
+    };
     match &outcome {
         Outcome::ConfigError(_) => {
             let _ = status.set(Status::ConfigError, None);
@@ -432,6 +493,55 @@ pub async fn run(opts: ManagerOptions, mut config: Arc<Config>) -> Outcome {
     }
     notify(&[sd_notify::NotifyState::Stopping]);
     outcome
+}
+
+/// The block period: a failover within last_failover_minute of the previous one (or after a
+/// failed one) waits until an operator acknowledges it by removing the marker file. False if
+/// the manager was told to stop meanwhile.
+async fn wait_for_acknowledgement(
+    config: &Config,
+    fo: &super::failover::FailoverOptions,
+    status: &mut StatusFile,
+    dead_host: Option<&str>,
+) -> bool {
+    use crate::engine::guard;
+    let mut sigterm = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut sigint = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    let mut told = false;
+    loop {
+        let m = super::failover::markers(&fo.workdir, &config.app_name);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        match guard::check(&m, now, fo.last_failover_minute, fo.ignore_last_failover) {
+            Ok(()) => {
+                if told {
+                    info!("Acknowledged: failing over now.");
+                }
+                return true;
+            }
+            Err(r) => {
+                if !told {
+                    error!("Automatic failover refused: {r}");
+                    error!(
+                        "Waiting until an operator acknowledges (removes the marker file), or stop the manager."
+                    );
+                    notify(&[sd_notify::NotifyState::Status(
+                        "master dead, failover refused: waiting for an acknowledgement",
+                    )]);
+                    let _ = status.set(Status::FailoverError, dead_host);
+                    told = true;
+                }
+            }
+        }
+        notify(&[sd_notify::NotifyState::Watchdog]);
+        tokio::select! {
+            _ = sigterm.recv() => return false,
+            _ = sigint.recv() => return false,
+            _ = tokio::time::sleep(config.app.ping_interval.max(Duration::from_millis(500))) => {}
+        }
+    }
 }
 
 async fn monitor(

@@ -77,7 +77,23 @@ fn running_as_root() -> bool {
 }
 
 /// Create one initialised datadir; nodes get copies of it (much faster than initialising each).
+/// Create one initialised datadir; nodes get copies of it (much faster than initialising each).
+/// Retried once: under heavy load (many sandboxes starting at once) the bootstrap server has
+/// been seen to fail transiently.
 pub fn install_datadir(bin: &Binaries, template: &Path) -> Result<()> {
+    match install_once(bin, template) {
+        Err(first) => {
+            let _ = std::fs::remove_dir_all(template);
+            install_once(bin, template).map_err(|second| SandboxError::Node {
+                node: "template".into(),
+                message: format!("{second}\n(first attempt: {first})"),
+            })
+        }
+        ok => ok,
+    }
+}
+
+fn install_once(bin: &Binaries, template: &Path) -> Result<()> {
     let parent = template.parent().expect("template has a parent");
     let log = parent.join("install-db.log");
     let log_file = std::fs::File::create(&log).map_err(io_err("cannot write", &log))?;
@@ -89,7 +105,8 @@ pub fn install_datadir(bin: &Binaries, template: &Path) -> Result<()> {
                 .arg(format!("--datadir={}", template.display()))
                 .arg(format!("--user={user}"))
                 .arg("--auth-root-authentication-method=normal")
-                .arg("--skip-test-db");
+                .arg("--skip-test-db")
+                .arg("--innodb-use-native-aio=0");
             c
         }
         None => {
@@ -111,11 +128,18 @@ pub fn install_datadir(bin: &Binaries, template: &Path) -> Result<()> {
             template,
         ))?;
     if !status.success() {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let errors: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("ERROR") || l.contains("[ERROR]"))
+            .collect();
         return Err(SandboxError::Node {
             node: "template".into(),
             message: format!(
-                "initialising a datadir failed ({status}):\n{}",
-                process::tail(&log, 20)
+                "initialising a datadir failed ({status}); errors:\n{}\nend of {}:\n{}",
+                errors.join("\n"),
+                log.display(),
+                process::tail(&log, 8)
             ),
         });
     }
@@ -183,7 +207,9 @@ pub fn prepare_node(
          relay-log-purge = OFF\n\
          skip-name-resolve\nmax-connections = 100\nslave-net-timeout = 10\n\
          # Small footprint.\n\
-         innodb-buffer-pool-size = 32M\ninnodb-log-file-size = 16M\nperformance-schema = OFF\n",
+         innodb-buffer-pool-size = 32M\ninnodb-log-file-size = 16M\nperformance-schema = OFF\n\
+         # Many sandboxes run at once in the tests: few IO threads, no kernel AIO contexts.\n\
+         innodb-read-io-threads = 1\ninnodb-write-io-threads = 1\ninnodb-use-native-aio = OFF\n",
         node.datadir.display(),
         node.socket.display(),
         node_dir.join("mysqld.pid").display(),

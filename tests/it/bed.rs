@@ -393,3 +393,113 @@ impl Drop for Network {
 pub fn can_use_netns() -> bool {
     nix::unistd::geteuid().is_root()
 }
+
+/// A client writing rows to one server as fast as it can, recording every acknowledged
+/// commit: after a failover, every acknowledged row must be on every surviving server.
+pub struct Writer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<Vec<u64>>,
+}
+
+impl Writer {
+    /// Writes `INSERT INTO mha_it.acked (id)` with ids counting up, to `target`.
+    pub fn start(target: mha::sql::Target) -> Writer {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut acked = Vec::new();
+            let mut next = 1u64;
+            let mut session: Option<mha::sql::Session> = None;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                if session.is_none() {
+                    session = mha::sql::connect(&target, Duration::from_millis(500))
+                        .await
+                        .ok();
+                    if session.is_none() {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                }
+                let s = session.as_mut().unwrap();
+                match s
+                    .exec(
+                        "insert",
+                        &format!("INSERT INTO mha_it.acked (id) VALUES ({next})"),
+                    )
+                    .await
+                {
+                    Ok(()) => {
+                        acked.push(next);
+                        next += 1;
+                    }
+                    Err(_) => {
+                        // Not acknowledged: it may or may not exist; never count it.
+                        next += 1;
+                        session = None;
+                    }
+                }
+            }
+            acked
+        });
+        Writer { stop, task }
+    }
+
+    pub async fn stop(self) -> Vec<u64> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.task.await.unwrap()
+    }
+}
+
+impl Cluster {
+    pub async fn create_acked_table(&self) {
+        self.exec("server1", "CREATE DATABASE IF NOT EXISTS mha_it")
+            .await;
+        self.exec(
+            "server1",
+            "CREATE TABLE mha_it.acked (id BIGINT PRIMARY KEY) ENGINE=InnoDB",
+        )
+        .await;
+    }
+
+    /// Every id in `acked` is on `node`.
+    pub async fn assert_has_all(&self, node: &str, acked: &[u64]) {
+        let rows = self.rows(node, "SELECT id FROM mha_it.acked").await;
+        let have: std::collections::HashSet<u64> = rows
+            .iter()
+            .filter_map(|r| r.get("id").cloned().flatten())
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        let missing: Vec<&u64> = acked.iter().filter(|id| !have.contains(id)).collect();
+        assert!(
+            missing.is_empty(),
+            "{node} lacks {} acknowledged rows, e.g. {:?}",
+            missing.len(),
+            &missing[..missing.len().min(10)]
+        );
+    }
+
+    /// Wait until `node` replicates from `master` with both threads running.
+    pub async fn wait_replicating_from(
+        &self,
+        node: &str,
+        master: &str,
+        timeout: Duration,
+    ) -> BTreeMap<String, Option<String>> {
+        let port = self.node(master).port.to_string();
+        let start = Instant::now();
+        loop {
+            let st = self.slave_status(node).await;
+            if st.get("Master_Port").cloned().flatten().as_deref() == Some(port.as_str())
+                && st.get("Slave_IO_Running").cloned().flatten().as_deref() == Some("Yes")
+                && st.get("Slave_SQL_Running").cloned().flatten().as_deref() == Some("Yes")
+            {
+                return st;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "{node} does not replicate from {master}: {st:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}

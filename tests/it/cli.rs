@@ -124,17 +124,6 @@ fn engines_to_come_parse_everything_then_exit_79() {
     let cases: &[&[&str]] = &[
         &[
             "master_switch",
-            "--master_state=dead",
-            "--dead_master_host=127.0.0.1",
-            "--new_master_host=127.0.0.2",
-            "--interactive=0",
-            "--remove_dead_master_conf",
-            "--ignore_last_failover",
-            "--last_failover_minute=60",
-            "--dry-run",
-        ],
-        &[
-            "master_switch",
             "--master_state=alive",
             "--new_master_host=127.0.0.2",
             "--orig_master_is_new_slave",

@@ -6,6 +6,7 @@ mod bed;
 mod check_repl;
 mod check_ssh;
 mod cli;
+mod failover;
 mod manager;
 mod netns;
 mod sandbox;

@@ -51,8 +51,8 @@ async fn detects_a_crashed_then_a_frozen_master() {
     let conf = c.state.app_config();
     let dir = c.dir.path();
 
-    // kill -9: replicas lose the master at once.
-    let mut m = manager(&c, &conf, &[]);
+    // kill -9: replicas lose the master at once. (--monitor_only: detection alone, exit 20.)
+    let mut m = manager(&c, &conf, &["--monitor_only"]);
     assert_eq!(bed::check_status(&conf, &[]).0, 0);
     sandbox::fault(dir, "server1", Fault::Crash).await.unwrap();
     let fault_at = std::time::Instant::now();
@@ -89,7 +89,7 @@ async fn detects_a_crashed_then_a_frozen_master() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    let mut m = manager(&c, &conf, &[]);
+    let mut m = manager(&c, &conf, &["--monitor_only"]);
     sandbox::fault(dir, "server1", Fault::Freeze).await.unwrap();
     // While the pings fail the status shows it, as MHA's check_status does.
     let s = bed::wait_status(&conf, 20, Duration::from_secs(10));

@@ -1,0 +1,200 @@
+//! `mha master_switch`: `--master_state=dead` runs the failover engine by hand.
+
+use std::fmt::Write;
+use std::io::BufRead;
+
+use super::args::{FailoverArgs, MasterState, MasterSwitchArgs, Output};
+use super::exit::Exit;
+use crate::config::Config;
+use crate::engine::elect::Verdict;
+use crate::executor::failover::{self, FailoverOptions, FailoverRecord, Outcome};
+
+/// The failover options shared by the manager and master_switch.
+pub fn failover_options(
+    config: &Config,
+    a: &FailoverArgs,
+    workdir: Option<std::path::PathBuf>,
+) -> FailoverOptions {
+    FailoverOptions {
+        dead_master: None,
+        new_master: a.new_master_host.clone().map(|h| (h, a.new_master_port)),
+        ignore_last_failover: a.ignore_last_failover,
+        last_failover_minute: a.last_failover_minute,
+        remove_dead_master_conf: a.remove_dead_master_conf,
+        skip_save_master_binlog: a.skip_save_master_binlog,
+        skip_change_master: a.skip_change_master,
+        skip_disable_read_only: a.skip_disable_read_only,
+        wait_until_gtid_in_sync: a.wait_until_gtid_in_sync == 1,
+        dry_run: a.dry_run,
+        workdir: workdir.unwrap_or_else(|| config.app.manager_workdir.clone()),
+        master_may_answer: false,
+    }
+}
+
+fn confirm(question: &str) -> bool {
+    eprint!("{question} (yes/NO): ");
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    line.trim().eq_ignore_ascii_case("yes")
+}
+
+pub fn run(a: &MasterSwitchArgs) -> anyhow::Result<Exit> {
+    if a.master_state == MasterState::Alive {
+        return super::not_implemented(
+            "master_switch --master_state=alive",
+            "the online switch arrives with the switchover work",
+        );
+    }
+    let loaded = super::load(&a.conf)?;
+    let config = loaded.config;
+    let host = a
+        .dead_master_host
+        .clone()
+        .expect("clap requires --dead_master_host");
+    let dead = config
+        .servers
+        .iter()
+        .find(|s| {
+            (s.hostname == host
+                || s.ip == host
+                || a.dead_master_ip.as_deref() == Some(s.ip.as_str()))
+                && a.dead_master_port.is_none_or(|p| p == s.port)
+        })
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "dead master {host}{} is not in {}",
+                a.dead_master_port
+                    .map(|p| format!(":{p}"))
+                    .unwrap_or_default(),
+                config.path.display()
+            )
+        })?;
+    let mut opts = failover_options(&config, &a.failover, None);
+    opts.dead_master = Some((dead.ip.clone(), dead.port));
+    if a.interactive == 1
+        && !opts.dry_run
+        && !confirm(&format!("Master {} is dead. Proceed?", dead.display_name()))
+    {
+        eprintln!("Not failing over (answer was not yes).");
+        return Ok(Exit::Failure);
+    }
+    let record = super::runtime()?.block_on(failover::failover(&config, &opts));
+    match a.output {
+        Output::Text => print!("{}", render(&record)),
+        Output::Json => println!("{}", serde_json::to_string_pretty(&record)?),
+    }
+    Ok(match record.exit_code() {
+        0 => Exit::Ok,
+        10 => Exit::Partial,
+        _ => Exit::Failure,
+    })
+}
+
+pub fn render(r: &FailoverRecord) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "----- Failover {} -----",
+        if r.outcome == Outcome::DryRun {
+            "Plan (dry run: nothing was changed)"
+        } else {
+            "Report"
+        }
+    );
+    let _ = writeln!(out, "{}", r.subject());
+    if let Some(m) = r.mode {
+        let _ = writeln!(
+            out,
+            "mode: {}",
+            if m == failover::Mode::Gtid {
+                "GTID"
+            } else {
+                "file/position"
+            }
+        );
+    }
+    if let Some(ranking) = &r.ranking {
+        let _ = writeln!(out, "\nNew master ranking:");
+        for s in &ranking.servers {
+            let (rank, reasons, prefix) = match &s.verdict {
+                Verdict::Eligible { reasons, .. } => (
+                    s.rank.map(|x| format!("{x}.")).unwrap_or_default(),
+                    reasons,
+                    "",
+                ),
+                Verdict::Ineligible { reasons } => ("-".to_string(), reasons, "not eligible: "),
+            };
+            let why: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+            let _ = writeln!(
+                out,
+                "  {rank:<3} {:<8} {:<26} {prefix}{}",
+                s.block,
+                s.name,
+                why.join("; ")
+            );
+        }
+    }
+    if !r.plan.is_empty() {
+        let _ = writeln!(out, "\nSteps:");
+        for p in &r.plan {
+            let _ = writeln!(out, "  {p}");
+        }
+    }
+    for h in &r.hooks {
+        let args: Vec<String> = h.args.iter().map(|(k, v)| format!("--{k}={v}")).collect();
+        let _ = writeln!(out, "  hook: {} {}", h.hook, args.join(" "));
+    }
+    if !r.phases.is_empty() {
+        let _ = writeln!(out, "\nPhases:");
+        for p in &r.phases {
+            let _ = writeln!(
+                out,
+                "  Phase {:<4} {:<28} {:>6} ms {}",
+                p.phase,
+                p.name,
+                p.ms,
+                if p.ok { "ok" } else { "FAILED" }
+            );
+            for n in &p.notes {
+                let _ = writeln!(out, "      {n}");
+            }
+        }
+    }
+    for rec in &r.recovered {
+        let _ = writeln!(out, "Recovered from {}: {}", rec.from, rec.gtids);
+    }
+    for n in &r.not_recovered {
+        let _ = writeln!(out, "NOT recovered: {n}");
+    }
+    for x in &r.replicas {
+        let _ = writeln!(
+            out,
+            "{}: {}: {}",
+            x.server,
+            if x.ok { "OK" } else { "FAILED" },
+            x.detail
+        );
+    }
+    if let Some(e) = &r.error {
+        let _ = writeln!(out, "Error: {e}");
+    }
+    let new = r.new_master.clone().unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "\n{}",
+        match r.outcome {
+            Outcome::Success => format!(
+                "Master failover to {new} completed successfully. ({} ms)",
+                r.total_ms
+            ),
+            Outcome::Partial => format!(
+                "Master failover to {new} done, but recovery on slave partially failed. ({} ms)",
+                r.total_ms
+            ),
+            Outcome::DryRun => "Dry run: nothing was changed.".to_string(),
+            Outcome::Refused => "Failover refused: nothing was changed.".to_string(),
+            Outcome::Failed => "Master failover failed.".to_string(),
+        }
+    );
+    out
+}

@@ -1,0 +1,1597 @@
+//! The failover engine: MHA's phases, one async function each, timed and recorded.
+//!
+//! Recovery is done with the server's own GTIDs (MariaDB keeps GTIDs in every binlog and
+//! tracks `gtid_slave_pos` in both replication modes): the new master first catches up with
+//! the most advanced replica by replicating from it, then the dead master's binlog tail saved
+//! over SSH is applied with `mariadb-binlog | mariadb`, then every other replica fetches what
+//! it lacks from the new master. In file/position mode the replicas are switched back to the
+//! new master's binlog coordinates once they are identical to it. See docs/failover.md.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+use tokio::task::JoinSet;
+use tracing::{error, info, warn};
+
+use super::observe::{observe, target};
+use crate::binlog;
+use crate::config::{Config, ServerConfig};
+use crate::engine::checks::{self, MasterView};
+use crate::engine::elect::{self, Ranking};
+use crate::engine::guard::{self, Markers};
+use crate::hooks::{self, HookCall};
+use crate::secret::Secret;
+use crate::sql::{self, Session, quote};
+use crate::topology::{BinlogPos, Flavour, MariaGtidPos, ReplicaStatus, Row, Topology};
+
+#[derive(Debug, Clone, Default)]
+pub struct FailoverOptions {
+    /// --dead_master_host / --dead_master_port (manual failover).
+    pub dead_master: Option<(String, u16)>,
+    /// --new_master_host / --new_master_port.
+    pub new_master: Option<(String, Option<u16>)>,
+    pub ignore_last_failover: bool,
+    pub last_failover_minute: u64,
+    pub remove_dead_master_conf: bool,
+    pub skip_save_master_binlog: bool,
+    pub skip_change_master: bool,
+    pub skip_disable_read_only: bool,
+    pub wait_until_gtid_in_sync: bool,
+    pub dry_run: bool,
+    pub workdir: PathBuf,
+    /// ping_type=INSERT: a dead master may still accept connections.
+    pub master_may_answer: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    Gtid,
+    FilePos,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Success,
+    /// The new master runs, but some replica could not be repointed (MHA's exit 10).
+    Partial,
+    Failed,
+    /// Refused before anything was changed.
+    Refused,
+    DryRun,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseRecord {
+    pub phase: &'static str,
+    pub name: &'static str,
+    pub ms: u64,
+    pub ok: bool,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Recovered {
+    pub from: String,
+    pub gtids: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicaResult {
+    pub server: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HookPlan {
+    pub hook: &'static str,
+    pub args: Vec<(String, String)>,
+}
+
+/// Everything about one failover attempt: rendered as the report, written as JSON to the
+/// workdir, given to report_script.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailoverRecord {
+    pub app: String,
+    pub started_unix: u64,
+    pub outcome: Outcome,
+    pub error: Option<String>,
+    pub dead_master: Option<String>,
+    pub new_master: Option<String>,
+    pub mode: Option<Mode>,
+    pub latest_replica: Option<String>,
+    pub ranking: Option<Ranking>,
+    pub phases: Vec<PhaseRecord>,
+    pub recovered: Vec<Recovered>,
+    pub not_recovered: Vec<String>,
+    pub replicas: Vec<ReplicaResult>,
+    pub hooks: Vec<HookPlan>,
+    /// Dry run: the steps that would be taken.
+    pub plan: Vec<String>,
+    pub total_ms: u64,
+}
+
+impl FailoverRecord {
+    pub fn exit_code(&self) -> u8 {
+        match self.outcome {
+            Outcome::Success | Outcome::DryRun => 0,
+            Outcome::Partial => 10,
+            Outcome::Failed | Outcome::Refused => 1,
+        }
+    }
+
+    /// MHA's subject line.
+    pub fn subject(&self) -> String {
+        let dead = self.dead_master.clone().unwrap_or_default();
+        match (&self.outcome, &self.new_master) {
+            (Outcome::Success, Some(n)) => format!(
+                "{}: MySQL Master failover {dead} to {n} succeeded",
+                self.app
+            ),
+            (Outcome::Partial, Some(n)) => {
+                format!(
+                    "{}: MySQL Master failover {dead} to {n} done, but recovery on slave partially failed",
+                    self.app
+                )
+            }
+            _ => format!("{}: MySQL Master failover {dead} failed", self.app),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PhaseError(pub String);
+
+impl From<sql::DbError> for PhaseError {
+    fn from(e: sql::DbError) -> Self {
+        PhaseError(e.to_string())
+    }
+}
+
+type PResult<T> = Result<T, PhaseError>;
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+pub fn complete_marker(workdir: &Path, app: &str) -> PathBuf {
+    workdir.join(format!("{app}.failover.complete"))
+}
+
+pub fn error_marker(workdir: &Path, app: &str) -> PathBuf {
+    workdir.join(format!("{app}.failover.error"))
+}
+
+pub fn markers(workdir: &Path, app: &str) -> Markers {
+    let complete = complete_marker(workdir, app);
+    let error = error_marker(workdir, app);
+    Markers {
+        complete_mtime_unix: std::fs::metadata(&complete)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs()),
+        complete_path: complete.display().to_string(),
+        error_exists: error.exists(),
+        error_path: error.display().to_string(),
+    }
+}
+
+/// What phase 1 learned.
+struct Facts {
+    topo: Topology,
+    dead: usize,
+    replicas: Vec<usize>,
+    mode: Mode,
+}
+
+struct Run<'a> {
+    config: &'a Config,
+    opts: &'a FailoverOptions,
+    rec: FailoverRecord,
+    started: Instant,
+}
+
+impl Run<'_> {
+    fn server(&self, i: usize) -> &ServerConfig {
+        &self.config.servers[i]
+    }
+
+    fn phase_done(
+        &mut self,
+        phase: &'static str,
+        name: &'static str,
+        t: Instant,
+        ok: bool,
+        notes: Vec<String>,
+    ) {
+        let ms = t.elapsed().as_millis() as u64;
+        if ok {
+            info!(phase, ms, "* Phase {phase}: {name} Phase completed.");
+        } else {
+            error!(phase, ms, "* Phase {phase}: {name} Phase failed.");
+        }
+        self.rec.phases.push(PhaseRecord {
+            phase,
+            name,
+            ms,
+            ok,
+            notes,
+        });
+        journal(
+            &self.opts.workdir,
+            &self.config.app_name,
+            phase,
+            name,
+            if ok { "done" } else { "failed" },
+        );
+    }
+}
+
+fn journal(workdir: &Path, app: &str, phase: &str, name: &str, state: &str) {
+    use std::io::Write;
+    let line =
+        serde_json::json!({"at_unix": now_unix(), "phase": phase, "name": name, "state": state});
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(workdir.join(format!("{app}.failover.journal")))
+    {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+async fn session(s: &ServerConfig) -> PResult<Session> {
+    Ok(sql::connect(&target(s), Duration::from_secs(5)).await?)
+}
+
+async fn replica_status(db: &mut Session) -> PResult<Option<(ReplicaStatus, Row)>> {
+    let row = db.row_map("SHOW SLAVE STATUS", "SHOW SLAVE STATUS").await?;
+    Ok(row.map(|r| (ReplicaStatus::from_row(&r), r)))
+}
+
+async fn gtid_var(db: &mut Session, var: &'static str) -> PResult<MariaGtidPos> {
+    let row = db
+        .row_map("read GTID position", &format!("SELECT @@global.{var} AS g"))
+        .await?;
+    let text = row
+        .and_then(|r| r.get("g").cloned().flatten())
+        .unwrap_or_default();
+    MariaGtidPos::parse(&text).map_err(|e| PhaseError(e.to_string()))
+}
+
+// ------------------------------------------------------------------------------------------
+// Phase 1: Configuration Check
+
+async fn phase1(run: &mut Run<'_>) -> PResult<Facts> {
+    let config = run.config;
+    let m = markers(&run.opts.workdir, &config.app_name);
+    if let Err(r) = guard::check(
+        &m,
+        now_unix(),
+        run.opts.last_failover_minute,
+        run.opts.ignore_last_failover,
+    ) {
+        return Err(PhaseError(r.to_string()));
+    }
+    if run.opts.ignore_last_failover && !run.opts.dry_run {
+        let _ = std::fs::remove_file(complete_marker(&run.opts.workdir, &config.app_name));
+        let _ = std::fs::remove_file(error_marker(&run.opts.workdir, &config.app_name));
+    }
+    let topo = observe(config, Duration::from_secs(3)).await;
+    // The dead master: what the replicas replicate from.
+    let dead = match checks::find_master(&topo) {
+        MasterView::Unreachable { index } => index,
+        MasterView::Alive { index } if run.opts.master_may_answer => index,
+        MasterView::Alive { index } => {
+            return Err(PhaseError(format!(
+                "The master {} is reachable via MySQL! Stop failover.",
+                topo.servers[index].name()
+            )));
+        }
+        other => {
+            return Err(PhaseError(format!(
+                "cannot tell which server is the dead master: {other:?}"
+            )));
+        }
+    };
+    if let Some((host, port)) = &run.opts.dead_master
+        && !topo.servers[dead].is_at(host, *port)
+    {
+        return Err(PhaseError(format!(
+            "Detected dead master {} does not match with specified dead master {host}:{port}!",
+            topo.servers[dead].name()
+        )));
+    }
+    run.rec.dead_master = Some(topo.servers[dead].name());
+    let mut replicas = Vec::new();
+    for (i, o) in topo.servers.iter().enumerate() {
+        if i == dead {
+            continue;
+        }
+        let cfg = &config.servers[o.order];
+        match o.alive() {
+            Some(s)
+                if s.replica
+                    .as_ref()
+                    .is_some_and(|r| topo.servers[dead].is_at(&r.master_host, r.master_port)) =>
+            {
+                if s.version.flavour != Flavour::MariaDb {
+                    return Err(PhaseError(format!(
+                        "{}: failover of MySQL servers is not implemented yet (MariaDB only)",
+                        o.name()
+                    )));
+                }
+                replicas.push(i);
+            }
+            _ if cfg.ignore_fail => warn!(
+                "{} is not a working replica of the dead master; ignored (ignore_fail=1)",
+                o.name()
+            ),
+            Some(_) => {
+                return Err(PhaseError(format!(
+                    "{} does not replicate from the dead master {}; fix it or set ignore_fail=1",
+                    o.name(),
+                    topo.servers[dead].name()
+                )));
+            }
+            None => {
+                return Err(PhaseError(format!(
+                    "{} is not reachable ({}); set ignore_fail=1 on it to fail over without it",
+                    o.name(),
+                    o.state.clone().err().unwrap_or_default()
+                )));
+            }
+        }
+    }
+    if replicas.is_empty() {
+        return Err(PhaseError(
+            "no replica of the dead master is reachable".into(),
+        ));
+    }
+    let all_gtid = replicas.iter().all(|&i| {
+        topo.servers[i]
+            .alive()
+            .and_then(|s| s.replica.as_ref())
+            .is_some_and(ReplicaStatus::uses_gtid)
+    });
+    let mode = if all_gtid { Mode::Gtid } else { Mode::FilePos };
+    run.rec.mode = Some(mode);
+    info!(
+        "Starting {} failover of the dead master {}.",
+        if all_gtid {
+            "GTID based"
+        } else {
+            "Non-GTID based"
+        },
+        topo.servers[dead].name()
+    );
+    Ok(Facts {
+        topo,
+        dead,
+        replicas,
+        mode,
+    })
+}
+
+// ------------------------------------------------------------------------------------------
+// Phase 2: Dead Master Shutdown
+
+fn ssh_extras(prefix: &str, s: &ServerConfig) -> Vec<(String, String)> {
+    super::check_repl::ssh_args(prefix, s)
+}
+
+fn ip_failover_args(command: &str, dead: &ServerConfig) -> Vec<(String, String)> {
+    let mut args = vec![
+        ("command".to_string(), command.to_string()),
+        ("ssh_user".into(), dead.ssh.user.clone()),
+        ("orig_master_host".into(), dead.hostname.clone()),
+        ("orig_master_ip".into(), dead.ip.clone()),
+        ("orig_master_port".into(), dead.port.to_string()),
+    ];
+    args.extend(ssh_extras("orig_master", dead));
+    args
+}
+
+async fn run_hook(
+    config: &Config,
+    hook: &'static str,
+    command: &str,
+    args: Vec<(String, String)>,
+    secrets: Vec<(String, Secret)>,
+) -> Result<i32, String> {
+    let mut doc = serde_json::Map::new();
+    for (k, v) in &args {
+        doc.insert(k.clone(), serde_json::Value::String(v.clone()));
+    }
+    for (k, v) in &secrets {
+        doc.insert(
+            k.to_ascii_lowercase(),
+            serde_json::Value::String(v.expose().to_string()),
+        );
+    }
+    let call = HookCall {
+        hook,
+        command: command.to_string(),
+        args,
+        env: vec![],
+        secret_env: secrets,
+        stdin_json: serde_json::Value::Object(doc),
+        timeout: config.app.hook_timeout,
+    };
+    info!(hook, "Executing {}", call.command_line());
+    match hooks::run(&call).await {
+        Ok(o) => {
+            for line in o.stdout.lines().chain(o.stderr.lines()) {
+                info!(hook, "  {line}");
+            }
+            o.exit_code.ok_or_else(|| o.describe())
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+async fn ssh_reachable(s: &ServerConfig) -> bool {
+    let (t, _) = crate::ssh::SshTarget::from_config(&s.ssh);
+    let attempt = async {
+        let mut sess = crate::ssh::connect(&t).await.ok()?;
+        let out = sess.exec("exit 0", s.ssh.connection_timeout).await.ok()?;
+        sess.close().await;
+        Some(out.success())
+    };
+    matches!(
+        tokio::time::timeout(s.ssh.connection_timeout * 2, attempt).await,
+        Ok(Some(true))
+    )
+}
+
+async fn phase2(run: &mut Run<'_>, f: &Facts) -> PResult<bool> {
+    let config = run.config;
+    let dead = run.server(f.topo.servers[f.dead].order).clone();
+    // Nothing more may arrive from the old master.
+    let mut set = JoinSet::new();
+    for &i in &f.replicas {
+        let s = run.server(f.topo.servers[i].order).clone();
+        set.spawn(async move {
+            let mut db = session(&s).await?;
+            db.exec("STOP SLAVE IO_THREAD", "STOP SLAVE IO_THREAD")
+                .await?;
+            db.disconnect().await;
+            Ok::<_, PhaseError>(())
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.map_err(|e| PhaseError(e.to_string()))??;
+    }
+    let mut ssh_ok = ssh_reachable(&dead).await;
+    info!(
+        "{}",
+        if ssh_ok {
+            "SSH is reachable."
+        } else {
+            "SSH is NOT reachable."
+        }
+    );
+    if let Some(cmd) = &config.app.master_ip_failover_script {
+        let command = if ssh_ok { "stopssh" } else { "stop" };
+        match run_hook(
+            config,
+            "master_ip_failover_script",
+            cmd,
+            ip_failover_args(command, &dead),
+            vec![],
+        )
+        .await
+        {
+            Ok(0) => {}
+            Ok(10) => warn!("master_ip_failover_script exited 10: Proceeding."),
+            Ok(c) => {
+                return Err(PhaseError(format!(
+                    "master_ip_failover_script --command={command} failed (exit code {c}); failover aborted"
+                )));
+            }
+            Err(e) => {
+                return Err(PhaseError(format!(
+                    "master_ip_failover_script --command={command} failed ({e}); failover aborted"
+                )));
+            }
+        }
+    }
+    if let Some(cmd) = &config.app.shutdown_script {
+        let command = if ssh_ok { "stopssh" } else { "stop" };
+        let mut args = vec![
+            ("command".to_string(), command.to_string()),
+            ("ssh_user".into(), dead.ssh.user.clone()),
+            ("host".into(), dead.hostname.clone()),
+            ("ip".into(), dead.ip.clone()),
+            ("port".into(), dead.port.to_string()),
+        ];
+        if let Some(p) = &dead.master_pid_file {
+            args.push(("pid_file".into(), p.display().to_string()));
+        }
+        match run_hook(config, "shutdown_script", cmd, args, vec![]).await {
+            Ok(0) => ssh_ok = false, // powered off
+            Ok(10) => info!("SSH reachable. Shutting down mysqld done."),
+            Ok(c) => {
+                return Err(PhaseError(format!(
+                    "shutdown_script failed (exit code {c}); failover aborted"
+                )));
+            }
+            Err(e) => {
+                return Err(PhaseError(format!(
+                    "shutdown_script failed ({e}); failover aborted"
+                )));
+            }
+        }
+    }
+    // Fencing beyond MHA: an old master that still answers SQL stops taking writes.
+    if let Ok(mut db) = sql::connect(&target(&dead), Duration::from_secs(1)).await {
+        warn!(
+            "The dead master {} still answers SQL: making it read-only and killing client sessions",
+            dead.display_name()
+        );
+        let _ = db
+            .exec("fence: read_only", "SET GLOBAL read_only = 1")
+            .await;
+        if let Ok(rows) = db.rows("list sessions", "SELECT ID, USER, COMMAND FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()").await {
+            for r in rows.into_iter().map(sql::row_to_map) {
+                let cmd = r.get("COMMAND").cloned().flatten().unwrap_or_default();
+                let user = r.get("USER").cloned().flatten().unwrap_or_default();
+                if cmd.starts_with("Binlog Dump") || user == "system user" || cmd == "Daemon" {
+                    continue;
+                }
+                if let Some(id) = r.get("ID").cloned().flatten() {
+                    let _ = db.exec("fence: kill session", &format!("KILL {id}")).await;
+                }
+            }
+        }
+        db.disconnect().await;
+    }
+    Ok(ssh_ok)
+}
+
+// ------------------------------------------------------------------------------------------
+// Phase 3: Master Recovery
+
+/// A replica after its SQL thread applied everything it had received.
+#[derive(Debug, Clone)]
+struct Applied {
+    idx: usize,
+    status: ReplicaStatus,
+    slave_pos: MariaGtidPos,
+    log_slave_updates: bool,
+}
+
+/// Wait until the replica's SQL thread has executed all it received (or waits inside a
+/// transaction whose end never arrived), polling every 20 ms (MHA polled every second).
+async fn wait_applied(s: &ServerConfig, idx: usize) -> PResult<Applied> {
+    let mut db = session(s).await?;
+    let started = Instant::now();
+    let mut last_exec: Option<BinlogPos> = None;
+    let mut stable_since = Instant::now();
+    loop {
+        let (st, row) = replica_status(&mut db)
+            .await?
+            .ok_or_else(|| PhaseError(format!("{}: no longer a replica", s.display_name())))?;
+        if !st.sql_running() {
+            return Err(PhaseError(format!(
+                "{}: SQL thread stopped: {}",
+                s.display_name(),
+                st.last_sql_error
+            )));
+        }
+        let state = row
+            .get("Slave_SQL_Running_State")
+            .cloned()
+            .flatten()
+            .unwrap_or_default();
+        let idle = state.contains("read all relay log");
+        if st.exec_pos == st.read_pos
+            || (idle
+                && last_exec == st.exec_pos
+                && stable_since.elapsed() > Duration::from_millis(300))
+        {
+            let slave_pos = gtid_var(&mut db, "gtid_slave_pos").await?;
+            let lsu = db
+                .row_map(
+                    "read log_slave_updates",
+                    "SELECT @@global.log_slave_updates AS v",
+                )
+                .await?
+                .and_then(|r| r.get("v").cloned().flatten())
+                .is_some_and(|v| v == "1");
+            db.disconnect().await;
+            return Ok(Applied {
+                idx,
+                status: st,
+                slave_pos,
+                log_slave_updates: lsu,
+            });
+        }
+        if last_exec != st.exec_pos {
+            last_exec = st.exec_pos.clone();
+            stable_since = Instant::now();
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            return Err(PhaseError(format!(
+                "{}: relay log not applied after 10 minutes",
+                s.display_name()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The dead master's binlog from `from` to its end, read over SSH: one readable file per
+/// binlog file (the first with its format description header prepended).
+async fn save_dead_master_binlog(
+    dead: &ServerConfig,
+    from: &BinlogPos,
+    workdir: &Path,
+) -> PResult<(Vec<PathBuf>, Vec<String>)> {
+    let (t, _) = crate::ssh::SshTarget::from_config(&dead.ssh);
+    let mut s = crate::ssh::connect(&t)
+        .await
+        .map_err(|e| PhaseError(e.to_string()))?;
+    let timeout = Duration::from_secs(120);
+    let dirs: Vec<String> = dead
+        .master_binlog_dir
+        .iter()
+        .map(|d| crate::hooks::shell_quote(&d.display().to_string()))
+        .collect();
+    let file_q = crate::hooks::shell_quote(&from.file);
+    let find = format!(
+        "for d in {}; do if [ -f \"$d\"/{file_q} ]; then echo \"$d\"; exit 0; fi; done; exit 1",
+        dirs.join(" ")
+    );
+    let out = s
+        .exec(&find, timeout)
+        .await
+        .map_err(|e| PhaseError(e.to_string()))?;
+    if !out.success() {
+        return Err(PhaseError(format!(
+            "{} not found in master_binlog_dir ({}) on {}",
+            from.file,
+            dead.master_binlog_dir
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            dead.hostname
+        )));
+    }
+    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let (prefix, first_no) = from
+        .file
+        .rsplit_once('.')
+        .map(|(p, n)| (p.to_string(), n.parse::<u64>().unwrap_or(0)))
+        .unwrap_or_default();
+    let list = s
+        .exec(
+            &format!("cd {} && ls -1", crate::hooks::shell_quote(&dir)),
+            timeout,
+        )
+        .await
+        .map_err(|e| PhaseError(e.to_string()))?;
+    let mut files: Vec<(u64, String)> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (p, n) = l.rsplit_once('.')?;
+            let n: u64 = n.parse().ok()?;
+            (p == prefix).then(|| (n, l.to_string()))
+        })
+        .filter(|(n, _)| *n >= first_no)
+        .collect();
+    files.sort();
+    let ts = now_unix();
+    let mut saved = Vec::new();
+    let mut gtids = Vec::new();
+    for (k, (_, name)) in files.iter().enumerate() {
+        let path = format!("{}/{}", dir, name);
+        let bytes = s
+            .exec(
+                &format!("cat {}", crate::hooks::shell_quote(&path)),
+                timeout,
+            )
+            .await
+            .map_err(|e| PhaseError(e.to_string()))?
+            .stdout;
+        let fde_end = binlog::format_description_end(&bytes)
+            .map_err(|e| PhaseError(format!("{path}: {e}")))?;
+        let start = if k == 0 {
+            (from.pos as usize).max(fde_end)
+        } else {
+            fde_end
+        };
+        if start > bytes.len() {
+            return Err(PhaseError(format!(
+                "{path} is shorter ({} bytes) than the position {start}",
+                bytes.len()
+            )));
+        }
+        let events = &bytes[start..];
+        let whole = binlog::complete_events_len(events);
+        if whole < events.len() {
+            warn!(
+                "{path}: the last {} bytes are a torn event (crash); cut at offset {}",
+                events.len() - whole,
+                start + whole
+            );
+        }
+        let events = &events[..whole];
+        if events.is_empty() {
+            continue;
+        }
+        gtids.extend(binlog::mariadb_gtids(events));
+        let mut out = bytes[..fde_end].to_vec();
+        out.extend_from_slice(events);
+        let local = workdir.join(format!(
+            "saved_master_binlog_from_{}_{}_{ts}_{}.binlog",
+            dead.hostname,
+            dead.port,
+            k + 1
+        ));
+        std::fs::write(&local, out).map_err(|e| PhaseError(format!("{}: {e}", local.display())))?;
+        saved.push(local);
+    }
+    s.close().await;
+    Ok((saved, gtids))
+}
+
+fn client_defaults(workdir: &Path, s: &ServerConfig) -> PResult<tempfile::NamedTempFile> {
+    use std::io::Write;
+    let mut f = tempfile::Builder::new()
+        .prefix(".mha-client-")
+        .tempfile_in(workdir)
+        .map_err(|e| PhaseError(e.to_string()))?;
+    // The password goes in a private option file, never on a command line.
+    let pw = s
+        .password
+        .expose()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
+    writeln!(
+        f,
+        "[client]\nuser=\"{}\"\npassword=\"{pw}\"\nhost={}\nport={}\nprotocol=tcp",
+        s.user, s.ip, s.port
+    )
+    .map_err(|e| PhaseError(e.to_string()))?;
+    Ok(f)
+}
+
+/// Apply saved binlog files to `s` with the server's own tools, as MHA did.
+async fn apply_binlogs(s: &ServerConfig, files: &[PathBuf], workdir: &Path) -> PResult<()> {
+    let find = |names: &[&str]| {
+        names.iter().find_map(|n| {
+            std::env::var_os("PATH").and_then(|p| {
+                std::env::split_paths(&p)
+                    .map(|d| d.join(n))
+                    .find(|p| p.is_file())
+            })
+        })
+    };
+    let binlog_tool = find(&["mariadb-binlog", "mysqlbinlog"]).ok_or_else(|| PhaseError("mariadb-binlog (mysqlbinlog) is not installed on the manager host: apt-get install mariadb-client".into()))?;
+    let client = find(&["mariadb", "mysql"]).ok_or_else(|| PhaseError("the mariadb (mysql) client is not installed on the manager host: apt-get install mariadb-client".into()))?;
+    let defaults = client_defaults(workdir, s)?;
+    let decoded = tokio::process::Command::new(&binlog_tool)
+        .args(files)
+        .output()
+        .await
+        .map_err(|e| PhaseError(e.to_string()))?;
+    if !decoded.status.success() {
+        return Err(PhaseError(format!(
+            "{} failed: {}",
+            binlog_tool.display(),
+            String::from_utf8_lossy(&decoded.stderr).trim()
+        )));
+    }
+    let mut child = tokio::process::Command::new(&client)
+        .arg(format!(
+            "--defaults-extra-file={}",
+            defaults.path().display()
+        ))
+        .arg("--binary-mode")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| PhaseError(e.to_string()))?;
+    let mut stdin = child.stdin.take().expect("piped");
+    stdin
+        .write_all(&decoded.stdout)
+        .await
+        .map_err(|e| PhaseError(e.to_string()))?;
+    drop(stdin);
+    let out = child
+        .wait_with_output()
+        .await
+        .map_err(|e| PhaseError(e.to_string()))?;
+    if !out.status.success() {
+        return Err(PhaseError(format!(
+            "applying the saved binlog on {} failed: {}",
+            s.display_name(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+fn change_master_sql(
+    to: &ServerConfig,
+    repl_user: Option<&str>,
+    repl_password: Option<&Secret>,
+    position: &str,
+) -> String {
+    let mut sql = format!(
+        "CHANGE MASTER TO MASTER_HOST = {}, MASTER_PORT = {}",
+        quote(&to.ip),
+        to.port
+    );
+    if let Some(u) = repl_user {
+        sql.push_str(&format!(", MASTER_USER = {}", quote(u)));
+    }
+    if let Some(p) = repl_password {
+        sql.push_str(&format!(", MASTER_PASSWORD = {}", quote(p.expose())));
+    }
+    sql.push_str(&format!(
+        ", MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = 1, {position}"
+    ));
+    sql
+}
+
+async fn wait_gtid(db: &mut Session, pos: &MariaGtidPos, secs: u64) -> PResult<()> {
+    if pos.is_empty() {
+        return Ok(());
+    }
+    let row = db
+        .row_map(
+            "MASTER_GTID_WAIT",
+            &format!(
+                "SELECT MASTER_GTID_WAIT({}, {secs}) AS r",
+                quote(&pos.to_string())
+            ),
+        )
+        .await?;
+    match row.and_then(|r| r.get("r").cloned().flatten()).as_deref() {
+        Some("0") => Ok(()),
+        other => Err(PhaseError(format!(
+            "{}: did not reach GTID position {pos} within {secs} s ({other:?})",
+            db.server()
+        ))),
+    }
+}
+
+async fn wait_threads(db: &mut Session) -> PResult<()> {
+    let start = Instant::now();
+    loop {
+        if let Some((st, _)) = replica_status(db).await? {
+            if st.io_running() && st.sql_running() {
+                return Ok(());
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                return Err(PhaseError(format!(
+                    "{}: replication did not start (IO {}, SQL {}): {} {}",
+                    db.server(),
+                    st.io_running,
+                    st.sql_running,
+                    st.last_io_error,
+                    st.last_sql_error
+                )));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One other replica: fetch what it lacks from the new master, then (file/position mode)
+/// switch to the new master's binlog coordinates.
+#[allow(clippy::too_many_arguments)]
+async fn recover_replica(
+    s: ServerConfig,
+    new: ServerConfig,
+    repl_user: Option<String>,
+    repl_password: Option<Secret>,
+    target_pos: MariaGtidPos,
+    coords: BinlogPos,
+    mode: Mode,
+    wait_in_sync: bool,
+) -> PResult<String> {
+    let mut db = session(&s).await?;
+    db.exec("STOP SLAVE", "STOP SLAVE").await?;
+    let before = gtid_var(&mut db, "gtid_slave_pos").await?;
+    db.exec(
+        "CHANGE MASTER to the new master",
+        &change_master_sql(
+            &new,
+            repl_user.as_deref(),
+            repl_password.as_ref(),
+            "MASTER_USE_GTID = slave_pos",
+        ),
+    )
+    .await?;
+    db.exec("START SLAVE", "START SLAVE").await?;
+    if wait_in_sync || mode == Mode::FilePos {
+        wait_gtid(&mut db, &target_pos, 120).await?;
+    }
+    if mode == Mode::FilePos {
+        // Identical to the new master now: continue from its binlog coordinates.
+        db.exec("STOP SLAVE", "STOP SLAVE").await?;
+        db.exec(
+            "CHANGE MASTER to the new master's coordinates",
+            &format!(
+                "CHANGE MASTER TO MASTER_LOG_FILE = {}, MASTER_LOG_POS = {}, MASTER_USE_GTID = no",
+                quote(&coords.file),
+                coords.pos
+            ),
+        )
+        .await?;
+        db.exec("START SLAVE", "START SLAVE").await?;
+    }
+    wait_threads(&mut db).await?;
+    let after = gtid_var(&mut db, "gtid_slave_pos").await?;
+    db.disconnect().await;
+    let gained = after.not_in(&before);
+    let mut detail = format!("Slave started, replicating from {}", new.display_name());
+    if !gained.is_empty() {
+        detail.push_str(&format!("; recovered up to {gained} from the new master"));
+    }
+    Ok(detail)
+}
+
+pub async fn failover(config: &Config, opts: &FailoverOptions) -> FailoverRecord {
+    let mut run = Run {
+        config,
+        opts,
+        rec: FailoverRecord {
+            app: config.app_name.clone(),
+            started_unix: now_unix(),
+            outcome: Outcome::Failed,
+            error: None,
+            dead_master: None,
+            new_master: None,
+            mode: None,
+            latest_replica: None,
+            ranking: None,
+            phases: vec![],
+            recovered: vec![],
+            not_recovered: vec![],
+            replicas: vec![],
+            hooks: vec![],
+            plan: vec![],
+            total_ms: 0,
+        },
+        started: Instant::now(),
+    };
+    let _ = std::fs::create_dir_all(&opts.workdir);
+    let mut changed = false;
+    let result = steps(&mut run, &mut changed).await;
+    run.rec.total_ms = run.started.elapsed().as_millis() as u64;
+    if let Err(e) = result {
+        error!("{e}");
+        run.rec.error = Some(e.0);
+        run.rec.outcome = if changed {
+            Outcome::Failed
+        } else {
+            Outcome::Refused
+        };
+        if changed {
+            let _ = std::fs::write(
+                error_marker(&opts.workdir, &config.app_name),
+                format!("{}\n", now_unix()),
+            );
+        }
+    }
+    finish(&mut run).await;
+    run.rec
+}
+
+async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
+    let config = run.config;
+    info!("* Phase 1: Configuration Check Phase..");
+    let t = Instant::now();
+    let facts = match phase1(run).await {
+        Ok(f) => f,
+        Err(e) => {
+            run.phase_done("1", "Configuration Check", t, false, vec![e.0.clone()]);
+            return Err(e);
+        }
+    };
+    run.phase_done("1", "Configuration Check", t, true, vec![]);
+    let dead_cfg = run.server(facts.topo.servers[facts.dead].order).clone();
+    if run.opts.dry_run {
+        return dry_run(run, &facts, &dead_cfg).await;
+    }
+
+    info!("* Phase 2: Dead Master Shutdown Phase..");
+    *changed = true;
+    let t = Instant::now();
+    let ssh_ok = match phase2(run, &facts).await {
+        Ok(s) => s,
+        Err(e) => {
+            run.phase_done("2", "Dead Master Shutdown", t, false, vec![e.0.clone()]);
+            return Err(e);
+        }
+    };
+    run.phase_done(
+        "2",
+        "Dead Master Shutdown",
+        t,
+        true,
+        vec![format!(
+            "SSH to the dead master: {}",
+            if ssh_ok { "reachable" } else { "NOT reachable" }
+        )],
+    );
+
+    info!("* Phase 3: Master Recovery Phase..");
+    info!("* Phase 3.1: Getting Latest Slaves Phase..");
+    let t = Instant::now();
+    let mut set = JoinSet::new();
+    for &i in &facts.replicas {
+        let s = run.server(facts.topo.servers[i].order).clone();
+        set.spawn(async move { wait_applied(&s, i).await });
+    }
+    let mut applied = Vec::new();
+    while let Some(r) = set.join_next().await {
+        match r.map_err(|e| PhaseError(e.to_string()))? {
+            Ok(a) => applied.push(a),
+            Err(e) => {
+                run.phase_done("3.1", "Getting Latest Slaves", t, false, vec![e.0.clone()]);
+                return Err(e);
+            }
+        }
+    }
+    applied.sort_by_key(|a| facts.topo.servers[a.idx].order);
+    let latest = applied
+        .iter()
+        .max_by(|a, b| {
+            a.status.read_pos.cmp(&b.status.read_pos).then(
+                facts.topo.servers[b.idx]
+                    .order
+                    .cmp(&facts.topo.servers[a.idx].order),
+            )
+        })
+        .expect("at least one replica")
+        .clone();
+    let latest_name = facts.topo.servers[latest.idx].name();
+    let latest_read = latest
+        .status
+        .read_pos
+        .clone()
+        .unwrap_or_else(|| BinlogPos::new("", 0));
+    let latest_exec = latest
+        .status
+        .exec_pos
+        .clone()
+        .unwrap_or_else(|| BinlogPos::new("", 0));
+    info!("The latest binary log file/position on all slaves is {latest_read}, on {latest_name}.");
+    run.rec.latest_replica = Some(latest_name.clone());
+    run.phase_done(
+        "3.1",
+        "Getting Latest Slaves",
+        t,
+        true,
+        vec![format!(
+            "latest: {latest_name} read {latest_read}, executed {latest_exec}"
+        )],
+    );
+
+    // 3.2: the dead master's binlog after what the latest replica executed.
+    info!("* Phase 3.2: Saving Dead Master's Binlog Phase..");
+    let t = Instant::now();
+    let mut saved: Vec<PathBuf> = Vec::new();
+    let mut tail_gtids: Vec<String> = Vec::new();
+    let mut notes = Vec::new();
+    if run.opts.skip_save_master_binlog {
+        notes.push("skipped (--skip_save_master_binlog)".to_string());
+        run.rec.not_recovered.push(format!(
+            "events after {latest_exec} on the dead master (saving skipped)"
+        ));
+    } else if !ssh_ok {
+        warn!(
+            "SSH to the dead master is NOT reachable: events after {latest_exec} on it cannot be saved"
+        );
+        notes.push("dead master host not reachable over SSH".to_string());
+        run.rec.not_recovered.push(format!(
+            "events the dead master {} wrote after {latest_exec} (its host is not reachable over SSH): transactions committed there after that point are lost",
+            dead_cfg.display_name()
+        ));
+    } else {
+        match save_dead_master_binlog(&dead_cfg, &latest_exec, &run.opts.workdir).await {
+            Ok((files, gtids)) => {
+                if files.is_empty() {
+                    info!(
+                        "Additional events were not found from the orig master. No need to save."
+                    );
+                }
+                notes.extend(files.iter().map(|f| format!("saved {}", f.display())));
+                saved = files;
+                tail_gtids = gtids;
+            }
+            Err(e) => {
+                warn!("could not save the dead master's binlog: {e}");
+                notes.push(format!("failed: {e}"));
+                run.rec.not_recovered.push(format!(
+                    "events after {latest_exec} on the dead master: {e}"
+                ));
+            }
+        }
+    }
+    run.phase_done("3.2", "Saving Dead Master's Binlog", t, true, notes);
+
+    // 3.3: the new master.
+    info!("* Phase 3.3: Determining New Master Phase..");
+    let t = Instant::now();
+    let mut topo = facts.topo.clone();
+    for a in &applied {
+        if let Ok(s) = &mut topo.servers[a.idx].state
+            && let Some(r) = &mut s.replica
+        {
+            *r = a.status.clone();
+        }
+    }
+    let mut facts_e = checks::replica_facts(&topo, config, Some(facts.dead));
+    for f in &mut facts_e {
+        f.alive = f.alive && applied.iter().any(|a| topo.servers[a.idx].block == f.block);
+    }
+    let forced = match &run.opts.new_master {
+        Some((host, port)) => {
+            let hit = topo.servers.iter().find(|o| {
+                (o.hostname == *host || o.ip == *host) && port.is_none_or(|p| p == o.port)
+            });
+            match hit {
+                Some(o) => Some(o.block.clone()),
+                None => {
+                    let e = PhaseError(format!("{host} is not a configured server"));
+                    run.phase_done("3.3", "Determining New Master", t, false, vec![e.0.clone()]);
+                    return Err(e);
+                }
+            }
+        }
+        None => None,
+    };
+    let ranking = elect::rank(&facts_e, forced.as_deref());
+    run.rec.ranking = Some(ranking.clone());
+    let Some(winner) = ranking.winner().cloned() else {
+        let why = match &forced {
+            Some(f) => format!("{f} is bad as a new master!"),
+            None => "None of existing slaves matches as a new master. Maybe preferred node is misconfigured or all slaves are too far behind.".into(),
+        };
+        run.phase_done("3.3", "Determining New Master", t, false, vec![why.clone()]);
+        return Err(PhaseError(why));
+    };
+    let new_idx = topo
+        .servers
+        .iter()
+        .position(|o| o.block == winner.block)
+        .expect("ranked server exists");
+    let new_cfg = run.server(topo.servers[new_idx].order).clone();
+    run.rec.new_master = Some(new_cfg.display_name());
+    info!("New master is {}", new_cfg.display_name());
+    run.phase_done(
+        "3.3",
+        "Determining New Master",
+        t,
+        true,
+        vec![format!("{} {}", winner.block, winner.name)],
+    );
+
+    // 3.4: bring the new master up to the latest replica.
+    info!("* Phase 3.4: New Master Recovery Phase..");
+    let t = Instant::now();
+    let new_applied = applied
+        .iter()
+        .find(|a| a.idx == new_idx)
+        .expect("new master is a replica")
+        .clone();
+    let mut db = session(&new_cfg).await?;
+    db.exec("STOP SLAVE", "STOP SLAVE").await?;
+    let before = gtid_var(&mut db, "gtid_binlog_pos").await?;
+    let behind = latest.slave_pos.not_in(&new_applied.slave_pos);
+    let mut notes = Vec::new();
+    if new_idx != latest.idx && !behind.is_empty() {
+        if !latest.log_slave_updates {
+            let e = PhaseError(format!(
+                "{latest_name} has log_slave_updates=OFF: the new master cannot copy what it lacks from it"
+            ));
+            run.phase_done("3.4", "New Master Recovery", t, false, vec![e.0.clone()]);
+            return Err(e);
+        }
+        let latest_cfg = run.server(topo.servers[latest.idx].order).clone();
+        info!(
+            "{} is behind {latest_name} by {behind}: catching up from it",
+            new_cfg.display_name()
+        );
+        let repl_user = new_cfg
+            .repl_user
+            .clone()
+            .or_else(|| Some(new_applied.status.master_user.clone()));
+        db.exec(
+            "CHANGE MASTER to the latest replica",
+            &change_master_sql(
+                &latest_cfg,
+                repl_user.as_deref(),
+                new_cfg.repl_password.as_ref(),
+                "MASTER_USE_GTID = slave_pos",
+            ),
+        )
+        .await?;
+        db.exec("START SLAVE", "START SLAVE").await?;
+        wait_gtid(&mut db, &latest.slave_pos, 120).await?;
+        db.exec("STOP SLAVE", "STOP SLAVE").await?;
+        notes.push(format!("copied {behind} from {latest_name}"));
+    }
+    let after_catchup = gtid_var(&mut db, "gtid_binlog_pos").await?;
+    let from_latest = after_catchup.not_in(&before);
+    if !from_latest.is_empty() {
+        run.rec.recovered.push(Recovered {
+            from: format!("latest replica {latest_name}"),
+            gtids: from_latest.to_string(),
+        });
+    }
+    if !saved.is_empty() {
+        info!(
+            "Applying the dead master's saved binlog ({} transaction(s)) on {}",
+            tail_gtids.len(),
+            new_cfg.display_name()
+        );
+        apply_binlogs(&new_cfg, &saved, &run.opts.workdir)
+            .await
+            .map_err(|e| {
+                PhaseError(format!(
+                    "{e}. NOTICE: manual recovery is needed on {}",
+                    new_cfg.display_name()
+                ))
+            })?;
+        let after_tail = gtid_var(&mut db, "gtid_binlog_pos").await?;
+        let from_tail = after_tail.not_in(&after_catchup);
+        run.rec.recovered.push(Recovered {
+            from: format!("dead master {} binlog (over SSH)", dead_cfg.display_name()),
+            gtids: if tail_gtids.is_empty() {
+                from_tail.to_string()
+            } else {
+                tail_gtids.join(",")
+            },
+        });
+        notes.push(format!("applied {} saved transaction(s)", tail_gtids.len()));
+    }
+    if !new_cfg.skip_reset_slave {
+        db.exec("RESET SLAVE ALL", "RESET SLAVE ALL").await?;
+    }
+    let new_pos = gtid_var(&mut db, "gtid_binlog_pos").await?;
+    let coords_row = db
+        .row_map("SHOW MASTER STATUS", "SHOW MASTER STATUS")
+        .await?
+        .unwrap_or_default();
+    let coords = BinlogPos::new(
+        coords_row
+            .get("File")
+            .cloned()
+            .flatten()
+            .unwrap_or_default(),
+        coords_row
+            .get("Position")
+            .cloned()
+            .flatten()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0),
+    );
+    db.disconnect().await;
+    info!(
+        "{}: OK: Applying all logs succeeded. GTID position {new_pos}, binlog {coords}",
+        new_cfg.display_name()
+    );
+    run.phase_done("3.4", "New Master Recovery", t, true, notes);
+
+    // Phase 4: every other replica, in parallel.
+    info!("* Phase 4: Slaves Recovery Phase..");
+    let t = Instant::now();
+    let mut set = JoinSet::new();
+    if !run.opts.skip_change_master {
+        for a in applied.iter().filter(|a| a.idx != new_idx) {
+            let s = run.server(topo.servers[a.idx].order).clone();
+            let repl_user = s
+                .repl_user
+                .clone()
+                .or_else(|| Some(a.status.master_user.clone()));
+            let repl_password = s.repl_password.clone();
+            let (new, pos, coords, mode, sync) = (
+                new_cfg.clone(),
+                new_pos.clone(),
+                coords.clone(),
+                facts.mode,
+                run.opts.wait_until_gtid_in_sync,
+            );
+            let name = s.display_name();
+            set.spawn(async move {
+                (
+                    name,
+                    recover_replica(s, new, repl_user, repl_password, pos, coords, mode, sync)
+                        .await,
+                )
+            });
+        }
+    }
+    let mut partial = false;
+    while let Some(r) = set.join_next().await {
+        let (name, res) = r.map_err(|e| PhaseError(e.to_string()))?;
+        match res {
+            Ok(detail) => {
+                info!("{name}: OK: {detail}");
+                run.rec.replicas.push(ReplicaResult {
+                    server: name,
+                    ok: true,
+                    detail,
+                });
+            }
+            Err(e) => {
+                error!("{name}: recovery failed: {e}");
+                partial = true;
+                run.rec.replicas.push(ReplicaResult {
+                    server: name,
+                    ok: false,
+                    detail: e.0,
+                });
+            }
+        }
+    }
+    run.rec.replicas.sort_by(|a, b| a.server.cmp(&b.server));
+    run.phase_done("4", "Slaves Recovery", t, !partial, vec![]);
+
+    // Phase 5: the new master takes writes.
+    info!("* Phase 5: New master cleanup phase..");
+    let t = Instant::now();
+    let mut notes = Vec::new();
+    if let Some(cmd) = &config.app.master_ip_failover_script {
+        let mut args = ip_failover_args("start", &dead_cfg);
+        args.extend([
+            ("new_master_host".to_string(), new_cfg.hostname.clone()),
+            ("new_master_ip".into(), new_cfg.ip.clone()),
+            ("new_master_port".into(), new_cfg.port.to_string()),
+            ("new_master_user".into(), new_cfg.user.clone()),
+        ]);
+        args.extend(ssh_extras("new_master", &new_cfg));
+        let secrets = vec![(
+            "MHA_NEW_MASTER_PASSWORD".to_string(),
+            new_cfg.password.clone(),
+        )];
+        match run_hook(config, "master_ip_failover_script", cmd, args, secrets).await {
+            Ok(0) => notes.push(format!(
+                "{}: OK: Activated master IP address.",
+                new_cfg.display_name()
+            )),
+            Ok(10) => {
+                notes.push("master_ip_failover_script --command=start exited 10: proceeding".into())
+            }
+            Ok(c) => {
+                error!("master_ip_failover_script --command=start failed (exit code {c})");
+                notes.push(format!(
+                    "master_ip_failover_script --command=start FAILED (exit code {c})"
+                ));
+                partial = true;
+            }
+            Err(e) => {
+                error!("master_ip_failover_script --command=start failed: {e}");
+                notes.push(format!(
+                    "master_ip_failover_script --command=start FAILED ({e})"
+                ));
+                partial = true;
+            }
+        }
+    }
+    if !run.opts.skip_disable_read_only {
+        let mut db = session(&new_cfg).await?;
+        db.exec("SET read_only = 0", "SET GLOBAL read_only = 0")
+            .await?;
+        db.disconnect().await;
+        notes.push(format!(
+            "{}: read_only=0: the new master takes writes",
+            new_cfg.display_name()
+        ));
+    }
+    run.phase_done("5", "New master cleanup", t, true, notes);
+    run.rec.outcome = if partial {
+        Outcome::Partial
+    } else {
+        Outcome::Success
+    };
+    if partial {
+        warn!(
+            "Master failover to {} done, but recovery on slave partially failed.",
+            new_cfg.display_name()
+        );
+    } else {
+        info!(
+            "Master failover to {} completed successfully.",
+            new_cfg.display_name()
+        );
+    }
+    Ok(())
+}
+
+async fn dry_run(run: &mut Run<'_>, f: &Facts, dead: &ServerConfig) -> PResult<()> {
+    let config = run.config;
+    let facts = checks::replica_facts(&f.topo, config, Some(f.dead));
+    let forced = run.opts.new_master.as_ref().and_then(|(h, p)| {
+        f.topo
+            .servers
+            .iter()
+            .find(|o| (o.hostname == *h || o.ip == *h) && p.is_none_or(|p| p == o.port))
+            .map(|o| o.block.clone())
+    });
+    let ranking = elect::rank(&facts, forced.as_deref());
+    let ssh_ok = ssh_reachable(dead).await;
+    let winner = ranking.winner().map(|w| format!("{} {}", w.block, w.name));
+    run.rec.new_master = winner.clone();
+    run.rec.ranking = Some(ranking);
+    let latest = f
+        .replicas
+        .iter()
+        .filter_map(|&i| {
+            f.topo.servers[i]
+                .alive()?
+                .replica
+                .as_ref()?
+                .read_pos
+                .clone()
+        })
+        .max();
+    let mut plan = vec![
+        format!(
+            "Phase 2: STOP SLAVE IO_THREAD on {} replica(s)",
+            f.replicas.len()
+        ),
+        format!(
+            "Phase 2: SSH to the dead master {}: {}",
+            dead.display_name(),
+            if ssh_ok { "reachable" } else { "NOT reachable" }
+        ),
+        "Phase 3.1: wait until every replica has applied its relay log; find the latest".into(),
+    ];
+    if ssh_ok && !run.opts.skip_save_master_binlog {
+        plan.push(format!("Phase 3.2: save the dead master's binlog after the latest replica's position (now {}) over SSH", latest.map(|l| l.to_string()).unwrap_or_default()));
+    } else {
+        plan.push("Phase 3.2: the dead master's binlog cannot be saved".into());
+        run.rec.not_recovered.push(format!(
+            "events on the dead master after {} would be lost",
+            latest
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "the latest replica's position".into())
+        ));
+    }
+    plan.push(format!(
+        "Phase 3.3: promote {}",
+        winner
+            .clone()
+            .unwrap_or_else(|| "NOBODY (no eligible replica)".into())
+    ));
+    plan.push("Phase 3.4: catch the new master up from the latest replica, apply the saved binlog, RESET SLAVE ALL".into());
+    plan.push(format!(
+        "Phase 4: repoint the other replicas at the new master ({})",
+        if f.mode == Mode::Gtid {
+            "GTID"
+        } else {
+            "GTID catch-up, then the new master's binlog coordinates"
+        }
+    ));
+    plan.push("Phase 5: master_ip_failover_script --command=start, SET GLOBAL read_only=0 on the new master".into());
+    if let Some(cmd) = &config.app.master_ip_failover_script {
+        run.rec.hooks.push(HookPlan {
+            hook: "master_ip_failover_script",
+            args: ip_failover_args(if ssh_ok { "stopssh" } else { "stop" }, dead),
+        });
+        let _ = cmd;
+    }
+    run.rec.plan = plan;
+    run.rec.outcome = Outcome::DryRun;
+    if winner.is_none() {
+        return Err(PhaseError("no replica can be promoted".into()));
+    }
+    Ok(())
+}
+
+async fn finish(run: &mut Run<'_>) {
+    let config = run.config;
+    let workdir = &run.opts.workdir;
+    if run.rec.outcome == Outcome::DryRun {
+        return;
+    }
+    // Report in MHA's shape.
+    info!("----- Failover Report -----");
+    info!("{}", run.rec.subject());
+    for p in &run.rec.phases {
+        info!(
+            "Phase {} {}: {} ms{}",
+            p.phase,
+            p.name,
+            p.ms,
+            if p.ok { "" } else { " FAILED" }
+        );
+    }
+    for r in &run.rec.recovered {
+        info!("Recovered from {}: {}", r.from, r.gtids);
+    }
+    for n in &run.rec.not_recovered {
+        warn!("NOT recovered: {n}");
+    }
+    let record = workdir.join(format!(
+        "{}.failover.{}.json",
+        config.app_name, run.rec.started_unix
+    ));
+    let _ = std::fs::write(
+        &record,
+        serde_json::to_string_pretty(&run.rec).unwrap_or_default(),
+    );
+    if matches!(run.rec.outcome, Outcome::Success | Outcome::Partial) {
+        let _ = std::fs::write(
+            complete_marker(workdir, &config.app_name),
+            format!("{}\n", now_unix()),
+        );
+        if run.opts.remove_dead_master_conf
+            && let Some(dead) = &run.rec.dead_master
+            && let Some(s) = config.servers.iter().find(|s| &s.display_name() == dead)
+        {
+            match crate::config::write::delete_server_block(&config.path, &s.block) {
+                Ok(true) => info!(
+                    "Deleted [{}] entry from {} .",
+                    s.block,
+                    config.path.display()
+                ),
+                Ok(false) => warn!(
+                    "Entry [{}] not found in {} .",
+                    s.block,
+                    config.path.display()
+                ),
+                Err(e) => error!("could not remove the dead master from the configuration: {e}"),
+            }
+        }
+    }
+    if run.rec.outcome == Outcome::Refused {
+        return;
+    }
+    if let Some(cmd) = &config.app.report_script {
+        let mut body = vec![format!(
+            "Master {} is down!",
+            run.rec.dead_master.clone().unwrap_or_default()
+        )];
+        body.extend(run.rec.phases.iter().flat_map(|p| p.notes.clone()));
+        body.extend(
+            run.rec
+                .replicas
+                .iter()
+                .map(|r| format!("{}: {}", r.server, r.detail)),
+        );
+        let mut args = vec![(
+            "orig_master_host".to_string(),
+            run.rec.dead_master.clone().unwrap_or_default(),
+        )];
+        if let Some(n) = &run.rec.new_master {
+            args.push(("new_master_host".into(), n.clone()));
+            args.push((
+                "new_slave_hosts".into(),
+                run.rec
+                    .replicas
+                    .iter()
+                    .filter(|r| r.ok)
+                    .map(|r| r.server.clone())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ));
+        }
+        args.push(("conf".into(), config.path.display().to_string()));
+        args.push(("subject".into(), run.rec.subject()));
+        args.push(("body".into(), body.join("\n")));
+        if let Err(e) = run_hook(config, "report_script", cmd, args, vec![]).await {
+            warn!("report_script failed: {e}");
+        }
+    }
+}

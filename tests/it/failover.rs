@@ -1,0 +1,384 @@
+//! The failover engine on real servers under a write load that records every acknowledged
+//! commit: no acknowledged commit is lost, every replica ends on the new master.
+
+use std::time::Duration;
+
+use mha::sandbox::{self, Fault, Mode};
+
+use crate::bed::{self, Cluster, Daemon, Writer};
+
+const T: Duration = Duration::from_secs(30);
+
+fn conf_with(c: &Cluster, server_extra: &[(&str, &str)], app_extra: &str) -> std::path::PathBuf {
+    let mut text = std::fs::read_to_string(c.state.app_config()).unwrap();
+    text = text.replacen(
+        "ping_interval = 1\n",
+        &format!("ping_interval = 1\n{app_extra}"),
+        1,
+    );
+    for (block, line) in server_extra {
+        text = text.replacen(&format!("[{block}]\n"), &format!("[{block}]\n{line}\n"), 1);
+    }
+    let p = c.dir.path().join("app1.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+async fn write_then_crash(c: &Cluster, node: &str) -> Vec<u64> {
+    let w = Writer::start(c.state.admin_target(c.node(node)).unwrap());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    sandbox::fault(c.dir.path(), node, Fault::Crash)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let acked = w.stop().await;
+    assert!(
+        acked.len() > 50,
+        "the write load was too light: {}",
+        acked.len()
+    );
+    acked
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manager_fails_over_gtid_under_load_then_blocks_a_second_failover() {
+    let c = Cluster::start(2, Mode::Gtid).await;
+    c.create_acked_table().await;
+    let conf = c.state.app_config();
+    let conf_s = conf.to_str().unwrap();
+    let mut m = Daemon::start(
+        &["manager", "--conf", conf_s],
+        c.dir.path().join("manager.log"),
+    );
+    assert!(
+        m.wait_for("waiting until MySQL doesn't respond", T),
+        "{}",
+        m.output()
+    );
+
+    let acked = write_then_crash(&c, "server1").await;
+    assert!(m.wait_for("completed successfully", T), "{}", m.output());
+    let out = m.output();
+    for phase in [
+        "Phase 1: Configuration Check",
+        "Phase 2: Dead Master Shutdown",
+        "Phase 3.2: Saving Dead Master's Binlog",
+        "Phase 4: Slaves Recovery",
+        "Phase 5: New master cleanup",
+    ] {
+        assert!(out.contains(phase), "{phase} missing:\n{out}");
+    }
+    // server2 is candidate_master=1: it is the new master, writable, server3 replicates from it.
+    assert_eq!(
+        c.value("server2", "SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+    let st = c.wait_replicating_from("server3", "server2", T).await;
+    assert_eq!(st["Using_Gtid"].as_deref(), Some("Slave_Pos"));
+    c.exec("server2", "INSERT INTO mha_it.acked (id) VALUES (1000000)")
+        .await;
+    c.wait_value(
+        "server3",
+        "SELECT COUNT(*) FROM mha_it.acked WHERE id = 1000000",
+        "1",
+        T,
+    )
+    .await;
+    for node in ["server2", "server3"] {
+        c.assert_has_all(node, &acked).await;
+    }
+    // The record and the marker are in the workdir; the manager monitors the new master.
+    let workdir = c.dir.path().join("manager");
+    assert!(workdir.join("app1.failover.complete").exists());
+    let record = std::fs::read_dir(&workdir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().contains("app1.failover.1"))
+        .expect("failover record");
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(record).unwrap()).unwrap();
+    assert_eq!(rec["outcome"], "success");
+    assert!(rec["phases"].as_array().unwrap().len() >= 6);
+    let s = bed::wait_status(&conf, 0, T);
+    assert!(s.ends_with("master:127.0.0.1"), "{s}");
+    assert!(m.wait_for(
+        &format!(
+            "monitoring the new master 127.0.0.1(127.0.0.1:{})",
+            c.node("server2").port
+        ),
+        T
+    ));
+
+    // A second death inside the block period: refused until acknowledged.
+    let acked2 = write_then_crash(&c, "server2").await;
+    assert!(
+        m.wait_for("Automatic failover refused: Last failover was done at", T),
+        "{}",
+        m.output()
+    );
+    let (code, text) = bed::check_status(&conf, &[]);
+    assert_eq!(code, 51, "{text}");
+    assert_eq!(
+        c.slave_status("server3").await["Master_Port"].as_deref(),
+        Some(c.node("server2").port.to_string().as_str()),
+        "nothing changed while refused"
+    );
+    std::fs::remove_file(workdir.join("app1.failover.complete")).unwrap();
+    assert!(
+        m.wait_for(
+            &format!(
+                "Master failover to 127.0.0.1(127.0.0.1:{}) completed successfully",
+                c.node("server3").port
+            ),
+            T
+        ),
+        "{}",
+        m.output()
+    );
+    assert_eq!(
+        c.value("server3", "SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+    c.assert_has_all("server3", &acked).await;
+    c.assert_has_all("server3", &acked2).await;
+    assert_eq!(
+        m.wait_exit(Duration::from_millis(10)),
+        None,
+        "the manager keeps running"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn master_switch_dead_file_pos_repairs_a_lagging_replica() {
+    let c = Cluster::start(2, Mode::FilePos).await;
+    c.create_acked_table().await;
+    let conf = c.state.app_config();
+    let conf_s = conf.to_str().unwrap();
+    // server3 stops receiving for a while: it will be far behind when the master dies.
+    c.wait_value(
+        "server3",
+        "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_NAME = 'acked'",
+        "1",
+        T,
+    )
+    .await;
+    c.exec("server3", "STOP SLAVE IO_THREAD").await;
+    let acked = write_then_crash(&c, "server1").await;
+    c.exec("server3", "START SLAVE IO_THREAD").await; // the master is gone: nothing arrives
+
+    // --dry-run first: a plan, and nothing changes.
+    let port1 = c.node("server1").port.to_string();
+    let out = bed::run_mha(
+        &bed::mha_bin(),
+        &[
+            "master_switch",
+            "--master_state=dead",
+            "--conf",
+            conf_s,
+            "--dead_master_host=127.0.0.1",
+            &format!("--dead_master_port={port1}"),
+            "--interactive=0",
+            "--dry-run",
+        ],
+    );
+    let (text, err) = bed::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{err}");
+    assert!(text.contains("Dry run: nothing was changed."), "{text}");
+    assert!(text.contains("Phase 3.3: promote server2"), "{text}");
+    assert_eq!(
+        c.slave_status("server2").await["Slave_IO_Running"].as_deref(),
+        Some("Connecting"),
+        "dry run touched replication"
+    );
+
+    let out = bed::run_mha(
+        &bed::mha_bin(),
+        &[
+            "master_switch",
+            "--master_state=dead",
+            "--conf",
+            conf_s,
+            "--dead_master_host=127.0.0.1",
+            &format!("--dead_master_port={port1}"),
+            "--interactive=0",
+            "--output",
+            "json",
+        ],
+    );
+    let (text, err) = bed::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{err}");
+    let rec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(rec["outcome"], "success", "{text}");
+    assert_eq!(rec["mode"], "file-pos");
+    // The lagging replica's missing transactions came from the new master, and the report says so.
+    let s3 = rec["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["server"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!(":{})", c.node("server3").port))
+        })
+        .unwrap();
+    assert!(
+        s3["ok"].as_bool().unwrap()
+            && s3["detail"]
+                .as_str()
+                .unwrap()
+                .contains("recovered up to 0-1-"),
+        "{text}"
+    );
+    for node in ["server2", "server3"] {
+        c.assert_has_all(node, &acked).await;
+    }
+    let st = c.wait_replicating_from("server3", "server2", T).await;
+    assert_eq!(
+        st["Using_Gtid"].as_deref(),
+        Some("No"),
+        "file/position mode stays file/position"
+    );
+    c.exec("server2", "INSERT INTO mha_it.acked (id) VALUES (1000000)")
+        .await;
+    c.wait_value(
+        "server3",
+        "SELECT COUNT(*) FROM mha_it.acked WHERE id = 1000000",
+        "1",
+        T,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_candidates_and_forced_choice() {
+    let c = Cluster::start(2, Mode::Gtid).await;
+    c.create_acked_table().await;
+    let hook = c.dir.path().join("ip_failover.sh");
+    let calls = c.dir.path().join("hook-calls.log");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\necho \"$@ pw=${{MHA_NEW_MASTER_PASSWORD:+set}}\" >> {}\ncase \"$*\" in *--command=stop*) [ -f {}/allow-stop ] || exit 1;; esac\nexit 0\n",
+            calls.display(),
+            c.dir.path().display()
+        ),
+    )
+    .unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(&hook).unwrap().permissions(),
+        0o755,
+    );
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // server2 (candidate_master=1) is also no_master=1: never promoted.
+    let conf = conf_with(
+        &c,
+        &[("server2", "no_master = 1")],
+        &format!("master_ip_failover_script = \"{}\"\n", hook.display()),
+    );
+    let conf_s = conf.to_str().unwrap();
+    let acked = write_then_crash(&c, "server1").await;
+    let port1 = c.node("server1").port.to_string();
+    let args = |extra: &[&str]| {
+        let mut v = vec![
+            "master_switch",
+            "--master_state=dead",
+            "--conf",
+            conf_s,
+            "--dead_master_host=127.0.0.1",
+            "--interactive=0",
+        ];
+        v.extend_from_slice(extra);
+        v.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        bed::run_mha(&bed::mha_bin(), &a)
+    };
+    let dm = format!("--dead_master_port={port1}");
+
+    // 1. A failing stop hook aborts the failover.
+    let out = run(args(&[&dm]));
+    let (text, _) = bed::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "master_ip_failover_script --command=stopssh failed (exit code 1); failover aborted"
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        c.value("server2", "SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("1"),
+        "nobody was promoted"
+    );
+    // ... and leaves the error flag: the next attempt is refused until acknowledged.
+    let out = run(args(&[&dm]));
+    assert!(
+        bed::text(&out)
+            .0
+            .contains("This means the last failover failed"),
+        "{}",
+        bed::text(&out).0
+    );
+
+    // 2. --new_master_host naming a no_master server is refused with the reason.
+    std::fs::write(c.dir.path().join("allow-stop"), "").unwrap();
+    let port2 = c.node("server2").port.to_string();
+    let out = run(args(&[
+        &dm,
+        "--ignore_last_failover",
+        "--new_master_host=127.0.0.1",
+        &format!("--new_master_port={port2}"),
+    ]));
+    let (text, _) = bed::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("server2 is bad as a new master!") && text.contains("no_master=1"),
+        "{text}"
+    );
+
+    // 3. Without a forced choice: server3 (server2 is no_master), hooks called with MHA's args.
+    let out = run(args(&[&dm, "--ignore_last_failover"]));
+    let (text, err) = bed::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{err}");
+    assert!(
+        text.contains(&format!(
+            "Master failover to 127.0.0.1(127.0.0.1:{}) completed successfully",
+            c.node("server3").port
+        )),
+        "{text}"
+    );
+    let calls = std::fs::read_to_string(&calls).unwrap();
+    assert!(
+        calls.contains("--command=stopssh --ssh_user=")
+            && calls.contains(&format!("--orig_master_port={port1}")),
+        "{calls}"
+    );
+    assert!(
+        calls.contains("--command=start")
+            && calls.contains("--new_master_user=mha")
+            && calls.contains("pw=set"),
+        "{calls}"
+    );
+    assert!(
+        !calls.contains(
+            &std::fs::read_to_string(c.dir.path().join("secrets/mha.password"))
+                .unwrap()
+                .trim()
+                .to_string()
+        ),
+        "password on a hook command line"
+    );
+    for node in ["server2", "server3"] {
+        c.assert_has_all(node, &acked).await;
+    }
+    c.wait_replicating_from("server2", "server3", T).await;
+}
