@@ -5,6 +5,7 @@ pub mod args;
 mod check_config;
 mod check_repl;
 mod check_ssh;
+mod conf_host;
 pub mod exit;
 mod logging;
 mod manager;
@@ -90,7 +91,10 @@ pub fn run(args: Vec<OsString>) -> Exit {
 
 /// Error categories → exit codes.
 fn exit_for(e: &anyhow::Error) -> Exit {
-    if e.downcast_ref::<ConfigErrors>().is_some() {
+    if e.downcast_ref::<ConfigErrors>().is_some()
+        || e.downcast_ref::<crate::config::write::WriteError>()
+            .is_some()
+    {
         Exit::Config
     } else if e.downcast_ref::<NotImplemented>().is_some() {
         Exit::NotImplemented
@@ -178,15 +182,6 @@ fn dispatch(command: Command) -> anyhow::Result<Exit> {
         Command::CheckStatus(a) => status::check_status(&a),
         Command::Stop(a) => status::stop(&a),
         Command::MasterSwitch(a) => master_switch::run(&a),
-        Command::ConfHost(a) => {
-            load(&ConfArgs {
-                conf: a.conf.clone(),
-                global_conf: config::DEFAULT_GLOBAL_CONF.into(),
-            })?;
-            not_implemented(
-                "conf_host",
-                "editing the configuration file arrives with the switchover work",
-            )
-        }
+        Command::ConfHost(a) => conf_host::run(&a),
     }
 }

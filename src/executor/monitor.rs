@@ -474,6 +474,17 @@ pub async fn run(opts: ManagerOptions, mut config: Arc<Config>) -> Outcome {
                 }
                 let _ = status.set(Status::InitializingMonitor, None);
             }
+            super::failover::Outcome::DryRun => {
+                info!("{}", rec.subject());
+                for step in &rec.plan {
+                    info!("dry run: {step}");
+                }
+                for n in &rec.not_recovered {
+                    warn!("dry run: would not be recovered: {n}");
+                }
+                info!("--dry-run: nothing was changed; the manager stops here.");
+                break outcome;
+            }
             _ => {
                 let _ = status.set(Status::FailoverError, dead_host.as_deref());
                 tokio::time::sleep(opts.wait_on_failover_error).await;

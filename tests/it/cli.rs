@@ -131,13 +131,6 @@ fn engines_to_come_parse_everything_then_exit_79() {
             "--interactive=0",
             "--skip_lock_all_tables",
         ],
-        &[
-            "conf_host",
-            "--command=add",
-            "--hostname=h3",
-            "--block=server3",
-            "--params=port=3306;candidate_master=1",
-        ],
     ];
     for args in cases {
         let mut all: Vec<&str> = args.to_vec();

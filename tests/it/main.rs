@@ -6,6 +6,7 @@ mod bed;
 mod check_repl;
 mod check_ssh;
 mod cli;
+mod conf_host;
 mod failover;
 mod manager;
 mod netns;
