@@ -19,8 +19,6 @@ pub enum Exit {
     Unavailable,
     /// The configuration is invalid.
     Config,
-    /// The subcommand is not implemented yet.
-    NotImplemented,
     /// A check_status code, passed through as MHA does.
     Status(u8),
 }
@@ -35,7 +33,6 @@ impl Exit {
             Exit::Usage => 64,
             Exit::Unavailable => 69,
             Exit::Config => 78,
-            Exit::NotImplemented => 79,
             Exit::Status(c) => c,
         }
     }
@@ -56,8 +53,7 @@ Exit codes:
   20  the master is dead (manager --monitor_only)
   64  invalid command-line options
   69  a required program is not installed
-  78  configuration error (the message names file, line, block and key)
-  79  not implemented yet";
+  78  configuration error (the message names file, line, block and key)";
 
 pub const CHECK_STATUS_HELP: &str = "\
 Exit codes (MHA's status codes):
@@ -73,5 +69,4 @@ Exit codes (MHA's status codes):
   50  FAILOVER_RUNNING      failover in progress
   51  FAILOVER_ERROR        the last failover failed
   64  invalid command-line options
-  78  configuration error
-  79  not implemented yet";
+  78  configuration error";

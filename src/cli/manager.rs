@@ -32,7 +32,7 @@ pub fn run(a: &ManagerArgs) -> anyhow::Result<Exit> {
     };
     let outcome = super::runtime()?.block_on(monitor::run(opts, Arc::new(config)));
     Ok(match outcome {
-        Outcome::Stopped => Exit::Ok,
+        Outcome::Stopped | Outcome::FollowSwitch(_) => Exit::Ok,
         Outcome::Checked => {
             println!("MySQL Replication Health is OK.");
             Exit::Ok

@@ -39,14 +39,11 @@ fn confirm(question: &str) -> bool {
 }
 
 pub fn run(a: &MasterSwitchArgs) -> anyhow::Result<Exit> {
-    if a.master_state == MasterState::Alive {
-        return super::not_implemented(
-            "master_switch --master_state=alive",
-            "the online switch arrives with the switchover work",
-        );
-    }
     let loaded = super::load(&a.conf)?;
     let config = loaded.config;
+    if a.master_state == MasterState::Alive {
+        return switch_alive(a, &config);
+    }
     let host = a
         .dead_master_host
         .clone()
@@ -197,4 +194,78 @@ pub fn render(r: &FailoverRecord) -> String {
         }
     );
     out
+}
+
+fn switch_alive(a: &MasterSwitchArgs, config: &Config) -> anyhow::Result<Exit> {
+    use crate::executor::switchover::{self, SwitchOptions, SwitchOutcome};
+    let opts = SwitchOptions {
+        new_master: a
+            .failover
+            .new_master_host
+            .clone()
+            .map(|h| (h, a.failover.new_master_port)),
+        orig_master_is_new_slave: a.orig_master_is_new_slave,
+        running_updates_limit: a.running_updates_limit,
+        running_seconds_limit: a.running_seconds_limit,
+        seconds_behind_master: a.seconds_behind_master,
+        skip_lock_all_tables: a.skip_lock_all_tables,
+        dry_run: a.failover.dry_run,
+        workdir: config.app.manager_workdir.clone(),
+    };
+    if a.interactive == 1 && !opts.dry_run && !confirm("Starting master switch. Proceed?") {
+        eprintln!("Not switching (answer was not yes).");
+        return Ok(Exit::Failure);
+    }
+    let _ = std::fs::create_dir_all(&opts.workdir);
+    let rec = super::runtime()?.block_on(switchover::switchover(config, &opts));
+    match a.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&rec)?),
+        Output::Text => {
+            let mut out = String::new();
+            for s in &rec.steps {
+                let _ = writeln!(out, "{s}");
+            }
+            for (name, ok, detail) in &rec.replicas {
+                let _ = writeln!(
+                    out,
+                    "{name}: {}: {detail}",
+                    if *ok { "OK" } else { "FAILED" }
+                );
+            }
+            if let Some(ms) = rec.write_block_ms {
+                let _ = writeln!(out, "Writes were blocked for {ms} ms.");
+            }
+            if let Some(e) = &rec.error {
+                let _ = writeln!(out, "Error: {e}");
+            }
+            let new = rec.new_master.clone().unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{}",
+                match rec.outcome {
+                    SwitchOutcome::Success =>
+                        format!("Switching master to {new} completed successfully."),
+                    SwitchOutcome::Partial => format!(
+                        "Switching master to {new} done, but switching slaves partially failed."
+                    ),
+                    SwitchOutcome::Refused => "Switch refused: nothing was changed.".to_string(),
+                    SwitchOutcome::RolledBack => format!(
+                        "Switch failed and was rolled back: {} takes writes again, replicas replicate from it.",
+                        rec.orig_master.clone().unwrap_or_default()
+                    ),
+                    SwitchOutcome::Failed =>
+                        "Switch failed and could not be fully rolled back: see the errors above."
+                            .to_string(),
+                    SwitchOutcome::DryRun =>
+                        format!("Dry run: {new} would become the master; nothing was changed."),
+                }
+            );
+            print!("{out}");
+        }
+    }
+    Ok(match rec.exit_code() {
+        0 => Exit::Ok,
+        10 => Exit::Partial,
+        _ => Exit::Failure,
+    })
 }

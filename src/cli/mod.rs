@@ -22,16 +22,6 @@ use crate::config::{self, ConfigErrors, GlobalConf, Loaded};
 use args::{Cli, Command, ConfArgs};
 use exit::Exit;
 
-/// A subcommand whose engine comes in a later release.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "`mha {command}` is not implemented yet: its options and configuration were checked, but {what}"
-)]
-pub struct NotImplemented {
-    pub command: &'static str,
-    pub what: &'static str,
-}
-
 /// MHA's program names, so `masterha_check_status` as a symlink behaves like MHA's tool.
 fn mha_alias(program: &str) -> Option<&'static [&'static str]> {
     Some(match program {
@@ -96,8 +86,6 @@ fn exit_for(e: &anyhow::Error) -> Exit {
             .is_some()
     {
         Exit::Config
-    } else if e.downcast_ref::<NotImplemented>().is_some() {
-        Exit::NotImplemented
     } else if matches!(
         e.downcast_ref::<crate::sandbox::SandboxError>(),
         Some(crate::sandbox::SandboxError::Unavailable { .. })
@@ -131,10 +119,6 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")
-}
-
-pub(crate) fn not_implemented(command: &'static str, what: &'static str) -> anyhow::Result<Exit> {
-    Err(NotImplemented { command, what }.into())
 }
 
 fn dispatch(command: Command) -> anyhow::Result<Exit> {

@@ -133,6 +133,18 @@ impl FailoverRecord {
                 "{}: MySQL Master failover {dead} to {n} succeeded",
                 self.app
             ),
+            (Outcome::DryRun, Some(n)) => {
+                format!(
+                    "{}: MySQL Master failover {dead} to {n} (dry run)",
+                    self.app
+                )
+            }
+            (Outcome::DryRun, None) => {
+                format!(
+                    "{}: MySQL Master failover {dead}: no new master (dry run)",
+                    self.app
+                )
+            }
             (Outcome::Partial, Some(n)) => {
                 format!(
                     "{}: MySQL Master failover {dead} to {n} done, but recovery on slave partially failed",
@@ -1359,7 +1371,12 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
             ("new_master_port".into(), new_cfg.port.to_string()),
             ("new_master_user".into(), new_cfg.user.clone()),
         ]);
-        args.extend(ssh_extras("new_master", &new_cfg));
+        // ssh_options is one argument, already given with the old master's.
+        args.extend(
+            ssh_extras("new_master", &new_cfg)
+                .into_iter()
+                .filter(|(k, _)| k != "ssh_options"),
+        );
         let secrets = vec![(
             "MHA_NEW_MASTER_PASSWORD".to_string(),
             new_cfg.password.clone(),
@@ -1570,22 +1587,27 @@ async fn finish(run: &mut Run<'_>) {
                 .iter()
                 .map(|r| format!("{}: {}", r.server, r.detail)),
         );
-        let mut args = vec![(
-            "orig_master_host".to_string(),
-            run.rec.dead_master.clone().unwrap_or_default(),
-        )];
+        // MHA passes bare host names.
+        let host_of = |name: &str| {
+            config
+                .servers
+                .iter()
+                .find(|s| s.display_name() == name)
+                .map(|s| s.hostname.clone())
+                .unwrap_or_else(|| name.to_string())
+        };
+        let dead_name = run.rec.dead_master.clone().unwrap_or_default();
+        let mut args = vec![("orig_master_host".to_string(), host_of(&dead_name))];
         if let Some(n) = &run.rec.new_master {
-            args.push(("new_master_host".into(), n.clone()));
-            args.push((
-                "new_slave_hosts".into(),
-                run.rec
-                    .replicas
-                    .iter()
-                    .filter(|r| r.ok)
-                    .map(|r| r.server.clone())
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ));
+            args.push(("new_master_host".into(), host_of(n)));
+            let slaves: Vec<String> = run
+                .rec
+                .replicas
+                .iter()
+                .filter(|r| r.ok)
+                .map(|r| host_of(&r.server))
+                .collect();
+            args.push(("new_slave_hosts".into(), slaves.join(",")));
         }
         args.push(("conf".into(), config.path.display().to_string()));
         args.push(("subject".into(), run.rec.subject()));

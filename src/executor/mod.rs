@@ -4,3 +4,4 @@ pub mod check_repl;
 pub mod failover;
 pub mod monitor;
 pub mod observe;
+pub mod switchover;

@@ -59,6 +59,8 @@ pub enum Outcome {
     },
     /// A failover after a confirmed death failed (or was refused and the manager stopped).
     FailoverFailed(String),
+    /// A planned switchover finished: monitor the new topology.
+    FollowSwitch(String),
 }
 
 fn notify(states: &[sd_notify::NotifyState]) {
@@ -428,7 +430,14 @@ pub async fn run(opts: ManagerOptions, mut config: Arc<Config>) -> Outcome {
     let _ = status.set(Status::InitializingMonitor, None);
     let mut failover_opts = opts.failover.clone();
     let outcome = loop {
-        let outcome = monitor(&opts, &mut config, &mut status).await;
+        let outcome = monitor(&opts, &mut config, &mut status, &workdir).await;
+        if let Outcome::FollowSwitch(new) = &outcome {
+            info!("Planned switchover to {new} done: following the new master.");
+            let _ =
+                std::fs::remove_file(super::switchover::switch_marker(&workdir, &config.app_name));
+            let _ = status.set(Status::InitializingMonitor, None);
+            continue;
+        }
         let (Outcome::MasterDead { master, .. }, Some(fo)) = (&outcome, failover_opts.as_mut())
         else {
             break outcome;
@@ -445,7 +454,15 @@ pub async fn run(opts: ManagerOptions, mut config: Arc<Config>) -> Outcome {
             break Outcome::Stopped;
         }
         let _ = status.set(Status::FailoverRunning, dead_host.as_deref());
+        // A failover can take a while (relay logs to apply): keep systemd's watchdog fed.
+        let ticker = tokio::spawn(async {
+            loop {
+                notify(&[sd_notify::NotifyState::Watchdog]);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
         let rec = super::failover::failover(&config, fo).await;
+        ticker.abort();
         // An operator's --ignore_last_failover covers the first failover only: the next one
         // within last_failover_minute waits for an acknowledgement.
         fo.ignore_last_failover = false;
@@ -559,6 +576,7 @@ async fn monitor(
     opts: &ManagerOptions,
     config: &mut Arc<Config>,
     status: &mut StatusFile,
+    workdir: &std::path::Path,
 ) -> Outcome {
     let mut master_idx = match startup_checks(config, opts).await {
         Ok(m) => m,
@@ -595,8 +613,33 @@ async fn monitor(
         sd_notify::NotifyState::Status(&format!("monitoring master {}", master.display_name())),
     ]);
 
+    let mut paused = false;
     loop {
         let round = Instant::now();
+        // A planned switchover: its write block is not a failure; afterwards follow it.
+        match super::switchover::read_marker(workdir, &config.app_name) {
+            Some(m) if m.state == "done" => return Outcome::FollowSwitch(m.new_master),
+            Some(m) => {
+                if !paused {
+                    info!(
+                        "Planned switchover to {} in progress (pid {}): health checks paused.",
+                        m.new_master, m.pid
+                    );
+                    paused = true;
+                    detector.reset();
+                    first_sample = None;
+                    ssh_probe = None;
+                }
+                notify(&[sd_notify::NotifyState::Watchdog]);
+                tokio::time::sleep(config.app.ping_interval).await;
+                continue;
+            }
+            None if paused => {
+                info!("The planned switchover ended without a new master: monitoring goes on.");
+                paused = false;
+            }
+            None => {}
+        }
         let outcome = tokio::select! {
             _ = sigterm.recv() => { info!("Got terminate signal. Exit."); return Outcome::Stopped; }
             _ = sigint.recv() => { info!("Got terminate signal. Exit."); return Outcome::Stopped; }

@@ -118,29 +118,39 @@ fn usage_errors_exit_64() {
 }
 
 #[test]
-fn engines_to_come_parse_everything_then_exit_79() {
+fn master_switch_alive_parses_mha_options_and_refuses_with_servers_down() {
     let dir = tempfile::tempdir().unwrap();
-    let c = conf(dir.path(), "app1.cnf", GOOD);
-    let cases: &[&[&str]] = &[
+    let c = conf(
+        dir.path(),
+        "app1.cnf",
+        "[server default]\nuser=mha\n[server1]\nhostname=127.0.0.1\nport=1\n[server2]\nhostname=127.0.0.1\nport=2\n",
+    );
+    let out = run_mha(
+        &mha_bin(),
         &[
             "master_switch",
             "--master_state=alive",
-            "--new_master_host=127.0.0.2",
+            "--conf",
+            &c,
+            "--new_master_host=127.0.0.1",
+            "--new_master_port=2",
             "--orig_master_is_new_slave",
             "--running_updates_limit=2",
+            "--running_seconds_limit=5",
             "--interactive=0",
             "--skip_lock_all_tables",
         ],
-    ];
-    for args in cases {
-        let mut all: Vec<&str> = args.to_vec();
-        all.push("--conf");
-        all.push(&c);
-        let out = run_mha(&mha_bin(), &all);
-        let (_, stderr) = text(&out);
-        assert_eq!(code(&out), 79, "{args:?}: {stderr}");
-        assert!(stderr.contains("is not implemented yet"), "{stderr}");
-    }
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(code(&out), 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("Switching master should not be started if one or more servers is down"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Switch refused: nothing was changed."),
+        "{stdout}"
+    );
 }
 
 #[test]

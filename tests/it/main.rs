@@ -11,3 +11,4 @@ mod failover;
 mod manager;
 mod netns;
 mod sandbox;
+mod switchover;

@@ -1,0 +1,821 @@
+//! Online switchover (`master_switch --master_state=alive`), MHA's phases with a real
+//! rollback: until the new master takes writes, any failure puts everything back (the old
+//! master writable, every replica on it) and says what happened. The time writes were blocked
+//! is measured.
+//!
+//! A running manager learns about the switch from `<app>.switch` in manager_workdir: it pauses
+//! its health checks while the switch runs and then follows the new master.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::task::JoinSet;
+use tracing::{error, info, warn};
+
+use super::observe::{observe, target};
+use crate::config::{Config, ServerConfig};
+use crate::engine::checks::{self, MasterView};
+use crate::engine::elect;
+use crate::hooks::{self, HookCall};
+use crate::sql::{self, Session, quote};
+use crate::topology::{BinlogPos, MariaGtidPos, ReplicaStatus};
+
+#[derive(Debug, Clone, Default)]
+pub struct SwitchOptions {
+    pub new_master: Option<(String, Option<u16>)>,
+    pub orig_master_is_new_slave: bool,
+    pub running_updates_limit: u64,
+    pub running_seconds_limit: u64,
+    pub seconds_behind_master: u64,
+    pub skip_lock_all_tables: bool,
+    pub dry_run: bool,
+    pub workdir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SwitchOutcome {
+    Success,
+    /// The new master takes writes but some replica could not be repointed (MHA's 10).
+    Partial,
+    /// Refused by the checks: nothing changed.
+    Refused,
+    /// Failed before the new master took writes; everything was put back.
+    RolledBack,
+    /// Failed and could not be fully put back: the error says what to fix.
+    Failed,
+    DryRun,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SwitchRecord {
+    pub app: String,
+    pub outcome: SwitchOutcome,
+    pub orig_master: Option<String>,
+    pub new_master: Option<String>,
+    pub error: Option<String>,
+    pub steps: Vec<String>,
+    pub replicas: Vec<(String, bool, String)>,
+    /// How long writes were blocked on the old master, in milliseconds.
+    pub write_block_ms: Option<u64>,
+    pub total_ms: u64,
+}
+
+impl SwitchRecord {
+    pub fn exit_code(&self) -> u8 {
+        match self.outcome {
+            SwitchOutcome::Success | SwitchOutcome::DryRun => 0,
+            SwitchOutcome::Partial => 10,
+            _ => 1,
+        }
+    }
+}
+
+pub fn switch_marker(workdir: &Path, app: &str) -> PathBuf {
+    workdir.join(format!("{app}.switch"))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SwitchMarker {
+    /// running, done.
+    pub state: String,
+    pub new_master: String,
+    pub pid: u32,
+}
+
+fn write_marker(workdir: &Path, app: &str, state: &str, new_master: &str) {
+    let m = SwitchMarker {
+        state: state.into(),
+        new_master: new_master.into(),
+        pid: std::process::id(),
+    };
+    let path = switch_marker(workdir, app);
+    let tmp = path.with_extension("switch.tmp");
+    if std::fs::write(&tmp, serde_json::to_string(&m).unwrap_or_default()).is_ok() {
+        let _ = std::fs::rename(tmp, path);
+    }
+}
+
+pub fn read_marker(workdir: &Path, app: &str) -> Option<SwitchMarker> {
+    let text = std::fs::read_to_string(switch_marker(workdir, app)).ok()?;
+    let m: SwitchMarker = serde_json::from_str(&text).ok()?;
+    // A marker left by a switch process that is gone means nothing.
+    let alive = std::path::Path::new(&format!("/proc/{}", m.pid)).exists();
+    (m.state == "done" || alive).then_some(m)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct StepError(String);
+
+impl From<sql::DbError> for StepError {
+    fn from(e: sql::DbError) -> Self {
+        StepError(e.to_string())
+    }
+}
+
+async fn session(s: &ServerConfig) -> Result<Session, StepError> {
+    Ok(sql::connect(&target(s), Duration::from_secs(5)).await?)
+}
+
+async fn gtid_binlog_pos(db: &mut Session) -> Result<MariaGtidPos, StepError> {
+    let row = db
+        .row_map("read GTID position", "SELECT @@global.gtid_binlog_pos AS g")
+        .await?;
+    MariaGtidPos::parse(
+        &row.and_then(|r| r.get("g").cloned().flatten())
+            .unwrap_or_default(),
+    )
+    .map_err(|e| StepError(e.to_string()))
+}
+
+async fn binlog_coords(db: &mut Session) -> Result<BinlogPos, StepError> {
+    let row = db
+        .row_map("SHOW MASTER STATUS", "SHOW MASTER STATUS")
+        .await?
+        .unwrap_or_default();
+    Ok(BinlogPos::new(
+        row.get("File").cloned().flatten().unwrap_or_default(),
+        row.get("Position")
+            .cloned()
+            .flatten()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0),
+    ))
+}
+
+/// Wait until a replica has applied the old master up to `pos` / `coords`.
+async fn wait_caught_up(
+    db: &mut Session,
+    gtid: bool,
+    pos: &MariaGtidPos,
+    coords: &BinlogPos,
+    secs: u64,
+) -> Result<(), StepError> {
+    let sql = if gtid {
+        format!(
+            "SELECT MASTER_GTID_WAIT({}, {secs}) AS r",
+            quote(&pos.to_string())
+        )
+    } else {
+        format!(
+            "SELECT MASTER_POS_WAIT({}, {}, {secs}) AS r",
+            quote(&coords.file),
+            coords.pos
+        )
+    };
+    let r = db
+        .row_map("wait for the old master's position", &sql)
+        .await?
+        .and_then(|r| r.get("r").cloned().flatten());
+    match r.as_deref() {
+        Some(v) if v.parse::<i64>().is_ok_and(|n| n >= 0) => Ok(()),
+        other => Err(StepError(format!(
+            "{}: did not reach the old master's position within {secs} s ({other:?})",
+            db.server()
+        ))),
+    }
+}
+
+/// The replica's current heartbeat period, to keep it across CHANGE MASTER (which resets it).
+async fn heartbeat(db: &mut Session) -> Option<f64> {
+    let row = db
+        .row_map(
+            "read the heartbeat period",
+            crate::sql::dialect::Dialect::MariaDb.heartbeat_period(),
+        )
+        .await
+        .ok()??;
+    row.get("period")
+        .cloned()
+        .flatten()?
+        .parse()
+        .ok()
+        .filter(|p: &f64| *p > 0.0)
+}
+
+fn change_master_to(
+    to: &ServerConfig,
+    user: Option<&str>,
+    password: Option<&crate::secret::Secret>,
+    gtid: bool,
+    coords: &BinlogPos,
+    heartbeat: Option<f64>,
+) -> String {
+    let mut sql = format!(
+        "CHANGE MASTER TO MASTER_HOST = {}, MASTER_PORT = {}",
+        quote(&to.ip),
+        to.port
+    );
+    if let Some(p) = heartbeat {
+        sql.push_str(&format!(", MASTER_HEARTBEAT_PERIOD = {p}"));
+    }
+    if let Some(u) = user {
+        sql.push_str(&format!(", MASTER_USER = {}", quote(u)));
+    }
+    if let Some(p) = password {
+        sql.push_str(&format!(", MASTER_PASSWORD = {}", quote(p.expose())));
+    }
+    if gtid {
+        sql.push_str(", MASTER_USE_GTID = slave_pos");
+    } else {
+        sql.push_str(&format!(
+            ", MASTER_LOG_FILE = {}, MASTER_LOG_POS = {}, MASTER_USE_GTID = no",
+            quote(&coords.file),
+            coords.pos
+        ));
+    }
+    sql
+}
+
+async fn hook(
+    config: &Config,
+    command: &str,
+    orig: &ServerConfig,
+    new: &ServerConfig,
+    orig_is_new_slave: bool,
+) -> Result<(), StepError> {
+    let Some(cmd) = &config.app.master_ip_online_change_script else {
+        return Ok(());
+    };
+    let mut args = vec![
+        ("command".to_string(), command.to_string()),
+        ("orig_master_host".into(), orig.hostname.clone()),
+        ("orig_master_ip".into(), orig.ip.clone()),
+        ("orig_master_port".into(), orig.port.to_string()),
+        ("orig_master_user".into(), orig.user.clone()),
+        ("new_master_host".into(), new.hostname.clone()),
+        ("new_master_ip".into(), new.ip.clone()),
+        ("new_master_port".into(), new.port.to_string()),
+        ("new_master_user".into(), new.user.clone()),
+        ("orig_master_ssh_user".into(), orig.ssh.user.clone()),
+        ("new_master_ssh_user".into(), new.ssh.user.clone()),
+    ];
+    if orig_is_new_slave {
+        args.push(("orig_master_is_new_slave".into(), "1".into()));
+    }
+    let call = HookCall {
+        hook: "master_ip_online_change_script",
+        command: cmd.clone(),
+        stdin_json: serde_json::json!({"command": command, "orig_master_password": orig.password.expose(), "new_master_password": new.password.expose()}),
+        args,
+        env: vec![],
+        secret_env: vec![
+            ("MHA_ORIG_MASTER_PASSWORD".into(), orig.password.clone()),
+            ("MHA_NEW_MASTER_PASSWORD".into(), new.password.clone()),
+        ],
+        timeout: config.app.hook_timeout,
+    };
+    info!("Executing {}", call.command_line());
+    match hooks::run(&call).await {
+        Ok(o) if matches!(o.exit_code, Some(0) | Some(10)) => Ok(()),
+        Ok(o) => Err(StepError(format!(
+            "master_ip_online_change_script --command={command} failed: {}",
+            o.describe()
+        ))),
+        Err(e) => Err(StepError(e.to_string())),
+    }
+}
+
+struct Plan {
+    orig: ServerConfig,
+    new: ServerConfig,
+    others: Vec<(ServerConfig, ReplicaStatus)>,
+    new_status: ReplicaStatus,
+    gtid: bool,
+}
+
+/// Phase 1: everything that can refuse, changing nothing.
+async fn check(config: &Config, opts: &SwitchOptions) -> Result<Plan, StepError> {
+    let topo = observe(config, Duration::from_secs(5)).await;
+    let down: Vec<String> = topo
+        .servers
+        .iter()
+        .filter(|o| o.alive().is_none())
+        .map(|o| o.name())
+        .collect();
+    if !down.is_empty() {
+        return Err(StepError(format!(
+            "Switching master should not be started if one or more servers is down: {}",
+            down.join(", ")
+        )));
+    }
+    let MasterView::Alive { index: m } = checks::find_master(&topo) else {
+        return Err(StepError(
+            "the current master could not be identified".into(),
+        ));
+    };
+    let mut others = Vec::new();
+    for (i, o) in topo.servers.iter().enumerate() {
+        if i == m {
+            continue;
+        }
+        let s = o.alive().expect("all alive");
+        let Some(r) = &s.replica else { continue };
+        if !topo.servers[m].is_at(&r.master_host, r.master_port) {
+            return Err(StepError(format!(
+                "{} replicates from {}:{}, not from the master",
+                o.name(),
+                r.master_host,
+                r.master_port
+            )));
+        }
+        if !r.io_running() {
+            return Err(StepError(format!(
+                "{}: Slave IO thread is not running: not switching",
+                o.name()
+            )));
+        }
+        if !r.sql_running() {
+            return Err(StepError(format!(
+                "{}: Slave SQL thread is not running: not switching",
+                o.name()
+            )));
+        }
+        match r.seconds_behind_master {
+            Some(lag) if lag <= opts.seconds_behind_master => {}
+            lag => {
+                return Err(StepError(format!(
+                    "{} is behind the master by {} (limit {} s, --seconds_behind_master): not switching",
+                    o.name(),
+                    lag.map(|l| format!("{l} s"))
+                        .unwrap_or_else(|| "an unknown time (NULL)".into()),
+                    opts.seconds_behind_master
+                )));
+            }
+        }
+        others.push((config.servers[o.order].clone(), r.clone()));
+    }
+    let orig = config.servers[topo.servers[m].order].clone();
+    // Long-running updates on the master (MHA: Time >= running_updates_limit).
+    let mut db = session(&orig).await?;
+    let rows = db.rows("SHOW PROCESSLIST", "SHOW FULL PROCESSLIST").await?;
+    db.disconnect().await;
+    let long: Vec<String> = rows
+        .into_iter()
+        .map(sql::row_to_map)
+        .filter(|r| {
+            let get = |k: &str| r.get(k).cloned().flatten().unwrap_or_default();
+            let cmd = get("Command");
+            let info = get("Info").trim_start().to_ascii_uppercase();
+            let time: u64 = get("Time").parse().unwrap_or(0);
+            !matches!(
+                cmd.as_str(),
+                "Sleep"
+                    | "Binlog Dump"
+                    | "Binlog Dump GTID"
+                    | "Daemon"
+                    | "Connect"
+                    | "Slave_IO"
+                    | "Slave_SQL"
+            ) && get("User") != "system user"
+                && !info.is_empty()
+                && !info.starts_with("SELECT")
+                && !info.starts_with("SHOW")
+                && time >= opts.running_updates_limit
+        })
+        .take(10)
+        .map(|r| {
+            let get = |k: &str| r.get(k).cloned().flatten().unwrap_or_default();
+            format!(
+                "id {} user {} running {} s: {}",
+                get("Id"),
+                get("User"),
+                get("Time"),
+                get("Info").chars().take(80).collect::<String>()
+            )
+        })
+        .collect();
+    if !long.is_empty() {
+        return Err(StepError(format!(
+            "updates have been running on the master for {} s or more (--running_updates_limit): {}",
+            opts.running_updates_limit,
+            long.join("; ")
+        )));
+    }
+    // The new master: forced, or MHA's choice with every replica counted as latest.
+    let mut facts = checks::replica_facts(&topo, config, Some(m));
+    for f in &mut facts {
+        f.check_repl_delay = false;
+    }
+    let forced = match &opts.new_master {
+        Some((h, p)) => Some(
+            topo.servers
+                .iter()
+                .find(|o| (o.hostname == *h || o.ip == *h) && p.is_none_or(|p| p == o.port))
+                .map(|o| o.block.clone())
+                .ok_or_else(|| StepError(format!("{h} is not a configured server")))?,
+        ),
+        None => None,
+    };
+    let ranking = elect::rank(&facts, forced.as_deref());
+    let Some(w) = ranking.winner() else {
+        let reasons: Vec<String> = ranking
+            .servers
+            .iter()
+            .filter(|s| Some(&s.block) == forced.as_ref())
+            .map(|s| format!("{:?}", s.verdict))
+            .collect();
+        return Err(StepError(format!(
+            "no replica can become the new master {}",
+            reasons.join(" ")
+        )));
+    };
+    let new_i = topo
+        .servers
+        .iter()
+        .position(|o| o.block == w.block)
+        .expect("ranked");
+    let new = config.servers[topo.servers[new_i].order].clone();
+    let new_status = others
+        .iter()
+        .find(|(s, _)| s.block == new.block)
+        .map(|(_, r)| r.clone())
+        .expect("new master is a replica");
+    others.retain(|(s, _)| s.block != new.block);
+    let mut db = session(&new).await?;
+    let rows = db.rows("SHOW PROCESSLIST", "SHOW FULL PROCESSLIST").await?;
+    db.disconnect().await;
+    if let Some(r) = rows.into_iter().map(sql::row_to_map).find(|r| {
+        let get = |k: &str| r.get(k).cloned().flatten().unwrap_or_default();
+        get("Command") == "Query"
+            && get("User") != "system user"
+            && get("Time").parse::<u64>().unwrap_or(0) >= opts.running_seconds_limit
+    }) {
+        return Err(StepError(format!(
+            "a query has been running on the new master for {} s or more (--running_seconds_limit): {:?}",
+            opts.running_seconds_limit,
+            r.get("Info").cloned().flatten()
+        )));
+    }
+    let gtid = new_status.uses_gtid();
+    Ok(Plan {
+        orig,
+        new,
+        others,
+        new_status,
+        gtid,
+    })
+}
+
+pub async fn switchover(config: &Config, opts: &SwitchOptions) -> SwitchRecord {
+    let started = Instant::now();
+    let mut rec = SwitchRecord {
+        app: config.app_name.clone(),
+        outcome: SwitchOutcome::Refused,
+        orig_master: None,
+        new_master: None,
+        error: None,
+        steps: vec![],
+        replicas: vec![],
+        write_block_ms: None,
+        total_ms: 0,
+    };
+    info!("* Phase 1: Configuration Check Phase..");
+    let plan = match check(config, opts).await {
+        Ok(p) => p,
+        Err(e) => {
+            error!("{e}");
+            rec.error = Some(e.0);
+            rec.total_ms = started.elapsed().as_millis() as u64;
+            return rec;
+        }
+    };
+    rec.orig_master = Some(plan.orig.display_name());
+    rec.new_master = Some(plan.new.display_name());
+    if opts.dry_run {
+        rec.steps = vec![
+            format!(
+                "master_ip_online_change_script --command=stop; block writes on {} (read_only=1{})",
+                plan.orig.display_name(),
+                if opts.skip_lock_all_tables {
+                    ""
+                } else {
+                    ", FLUSH TABLES WITH READ LOCK"
+                }
+            ),
+            format!(
+                "wait until {} and {} other replica(s) applied everything",
+                plan.new.display_name(),
+                plan.others.len()
+            ),
+            format!(
+                "repoint {} replica(s) at {}",
+                plan.others.len(),
+                plan.new.display_name()
+            ),
+            format!(
+                "{}: RESET SLAVE ALL, master_ip_online_change_script --command=start, read_only=0",
+                plan.new.display_name()
+            ),
+            if opts.orig_master_is_new_slave {
+                format!(
+                    "{} becomes a replica of {}",
+                    plan.orig.display_name(),
+                    plan.new.display_name()
+                )
+            } else {
+                format!("{} stays read-only", plan.orig.display_name())
+            },
+        ];
+        rec.outcome = SwitchOutcome::DryRun;
+        return rec;
+    }
+    write_marker(
+        &opts.workdir,
+        &config.app_name,
+        "running",
+        &plan.new.display_name(),
+    );
+    let result = switch(config, opts, &plan, &mut rec).await;
+    match result {
+        Ok(partial) => {
+            rec.outcome = if partial {
+                SwitchOutcome::Partial
+            } else {
+                SwitchOutcome::Success
+            };
+            write_marker(
+                &opts.workdir,
+                &config.app_name,
+                "done",
+                &plan.new.display_name(),
+            );
+        }
+        Err((e, rolled_back)) => {
+            error!("{e}");
+            rec.error = Some(e.0);
+            rec.outcome = if rolled_back {
+                SwitchOutcome::RolledBack
+            } else {
+                SwitchOutcome::Failed
+            };
+            let _ = std::fs::remove_file(switch_marker(&opts.workdir, &config.app_name));
+        }
+    }
+    rec.total_ms = started.elapsed().as_millis() as u64;
+    rec
+}
+
+/// Put everything back: replicas already moved go back to the old master, the new master
+/// replicates from it again, the old master takes writes again.
+async fn rollback(
+    plan: &Plan,
+    moved: &[ServerConfig],
+    orig_coords: &BinlogPos,
+    rec: &mut SwitchRecord,
+) -> bool {
+    warn!(
+        "Rolling back: the old master {} takes writes again",
+        plan.orig.display_name()
+    );
+    let mut ok = true;
+    for s in moved.iter().chain(std::iter::once(&plan.new)) {
+        let back = async {
+            let mut db = session(s).await?;
+            db.exec("STOP SLAVE", "STOP SLAVE").await?;
+            let hb = heartbeat(&mut db).await;
+            db.exec(
+                "CHANGE MASTER back",
+                &change_master_to(&plan.orig, None, None, plan.gtid, orig_coords, hb),
+            )
+            .await?;
+            db.exec("START SLAVE", "START SLAVE").await?;
+            db.disconnect().await;
+            Ok::<_, StepError>(())
+        };
+        if let Err(e) = back.await {
+            // The new master may be the one that broke; say so, go on with the rest.
+            if s.block != plan.new.block || !moved.is_empty() {
+                error!("rollback of {}: {e}", s.display_name());
+            }
+            rec.steps.push(format!(
+                "rollback: {} could not be pointed back: {e}",
+                s.display_name()
+            ));
+            ok = ok && s.block == plan.new.block;
+        }
+    }
+    let undo = async {
+        let mut db = session(&plan.orig).await?;
+        db.exec("UNLOCK TABLES", "UNLOCK TABLES").await.ok();
+        db.exec("read_only off", "SET GLOBAL read_only = 0").await?;
+        db.disconnect().await;
+        Ok::<_, StepError>(())
+    };
+    match undo.await {
+        Ok(()) => rec.steps.push(format!(
+            "rollback: {} is writable again",
+            plan.orig.display_name()
+        )),
+        Err(e) => {
+            error!("rollback: the old master could not be made writable again: {e}");
+            ok = false;
+        }
+    }
+    ok
+}
+
+async fn switch(
+    config: &Config,
+    opts: &SwitchOptions,
+    plan: &Plan,
+    rec: &mut SwitchRecord,
+) -> Result<bool, (StepError, bool)> {
+    let (orig, new) = (&plan.orig, &plan.new);
+    info!("* Phase 2: Rejecting updates Phase..");
+    hook(config, "stop", orig, new, opts.orig_master_is_new_slave)
+        .await
+        .map_err(|e| (e, true))?;
+    // From here writes are blocked on the old master; the clock runs.
+    let block_start = Instant::now();
+    let mut lock = session(orig).await.map_err(|e| (e, true))?;
+    let blocked = async {
+        // Bounded server-side waits: a long transaction makes these fail, not hang.
+        lock.exec(
+            "set lock_wait_timeout",
+            &format!(
+                "SET SESSION lock_wait_timeout = {}",
+                opts.running_updates_limit.max(1) * 3
+            ),
+        )
+        .await?;
+        lock.exec("SET read_only = 1", "SET GLOBAL read_only = 1")
+            .await?;
+        if !opts.skip_lock_all_tables {
+            lock.exec("FLUSH TABLES WITH READ LOCK", "FLUSH TABLES WITH READ LOCK")
+                .await?;
+        } else {
+            let a = binlog_coords(&mut lock).await?;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let b = binlog_coords(&mut lock).await?;
+            if a != b {
+                return Err(StepError(format!("Binlog is not stopped! ({a} then {b})")));
+            }
+        }
+        let gtid = gtid_binlog_pos(&mut lock).await?;
+        let coords = binlog_coords(&mut lock).await?;
+        Ok::<_, StepError>((gtid, coords))
+    }
+    .await;
+    let (orig_gtid, orig_coords) = match blocked {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = lock.exec("UNLOCK TABLES", "UNLOCK TABLES").await;
+            let _ = lock.exec("read_only off", "SET GLOBAL read_only = 0").await;
+            return Err((
+                StepError(format!(
+                    "could not block writes on {}: {e}",
+                    orig.display_name()
+                )),
+                true,
+            ));
+        }
+    };
+    rec.steps.push(format!(
+        "writes blocked on {} at {orig_coords} ({orig_gtid})",
+        orig.display_name()
+    ));
+
+    info!("* Phase 3: Switching the master Phase..");
+    // The new master applies everything the old one wrote.
+    let caught_up = async {
+        let mut db = session(new).await?;
+        wait_caught_up(&mut db, plan.gtid, &orig_gtid, &orig_coords, 30).await?;
+        let hb = heartbeat(&mut db).await;
+        db.exec("STOP SLAVE", "STOP SLAVE").await?;
+        let coords = binlog_coords(&mut db).await?;
+        db.disconnect().await;
+        Ok::<_, StepError>((coords, hb))
+    };
+    let (new_coords, new_heartbeat) =
+        match tokio::time::timeout(Duration::from_secs(40), caught_up).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return Err((e, rollback(plan, &[], &orig_coords, rec).await)),
+            Err(_) => {
+                return Err((
+                    StepError(format!("{} did not answer in time", new.display_name())),
+                    rollback(plan, &[], &orig_coords, rec).await,
+                ));
+            }
+        };
+    // Every other replica: caught up with the old master, then onto the new one.
+    let mut set = JoinSet::new();
+    for (s, r) in &plan.others {
+        let (s, r) = (s.clone(), r.clone());
+        let (new, gtid, og, oc, nc) = (
+            new.clone(),
+            plan.gtid,
+            orig_gtid.clone(),
+            orig_coords.clone(),
+            new_coords.clone(),
+        );
+        set.spawn(async move {
+            let res = async {
+                let mut db = session(&s).await?;
+                wait_caught_up(&mut db, gtid, &og, &oc, 30).await?;
+                let hb = heartbeat(&mut db).await;
+                db.exec("STOP SLAVE", "STOP SLAVE").await?;
+                let user = s.repl_user.clone().unwrap_or_else(|| r.master_user.clone());
+                db.exec(
+                    "CHANGE MASTER to the new master",
+                    &change_master_to(&new, Some(&user), s.repl_password.as_ref(), gtid, &nc, hb),
+                )
+                .await?;
+                db.exec("START SLAVE", "START SLAVE").await?;
+                db.disconnect().await;
+                Ok::<_, StepError>(())
+            }
+            .await;
+            (s, res)
+        });
+    }
+    let mut moved = Vec::new();
+    let mut failure = None;
+    while let Some(Ok((s, res))) = set.join_next().await {
+        match res {
+            Ok(()) => moved.push(s),
+            Err(e) => failure = Some(StepError(format!("{}: {e}", s.display_name()))),
+        }
+    }
+    if let Some(e) = failure {
+        return Err((e, rollback(plan, &moved, &orig_coords, rec).await));
+    }
+    // The new master takes writes: the point of no return.
+    let promote = async {
+        let mut db = session(new).await?;
+        if !new.skip_reset_slave {
+            db.exec("RESET SLAVE ALL", "RESET SLAVE ALL").await?;
+        }
+        db.disconnect().await;
+        hook(config, "start", orig, new, opts.orig_master_is_new_slave).await?;
+        let mut db = session(new).await?;
+        db.exec("read_only off", "SET GLOBAL read_only = 0").await?;
+        db.disconnect().await;
+        Ok::<_, StepError>(())
+    };
+    if let Err(e) = promote.await {
+        return Err((e, rollback(plan, &moved, &orig_coords, rec).await));
+    }
+    let block_ms = block_start.elapsed().as_millis() as u64;
+    rec.write_block_ms = Some(block_ms);
+    info!("Writes were blocked for {block_ms} ms.");
+    let mut partial = false;
+    for s in &moved {
+        rec.replicas.push((
+            s.display_name(),
+            true,
+            format!("replicating from {}", new.display_name()),
+        ));
+    }
+    // The old master: unlocked, read-only, a replica of the new one if asked.
+    let _ = lock.exec("UNLOCK TABLES", "UNLOCK TABLES").await;
+    lock.disconnect().await;
+    if opts.orig_master_is_new_slave {
+        let res = async {
+            let mut db = session(orig).await?;
+            let user = orig
+                .repl_user
+                .clone()
+                .unwrap_or_else(|| plan.new_status.master_user.clone());
+            db.exec(
+                "CHANGE MASTER to the new master",
+                &change_master_to(
+                    new,
+                    Some(&user),
+                    orig.repl_password.as_ref(),
+                    plan.gtid,
+                    &new_coords,
+                    new_heartbeat,
+                ),
+            )
+            .await?;
+            db.exec("START SLAVE", "START SLAVE").await?;
+            db.disconnect().await;
+            Ok::<_, StepError>(())
+        }
+        .await;
+        match res {
+            Ok(()) => rec.replicas.push((
+                orig.display_name(),
+                true,
+                format!("the old master replicates from {}", new.display_name()),
+            )),
+            Err(e) => {
+                partial = true;
+                rec.replicas.push((orig.display_name(), false, e.0));
+            }
+        }
+    } else {
+        rec.steps.push(format!(
+            "{} stays read-only (not a replica: no --orig_master_is_new_slave)",
+            orig.display_name()
+        ));
+    }
+    info!(
+        "Switching master to {} completed successfully.",
+        new.display_name()
+    );
+    Ok(partial)
+}

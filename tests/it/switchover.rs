@@ -1,0 +1,241 @@
+//! Online switchover on real servers under a write load: no acknowledged commit lost, every
+//! replica on the new master; refusals; rollback; a running manager follows the switch.
+
+use std::time::Duration;
+
+use mha::sandbox::Mode;
+
+use crate::bed::{self, Cluster, Daemon, Writer};
+
+const T: Duration = Duration::from_secs(30);
+
+/// An application user without READ ONLY ADMIN: read_only blocks it, as it blocks apps.
+async fn app_writer(c: &Cluster, node: &str) -> Writer {
+    c.exec(
+        "server1",
+        "CREATE USER IF NOT EXISTS 'app'@'%' IDENTIFIED BY 'apppw'",
+    )
+    .await;
+    c.exec("server1", "GRANT INSERT, SELECT ON mha_it.* TO 'app'@'%'")
+        .await;
+    let t = mha::sql::Target {
+        host: "127.0.0.1".into(),
+        port: c.node(node).port,
+        user: "app".into(),
+        password: mha::secret::Secret::new("apppw"),
+        socket: None,
+    };
+    Writer::start(t)
+}
+
+fn switch(c: &Cluster, extra: &[&str]) -> (i32, String) {
+    let conf = c.state.app_config();
+    let mut args = vec![
+        "master_switch",
+        "--master_state=alive",
+        "--conf",
+        conf.to_str().unwrap(),
+        "--interactive=0",
+    ];
+    args.extend_from_slice(extra);
+    let out = bed::run_mha(&bed::mha_bin(), &args);
+    let (o, e) = bed::text(&out);
+    (out.status.code().unwrap(), format!("{o}\n{e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gtid_switch_under_load_with_the_old_master_as_replica_and_a_manager_running() {
+    let c = Cluster::start(2, Mode::Gtid).await;
+    c.create_acked_table().await;
+    let conf = c.state.app_config();
+    let m = Daemon::start(
+        &["manager", "--conf", conf.to_str().unwrap()],
+        c.dir.path().join("manager.log"),
+    );
+    assert!(
+        m.wait_for("waiting until MySQL doesn't respond", T),
+        "{}",
+        m.output()
+    );
+    let w = app_writer(&c, "server1").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let port2 = format!("--new_master_port={}", c.node("server2").port);
+    let (code, out) = switch(
+        &c,
+        &[
+            "--new_master_host=127.0.0.1",
+            &port2,
+            "--orig_master_is_new_slave",
+        ],
+    );
+    let acked = w.stop().await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("Writes were blocked for")
+            && out.contains("Switching master to 127.0.0.1(127.0.0.1:"),
+        "{out}"
+    );
+    assert!(acked.len() > 20, "load too light: {}", acked.len());
+    assert_eq!(
+        c.value("server2", "SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+    for r in ["server1", "server3"] {
+        let st = c.wait_replicating_from(r, "server2", T).await;
+        assert_eq!(st["Using_Gtid"].as_deref(), Some("Slave_Pos"));
+    }
+    assert_eq!(
+        c.value("server1", "SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("1")
+    );
+    c.exec("server2", "INSERT INTO mha_it.acked (id) VALUES (1000000)")
+        .await;
+    for r in ["server1", "server3"] {
+        c.wait_value(
+            r,
+            "SELECT COUNT(*) FROM mha_it.acked WHERE id = 1000000",
+            "1",
+            T,
+        )
+        .await;
+    }
+    for n in ["server1", "server2", "server3"] {
+        c.assert_has_all(n, &acked).await;
+    }
+    // The manager paused during the planned write block and now follows the new master.
+    let port = c.node("server2").port;
+    assert!(
+        m.wait_for(&format!("master=127.0.0.1(127.0.0.1:{port})"), T),
+        "{}",
+        m.output()
+    );
+    let log = m.output();
+    // (A fast switch may be over before the manager's next round sees it "running".)
+    assert!(log.contains("following the new master"), "{log}");
+    assert!(
+        !log.contains("Connection failed") && !log.contains("Master is down"),
+        "{log}"
+    );
+    assert_eq!(bed::check_status(&conf, &[]).0, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_pos_switch_refusals_and_rollback() {
+    let c = Cluster::start(2, Mode::FilePos).await;
+    c.create_acked_table().await;
+    let port2 = format!("--new_master_port={}", c.node("server2").port);
+    let new2 = ["--new_master_host=127.0.0.1", port2.as_str()];
+
+    // Refused: a replica whose IO thread is stopped (it lags), naming it; nothing changes.
+    c.exec("server3", "STOP SLAVE IO_THREAD").await;
+    let (code, out) = switch(&c, &new2);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "127.0.0.1(127.0.0.1:{}): Slave IO thread is not running",
+            c.node("server3").port
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("Switch refused: nothing was changed."),
+        "{out}"
+    );
+    c.exec("server3", "START SLAVE IO_THREAD").await;
+
+    // Refused: a long update on the master.
+    let mut long = c.session("server1").await;
+    let running = tokio::spawn(async move {
+        let _ = long
+            .exec(
+                "long update",
+                "INSERT INTO mha_it.acked (id) SELECT 900000 + SLEEP(4)",
+            )
+            .await;
+        long
+    });
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    let (code, out) = switch(&c, &new2);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("updates have been running on the master") && out.contains("SLEEP(4)"),
+        "{out}"
+    );
+    running.await.unwrap().disconnect().await;
+    assert_eq!(
+        c.value("server1", "SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+
+    // Rollback: the new master stops answering mid-way (frozen by the stop hook).
+    let hook = c.dir.path().join("online_change.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *--command=stop*) [ -f {d}/freeze ] && {mha} sandbox fault --dir {d} server2 freeze >/dev/null;; esac\nexit 0\n",
+            d = c.dir.path().display(),
+            mha = bed::mha_bin().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let conf = c.state.app_config();
+    let text = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(
+        &conf,
+        text.replacen(
+            "ping_interval = 1\n",
+            &format!(
+                "ping_interval = 1\nmaster_ip_online_change_script = \"{}\"\n",
+                hook.display()
+            ),
+            1,
+        ),
+    )
+    .unwrap();
+    std::fs::write(c.dir.path().join("freeze"), "").unwrap();
+    let (code, out) = switch(&c, &new2);
+    mha::sandbox::fault(c.dir.path(), "server2", mha::sandbox::Fault::Resume)
+        .await
+        .unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("Switch failed and was rolled back"), "{out}");
+    assert_eq!(
+        c.value("server1", "SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("0"),
+        "old master writable again"
+    );
+    c.wait_replicating_from("server3", "server1", T).await;
+    c.wait_replicating_from("server2", "server1", T).await;
+
+    // And a real switch in file/position mode under load, old master left read-only.
+    std::fs::remove_file(c.dir.path().join("freeze")).unwrap();
+    let w = app_writer(&c, "server1").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (code, out) = switch(&c, &new2);
+    let acked = w.stop().await;
+    assert_eq!(code, 0, "{out}");
+    let st = c.wait_replicating_from("server3", "server2", T).await;
+    assert_eq!(
+        st["Using_Gtid"].as_deref(),
+        Some("No"),
+        "file/position stays file/position"
+    );
+    assert_eq!(
+        c.value("server1", "SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("1")
+    );
+    for n in ["server1", "server2", "server3"] {
+        c.assert_has_all(n, &acked).await;
+    }
+}
