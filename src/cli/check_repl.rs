@@ -105,7 +105,16 @@ pub fn render_text(r: &ReplReport) -> String {
             let _ = writeln!(out, "  no replica can be promoted.");
         }
     }
-    for s in &a.ranking.servers {
+    out.push_str(&render_ranking(&a.ranking));
+    let _ = writeln!(out, "\n{}", if r.healthy { OK } else { NOT_OK });
+    out
+}
+
+/// One line per server: its rank (or "-"), block, name and the reasons, as check_repl,
+/// `--dry-run` and the failover report print them.
+pub fn render_ranking(ranking: &crate::engine::elect::Ranking) -> String {
+    let mut out = String::new();
+    for s in &ranking.servers {
         let (rank, reasons, prefix) = match &s.verdict {
             Verdict::Eligible { reasons, .. } => (
                 s.rank.map(|r| format!("{r}.")).unwrap_or_default(),
@@ -123,6 +132,5 @@ pub fn render_text(r: &ReplReport) -> String {
             why.join("; ")
         );
     }
-    let _ = writeln!(out, "\n{}", if r.healthy { OK } else { NOT_OK });
     out
 }

@@ -6,7 +6,6 @@ use std::io::BufRead;
 use super::args::{FailoverArgs, MasterState, MasterSwitchArgs, Output};
 use super::exit::Exit;
 use crate::config::Config;
-use crate::engine::elect::Verdict;
 use crate::executor::failover::{self, FailoverOptions, FailoverRecord, Outcome};
 
 /// The failover options shared by the manager and master_switch.
@@ -112,24 +111,7 @@ pub fn render(r: &FailoverRecord) -> String {
     }
     if let Some(ranking) = &r.ranking {
         let _ = writeln!(out, "\nNew master ranking:");
-        for s in &ranking.servers {
-            let (rank, reasons, prefix) = match &s.verdict {
-                Verdict::Eligible { reasons, .. } => (
-                    s.rank.map(|x| format!("{x}.")).unwrap_or_default(),
-                    reasons,
-                    "",
-                ),
-                Verdict::Ineligible { reasons } => ("-".to_string(), reasons, "not eligible: "),
-            };
-            let why: Vec<String> = reasons.iter().map(ToString::to_string).collect();
-            let _ = writeln!(
-                out,
-                "  {rank:<3} {:<8} {:<26} {prefix}{}",
-                s.block,
-                s.name,
-                why.join("; ")
-            );
-        }
+        out.push_str(&super::check_repl::render_ranking(ranking));
     }
     if !r.plan.is_empty() {
         let _ = writeln!(out, "\nSteps:");
@@ -209,7 +191,8 @@ fn switch_alive(a: &MasterSwitchArgs, config: &Config) -> anyhow::Result<Exit> {
         running_seconds_limit: a.running_seconds_limit,
         seconds_behind_master: a.seconds_behind_master,
         skip_lock_all_tables: a.skip_lock_all_tables,
-        dry_run: a.failover.dry_run,
+        // MHA's --check_only: run the checks, change nothing.
+        dry_run: a.failover.dry_run || a.check_only,
         workdir: config.app.manager_workdir.clone(),
     };
     if a.interactive == 1 && !opts.dry_run && !confirm("Starting master switch. Proceed?") {

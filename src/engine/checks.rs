@@ -74,8 +74,18 @@ pub fn find_master(topo: &Topology) -> MasterView {
             };
         }
         n if n > 1 => {
-            return MasterView::Several {
-                indexes: non_replicas,
+            // A read-only server that replicates from nobody (an old master left out of a
+            // switchover) does not compete with the one writable master.
+            let writable: Vec<usize> = non_replicas
+                .iter()
+                .copied()
+                .filter(|&i| topo.servers[i].alive().is_some_and(|s| !s.read_only))
+                .collect();
+            return match writable.as_slice() {
+                [one] => MasterView::Alive { index: *one },
+                _ => MasterView::Several {
+                    indexes: non_replicas,
+                },
             };
         }
         _ => {}
@@ -235,7 +245,10 @@ pub fn assess(topo: &Topology, config: &Config, opts: &CheckOptions) -> Assessme
             continue;
         };
         let Some(r) = &s.replica else {
-            continue; // reported as one of several masters
+            if matches!(master, MasterView::Alive { .. }) {
+                add(Severity::Warning, Some(o), Problem::Detached);
+            }
+            continue; // otherwise reported as one of several masters
         };
         if let Some(m) = m_obs
             && !m.is_at(&r.master_host, r.master_port)

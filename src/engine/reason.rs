@@ -23,6 +23,7 @@ pub enum Problem {
         reason: String,
     },
     NoMaster,
+    Detached,
     NothingReachable,
     SeveralMasters {
         masters: Vec<String>,
@@ -100,6 +101,9 @@ impl std::fmt::Display for Problem {
             MasterUnreachable { reason } => write!(f, "the master is not reachable: {reason}"),
             NoMaster => f.write_str("no master found: every reachable server is a replica"),
             NothingReachable => f.write_str("no server is reachable"),
+            Detached => f.write_str(
+                "read-only and replicating from nobody (an old master?): it will not be failed over to; make it a replica (CHANGE MASTER) or remove it with conf_host",
+            ),
             SeveralMasters { masters } => write!(
                 f,
                 "There are {} non-slave servers! MHA manages at most one non-slave server: {}",

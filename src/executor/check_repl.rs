@@ -100,19 +100,7 @@ pub async fn ssh_logins(config: &Config) -> Vec<Finding> {
     for s in config.servers.iter().filter(|s| !s.skip_init_ssh_check) {
         let s = s.clone();
         set.spawn(async move {
-            let (target, _) = crate::ssh::SshTarget::from_config(&s.ssh);
-            let result = async {
-                let mut session = crate::ssh::connect(&target).await?;
-                let out = session.exec("exit 0", s.ssh.connection_timeout).await?;
-                session.close().await;
-                Ok::<_, crate::ssh::SshError>(out.success())
-            }
-            .await;
-            let detail = match result {
-                Ok(true) => return None,
-                Ok(false) => format!("{}: `exit 0` failed", target.name()),
-                Err(e) => e.to_string(),
-            };
+            let detail = crate::ssh::login_check(&s.ssh).await.err()?;
             Some(Finding::new(
                 Severity::Error,
                 Some(s.display_name()),

@@ -272,13 +272,7 @@ async fn replica_status(db: &mut Session) -> PResult<Option<(ReplicaStatus, Row)
 }
 
 async fn gtid_var(db: &mut Session, var: &'static str) -> PResult<MariaGtidPos> {
-    let row = db
-        .row_map("read GTID position", &format!("SELECT @@global.{var} AS g"))
-        .await?;
-    let text = row
-        .and_then(|r| r.get("g").cloned().flatten())
-        .unwrap_or_default();
-    MariaGtidPos::parse(&text).map_err(|e| PhaseError(e.to_string()))
+    Ok(super::repl::gtid_pos(db, var).await?)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -339,7 +333,7 @@ async fn phase1(run: &mut Run<'_>) -> PResult<Facts> {
             {
                 if s.version.flavour != Flavour::MariaDb {
                     return Err(PhaseError(format!(
-                        "{}: failover of MySQL servers is not implemented yet (MariaDB only)",
+                        "{}: is not MariaDB: failover supports MariaDB only",
                         o.name()
                     )));
                 }
@@ -453,17 +447,7 @@ async fn run_hook(
 }
 
 async fn ssh_reachable(s: &ServerConfig) -> bool {
-    let (t, _) = crate::ssh::SshTarget::from_config(&s.ssh);
-    let attempt = async {
-        let mut sess = crate::ssh::connect(&t).await.ok()?;
-        let out = sess.exec("exit 0", s.ssh.connection_timeout).await.ok()?;
-        sess.close().await;
-        Some(out.success())
-    };
-    matches!(
-        tokio::time::timeout(s.ssh.connection_timeout * 2, attempt).await,
-        Ok(Some(true))
-    )
+    crate::ssh::login_check(&s.ssh).await.is_ok()
 }
 
 async fn phase2(run: &mut Run<'_>, f: &Facts) -> PResult<bool> {
@@ -841,23 +825,10 @@ fn change_master_sql(
     to: &ServerConfig,
     repl_user: Option<&str>,
     repl_password: Option<&Secret>,
-    position: &str,
+    start: &super::repl::StartAt,
+    heartbeat: Option<f64>,
 ) -> String {
-    let mut sql = format!(
-        "CHANGE MASTER TO MASTER_HOST = {}, MASTER_PORT = {}",
-        quote(&to.ip),
-        to.port
-    );
-    if let Some(u) = repl_user {
-        sql.push_str(&format!(", MASTER_USER = {}", quote(u)));
-    }
-    if let Some(p) = repl_password {
-        sql.push_str(&format!(", MASTER_PASSWORD = {}", quote(p.expose())));
-    }
-    sql.push_str(&format!(
-        ", MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = 1, {position}"
-    ));
-    sql
+    super::repl::change_master(to, repl_user, repl_password, start, heartbeat)
 }
 
 async fn wait_gtid(db: &mut Session, pos: &MariaGtidPos, secs: u64) -> PResult<()> {
@@ -918,6 +889,7 @@ async fn recover_replica(
     wait_in_sync: bool,
 ) -> PResult<String> {
     let mut db = session(&s).await?;
+    let heartbeat = super::repl::heartbeat(&mut db).await;
     db.exec("STOP SLAVE", "STOP SLAVE").await?;
     let before = gtid_var(&mut db, "gtid_slave_pos").await?;
     db.exec(
@@ -926,7 +898,8 @@ async fn recover_replica(
             &new,
             repl_user.as_deref(),
             repl_password.as_ref(),
-            "MASTER_USE_GTID = slave_pos",
+            &super::repl::StartAt::Gtid,
+            heartbeat,
         ),
     )
     .await?;
@@ -939,10 +912,12 @@ async fn recover_replica(
         db.exec("STOP SLAVE", "STOP SLAVE").await?;
         db.exec(
             "CHANGE MASTER to the new master's coordinates",
-            &format!(
-                "CHANGE MASTER TO MASTER_LOG_FILE = {}, MASTER_LOG_POS = {}, MASTER_USE_GTID = no",
-                quote(&coords.file),
-                coords.pos
+            &change_master_sql(
+                &new,
+                None,
+                None,
+                &super::repl::StartAt::Coords(coords.clone()),
+                heartbeat,
             ),
         )
         .await?;
@@ -1233,7 +1208,8 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                 &latest_cfg,
                 repl_user.as_deref(),
                 new_cfg.repl_password.as_ref(),
-                "MASTER_USE_GTID = slave_pos",
+                &super::repl::StartAt::Gtid,
+                None,
             ),
         )
         .await?;
@@ -1280,23 +1256,7 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
         db.exec("RESET SLAVE ALL", "RESET SLAVE ALL").await?;
     }
     let new_pos = gtid_var(&mut db, "gtid_binlog_pos").await?;
-    let coords_row = db
-        .row_map("SHOW MASTER STATUS", "SHOW MASTER STATUS")
-        .await?
-        .unwrap_or_default();
-    let coords = BinlogPos::new(
-        coords_row
-            .get("File")
-            .cloned()
-            .flatten()
-            .unwrap_or_default(),
-        coords_row
-            .get("Position")
-            .cloned()
-            .flatten()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0),
-    );
+    let coords = super::repl::binlog_coords(&mut db).await?;
     db.disconnect().await;
     info!(
         "{}: OK: Applying all logs succeeded. GTID position {new_pos}, binlog {coords}",

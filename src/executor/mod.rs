@@ -4,4 +4,5 @@ pub mod check_repl;
 pub mod failover;
 pub mod monitor;
 pub mod observe;
+pub mod repl;
 pub mod switchover;

@@ -259,26 +259,9 @@ async fn secondary_check(config: &Config, master: &ServerConfig) -> SecondaryChe
 /// Can the manager log in to the master's host over SSH and run a command? (MHA's check;
 /// it also tells later phases whether the dead master's binlogs can be read.)
 async fn ssh_check(master: &ServerConfig) -> SshCheck {
-    let (target, _warnings) = crate::ssh::SshTarget::from_config(&master.ssh);
-    let attempt = async {
-        let mut session = crate::ssh::connect(&target).await?;
-        let out = session
-            .exec("exit 0", master.ssh.connection_timeout)
-            .await?;
-        session.close().await;
-        Ok::<bool, crate::ssh::SshError>(out.success())
-    };
-    match tokio::time::timeout(master.ssh.connection_timeout * 2, attempt).await {
-        Ok(Ok(true)) => SshCheck::Reachable,
-        Ok(Ok(false)) => SshCheck::Unreachable {
-            detail: format!("{}: `exit 0` failed", target.name()),
-        },
-        Ok(Err(e)) => SshCheck::Unreachable {
-            detail: e.to_string(),
-        },
-        Err(_) => SshCheck::Unreachable {
-            detail: format!("{}: timed out", target.name()),
-        },
+    match crate::ssh::login_check(&master.ssh).await {
+        Ok(()) => SshCheck::Reachable,
+        Err(detail) => SshCheck::Unreachable { detail },
     }
 }
 
@@ -631,6 +614,7 @@ async fn monitor(
                     ssh_probe = None;
                 }
                 notify(&[sd_notify::NotifyState::Watchdog]);
+                let _ = status.set(Status::PingOk, Some(&master_name(&master)));
                 tokio::time::sleep(config.app.ping_interval).await;
                 continue;
             }

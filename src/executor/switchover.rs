@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 use super::observe::{observe, target};
+use super::repl::{StartAt, change_master};
 use crate::config::{Config, ServerConfig};
 use crate::engine::checks::{self, MasterView};
 use crate::engine::elect;
@@ -119,32 +120,6 @@ async fn session(s: &ServerConfig) -> Result<Session, StepError> {
     Ok(sql::connect(&target(s), Duration::from_secs(5)).await?)
 }
 
-async fn gtid_binlog_pos(db: &mut Session) -> Result<MariaGtidPos, StepError> {
-    let row = db
-        .row_map("read GTID position", "SELECT @@global.gtid_binlog_pos AS g")
-        .await?;
-    MariaGtidPos::parse(
-        &row.and_then(|r| r.get("g").cloned().flatten())
-            .unwrap_or_default(),
-    )
-    .map_err(|e| StepError(e.to_string()))
-}
-
-async fn binlog_coords(db: &mut Session) -> Result<BinlogPos, StepError> {
-    let row = db
-        .row_map("SHOW MASTER STATUS", "SHOW MASTER STATUS")
-        .await?
-        .unwrap_or_default();
-    Ok(BinlogPos::new(
-        row.get("File").cloned().flatten().unwrap_or_default(),
-        row.get("Position")
-            .cloned()
-            .flatten()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0),
-    ))
-}
-
 /// Wait until a replica has applied the old master up to `pos` / `coords`.
 async fn wait_caught_up(
     db: &mut Session,
@@ -176,57 +151,6 @@ async fn wait_caught_up(
             db.server()
         ))),
     }
-}
-
-/// The replica's current heartbeat period, to keep it across CHANGE MASTER (which resets it).
-async fn heartbeat(db: &mut Session) -> Option<f64> {
-    let row = db
-        .row_map(
-            "read the heartbeat period",
-            crate::sql::dialect::Dialect::MariaDb.heartbeat_period(),
-        )
-        .await
-        .ok()??;
-    row.get("period")
-        .cloned()
-        .flatten()?
-        .parse()
-        .ok()
-        .filter(|p: &f64| *p > 0.0)
-}
-
-fn change_master_to(
-    to: &ServerConfig,
-    user: Option<&str>,
-    password: Option<&crate::secret::Secret>,
-    gtid: bool,
-    coords: &BinlogPos,
-    heartbeat: Option<f64>,
-) -> String {
-    let mut sql = format!(
-        "CHANGE MASTER TO MASTER_HOST = {}, MASTER_PORT = {}",
-        quote(&to.ip),
-        to.port
-    );
-    if let Some(p) = heartbeat {
-        sql.push_str(&format!(", MASTER_HEARTBEAT_PERIOD = {p}"));
-    }
-    if let Some(u) = user {
-        sql.push_str(&format!(", MASTER_USER = {}", quote(u)));
-    }
-    if let Some(p) = password {
-        sql.push_str(&format!(", MASTER_PASSWORD = {}", quote(p.expose())));
-    }
-    if gtid {
-        sql.push_str(", MASTER_USE_GTID = slave_pos");
-    } else {
-        sql.push_str(&format!(
-            ", MASTER_LOG_FILE = {}, MASTER_LOG_POS = {}, MASTER_USE_GTID = no",
-            quote(&coords.file),
-            coords.pos
-        ));
-    }
-    sql
 }
 
 async fn hook(
@@ -299,6 +223,15 @@ async fn check(config: &Config, opts: &SwitchOptions) -> Result<Plan, StepError>
         return Err(StepError(format!(
             "Switching master should not be started if one or more servers is down: {}",
             down.join(", ")
+        )));
+    }
+    if let Some(o) = topo.servers.iter().find(|o| {
+        o.alive()
+            .is_some_and(|s| s.version.flavour != crate::topology::Flavour::MariaDb)
+    }) {
+        return Err(StepError(format!(
+            "{} is not MariaDB: online switchover supports MariaDB only",
+            o.name()
         )));
     }
     let MasterView::Alive { index: m } = checks::find_master(&topo) else {
@@ -396,8 +329,11 @@ async fn check(config: &Config, opts: &SwitchOptions) -> Result<Plan, StepError>
     }
     // The new master: forced, or MHA's choice with every replica counted as latest.
     let mut facts = checks::replica_facts(&topo, config, Some(m));
+    // MHA's online rule: every replica counts as latest, the delay rule is off.
+    let latest = facts.iter().filter_map(|f| f.read_pos.clone()).max();
     for f in &mut facts {
         f.check_repl_delay = false;
+        f.read_pos = latest.clone();
     }
     let forced = match &opts.new_master {
         Some((h, p)) => Some(
@@ -565,6 +501,7 @@ async fn rollback(
     moved: &[ServerConfig],
     orig_coords: &BinlogPos,
     rec: &mut SwitchRecord,
+    lock: &mut Session,
 ) -> bool {
     warn!(
         "Rolling back: the old master {} takes writes again",
@@ -575,10 +512,22 @@ async fn rollback(
         let back = async {
             let mut db = session(s).await?;
             db.exec("STOP SLAVE", "STOP SLAVE").await?;
-            let hb = heartbeat(&mut db).await;
+            let hb = super::repl::heartbeat(&mut db).await;
+            // After RESET SLAVE ALL the old credentials are gone: give them again.
+            let user = s
+                .repl_user
+                .clone()
+                .unwrap_or_else(|| plan.new_status.master_user.clone());
             db.exec(
                 "CHANGE MASTER back",
-                &change_master_to(&plan.orig, None, None, plan.gtid, orig_coords, hb),
+                &change_master_to(
+                    &plan.orig,
+                    Some(&user),
+                    s.repl_password.as_ref(),
+                    plan.gtid,
+                    orig_coords,
+                    hb,
+                ),
             )
             .await?;
             db.exec("START SLAVE", "START SLAVE").await?;
@@ -597,11 +546,11 @@ async fn rollback(
             ok = ok && s.block == plan.new.block;
         }
     }
+    // The global read lock belongs to the session that took it: release it there.
     let undo = async {
-        let mut db = session(&plan.orig).await?;
-        db.exec("UNLOCK TABLES", "UNLOCK TABLES").await.ok();
-        db.exec("read_only off", "SET GLOBAL read_only = 0").await?;
-        db.disconnect().await;
+        lock.exec("UNLOCK TABLES", "UNLOCK TABLES").await?;
+        lock.exec("read_only off", "SET GLOBAL read_only = 0")
+            .await?;
         Ok::<_, StepError>(())
     };
     match undo.await {
@@ -647,15 +596,15 @@ async fn switch(
             lock.exec("FLUSH TABLES WITH READ LOCK", "FLUSH TABLES WITH READ LOCK")
                 .await?;
         } else {
-            let a = binlog_coords(&mut lock).await?;
+            let a = super::repl::binlog_coords(&mut lock).await?;
             tokio::time::sleep(Duration::from_millis(100)).await;
-            let b = binlog_coords(&mut lock).await?;
+            let b = super::repl::binlog_coords(&mut lock).await?;
             if a != b {
                 return Err(StepError(format!("Binlog is not stopped! ({a} then {b})")));
             }
         }
-        let gtid = gtid_binlog_pos(&mut lock).await?;
-        let coords = binlog_coords(&mut lock).await?;
+        let gtid = super::repl::gtid_pos(&mut lock, "gtid_binlog_pos").await?;
+        let coords = super::repl::binlog_coords(&mut lock).await?;
         Ok::<_, StepError>((gtid, coords))
     }
     .await;
@@ -683,20 +632,20 @@ async fn switch(
     let caught_up = async {
         let mut db = session(new).await?;
         wait_caught_up(&mut db, plan.gtid, &orig_gtid, &orig_coords, 30).await?;
-        let hb = heartbeat(&mut db).await;
+        let hb = super::repl::heartbeat(&mut db).await;
         db.exec("STOP SLAVE", "STOP SLAVE").await?;
-        let coords = binlog_coords(&mut db).await?;
+        let coords = super::repl::binlog_coords(&mut db).await?;
         db.disconnect().await;
         Ok::<_, StepError>((coords, hb))
     };
     let (new_coords, new_heartbeat) =
         match tokio::time::timeout(Duration::from_secs(40), caught_up).await {
             Ok(Ok(c)) => c,
-            Ok(Err(e)) => return Err((e, rollback(plan, &[], &orig_coords, rec).await)),
+            Ok(Err(e)) => return Err((e, rollback(plan, &[], &orig_coords, rec, &mut lock).await)),
             Err(_) => {
                 return Err((
                     StepError(format!("{} did not answer in time", new.display_name())),
-                    rollback(plan, &[], &orig_coords, rec).await,
+                    rollback(plan, &[], &orig_coords, rec, &mut lock).await,
                 ));
             }
         };
@@ -715,7 +664,7 @@ async fn switch(
             let res = async {
                 let mut db = session(&s).await?;
                 wait_caught_up(&mut db, gtid, &og, &oc, 30).await?;
-                let hb = heartbeat(&mut db).await;
+                let hb = super::repl::heartbeat(&mut db).await;
                 db.exec("STOP SLAVE", "STOP SLAVE").await?;
                 let user = s.repl_user.clone().unwrap_or_else(|| r.master_user.clone());
                 db.exec(
@@ -740,7 +689,10 @@ async fn switch(
         }
     }
     if let Some(e) = failure {
-        return Err((e, rollback(plan, &moved, &orig_coords, rec).await));
+        return Err((
+            e,
+            rollback(plan, &moved, &orig_coords, rec, &mut lock).await,
+        ));
     }
     // The new master takes writes: the point of no return.
     let promote = async {
@@ -756,7 +708,10 @@ async fn switch(
         Ok::<_, StepError>(())
     };
     if let Err(e) = promote.await {
-        return Err((e, rollback(plan, &moved, &orig_coords, rec).await));
+        return Err((
+            e,
+            rollback(plan, &moved, &orig_coords, rec, &mut lock).await,
+        ));
     }
     let block_ms = block_start.elapsed().as_millis() as u64;
     rec.write_block_ms = Some(block_ms);
@@ -818,4 +773,23 @@ async fn switch(
         new.display_name()
     );
     Ok(partial)
+}
+
+fn start_at(gtid: bool, coords: &BinlogPos) -> StartAt {
+    if gtid {
+        StartAt::Gtid
+    } else {
+        StartAt::Coords(coords.clone())
+    }
+}
+
+fn change_master_to(
+    to: &ServerConfig,
+    user: Option<&str>,
+    password: Option<&crate::secret::Secret>,
+    gtid: bool,
+    coords: &BinlogPos,
+    heartbeat: Option<f64>,
+) -> String {
+    change_master(to, user, password, &start_at(gtid, coords), heartbeat)
 }

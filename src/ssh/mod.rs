@@ -539,6 +539,25 @@ impl SshSession {
     }
 }
 
+/// Log in as the configured user and run `exit 0`, within twice the connect timeout: the
+/// reachability check used at start-up, as death evidence and before salvaging binlogs.
+/// `Err` says why, never with secrets.
+pub async fn login_check(config: &crate::config::SshConfig) -> Result<(), String> {
+    let (target, _warnings) = SshTarget::from_config(config);
+    let attempt = async {
+        let mut session = connect(&target).await?;
+        let out = session.exec("exit 0", config.connection_timeout).await?;
+        session.close().await;
+        Ok::<bool, SshError>(out.success())
+    };
+    match tokio::time::timeout(config.connection_timeout * 2, attempt).await {
+        Ok(Ok(true)) => Ok(()),
+        Ok(Ok(false)) => Err(format!("{}: `exit 0` failed", target.name())),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("{}: timed out", target.name())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

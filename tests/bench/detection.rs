@@ -5,6 +5,11 @@
 //! Run: `cargo bench --bench detection` (needs mariadb-server and openssh-server; takes a
 //! few minutes). Override the number of runs with MHA_BENCH_RUNS.
 
+#[allow(dead_code)]
+#[path = "common.rs"]
+mod common;
+use common::{stats, wait_for};
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,20 +28,6 @@ fn rss_kib(pid: u32, field: &str) -> u64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
-}
-
-fn wait_for(log: &Path, text: &str, timeout: Duration) -> Option<Instant> {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if std::fs::read_to_string(log)
-            .unwrap_or_default()
-            .contains(text)
-        {
-            return Some(Instant::now());
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    None
 }
 
 fn start_manager(conf: &Path, log: &Path) -> Child {
@@ -68,11 +59,6 @@ async fn replicas_connected(state: &sandbox::State) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-}
-
-fn stats(xs: &mut [f64]) -> (f64, f64, f64) {
-    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    (xs[0], xs[xs.len() / 2], xs[xs.len() - 1])
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -152,7 +138,7 @@ async fn main() {
                 let state = sandbox::State::load(dir.path()).unwrap();
                 replicas_connected(&state).await;
             }
-            let (min, med, max) = stats(&mut times);
+            let (min, med, max) = stats(&times);
             println!(
                 "{:<10} {:<8} {min:>9.2} {med:>9.2} {max:>9.2}",
                 format!("{interval} s"),

@@ -5,32 +5,17 @@
 //! Run: `cargo bench --bench failover` (needs mariadb-server, mariadb-client and
 //! openssh-server; about two minutes). MHA_BENCH_RUNS sets the runs per setting (default 5).
 
+#[allow(dead_code)]
+#[path = "common.rs"]
+mod common;
+use common::{stats, wait_for};
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mha::sandbox::{self, Fault, Mode, UpOptions};
-
-fn wait_for(log: &Path, text: &str, timeout: Duration) -> Option<Instant> {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if std::fs::read_to_string(log)
-            .unwrap_or_default()
-            .contains(text)
-        {
-            return Some(Instant::now());
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    None
-}
-
-fn stats(xs: &[f64]) -> (f64, f64, f64) {
-    let mut v = xs.to_vec();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    (v[0], v[v.len() / 2], v[v.len() - 1])
-}
 
 struct RunResult {
     detect: f64,

@@ -5,16 +5,15 @@
 //!
 //! Run: `cargo bench --bench switchover`. MHA_BENCH_RUNS sets the switches per mode (default 8).
 
+#[allow(dead_code)]
+#[path = "common.rs"]
+mod common;
+use common::stats;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mha::sandbox::{self, Mode, UpOptions};
-
-fn stats(xs: &[f64]) -> (f64, f64, f64) {
-    let mut v = xs.to_vec();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    (v[0], v[v.len() / 2], v[v.len() - 1])
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {

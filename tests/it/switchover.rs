@@ -238,4 +238,22 @@ async fn file_pos_switch_refusals_and_rollback() {
     for n in ["server1", "server2", "server3"] {
         c.assert_has_all(n, &acked).await;
     }
+    // The old master, read-only and replicating from nobody, does not make the cluster look
+    // like it has two masters: check_repl is OK and says what to do with it.
+    let conf = c.state.app_config();
+    let out = bed::run_mha(
+        &bed::mha_bin(),
+        &["check_repl", "--conf", conf.to_str().unwrap()],
+    );
+    let (text, _) = bed::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("read-only and replicating from nobody"),
+        "{text}"
+    );
+    let current = format!(
+        "127.0.0.1(127.0.0.1:{}) (current master)",
+        c.node("server2").port
+    );
+    assert!(text.contains(&current), "{text}");
 }
