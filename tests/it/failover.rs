@@ -196,6 +196,9 @@ async fn master_switch_dead_file_pos_repairs_a_lagging_replica() {
         "dry run touched replication"
     );
 
+    // Forced: the lagging server3 (not the candidate) becomes the new master. It first
+    // catches up with the latest replica (server2), then server2 follows it.
+    let port3 = c.node("server3").port.to_string();
     let out = bed::run_mha(
         &bed::mha_bin(),
         &[
@@ -205,6 +208,8 @@ async fn master_switch_dead_file_pos_repairs_a_lagging_replica() {
             conf_s,
             "--dead_master_host=127.0.0.1",
             &format!("--dead_master_port={port1}"),
+            "--new_master_host=127.0.0.1",
+            &format!("--new_master_port={port3}"),
             "--interactive=0",
             "--output",
             "json",
@@ -215,39 +220,38 @@ async fn master_switch_dead_file_pos_repairs_a_lagging_replica() {
     let rec: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(rec["outcome"], "success", "{text}");
     assert_eq!(rec["mode"], "file-pos");
-    // The lagging replica's missing transactions came from the new master, and the report says so.
-    let s3 = rec["replicas"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| {
-            r["server"]
-                .as_str()
-                .unwrap()
-                .ends_with(&format!(":{})", c.node("server3").port))
-        })
-        .unwrap();
     assert!(
-        s3["ok"].as_bool().unwrap()
-            && s3["detail"]
-                .as_str()
-                .unwrap()
-                .contains("recovered up to 0-1-"),
+        rec["new_master"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":{port3})")),
         "{text}"
     );
+    // What server3 lacked came from the latest replica, and the report says so.
+    let from_latest = rec["recovered"].as_array().unwrap().iter().any(|r| {
+        r["from"].as_str().unwrap().starts_with("latest replica")
+            && r["gtids"].as_str().unwrap().starts_with("0-1-")
+    });
+    assert!(from_latest, "{text}");
     for node in ["server2", "server3"] {
         c.assert_has_all(node, &acked).await;
     }
-    let st = c.wait_replicating_from("server3", "server2", T).await;
+    let st = c.wait_replicating_from("server2", "server3", T).await;
     assert_eq!(
         st["Using_Gtid"].as_deref(),
         Some("No"),
         "file/position mode stays file/position"
     );
-    c.exec("server2", "INSERT INTO mha_it.acked (id) VALUES (1000000)")
+    assert_eq!(
+        c.value("server3", "SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+    c.exec("server3", "INSERT INTO mha_it.acked (id) VALUES (1000000)")
         .await;
     c.wait_value(
-        "server3",
+        "server2",
         "SELECT COUNT(*) FROM mha_it.acked WHERE id = 1000000",
         "1",
         T,
