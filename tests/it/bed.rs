@@ -398,6 +398,7 @@ pub fn can_use_netns() -> bool {
 /// commit: after a failover, every acknowledged row must be on every surviving server.
 pub struct Writer {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    acked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     task: tokio::task::JoinHandle<Vec<u64>>,
 }
 
@@ -406,6 +407,8 @@ impl Writer {
     pub fn start(target: mha::sql::Target) -> Writer {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();
+        let acked_count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = acked_count.clone();
         let task = tokio::spawn(async move {
             let mut acked = Vec::new();
             let mut next = 1u64;
@@ -430,6 +433,7 @@ impl Writer {
                 {
                     Ok(()) => {
                         acked.push(next);
+                        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         next += 1;
                     }
                     Err(_) => {
@@ -441,7 +445,23 @@ impl Writer {
             }
             acked
         });
-        Writer { stop, task }
+        Writer {
+            stop,
+            acked: acked_count,
+            task,
+        }
+    }
+
+    /// Wait until `n` writes were acknowledged (a load test must not pass with no load).
+    pub async fn wait_acked(&self, n: usize, timeout: Duration) {
+        let start = Instant::now();
+        while self.acked.load(std::sync::atomic::Ordering::Relaxed) < n {
+            assert!(
+                start.elapsed() < timeout,
+                "fewer than {n} writes acknowledged within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     pub async fn stop(self) -> Vec<u64> {

@@ -26,7 +26,7 @@ fn conf_with(c: &Cluster, server_extra: &[(&str, &str)], app_extra: &str) -> std
 
 async fn write_then_crash(c: &Cluster, node: &str) -> Vec<u64> {
     let w = Writer::start(c.state.admin_target(c.node(node)).unwrap());
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    w.wait_acked(50, T).await;
     sandbox::fault(c.dir.path(), node, Fault::Crash)
         .await
         .unwrap();

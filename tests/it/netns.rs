@@ -78,7 +78,7 @@ async fn partitions_in_network_namespaces() {
         "{}",
         m.output()
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    w.wait_acked(20, Duration::from_secs(30)).await;
     net.unplug(0);
     let cut_at = std::time::Instant::now();
     assert!(

@@ -58,7 +58,7 @@ async fn gtid_switch_under_load_with_the_old_master_as_replica_and_a_manager_run
         m.output()
     );
     let w = app_writer(&c, "server1").await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    w.wait_acked(20, T).await;
     let port2 = format!("--new_master_port={}", c.node("server2").port);
     let (code, out) = switch(
         &c,
@@ -219,7 +219,7 @@ async fn file_pos_switch_refusals_and_rollback() {
     // And a real switch in file/position mode under load, old master left read-only.
     std::fs::remove_file(c.dir.path().join("freeze")).unwrap();
     let w = app_writer(&c, "server1").await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    w.wait_acked(20, T).await;
     let (code, out) = switch(&c, &new2);
     let acked = w.stop().await;
     assert_eq!(code, 0, "{out}");
