@@ -54,13 +54,6 @@ pub fn check_status(a: &StatusArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Status(r.code))
 }
 
-fn alive(pid: u32) -> bool {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .unwrap_or_default()
-            .contains(") Z")
-}
-
 pub fn stop(a: &StopArgs) -> anyhow::Result<Exit> {
     let (app, workdir) = app_and_workdir(&a.status)?;
     let r = status::check(&workdir, &app, Duration::from_secs(3600), SystemTime::now());
@@ -79,7 +72,7 @@ pub fn stop(a: &StopArgs) -> anyhow::Result<Exit> {
     nix::sys::signal::kill(target, Signal::SIGTERM)?;
     let deadline = Instant::now() + Duration::from_secs(a.abort_timeout);
     while Instant::now() < deadline {
-        if !alive(pid) {
+        if !status::pid_alive(pid) {
             println!("Stopped {app} successfully.");
             return Ok(Exit::Ok);
         }

@@ -20,7 +20,7 @@ use crate::hooks::{self, HookCall};
 use crate::sql::dialect::Dialect;
 use crate::sql::{self, DbError, Session};
 use crate::status::{ManagerLock, Status, StatusFile};
-use crate::topology::{ReplicaStatus, Version};
+use crate::topology::ReplicaStatus;
 
 use super::observe::{observe, target};
 
@@ -87,13 +87,10 @@ async fn read_replica(
     timeout: Duration,
 ) -> Result<Option<ReplicaSample>, DbError> {
     let mut db = sql::connect(&target(s), timeout).await?;
-    let version = db
-        .row_map("read the version", "SELECT VERSION() AS v")
-        .await?;
-    let v = version
-        .and_then(|r| r.get("v").cloned().flatten())
-        .and_then(|v| Version::parse(&v));
-    let dialect = v.as_ref().map(Dialect::of).unwrap_or(Dialect::MariaDb);
+    let dialect = super::observe::server_version(&mut db)
+        .await?
+        .map(|v| Dialect::of(&v))
+        .unwrap_or(Dialect::MariaDb);
     let row = db
         .row_map("read replica status", dialect.show_replica_status())
         .await?;

@@ -64,23 +64,22 @@ pub async fn read_server(s: &ServerConfig, timeout: Duration) -> Result<ServerSt
     result
 }
 
-async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, DbError> {
-    let version_text = db
+/// The server's version: `Err(text)` when the server answered something unparsable.
+pub async fn server_version(db: &mut Session) -> Result<Result<Version, String>, DbError> {
+    let text = db
         .row_map("read the version", "SELECT VERSION() AS v")
         .await?
         .and_then(|r| r.get("v").cloned().flatten())
         .unwrap_or_default();
-    let bad = |what: &'static str, message: String| DbError::Failed {
+    Ok(Version::parse(&text).ok_or(text))
+}
+
+async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, DbError> {
+    let version = server_version(db).await?.map_err(|text| DbError::Failed {
         server: db.server().to_string(),
-        what,
-        message,
+        what: "read the version",
+        message: format!("cannot parse version {text:?}"),
         code: None,
-    };
-    let version = Version::parse(&version_text).ok_or_else(|| {
-        bad(
-            "read the version",
-            format!("cannot parse version {version_text:?}"),
-        )
     })?;
     let dialect = Dialect::of(&version);
     let vars = db

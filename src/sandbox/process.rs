@@ -8,13 +8,6 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
 
-/// The process state letter from /proc (R, S, T, Z, ...), if the process exists.
-fn proc_state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The state follows the command name, which is in parentheses and may contain spaces.
-    stat.rsplit_once(')')?.1.trim_start().chars().next()
-}
-
 /// Reap the pid if it is our exited child, so it does not linger as a zombie.
 fn reap(pid: u32) {
     let _ = waitpid(Pid::from_raw(pid as i32), Some(WaitPidFlag::WNOHANG));
@@ -22,11 +15,11 @@ fn reap(pid: u32) {
 
 pub fn is_alive(pid: u32) -> bool {
     reap(pid);
-    matches!(proc_state(pid), Some(s) if s != 'Z' && s != 'X')
+    crate::status::pid_alive(pid)
 }
 
 pub fn is_frozen(pid: u32) -> bool {
-    matches!(proc_state(pid), Some('T'))
+    matches!(crate::status::process_state(pid), Some('T'))
 }
 
 /// True when `pid` runs a command line that mentions `marker` (our config file path).

@@ -241,9 +241,16 @@ pub struct Report {
     pub message: String,
 }
 
-fn pid_alive(pid: u32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    matches!(stat.rsplit_once(')').and_then(|(_, r)| r.trim_start().chars().next()), Some(c) if c != 'Z' && c != 'X')
+/// The process state letter from /proc (R, S, T, Z, ...), if the process exists.
+pub fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The state follows the command name, which is in parentheses and may contain spaces.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// The process exists and is not a zombie.
+pub fn pid_alive(pid: u32) -> bool {
+    matches!(process_state(pid), Some(c) if c != 'Z' && c != 'X')
 }
 
 /// Processes whose parent or process group is `pid`.
