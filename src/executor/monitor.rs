@@ -26,6 +26,36 @@ use super::observe::{observe, target};
 
 pub const MONITOR_LOCK: &str = "MHA_Master_High_Availability_Monitor";
 
+/// SIGTERM/SIGINT, listened to for the manager's whole life. A signal is remembered: one that
+/// arrives while a failover runs is honoured once the failover has finished, and one that
+/// arrives during start-up checks or confirmation is not lost.
+struct StopSignal(tokio::sync::watch::Receiver<bool>);
+
+impl StopSignal {
+    fn install() -> StopSignal {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            let _ = tx.send(true);
+        });
+        StopSignal(rx)
+    }
+
+    fn requested(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once a stop was requested (at once if it already was).
+    async fn wait(&mut self) {
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ManagerOptions {
     pub conf: PathBuf,
@@ -408,9 +438,10 @@ pub async fn run(opts: ManagerOptions, mut config: Arc<Config>) -> Outcome {
         );
     }
     let _ = status.set(Status::InitializingMonitor, None);
+    let mut stop = StopSignal::install();
     let mut failover_opts = opts.failover.clone();
     let outcome = loop {
-        let outcome = monitor(&opts, &mut config, &mut status, &workdir).await;
+        let outcome = monitor(&opts, &mut config, &mut status, &workdir, &mut stop).await;
         if let Outcome::FollowSwitch(new) = &outcome {
             info!("Planned switchover to {new} done: following the new master.");
             let _ =
@@ -429,8 +460,14 @@ pub async fn run(opts: ManagerOptions, mut config: Arc<Config>) -> Outcome {
             .iter()
             .find(|s| &s.display_name() == master)
             .map(|s| s.hostname.clone());
+        if stop.requested() {
+            warn!("Stop requested before the failover started: not starting it.");
+            break Outcome::Stopped;
+        }
         let _ = status.set(Status::FailoverRunning, dead_host.as_deref());
-        if !wait_for_acknowledgement(&config, fo, &mut status, dead_host.as_deref()).await {
+        if !wait_for_acknowledgement(&config, fo, &mut status, dead_host.as_deref(), &mut stop)
+            .await
+        {
             break Outcome::Stopped;
         }
         let _ = status.set(Status::FailoverRunning, dead_host.as_deref());
@@ -441,7 +478,21 @@ pub async fn run(opts: ManagerOptions, mut config: Arc<Config>) -> Outcome {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
-        let rec = super::failover::failover(&config, fo).await;
+        // A stop request never interrupts a failover half way: it is honoured afterwards.
+        let rec = {
+            let run = super::failover::failover(&config, fo);
+            tokio::pin!(run);
+            let mut told = false;
+            loop {
+                tokio::select! {
+                    rec = &mut run => break rec,
+                    _ = stop.wait(), if !told => {
+                        warn!("Got terminate signal during the failover: the manager stops once it has finished.");
+                        told = true;
+                    }
+                }
+            }
+        };
         ticker.abort();
         // An operator's --ignore_last_failover covers the first failover only: the next one
         // within last_failover_minute waits for an acknowledgement.
@@ -469,6 +520,10 @@ pub async fn run(opts: ManagerOptions, mut config: Arc<Config>) -> Outcome {
                         config = Arc::new(c);
                     }
                 }
+                if stop.requested() {
+                    info!("Stopping now, as requested during the failover.");
+                    break Outcome::Stopped;
+                }
                 let _ = status.set(Status::InitializingMonitor, None);
             }
             super::failover::Outcome::DryRun => {
@@ -484,7 +539,10 @@ pub async fn run(opts: ManagerOptions, mut config: Arc<Config>) -> Outcome {
             }
             _ => {
                 let _ = status.set(Status::FailoverError, dead_host.as_deref());
-                tokio::time::sleep(opts.wait_on_failover_error).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(opts.wait_on_failover_error) => {}
+                    _ = stop.wait() => {}
+                }
                 break Outcome::FailoverFailed(
                     rec.error.unwrap_or_else(|| "failover failed".into()),
                 );
@@ -511,10 +569,9 @@ async fn wait_for_acknowledgement(
     fo: &super::failover::FailoverOptions,
     status: &mut StatusFile,
     dead_host: Option<&str>,
+    stop: &mut StopSignal,
 ) -> bool {
     use crate::engine::guard;
-    let mut sigterm = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut sigint = signal(SignalKind::interrupt()).expect("SIGINT handler");
     let mut told = false;
     loop {
         let m = super::failover::markers(&fo.workdir, &config.app_name);
@@ -545,8 +602,7 @@ async fn wait_for_acknowledgement(
         }
         notify(&[sd_notify::NotifyState::Watchdog]);
         tokio::select! {
-            _ = sigterm.recv() => return false,
-            _ = sigint.recv() => return false,
+            _ = stop.wait() => return false,
             _ = tokio::time::sleep(config.app.ping_interval.max(Duration::from_millis(500))) => {}
         }
     }
@@ -557,8 +613,16 @@ async fn monitor(
     config: &mut Arc<Config>,
     status: &mut StatusFile,
     workdir: &std::path::Path,
+    stop: &mut StopSignal,
 ) -> Outcome {
-    let mut master_idx = match startup_checks(config, opts).await {
+    let checked = tokio::select! {
+        r = startup_checks(config, opts) => r,
+        _ = stop.wait() => {
+            info!("Got terminate signal. Exit.");
+            return Outcome::Stopped;
+        }
+    };
+    let mut master_idx = match checked {
         Ok(m) => m,
         Err(e) => return Outcome::ConfigError(e),
     };
@@ -570,8 +634,6 @@ async fn monitor(
         Ok(c) => Some(c),
         Err(e) => return Outcome::AlreadyRunning(e),
     };
-    let mut sigterm = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut sigint = signal(SignalKind::interrupt()).expect("SIGINT handler");
     let mut sighup = signal(SignalKind::hangup()).expect("SIGHUP handler");
 
     let mut detector = Detector::new(config.app.ping_failures);
@@ -612,7 +674,10 @@ async fn monitor(
                 }
                 notify(&[sd_notify::NotifyState::Watchdog]);
                 let _ = status.set(Status::PingOk, Some(&master_name(&master)));
-                tokio::time::sleep(config.app.ping_interval).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(config.app.ping_interval) => {}
+                    _ = stop.wait() => return Outcome::Stopped,
+                }
                 continue;
             }
             None if paused => {
@@ -622,8 +687,7 @@ async fn monitor(
             None => {}
         }
         let outcome = tokio::select! {
-            _ = sigterm.recv() => { info!("Got terminate signal. Exit."); return Outcome::Stopped; }
-            _ = sigint.recv() => { info!("Got terminate signal. Exit."); return Outcome::Stopped; }
+            _ = stop.wait() => { info!("Got terminate signal. Exit."); return Outcome::Stopped; }
             _ = sighup.recv() => {
                 match config::load(&opts.conf, &opts.global) {
                     Ok(l) => match l.config.servers.iter().position(|s| s.ip == master.ip && s.port == master.port) {

@@ -102,6 +102,12 @@ pub async fn run(call: &HookCall) -> Result<HookOutcome, HookError> {
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    // Marks the hook (and whatever it starts) as ours: check_status finds the leftovers of a
+    // manager that died while a hook ran (PARTIALLY_RUNNING) by this variable.
+    cmd.env(
+        crate::status::HOOK_OWNER_ENV,
+        std::process::id().to_string(),
+    );
     for (k, v) in &call.env {
         cmd.env(k, v);
     }
@@ -175,7 +181,7 @@ mod tests {
     #[tokio::test]
     async fn args_env_stdin_and_exit_code() {
         let c = call(
-            "f() { echo \"$@\"; echo \"pw=$MHA_NEW_MASTER_PASSWORD\"; cat; exit 10; }; f",
+            "f() { echo \"$@\"; echo \"pw=$MHA_NEW_MASTER_PASSWORD\"; cat; echo \" $MHA_PID\"; exit 10; }; f",
             5000,
         );
         assert!(
@@ -186,7 +192,10 @@ mod tests {
         assert_eq!(out.exit_code, Some(10));
         assert_eq!(
             out.stdout,
-            "--command=status --orig_master_host=db 1\npw=pw'1\n{\"command\":\"status\"}"
+            format!(
+                "--command=status --orig_master_host=db 1\npw=pw'1\n{{\"command\":\"status\"}} {}\n",
+                std::process::id()
+            )
         );
     }
 

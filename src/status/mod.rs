@@ -253,8 +253,14 @@ pub fn pid_alive(pid: u32) -> bool {
     matches!(process_state(pid), Some(c) if c != 'Z' && c != 'X')
 }
 
-/// Processes whose parent or process group is `pid`.
+/// The environment variable every hook gets: the pid of the `mha` process that started it.
+pub const HOOK_OWNER_ENV: &str = "MHA_PID";
+
+/// Processes whose parent or process group is `pid`, or that a hook started by `pid` left
+/// behind (hooks run in their own process group and are re-parented when the manager dies,
+/// so they are found by the `MHA_PID` variable they inherited).
 fn children_of(pid: u32) -> Vec<u32> {
+    let marker = format!("{HOOK_OWNER_ENV}={pid}");
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Some(p) = entry
@@ -270,11 +276,16 @@ fn children_of(pid: u32) -> Vec<u32> {
         };
         let f: Vec<&str> = rest.split_whitespace().collect();
         // fields after ")": state ppid pgrp ...
-        if f.len() > 2
-            && f[0] != "Z"
-            && (f[1] == pid.to_string() || f[2] == pid.to_string())
-            && p != pid
-        {
+        if f.len() < 3 || f[0] == "Z" || p == pid {
+            continue;
+        }
+        let related = f[1] == pid.to_string()
+            || f[2] == pid.to_string()
+            || std::fs::read(entry.path().join("environ"))
+                .unwrap_or_default()
+                .split(|b| *b == 0)
+                .any(|var| var == marker.as_bytes());
+        if related {
             out.push(p);
         }
     }

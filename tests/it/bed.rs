@@ -268,16 +268,26 @@ pub fn check_status(conf: &Path, extra: &[&str]) -> (i32, String) {
 
 /// Poll check_status until it exits with `code`.
 pub fn wait_status(conf: &Path, code: i32, timeout: Duration) -> String {
+    poll_status(conf, code, timeout).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The same, with the manager's log in the failure message.
+pub fn wait_manager_status(conf: &Path, code: i32, timeout: Duration, m: &Daemon) -> String {
+    poll_status(conf, code, timeout).unwrap_or_else(|e| panic!("{e}\n{}", m.output()))
+}
+
+fn poll_status(conf: &Path, code: i32, timeout: Duration) -> Result<String, String> {
     let start = Instant::now();
     loop {
         let (c, out) = check_status(conf, &[]);
         if c == code {
-            return out;
+            return Ok(out);
         }
-        assert!(
-            start.elapsed() < timeout,
-            "check_status never reached {code}; last: {c} {out}"
-        );
+        if start.elapsed() > timeout {
+            return Err(format!(
+                "check_status never reached {code}; last: {c} {out}"
+            ));
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }

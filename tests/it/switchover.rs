@@ -75,7 +75,6 @@ async fn gtid_switch_under_load_with_the_old_master_as_replica_and_a_manager_run
             && out.contains("Switching master to 127.0.0.1(127.0.0.1:"),
         "{out}"
     );
-    assert!(acked.len() > 20, "load too light: {}", acked.len());
     assert_eq!(
         c.value("server2", "SELECT @@global.read_only")
             .await
