@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio::task::JoinSet;
-use tracing::{error, info, warn};
+use tracing::{Instrument, error, info, warn};
 
 use super::observe::{observe, target};
 use crate::binlog;
@@ -981,401 +981,417 @@ pub async fn failover(config: &Config, opts: &FailoverOptions) -> FailoverRecord
     run.rec
 }
 
+/// What a phase body hands back: its value, whether it fully succeeded, and its notes.
+struct Done<T> {
+    value: T,
+    ok: bool,
+    notes: Vec<String>,
+}
+
+fn done<T>(value: T, notes: Vec<String>) -> Done<T> {
+    Done {
+        value,
+        ok: true,
+        notes,
+    }
+}
+
+/// Runs one phase body inside its own tracing span (`phase{phase="3.4" name="New Master
+/// Recovery"}`), then records its duration, outcome and notes. An error marks the phase failed
+/// and ends the failover with it.
+macro_rules! phase {
+    ($run:ident, $id:literal, $name:literal, $body:expr) => {{
+        info!(concat!("* Phase ", $id, ": ", $name, " Phase.."));
+        let t = Instant::now();
+        let span = tracing::info_span!("phase", phase = $id, name = $name);
+        let r: PResult<Done<_>> = async { $body }.instrument(span).await;
+        match r {
+            Ok(d) => {
+                $run.phase_done($id, $name, t, d.ok, d.notes);
+                d.value
+            }
+            Err(e) => {
+                $run.phase_done($id, $name, t, false, vec![e.0.clone()]);
+                return Err(e);
+            }
+        }
+    }};
+}
+
 async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
     let config = run.config;
-    info!("* Phase 1: Configuration Check Phase..");
-    let t = Instant::now();
-    let facts = match phase1(run).await {
-        Ok(f) => f,
-        Err(e) => {
-            run.phase_done("1", "Configuration Check", t, false, vec![e.0.clone()]);
-            return Err(e);
-        }
-    };
-    run.phase_done("1", "Configuration Check", t, true, vec![]);
+    let facts = phase!(run, "1", "Configuration Check", {
+        Ok(done(phase1(&mut *run).await?, vec![]))
+    });
     let dead_cfg = run.server(facts.topo.servers[facts.dead].order).clone();
     if run.opts.dry_run {
         return dry_run(run, &facts, &dead_cfg).await;
     }
 
-    info!("* Phase 2: Dead Master Shutdown Phase..");
     *changed = true;
-    let t = Instant::now();
-    let ssh_ok = match phase2(run, &facts).await {
-        Ok(s) => s,
-        Err(e) => {
-            run.phase_done("2", "Dead Master Shutdown", t, false, vec![e.0.clone()]);
-            return Err(e);
-        }
-    };
-    run.phase_done(
-        "2",
-        "Dead Master Shutdown",
-        t,
-        true,
-        vec![format!(
-            "SSH to the dead master: {}",
-            if ssh_ok { "reachable" } else { "NOT reachable" }
-        )],
-    );
+    let ssh_ok = phase!(run, "2", "Dead Master Shutdown", {
+        let ssh_ok = phase2(&mut *run, &facts).await?;
+        Ok(done(
+            ssh_ok,
+            vec![format!(
+                "SSH to the dead master: {}",
+                if ssh_ok { "reachable" } else { "NOT reachable" }
+            )],
+        ))
+    });
 
     info!("* Phase 3: Master Recovery Phase..");
-    info!("* Phase 3.1: Getting Latest Slaves Phase..");
-    let t = Instant::now();
-    let mut set = JoinSet::new();
-    for &i in &facts.replicas {
-        let s = run.server(facts.topo.servers[i].order).clone();
-        set.spawn(async move { wait_applied(&s, i).await });
-    }
-    let mut applied = Vec::new();
-    while let Some(r) = set.join_next().await {
-        match r.map_err(|e| PhaseError(e.to_string()))? {
-            Ok(a) => applied.push(a),
-            Err(e) => {
-                run.phase_done("3.1", "Getting Latest Slaves", t, false, vec![e.0.clone()]);
-                return Err(e);
-            }
+    let (applied, latest) = phase!(run, "3.1", "Getting Latest Slaves", {
+        let mut set = JoinSet::new();
+        for &i in &facts.replicas {
+            let s = run.server(facts.topo.servers[i].order).clone();
+            set.spawn(async move { wait_applied(&s, i).await });
         }
-    }
-    applied.sort_by_key(|a| facts.topo.servers[a.idx].order);
-    let latest = applied
-        .iter()
-        .max_by(|a, b| {
-            a.status.read_pos.cmp(&b.status.read_pos).then(
-                facts.topo.servers[b.idx]
-                    .order
-                    .cmp(&facts.topo.servers[a.idx].order),
-            )
-        })
-        .expect("at least one replica")
-        .clone();
+        let mut applied = Vec::new();
+        while let Some(r) = set.join_next().await {
+            applied.push(r.map_err(|e| PhaseError(e.to_string()))??);
+        }
+        applied.sort_by_key(|a| facts.topo.servers[a.idx].order);
+        let latest = applied
+            .iter()
+            .max_by(|a, b| {
+                a.status.read_pos.cmp(&b.status.read_pos).then(
+                    facts.topo.servers[b.idx]
+                        .order
+                        .cmp(&facts.topo.servers[a.idx].order),
+                )
+            })
+            .expect("at least one replica")
+            .clone();
+        let name = facts.topo.servers[latest.idx].name();
+        let read = latest
+            .status
+            .read_pos
+            .clone()
+            .unwrap_or_else(|| BinlogPos::new("", 0));
+        let exec = latest
+            .status
+            .exec_pos
+            .clone()
+            .unwrap_or_else(|| BinlogPos::new("", 0));
+        info!("The latest binary log file/position on all slaves is {read}, on {name}.");
+        run.rec.latest_replica = Some(name.clone());
+        let note = format!("latest: {name} read {read}, executed {exec}");
+        Ok(done((applied, latest), vec![note]))
+    });
     let latest_name = facts.topo.servers[latest.idx].name();
-    let latest_read = latest
-        .status
-        .read_pos
-        .clone()
-        .unwrap_or_else(|| BinlogPos::new("", 0));
     let latest_exec = latest
         .status
         .exec_pos
         .clone()
         .unwrap_or_else(|| BinlogPos::new("", 0));
-    info!("The latest binary log file/position on all slaves is {latest_read}, on {latest_name}.");
-    run.rec.latest_replica = Some(latest_name.clone());
-    run.phase_done(
-        "3.1",
-        "Getting Latest Slaves",
-        t,
-        true,
-        vec![format!(
-            "latest: {latest_name} read {latest_read}, executed {latest_exec}"
-        )],
-    );
 
     // 3.2: the dead master's binlog after what the latest replica executed.
-    info!("* Phase 3.2: Saving Dead Master's Binlog Phase..");
-    let t = Instant::now();
-    let mut saved: Vec<PathBuf> = Vec::new();
-    let mut tail_gtids: Vec<String> = Vec::new();
-    let mut notes = Vec::new();
-    if run.opts.skip_save_master_binlog {
-        notes.push("skipped (--skip_save_master_binlog)".to_string());
-        run.rec.not_recovered.push(format!(
-            "events after {latest_exec} on the dead master (saving skipped)"
-        ));
-    } else if !ssh_ok {
-        warn!(
-            "SSH to the dead master is NOT reachable: events after {latest_exec} on it cannot be saved"
-        );
-        notes.push("dead master host not reachable over SSH".to_string());
-        run.rec.not_recovered.push(format!(
-            "events the dead master {} wrote after {latest_exec} (its host is not reachable over SSH): transactions committed there after that point are lost",
-            dead_cfg.display_name()
-        ));
-    } else {
-        match save_dead_master_binlog(&dead_cfg, &latest_exec, &run.opts.workdir).await {
-            Ok((files, gtids)) => {
-                if files.is_empty() {
-                    info!(
-                        "Additional events were not found from the orig master. No need to save."
-                    );
+    let (saved, tail_gtids) = phase!(run, "3.2", "Saving Dead Master's Binlog", {
+        let mut saved: Vec<PathBuf> = Vec::new();
+        let mut tail_gtids: Vec<String> = Vec::new();
+        let mut notes = Vec::new();
+        if run.opts.skip_save_master_binlog {
+            notes.push("skipped (--skip_save_master_binlog)".to_string());
+            run.rec.not_recovered.push(format!(
+                "events after {latest_exec} on the dead master (saving skipped)"
+            ));
+        } else if !ssh_ok {
+            warn!(
+                "SSH to the dead master is NOT reachable: events after {latest_exec} on it cannot be saved"
+            );
+            notes.push("dead master host not reachable over SSH".to_string());
+            run.rec.not_recovered.push(format!(
+                "events the dead master {} wrote after {latest_exec} (its host is not reachable over SSH): transactions committed there after that point are lost",
+                dead_cfg.display_name()
+            ));
+        } else {
+            match save_dead_master_binlog(&dead_cfg, &latest_exec, &run.opts.workdir).await {
+                Ok((files, gtids)) => {
+                    if files.is_empty() {
+                        info!(
+                            "Additional events were not found from the orig master. No need to save."
+                        );
+                    }
+                    notes.extend(files.iter().map(|f| format!("saved {}", f.display())));
+                    saved = files;
+                    tail_gtids = gtids;
                 }
-                notes.extend(files.iter().map(|f| format!("saved {}", f.display())));
-                saved = files;
-                tail_gtids = gtids;
-            }
-            Err(e) => {
-                warn!("could not save the dead master's binlog: {e}");
-                notes.push(format!("failed: {e}"));
-                run.rec.not_recovered.push(format!(
-                    "events after {latest_exec} on the dead master: {e}"
-                ));
+                Err(e) => {
+                    warn!("could not save the dead master's binlog: {e}");
+                    notes.push(format!("failed: {e}"));
+                    run.rec.not_recovered.push(format!(
+                        "events after {latest_exec} on the dead master: {e}"
+                    ));
+                }
             }
         }
-    }
-    run.phase_done("3.2", "Saving Dead Master's Binlog", t, true, notes);
+        Ok(done((saved, tail_gtids), notes))
+    });
 
     // 3.3: the new master.
-    info!("* Phase 3.3: Determining New Master Phase..");
-    let t = Instant::now();
-    let mut topo = facts.topo.clone();
-    for a in &applied {
-        if let Ok(s) = &mut topo.servers[a.idx].state
-            && let Some(r) = &mut s.replica
-        {
-            *r = a.status.clone();
+    let (topo, new_idx, new_cfg) = phase!(run, "3.3", "Determining New Master", {
+        let mut topo = facts.topo.clone();
+        for a in &applied {
+            if let Ok(s) = &mut topo.servers[a.idx].state
+                && let Some(r) = &mut s.replica
+            {
+                *r = a.status.clone();
+            }
         }
-    }
-    let mut facts_e = checks::replica_facts(&topo, config, Some(facts.dead));
-    for f in &mut facts_e {
-        f.alive = f.alive && applied.iter().any(|a| topo.servers[a.idx].block == f.block);
-    }
-    let forced = match &run.opts.new_master {
-        Some((host, port)) => {
-            let hit = topo.servers.iter().find(|o| {
-                (o.hostname == *host || o.ip == *host) && port.is_none_or(|p| p == o.port)
+        let mut facts_e = checks::replica_facts(&topo, config, Some(facts.dead));
+        for f in &mut facts_e {
+            f.alive = f.alive && applied.iter().any(|a| topo.servers[a.idx].block == f.block);
+        }
+        let forced = match &run.opts.new_master {
+            Some((host, port)) => {
+                let hit = topo.servers.iter().find(|o| {
+                    (o.hostname == *host || o.ip == *host) && port.is_none_or(|p| p == o.port)
+                });
+                match hit {
+                    Some(o) => Some(o.block.clone()),
+                    None => return Err(PhaseError(format!("{host} is not a configured server"))),
+                }
+            }
+            None => None,
+        };
+        let ranking = elect::rank(&facts_e, forced.as_deref());
+        run.rec.ranking = Some(ranking.clone());
+        let Some(winner) = ranking.winner().cloned() else {
+            return Err(PhaseError(match &forced {
+                Some(f) => format!("{f} is bad as a new master!"),
+                None => "None of existing slaves matches as a new master. Maybe preferred node is misconfigured or all slaves are too far behind.".into(),
+            }));
+        };
+        let new_idx = topo
+            .servers
+            .iter()
+            .position(|o| o.block == winner.block)
+            .expect("ranked server exists");
+        let new_cfg = run.server(topo.servers[new_idx].order).clone();
+        run.rec.new_master = Some(new_cfg.display_name());
+        info!("New master is {}", new_cfg.display_name());
+        let note = format!("{} {}", winner.block, winner.name);
+        Ok(done((topo, new_idx, new_cfg), vec![note]))
+    });
+
+    // 3.4: bring the new master up to the latest replica, then apply the saved tail.
+    let (new_pos, coords) = phase!(run, "3.4", "New Master Recovery", {
+        let new_applied = applied
+            .iter()
+            .find(|a| a.idx == new_idx)
+            .expect("new master is a replica")
+            .clone();
+        let mut db = session(&new_cfg).await?;
+        db.exec("STOP SLAVE", "STOP SLAVE").await?;
+        let before = gtid_var(&mut db, "gtid_binlog_pos").await?;
+        let behind = latest.slave_pos.not_in(&new_applied.slave_pos);
+        let mut notes = Vec::new();
+        if new_idx != latest.idx && !behind.is_empty() {
+            if !latest.log_slave_updates {
+                return Err(PhaseError(format!(
+                    "{latest_name} has log_slave_updates=OFF: the new master cannot copy what it lacks from it"
+                )));
+            }
+            let latest_cfg = run.server(topo.servers[latest.idx].order).clone();
+            info!(
+                "{} is behind {latest_name} by {behind}: catching up from it",
+                new_cfg.display_name()
+            );
+            let repl_user = new_cfg
+                .repl_user
+                .clone()
+                .or_else(|| Some(new_applied.status.master_user.clone()));
+            db.exec(
+                "CHANGE MASTER to the latest replica",
+                &change_master_sql(
+                    &latest_cfg,
+                    repl_user.as_deref(),
+                    new_cfg.repl_password.as_ref(),
+                    &super::repl::StartAt::Gtid,
+                    None,
+                ),
+            )
+            .await?;
+            db.exec("START SLAVE", "START SLAVE").await?;
+            wait_gtid(&mut db, &latest.slave_pos, 120).await?;
+            db.exec("STOP SLAVE", "STOP SLAVE").await?;
+            notes.push(format!("copied {behind} from {latest_name}"));
+        }
+        let after_catchup = gtid_var(&mut db, "gtid_binlog_pos").await?;
+        let from_latest = after_catchup.not_in(&before);
+        if !from_latest.is_empty() {
+            run.rec.recovered.push(Recovered {
+                from: format!("latest replica {latest_name}"),
+                gtids: from_latest.to_string(),
             });
-            match hit {
-                Some(o) => Some(o.block.clone()),
-                None => {
-                    let e = PhaseError(format!("{host} is not a configured server"));
-                    run.phase_done("3.3", "Determining New Master", t, false, vec![e.0.clone()]);
-                    return Err(e);
+        }
+        if !saved.is_empty() {
+            info!(
+                "Applying the dead master's saved binlog ({} transaction(s)) on {}",
+                tail_gtids.len(),
+                new_cfg.display_name()
+            );
+            apply_binlogs(&new_cfg, &saved, &run.opts.workdir)
+                .await
+                .map_err(|e| {
+                    PhaseError(format!(
+                        "{e}. NOTICE: manual recovery is needed on {}",
+                        new_cfg.display_name()
+                    ))
+                })?;
+            let after_tail = gtid_var(&mut db, "gtid_binlog_pos").await?;
+            let from_tail = after_tail.not_in(&after_catchup);
+            run.rec.recovered.push(Recovered {
+                from: format!("dead master {} binlog (over SSH)", dead_cfg.display_name()),
+                gtids: if tail_gtids.is_empty() {
+                    from_tail.to_string()
+                } else {
+                    tail_gtids.join(",")
+                },
+            });
+            notes.push(format!("applied {} saved transaction(s)", tail_gtids.len()));
+        }
+        if !new_cfg.skip_reset_slave {
+            db.exec("RESET SLAVE ALL", "RESET SLAVE ALL").await?;
+        }
+        let new_pos = gtid_var(&mut db, "gtid_binlog_pos").await?;
+        let coords = super::repl::binlog_coords(&mut db).await?;
+        db.disconnect().await;
+        info!(
+            "{}: OK: Applying all logs succeeded. GTID position {new_pos}, binlog {coords}",
+            new_cfg.display_name()
+        );
+        Ok(done((new_pos, coords), notes))
+    });
+
+    // Phase 4: every other replica, in parallel.
+    let replicas_failed = phase!(run, "4", "Slaves Recovery", {
+        let mut set = JoinSet::new();
+        if !run.opts.skip_change_master {
+            for a in applied.iter().filter(|a| a.idx != new_idx) {
+                let s = run.server(topo.servers[a.idx].order).clone();
+                let repl_user = s
+                    .repl_user
+                    .clone()
+                    .or_else(|| Some(a.status.master_user.clone()));
+                let repl_password = s.repl_password.clone();
+                let (new, pos, coords, mode, sync) = (
+                    new_cfg.clone(),
+                    new_pos.clone(),
+                    coords.clone(),
+                    facts.mode,
+                    run.opts.wait_until_gtid_in_sync,
+                );
+                let name = s.display_name();
+                set.spawn(
+                    async move {
+                        let r = recover_replica(
+                            s,
+                            new,
+                            repl_user,
+                            repl_password,
+                            pos,
+                            coords,
+                            mode,
+                            sync,
+                        )
+                        .await;
+                        (name, r)
+                    }
+                    .in_current_span(),
+                );
+            }
+        }
+        let mut failed = false;
+        while let Some(r) = set.join_next().await {
+            let (name, res) = r.map_err(|e| PhaseError(e.to_string()))?;
+            match res {
+                Ok(detail) => {
+                    info!("{name}: OK: {detail}");
+                    run.rec.replicas.push(ReplicaResult {
+                        server: name,
+                        ok: true,
+                        detail,
+                    });
+                }
+                Err(e) => {
+                    error!("{name}: recovery failed: {e}");
+                    failed = true;
+                    run.rec.replicas.push(ReplicaResult {
+                        server: name,
+                        ok: false,
+                        detail: e.0,
+                    });
                 }
             }
         }
-        None => None,
-    };
-    let ranking = elect::rank(&facts_e, forced.as_deref());
-    run.rec.ranking = Some(ranking.clone());
-    let Some(winner) = ranking.winner().cloned() else {
-        let why = match &forced {
-            Some(f) => format!("{f} is bad as a new master!"),
-            None => "None of existing slaves matches as a new master. Maybe preferred node is misconfigured or all slaves are too far behind.".into(),
-        };
-        run.phase_done("3.3", "Determining New Master", t, false, vec![why.clone()]);
-        return Err(PhaseError(why));
-    };
-    let new_idx = topo
-        .servers
-        .iter()
-        .position(|o| o.block == winner.block)
-        .expect("ranked server exists");
-    let new_cfg = run.server(topo.servers[new_idx].order).clone();
-    run.rec.new_master = Some(new_cfg.display_name());
-    info!("New master is {}", new_cfg.display_name());
-    run.phase_done(
-        "3.3",
-        "Determining New Master",
-        t,
-        true,
-        vec![format!("{} {}", winner.block, winner.name)],
-    );
-
-    // 3.4: bring the new master up to the latest replica.
-    info!("* Phase 3.4: New Master Recovery Phase..");
-    let t = Instant::now();
-    let new_applied = applied
-        .iter()
-        .find(|a| a.idx == new_idx)
-        .expect("new master is a replica")
-        .clone();
-    let mut db = session(&new_cfg).await?;
-    db.exec("STOP SLAVE", "STOP SLAVE").await?;
-    let before = gtid_var(&mut db, "gtid_binlog_pos").await?;
-    let behind = latest.slave_pos.not_in(&new_applied.slave_pos);
-    let mut notes = Vec::new();
-    if new_idx != latest.idx && !behind.is_empty() {
-        if !latest.log_slave_updates {
-            let e = PhaseError(format!(
-                "{latest_name} has log_slave_updates=OFF: the new master cannot copy what it lacks from it"
-            ));
-            run.phase_done("3.4", "New Master Recovery", t, false, vec![e.0.clone()]);
-            return Err(e);
-        }
-        let latest_cfg = run.server(topo.servers[latest.idx].order).clone();
-        info!(
-            "{} is behind {latest_name} by {behind}: catching up from it",
-            new_cfg.display_name()
-        );
-        let repl_user = new_cfg
-            .repl_user
-            .clone()
-            .or_else(|| Some(new_applied.status.master_user.clone()));
-        db.exec(
-            "CHANGE MASTER to the latest replica",
-            &change_master_sql(
-                &latest_cfg,
-                repl_user.as_deref(),
-                new_cfg.repl_password.as_ref(),
-                &super::repl::StartAt::Gtid,
-                None,
-            ),
-        )
-        .await?;
-        db.exec("START SLAVE", "START SLAVE").await?;
-        wait_gtid(&mut db, &latest.slave_pos, 120).await?;
-        db.exec("STOP SLAVE", "STOP SLAVE").await?;
-        notes.push(format!("copied {behind} from {latest_name}"));
-    }
-    let after_catchup = gtid_var(&mut db, "gtid_binlog_pos").await?;
-    let from_latest = after_catchup.not_in(&before);
-    if !from_latest.is_empty() {
-        run.rec.recovered.push(Recovered {
-            from: format!("latest replica {latest_name}"),
-            gtids: from_latest.to_string(),
-        });
-    }
-    if !saved.is_empty() {
-        info!(
-            "Applying the dead master's saved binlog ({} transaction(s)) on {}",
-            tail_gtids.len(),
-            new_cfg.display_name()
-        );
-        apply_binlogs(&new_cfg, &saved, &run.opts.workdir)
-            .await
-            .map_err(|e| {
-                PhaseError(format!(
-                    "{e}. NOTICE: manual recovery is needed on {}",
-                    new_cfg.display_name()
-                ))
-            })?;
-        let after_tail = gtid_var(&mut db, "gtid_binlog_pos").await?;
-        let from_tail = after_tail.not_in(&after_catchup);
-        run.rec.recovered.push(Recovered {
-            from: format!("dead master {} binlog (over SSH)", dead_cfg.display_name()),
-            gtids: if tail_gtids.is_empty() {
-                from_tail.to_string()
-            } else {
-                tail_gtids.join(",")
-            },
-        });
-        notes.push(format!("applied {} saved transaction(s)", tail_gtids.len()));
-    }
-    if !new_cfg.skip_reset_slave {
-        db.exec("RESET SLAVE ALL", "RESET SLAVE ALL").await?;
-    }
-    let new_pos = gtid_var(&mut db, "gtid_binlog_pos").await?;
-    let coords = super::repl::binlog_coords(&mut db).await?;
-    db.disconnect().await;
-    info!(
-        "{}: OK: Applying all logs succeeded. GTID position {new_pos}, binlog {coords}",
-        new_cfg.display_name()
-    );
-    run.phase_done("3.4", "New Master Recovery", t, true, notes);
-
-    // Phase 4: every other replica, in parallel.
-    info!("* Phase 4: Slaves Recovery Phase..");
-    let t = Instant::now();
-    let mut set = JoinSet::new();
-    if !run.opts.skip_change_master {
-        for a in applied.iter().filter(|a| a.idx != new_idx) {
-            let s = run.server(topo.servers[a.idx].order).clone();
-            let repl_user = s
-                .repl_user
-                .clone()
-                .or_else(|| Some(a.status.master_user.clone()));
-            let repl_password = s.repl_password.clone();
-            let (new, pos, coords, mode, sync) = (
-                new_cfg.clone(),
-                new_pos.clone(),
-                coords.clone(),
-                facts.mode,
-                run.opts.wait_until_gtid_in_sync,
-            );
-            let name = s.display_name();
-            set.spawn(async move {
-                (
-                    name,
-                    recover_replica(s, new, repl_user, repl_password, pos, coords, mode, sync)
-                        .await,
-                )
-            });
-        }
-    }
-    let mut partial = false;
-    while let Some(r) = set.join_next().await {
-        let (name, res) = r.map_err(|e| PhaseError(e.to_string()))?;
-        match res {
-            Ok(detail) => {
-                info!("{name}: OK: {detail}");
-                run.rec.replicas.push(ReplicaResult {
-                    server: name,
-                    ok: true,
-                    detail,
-                });
-            }
-            Err(e) => {
-                error!("{name}: recovery failed: {e}");
-                partial = true;
-                run.rec.replicas.push(ReplicaResult {
-                    server: name,
-                    ok: false,
-                    detail: e.0,
-                });
-            }
-        }
-    }
-    run.rec.replicas.sort_by(|a, b| a.server.cmp(&b.server));
-    run.phase_done("4", "Slaves Recovery", t, !partial, vec![]);
+        run.rec.replicas.sort_by(|a, b| a.server.cmp(&b.server));
+        Ok(Done {
+            value: failed,
+            ok: !failed,
+            notes: vec![],
+        })
+    });
 
     // Phase 5: the new master takes writes.
-    info!("* Phase 5: New master cleanup phase..");
-    let t = Instant::now();
-    let mut notes = Vec::new();
-    if let Some(cmd) = &config.app.master_ip_failover_script {
-        let mut args = ip_failover_args("start", &dead_cfg);
-        args.extend([
-            ("new_master_host".to_string(), new_cfg.hostname.clone()),
-            ("new_master_ip".into(), new_cfg.ip.clone()),
-            ("new_master_port".into(), new_cfg.port.to_string()),
-            ("new_master_user".into(), new_cfg.user.clone()),
-        ]);
-        // ssh_options is one argument, already given with the old master's.
-        args.extend(
-            ssh_extras("new_master", &new_cfg)
-                .into_iter()
-                .filter(|(k, _)| k != "ssh_options"),
-        );
-        let secrets = vec![(
-            "MHA_NEW_MASTER_PASSWORD".to_string(),
-            new_cfg.password.clone(),
-        )];
-        match run_hook(config, "master_ip_failover_script", cmd, args, secrets).await {
-            Ok(0) => notes.push(format!(
-                "{}: OK: Activated master IP address.",
-                new_cfg.display_name()
-            )),
-            Ok(10) => {
-                notes.push("master_ip_failover_script --command=start exited 10: proceeding".into())
-            }
-            Ok(c) => {
-                error!("master_ip_failover_script --command=start failed (exit code {c})");
-                notes.push(format!(
-                    "master_ip_failover_script --command=start FAILED (exit code {c})"
-                ));
-                partial = true;
-            }
-            Err(e) => {
-                error!("master_ip_failover_script --command=start failed: {e}");
-                notes.push(format!(
-                    "master_ip_failover_script --command=start FAILED ({e})"
-                ));
-                partial = true;
+    let start_failed = phase!(run, "5", "New master cleanup", {
+        let mut notes = Vec::new();
+        let mut start_failed = false;
+        if let Some(cmd) = &config.app.master_ip_failover_script {
+            let mut args = ip_failover_args("start", &dead_cfg);
+            args.extend([
+                ("new_master_host".to_string(), new_cfg.hostname.clone()),
+                ("new_master_ip".into(), new_cfg.ip.clone()),
+                ("new_master_port".into(), new_cfg.port.to_string()),
+                ("new_master_user".into(), new_cfg.user.clone()),
+            ]);
+            // ssh_options is one argument, already given with the old master's.
+            args.extend(
+                ssh_extras("new_master", &new_cfg)
+                    .into_iter()
+                    .filter(|(k, _)| k != "ssh_options"),
+            );
+            let secrets = vec![(
+                "MHA_NEW_MASTER_PASSWORD".to_string(),
+                new_cfg.password.clone(),
+            )];
+            match run_hook(config, "master_ip_failover_script", cmd, args, secrets).await {
+                Ok(0) => notes.push(format!(
+                    "{}: OK: Activated master IP address.",
+                    new_cfg.display_name()
+                )),
+                Ok(10) => notes
+                    .push("master_ip_failover_script --command=start exited 10: proceeding".into()),
+                Ok(c) => {
+                    error!("master_ip_failover_script --command=start failed (exit code {c})");
+                    notes.push(format!(
+                        "master_ip_failover_script --command=start FAILED (exit code {c})"
+                    ));
+                    start_failed = true;
+                }
+                Err(e) => {
+                    error!("master_ip_failover_script --command=start failed: {e}");
+                    notes.push(format!(
+                        "master_ip_failover_script --command=start FAILED ({e})"
+                    ));
+                    start_failed = true;
+                }
             }
         }
-    }
-    if !run.opts.skip_disable_read_only {
-        let mut db = session(&new_cfg).await?;
-        db.exec("SET read_only = 0", "SET GLOBAL read_only = 0")
-            .await?;
-        db.disconnect().await;
-        notes.push(format!(
-            "{}: read_only=0: the new master takes writes",
-            new_cfg.display_name()
-        ));
-    }
-    run.phase_done("5", "New master cleanup", t, true, notes);
+        if !run.opts.skip_disable_read_only {
+            let mut db = session(&new_cfg).await?;
+            db.exec("SET read_only = 0", "SET GLOBAL read_only = 0")
+                .await?;
+            db.disconnect().await;
+            notes.push(format!(
+                "{}: read_only=0: the new master takes writes",
+                new_cfg.display_name()
+            ));
+        }
+        Ok(done(start_failed, notes))
+    });
+    let partial = replicas_failed || start_failed;
     run.rec.outcome = if partial {
         Outcome::Partial
     } else {
