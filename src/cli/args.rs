@@ -413,4 +413,9 @@ pub struct SandboxUpArgs {
         value_name = "PORT"
     )]
     pub base_port: u16,
+    /// Take the server binaries from this installation (an unpacked MariaDB or MySQL tarball,
+    /// or /usr) instead of searching PATH and /usr/sbin; looks in DIR/bin, DIR/sbin,
+    /// DIR/scripts and DIR. Not found there: exit 69.
+    #[arg(long, value_name = "DIR")]
+    pub basedir: Option<std::path::PathBuf>,
 }

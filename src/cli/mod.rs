@@ -88,7 +88,10 @@ fn exit_for(e: &anyhow::Error) -> Exit {
         Exit::Config
     } else if matches!(
         e.downcast_ref::<crate::sandbox::SandboxError>(),
-        Some(crate::sandbox::SandboxError::Unavailable { .. })
+        Some(
+            crate::sandbox::SandboxError::Unavailable { .. }
+                | crate::sandbox::SandboxError::NotInBasedir { .. }
+        )
     ) {
         Exit::Unavailable
     } else {

@@ -19,6 +19,7 @@ pub async fn run(action: SandboxAction) -> anyhow::Result<Exit> {
                     Mode::Gtid
                 },
                 base_port: a.base_port,
+                basedir: a.basedir,
                 hosts: vec![],
             };
             let state = sandbox::up(&opts).await?;

@@ -54,6 +54,9 @@ pub struct UpOptions {
     pub replicas: u8,
     pub mode: Mode,
     pub base_port: u16,
+    /// A server installation (an unpacked MariaDB/MySQL tarball, or `/usr`) to take the server
+    /// binaries from, instead of searching PATH.
+    pub basedir: Option<PathBuf>,
     /// Where each node lives; empty = every node on 127.0.0.1 in this network namespace.
     pub hosts: Vec<NodeHost>,
 }
@@ -131,6 +134,10 @@ pub enum SandboxError {
         program: String,
         package: &'static str,
     },
+    #[error(
+        "{program} not found under --basedir {basedir} (looked in its bin, sbin and scripts directories)"
+    )]
+    NotInBasedir { program: String, basedir: String },
     #[error("port {port} on 127.0.0.1 is already in use; choose another --base-port")]
     PortInUse { port: u16 },
     #[error("a sandbox is already running in {dir}; stop it first: mha sandbox down --dir {dir}")]
@@ -294,7 +301,7 @@ pub async fn up(opts: &UpOptions) -> Result<State> {
     {
         return Err(SandboxError::PortInUse { port });
     }
-    let bin = server::Binaries::find()?;
+    let bin = server::Binaries::find(opts.basedir.as_deref())?;
     let sshd_bin = sshd::Binaries::find()?;
     let mut state = State {
         dir: dir.clone(),

@@ -65,6 +65,13 @@ pub fn stop(pid: u32, marker: &Path, grace: Duration) -> bool {
 }
 
 /// Find a program by name in PATH and the usual sbin directories.
+/// The first of `names` in the given directories.
+pub fn find_program_in(names: &[&str], dirs: &[PathBuf]) -> Option<PathBuf> {
+    names
+        .iter()
+        .find_map(|name| dirs.iter().map(|d| d.join(name)).find(|p| p.is_file()))
+}
+
 pub fn find_program(names: &[&str]) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
@@ -79,9 +86,7 @@ pub fn find_program(names: &[&str]) -> Option<PathBuf> {
     ] {
         dirs.push(PathBuf::from(extra));
     }
-    names
-        .iter()
-        .find_map(|name| dirs.iter().map(|d| d.join(name)).find(|p| p.is_file()))
+    find_program_in(names, &dirs)
 }
 
 /// Is something listening on 127.0.0.1:port?

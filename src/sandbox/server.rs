@@ -29,16 +29,38 @@ pub struct Binaries {
     pub server: PathBuf,
     pub install_db: Option<PathBuf>,
     pub version: String,
+    /// `--basedir`, passed on to the datadir initialisation.
+    pub basedir: Option<PathBuf>,
 }
 
 impl Binaries {
-    pub fn find() -> Result<Binaries> {
-        let unavailable = |program: &str| SandboxError::Unavailable {
-            program: program.to_string(),
-            package: "mariadb-server mariadb-client",
+    /// The installed server (PATH, then the usual sbin directories), or the one under
+    /// `basedir` only.
+    pub fn find(basedir: Option<&Path>) -> Result<Binaries> {
+        let unavailable = |program: &str| match basedir {
+            None => SandboxError::Unavailable {
+                program: program.to_string(),
+                package: "mariadb-server mariadb-client",
+            },
+            Some(b) => SandboxError::NotInBasedir {
+                program: program.to_string(),
+                basedir: b.display().to_string(),
+            },
         };
-        let server = process::find_program(&["mariadbd", "mysqld"])
-            .ok_or_else(|| unavailable("mariadbd (or mysqld)"))?;
+        let find = |names: &[&str]| match basedir {
+            None => process::find_program(names),
+            Some(b) => process::find_program_in(
+                names,
+                &[
+                    b.join("bin"),
+                    b.join("sbin"),
+                    b.join("scripts"),
+                    b.to_path_buf(),
+                ],
+            ),
+        };
+        let server =
+            find(&["mariadbd", "mysqld"]).ok_or_else(|| unavailable("mariadbd (or mysqld)"))?;
         let out = Command::new(&server)
             .arg("--version")
             .output()
@@ -58,7 +80,7 @@ impl Binaries {
         };
         let install_db = match flavour {
             Flavour::MariaDb => Some(
-                process::find_program(&["mariadb-install-db", "mysql_install_db"])
+                find(&["mariadb-install-db", "mysql_install_db"])
                     .ok_or_else(|| unavailable("mariadb-install-db"))?,
             ),
             Flavour::MySql => None, // mysqld --initialize-insecure
@@ -68,6 +90,7 @@ impl Binaries {
             server,
             install_db,
             version,
+            basedir: basedir.map(Path::to_path_buf),
         })
     }
 }
@@ -107,6 +130,9 @@ fn install_once(bin: &Binaries, template: &Path) -> Result<()> {
                 .arg("--auth-root-authentication-method=normal")
                 .arg("--skip-test-db")
                 .arg("--innodb-use-native-aio=0");
+            if let Some(b) = &bin.basedir {
+                c.arg(format!("--basedir={}", b.display()));
+            }
             c
         }
         None => {
@@ -115,6 +141,9 @@ fn install_once(bin: &Binaries, template: &Path) -> Result<()> {
                 .arg("--initialize-insecure")
                 .arg(format!("--datadir={}", template.display()))
                 .arg(format!("--user={user}"));
+            if let Some(b) = &bin.basedir {
+                c.arg(format!("--basedir={}", b.display()));
+            }
             c
         }
     };
@@ -224,6 +253,9 @@ pub fn prepare_node(
             cnf.push_str("gtid-mode = ON\nenforce-gtid-consistency = ON\n")
         }
         _ => {}
+    }
+    if let Some(b) = &bin.basedir {
+        cnf.push_str(&format!("basedir = {}\n", b.display()));
     }
     if running_as_root() {
         cnf.push_str("user = root\n");

@@ -76,6 +76,7 @@ async fn main() {
         replicas: 2,
         mode: Mode::Gtid,
         base_port: 29500,
+        basedir: None,
         hosts: vec![],
     };
     let state = sandbox::up(&opts).await.expect("sandbox up");

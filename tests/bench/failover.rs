@@ -34,6 +34,7 @@ async fn one_run(failures: u32, base_port: u16) -> RunResult {
         replicas: 2,
         mode: Mode::Gtid,
         base_port,
+        basedir: None,
         hosts: vec![],
     };
     let state = sandbox::up(&opts).await.expect("sandbox up");

@@ -34,6 +34,7 @@ async fn main() {
             replicas: 2,
             mode,
             base_port: 29800,
+            basedir: None,
             hosts: vec![],
         };
         let state = sandbox::up(&opts).await.expect("sandbox up");

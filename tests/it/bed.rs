@@ -60,6 +60,7 @@ impl Cluster {
             replicas,
             mode,
             base_port: ports.base,
+            basedir: None,
             hosts,
         };
         let state = match sandbox::up(&opts).await {

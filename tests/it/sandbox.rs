@@ -51,6 +51,7 @@ async fn gtid_sandbox_replicates_and_survives_every_fault() {
         replicas: 2,
         mode: Mode::Gtid,
         base_port: c.ports.base,
+        basedir: None,
         hosts: vec![],
     })
     .await;
@@ -143,6 +144,38 @@ fn file_pos_sandbox_through_the_cli() {
     let d = dir.path().to_str().unwrap();
     let mha = bed::mha_bin();
     let base = ports.base.to_string();
+
+    // A --basedir without a server: exit 69, the directory named, nothing started.
+    let empty = dir.path().join("no-server-here");
+    std::fs::create_dir(&empty).unwrap();
+    let empty_s = empty.to_str().unwrap();
+    let out = bed::run_mha(
+        &mha,
+        &[
+            "sandbox",
+            "up",
+            "--dir",
+            d,
+            "--basedir",
+            empty_s,
+            "--base-port",
+            &base,
+        ],
+    );
+    let (_, stderr) = bed::text(&out);
+    assert_eq!(out.status.code(), Some(69), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "mariadbd (or mysqld) not found under --basedir {empty_s}"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("server1").exists() && !sandbox::port_in_use(ports.base + 1),
+        "nothing may be started"
+    );
+
+    // Debian's installation as an explicit --basedir (a tarball works the same way).
     let out = bed::run_mha(
         &mha,
         &[
@@ -155,6 +188,8 @@ fn file_pos_sandbox_through_the_cli() {
             "--file-pos",
             "--base-port",
             &base,
+            "--basedir",
+            "/usr",
         ],
     );
     let (stdout, stderr) = bed::text(&out);
@@ -174,6 +209,8 @@ fn file_pos_sandbox_through_the_cli() {
         "sandbox up failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("file/position replication"), "{stdout}");
+    let cnf = std::fs::read_to_string(dir.path().join("server1/my.cnf")).unwrap();
+    assert!(cnf.contains("basedir = /usr\n"), "{cnf}");
 
     // The written app1.toml is valid for every subcommand.
     let conf = dir.path().join("app1.toml");
