@@ -364,7 +364,15 @@ pub fn assess(topo: &Topology, config: &Config, opts: &CheckOptions) -> Assessme
         } else {
             gtid_users.1 += 1;
             if s.relay_log_purge {
-                add(Severity::Warning, Some(o), Problem::RelayLogPurgeOn);
+                // MHA's relay-log diff needed the relay logs; mha's MariaDB recovery goes
+                // through GTIDs and binlogs, so there it is only a note.
+                let mariadb = s.version.flavour == crate::topology::Flavour::MariaDb;
+                let severity = if mariadb {
+                    Severity::Info
+                } else {
+                    Severity::Warning
+                };
+                add(severity, Some(o), Problem::RelayLogPurgeOn { mariadb });
             }
         }
         if r.sql_delay > 0 {

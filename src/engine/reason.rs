@@ -67,7 +67,9 @@ pub enum Problem {
         version: String,
         oldest: String,
     },
-    RelayLogPurgeOn,
+    RelayLogPurgeOn {
+        mariadb: bool,
+    },
     GtidModeMixed,
     ReplUserMissing {
         user: String,
@@ -153,7 +155,10 @@ impl std::fmt::Display for Problem {
                 f,
                 "version {version} is newer than the oldest replica's {oldest}; as master it could write events that replica cannot read"
             ),
-            RelayLogPurgeOn => f.write_str(
+            RelayLogPurgeOn { mariadb: true } => f.write_str(
+                "relay_log_purge=ON: fine for mha, which recovers MariaDB replicas through GTIDs and binlogs, not relay logs (MHA needed it OFF)",
+            ),
+            RelayLogPurgeOn { mariadb: false } => f.write_str(
                 "relay_log_purge=ON: relay logs needed for recovery may be gone; set it OFF and purge relay logs with a cron job",
             ),
             GtidModeMixed => f.write_str("GTID replication is on for some replicas and off for others"),

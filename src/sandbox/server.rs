@@ -232,7 +232,7 @@ pub fn prepare_node(
          log-slave-updates = ON\nbinlog-format = ROW\n\
          # Durable: an acknowledged commit is on disk.\n\
          sync-binlog = 1\ninnodb-flush-log-at-trx-commit = 1\n\
-         # Relay logs are kept for relay-log diff recovery (MHA's advice).\n\
+         # MHA's setting (its relay-log diff read them); mha itself does not read relay logs.\n\
          relay-log-purge = OFF\n\
          skip-name-resolve\nmax-connections = 100\nslave-net-timeout = 10\n\
          # Small footprint.\n\

@@ -283,7 +283,39 @@ fn file_pos_sandbox_through_the_cli() {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+        exec("server2", "SET GLOBAL relay_log_purge = ON").await;
     });
+
+    // relay_log_purge=ON on a MariaDB file/position replica: a note, not a warning (mha reads
+    // no relay logs), and replication stays healthy.
+    let out = bed::run_mha(
+        &mha,
+        &[
+            "check_repl",
+            "--conf",
+            conf.to_str().unwrap(),
+            "--output",
+            "json",
+        ],
+    );
+    let (stdout, stderr) = bed::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let purge: Vec<&serde_json::Value> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["problem"] == "relay_log_purge_on")
+        .collect();
+    assert_eq!(purge.len(), 1, "{stdout}");
+    assert_eq!(purge[0]["severity"], "info", "{stdout}");
+    assert!(
+        purge[0]["server"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":{})", ports.base + 2)),
+        "{stdout}"
+    );
 
     // The generated sshd accepts the generated key, with the host key verified.
     let sshd_port = status["nodes"][1]["ssh_port"].as_u64().unwrap().to_string();
