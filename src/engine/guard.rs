@@ -15,6 +15,16 @@ pub enum GuardRefusal {
     LastFailoverFailed {
         marker: String,
     },
+    /// Another process is failing over this application right now.
+    FailoverRunning {
+        pid: u32,
+        marker: String,
+    },
+    /// The process that was failing over died half way (killed, crashed, power loss).
+    FailoverInterrupted {
+        pid: u32,
+        marker: String,
+    },
 }
 
 /// `YYYY/MM/DD HH:MM:SS` UTC, without a date library.
@@ -55,6 +65,14 @@ impl std::fmt::Display for GuardRefusal {
                 f,
                 "Failover error flag file {marker} exists. This means the last failover failed. Check the logs for details, remove it, then run again (or use --ignore_last_failover)."
             ),
+            GuardRefusal::FailoverRunning { pid, marker } => write!(
+                f,
+                "A failover of this application is running (pid {pid}, flag file {marker}). Wait until it has ended."
+            ),
+            GuardRefusal::FailoverInterrupted { pid, marker } => write!(
+                f,
+                "Failover error flag file {marker} exists: the failover run by pid {pid} was interrupted (that process is gone) and may have left the cluster half failed over. Check every server and the failover journal next to the flag file, repair, remove the file, then run again (or use --ignore_last_failover)."
+            ),
         }
     }
 }
@@ -66,6 +84,9 @@ pub struct Markers {
     pub complete_path: String,
     pub error_exists: bool,
     pub error_path: String,
+    /// A failover in progress names its process in the error flag file: its pid and whether
+    /// that process still runs.
+    pub error_owner: Option<(u32, bool)>,
 }
 
 pub fn check(
@@ -74,12 +95,27 @@ pub fn check(
     last_failover_minute: u64,
     ignore: bool,
 ) -> Result<(), GuardRefusal> {
+    // Two failovers at once are never allowed, not even with --ignore_last_failover.
+    if m.error_exists
+        && let Some((pid, true)) = m.error_owner
+    {
+        return Err(GuardRefusal::FailoverRunning {
+            pid,
+            marker: m.error_path.clone(),
+        });
+    }
     if ignore {
         return Ok(());
     }
     if m.error_exists {
-        return Err(GuardRefusal::LastFailoverFailed {
-            marker: m.error_path.clone(),
+        return Err(match m.error_owner {
+            Some((pid, _)) => GuardRefusal::FailoverInterrupted {
+                pid,
+                marker: m.error_path.clone(),
+            },
+            None => GuardRefusal::LastFailoverFailed {
+                marker: m.error_path.clone(),
+            },
         });
     }
     if let Some(at) = m.complete_mtime_unix
@@ -100,6 +136,7 @@ mod tests {
 
     fn markers(complete: Option<u64>, error: bool) -> Markers {
         Markers {
+            error_owner: None,
             complete_mtime_unix: complete,
             complete_path: "/w/app1.failover.complete".into(),
             error_exists: error,
@@ -128,6 +165,28 @@ mod tests {
             Err(GuardRefusal::LastFailoverFailed { .. })
         ));
         assert_eq!(check(&markers(Some(now), true), now, 480, true), Ok(()));
+        // A failover in progress (its process alive) and one that was interrupted.
+        let owned = |alive| Markers {
+            error_owner: Some((4242, alive)),
+            ..markers(None, true)
+        };
+        for ignore in [false, true] {
+            assert_eq!(
+                check(&owned(true), now, 480, ignore),
+                Err(GuardRefusal::FailoverRunning {
+                    pid: 4242,
+                    marker: "/w/app1.failover.error".into()
+                })
+            );
+        }
+        assert_eq!(
+            check(&owned(false), now, 480, false),
+            Err(GuardRefusal::FailoverInterrupted {
+                pid: 4242,
+                marker: "/w/app1.failover.error".into()
+            })
+        );
+        assert_eq!(check(&owned(false), now, 480, true), Ok(()));
         assert_eq!(format_unix(0), "1970/01/01 00:00:00 UTC");
         assert_eq!(format_unix(1_795_000_000), "2026/11/18 11:06:40 UTC");
     }

@@ -195,8 +195,17 @@ pub fn markers(workdir: &Path, app: &str) -> Markers {
         complete_path: complete.display().to_string(),
         error_exists: error.exists(),
         error_path: error.display().to_string(),
+        error_owner: std::fs::read_to_string(&error)
+            .ok()
+            .and_then(|t| t.trim().strip_prefix(RUNNING_PREFIX)?.parse::<u32>().ok())
+            .map(|pid| (pid, crate::status::pid_alive(pid))),
     }
 }
+
+/// While a failover changes the cluster its error flag file says `running pid=N`: a second
+/// failover is refused while N runs, and one that finds N gone knows the last failover was
+/// interrupted. A failed failover replaces the text by the time; a successful one removes it.
+const RUNNING_PREFIX: &str = "running pid=";
 
 /// What phase 1 learned.
 struct Facts {
@@ -1028,6 +1037,13 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
         return dry_run(run, &facts, &dead_cfg).await;
     }
 
+    let flag = error_marker(&run.opts.workdir, &config.app_name);
+    if let Err(e) = std::fs::write(&flag, format!("{RUNNING_PREFIX}{}\n", std::process::id())) {
+        return Err(PhaseError(format!(
+            "cannot write the failover flag file {}: {e}",
+            flag.display()
+        )));
+    }
     *changed = true;
     let ssh_ok = phase!(run, "2", "Dead Master Shutdown", {
         let ssh_ok = phase2(&mut *run, &facts).await?;
@@ -1529,6 +1545,7 @@ async fn finish(run: &mut Run<'_>) {
             complete_marker(workdir, &config.app_name),
             format!("{}\n", now_unix()),
         );
+        let _ = std::fs::remove_file(error_marker(workdir, &config.app_name));
         if run.opts.remove_dead_master_conf
             && let Some(dead) = &run.rec.dead_master
             && let Some(s) = config.servers.iter().find(|s| &s.display_name() == dead)

@@ -219,6 +219,11 @@ impl Daemon {
     }
 
     /// Wait for the process to exit; its exit code, or None on timeout.
+    /// The process has not exited yet.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
         let start = Instant::now();
         while start.elapsed() < timeout {

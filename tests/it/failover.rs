@@ -395,12 +395,21 @@ async fn transient_statuses_and_a_stop_during_failover() {
     let c = Cluster::start(2, Mode::Gtid).await;
     let dir = c.dir.path();
     let slow = dir.join("slow-status");
+    let stopping = dir.join("stop-hook-running");
+    let wait_file = |f: &std::path::Path| {
+        let start = std::time::Instant::now();
+        while !f.exists() {
+            assert!(start.elapsed() < T, "{} never appeared", f.display());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
     let hook = dir.join("ip_failover.sh");
     script(
         &hook,
         &format!(
-            "case \"$*\" in\n*--command=status*) [ -f {0} ] && touch {0}.running && exec sleep 60;;\n*--command=stop*) sleep 3;;\nesac\nexit 0\n",
-            slow.display()
+            "case \"$*\" in\n*--command=status*) [ -f {0} ] && touch {0}.running && exec sleep 60;;\n*--command=stop*) touch {1}; sleep 4;;\nesac\nexit 0\n",
+            slow.display(),
+            stopping.display()
         ),
     );
     let secondary = dir.join("secondary.sh");
@@ -424,16 +433,7 @@ async fn transient_statuses_and_a_stop_during_failover() {
         "app1 monitoring program is now on initialization phase(10:INITIALIZING_MONITOR). Wait for a while and try checking again."
     );
     // PARTIALLY_RUNNING: the manager is killed, its hook goes on.
-    let running = dir.join("slow-status.running");
-    let start = std::time::Instant::now();
-    while !running.exists() {
-        assert!(
-            start.elapsed() < T,
-            "the status hook never ran:\n{}",
-            m.output()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_file(&dir.join("slow-status.running"));
     let manager_pid = m.pid();
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(manager_pid as i32),
@@ -499,6 +499,34 @@ async fn transient_statuses_and_a_stop_during_failover() {
             "Currently Failover is running on app1. Should not stop."
         )
     );
+    // A second failover by hand is refused while this one runs, even with
+    // --ignore_last_failover.
+    wait_file(&stopping);
+    let port1 = c.node("server1").port.to_string();
+    let dead = |port: &str| {
+        vec![
+            "master_switch".to_string(),
+            "--master_state=dead".into(),
+            "--conf".into(),
+            conf_s.into(),
+            "--dead_master_host=127.0.0.1".into(),
+            format!("--dead_master_port={port}"),
+            "--interactive=0".into(),
+        ]
+    };
+    let mut args = dead(&port1);
+    args.push("--ignore_last_failover".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = bed::run_mha(&bed::mha_bin(), &args);
+    let (text, err) = bed::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{err}");
+    assert!(
+        text.contains(&format!(
+            "A failover of this application is running (pid {}",
+            m.pid()
+        )),
+        "{text}\n{err}"
+    );
     // systemd's stop: SIGTERM. The failover still completes, then the manager exits.
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(m.pid() as i32),
@@ -526,5 +554,61 @@ async fn transient_statuses_and_a_stop_during_failover() {
     assert_eq!(
         (code, text.as_str()),
         (2, "app1 is stopped(2:NOT_RUNNING).")
+    );
+
+    // A failover killed half way (here during phase 2's stop hook) leaves its flag: the next
+    // one is refused until an operator has looked. (The dead server1 leaves the configuration
+    // first, as a DBA would do.)
+    let out = bed::run_mha(
+        &bed::mha_bin(),
+        &[
+            "conf_host",
+            "--command=delete",
+            "--conf",
+            conf_s,
+            "--block=server1",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{:?}", bed::text(&out));
+    std::fs::remove_file(&stopping).unwrap();
+    sandbox::fault(dir, "server2", Fault::Crash).await.unwrap();
+    let port2 = c.node("server2").port.to_string();
+    let mut args = dead(&port2);
+    args.push("--ignore_last_failover".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut killed = Daemon::start(&args, dir.join("killed-switch.log"));
+    let start = std::time::Instant::now();
+    while !stopping.exists() {
+        assert!(
+            start.elapsed() < T && killed.running(),
+            "the stop hook never ran:\n{}",
+            killed.output()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let killed_pid = killed.pid();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(killed_pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    killed.wait_exit(T);
+    let args = dead(&port2);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = bed::run_mha(&bed::mha_bin(), &args);
+    let (text, err) = bed::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{err}");
+    assert!(
+        text.contains(&format!(
+            "the failover run by pid {killed_pid} was interrupted (that process is gone)"
+        )),
+        "{text}\n{err}"
+    );
+    assert_eq!(
+        c.value("server3", "SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("1"),
+        "nothing promoted"
     );
 }
