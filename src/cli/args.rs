@@ -228,7 +228,8 @@ pub struct StatusArgs {
 pub struct StopArgs {
     #[command(flatten)]
     pub status: StatusArgs,
-    /// Kill the manager if it does not stop within --abort_timeout, even during a failover.
+    /// Kill the manager if it does not stop within --abort_timeout, even during a failover;
+    /// when the manager is gone but its hooks still run (PARTIALLY_RUNNING), kill those.
     #[arg(long)]
     pub abort: bool,
     /// Seconds to wait for a graceful stop.

@@ -58,6 +58,26 @@ pub fn stop(a: &StopArgs) -> anyhow::Result<Exit> {
     let (app, workdir) = app_and_workdir(&a.status)?;
     let r = status::check(&workdir, &app, Duration::from_secs(3600), SystemTime::now());
     let pid = match (r.status, r.pid) {
+        // The manager is gone but processes it started (hooks) still run.
+        (Status::PartiallyRunning, _) => {
+            println!("{}", r.message);
+            if !a.abort {
+                println!("Use --abort to kill them.");
+                return Ok(Exit::Failure);
+            }
+            for &child in &r.children {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(child as i32),
+                    Signal::SIGKILL,
+                );
+            }
+            let list: Vec<String> = r.children.iter().map(u32::to_string).collect();
+            println!(
+                "Killed what the dead manager of {app} left running (pid {}).",
+                list.join(",")
+            );
+            return Ok(Exit::Ok);
+        }
         (Status::NotRunning, _) | (_, None) => {
             println!("MHA Manager is not running on {app}(2:NOT_RUNNING).");
             return Ok(Exit::Ok);

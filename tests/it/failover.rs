@@ -463,10 +463,28 @@ async fn transient_statuses_and_a_stop_during_failover() {
             cmdline.contains("sleep") || cmdline.contains("ip_failover.sh"),
             "{pid} is not the hook: {cmdline:?}"
         );
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(*pid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        );
+    }
+    // `stop` names them and kills them only with --abort.
+    let out = bed::run_mha(&bed::mha_bin(), &["stop", "--conf", conf_s]);
+    let (text, _) = bed::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.starts_with(
+            "Main process is not running, but child process is running on app1 (child pid: "
+        ),
+        "{text}"
+    );
+    let out = bed::run_mha(&bed::mha_bin(), &["stop", "--conf", conf_s, "--abort"]);
+    let (text, _) = bed::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("Killed what the dead manager of app1 left running"),
+        "{text}"
+    );
+    let start = std::time::Instant::now();
+    while children.iter().any(|&p| mha::status::pid_alive(p)) {
+        assert!(start.elapsed() < T, "the hook survived stop --abort");
+        std::thread::sleep(Duration::from_millis(50));
     }
     let (code, text) = bed::check_status(&conf, &[]);
     assert_eq!(
