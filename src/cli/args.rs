@@ -108,7 +108,8 @@ pub struct FailoverArgs {
     /// After a successful failover, delete the dead master's block from the config file.
     #[arg(long = "remove_dead_master_conf", aliases = ["remove-dead-master-conf", "remove_orig_master_conf"])]
     pub remove_dead_master_conf: bool,
-    /// Go on when a binlog server cannot be reached.
+    /// Fail over even when a configured binlog server ([binlogN]) does not answer SSH
+    /// (without it the failover is refused before anything changes).
     #[arg(
         long = "ignore_binlog_server_error",
         alias = "ignore-binlog-server-error"

@@ -20,6 +20,7 @@ pub fn failover_options(
         ignore_last_failover: a.ignore_last_failover,
         last_failover_minute: a.last_failover_minute,
         remove_dead_master_conf: a.remove_dead_master_conf,
+        ignore_binlog_server_error: a.ignore_binlog_server_error,
         skip_save_master_binlog: a.skip_save_master_binlog,
         skip_change_master: a.skip_change_master,
         skip_disable_read_only: a.skip_disable_read_only,

@@ -36,6 +36,8 @@ pub struct FailoverOptions {
     pub ignore_last_failover: bool,
     pub last_failover_minute: u64,
     pub remove_dead_master_conf: bool,
+    /// Fail over even when a configured binlog server does not answer SSH.
+    pub ignore_binlog_server_error: bool,
     pub skip_save_master_binlog: bool,
     pub skip_change_master: bool,
     pub skip_disable_read_only: bool,
@@ -381,6 +383,7 @@ async fn phase1(run: &mut Run<'_>) -> PResult<Facts> {
     });
     let mode = if all_gtid { Mode::Gtid } else { Mode::FilePos };
     run.rec.mode = Some(mode);
+    check_binlog_servers(run).await?;
     info!(
         "Starting {} failover of the dead master {}.",
         if all_gtid {
@@ -396,6 +399,41 @@ async fn phase1(run: &mut Run<'_>) -> PResult<Facts> {
         replicas,
         mode,
     })
+}
+
+/// As MHA: every configured binlog server must answer SSH before anything is changed, unless
+/// --ignore_binlog_server_error (then the failover goes on without the ones that do not).
+async fn check_binlog_servers(run: &mut Run<'_>) -> PResult<()> {
+    if run.opts.skip_save_master_binlog || run.config.binlog_servers.is_empty() {
+        return Ok(());
+    }
+    let mut set = JoinSet::new();
+    for b in &run.config.binlog_servers {
+        let (label, ssh) = (BinlogSource::binlog_server(b).label, b.ssh.clone());
+        set.spawn(async move { (label, crate::ssh::login_check(&ssh).await) });
+    }
+    let mut failed = Vec::new();
+    while let Some(r) = set.join_next().await {
+        if let Ok((label, Err(e))) = r {
+            failed.push(format!("{label}: {e}"));
+        }
+    }
+    failed.sort();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    if run.opts.ignore_binlog_server_error {
+        for f in &failed {
+            warn!(
+                "binlog server not reachable over SSH, ignored (--ignore_binlog_server_error): {f}"
+            );
+        }
+        return Ok(());
+    }
+    Err(PhaseError(format!(
+        "binlog server not reachable over SSH: {}. Fix it, or fail over without it with --ignore_binlog_server_error.",
+        failed.join("; ")
+    )))
 }
 
 // ------------------------------------------------------------------------------------------
@@ -636,20 +674,57 @@ async fn wait_applied(s: &ServerConfig, idx: usize) -> PResult<Applied> {
     }
 }
 
-/// The dead master's binlog from `from` to its end, read over SSH: one readable file per
-/// binlog file (the first with its format description header prepended).
-async fn save_dead_master_binlog(
-    dead: &ServerConfig,
+/// A host holding the dead master's binlog files, read over SSH: the dead master itself or a
+/// binlog server (`[binlogN]`, e.g. `mariadb-binlog --read-from-remote-server --raw
+/// --stop-never`), whose files carry the master's names and offsets.
+struct BinlogSource<'a> {
+    /// For messages and the record: `dead master db1(10.0.0.1:3306)`, `binlog server binlog1(...)`.
+    label: String,
+    /// Names the saved files.
+    file_tag: String,
+    /// The dead master itself, not a binlog server.
+    is_master: bool,
+    ssh: &'a crate::config::SshConfig,
+    dirs: &'a [PathBuf],
+}
+
+impl<'a> BinlogSource<'a> {
+    fn dead_master(s: &'a ServerConfig) -> Self {
+        BinlogSource {
+            label: format!("dead master {}", s.display_name()),
+            file_tag: format!("master_binlog_from_{}_{}", s.hostname, s.port),
+            is_master: true,
+            ssh: &s.ssh,
+            dirs: &s.master_binlog_dir,
+        }
+    }
+
+    fn binlog_server(b: &'a crate::config::BinlogServerConfig) -> Self {
+        BinlogSource {
+            label: format!("binlog server {}({})", b.block, b.hostname),
+            file_tag: format!("binlog_server_{}_{}", b.block, b.hostname),
+            is_master: false,
+            ssh: &b.ssh,
+            dirs: &b.master_binlog_dir,
+        }
+    }
+}
+
+/// The master's binlog from `from` to its end, read over SSH from `src`: one readable file per
+/// binlog file (the first with its format description header prepended). Only the tail of the
+/// first file travels, not the whole file.
+async fn save_binlog_tail(
+    src: &BinlogSource<'_>,
     from: &BinlogPos,
     workdir: &Path,
 ) -> PResult<(Vec<PathBuf>, Vec<String>)> {
-    let (t, _) = crate::ssh::SshTarget::from_config(&dead.ssh);
+    let (t, _) = crate::ssh::SshTarget::from_config(src.ssh);
     let mut s = crate::ssh::connect(&t)
         .await
-        .map_err(|e| PhaseError(e.to_string()))?;
+        .map_err(|e| PhaseError(format!("{}: {e}", src.label)))?;
     let timeout = Duration::from_secs(120);
-    let dirs: Vec<String> = dead
-        .master_binlog_dir
+    let dirs: Vec<String> = src
+        .dirs
         .iter()
         .map(|d| crate::hooks::shell_quote(&d.display().to_string()))
         .collect();
@@ -658,20 +733,18 @@ async fn save_dead_master_binlog(
         "for d in {}; do if [ -f \"$d\"/{file_q} ]; then echo \"$d\"; exit 0; fi; done; exit 1",
         dirs.join(" ")
     );
-    let out = s
-        .exec(&find, timeout)
-        .await
-        .map_err(|e| PhaseError(e.to_string()))?;
+    let err = |e: crate::ssh::SshError| PhaseError(format!("{}: {e}", src.label));
+    let out = s.exec(&find, timeout).await.map_err(err)?;
     if !out.success() {
         return Err(PhaseError(format!(
-            "{} not found in master_binlog_dir ({}) on {}",
+            "{}: {} not found in master_binlog_dir ({})",
+            src.label,
             from.file,
-            dead.master_binlog_dir
+            src.dirs
                 .iter()
                 .map(|d| d.display().to_string())
                 .collect::<Vec<_>>()
-                .join(","),
-            dead.hostname
+                .join(",")
         )));
     }
     let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -686,7 +759,7 @@ async fn save_dead_master_binlog(
             timeout,
         )
         .await
-        .map_err(|e| PhaseError(e.to_string()))?;
+        .map_err(err)?;
     let mut files: Vec<(u64, String)> = String::from_utf8_lossy(&list.stdout)
         .lines()
         .filter_map(|l| {
@@ -701,33 +774,48 @@ async fn save_dead_master_binlog(
     let mut saved = Vec::new();
     let mut gtids = Vec::new();
     for (k, (_, name)) in files.iter().enumerate() {
-        let path = format!("{}/{}", dir, name);
-        let bytes = s
-            .exec(
-                &format!("cat {}", crate::hooks::shell_quote(&path)),
-                timeout,
-            )
+        let path_q = crate::hooks::shell_quote(&format!("{dir}/{name}"));
+        let path = format!("{dir}/{name}");
+        // The header (magic number and format description event) is always at the start.
+        let head = s
+            .exec(&format!("head -c 65536 {path_q}"), timeout)
             .await
-            .map_err(|e| PhaseError(e.to_string()))?
+            .map_err(err)?
             .stdout;
-        let fde_end = binlog::format_description_end(&bytes)
-            .map_err(|e| PhaseError(format!("{path}: {e}")))?;
+        let fde_end = binlog::format_description_end(&head)
+            .map_err(|e| PhaseError(format!("{}: {path}: {e}", src.label)))?;
         let start = if k == 0 {
             (from.pos as usize).max(fde_end)
         } else {
             fde_end
         };
-        if start > bytes.len() {
-            return Err(PhaseError(format!(
-                "{path} is shorter ({} bytes) than the position {start}",
-                bytes.len()
-            )));
+        // `tail -c +N` starts at byte N, counted from 1.
+        let events = s
+            .exec(&format!("tail -c +{} {path_q}", start + 1), timeout)
+            .await
+            .map_err(err)?
+            .stdout;
+        if events.is_empty() && k == 0 && start > fde_end {
+            let size = s
+                .exec(&format!("wc -c < {path_q}"), timeout)
+                .await
+                .map_err(err)?;
+            let size: usize = String::from_utf8_lossy(&size.stdout)
+                .trim()
+                .parse()
+                .unwrap_or(0);
+            if size < start {
+                return Err(PhaseError(format!(
+                    "{}: {path} is shorter ({size} bytes) than the position {start}",
+                    src.label
+                )));
+            }
         }
-        let events = &bytes[start..];
-        let whole = binlog::complete_events_len(events);
+        let whole = binlog::complete_events_len(&events);
         if whole < events.len() {
             warn!(
-                "{path}: the last {} bytes are a torn event (crash); cut at offset {}",
+                "{}: {path}: the last {} bytes are a torn event (crash); cut at offset {}",
+                src.label,
                 events.len() - whole,
                 start + whole
             );
@@ -737,14 +825,9 @@ async fn save_dead_master_binlog(
             continue;
         }
         gtids.extend(binlog::mariadb_gtids(events));
-        let mut out = bytes[..fde_end].to_vec();
+        let mut out = head[..fde_end].to_vec();
         out.extend_from_slice(events);
-        let local = workdir.join(format!(
-            "saved_master_binlog_from_{}_{}_{ts}_{}.binlog",
-            dead.hostname,
-            dead.port,
-            k + 1
-        ));
+        let local = workdir.join(format!("saved_{}_{ts}_{}.binlog", src.file_tag, k + 1));
         std::fs::write(&local, out).map_err(|e| PhaseError(format!("{}: {e}", local.display())))?;
         saved.push(local);
     }
@@ -1103,46 +1186,92 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
         .unwrap_or_else(|| BinlogPos::new("", 0));
 
     // 3.2: the dead master's binlog after what the latest replica executed.
-    let (saved, tail_gtids) = phase!(run, "3.2", "Saving Dead Master's Binlog", {
+    let (saved, tail_gtids, saved_from) = phase!(run, "3.2", "Saving Dead Master's Binlog", {
         let mut saved: Vec<PathBuf> = Vec::new();
         let mut tail_gtids: Vec<String> = Vec::new();
+        let mut saved_from = String::new();
         let mut notes = Vec::new();
         if run.opts.skip_save_master_binlog {
             notes.push("skipped (--skip_save_master_binlog)".to_string());
             run.rec.not_recovered.push(format!(
                 "events after {latest_exec} on the dead master (saving skipped)"
             ));
-        } else if !ssh_ok {
-            warn!(
-                "SSH to the dead master is NOT reachable: events after {latest_exec} on it cannot be saved"
-            );
-            notes.push("dead master host not reachable over SSH".to_string());
-            run.rec.not_recovered.push(format!(
-                "events the dead master {} wrote after {latest_exec} (its host is not reachable over SSH): transactions committed there after that point are lost",
-                dead_cfg.display_name()
-            ));
         } else {
-            match save_dead_master_binlog(&dead_cfg, &latest_exec, &run.opts.workdir).await {
-                Ok((files, gtids)) => {
-                    if files.is_empty() {
-                        info!(
-                            "Additional events were not found from the orig master. No need to save."
-                        );
+            // The dead master itself when its host answers, else (or if that fails) the
+            // binlog servers in configuration order.
+            let mut sources = Vec::new();
+            if ssh_ok {
+                sources.push(BinlogSource::dead_master(&dead_cfg));
+            } else {
+                warn!(
+                    "SSH to the dead master is NOT reachable: events after {latest_exec} cannot be read from it"
+                );
+                notes.push("dead master host not reachable over SSH".to_string());
+            }
+            sources.extend(
+                config
+                    .binlog_servers
+                    .iter()
+                    .map(BinlogSource::binlog_server),
+            );
+            let mut failures = Vec::new();
+            for src in &sources {
+                match save_binlog_tail(src, &latest_exec, &run.opts.workdir).await {
+                    Ok((files, gtids)) => {
+                        if files.is_empty() {
+                            // MHA's words for the dead master.
+                            let from = if src.is_master {
+                                "the orig master".to_string()
+                            } else {
+                                src.label.clone()
+                            };
+                            info!("Additional events were not found from {from}. No need to save.");
+                        } else {
+                            info!(
+                                "Saved {} transaction(s) after {latest_exec} from {}",
+                                gtids.len(),
+                                src.label
+                            );
+                        }
+                        notes.extend(files.iter().map(|f| format!("saved {}", f.display())));
+                        saved = files;
+                        tail_gtids = gtids;
+                        saved_from = src.label.clone();
+                        break;
                     }
-                    notes.extend(files.iter().map(|f| format!("saved {}", f.display())));
-                    saved = files;
-                    tail_gtids = gtids;
-                }
-                Err(e) => {
-                    warn!("could not save the dead master's binlog: {e}");
-                    notes.push(format!("failed: {e}"));
-                    run.rec.not_recovered.push(format!(
-                        "events after {latest_exec} on the dead master: {e}"
-                    ));
+                    Err(e) => {
+                        warn!("could not save the binlog: {e}");
+                        notes.push(format!("failed: {e}"));
+                        failures.push(e.0);
+                    }
                 }
             }
+            if saved_from.is_empty() {
+                run.rec.not_recovered.push(if ssh_ok || !failures.is_empty() {
+                    format!(
+                        "events after {latest_exec} on the dead master {}{}: {}",
+                        dead_cfg.display_name(),
+                        if ssh_ok {
+                            ""
+                        } else {
+                            " (its host is not reachable over SSH)"
+                        },
+                        failures.join("; ")
+                    )
+                } else {
+                    format!(
+                        "events the dead master {} wrote after {latest_exec} (its host is not reachable over SSH): transactions committed there after that point are lost",
+                        dead_cfg.display_name()
+                    )
+                });
+            } else if !ssh_ok {
+                run.rec.not_recovered.push(format!(
+                    "anything the dead master {} wrote after the last event {saved_from} had received cannot be known (its host is not reachable over SSH)",
+                    dead_cfg.display_name()
+                ));
+            }
         }
-        Ok(done((saved, tail_gtids), notes))
+        Ok(done((saved, tail_gtids, saved_from), notes))
     });
 
     // 3.3: the new master.
@@ -1259,7 +1388,7 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
             let after_tail = gtid_var(&mut db, "gtid_binlog_pos").await?;
             let from_tail = after_tail.not_in(&after_catchup);
             run.rec.recovered.push(Recovered {
-                from: format!("dead master {} binlog (over SSH)", dead_cfg.display_name()),
+                from: format!("{saved_from} binlog (over SSH)"),
                 gtids: if tail_gtids.is_empty() {
                     from_tail.to_string()
                 } else {
@@ -1466,8 +1595,19 @@ async fn dry_run(run: &mut Run<'_>, f: &Facts, dead: &ServerConfig) -> PResult<(
         ),
         "Phase 3.1: wait until every replica has applied its relay log; find the latest".into(),
     ];
+    let binlog_servers: Vec<String> = config
+        .binlog_servers
+        .iter()
+        .map(|b| BinlogSource::binlog_server(b).label)
+        .collect();
     if ssh_ok && !run.opts.skip_save_master_binlog {
         plan.push(format!("Phase 3.2: save the dead master's binlog after the latest replica's position (now {}) over SSH", latest.map(|l| l.to_string()).unwrap_or_default()));
+    } else if !run.opts.skip_save_master_binlog && !binlog_servers.is_empty() {
+        plan.push(format!(
+            "Phase 3.2: save the master's binlog after the latest replica's position (now {}) from {} over SSH; what the dead master wrote after that server's last event cannot be known",
+            latest.map(|l| l.to_string()).unwrap_or_default(),
+            binlog_servers.join(", or ")
+        ));
     } else {
         plan.push("Phase 3.2: the dead master's binlog cannot be saved".into());
         run.rec.not_recovered.push(format!(

@@ -630,3 +630,182 @@ async fn transient_statuses_and_a_stop_during_failover() {
         "nothing promoted"
     );
 }
+
+/// A `mariadb-binlog --read-from-remote-server --raw --stop-never` process: a binlog server
+/// for `[binlog1]`, stopped by pid on drop.
+struct BinlogServer(std::process::Child);
+
+impl Drop for BinlogServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Every replica stopped receiving before the master died (their IO threads were stopped) and
+/// the master's host is gone from SSH: what the master acknowledged after that exists only on
+/// a binlog server, and the failover takes it from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binlog_server_supplies_what_no_replica_received() {
+    let c = Cluster::start(2, Mode::Gtid).await;
+    c.create_acked_table().await;
+    for r in ["server2", "server3"] {
+        c.wait_value(
+            r,
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_NAME = 'acked'",
+            "1",
+            T,
+        )
+        .await;
+    }
+    let dir = c.dir.path();
+    let store = dir.join("binlogsrv");
+    std::fs::create_dir(&store).unwrap();
+    let admin = c.state.admin_target(c.node("server1")).unwrap();
+    let cnf = dir.join("binlogsrv.cnf");
+    std::fs::write(
+        &cnf,
+        format!(
+            "[client]\nuser={}\npassword={}\n",
+            admin.user,
+            admin.password.expose()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&cnf, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let first = c.rows("server1", "SHOW BINARY LOGS").await[0]["Log_name"]
+        .clone()
+        .unwrap();
+    let log = std::fs::File::create(dir.join("binlogsrv.log")).unwrap();
+    let _binlog_server = BinlogServer(
+        std::process::Command::new("mariadb-binlog")
+            .arg(format!("--defaults-extra-file={}", cnf.display()))
+            .args([
+                "--read-from-remote-server",
+                "--raw",
+                "--stop-never",
+                "--stop-never-slave-server-id=99",
+                "--host=127.0.0.1",
+            ])
+            .arg(format!("--port={}", c.node("server1").port))
+            .arg(format!("--result-file={}/", store.display()))
+            .arg(&first)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+
+    // The replicas stop receiving; the master goes on acknowledging writes.
+    for r in ["server2", "server3"] {
+        c.exec(r, "STOP SLAVE IO_THREAD").await;
+    }
+    let w = Writer::start(c.state.admin_target(c.node("server1")).unwrap());
+    w.wait_acked(30, T).await;
+    let acked = w.stop().await;
+    // Wait until the binlog server has everything the master wrote.
+    let st = c.rows("server1", "SHOW MASTER STATUS").await;
+    let (file, pos): (String, u64) = (
+        st[0]["File"].clone().unwrap(),
+        st[0]["Position"].clone().unwrap().parse().unwrap(),
+    );
+    let start = std::time::Instant::now();
+    loop {
+        let len = std::fs::metadata(store.join(&file))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        if len >= pos {
+            break;
+        }
+        assert!(
+            start.elapsed() < T,
+            "the binlog server has {len} of {pos} bytes of {file}:\n{}",
+            std::fs::read_to_string(dir.join("binlogsrv.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The master's host is gone: no SSH, no server.
+    sandbox::fault(dir, "server1", Fault::SshStop)
+        .await
+        .unwrap();
+    sandbox::fault(dir, "server1", Fault::Crash).await.unwrap();
+    for r in ["server2", "server3"] {
+        c.exec(r, "START SLAVE IO_THREAD").await;
+    }
+
+    let conf = conf_with(&c, &[], "");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    // binlog2 is on the dead host (its sshd is down too).
+    text.push_str(&format!(
+        "\n[binlog1]\nhostname = \"127.0.0.1\"\nssh_port = {}\nmaster_binlog_dir = \"{}\"\n\n[binlog2]\nhostname = \"127.0.0.1\"\nssh_port = {}\nmaster_binlog_dir = \"{}\"\n",
+        c.node("server2").sshd.port,
+        store.display(),
+        c.node("server1").sshd.port,
+        store.display()
+    ));
+    std::fs::write(&conf, text).unwrap();
+    let conf_s = conf.to_str().unwrap();
+    let port1 = c.node("server1").port.to_string();
+    let switch = |extra: &[&str]| {
+        let dm = format!("--dead_master_port={port1}");
+        let mut args = vec![
+            "master_switch",
+            "--master_state=dead",
+            "--conf",
+            conf_s,
+            "--dead_master_host=127.0.0.1",
+            &dm,
+            "--interactive=0",
+            "--output",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        bed::run_mha(&bed::mha_bin(), &args)
+    };
+    // As MHA: a binlog server that does not answer refuses the failover before any change...
+    let out = switch(&[]);
+    let (text, err) = bed::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{err}");
+    let rec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(rec["outcome"], "refused", "{text}");
+    assert!(
+        rec["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("binlog server not reachable over SSH: binlog server binlog2(127.0.0.1)"),
+        "{text}"
+    );
+    assert_eq!(
+        c.value("server2", "SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("1"),
+        "nothing changed"
+    );
+    // ... unless told to go on without it.
+    let out = switch(&["--ignore_binlog_server_error"]);
+    let (text, err) = bed::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{err}");
+    let rec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(rec["outcome"], "success", "{text}");
+    let from_server = rec["recovered"].as_array().unwrap().iter().any(|r| {
+        r["from"]
+            .as_str()
+            .unwrap()
+            .starts_with("binlog server binlog1(127.0.0.1)")
+            && !r["gtids"].as_str().unwrap().is_empty()
+    });
+    assert!(from_server, "{text}");
+    assert!(
+        rec["not_recovered"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("cannot be known")),
+        "{text}"
+    );
+    for node in ["server2", "server3"] {
+        c.assert_has_all(node, &acked).await;
+    }
+    c.wait_replicating_from("server3", "server2", T).await;
+}
