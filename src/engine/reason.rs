@@ -93,6 +93,9 @@ pub enum Problem {
     SshFailed {
         detail: String,
     },
+    BinlogServerBehind {
+        file: String,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -181,6 +184,10 @@ impl std::fmt::Display for Problem {
             ),
             HookFailed { hook, detail } => write!(f, "{hook} --command=status failed: {detail}"),
             SshFailed { detail } => write!(f, "SSH from the manager failed: {detail}"),
+            BinlogServerBehind { file } => write!(
+                f,
+                "has no copy of the master's current binlog file {file} in master_binlog_dir: is it still receiving the master's binlog?"
+            ),
         }
     }
 }

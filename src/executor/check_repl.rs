@@ -116,6 +116,79 @@ pub async fn ssh_logins(config: &Config) -> Vec<Finding> {
     out
 }
 
+/// Every binlog server (`[binlogN]`): an SSH login (an error when it fails, as in MHA), and a
+/// copy of the master's current binlog file in its master_binlog_dir (a warning when missing:
+/// the server has stopped receiving, or looks in the wrong place).
+pub async fn binlog_server_checks(config: &Config, master_file: Option<String>) -> Vec<Finding> {
+    let mut set = tokio::task::JoinSet::new();
+    for b in &config.binlog_servers {
+        let b = b.clone();
+        let file = master_file.clone();
+        set.spawn(async move {
+            let name = format!("binlog server {}({})", b.block, b.hostname);
+            let (target, _) = crate::ssh::SshTarget::from_config(&b.ssh);
+            let timeout = b.ssh.connection_timeout;
+            let attempt = async {
+                let mut s = crate::ssh::connect(&target).await?;
+                let found = match &file {
+                    Some(f) => {
+                        let f = crate::hooks::shell_quote(f);
+                        let dirs: Vec<String> = b
+                            .master_binlog_dir
+                            .iter()
+                            .map(|d| crate::hooks::shell_quote(&d.display().to_string()))
+                            .collect();
+                        let cmd = format!(
+                            "for d in {}; do [ -f \"$d\"/{f} ] && exit 0; done; exit 1",
+                            dirs.join(" ")
+                        );
+                        Some(s.exec(&cmd, timeout).await?.success())
+                    }
+                    None => None,
+                };
+                s.close().await;
+                Ok::<_, crate::ssh::SshError>(found)
+            };
+            match tokio::time::timeout(timeout * 2, attempt).await {
+                Ok(Ok(Some(false))) => Some(Finding::new(
+                    Severity::Warning,
+                    Some(name),
+                    Problem::BinlogServerBehind {
+                        file: file.unwrap_or_default(),
+                    },
+                )),
+                Ok(Ok(_)) => None,
+                Ok(Err(e)) => Some(Finding::new(
+                    Severity::Error,
+                    Some(name),
+                    Problem::SshFailed {
+                        detail: e.to_string(),
+                    },
+                )),
+                Err(_) => Some(Finding::new(
+                    Severity::Error,
+                    Some(name),
+                    Problem::SshFailed {
+                        detail: format!("{}: timed out", target.name()),
+                    },
+                )),
+            }
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(r) = set.join_next().await {
+        out.extend(r.ok().flatten());
+    }
+    out.sort_by(|a, b| a.server.cmp(&b.server));
+    out
+}
+
+/// The master's current binlog file, when it is known.
+pub fn master_binlog_file(topology: &Topology, assessment: &Assessment) -> Option<String> {
+    let i = assessment.master_index()?;
+    Some(topology.servers[i].alive()?.binlog.as_ref()?.file.clone())
+}
+
 pub async fn check_repl(
     config: &Config,
     seconds_behind_master: u64,
@@ -133,6 +206,10 @@ pub async fn check_repl(
     if check_ssh {
         assessment.findings.extend(ssh_logins(config).await);
     }
+    let file = master_binlog_file(&topology, &assessment);
+    assessment
+        .findings
+        .extend(binlog_server_checks(config, file).await);
     if let Some(i) = assessment.master_index() {
         let master = &config.servers[topology.servers[i].order];
         assessment

@@ -696,6 +696,62 @@ async fn a_binlog_server_supplies_what_no_replica_received() {
             .unwrap(),
     );
 
+    let start = std::time::Instant::now();
+    while !store.join(&first).exists() {
+        assert!(start.elapsed() < T, "the binlog server wrote nothing");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // check_repl: binlog1 follows the master; binlog2 answers SSH but holds no copy.
+    let app_conf = c.state.app_config();
+    let orig = std::fs::read_to_string(&app_conf).unwrap();
+    let with_binlog_servers = |second_ssh_port: u16, second_dir: &std::path::Path| {
+        let mut text = orig.clone();
+        text.push_str(&format!(
+            "\n[binlog1]\nhostname = \"127.0.0.1\"\nssh_port = {}\nmaster_binlog_dir = \"{}\"\n\n[binlog2]\nhostname = \"127.0.0.1\"\nssh_port = {second_ssh_port}\nmaster_binlog_dir = \"{}\"\n",
+            c.node("server2").sshd.port,
+            store.display(),
+            second_dir.display()
+        ));
+        std::fs::write(&app_conf, text).unwrap();
+        app_conf.clone()
+    };
+    let conf = with_binlog_servers(c.node("server3").sshd.port, &dir.join("empty"));
+    let out = bed::run_mha(
+        &bed::mha_bin(),
+        &[
+            "check_repl",
+            "--conf",
+            conf.to_str().unwrap(),
+            "--output",
+            "json",
+        ],
+    );
+    let (text, err) = bed::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{err}");
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let about_binlog_servers: Vec<(&str, &str)> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["server"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("binlog server")
+        })
+        .map(|f| {
+            (
+                f["server"].as_str().unwrap(),
+                f["problem"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        about_binlog_servers,
+        [("binlog server binlog2(127.0.0.1)", "binlog_server_behind")],
+        "{text}"
+    );
+
     // The replicas stop receiving; the master goes on acknowledging writes.
     for r in ["server2", "server3"] {
         c.exec(r, "STOP SLAVE IO_THREAD").await;
@@ -733,17 +789,8 @@ async fn a_binlog_server_supplies_what_no_replica_received() {
         c.exec(r, "START SLAVE IO_THREAD").await;
     }
 
-    let conf = conf_with(&c, &[], "");
-    let mut text = std::fs::read_to_string(&conf).unwrap();
-    // binlog2 is on the dead host (its sshd is down too).
-    text.push_str(&format!(
-        "\n[binlog1]\nhostname = \"127.0.0.1\"\nssh_port = {}\nmaster_binlog_dir = \"{}\"\n\n[binlog2]\nhostname = \"127.0.0.1\"\nssh_port = {}\nmaster_binlog_dir = \"{}\"\n",
-        c.node("server2").sshd.port,
-        store.display(),
-        c.node("server1").sshd.port,
-        store.display()
-    ));
-    std::fs::write(&conf, text).unwrap();
+    // binlog2 is now on the dead host (its sshd is down too).
+    let conf = with_binlog_servers(c.node("server1").sshd.port, &store);
     let conf_s = conf.to_str().unwrap();
     let port1 = c.node("server1").port.to_string();
     let switch = |extra: &[&str]| {
