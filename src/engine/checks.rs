@@ -161,6 +161,7 @@ pub fn replica_facts(topo: &Topology, config: &Config, master: Option<usize>) ->
                 check_repl_delay: cfg.check_repl_delay,
                 latest_priority: cfg.latest_priority,
                 log_bin: s.is_some_and(|s| s.log_bin),
+                log_slave_updates: s.is_some_and(|s| s.log_slave_updates),
                 series: s.map(|s| s.version.series()).unwrap_or_default(),
                 version: s.map(|s| s.version.text.clone()).unwrap_or_default(),
                 read_pos: r.and_then(|r| r.read_pos.clone()),

@@ -28,6 +28,8 @@ pub struct ReplicaFacts {
     pub check_repl_delay: bool,
     pub latest_priority: bool,
     pub log_bin: bool,
+    /// Replicated transactions are written to its binlog too (log_slave_updates).
+    pub log_slave_updates: bool,
     /// (major, minor) and the version text.
     pub series: (u32, u32),
     pub version: String,
@@ -43,18 +45,48 @@ pub struct ReplicaFacts {
 pub enum Why {
     Forced,
     Candidate,
-    Latest { position: String },
-    NotLatest { position: String, latest: String },
-    ConfigOrder { order: usize },
+    Latest {
+        position: String,
+    },
+    NotLatest {
+        position: String,
+        latest: String,
+    },
+    ConfigOrder {
+        order: usize,
+    },
     NoMasterFlag,
     Unreachable,
     NotReplicatingFromMaster,
     BinlogOff,
-    NewerVersion { version: String, oldest: String },
-    SqlFarBehind { executed: String, latest: String },
-    Delayed { seconds: u64 },
-    Errant { gtids: String },
-    NotForced { forced: String },
+    /// log_slave_updates=OFF while other replicas are behind the latest: what they lack would
+    /// not be in its binlog, so they could not catch up from it. Chosen only when no other
+    /// server can be (the data is safe on it; those replicas need rebuilding).
+    NoLogSlaveUpdates {
+        behind: Vec<String>,
+    },
+    /// Behind the latest replica(s), none of which writes replicated transactions to its
+    /// binlog (log_slave_updates=OFF): it could not catch up.
+    CannotCatchUp {
+        latest: Vec<String>,
+    },
+    NewerVersion {
+        version: String,
+        oldest: String,
+    },
+    SqlFarBehind {
+        executed: String,
+        latest: String,
+    },
+    Delayed {
+        seconds: u64,
+    },
+    Errant {
+        gtids: String,
+    },
+    NotForced {
+        forced: String,
+    },
 }
 
 impl std::fmt::Display for Why {
@@ -72,6 +104,16 @@ impl std::fmt::Display for Why {
             Unreachable => f.write_str("not reachable"),
             NotReplicatingFromMaster => f.write_str("not replicating from the master"),
             BinlogOff => f.write_str("binary logging is off"),
+            NoLogSlaveUpdates { behind } => write!(
+                f,
+                "log_slave_updates is off, and {} would need from its binlog transactions it does not write there (chosen only as a last resort)",
+                behind.join(", ")
+            ),
+            CannotCatchUp { latest } => write!(
+                f,
+                "behind {}, which does not write replicated transactions to its binlog (log_slave_updates=OFF): it could not catch up",
+                latest.join(", ")
+            ),
             NewerVersion { version, oldest } => {
                 write!(
                     f,
@@ -162,6 +204,32 @@ pub fn rank(replicas: &[ReplicaFacts], forced: Option<&str>) -> Ranking {
             if r.alive && !r.log_bin {
                 bad.push(Why::BinlogOff);
             }
+            // The new master catches up from a latest replica's binlog, and the others from
+            // the new master's binlog: log_slave_updates=OFF breaks those paths.
+            let latest_ones: Vec<&&ReplicaFacts> =
+                usable.iter().filter(|o| o.read_pos == latest).collect();
+            if r.alive
+                && r.read_pos < latest
+                && !latest_ones.is_empty()
+                && latest_ones
+                    .iter()
+                    .all(|o| !(o.log_bin && o.log_slave_updates))
+            {
+                bad.push(Why::CannotCatchUp {
+                    latest: latest_ones.iter().map(|o| o.block.clone()).collect(),
+                });
+            }
+            let mut last_resort = None;
+            if r.alive && r.log_bin && !r.log_slave_updates {
+                let behind: Vec<String> = usable
+                    .iter()
+                    .filter(|o| o.block != r.block && o.read_pos < latest)
+                    .map(|o| o.block.clone())
+                    .collect();
+                if !behind.is_empty() {
+                    last_resort = Some(Why::NoLogSlaveUpdates { behind });
+                }
+            }
             if let Some(oldest) = oldest_series
                 && r.alive
                 && r.series > oldest
@@ -225,13 +293,17 @@ pub fn rank(replicas: &[ReplicaFacts], forced: Option<&str>) -> Ranking {
                 return (None, entry(Verdict::Ineligible { reasons: bad }, None));
             }
             let prefer_latest = r.latest_priority && is_latest;
-            let tier = match (forced.is_some(), r.candidate_master, prefer_latest) {
+            let mut tier = match (forced.is_some(), r.candidate_master, prefer_latest) {
                 (true, _, _) => 0,
                 (_, true, true) => 1,
                 (_, true, false) => 2,
                 (_, false, true) => 3,
                 _ => 4,
             };
+            if let Some(why) = last_resort {
+                reasons.push(why);
+                tier += 10;
+            }
             (
                 Some((tier, r.order)),
                 entry(Verdict::Eligible { tier, reasons }, None),
@@ -282,6 +354,7 @@ mod tests {
             check_repl_delay: true,
             latest_priority: true,
             log_bin: true,
+            log_slave_updates: true,
             series: (10, 11),
             version: "10.11.19".into(),
             read_pos: Some(BinlogPos::new("mysql-bin.000003", read)),
@@ -402,6 +475,45 @@ mod tests {
             );
             assert_eq!(r.winner().unwrap().block, "s3");
         }
+    }
+
+    #[test]
+    fn log_slave_updates_off_matters_only_when_another_replica_is_behind() {
+        let off = |r: ReplicaFacts| ReplicaFacts {
+            log_slave_updates: false,
+            candidate_master: true,
+            ..r
+        };
+        // Everyone at the latest position: nobody needs anything from s2's binlog.
+        let facts = vec![off(replica("s2", 1, 500)), replica("s3", 2, 500)];
+        assert_eq!(rank(&facts, None).winner().unwrap().block, "s2");
+        // s2 behind and off, s3 the latest and the only other: s3 needs nothing from s2.
+        let facts = vec![off(replica("s2", 1, 400)), replica("s3", 2, 500)];
+        assert_eq!(order(&rank(&facts, None)), ["s2", "s3"]);
+        // A third replica behind the latest would need s2's binlog: s2 drops to last resort,
+        // below the non-candidates.
+        let facts = vec![
+            off(replica("s2", 1, 500)),
+            replica("s3", 2, 500),
+            replica("s4", 3, 450),
+        ];
+        let r = rank(&facts, None);
+        assert_eq!(order(&r), ["s3", "s4", "s2"]);
+        assert!(reasons_of(&r, "s2").contains(&Why::NoLogSlaveUpdates {
+            behind: vec!["s4".into()]
+        }));
+        // s3 is behind the only latest replica, which does not log what it replicates: s3
+        // cannot catch up (excluded), and s2 is promoted as the last resort; s3 will need
+        // rebuilding, but no committed data is lost.
+        let facts = vec![off(replica("s2", 1, 500)), replica("s3", 2, 400)];
+        let r = rank(&facts, None);
+        assert_eq!(order(&r), ["s2"]);
+        assert_eq!(
+            reasons_of(&r, "s3"),
+            [Why::CannotCatchUp {
+                latest: vec!["s2".into()]
+            }]
+        );
     }
 
     #[test]

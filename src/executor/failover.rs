@@ -967,6 +967,14 @@ async fn wait_threads(db: &mut Session) -> PResult<()> {
     }
 }
 
+/// The new master's GTID state after phase 3.4.
+struct NewMasterPos {
+    /// gtid_binlog_pos: what replicas can fetch from it.
+    binlog: MariaGtidPos,
+    /// gtid_current_pos: what it has executed, binlogged or not.
+    executed: MariaGtidPos,
+}
+
 /// One other replica: fetch what it lacks from the new master, then (file/position mode)
 /// switch to the new master's binlog coordinates.
 #[allow(clippy::too_many_arguments)]
@@ -975,7 +983,7 @@ async fn recover_replica(
     new: ServerConfig,
     repl_user: Option<String>,
     repl_password: Option<Secret>,
-    target_pos: MariaGtidPos,
+    target: NewMasterPos,
     coords: BinlogPos,
     mode: Mode,
     wait_in_sync: bool,
@@ -984,6 +992,19 @@ async fn recover_replica(
     let heartbeat = super::repl::heartbeat(&mut db).await;
     db.exec("STOP SLAVE", "STOP SLAVE").await?;
     let before = gtid_var(&mut db, "gtid_slave_pos").await?;
+    // What it lacks must be in the new master's binlog, or it can never arrive (a new master
+    // with log_slave_updates=OFF does not write what it replicated). Never report such a
+    // replica as recovered.
+    let executed = target.executed.union(&target.binlog);
+    let unobtainable = executed.not_in(&before).not_in(&target.binlog);
+    if !unobtainable.is_empty() {
+        return Err(PhaseError(format!(
+            "{} lacks {unobtainable}, which the new master {} executed but does not have in its binlog (log_slave_updates=OFF?): it cannot catch up from it; rebuild it from the new master",
+            s.display_name(),
+            new.display_name()
+        )));
+    }
+    let target_pos = executed.last_per_domain();
     db.exec(
         "CHANGE MASTER to the new master",
         &change_master_sql(
@@ -1321,7 +1342,7 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
     });
 
     // 3.4: bring the new master up to the latest replica, then apply the saved tail.
-    let (new_pos, coords) = phase!(run, "3.4", "New Master Recovery", {
+    let (new_pos, new_current, coords) = phase!(run, "3.4", "New Master Recovery", {
         let new_applied = applied
             .iter()
             .find(|a| a.idx == new_idx)
@@ -1401,13 +1422,15 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
             db.exec("RESET SLAVE ALL", "RESET SLAVE ALL").await?;
         }
         let new_pos = gtid_var(&mut db, "gtid_binlog_pos").await?;
+        // What it has executed, binlogged or not: where every replica must end.
+        let new_current = gtid_var(&mut db, "gtid_current_pos").await?;
         let coords = super::repl::binlog_coords(&mut db).await?;
         db.disconnect().await;
         info!(
             "{}: OK: Applying all logs succeeded. GTID position {new_pos}, binlog {coords}",
             new_cfg.display_name()
         );
-        Ok(done((new_pos, coords), notes))
+        Ok(done((new_pos, new_current, coords), notes))
     });
 
     // Phase 4: every other replica, in parallel.
@@ -1423,7 +1446,10 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                 let repl_password = s.repl_password.clone();
                 let (new, pos, coords, mode, sync) = (
                     new_cfg.clone(),
-                    new_pos.clone(),
+                    NewMasterPos {
+                        binlog: new_pos.clone(),
+                        executed: new_current.clone(),
+                    },
                     coords.clone(),
                     facts.mode,
                     run.opts.wait_until_gtid_in_sync,

@@ -56,6 +56,29 @@ impl MariaGtidPos {
         self.0.is_empty()
     }
 
+    /// Both positions together: the higher sequence number per (domain, server).
+    pub fn union(&self, other: &MariaGtidPos) -> MariaGtidPos {
+        let mut out = self.0.clone();
+        for (k, n) in &other.0 {
+            let e = out.entry(*k).or_insert(*n);
+            *e = (*e).max(*n);
+        }
+        MariaGtidPos(out)
+    }
+
+    /// One GTID per domain, the one with the highest sequence number: the form
+    /// `MASTER_GTID_WAIT` and `gtid_slave_pos` take.
+    pub fn last_per_domain(&self) -> MariaGtidPos {
+        let mut best: BTreeMap<u32, (u32, u64)> = BTreeMap::new();
+        for ((d, s), n) in &self.0 {
+            let e = best.entry(*d).or_insert((*s, *n));
+            if *n > e.1 {
+                *e = (*s, *n);
+            }
+        }
+        MariaGtidPos(best.into_iter().map(|(d, (s, n))| ((d, s), n)).collect())
+    }
+
     /// Highest sequence number per domain (the position a replica has reached).
     pub fn domain_max(&self) -> BTreeMap<u32, u64> {
         let mut out = BTreeMap::new();
@@ -226,6 +249,28 @@ mod tests {
         );
         assert!(MariaGtidPos::parse("0-1").is_err());
         assert!(MariaGtidPos::parse("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn mariadb_union_and_last_per_domain() {
+        let p = |s: &str| MariaGtidPos::parse(s).unwrap();
+        // A binlog position and the executed (current) position of a new master.
+        let both = p("0-1-100,0-2-7").union(&p("0-1-120,1-5-3"));
+        assert_eq!(both.to_string(), "0-1-120,0-2-7,1-5-3");
+        assert_eq!(both.last_per_domain().to_string(), "0-1-120,1-5-3");
+        assert_eq!(p("0-2-9,0-1-5").last_per_domain().to_string(), "0-2-9");
+        // A replica at 0-1-2 behind a new master that executed 0-1-3 but logged nothing of
+        // domain 0 (log_slave_updates=OFF): 0-1-3 can never reach it.
+        assert_eq!(
+            p("0-1-3").not_in(&p("0-1-2")).not_in(&p("")).to_string(),
+            "0-1-3"
+        );
+        assert!(
+            p("0-1-3")
+                .not_in(&p("0-1-2"))
+                .not_in(&p("0-1-3"))
+                .is_empty()
+        );
     }
 
     #[test]

@@ -856,3 +856,99 @@ async fn a_binlog_server_supplies_what_no_replica_received() {
     }
     c.wait_replicating_from("server3", "server2", T).await;
 }
+
+/// A new master with log_slave_updates=OFF cannot serve a replica that is behind it: the
+/// failover still promotes the server that has every acknowledged commit, and says that the
+/// lagging replica needs rebuilding instead of reporting it recovered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_slave_updates_off_is_a_last_resort_and_never_hidden() {
+    let c = Cluster::start(2, Mode::Gtid).await;
+    let cnf = &c.node("server2").cnf;
+    let text = std::fs::read_to_string(cnf).unwrap();
+    std::fs::write(
+        cnf,
+        text.replace("log-slave-updates = ON", "log-slave-updates = OFF"),
+    )
+    .unwrap();
+    let dir = c.dir.path();
+    sandbox::fault(dir, "server2", Fault::Stop).await.unwrap();
+    sandbox::fault(dir, "server2", Fault::Start).await.unwrap();
+    c.create_acked_table().await;
+    c.wait_value(
+        "server3",
+        "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_NAME = 'acked'",
+        "1",
+        T,
+    )
+    .await;
+    c.exec("server3", "STOP SLAVE IO_THREAD").await;
+    let acked = write_then_crash(&c, "server1").await;
+    c.exec("server3", "START SLAVE IO_THREAD").await;
+
+    let conf = c.state.app_config();
+    let port1 = c.node("server1").port.to_string();
+    let out = bed::run_mha(
+        &bed::mha_bin(),
+        &[
+            "master_switch",
+            "--master_state=dead",
+            "--conf",
+            conf.to_str().unwrap(),
+            "--dead_master_host=127.0.0.1",
+            &format!("--dead_master_port={port1}"),
+            "--interactive=0",
+            "--output",
+            "json",
+        ],
+    );
+    let (text, err) = bed::text(&out);
+    assert_eq!(out.status.code(), Some(10), "{text}\n{err}");
+    let rec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(rec["outcome"], "partial", "{text}");
+    assert!(
+        rec["new_master"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":{})", c.node("server2").port)),
+        "{text}"
+    );
+    let ranking = rec["ranking"]["servers"].as_array().unwrap();
+    let reasons = |block: &str| {
+        ranking
+            .iter()
+            .find(|s| s["block"] == block)
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        reasons("server2").contains("no_log_slave_updates"),
+        "{text}"
+    );
+    assert!(reasons("server3").contains("cannot_catch_up"), "{text}");
+    let r3 = rec["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["server"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!(":{})", c.node("server3").port))
+        })
+        .unwrap();
+    assert_eq!(r3["ok"], false, "{text}");
+    assert!(
+        r3["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cannot catch up from it"),
+        "{text}"
+    );
+    c.assert_has_all("server2", &acked).await;
+    assert_eq!(
+        c.value("server2", "SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+}
