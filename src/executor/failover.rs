@@ -927,21 +927,49 @@ async fn wait_gtid(db: &mut Session, pos: &MariaGtidPos, secs: u64) -> PResult<(
     if pos.is_empty() {
         return Ok(());
     }
-    let row = db
-        .row_map(
-            "MASTER_GTID_WAIT",
-            &format!(
-                "SELECT MASTER_GTID_WAIT({}, {secs}) AS r",
-                quote(&pos.to_string())
-            ),
-        )
-        .await?;
-    match row.and_then(|r| r.get("r").cloned().flatten()).as_deref() {
-        Some("0") => Ok(()),
-        other => Err(PhaseError(format!(
-            "{}: did not reach GTID position {pos} within {secs} s ({other:?})",
-            db.server()
-        ))),
+    // In one-second steps, so that a replication error ends the wait at once instead of
+    // after `secs`.
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let row = db
+            .row_map_waiting(
+                "MASTER_GTID_WAIT",
+                &format!(
+                    "SELECT MASTER_GTID_WAIT({}, 1) AS r",
+                    quote(&pos.to_string())
+                ),
+                Duration::from_secs(1),
+            )
+            .await?;
+        if row.and_then(|r| r.get("r").cloned().flatten()).as_deref() == Some("0") {
+            return Ok(());
+        }
+        if let Some((st, _)) = replica_status(db).await? {
+            let broken = |errno: u32, text: &str, what: &str| {
+                (errno != 0).then(|| {
+                    PhaseError(format!(
+                        "{}: replication stopped before reaching {pos}: {what} error {errno}: {text}",
+                        db.server()
+                    ))
+                })
+            };
+            if !st.io_running()
+                && let Some(e) = broken(st.last_io_errno, &st.last_io_error, "IO")
+            {
+                return Err(e);
+            }
+            if !st.sql_running()
+                && let Some(e) = broken(st.last_sql_errno, &st.last_sql_error, "SQL")
+            {
+                return Err(e);
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(PhaseError(format!(
+                "{}: did not reach GTID position {pos} within {secs} s",
+                db.server()
+            )));
+        }
     }
 }
 
@@ -973,6 +1001,21 @@ struct NewMasterPos {
     binlog: MariaGtidPos,
     /// gtid_current_pos: what it has executed, binlogged or not.
     executed: MariaGtidPos,
+    /// With log_slave_updates=OFF, its gtid_slave_pos: what it got by replication is not in its
+    /// binlog, so a replica behind that position can never get it from there.
+    replicated_unlogged: Option<MariaGtidPos>,
+}
+
+/// The domains (with the new master's last sequence number) in which `replica` is behind
+/// `replicated`: transactions it would have to fetch and cannot.
+fn behind_in(replicated: &MariaGtidPos, replica: &MariaGtidPos) -> Vec<String> {
+    let have = replica.domain_max();
+    replicated
+        .domain_max()
+        .into_iter()
+        .filter(|(d, n)| have.get(d).is_none_or(|m| m < n))
+        .map(|(d, n)| format!("domain {d} up to sequence {n}"))
+        .collect()
 }
 
 /// One other replica: fetch what it lacks from the new master, then (file/position mode)
@@ -995,16 +1038,18 @@ async fn recover_replica(
     // What it lacks must be in the new master's binlog, or it can never arrive (a new master
     // with log_slave_updates=OFF does not write what it replicated). Never report such a
     // replica as recovered.
-    let executed = target.executed.union(&target.binlog);
-    let unobtainable = executed.not_in(&before).not_in(&target.binlog);
-    if !unobtainable.is_empty() {
-        return Err(PhaseError(format!(
-            "{} lacks {unobtainable}, which the new master {} executed but does not have in its binlog (log_slave_updates=OFF?): it cannot catch up from it; rebuild it from the new master",
-            s.display_name(),
-            new.display_name()
-        )));
+    if let Some(replicated) = &target.replicated_unlogged {
+        let missing = behind_in(replicated, &before);
+        if !missing.is_empty() {
+            return Err(PhaseError(format!(
+                "{} lacks transactions ({}) that the new master {} replicated but did not write to its binlog (log_slave_updates=OFF): it cannot catch up from it; rebuild it from the new master",
+                s.display_name(),
+                missing.join(", "),
+                new.display_name()
+            )));
+        }
     }
-    let target_pos = executed.last_per_domain();
+    let target_pos = target.executed.union(&target.binlog).last_per_domain();
     db.exec(
         "CHANGE MASTER to the new master",
         &change_master_sql(
@@ -1342,96 +1387,116 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
     });
 
     // 3.4: bring the new master up to the latest replica, then apply the saved tail.
-    let (new_pos, new_current, coords) = phase!(run, "3.4", "New Master Recovery", {
-        let new_applied = applied
-            .iter()
-            .find(|a| a.idx == new_idx)
-            .expect("new master is a replica")
-            .clone();
-        let mut db = session(&new_cfg).await?;
-        db.exec("STOP SLAVE", "STOP SLAVE").await?;
-        let before = gtid_var(&mut db, "gtid_binlog_pos").await?;
-        let behind = latest.slave_pos.not_in(&new_applied.slave_pos);
-        let mut notes = Vec::new();
-        if new_idx != latest.idx && !behind.is_empty() {
-            if !latest.log_slave_updates {
-                return Err(PhaseError(format!(
-                    "{latest_name} has log_slave_updates=OFF: the new master cannot copy what it lacks from it"
-                )));
-            }
-            let latest_cfg = run.server(topo.servers[latest.idx].order).clone();
-            info!(
-                "{} is behind {latest_name} by {behind}: catching up from it",
-                new_cfg.display_name()
-            );
-            let repl_user = new_cfg
-                .repl_user
-                .clone()
-                .or_else(|| Some(new_applied.status.master_user.clone()));
-            db.exec(
-                "CHANGE MASTER to the latest replica",
-                &change_master_sql(
-                    &latest_cfg,
-                    repl_user.as_deref(),
-                    new_cfg.repl_password.as_ref(),
-                    &super::repl::StartAt::Gtid,
-                    None,
-                ),
-            )
-            .await?;
-            db.exec("START SLAVE", "START SLAVE").await?;
-            wait_gtid(&mut db, &latest.slave_pos, 120).await?;
+    let (new_pos, new_current, replicated_unlogged, coords) = phase!(
+        run,
+        "3.4",
+        "New Master Recovery",
+        {
+            let new_applied = applied
+                .iter()
+                .find(|a| a.idx == new_idx)
+                .expect("new master is a replica")
+                .clone();
+            let mut db = session(&new_cfg).await?;
             db.exec("STOP SLAVE", "STOP SLAVE").await?;
-            notes.push(format!("copied {behind} from {latest_name}"));
-        }
-        let after_catchup = gtid_var(&mut db, "gtid_binlog_pos").await?;
-        let from_latest = after_catchup.not_in(&before);
-        if !from_latest.is_empty() {
-            run.rec.recovered.push(Recovered {
-                from: format!("latest replica {latest_name}"),
-                gtids: from_latest.to_string(),
-            });
-        }
-        if !saved.is_empty() {
+            let before = gtid_var(&mut db, "gtid_binlog_pos").await?;
+            let behind = latest.slave_pos.not_in(&new_applied.slave_pos);
+            let mut notes = Vec::new();
+            if new_idx != latest.idx && !behind.is_empty() {
+                if !latest.log_slave_updates {
+                    return Err(PhaseError(format!(
+                        "{latest_name} has log_slave_updates=OFF: the new master cannot copy what it lacks from it"
+                    )));
+                }
+                let latest_cfg = run.server(topo.servers[latest.idx].order).clone();
+                info!(
+                    "{} is behind {latest_name} by {behind}: catching up from it",
+                    new_cfg.display_name()
+                );
+                let repl_user = new_cfg
+                    .repl_user
+                    .clone()
+                    .or_else(|| Some(new_applied.status.master_user.clone()));
+                db.exec(
+                    "CHANGE MASTER to the latest replica",
+                    &change_master_sql(
+                        &latest_cfg,
+                        repl_user.as_deref(),
+                        new_cfg.repl_password.as_ref(),
+                        &super::repl::StartAt::Gtid,
+                        None,
+                    ),
+                )
+                .await?;
+                db.exec("START SLAVE", "START SLAVE").await?;
+                wait_gtid(&mut db, &latest.slave_pos, 120).await?;
+                db.exec("STOP SLAVE", "STOP SLAVE").await?;
+                notes.push(format!("copied {behind} from {latest_name}"));
+            }
+            let after_catchup = gtid_var(&mut db, "gtid_binlog_pos").await?;
+            let from_latest = after_catchup.not_in(&before);
+            if !from_latest.is_empty() {
+                run.rec.recovered.push(Recovered {
+                    from: format!("latest replica {latest_name}"),
+                    gtids: from_latest.to_string(),
+                });
+            }
+            if !saved.is_empty() {
+                info!(
+                    "Applying the dead master's saved binlog ({} transaction(s)) on {}",
+                    tail_gtids.len(),
+                    new_cfg.display_name()
+                );
+                apply_binlogs(&new_cfg, &saved, &run.opts.workdir)
+                    .await
+                    .map_err(|e| {
+                        PhaseError(format!(
+                            "{e}. NOTICE: manual recovery is needed on {}",
+                            new_cfg.display_name()
+                        ))
+                    })?;
+                let after_tail = gtid_var(&mut db, "gtid_binlog_pos").await?;
+                let from_tail = after_tail.not_in(&after_catchup);
+                run.rec.recovered.push(Recovered {
+                    from: format!("{saved_from} binlog (over SSH)"),
+                    gtids: if tail_gtids.is_empty() {
+                        from_tail.to_string()
+                    } else {
+                        tail_gtids.join(",")
+                    },
+                });
+                notes.push(format!("applied {} saved transaction(s)", tail_gtids.len()));
+            }
+            if !new_cfg.skip_reset_slave {
+                db.exec("RESET SLAVE ALL", "RESET SLAVE ALL").await?;
+            }
+            let new_pos = gtid_var(&mut db, "gtid_binlog_pos").await?;
+            // What it has executed, binlogged or not: where every replica must end.
+            let new_current = gtid_var(&mut db, "gtid_current_pos").await?;
+            let lsu = db
+                .row_map(
+                    "read log_slave_updates",
+                    "SELECT @@global.log_slave_updates AS v",
+                )
+                .await?
+                .and_then(|r| r.get("v").cloned().flatten());
+            let replicated_unlogged = if lsu.as_deref() == Some("0") {
+                Some(gtid_var(&mut db, "gtid_slave_pos").await?)
+            } else {
+                None
+            };
+            let coords = super::repl::binlog_coords(&mut db).await?;
+            db.disconnect().await;
             info!(
-                "Applying the dead master's saved binlog ({} transaction(s)) on {}",
-                tail_gtids.len(),
+                "{}: OK: Applying all logs succeeded. GTID position {new_pos}, binlog {coords}",
                 new_cfg.display_name()
             );
-            apply_binlogs(&new_cfg, &saved, &run.opts.workdir)
-                .await
-                .map_err(|e| {
-                    PhaseError(format!(
-                        "{e}. NOTICE: manual recovery is needed on {}",
-                        new_cfg.display_name()
-                    ))
-                })?;
-            let after_tail = gtid_var(&mut db, "gtid_binlog_pos").await?;
-            let from_tail = after_tail.not_in(&after_catchup);
-            run.rec.recovered.push(Recovered {
-                from: format!("{saved_from} binlog (over SSH)"),
-                gtids: if tail_gtids.is_empty() {
-                    from_tail.to_string()
-                } else {
-                    tail_gtids.join(",")
-                },
-            });
-            notes.push(format!("applied {} saved transaction(s)", tail_gtids.len()));
+            Ok(done(
+                (new_pos, new_current, replicated_unlogged, coords),
+                notes,
+            ))
         }
-        if !new_cfg.skip_reset_slave {
-            db.exec("RESET SLAVE ALL", "RESET SLAVE ALL").await?;
-        }
-        let new_pos = gtid_var(&mut db, "gtid_binlog_pos").await?;
-        // What it has executed, binlogged or not: where every replica must end.
-        let new_current = gtid_var(&mut db, "gtid_current_pos").await?;
-        let coords = super::repl::binlog_coords(&mut db).await?;
-        db.disconnect().await;
-        info!(
-            "{}: OK: Applying all logs succeeded. GTID position {new_pos}, binlog {coords}",
-            new_cfg.display_name()
-        );
-        Ok(done((new_pos, new_current, coords), notes))
-    });
+    );
 
     // Phase 4: every other replica, in parallel.
     let replicas_failed = phase!(run, "4", "Slaves Recovery", {
@@ -1449,6 +1514,7 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                     NewMasterPos {
                         binlog: new_pos.clone(),
                         executed: new_current.clone(),
+                        replicated_unlogged: replicated_unlogged.clone(),
                     },
                     coords.clone(),
                     facts.mode,

@@ -141,7 +141,11 @@ async fn wait_caught_up(
         )
     };
     let r = db
-        .row_map("wait for the old master's position", &sql)
+        .row_map_waiting(
+            "wait for the old master's position",
+            &sql,
+            Duration::from_secs(secs),
+        )
         .await?
         .and_then(|r| r.get("r").cloned().flatten());
     match r.as_deref() {

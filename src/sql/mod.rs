@@ -146,6 +146,21 @@ impl Session {
         Ok(rows.into_iter().next().map(row_to_map))
     }
 
+    /// `row_map` for a statement that itself waits up to `wait` (`MASTER_GTID_WAIT(pos, N)`,
+    /// ...): the client allows it that long on top of the usual timeout.
+    pub async fn row_map_waiting(
+        &mut self,
+        what: &'static str,
+        sql: &str,
+        wait: Duration,
+    ) -> Result<Option<std::collections::BTreeMap<String, Option<String>>>, DbError> {
+        let usual = self.timeout;
+        self.timeout = usual + wait;
+        let r = self.row_map(what, sql).await;
+        self.timeout = usual;
+        r
+    }
+
     pub async fn disconnect(self) {
         let _ = self.conn.disconnect().await;
     }

@@ -873,14 +873,18 @@ async fn log_slave_updates_off_is_a_last_resort_and_never_hidden() {
     let dir = c.dir.path();
     sandbox::fault(dir, "server2", Fault::Stop).await.unwrap();
     sandbox::fault(dir, "server2", Fault::Start).await.unwrap();
+    c.wait_replicating_from("server2", "server1", T).await;
     c.create_acked_table().await;
-    c.wait_value(
-        "server3",
-        "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_NAME = 'acked'",
-        "1",
-        T,
-    )
-    .await;
+    for r in ["server2", "server3"] {
+        c.wait_value(
+            r,
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_NAME = 'acked'",
+            "1",
+            T,
+        )
+        .await;
+    }
+    // server2 receives the writes below, server3 does not.
     c.exec("server3", "STOP SLAVE IO_THREAD").await;
     let acked = write_then_crash(&c, "server1").await;
     c.exec("server3", "START SLAVE IO_THREAD").await;
