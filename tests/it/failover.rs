@@ -194,25 +194,15 @@ async fn master_switch_dead_file_pos_repairs_a_lagging_replica() {
     // Forced: the lagging server3 (not the candidate) becomes the new master. It first
     // catches up with the latest replica (server2), then server2 follows it.
     let port3 = c.node("server3").port.to_string();
-    let out = bed::run_mha(
-        &bed::mha_bin(),
+    let (code, rec, text) = switch_dead_json(
+        &conf,
+        &c,
         &[
-            "master_switch",
-            "--master_state=dead",
-            "--conf",
-            conf_s,
-            "--dead_master_host=127.0.0.1",
-            &format!("--dead_master_port={port1}"),
             "--new_master_host=127.0.0.1",
             &format!("--new_master_port={port3}"),
-            "--interactive=0",
-            "--output",
-            "json",
         ],
     );
-    let (text, err) = bed::text(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}\n{err}");
-    let rec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(code, Some(0), "{text}");
     assert_eq!(rec["outcome"], "success", "{text}");
     assert_eq!(rec["mode"], "file-pos");
     assert!(
@@ -380,6 +370,32 @@ async fn hooks_candidates_and_forced_choice() {
         c.assert_has_all(node, &acked).await;
     }
     c.wait_replicating_from("server2", "server3", T).await;
+}
+
+/// `master_switch --master_state=dead` for server1 with a JSON report: the exit code, the
+/// record, and the whole output for assertion messages.
+fn switch_dead_json(
+    conf: &std::path::Path,
+    c: &Cluster,
+    extra: &[&str],
+) -> (Option<i32>, serde_json::Value, String) {
+    let dm = format!("--dead_master_port={}", c.node("server1").port);
+    let mut args = vec![
+        "master_switch",
+        "--master_state=dead",
+        "--conf",
+        conf.to_str().unwrap(),
+        "--dead_master_host=127.0.0.1",
+        &dm,
+        "--interactive=0",
+        "--output",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let out = bed::run_mha(&bed::mha_bin(), &args);
+    let (text, err) = bed::text(&out);
+    let rec = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}:\n{text}\n{err}"));
+    (out.status.code(), rec, format!("{text}\n{err}"))
 }
 
 fn script(path: &std::path::Path, body: &str) {
@@ -791,29 +807,9 @@ async fn a_binlog_server_supplies_what_no_replica_received() {
 
     // binlog2 is now on the dead host (its sshd is down too).
     let conf = with_binlog_servers(c.node("server1").sshd.port, &store);
-    let conf_s = conf.to_str().unwrap();
-    let port1 = c.node("server1").port.to_string();
-    let switch = |extra: &[&str]| {
-        let dm = format!("--dead_master_port={port1}");
-        let mut args = vec![
-            "master_switch",
-            "--master_state=dead",
-            "--conf",
-            conf_s,
-            "--dead_master_host=127.0.0.1",
-            &dm,
-            "--interactive=0",
-            "--output",
-            "json",
-        ];
-        args.extend_from_slice(extra);
-        bed::run_mha(&bed::mha_bin(), &args)
-    };
     // As MHA: a binlog server that does not answer refuses the failover before any change...
-    let out = switch(&[]);
-    let (text, err) = bed::text(&out);
-    assert_eq!(out.status.code(), Some(1), "{text}\n{err}");
-    let rec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let (code, rec, text) = switch_dead_json(&conf, &c, &[]);
+    assert_eq!(code, Some(1), "{text}");
     assert_eq!(rec["outcome"], "refused", "{text}");
     assert!(
         rec["error"]
@@ -830,10 +826,8 @@ async fn a_binlog_server_supplies_what_no_replica_received() {
         "nothing changed"
     );
     // ... unless told to go on without it.
-    let out = switch(&["--ignore_binlog_server_error"]);
-    let (text, err) = bed::text(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}\n{err}");
-    let rec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let (code, rec, text) = switch_dead_json(&conf, &c, &["--ignore_binlog_server_error"]);
+    assert_eq!(code, Some(0), "{text}");
     assert_eq!(rec["outcome"], "success", "{text}");
     let from_server = rec["recovered"].as_array().unwrap().iter().any(|r| {
         r["from"]
@@ -889,25 +883,8 @@ async fn log_slave_updates_off_is_a_last_resort_and_never_hidden() {
     let acked = write_then_crash(&c, "server1").await;
     c.exec("server3", "START SLAVE IO_THREAD").await;
 
-    let conf = c.state.app_config();
-    let port1 = c.node("server1").port.to_string();
-    let out = bed::run_mha(
-        &bed::mha_bin(),
-        &[
-            "master_switch",
-            "--master_state=dead",
-            "--conf",
-            conf.to_str().unwrap(),
-            "--dead_master_host=127.0.0.1",
-            &format!("--dead_master_port={port1}"),
-            "--interactive=0",
-            "--output",
-            "json",
-        ],
-    );
-    let (text, err) = bed::text(&out);
-    assert_eq!(out.status.code(), Some(10), "{text}\n{err}");
-    let rec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let (code, rec, text) = switch_dead_json(&c.state.app_config(), &c, &[]);
+    assert_eq!(code, Some(10), "{text}");
     assert_eq!(rec["outcome"], "partial", "{text}");
     assert!(
         rec["new_master"]
