@@ -729,8 +729,9 @@ async fn save_binlog_tail(
         .map(|d| crate::hooks::shell_quote(&d.display().to_string()))
         .collect();
     let file_q = crate::hooks::shell_quote(&from.file);
+    // One round trip: the directory holding the file, then that directory's listing.
     let find = format!(
-        "for d in {}; do if [ -f \"$d\"/{file_q} ]; then echo \"$d\"; exit 0; fi; done; exit 1",
+        "for d in {}; do if [ -f \"$d\"/{file_q} ]; then echo \"$d\"; ls -1 \"$d\"; exit 0; fi; done; exit 1",
         dirs.join(" ")
     );
     let err = |e: crate::ssh::SshError| PhaseError(format!("{}: {e}", src.label));
@@ -747,21 +748,15 @@ async fn save_binlog_tail(
                 .join(",")
         )));
     }
-    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = listing.lines();
+    let dir = lines.next().unwrap_or_default().trim().to_string();
     let (prefix, first_no) = from
         .file
         .rsplit_once('.')
         .map(|(p, n)| (p.to_string(), n.parse::<u64>().unwrap_or(0)))
         .unwrap_or_default();
-    let list = s
-        .exec(
-            &format!("cd {} && ls -1", crate::hooks::shell_quote(&dir)),
-            timeout,
-        )
-        .await
-        .map_err(err)?;
-    let mut files: Vec<(u64, String)> = String::from_utf8_lossy(&list.stdout)
-        .lines()
+    let mut files: Vec<(u64, String)> = lines
         .filter_map(|l| {
             let (p, n) = l.rsplit_once('.')?;
             let n: u64 = n.parse().ok()?;
@@ -776,42 +771,44 @@ async fn save_binlog_tail(
     for (k, (_, name)) in files.iter().enumerate() {
         let path_q = crate::hooks::shell_quote(&format!("{dir}/{name}"));
         let path = format!("{dir}/{name}");
-        // The header (magic number and format description event) is always at the start.
-        let head = s
-            .exec(&format!("head -c 65536 {path_q}"), timeout)
-            .await
-            .map_err(err)?
-            .stdout;
-        let fde_end = binlog::format_description_end(&head)
-            .map_err(|e| PhaseError(format!("{}: {path}: {e}", src.label)))?;
-        let start = if k == 0 {
-            (from.pos as usize).max(fde_end)
-        } else {
-            fde_end
+        // One round trip per file: "<header length> <file size>", the header (magic number
+        // and format description event, always at the start), then the bytes from the
+        // position on (the first file) or the whole file (the later ones).
+        let tail_from = if k == 0 { from.pos as usize } else { 0 };
+        let cmd = format!(
+            "h=$(head -c 65536 {path_q} | wc -c); n=$(wc -c < {path_q}); echo \"$h $n\"; head -c \"$h\" {path_q}; tail -c +{} {path_q}",
+            tail_from + 1
+        );
+        let got = s.exec(&cmd, timeout).await.map_err(err)?.stdout;
+        let bad = |why: String| PhaseError(format!("{}: {path}: {why}", src.label));
+        let nl = got
+            .iter()
+            .position(|b| *b == b'\n')
+            .ok_or_else(|| bad("no output".into()))?;
+        let sizes: Vec<usize> = String::from_utf8_lossy(&got[..nl])
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        let [head_len, size] = sizes[..] else {
+            return Err(bad(format!(
+                "unexpected output {:?}",
+                String::from_utf8_lossy(&got[..nl])
+            )));
         };
-        // `tail -c +N` starts at byte N, counted from 1.
-        let events = s
-            .exec(&format!("tail -c +{} {path_q}", start + 1), timeout)
-            .await
-            .map_err(err)?
-            .stdout;
-        if events.is_empty() && k == 0 && start > fde_end {
-            let size = s
-                .exec(&format!("wc -c < {path_q}"), timeout)
-                .await
-                .map_err(err)?;
-            let size: usize = String::from_utf8_lossy(&size.stdout)
-                .trim()
-                .parse()
-                .unwrap_or(0);
-            if size < start {
-                return Err(PhaseError(format!(
-                    "{}: {path} is shorter ({size} bytes) than the position {start}",
-                    src.label
-                )));
-            }
+        if size < tail_from {
+            return Err(bad(format!(
+                "shorter ({size} bytes) than the position {tail_from}"
+            )));
         }
-        let whole = binlog::complete_events_len(&events);
+        let body = &got[nl + 1..];
+        if body.len() < head_len {
+            return Err(bad("output cut short".into()));
+        }
+        let (head, rest) = body.split_at(head_len);
+        let fde_end = binlog::format_description_end(head).map_err(|e| bad(e.to_string()))?;
+        let start = tail_from.max(fde_end);
+        let events: &[u8] = rest.get(start - tail_from..).unwrap_or_default();
+        let whole = binlog::complete_events_len(events);
         if whole < events.len() {
             warn!(
                 "{}: {path}: the last {} bytes are a torn event (crash); cut at offset {}",
