@@ -125,6 +125,13 @@ pub struct BinlogServerConfig {
     pub client_libdir: Option<PathBuf>,
 }
 
+impl BinlogServerConfig {
+    /// `binlog server binlog1(host)`, as logs and reports name it.
+    pub fn label(&self) -> String {
+        format!("binlog server {}({})", self.block, self.hostname)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct EffectiveEntry {
     pub key: String,

@@ -116,6 +116,20 @@ pub async fn ssh_logins(config: &Config) -> Vec<Finding> {
     out
 }
 
+/// A shell command that finds the first of `dirs` holding `file` and runs `then` there (`$d` is
+/// the directory): exit 0 if found, 1 if not. master_binlog_dir is a list, as in MHA.
+pub fn in_first_dir_holding(dirs: &[std::path::PathBuf], file: &str, then: &str) -> String {
+    let dirs: Vec<String> = dirs
+        .iter()
+        .map(|d| crate::hooks::shell_quote(&d.display().to_string()))
+        .collect();
+    format!(
+        "for d in {}; do if [ -f \"$d\"/{} ]; then {then}; exit 0; fi; done; exit 1",
+        dirs.join(" "),
+        crate::hooks::shell_quote(file)
+    )
+}
+
 /// Every binlog server (`[binlogN]`): an SSH login (an error when it fails, as in MHA), and a
 /// copy of the master's current binlog file in its master_binlog_dir (a warning when missing:
 /// the server has stopped receiving, or looks in the wrong place).
@@ -125,23 +139,14 @@ pub async fn binlog_server_checks(config: &Config, master_file: Option<String>) 
         let b = b.clone();
         let file = master_file.clone();
         set.spawn(async move {
-            let name = format!("binlog server {}({})", b.block, b.hostname);
+            let name = b.label();
             let (target, _) = crate::ssh::SshTarget::from_config(&b.ssh);
             let timeout = b.ssh.connection_timeout;
             let attempt = async {
                 let mut s = crate::ssh::connect(&target).await?;
                 let found = match &file {
                     Some(f) => {
-                        let f = crate::hooks::shell_quote(f);
-                        let dirs: Vec<String> = b
-                            .master_binlog_dir
-                            .iter()
-                            .map(|d| crate::hooks::shell_quote(&d.display().to_string()))
-                            .collect();
-                        let cmd = format!(
-                            "for d in {}; do [ -f \"$d\"/{f} ] && exit 0; done; exit 1",
-                            dirs.join(" ")
-                        );
+                        let cmd = in_first_dir_holding(&b.master_binlog_dir, f, ":");
                         Some(s.exec(&cmd, timeout).await?.success())
                     }
                     None => None,

@@ -407,18 +407,17 @@ async fn check_binlog_servers(run: &mut Run<'_>) -> PResult<()> {
     if run.opts.skip_save_master_binlog || run.config.binlog_servers.is_empty() {
         return Ok(());
     }
-    let mut set = JoinSet::new();
-    for b in &run.config.binlog_servers {
-        let (label, ssh) = (BinlogSource::binlog_server(b).label, b.ssh.clone());
-        set.spawn(async move { (label, crate::ssh::login_check(&ssh).await) });
-    }
-    let mut failed = Vec::new();
-    while let Some(r) = set.join_next().await {
-        if let Ok((label, Err(e))) = r {
-            failed.push(format!("{label}: {e}"));
-        }
-    }
-    failed.sort();
+    // The same login check as check_repl's (no binlog file to look for here).
+    let failed: Vec<String> = super::check_repl::binlog_server_checks(run.config, None)
+        .await
+        .into_iter()
+        .filter_map(|f| match f.problem {
+            crate::engine::reason::Problem::SshFailed { detail } => {
+                Some(format!("{}: {detail}", f.server.unwrap_or_default()))
+            }
+            _ => None,
+        })
+        .collect();
     if failed.is_empty() {
         return Ok(());
     }
@@ -701,7 +700,7 @@ impl<'a> BinlogSource<'a> {
 
     fn binlog_server(b: &'a crate::config::BinlogServerConfig) -> Self {
         BinlogSource {
-            label: format!("binlog server {}({})", b.block, b.hostname),
+            label: b.label(),
             file_tag: format!("binlog_server_{}_{}", b.block, b.hostname),
             is_master: false,
             ssh: &b.ssh,
@@ -723,17 +722,9 @@ async fn save_binlog_tail(
         .await
         .map_err(|e| PhaseError(format!("{}: {e}", src.label)))?;
     let timeout = Duration::from_secs(120);
-    let dirs: Vec<String> = src
-        .dirs
-        .iter()
-        .map(|d| crate::hooks::shell_quote(&d.display().to_string()))
-        .collect();
-    let file_q = crate::hooks::shell_quote(&from.file);
     // One round trip: the directory holding the file, then that directory's listing.
-    let find = format!(
-        "for d in {}; do if [ -f \"$d\"/{file_q} ]; then echo \"$d\"; ls -1 \"$d\"; exit 0; fi; done; exit 1",
-        dirs.join(" ")
-    );
+    let find =
+        super::check_repl::in_first_dir_holding(src.dirs, &from.file, "echo \"$d\"; ls -1 \"$d\"");
     let err = |e: crate::ssh::SshError| PhaseError(format!("{}: {e}", src.label));
     let out = s.exec(&find, timeout).await.map_err(err)?;
     if !out.success() {

@@ -97,6 +97,17 @@ fn notify(states: &[sd_notify::NotifyState]) {
     let _ = sd_notify::notify(states);
 }
 
+/// Feed systemd's watchdog every second until the returned task is aborted: for the long
+/// steps (confirmation hooks, a failover) that run outside the ping loop.
+fn watchdog_ticker() -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async {
+        loop {
+            notify(&[sd_notify::NotifyState::Watchdog]);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    })
+}
+
 /// One replica sample for death confirmation.
 #[derive(Debug, Clone)]
 struct ReplicaSample {
@@ -475,12 +486,7 @@ pub async fn run(opts: ManagerOptions, mut config: Arc<Config>) -> Outcome {
         }
         let _ = status.set(Status::FailoverRunning, dead_host.as_deref());
         // A failover can take a while (relay logs to apply): keep systemd's watchdog fed.
-        let ticker = tokio::spawn(async {
-            loop {
-                notify(&[sd_notify::NotifyState::Watchdog]);
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        });
+        let ticker = watchdog_ticker();
         // A stop request never interrupts a failover half way: it is honoured afterwards.
         let rec = {
             let run = super::failover::failover(&config, fo);
@@ -764,12 +770,7 @@ async fn monitor(
                     )
                 });
                 // Confirmation may run hooks for a while: keep systemd's watchdog fed meanwhile.
-                let ticker = tokio::spawn(async {
-                    loop {
-                        notify(&[sd_notify::NotifyState::Watchdog]);
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                });
+                let ticker = watchdog_ticker();
                 // MHA's double check (a new connection to the master) is redundant when the
                 // failed ping was itself a new connection; it would only cost another timeout.
                 let double_check = !pinger.last_fresh && config.app.ping_type != PingType::Insert;
