@@ -219,6 +219,20 @@ impl Daemon {
     }
 
     /// Wait for the process to exit; its exit code, or None on timeout.
+    /// `mha manager --conf CONF EXTRA...` logging to `log`, returned once it monitors the
+    /// master (its "waiting until MySQL doesn't respond" line) within `timeout`.
+    pub fn manager(conf: &Path, extra: &[&str], log: PathBuf, timeout: Duration) -> Daemon {
+        let mut args = vec!["manager", "--conf", conf.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let d = Daemon::start(&args, log);
+        assert!(
+            d.wait_for("waiting until MySQL doesn't respond", timeout),
+            "manager did not start:\n{}",
+            d.output()
+        );
+        d
+    }
+
     /// The process has not exited yet.
     pub fn running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
@@ -493,6 +507,17 @@ impl Cluster {
         self.exec(
             "server1",
             "CREATE TABLE mha_it.acked (id BIGINT PRIMARY KEY) ENGINE=InnoDB",
+        )
+        .await;
+    }
+
+    /// Wait until `node` has received the table `create_acked_table` made.
+    pub async fn wait_acked_table(&self, node: &str, timeout: Duration) {
+        self.wait_value(
+            node,
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_NAME = 'acked'",
+            "1",
+            timeout,
         )
         .await;
     }

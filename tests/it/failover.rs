@@ -40,16 +40,7 @@ async fn manager_fails_over_gtid_under_load_then_blocks_a_second_failover() {
     let c = Cluster::start(2, Mode::Gtid).await;
     c.create_acked_table().await;
     let conf = c.state.app_config();
-    let conf_s = conf.to_str().unwrap();
-    let mut m = Daemon::start(
-        &["manager", "--conf", conf_s],
-        c.dir.path().join("manager.log"),
-    );
-    assert!(
-        m.wait_for("waiting until MySQL doesn't respond", T),
-        "{}",
-        m.output()
-    );
+    let mut m = Daemon::manager(&conf, &[], c.dir.path().join("manager.log"), T);
 
     let acked = write_then_crash(&c, "server1").await;
     assert!(m.wait_for("completed successfully", T), "{}", m.output());
@@ -155,13 +146,7 @@ async fn master_switch_dead_file_pos_repairs_a_lagging_replica() {
     let conf = c.state.app_config();
     let conf_s = conf.to_str().unwrap();
     // server3 stops receiving for a while: it will be far behind when the master dies.
-    c.wait_value(
-        "server3",
-        "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_NAME = 'acked'",
-        "1",
-        T,
-    )
-    .await;
+    c.wait_acked_table("server3", T).await;
     c.exec("server3", "STOP SLAVE IO_THREAD").await;
     let acked = write_then_crash(&c, "server1").await;
     c.exec("server3", "START SLAVE IO_THREAD").await; // the master is gone: nothing arrives
@@ -510,12 +495,7 @@ async fn transient_statuses_and_a_stop_during_failover() {
 
     // PING_FAILED while the secondary check runs, FAILOVER_RUNNING while the stop hook runs.
     std::fs::remove_file(&slow).unwrap();
-    let mut m = Daemon::start(&["manager", "--conf", conf_s], dir.join("manager-2.log"));
-    assert!(
-        m.wait_for("waiting until MySQL doesn't respond", T),
-        "{}",
-        m.output()
-    );
+    let mut m = Daemon::manager(&conf, &[], dir.join("manager-2.log"), T);
     sandbox::fault(dir, "server1", Fault::Crash).await.unwrap();
     assert_eq!(
         bed::wait_manager_status(&conf, 21, T, &m),
@@ -666,13 +646,7 @@ async fn a_binlog_server_supplies_what_no_replica_received() {
     let c = Cluster::start(2, Mode::Gtid).await;
     c.create_acked_table().await;
     for r in ["server2", "server3"] {
-        c.wait_value(
-            r,
-            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_NAME = 'acked'",
-            "1",
-            T,
-        )
-        .await;
+        c.wait_acked_table(r, T).await;
     }
     let dir = c.dir.path();
     let store = dir.join("binlogsrv");
@@ -870,13 +844,7 @@ async fn log_slave_updates_off_is_a_last_resort_and_never_hidden() {
     c.wait_replicating_from("server2", "server1", T).await;
     c.create_acked_table().await;
     for r in ["server2", "server3"] {
-        c.wait_value(
-            r,
-            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_NAME = 'acked'",
-            "1",
-            T,
-        )
-        .await;
+        c.wait_acked_table(r, T).await;
     }
     // server2 receives the writes below, server3 does not.
     c.exec("server3", "STOP SLAVE IO_THREAD").await;

@@ -26,23 +26,11 @@ fn conf_with(c: &Cluster, extra: &str) -> std::path::PathBuf {
 }
 
 fn manager(c: &Cluster, conf: &std::path::Path, extra: &[&str]) -> Daemon {
-    let mut args = vec!["manager", "--conf", conf.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    let d = Daemon::start(
-        &args,
-        c.dir
-            .path()
-            .join(format!("manager-{}.log", std::process::id())),
-    );
-    assert!(
-        d.wait_for(
-            "waiting until MySQL doesn't respond",
-            Duration::from_secs(20)
-        ),
-        "manager did not start:\n{}",
-        d.output()
-    );
-    d
+    let log = c
+        .dir
+        .path()
+        .join(format!("manager-{}.log", std::process::id()));
+    Daemon::manager(conf, extra, log, Duration::from_secs(20))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,17 +26,11 @@ async fn partitions_in_network_namespaces() {
 
     // 1. Only the manager loses its path to the master: a blackhole route in the manager's
     //    namespace. Replicas (other namespaces, over the bridge) still receive from it.
-    let mut m = Daemon::start(
-        &["manager", "--conf", conf_s],
+    let mut m = Daemon::manager(
+        &conf,
+        &[],
         c.dir.path().join("manager1.log"),
-    );
-    assert!(
-        m.wait_for(
-            "waiting until MySQL doesn't respond",
-            Duration::from_secs(20)
-        ),
-        "{}",
-        m.output()
+        Duration::from_secs(20),
     );
     bed::ip_ok(&["route", "add", "blackhole", "198.18.0.11/32"]);
     assert!(
@@ -66,17 +60,11 @@ async fn partitions_in_network_namespaces() {
     //    The manager fails over from the latest replica and reports what could not be saved.
     c.create_acked_table().await;
     let w = bed::Writer::start(c.state.admin_target(c.node("server1")).unwrap());
-    let mut m = Daemon::start(
-        &["manager", "--conf", conf_s],
+    let mut m = Daemon::manager(
+        &conf,
+        &[],
         c.dir.path().join("manager2.log"),
-    );
-    assert!(
-        m.wait_for(
-            "waiting until MySQL doesn't respond",
-            Duration::from_secs(20)
-        ),
-        "{}",
-        m.output()
+        Duration::from_secs(20),
     );
     w.wait_acked(20, Duration::from_secs(30)).await;
     net.unplug(0);

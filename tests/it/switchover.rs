@@ -48,15 +48,7 @@ async fn gtid_switch_under_load_with_the_old_master_as_replica_and_a_manager_run
     let c = Cluster::start(2, Mode::Gtid).await;
     c.create_acked_table().await;
     let conf = c.state.app_config();
-    let m = Daemon::start(
-        &["manager", "--conf", conf.to_str().unwrap()],
-        c.dir.path().join("manager.log"),
-    );
-    assert!(
-        m.wait_for("waiting until MySQL doesn't respond", T),
-        "{}",
-        m.output()
-    );
+    let m = Daemon::manager(&conf, &[], c.dir.path().join("manager.log"), T);
     let w = app_writer(&c, "server1").await;
     w.wait_acked(20, T).await;
     let port2 = format!("--new_master_port={}", c.node("server2").port);
