@@ -1678,7 +1678,7 @@ async fn dry_run(run: &mut Run<'_>, f: &Facts, dead: &ServerConfig) -> PResult<(
     let binlog_servers: Vec<String> = config
         .binlog_servers
         .iter()
-        .map(|b| BinlogSource::binlog_server(b).label)
+        .map(crate::config::BinlogServerConfig::label)
         .collect();
     if ssh_ok && !run.opts.skip_save_master_binlog {
         plan.push(format!("Phase 3.2: save the dead master's binlog after the latest replica's position (now {}) over SSH", latest.map(|l| l.to_string()).unwrap_or_default()));

@@ -18,6 +18,26 @@ pub fn wait_for(log: &Path, text: &str, timeout: Duration) -> Option<Instant> {
     None
 }
 
+/// A sandbox of one master and two replicas in a new temporary directory (removed when the
+/// returned guard drops; stop the servers with `sandbox::down` first).
+pub async fn sandbox_up(
+    prefix: &str,
+    mode: mha::sandbox::Mode,
+    base_port: u16,
+) -> (tempfile::TempDir, mha::sandbox::State) {
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+    let opts = mha::sandbox::UpOptions {
+        dir: dir.path().into(),
+        replicas: 2,
+        mode,
+        base_port,
+        basedir: None,
+        hosts: vec![],
+    };
+    let state = mha::sandbox::up(&opts).await.expect("sandbox up");
+    (dir, state)
+}
+
 /// (min, median, max).
 pub fn stats(xs: &[f64]) -> (f64, f64, f64) {
     let mut v = xs.to_vec();

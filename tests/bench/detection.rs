@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mha::sandbox::{self, Fault, Mode, UpOptions};
+use mha::sandbox::{self, Fault, Mode};
 
 fn mha() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_mha"))
@@ -67,19 +67,7 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
-    let dir = tempfile::Builder::new()
-        .prefix("mha-bench-")
-        .tempdir()
-        .unwrap();
-    let opts = UpOptions {
-        dir: dir.path().into(),
-        replicas: 2,
-        mode: Mode::Gtid,
-        base_port: 29500,
-        basedir: None,
-        hosts: vec![],
-    };
-    let state = sandbox::up(&opts).await.expect("sandbox up");
+    let (dir, state) = common::sandbox_up("mha-bench-", Mode::Gtid, 29500).await;
     let base_conf = std::fs::read_to_string(state.app_config()).unwrap();
     println!(
         "mha detection benchmark: MariaDB {}, 1 master + 2 replicas on loopback, ping_failures=4, {runs} runs each",

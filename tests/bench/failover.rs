@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mha::sandbox::{self, Fault, Mode, UpOptions};
+use mha::sandbox::{self, Fault, Mode};
 
 struct RunResult {
     detect: f64,
@@ -25,19 +25,7 @@ struct RunResult {
 }
 
 async fn one_run(failures: u32, base_port: u16) -> RunResult {
-    let dir = tempfile::Builder::new()
-        .prefix("mha-bench-fo-")
-        .tempdir()
-        .unwrap();
-    let opts = UpOptions {
-        dir: dir.path().into(),
-        replicas: 2,
-        mode: Mode::Gtid,
-        base_port,
-        basedir: None,
-        hosts: vec![],
-    };
-    let state = sandbox::up(&opts).await.expect("sandbox up");
+    let (dir, state) = common::sandbox_up("mha-bench-fo-", Mode::Gtid, base_port).await;
     let conf = state.app_config();
     let text = std::fs::read_to_string(&conf).unwrap();
     std::fs::write(

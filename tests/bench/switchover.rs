@@ -13,7 +13,7 @@ use common::stats;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mha::sandbox::{self, Mode, UpOptions};
+use mha::sandbox::{self, Mode};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -25,19 +25,7 @@ async fn main() {
         "mha switchover benchmark: 1 master + 2 replicas, write load, {runs} switches per mode"
     );
     for mode in [Mode::Gtid, Mode::FilePos] {
-        let dir = tempfile::Builder::new()
-            .prefix("mha-bench-sw-")
-            .tempdir()
-            .unwrap();
-        let opts = UpOptions {
-            dir: dir.path().into(),
-            replicas: 2,
-            mode,
-            base_port: 29800,
-            basedir: None,
-            hosts: vec![],
-        };
-        let state = sandbox::up(&opts).await.expect("sandbox up");
+        let (dir, state) = common::sandbox_up("mha-bench-sw-", mode, 29800).await;
         let admin = state.admin_target(&state.nodes[0]).unwrap();
         let mut s = mha::sql::connect(&admin, Duration::from_secs(5))
             .await
