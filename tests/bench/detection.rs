@@ -33,7 +33,14 @@ fn rss_kib(pid: u32, field: &str) -> u64 {
 fn start_manager(conf: &Path, log: &Path) -> Child {
     let out = std::fs::File::create(log).unwrap();
     Command::new(mha())
-        .args(["manager", "--conf", conf.to_str().unwrap()])
+        // Detection only: with failover on, the manager would promote a replica and go on
+        // monitoring instead of exiting at the decision.
+        .args([
+            "manager",
+            "--conf",
+            conf.to_str().unwrap(),
+            "--monitor_only",
+        ])
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
         .stderr(out)
