@@ -126,14 +126,14 @@ async fn check_from(hosts: &[Host], i: usize) -> SourceReport {
     };
     let exec_timeout = src.target.connect_timeout + EXEC_GRACE;
     let session = match ssh::connect(&src.target).await {
-        Ok(mut s) => match s.exec("exit 0", exec_timeout).await {
+        Ok(s) => match s.exec("exit 0", exec_timeout).await {
             Ok(out) if out.success() => Ok(s),
             Ok(out) => Err(command_failure("`exit 0`", &out)),
             Err(e) => Err(e.to_string()),
         },
         Err(e) => Err(e.to_string()),
     };
-    let mut session = match session {
+    let session = match session {
         Ok(s) => s,
         Err(reason) => {
             tracing::debug!(%reason, "manager → host failed");

@@ -28,6 +28,8 @@ pub fn failover_options(
         dry_run: a.dry_run,
         workdir: workdir.unwrap_or_else(|| config.app.manager_workdir.clone()),
         master_may_answer: false,
+        detected: None,
+        dead_master_block: None,
     }
 }
 

@@ -98,6 +98,7 @@ const fn bin(mut d: KeyDef) -> KeyDef {
 }
 
 pub const PING_TYPES: &[&str] = &["SELECT", "CONNECT", "INSERT"];
+pub const FENCING: &[&str] = &["kill", "read_only", "none"];
 pub const LOG_LEVELS: &[&str] = &["debug", "info", "warning", "error"];
 
 use Kind::*;
@@ -391,6 +392,20 @@ pub static KEYS: &[KeyDef] = &[
         Count,
         "4",
         "Consecutive failed pings before the master is suspected dead (MHA: fixed 4).",
+    )),
+    ext(k(
+        "fast_crash_detection",
+        App,
+        Flag,
+        "1",
+        "1 = a crash proven at once (watch connection reset, connects refused, mysqld gone on its host, every replica disconnected) ends detection without waiting for ping_failures pings; 0 = MHA's ping counting only.",
+    )),
+    ext(k(
+        "fencing",
+        App,
+        Choice(FENCING),
+        "kill",
+        "What the failover does to a dead master whose host still answers SSH, before promotion: kill = kill -9 its mysqld and verify it is gone; read_only = only SET GLOBAL read_only=1 if it answers SQL; none = nothing (shutdown_script still runs).",
     )),
     k(
         "secondary_check_script",

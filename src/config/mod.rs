@@ -41,12 +41,23 @@ impl PingType {
     }
 }
 
+/// What the failover does to a dead master whose host still answers SSH.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fencing {
+    Kill,
+    ReadOnly,
+    None,
+}
+
 /// Application-wide settings (MHA's "App" scope).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppSettings {
     pub ping_interval: Duration,
     pub ping_type: PingType,
     pub ping_failures: u32,
+    pub fast_crash_detection: bool,
+    pub fencing: Fencing,
     pub secondary_check_script: Option<String>,
     pub master_ip_failover_script: Option<String>,
     pub master_ip_online_change_script: Option<String>,

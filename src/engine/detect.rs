@@ -147,6 +147,25 @@ pub enum SshCheck {
     },
 }
 
+/// What a replica's host found when it opened the master's MySQL port (over SSH), asked
+/// after the manager's pings began to fail.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum VantageAnswer {
+    /// The server sent its handshake (or an error packet): alive, seen from there.
+    Answered { detail: String },
+    /// Refused, unreachable or silent until the timeout.
+    NoAnswer { detail: String },
+    /// This host could not be asked (SSH down, forwarding off): it says nothing.
+    Unavailable { detail: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VantageView {
+    pub name: String,
+    pub answer: VantageAnswer,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Evidence {
     /// The last ping error.
@@ -154,8 +173,37 @@ pub struct Evidence {
     /// A fresh connection made at confirmation time succeeded.
     pub master_answers_now: bool,
     pub replicas: Vec<ReplicaView>,
+    /// The master's port opened from every replica's host.
+    pub vantage: Vec<VantageView>,
     pub secondary: SecondaryCheck,
     pub ssh: SshCheck,
+}
+
+fn vantage_line(v: &VantageView) -> String {
+    match &v.answer {
+        VantageAnswer::Answered { detail } => {
+            format!("from {}'s host the master answers: {detail}", v.name)
+        }
+        VantageAnswer::NoAnswer { detail } => {
+            format!(
+                "from {}'s host the master does not answer: {detail}",
+                v.name
+            )
+        }
+        VantageAnswer::Unavailable { detail } => {
+            format!("{}'s host could not be asked: {detail}", v.name)
+        }
+    }
+}
+
+/// Every vantage point that could be asked found no server on the master's port, and at least
+/// one could be asked.
+fn vantage_says_down(v: &[VantageView]) -> bool {
+    v.iter()
+        .any(|v| matches!(v.answer, VantageAnswer::NoAnswer { .. }))
+        && !v
+            .iter()
+            .any(|v| matches!(v.answer, VantageAnswer::Answered { .. }))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -197,19 +245,43 @@ pub fn confirm_dead(e: &Evidence) -> Decision {
             reason: "the master answers a new connection: it is actually alive".into(),
         };
     }
+    if let Some(v) = e
+        .vantage
+        .iter()
+        .find(|v| matches!(v.answer, VantageAnswer::Answered { .. }))
+    {
+        return Decision::NotDead {
+            reason: format!(
+                "the master is reachable from another host: {}",
+                vantage_line(v)
+            ),
+        };
+    }
     let asked: Vec<&ReplicaView> = e
         .replicas
         .iter()
         .filter(|v| v.answer.as_ref().is_some_and(|a| a.replicates_from_master))
         .collect();
-    if asked.is_empty() {
+    let vantage_down = vantage_says_down(&e.vantage);
+    if asked.is_empty() && !vantage_down {
         return Decision::NotDead {
             reason: "no replica of this master could be asked, so its death cannot be confirmed from a second route".into(),
         };
     }
+    // A replica's running IO thread proves the master alive only if something arrived after
+    // the failures began. When the replicas' hosts themselves cannot open the master's port,
+    // a thread that merely says Yes (its heartbeat may be 30 s away) proves nothing; without
+    // that second route, in doubt, it still vetoes.
+    let still_hears = |a: &ReplicaAnswer| {
+        if vantage_down {
+            a.receives() && a.progressed == Some(true)
+        } else {
+            a.receives()
+        }
+    };
     if let Some(v) = asked
         .iter()
-        .find(|v| v.answer.as_ref().is_some_and(ReplicaAnswer::receives))
+        .find(|v| v.answer.as_ref().is_some_and(still_hears))
     {
         return Decision::NotDead {
             reason: format!(
@@ -236,6 +308,7 @@ pub fn confirm_dead(e: &Evidence) -> Decision {
     }
     let mut evidence = vec![format!("manager: {}", e.ping)];
     evidence.extend(e.replicas.iter().map(view_line));
+    evidence.extend(e.vantage.iter().map(vantage_line));
     evidence.push(match &e.secondary {
         SecondaryCheck::MasterDown => {
             "secondary_check_script: the master is unreachable from every route".into()
@@ -248,6 +321,99 @@ pub fn confirm_dead(e: &Evidence) -> Decision {
         SshCheck::NotChecked => "SSH: not checked".into(),
         SshCheck::NoAnswerYet { after_secs } => format!("SSH: no answer after {after_secs:.1} s"),
     });
+    Decision::Dead { evidence }
+}
+
+/// How the master's process looks from its own host (over SSH) after the watch connection
+/// dropped.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum HostView {
+    /// The pid file still names a process that no longer exists: mysqld ended without its
+    /// shutdown (a clean shutdown removes the pid file last).
+    ProcessGone { pid: u32 },
+    /// The process in the pid file still runs (hung, or shutting down).
+    ProcessAlive { pid: u32 },
+    /// No pid file: the server shut down cleanly (or never wrote one).
+    NoPidFile,
+    /// The host could not be asked.
+    Unknown { detail: String },
+}
+
+/// The fast path's facts, gathered within a second of the watch connection's loss.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CrashEvidence {
+    /// How the watch connection ended.
+    pub watch: String,
+    /// A new connection was refused: nothing listens on the port.
+    pub connect_refused: bool,
+    /// What the new connection got instead, when not refused.
+    pub connect_detail: String,
+    pub host: HostView,
+    pub replicas: Vec<ReplicaView>,
+}
+
+/// A crash is proven, without waiting for ping_failures more pings, only when all of these
+/// hold: the watch connection dropped without a shutdown notice, connects are refused, the
+/// master's host answers and says mysqld died without a clean shutdown, and every replica of
+/// this master that could be asked has lost its connection too. Anything less is left to
+/// MHA's ping counting.
+pub fn crash_proven(e: &CrashEvidence) -> Decision {
+    if !e.connect_refused {
+        return Decision::NotDead {
+            reason: format!("a new connection was not refused ({})", e.connect_detail),
+        };
+    }
+    match &e.host {
+        HostView::ProcessGone { .. } => {}
+        HostView::ProcessAlive { pid } => {
+            return Decision::NotDead {
+                reason: format!(
+                    "mysqld (pid {pid}) still runs on the master's host: shutting down or restarting"
+                ),
+            };
+        }
+        HostView::NoPidFile => {
+            return Decision::NotDead {
+                reason: "mysqld removed its pid file: a clean shutdown, not a crash".into(),
+            };
+        }
+        HostView::Unknown { detail } => {
+            return Decision::NotDead {
+                reason: format!("the master's host could not be asked: {detail}"),
+            };
+        }
+    }
+    let asked: Vec<&ReplicaView> = e
+        .replicas
+        .iter()
+        .filter(|v| v.answer.as_ref().is_some_and(|a| a.replicates_from_master))
+        .collect();
+    if asked.is_empty() {
+        return Decision::NotDead {
+            reason: "no replica of this master could be asked".into(),
+        };
+    }
+    if let Some(v) = asked.iter().find(|v| {
+        v.answer
+            .as_ref()
+            .is_some_and(|a| a.io_running == "Yes" && a.last_io_errno == 0)
+    }) {
+        return Decision::NotDead {
+            reason: format!("replica {} is still connected ({})", v.name, view_line(v)),
+        };
+    }
+    let mut evidence = vec![
+        format!("watch connection: {}", e.watch),
+        "manager: connection refused".to_string(),
+        match &e.host {
+            HostView::ProcessGone { pid } => format!(
+                "master's host (SSH): mysqld pid {pid} is gone and its pid file is still there: it did not shut down cleanly"
+            ),
+            _ => String::new(),
+        },
+    ];
+    evidence.extend(e.replicas.iter().map(view_line));
     Decision::Dead { evidence }
 }
 
@@ -321,6 +487,7 @@ mod tests {
                     answer: a,
                 })
                 .collect(),
+            vantage: vec![],
             secondary,
             ssh: SshCheck::NotChecked,
         }
@@ -376,5 +543,78 @@ mod tests {
         let mut e = evidence(vec![answer("No", 2003, None)], MasterDown);
         e.master_answers_now = true;
         assert!(!dead(&e));
+    }
+    #[test]
+    fn vantage_points_decide_over_silent_io_threads() {
+        let view = |answer| VantageView {
+            name: "r0".into(),
+            answer,
+        };
+        let no = VantageAnswer::NoAnswer {
+            detail: "no handshake".into(),
+        };
+        let yes = VantageAnswer::Answered {
+            detail: "handshake".into(),
+        };
+        let off = VantageAnswer::Unavailable {
+            detail: "ssh down".into(),
+        };
+        let dead = |e: &Evidence| matches!(confirm_dead(e), Decision::Dead { .. });
+        // Default heartbeat: IO thread Yes, nothing known about progress, but no host reaches
+        // the master's port: dead.
+        let mut e = evidence(vec![answer("Yes", 0, None)], SecondaryCheck::NotConfigured);
+        e.vantage = vec![view(no.clone())];
+        assert!(dead(&e));
+        // ... unless something did arrive after the failures began.
+        let mut e2 = evidence(
+            vec![answer("Yes", 0, Some(true))],
+            SecondaryCheck::NotConfigured,
+        );
+        e2.vantage = vec![view(no.clone())];
+        assert!(!dead(&e2));
+        // One host reaches it: the manager alone is cut off.
+        e.vantage = vec![view(no.clone()), view(yes)];
+        assert!(!dead(&e));
+        // No host could be asked: back to the replicas' word, and in doubt no failover.
+        e.vantage = vec![view(off.clone())];
+        assert!(!dead(&e));
+        // Replicas unreachable by SQL, but their hosts see no master: dead.
+        let mut e3 = evidence(vec![None], SecondaryCheck::NotConfigured);
+        e3.vantage = vec![view(no), view(off)];
+        assert!(dead(&e3));
+    }
+
+    #[test]
+    fn crash_fast_path_needs_every_fact() {
+        let crashed = || CrashEvidence {
+            watch: "connection closed".into(),
+            connect_refused: true,
+            connect_detail: String::new(),
+            host: HostView::ProcessGone { pid: 42 },
+            replicas: vec![ReplicaView {
+                name: "r".into(),
+                answer: answer("Connecting", 2013, None),
+            }],
+        };
+        assert!(matches!(crash_proven(&crashed()), Decision::Dead { .. }));
+        let mut e = crashed();
+        e.connect_refused = false;
+        assert!(matches!(crash_proven(&e), Decision::NotDead { .. }));
+        for host in [
+            HostView::ProcessAlive { pid: 42 },
+            HostView::NoPidFile,
+            HostView::Unknown {
+                detail: "timeout".into(),
+            },
+        ] {
+            let mut e = crashed();
+            e.host = host;
+            assert!(matches!(crash_proven(&e), Decision::NotDead { .. }));
+        }
+        let mut e = crashed();
+        e.replicas[0].answer = answer("Yes", 0, None);
+        assert!(matches!(crash_proven(&e), Decision::NotDead { .. }));
+        e.replicas[0].answer = None;
+        assert!(matches!(crash_proven(&e), Decision::NotDead { .. }));
     }
 }

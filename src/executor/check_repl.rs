@@ -143,7 +143,7 @@ pub async fn binlog_server_checks(config: &Config, master_file: Option<String>) 
             let (target, _) = crate::ssh::SshTarget::from_config(&b.ssh);
             let timeout = b.ssh.connection_timeout;
             let attempt = async {
-                let mut s = crate::ssh::connect(&target).await?;
+                let s = crate::ssh::connect(&target).await?;
                 let found = match &file {
                     Some(f) => {
                         let cmd = in_first_dir_holding(&b.master_binlog_dir, f, ":");

@@ -16,7 +16,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::task::JoinSet;
 use tracing::{Instrument, error, info, warn};
 
-use super::observe::{observe, target};
+use super::observe::target;
 use crate::binlog;
 use crate::config::{Config, ServerConfig};
 use crate::engine::checks::{self, MasterView};
@@ -46,6 +46,38 @@ pub struct FailoverOptions {
     pub workdir: PathBuf,
     /// ping_type=INSERT: a dead master may still accept connections.
     pub master_may_answer: bool,
+    /// What the manager's detection found moments ago: phases 1 and 2 use it instead of
+    /// probing an unreachable master again with full timeouts.
+    pub detected: Option<Detected>,
+    /// The dead master's block name, when the manager detected it.
+    pub dead_master_block: Option<String>,
+}
+
+/// How the master failed to answer SQL when detection declared it dead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MasterSql {
+    /// Connections refused: nothing listens on the port.
+    Refused,
+    /// No answer within the timeouts (hung, or the host is gone).
+    Silent,
+}
+
+/// The facts behind the manager's `Master is down!`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detected {
+    pub at: Instant,
+    /// The master's host answered SSH (Some(true)), did not (Some(false)), was not asked.
+    pub master_ssh: Option<bool>,
+    pub master_sql: MasterSql,
+    /// mysqld's pid file on the master's host, as the server reported it.
+    pub pid_file: Option<String>,
+}
+
+impl Detected {
+    /// Seconds-old evidence is still evidence; older is re-probed.
+    fn fresh(&self) -> bool {
+        self.at.elapsed() < Duration::from_secs(30)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -304,7 +336,14 @@ async fn phase1(run: &mut Run<'_>) -> PResult<Facts> {
         let _ = std::fs::remove_file(complete_marker(&run.opts.workdir, &config.app_name));
         let _ = std::fs::remove_file(error_marker(&run.opts.workdir, &config.app_name));
     }
-    let topo = observe(config, Duration::from_secs(3)).await;
+    // The manager has just found the master unreachable: do not wait for it again.
+    let known_down = run
+        .opts
+        .detected
+        .as_ref()
+        .filter(|d| d.fresh() && !run.opts.master_may_answer)
+        .and(run.opts.dead_master_block.as_deref());
+    let topo = super::observe::observe_except(config, Duration::from_secs(3), known_down).await;
     // The dead master: what the replicas replicate from.
     let dead = match checks::find_master(&topo) {
         MasterView::Unreachable { index } => index,
@@ -492,14 +531,134 @@ async fn run_hook(
     }
 }
 
+/// Can a command run on the host over SSH (the held session when there is one)?
 async fn ssh_reachable(s: &ServerConfig) -> bool {
-    crate::ssh::login_check(&s.ssh).await.is_ok()
+    let timeout = s.ssh.connection_timeout.min(Duration::from_secs(3));
+    matches!(
+        crate::ssh::pool::pool().exec(&s.ssh, "exit 0", timeout).await,
+        Ok(o) if o.success()
+    )
 }
 
-async fn phase2(run: &mut Run<'_>, f: &Facts) -> PResult<bool> {
+/// Shell: kill -9 the mysqld of the pid file (or, failing that, the process listening on the
+/// port) and wait until it is gone. A zombie counts as gone: it holds no socket and no file.
+fn kill_command(pid_file: Option<&str>, port: u16) -> String {
+    let pf = crate::hooks::shell_quote(pid_file.unwrap_or(""));
+    format!(
+        "alive() {{ [ -d /proc/$1 ] && ! grep -qs '^State:[[:space:]]*[ZX]' /proc/$1/status; }}; \
+         p={pf}; pid=''; \
+         if [ -n \"$p\" ] && [ -f \"$p\" ]; then pid=$(head -c 20 \"$p\" | tr -dc 0-9); fi; \
+         if [ -z \"$pid\" ] || ! alive \"$pid\"; then pid=$(ss -Htlnp 'sport = :{port}' 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2); fi; \
+         if [ -z \"$pid\" ] || ! alive \"$pid\"; then echo none; exit 0; fi; \
+         kill -9 \"$pid\" 2>/dev/null || sudo -n kill -9 \"$pid\" 2>/dev/null; \
+         i=0; while alive \"$pid\" && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; \
+         if alive \"$pid\"; then echo alive \"$pid\"; exit 1; fi; echo killed \"$pid\""
+    )
+}
+
+/// Fence the dead master before anything is promoted: an old master that comes back must not
+/// take writes next to the new one. Returns a note for the report; an error stops the
+/// failover (a fence that could not be put up is never passed over in silence).
+async fn fence(
+    config: &Config,
+    dead: &ServerConfig,
+    ssh_ok: bool,
+    detected: Option<&Detected>,
+) -> PResult<String> {
+    use crate::config::Fencing;
+    let name = dead.display_name();
+    let pid_file = dead
+        .master_pid_file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .or_else(|| detected.and_then(|d| d.pid_file.clone()));
+    if config.app.fencing == Fencing::Kill && ssh_ok {
+        let cmd = kill_command(pid_file.as_deref(), dead.port);
+        let out = crate::ssh::pool::pool()
+            .exec(&dead.ssh, &cmd, Duration::from_secs(10))
+            .await
+            .map_err(|e| {
+                PhaseError(format!(
+                    "fencing {name} failed: {e}. Stop its mysqld by hand, or set fencing = \"read_only\" or \"none\"; failover aborted before any promotion"
+                ))
+            })?;
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !out.success() {
+            return Err(PhaseError(format!(
+                "fencing {name} failed: its mysqld could not be killed ({text}{}). Stop it by hand, or set fencing = \"read_only\" or \"none\"; failover aborted before any promotion",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let note = match text.split_whitespace().collect::<Vec<_>>()[..] {
+            ["killed", pid] => {
+                warn!("Fenced {name}: its mysqld (pid {pid}) did not answer SQL and was killed");
+                format!("fenced: mysqld pid {pid} on {name} killed (kill -9), verified gone")
+            }
+            _ => format!("fenced: no mysqld process on {name}'s host"),
+        };
+        return Ok(note);
+    }
+    if config.app.fencing == Fencing::None {
+        warn!("fencing = none: {name} is not fenced; only shutdown_script protects it");
+        return Ok("not fenced (fencing = none)".into());
+    }
+    // read_only, or kill without SSH: make it read-only if it still answers SQL. A master
+    // whose connects are refused, or that was silent moments ago, gets a short try.
+    let quick = detected.is_some_and(|d| d.fresh());
+    let timeout = if quick {
+        Duration::from_millis(300)
+    } else {
+        Duration::from_secs(1)
+    };
+    match sql::connect(&target(dead), timeout).await {
+        Ok(mut db) => {
+            warn!(
+                "The dead master {name} still answers SQL: making it read-only and killing client sessions"
+            );
+            db.exec("fence: read_only", "SET GLOBAL read_only = 1")
+                .await
+                .map_err(|e| PhaseError(format!("fencing {name} failed: {e}; failover aborted")))?;
+            kill_client_sessions(&mut db).await;
+            db.disconnect().await;
+            Ok(format!(
+                "fenced: {name} answered SQL and was set read_only=1"
+            ))
+        }
+        Err(e) => {
+            let why = if ssh_ok {
+                "its host answers SSH, but fencing is read_only"
+            } else {
+                "its host does not answer SSH"
+            };
+            warn!(
+                "{name} could not be fenced ({why}; SQL: {e}): if it comes back it may take writes; shutdown_script (power off) or semi-sync replication prevent that"
+            );
+            Ok(format!("NOT fenced: {why}; SQL: {e}"))
+        }
+    }
+}
+
+/// Kill every client session (not replication or system threads) on a server being fenced.
+pub(crate) async fn kill_client_sessions(db: &mut Session) {
+    if let Ok(rows) = db.rows("list sessions", "SELECT ID, USER, COMMAND FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()").await {
+        for r in rows.into_iter().map(sql::row_to_map) {
+            let cmd = r.get("COMMAND").cloned().flatten().unwrap_or_default();
+            let user = r.get("USER").cloned().flatten().unwrap_or_default();
+            if cmd.starts_with("Binlog Dump") || user == "system user" || cmd == "Daemon" {
+                continue;
+            }
+            if let Some(id) = r.get("ID").cloned().flatten() {
+                let _ = db.exec("fence: kill session", &format!("KILL {id}")).await;
+            }
+        }
+    }
+}
+
+async fn phase2(run: &mut Run<'_>, f: &Facts) -> PResult<(bool, String)> {
     let config = run.config;
     let dead = run.server(f.topo.servers[f.dead].order).clone();
-    // Nothing more may arrive from the old master.
+    let detected = run.opts.detected.clone().filter(Detected::fresh);
+    // Nothing more may arrive from the old master; meanwhile, is its host reachable?
     let mut set = JoinSet::new();
     for &i in &f.replicas {
         let s = run.server(f.topo.servers[i].order).clone();
@@ -511,10 +670,20 @@ async fn phase2(run: &mut Run<'_>, f: &Facts) -> PResult<bool> {
             Ok::<_, PhaseError>(())
         });
     }
-    while let Some(r) = set.join_next().await {
-        r.map_err(|e| PhaseError(e.to_string()))??;
-    }
-    let mut ssh_ok = ssh_reachable(&dead).await;
+    let ssh_check = async {
+        match detected.as_ref().and_then(|d| d.master_ssh) {
+            Some(known) => known,
+            None => ssh_reachable(&dead).await,
+        }
+    };
+    let stop_io = async {
+        while let Some(r) = set.join_next().await {
+            r.map_err(|e| PhaseError(e.to_string()))??;
+        }
+        Ok::<_, PhaseError>(())
+    };
+    let (stopped, mut ssh_ok) = tokio::join!(stop_io, ssh_check);
+    stopped?;
     info!(
         "{}",
         if ssh_ok {
@@ -548,6 +717,7 @@ async fn phase2(run: &mut Run<'_>, f: &Facts) -> PResult<bool> {
             }
         }
     }
+    let mut powered_off = false;
     if let Some(cmd) = &config.app.shutdown_script {
         let command = if ssh_ok { "stopssh" } else { "stop" };
         let mut args = vec![
@@ -561,7 +731,11 @@ async fn phase2(run: &mut Run<'_>, f: &Facts) -> PResult<bool> {
             args.push(("pid_file".into(), p.display().to_string()));
         }
         match run_hook(config, "shutdown_script", cmd, args, vec![]).await {
-            Ok(0) => ssh_ok = false, // powered off
+            Ok(0) => {
+                // powered off
+                ssh_ok = false;
+                powered_off = true;
+            }
             Ok(10) => info!("SSH reachable. Shutting down mysqld done."),
             Ok(c) => {
                 return Err(PhaseError(format!(
@@ -575,30 +749,12 @@ async fn phase2(run: &mut Run<'_>, f: &Facts) -> PResult<bool> {
             }
         }
     }
-    // Fencing beyond MHA: an old master that still answers SQL stops taking writes.
-    if let Ok(mut db) = sql::connect(&target(&dead), Duration::from_secs(1)).await {
-        warn!(
-            "The dead master {} still answers SQL: making it read-only and killing client sessions",
-            dead.display_name()
-        );
-        let _ = db
-            .exec("fence: read_only", "SET GLOBAL read_only = 1")
-            .await;
-        if let Ok(rows) = db.rows("list sessions", "SELECT ID, USER, COMMAND FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()").await {
-            for r in rows.into_iter().map(sql::row_to_map) {
-                let cmd = r.get("COMMAND").cloned().flatten().unwrap_or_default();
-                let user = r.get("USER").cloned().flatten().unwrap_or_default();
-                if cmd.starts_with("Binlog Dump") || user == "system user" || cmd == "Daemon" {
-                    continue;
-                }
-                if let Some(id) = r.get("ID").cloned().flatten() {
-                    let _ = db.exec("fence: kill session", &format!("KILL {id}")).await;
-                }
-            }
-        }
-        db.disconnect().await;
-    }
-    Ok(ssh_ok)
+    let fenced = if powered_off {
+        "fenced: shutdown_script powered the host off".to_string()
+    } else {
+        fence(config, &dead, ssh_ok, detected.as_ref()).await?
+    };
+    Ok((ssh_ok, fenced))
 }
 
 // ------------------------------------------------------------------------------------------
@@ -717,8 +873,8 @@ async fn save_binlog_tail(
     from: &BinlogPos,
     workdir: &Path,
 ) -> PResult<(Vec<PathBuf>, Vec<String>)> {
-    let (t, _) = crate::ssh::SshTarget::from_config(src.ssh);
-    let mut s = crate::ssh::connect(&t)
+    let s = crate::ssh::pool::pool()
+        .session(src.ssh)
         .await
         .map_err(|e| PhaseError(format!("{}: {e}", src.label)))?;
     let timeout = Duration::from_secs(120);
@@ -819,7 +975,6 @@ async fn save_binlog_tail(
         std::fs::write(&local, out).map_err(|e| PhaseError(format!("{}: {e}", local.display())))?;
         saved.push(local);
     }
-    s.close().await;
     Ok((saved, gtids))
 }
 
@@ -1183,13 +1338,16 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
     }
     *changed = true;
     let ssh_ok = phase!(run, "2", "Dead Master Shutdown", {
-        let ssh_ok = phase2(&mut *run, &facts).await?;
+        let (ssh_ok, fenced) = phase2(&mut *run, &facts).await?;
         Ok(done(
             ssh_ok,
-            vec![format!(
-                "SSH to the dead master: {}",
-                if ssh_ok { "reachable" } else { "NOT reachable" }
-            )],
+            vec![
+                format!(
+                    "SSH to the dead master: {}",
+                    if ssh_ok { "reachable" } else { "NOT reachable" }
+                ),
+                fenced,
+            ],
         ))
     });
 

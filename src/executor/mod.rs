@@ -6,3 +6,4 @@ pub mod monitor;
 pub mod observe;
 pub mod repl;
 pub mod switchover;
+pub mod watch;

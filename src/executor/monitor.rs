@@ -14,7 +14,7 @@ use crate::config::{self, Config, GlobalConf, PingType, ServerConfig};
 use crate::engine::checks::{self, CheckOptions};
 use crate::engine::detect::{
     Decision, Detector, Evidence, PingOutcome, ReplicaAnswer, ReplicaView, SecondaryCheck,
-    SshCheck, Step, confirm_dead,
+    SshCheck, Step, VantageAnswer, VantageView, confirm_dead, crash_proven,
 };
 use crate::hooks::{self, HookCall};
 use crate::sql::dialect::Dialect;
@@ -86,11 +86,20 @@ pub enum Outcome {
     MasterDead {
         master: String,
         evidence: Vec<String>,
+        facts: super::failover::Detected,
     },
     /// A failover after a confirmed death failed (or was refused and the manager stopped).
     FailoverFailed(String),
     /// A planned switchover finished: monitor the new topology.
     FollowSwitch(String),
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn notify(states: &[sd_notify::NotifyState]) {
@@ -117,7 +126,7 @@ struct ReplicaSample {
 }
 
 #[derive(Debug, Clone)]
-struct Sample {
+pub(crate) struct Sample {
     at: Instant,
     /// (name, replicates from the master, sample) per replica; None = could not ask.
     replicas: Vec<(String, Option<ReplicaSample>)>,
@@ -162,7 +171,11 @@ async fn read_replica(
     }))
 }
 
-async fn sample_replicas(config: Arc<Config>, master: usize, timeout: Duration) -> Sample {
+pub(crate) async fn sample_replicas(
+    config: Arc<Config>,
+    master: usize,
+    timeout: Duration,
+) -> Sample {
     let mut set = JoinSet::new();
     for (i, s) in config.servers.iter().enumerate() {
         if i == master {
@@ -193,7 +206,11 @@ fn points_at(st: &ReplicaStatus, m: &ServerConfig) -> bool {
 }
 
 /// Turn two samples into what each replica says about the master.
-fn answers(first: Option<&Sample>, second: &Sample, master: &ServerConfig) -> Vec<ReplicaView> {
+pub(crate) fn answers(
+    first: Option<&Sample>,
+    second: &Sample,
+    master: &ServerConfig,
+) -> Vec<ReplicaView> {
     second
         .replicas
         .iter()
@@ -206,21 +223,25 @@ fn answers(first: Option<&Sample>, second: &Sample, master: &ServerConfig) -> Ve
                     .map(|f| second.at.duration_since(f.at).as_secs_f64())
                     .unwrap_or(0.0);
                 let period = s.heartbeat_period.unwrap_or(0.0);
-                // Progress is judged only over a window long enough to see a heartbeat.
+                // Anything that arrived since the first sample (taken after the failures
+                // began) proves the master alive; silence proves its death only over a
+                // window long enough to have seen a heartbeat.
                 let progressed = match before {
-                    Some(b) if period > 0.0 && gap >= period * 1.5 => {
+                    Some(b) => {
                         let hb = match (b.heartbeats, s.heartbeats) {
                             (Some(x), Some(y)) => Some(y > x),
                             _ => None,
                         };
                         let events = b.status.read_pos != s.status.read_pos;
+                        let long_enough = period > 0.0 && gap >= period * 1.5;
                         match hb {
-                            Some(h) => Some(h || events),
-                            None if events => Some(true),
-                            None => None,
+                            _ if events => Some(true),
+                            Some(true) => Some(true),
+                            Some(false) if long_enough => Some(false),
+                            _ => None,
                         }
                     }
-                    _ => None,
+                    None => None,
                 };
                 ReplicaAnswer {
                     replicates_from_master: points_at(&s.status, master),
@@ -294,12 +315,21 @@ async fn secondary_check(config: &Config, master: &ServerConfig) -> SecondaryChe
     }
 }
 
-/// Can the manager log in to the master's host over SSH and run a command? (MHA's check;
-/// it also tells later phases whether the dead master's binlogs can be read.)
+/// Can the manager run a command on the master's host over SSH? (MHA's check; it also tells
+/// the failover whether the dead master's binlogs can be read.) Over the held session.
 async fn ssh_check(master: &ServerConfig) -> SshCheck {
-    match crate::ssh::login_check(&master.ssh).await {
-        Ok(()) => SshCheck::Reachable,
-        Err(detail) => SshCheck::Unreachable { detail },
+    let timeout = master.ssh.connection_timeout;
+    match crate::ssh::pool::pool()
+        .exec(&master.ssh, "exit 0", timeout)
+        .await
+    {
+        Ok(o) if o.success() => SshCheck::Reachable,
+        Ok(o) => SshCheck::Unreachable {
+            detail: format!("`exit 0` ended with {:?}", o.exit_status),
+        },
+        Err(e) => SshCheck::Unreachable {
+            detail: e.to_string(),
+        },
     }
 }
 
@@ -453,6 +483,15 @@ pub async fn run(opts: ManagerOptions, mut config: Arc<Config>) -> Outcome {
     }
     let _ = status.set(Status::InitializingMonitor, None);
     let mut stop = StopSignal::install();
+    // One SSH session per host, held open: detection asks the replicas' hosts over them, and
+    // a failover saves the dead master's binlog without a new key exchange.
+    let hosts: Vec<crate::config::SshConfig> = config
+        .servers
+        .iter()
+        .map(|s| s.ssh.clone())
+        .chain(config.binlog_servers.iter().map(|b| b.ssh.clone()))
+        .collect();
+    let _warm = AbortOnDrop(crate::ssh::pool::pool().keep_warm(hosts, Duration::from_secs(2)));
     let mut failover_opts = opts.failover.clone();
     let outcome = loop {
         let outcome = monitor(&opts, &mut config, &mut status, &workdir, &mut stop).await;
@@ -463,12 +502,19 @@ pub async fn run(opts: ManagerOptions, mut config: Arc<Config>) -> Outcome {
             let _ = status.set(Status::InitializingMonitor, None);
             continue;
         }
-        let (Outcome::MasterDead { master, .. }, Some(fo)) = (&outcome, failover_opts.as_mut())
+        let (Outcome::MasterDead { master, facts, .. }, Some(fo)) =
+            (&outcome, failover_opts.as_mut())
         else {
             break outcome;
         };
         fo.workdir = workdir.clone();
         fo.master_may_answer = config.app.ping_type == PingType::Insert;
+        fo.detected = Some(facts.clone());
+        fo.dead_master_block = config
+            .servers
+            .iter()
+            .find(|s| &s.display_name() == master)
+            .map(|s| s.block.clone());
         let dead_host = config
             .servers
             .iter()
@@ -652,6 +698,11 @@ async fn monitor(
     };
     let mut first_sample: Option<tokio::task::JoinHandle<Sample>> = None;
     let mut ssh_probe: Option<(Instant, tokio::task::JoinHandle<SshCheck>)> = None;
+    let mut vantage: Option<(Instant, tokio::task::JoinHandle<Vec<VantageView>>)> = None;
+    let mut watch = super::watch::spawn_watch(master.clone());
+    // Pings start every ping_interval; the wait for the next one is where a watch
+    // connection's loss or a signal is noticed at once.
+    let mut next_ping = tokio::time::Instant::now();
     let master_name = |m: &ServerConfig| m.hostname.clone();
     let _ = status.set(Status::PingOk, Some(&master_name(&master)));
     info!(
@@ -666,7 +717,6 @@ async fn monitor(
 
     let mut paused = false;
     loop {
-        let round = Instant::now();
         // A planned switchover: its write block is not a failure; afterwards follow it.
         match super::switchover::read_marker(workdir, &config.app_name) {
             Some(m) if m.state == "done" => return Outcome::FollowSwitch(m.new_master),
@@ -680,12 +730,15 @@ async fn monitor(
                     detector.reset();
                     first_sample = None;
                     ssh_probe = None;
+                    vantage = None;
                 }
                 notify(&[sd_notify::NotifyState::Watchdog]);
                 let _ = status.set(Status::PingOk, Some(&master_name(&master)));
                 tokio::select! {
                     _ = tokio::time::sleep(config.app.ping_interval) => {}
                     _ = stop.wait() => return Outcome::Stopped,
+                    // The switch restarts the master's connections: not a crash.
+                    _ = watch.events.recv() => {}
                 }
                 continue;
             }
@@ -713,7 +766,56 @@ async fn monitor(
                 }
                 continue;
             }
-            o = pinger.ping(config, &master) => o,
+            ev = watch.events.recv(), if config.app.fast_crash_detection => {
+                match ev {
+                    Some(super::watch::WatchEvent::Lost(detail)) => {
+                        warn!("The watch connection to the master was closed ({detail}): checking for a crash");
+                        let pid_file = watch.pid_file.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                        let within = config.app.ping_interval.clamp(Duration::from_millis(500), Duration::from_secs(2));
+                        let evidence = tokio::select! {
+                            e = super::watch::crash_evidence(config, master_idx, detail, pid_file, within) => e,
+                            _ = stop.wait() => { info!("Got terminate signal. Exit."); return Outcome::Stopped; }
+                        };
+                        match crash_proven(&evidence) {
+                            Decision::Dead { evidence: lines } => {
+                                error!("Master {} crashed!", master.display_name());
+                                for line in &lines {
+                                    error!("  evidence: {line}");
+                                }
+                                error!("Master is down!");
+                                drop(lock_conn.take());
+                                return Outcome::MasterDead {
+                                    master: master.display_name(),
+                                    evidence: lines,
+                                    facts: super::failover::Detected {
+                                        at: Instant::now(),
+                                        master_ssh: Some(true),
+                                        master_sql: super::failover::MasterSql::Refused,
+                                        pid_file: watch.pid_file.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+                                    },
+                                };
+                            }
+                            Decision::NotDead { reason } => {
+                                info!("Not a proven crash ({reason}): the pings decide.");
+                                next_ping = tokio::time::Instant::now();
+                            }
+                        }
+                    }
+                    Some(super::watch::WatchEvent::Notice(detail)) => {
+                        info!("The master announced the end of the watch connection ({detail}): a clean shutdown or a kill, not a crash; the pings decide.");
+                        next_ping = tokio::time::Instant::now();
+                    }
+                    None => {}
+                }
+                continue;
+            }
+            (started, o) = async {
+                tokio::time::sleep_until(next_ping).await;
+                (tokio::time::Instant::now(), pinger.ping(config, &master).await)
+            } => {
+                next_ping = started + config.app.ping_interval;
+                o
+            }
         };
         notify(&[sd_notify::NotifyState::Watchdog]);
         match detector.on_probe(&outcome) {
@@ -722,6 +824,7 @@ async fn monitor(
                     info!("Ping succeeded again; the master is alive.");
                 }
                 ssh_probe = None;
+                vantage = None;
                 let _ = status.set(Status::PingOk, Some(&master_name(&master)));
             }
             Step::Busy { code, reason } => {
@@ -748,6 +851,18 @@ async fn monitor(
                         tokio::spawn(async move { ssh_check(&m).await }),
                     ));
                 }
+                // Ask the replicas' hosts in parallel with the next pings, so the last
+                // round is (nearly) done when the ping window closes.
+                if vantage.as_ref().is_none_or(|(_, h)| h.is_finished()) {
+                    vantage = Some((
+                        Instant::now(),
+                        tokio::spawn(super::watch::vantage_round(
+                            config.clone(),
+                            master_idx,
+                            vantage_timeout(config),
+                        )),
+                    ));
+                }
             }
             Step::Suspect { count, reason } => {
                 warn!("Got error on MySQL ping: {reason}");
@@ -758,10 +873,6 @@ async fn monitor(
                     "master {} not reachable from the manager; confirming",
                     master.display_name()
                 ))]);
-                let first = match first_sample.take() {
-                    Some(h) => h.await.ok(),
-                    None => None,
-                };
                 let ssh = ssh_probe.take().unwrap_or_else(|| {
                     let m = master.clone();
                     (
@@ -769,25 +880,62 @@ async fn monitor(
                         tokio::spawn(async move { ssh_check(&m).await }),
                     )
                 });
+                // The latest vantage round, if it is recent; else a new one.
+                let fresh = config.app.ping_interval * 2;
+                let round = match vantage.take() {
+                    Some((at, h)) if at.elapsed() <= fresh || !h.is_finished() => h,
+                    other => {
+                        if let Some((_, h)) = other {
+                            h.abort();
+                        }
+                        tokio::spawn(super::watch::vantage_round(
+                            config.clone(),
+                            master_idx,
+                            vantage_timeout(config),
+                        ))
+                    }
+                };
+                let first = first_sample.take();
                 // Confirmation may run hooks for a while: keep systemd's watchdog fed meanwhile.
                 let ticker = watchdog_ticker();
                 // MHA's double check (a new connection to the master) is redundant when the
                 // failed ping was itself a new connection; it would only cost another timeout.
                 let double_check = !pinger.last_fresh && config.app.ping_type != PingType::Insert;
-                let evidence =
-                    gather_evidence(config, master_idx, first, ssh, double_check, reason).await;
+                let evidence = tokio::select! {
+                    e = gather_evidence(config, master_idx, first, round, ssh, double_check, reason) => e,
+                    _ = stop.wait() => {
+                        ticker.abort();
+                        info!("Got terminate signal while confirming. Exit.");
+                        return Outcome::Stopped;
+                    }
+                };
                 ticker.abort();
                 match confirm_dead(&evidence) {
-                    Decision::Dead { evidence } => {
+                    Decision::Dead { evidence: lines } => {
                         error!("Master {} is not reachable!", master.display_name());
-                        for line in &evidence {
+                        for line in &lines {
                             error!("  evidence: {line}");
                         }
                         error!("Master is down!");
                         drop(lock_conn.take());
                         return Outcome::MasterDead {
                             master: master.display_name(),
-                            evidence,
+                            evidence: lines,
+                            facts: super::failover::Detected {
+                                at: Instant::now(),
+                                master_ssh: match &evidence.ssh {
+                                    SshCheck::Reachable => Some(true),
+                                    SshCheck::Unreachable { .. } => Some(false),
+                                    SshCheck::NoAnswerYet { .. } => Some(false),
+                                    SshCheck::NotChecked => None,
+                                },
+                                master_sql: super::failover::MasterSql::Silent,
+                                pid_file: watch
+                                    .pid_file
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .clone(),
+                            },
                         };
                     }
                     Decision::NotDead { reason } => {
@@ -801,30 +949,53 @@ async fn monitor(
                 }
             }
         }
-        let elapsed = round.elapsed();
-        if elapsed < config.app.ping_interval {
-            tokio::time::sleep(config.app.ping_interval - elapsed).await;
-        }
     }
+}
+
+/// How long a replica's host waits for the master's handshake: long enough for a loaded
+/// server on a slow link, short enough to decide within a second of the ping window.
+fn vantage_timeout(config: &Config) -> Duration {
+    config
+        .app
+        .ping_interval
+        .mul_f64(0.9)
+        .clamp(Duration::from_millis(300), Duration::from_secs(1))
 }
 
 async fn gather_evidence(
     config: &Arc<Config>,
     master_idx: usize,
-    first: Option<Sample>,
+    first: Option<tokio::task::JoinHandle<Sample>>,
+    vantage: tokio::task::JoinHandle<Vec<VantageView>>,
     ssh: (Instant, tokio::task::JoinHandle<SshCheck>),
     double_check: bool,
     ping: String,
 ) -> Evidence {
     let master = config.servers[master_idx].clone();
     let timeout = config.app.ping_interval.max(Duration::from_secs(1));
+    let vantage = vantage.await.unwrap_or_default();
+    let vantage_down = vantage
+        .iter()
+        .any(|v| matches!(v.answer, VantageAnswer::NoAnswer { .. }))
+        && !vantage
+            .iter()
+            .any(|v| matches!(v.answer, VantageAnswer::Answered { .. }));
     let replicas = async {
+        let first = match first {
+            Some(h) => h.await.ok(),
+            None => None,
+        };
         let first = match first {
             Some(f) => f,
             None => sample_replicas(config.clone(), master_idx, timeout).await,
         };
-        let wait = needed_gap(&first, &master).saturating_sub(first.at.elapsed());
-        tokio::time::sleep(wait).await;
+        // When the replicas' hosts cannot reach the master either, their word decides and no
+        // heartbeat needs to be waited for; without that route, silence must be long enough
+        // to have missed a heartbeat.
+        if !vantage_down {
+            let wait = needed_gap(&first, &master).saturating_sub(first.at.elapsed());
+            tokio::time::sleep(wait).await;
+        }
         let second = sample_replicas(config.clone(), master_idx, timeout).await;
         answers(Some(&first), &second, &master)
     };
@@ -857,6 +1028,7 @@ async fn gather_evidence(
         ping,
         master_answers_now,
         replicas,
+        vantage,
         secondary,
         ssh,
     }

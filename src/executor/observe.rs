@@ -24,11 +24,26 @@ pub fn target(s: &ServerConfig) -> Target {
 
 /// Observe every server concurrently; unreachable ones carry the reason.
 pub async fn observe(config: &Config, timeout: Duration) -> Topology {
+    observe_except(config, timeout, None).await
+}
+
+/// `observe`, but the server of block `known_down` is not contacted: the manager has just
+/// proven it unreachable.
+pub async fn observe_except(
+    config: &Config,
+    timeout: Duration,
+    known_down: Option<&str>,
+) -> Topology {
     let mut set = JoinSet::new();
     for (order, s) in config.servers.iter().enumerate() {
         let s = s.clone();
+        let skip = known_down == Some(s.block.as_str());
         set.spawn(async move {
-            let state = read_server(&s, timeout).await.map_err(|e| e.to_string());
+            let state = if skip {
+                Err("not reachable (found dead by the manager moments ago)".to_string())
+            } else {
+                read_server(&s, timeout).await.map_err(|e| e.to_string())
+            };
             Observed {
                 block: s.block.clone(),
                 hostname: s.hostname.clone(),

@@ -46,6 +46,16 @@ pub enum DbError {
         message: String,
         code: Option<u16>,
     },
+    /// Nothing listens on the port (the host answered with a TCP reset): no server runs there.
+    #[error("{server}: {what} failed: connection refused")]
+    Refused { server: String, what: &'static str },
+    /// An established connection ended without an error from the server (EOF or reset).
+    #[error("{server}: {what} failed: the connection was closed: {message}")]
+    Lost {
+        server: String,
+        what: &'static str,
+        message: String,
+    },
 }
 
 impl DbError {
@@ -53,14 +63,42 @@ impl DbError {
     pub fn server_code(&self) -> Option<u16> {
         match self {
             DbError::Failed { code, .. } => *code,
-            DbError::Timeout { .. } => None,
+            DbError::Timeout { .. } | DbError::Refused { .. } | DbError::Lost { .. } => None,
         }
     }
 }
 
 fn failed(server: &str, what: &'static str, e: mysql_async::Error) -> DbError {
+    use std::io::ErrorKind;
     let code = match &e {
         mysql_async::Error::Server(s) => Some(s.code),
+        mysql_async::Error::Io(mysql_async::IoError::Io(io)) => {
+            let server = server.to_string();
+            return match io.kind() {
+                ErrorKind::ConnectionRefused => DbError::Refused { server, what },
+                ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::UnexpectedEof
+                | ErrorKind::BrokenPipe => DbError::Lost {
+                    server,
+                    what,
+                    message: io.to_string(),
+                },
+                _ => DbError::Failed {
+                    server,
+                    what,
+                    message: e.to_string(),
+                    code: None,
+                },
+            };
+        }
+        mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed) => {
+            return DbError::Lost {
+                server: server.to_string(),
+                what,
+                message: e.to_string(),
+            };
+        }
         _ => None,
     };
     // The driver's message never carries our password; the statement is not included.

@@ -5,6 +5,7 @@
 
 pub mod known_hosts;
 pub mod options;
+pub mod pool;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -224,6 +225,17 @@ pub struct PresentedKey {
     pub known_hosts: String,
 }
 
+/// What a TCP connection opened from a remote host found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TcpProbe {
+    /// The server there spoke first: it is alive.
+    Answered(String),
+    /// Refused, unreachable, or silent until the timeout.
+    NoAnswer(String),
+    /// The probe could not be made from this host (forwarding off, session broken).
+    Unavailable(String),
+}
+
 /// What a remote command did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ExecOutput {
@@ -431,8 +443,12 @@ pub async fn connect(target: &SshTarget) -> Result<SshSession, SshError> {
 
 async fn handshake(target: &SshTarget, keys: Vec<LoadedKey>) -> Result<SshSession, SshError> {
     let name = target.name();
+    // Keepalives close a session whose host went away (no FIN, no RST) within about 6 s, so
+    // the pool (pool.rs) notices and reconnects instead of handing out a dead session.
     let config = Arc::new(client::Config {
         nodelay: true,
+        keepalive_interval: Some(Duration::from_secs(2)),
+        keepalive_max: 3,
         ..Default::default()
     });
     let verifier = Verifier {
@@ -489,7 +505,7 @@ impl SshSession {
     }
 
     /// Run `command` through the remote user's shell and collect its output and exit status.
-    pub async fn exec(&mut self, command: &str, timeout: Duration) -> Result<ExecOutput, SshError> {
+    pub async fn exec(&self, command: &str, timeout: Duration) -> Result<ExecOutput, SshError> {
         tokio::time::timeout(timeout, self.exec_inner(command))
             .await
             .map_err(|_| SshError::Timeout {
@@ -530,6 +546,68 @@ impl SshSession {
         Ok(out)
     }
 
+    /// The connection to the server is gone (closed, or keepalives unanswered).
+    pub fn is_closed(&self) -> bool {
+        self.handle.is_closed()
+    }
+
+    /// From the remote host, open a TCP connection to `host:port` (an SSH `direct-tcpip`
+    /// channel, what `ssh -W` uses) and wait up to `timeout` for the server there to speak
+    /// first, as a MySQL server does with its handshake (or with an error packet such as
+    /// "Too many connections": either way a live server). Used to ask a replica's host whether
+    /// it can reach the master when the manager cannot.
+    pub async fn probe_tcp(&self, host: &str, port: u16, timeout: Duration) -> TcpProbe {
+        let attempt = async {
+            let mut channel = match self
+                .handle
+                .channel_open_direct_tcpip(host, u32::from(port), "127.0.0.1", 0)
+                .await
+            {
+                Ok(c) => c,
+                Err(russh::Error::ChannelOpenFailure(reason)) => {
+                    // sshd answers "Connect failed" when the target refuses or is unreachable,
+                    // "administratively prohibited" when forwarding is off.
+                    return match reason {
+                        russh::ChannelOpenFailure::AdministrativelyProhibited => {
+                            TcpProbe::Unavailable(format!(
+                                "{}: TCP forwarding is disabled (AllowTcpForwarding)",
+                                self.target
+                            ))
+                        }
+                        other => TcpProbe::NoAnswer(format!("connect failed ({other:?})")),
+                    };
+                }
+                Err(e) => return TcpProbe::Unavailable(format!("{}: {e}", self.target)),
+            };
+            let mut got = Vec::new();
+            while let Some(msg) = channel.wait().await {
+                match msg {
+                    ChannelMsg::Data { data } => {
+                        got.extend_from_slice(&data);
+                        // Packet header (3 bytes length, 1 sequence) and the first byte.
+                        if got.len() >= 5 {
+                            let _ = channel.close().await;
+                            return TcpProbe::Answered(match got[4] {
+                                0xff => "the server answered with an error packet".into(),
+                                _ => "the server sent its handshake".into(),
+                            });
+                        }
+                    }
+                    ChannelMsg::Eof | ChannelMsg::Close => break,
+                    _ => {}
+                }
+            }
+            TcpProbe::NoAnswer("the connection closed without a handshake".into())
+        };
+        match tokio::time::timeout(timeout, attempt).await {
+            Ok(p) => p,
+            Err(_) => TcpProbe::NoAnswer(format!(
+                "no handshake within {:.1} s",
+                timeout.as_secs_f64()
+            )),
+        }
+    }
+
     /// Say goodbye to the server; dropping the session also closes it, less politely.
     pub async fn close(self) {
         let _ = self
@@ -545,7 +623,7 @@ impl SshSession {
 pub async fn login_check(config: &crate::config::SshConfig) -> Result<(), String> {
     let (target, _warnings) = SshTarget::from_config(config);
     let attempt = async {
-        let mut session = connect(&target).await?;
+        let session = connect(&target).await?;
         let out = session.exec("exit 0", config.connection_timeout).await?;
         session.close().await;
         Ok::<bool, SshError>(out.success())

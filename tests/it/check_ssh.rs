@@ -134,7 +134,7 @@ async fn check_ssh_passes_and_refuses_unknown_or_changed_host_keys() {
     let (target, warnings) = SshTarget::from_config(&loaded.config.servers[0].ssh);
     assert!(warnings.is_empty(), "{warnings:?}");
     assert!(target.verify_host_key);
-    let mut session = ssh::connect(&target).await.unwrap();
+    let session = ssh::connect(&target).await.unwrap();
     let out = session
         .exec("echo out; echo err >&2; exit 3", Duration::from_secs(10))
         .await
