@@ -974,12 +974,14 @@ async fn gather_evidence(
     let master = config.servers[master_idx].clone();
     let timeout = config.app.ping_interval.max(Duration::from_secs(1));
     let vantage = vantage.await.unwrap_or_default();
-    let vantage_down = vantage
+    let vantage_up = vantage
         .iter()
-        .any(|v| matches!(v.answer, VantageAnswer::NoAnswer { .. }))
-        && !vantage
+        .any(|v| matches!(v.answer, VantageAnswer::Answered { .. }));
+    // Either way the vantage points decide, and no heartbeat needs to be waited for.
+    let vantage_decides = vantage_up
+        || vantage
             .iter()
-            .any(|v| matches!(v.answer, VantageAnswer::Answered { .. }));
+            .any(|v| matches!(v.answer, VantageAnswer::NoAnswer { .. }));
     let replicas = async {
         let first = match first {
             Some(h) => h.await.ok(),
@@ -989,10 +991,9 @@ async fn gather_evidence(
             Some(f) => f,
             None => sample_replicas(config.clone(), master_idx, timeout).await,
         };
-        // When the replicas' hosts cannot reach the master either, their word decides and no
-        // heartbeat needs to be waited for; without that route, silence must be long enough
-        // to have missed a heartbeat.
-        if !vantage_down {
+        // When the replicas' hosts could open (or try) the master's port, their word decides;
+        // without that route, silence must be long enough to have missed a heartbeat.
+        if !vantage_decides {
             let wait = needed_gap(&first, &master).saturating_sub(first.at.elapsed());
             tokio::time::sleep(wait).await;
         }

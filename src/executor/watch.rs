@@ -129,12 +129,17 @@ pub async fn host_view(
     let f = crate::hooks::shell_quote(pid_file);
     // /proc/PID exists for any user's process, so no permission is needed to look.
     // A process being reaped (zombie or dead state) holds no socket any more: gone. The loop
-    // gives a killed process's exit (unmapping a large buffer pool) up to 1 s.
+    // gives an exiting process up to 1 s; then the pid file tells: a clean shutdown removes
+    // it before the process ends, a crash leaves it, a restart rewrites it.
     let cmd = format!(
         "alive() {{ [ -d /proc/$1 ] && ! grep -qs '^State:[[:space:]]*[ZX]' /proc/$1/status; }}; \
          if [ -f {f} ]; then p=$(head -c 20 {f} | tr -dc 0-9); i=0; \
          while [ -n \"$p\" ] && alive $p && [ $i -lt 20 ]; do sleep 0.05; i=$((i+1)); done; \
-         if [ -n \"$p\" ] && alive $p; then echo alive $p; else echo gone $p; fi; else echo nofile; fi"
+         if [ -n \"$p\" ] && alive $p; then echo alive $p; \
+         elif [ ! -f {f} ]; then echo nofile; \
+         else q=$(head -c 20 {f} | tr -dc 0-9); \
+         if [ \"$q\" != \"$p\" ] && [ -n \"$q\" ] && alive $q; then echo alive $q; else echo gone $p; fi; fi; \
+         else echo nofile; fi"
     );
     match pool().exec(&master.ssh, &cmd, timeout).await {
         Ok(o) if o.success() => {

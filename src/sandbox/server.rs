@@ -234,7 +234,7 @@ pub fn prepare_node(
          sync-binlog = 1\ninnodb-flush-log-at-trx-commit = 1\n\
          # MHA's setting (its relay-log diff read them); mha itself does not read relay logs.\n\
          relay-log-purge = OFF\n\
-         skip-name-resolve\nmax-connections = 100\nslave-net-timeout = 10\n\
+         skip-name-resolve\nmax-connections = 100\n\
          # Small footprint.\n\
          innodb-buffer-pool-size = 32M\ninnodb-log-file-size = 16M\nperformance-schema = OFF\n\
          # Many sandboxes run at once in the tests: few IO threads, no kernel AIO contexts.\n\

@@ -33,75 +33,165 @@ fn manager(c: &Cluster, conf: &std::path::Path, extra: &[&str]) -> Daemon {
     Daemon::manager(conf, extra, log, Duration::from_secs(20))
 }
 
+/// Replicas at the server's default heartbeat (30 s) and slave_net_timeout (60 s), a write
+/// load, ping_interval=1: a crash is proven at once by the watch connection; a frozen master
+/// is found after the ping window by the replicas' hosts, which cannot open its port either,
+/// and is fenced (killed over SSH) before the promotion. No acknowledged write is lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn detects_a_crashed_then_a_frozen_master() {
+async fn crash_then_freeze_fail_over_under_load_at_default_heartbeat() {
     let c = Cluster::start(2, Mode::Gtid).await;
+    c.server_default_heartbeat().await;
     let conf = c.state.app_config();
     let dir = c.dir.path();
+    c.create_acked_table().await;
+    c.wait_acked_table("server3", Duration::from_secs(10)).await;
+    let m = manager(&c, &conf, &["--last_failover_minute=0"]);
 
-    // kill -9: replicas lose the master at once. (--monitor_only: detection alone, exit 20.)
-    let mut m = manager(&c, &conf, &["--monitor_only"]);
-    assert_eq!(bed::check_status(&conf, &[]).0, 0);
+    // kill -9 under load.
+    let w = bed::Writer::start(c.state.admin_target(c.node("server1")).unwrap());
+    w.wait_acked(30, Duration::from_secs(30)).await;
     sandbox::fault(dir, "server1", Fault::Crash).await.unwrap();
     let fault_at = std::time::Instant::now();
-    assert_eq!(
-        m.wait_exit(Duration::from_secs(20)),
-        Some(20),
+    assert!(
+        m.wait_for("Master is down!", Duration::from_secs(10)),
         "{}",
         m.output()
     );
-    eprintln!("crash detected after {:?}", fault_at.elapsed());
-    let out = m.output();
-    assert!(out.contains("Connection failed 4 time(s).."), "{out}");
-    assert!(out.contains("Master is down!"), "{out}");
+    eprintln!("crash: decision after {:?}", fault_at.elapsed());
     assert!(
-        out.contains("IO thread Connecting"),
-        "replica evidence missing:\n{out}"
+        m.wait_for("completed successfully", Duration::from_secs(20)),
+        "{}",
+        m.output()
     );
-    // The manager removed its status file on exit.
-    assert_eq!(
-        bed::check_status(&conf, &[]),
-        (2, "app1 is stopped(2:NOT_RUNNING).".to_string())
+    eprintln!("crash: failover done after {:?}", fault_at.elapsed());
+    let acked = w.stop().await;
+    let out = m.output();
+    assert!(out.contains("crashed!"), "the fast path proved it:\n{out}");
+    assert!(
+        !out.contains("Connection failed 4 time(s).."),
+        "no waiting for the ping window after a proven crash:\n{out}"
     );
+    assert!(out.contains("IO thread Connecting"), "{out}");
+    c.wait_replicating_from("server3", "server2", Duration::from_secs(30))
+        .await;
+    c.assert_has_all("server2", &acked).await;
+    c.assert_has_all("server3", &acked).await;
 
-    // SIGSTOP: the port stays open, replicas' IO threads still say Yes, but nothing arrives.
-    sandbox::fault(dir, "server1", Fault::Start).await.unwrap();
-    // Replicas reconnect by themselves (MASTER_CONNECT_RETRY=1).
-    for r in ["server2", "server3"] {
-        let start = std::time::Instant::now();
-        while c.slave_status(r).await["Slave_IO_Running"].as_deref() != Some("Yes") {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "{r} did not reconnect"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    // SIGSTOP of the new master under load: its port stays open, the replica's IO thread
+    // still says Yes and no heartbeat is due for 30 s.
+    let start = std::time::Instant::now();
+    while m
+        .output()
+        .matches("waiting until MySQL doesn't respond")
+        .count()
+        < 2
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "not monitoring the new master:\n{}",
+            m.output()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let mut m = manager(&c, &conf, &["--monitor_only"]);
-    sandbox::fault(dir, "server1", Fault::Freeze).await.unwrap();
-    // While the pings fail the status shows it, as MHA's check_status does.
-    let s = bed::wait_status(&conf, 20, Duration::from_secs(10));
-    assert_eq!(
-        s,
-        "app1 master maybe down(20:PING_FAILING). master:127.0.0.1\nCheck LOG for details."
+    let w = bed::Writer::start(c.state.admin_target(c.node("server2")).unwrap());
+    w.wait_acked(30, Duration::from_secs(30)).await;
+    let before = m.output().matches("completed successfully").count();
+    sandbox::fault(dir, "server2", Fault::Freeze).await.unwrap();
+    let fault_at = std::time::Instant::now();
+    let start = std::time::Instant::now();
+    while m.output().matches("completed successfully").count() == before {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no failover of a frozen master:\n{}",
+            m.output()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("freeze: failover done after {:?}", fault_at.elapsed());
+    let acked2 = w.stop().await;
+    let out = m.output();
+    assert!(out.contains("'s host the master does not answer"), "{out}");
+    assert!(out.contains("Fenced 127.0.0.1(127.0.0.1:"), "{out}");
+    // The frozen server was killed, not left to thaw: it can acknowledge nothing more.
+    let port = c.node("server2").port;
+    let t = mha::sql::Target {
+        port,
+        ..c.state.admin_target(c.node("server2")).unwrap()
+    };
+    assert!(
+        matches!(
+            mha::sql::connect(&t, Duration::from_secs(2)).await,
+            Err(mha::sql::DbError::Refused { .. })
+        ),
+        "the fenced master still listens"
     );
     assert_eq!(
-        m.wait_exit(Duration::from_secs(30)),
-        Some(20),
+        c.value("server3", "SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+    c.assert_has_all("server3", &acked).await;
+    c.assert_has_all("server3", &acked2).await;
+}
+
+/// A clean restart within the ping window is no crash; SIGTERM while the death is being
+/// confirmed ends the manager within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_restart_is_no_failover_and_sigterm_while_confirming() {
+    let c = Cluster::start(1, Mode::Gtid).await;
+    c.server_default_heartbeat().await;
+    let dir = c.dir.path();
+    // ping_failures = 8: the sandbox's restart (shutdown, then start) fits in the window.
+    let conf = conf_with(&c, "ping_failures = 8\n");
+    let m = manager(&c, &conf, &[]);
+    sandbox::fault(dir, "server1", Fault::Stop).await.unwrap();
+    sandbox::fault(dir, "server1", Fault::Start).await.unwrap();
+    let s = bed::wait_status(&conf, 0, Duration::from_secs(15));
+    assert!(s.contains("(0:PING_OK)"), "{s}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let out = m.output();
+    assert!(!out.contains("Master is down!"), "{out}");
+    assert!(
+        out.contains("a clean shutdown, not a crash")
+            || out.contains("announced the end of the watch connection"),
+        "{out}"
+    );
+    drop(m);
+
+    // Confirmation that takes long (a secondary check that hangs): SIGTERM still ends it.
+    let conf = conf_with(&c, "secondary_check_script = \"sleep 60\"\n");
+    let mut m = manager(&c, &conf, &[]);
+    c.wait_replicating_from("server2", "server1", Duration::from_secs(20))
+        .await;
+    sandbox::fault(dir, "server1", Fault::Freeze).await.unwrap();
+    assert!(
+        m.wait_for(
+            "Master is not reachable from health checker!",
+            Duration::from_secs(15)
+        ),
         "{}",
         m.output()
     );
-    let out = m.output();
-    assert!(
-        out.contains("nothing arrived in"),
-        "frozen master: replicas' silence is the evidence:\n{out}"
-    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(m.pid() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let asked = std::time::Instant::now();
+    let code = m.wait_exit(Duration::from_secs(5));
+    let took = asked.elapsed();
     sandbox::fault(dir, "server1", Fault::Resume).await.unwrap();
+    assert_eq!(code, Some(0), "{}", m.output());
+    assert!(took < Duration::from_secs(1), "SIGTERM took {took:?}");
+    assert!(!m.output().contains("Master is down!"), "{}", m.output());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_false_death_busy_master_or_manager_only_failure() {
     let c = Cluster::start(2, Mode::Gtid).await;
+    c.server_default_heartbeat().await;
     // ping_type=INSERT: a master whose writes block (a global read lock held by a session)
     // fails the manager's pings, but the replicas still receive from it, so it must not be
     // declared dead.
@@ -117,7 +207,10 @@ async fn no_false_death_busy_master_or_manager_only_failure() {
         m.output()
     );
     assert!(
-        m.wait_for("is not declared dead: replica", Duration::from_secs(10)),
+        m.wait_for(
+            "is not declared dead: the master is reachable from another host",
+            Duration::from_secs(10)
+        ),
         "{}",
         m.output()
     );
