@@ -62,6 +62,7 @@ impl Cluster {
             base_port: ports.base,
             basedir: None,
             hosts,
+            heartbeat: None,
         };
         let state = match sandbox::up(&opts).await {
             Ok(s) => s,
