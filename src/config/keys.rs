@@ -392,6 +392,13 @@ pub static KEYS: &[KeyDef] = &[
         "4",
         "Consecutive failed pings before the master is suspected dead (MHA: fixed 4).",
     )),
+    ext(k(
+        "fast_crash_detection",
+        App,
+        Flag,
+        "1",
+        "1 = a crash proven by a reset watch connection, refused connects, the master host answering SSH and every replica having lost its connection ends detection at once, without waiting for ping_failures pings; 0 = MHA's ping counting only.",
+    )),
     k(
         "secondary_check_script",
         App,

@@ -47,6 +47,8 @@ pub struct AppSettings {
     pub ping_interval: Duration,
     pub ping_type: PingType,
     pub ping_failures: u32,
+    /// End detection at once on a proven crash instead of counting ping_failures pings.
+    pub fast_crash_detection: bool,
     pub secondary_check_script: Option<String>,
     pub master_ip_failover_script: Option<String>,
     pub master_ip_online_change_script: Option<String>,

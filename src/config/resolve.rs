@@ -514,6 +514,7 @@ pub(super) fn resolve(inputs: Inputs<'_>) -> Result<(Config, Vec<String>), Confi
             Some((Val::Count(c), _, _)) => c,
             _ => 4,
         },
+        fast_crash_detection: app_view.flag("fast_crash_detection"),
         secondary_check_script: app_view.text("secondary_check_script"),
         master_ip_failover_script: app_view.text("master_ip_failover_script"),
         master_ip_online_change_script: app_view.text("master_ip_online_change_script"),
