@@ -421,7 +421,7 @@ pub struct SandboxUpArgs {
     #[arg(long, value_name = "DIR")]
     pub basedir: Option<std::path::PathBuf>,
     /// Replication heartbeat period of every replica (MASTER_HEARTBEAT_PERIOD); default: the
-    /// server's own (half of slave_net_timeout, 30 s on a default server).
+    /// server's own, half of slave_net_timeout (the sandbox sets 10 s, so 5 s).
     #[arg(long, value_name = "SECONDS", value_parser = heartbeat_secs)]
     pub heartbeat: Option<f64>,
 }

@@ -59,9 +59,9 @@ pub struct UpOptions {
     pub basedir: Option<PathBuf>,
     /// Where each node lives; empty = every node on 127.0.0.1 in this network namespace.
     pub hosts: Vec<NodeHost>,
-    /// MASTER_HEARTBEAT_PERIOD of every replica, in seconds; None = the server's default
-    /// (half of slave_net_timeout: 30 s on a default server), as a production replica
-    /// usually has it.
+    /// MASTER_HEARTBEAT_PERIOD of every replica, in seconds; None = the server's default, as
+    /// a production replica usually has it: half of slave_net_timeout (the sandbox's my.cnf
+    /// sets 10, so 5 s; 30 s on a server with no setting).
     pub heartbeat: Option<f64>,
 }
 
