@@ -420,4 +420,18 @@ pub struct SandboxUpArgs {
     /// DIR/scripts and DIR. Not found there: exit 69.
     #[arg(long, value_name = "DIR")]
     pub basedir: Option<std::path::PathBuf>,
+    /// Replication heartbeat period of every replica (MASTER_HEARTBEAT_PERIOD); default: the
+    /// server's own, half of slave_net_timeout (the sandbox sets 10 s, so 5 s).
+    #[arg(long, value_name = "SECONDS", value_parser = heartbeat_secs)]
+    pub heartbeat: Option<f64>,
+}
+
+/// MASTER_HEARTBEAT_PERIOD takes 0 (off) to 4294967 seconds, with millisecond resolution.
+fn heartbeat_secs(v: &str) -> Result<f64, String> {
+    match v.parse::<f64>() {
+        Ok(p) if (0.0..=4_294_967.0).contains(&p) => Ok(p),
+        _ => Err(format!(
+            "{v:?} is not a number of seconds from 0 to 4294967"
+        )),
+    }
 }

@@ -106,6 +106,9 @@ pub fn render_text(r: &ReplReport) -> String {
         }
     }
     out.push_str(&render_ranking(&a.ranking));
+    if let Some(d) = &r.detection {
+        let _ = write!(out, "\n{d}");
+    }
     let _ = writeln!(out, "\n{}", if r.healthy { OK } else { NOT_OK });
     out
 }

@@ -21,6 +21,7 @@ pub async fn run(action: SandboxAction) -> anyhow::Result<Exit> {
                 base_port: a.base_port,
                 basedir: a.basedir,
                 hosts: vec![],
+                heartbeat: a.heartbeat,
             };
             let state = sandbox::up(&opts).await?;
             let report = sandbox::status(&state.dir).await?;

@@ -271,6 +271,7 @@ fn seed_sample_app1_cnf_loads() {
     assert_eq!(c.app.ping_interval, Duration::from_secs(3));
     assert_eq!(c.app.ping_type, PingType::Select);
     assert_eq!(c.app.ping_failures, 4);
+    assert!(c.app.fast_crash_detection);
     assert_eq!(
         c.app.report_script.as_deref(),
         Some("/script/masterha/send_report")
@@ -521,4 +522,20 @@ fn parsers_never_panic_on_mutated_input() {
         let _ = mha_cnf::parse(Path::new("f.cnf"), &text);
         let _ = toml::parse(Path::new("f.toml"), &text);
     }
+}
+
+#[test]
+fn fast_crash_detection_is_on_unless_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let load_with = |extra: &str| {
+        let text = format!("[server default]\n{extra}[server1]\nhostname=h\n");
+        load(&write(dir.path(), "f.cnf", &text), &no_global())
+            .unwrap()
+            .config
+            .app
+            .fast_crash_detection
+    };
+    assert!(load_with(""));
+    assert!(load_with("fast_crash_detection=1\n"));
+    assert!(!load_with("fast_crash_detection=0\n"));
 }

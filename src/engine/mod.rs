@@ -2,6 +2,7 @@
 //! snapshots (and `now` where time matters) and return values that carry their reasons.
 
 pub mod checks;
+pub mod cost;
 pub mod detect;
 pub mod elect;
 pub mod guard;

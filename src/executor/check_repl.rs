@@ -6,8 +6,10 @@ use serde::Serialize;
 
 use crate::config::{Config, ServerConfig};
 use crate::engine::checks::{self, Assessment, CheckOptions};
+use crate::engine::cost::{self, CostInputs, DetectionCost, DetectionSettings, ReplicaTiming, Ssh};
 use crate::engine::reason::{Finding, Problem, Severity};
 use crate::hooks::{self, HookCall};
+use crate::sql::dialect::Dialect;
 use crate::topology::Topology;
 
 #[derive(Debug, Serialize)]
@@ -17,6 +19,8 @@ pub struct ReplReport {
     pub topology: Topology,
     #[serde(flatten)]
     pub assessment: Assessment,
+    /// What detection will cost; None when the master is not identified.
+    pub detection: Option<DetectionCost>,
 }
 
 /// MHA's ssh extras: only where they differ from the defaults.
@@ -188,6 +192,66 @@ pub async fn binlog_server_checks(config: &Config, master_file: Option<String>) 
     out
 }
 
+/// What detection will cost with this configuration and these replicas. `ssh_checked`: the
+/// SSH logins ran and their failures are among the findings.
+pub fn detection_cost(
+    config: &Config,
+    topology: &Topology,
+    assessment: &Assessment,
+    ssh_checked: bool,
+) -> Option<DetectionCost> {
+    let m = assessment.master_index()?;
+    let master = &topology.servers[m];
+    let ssh = |s: &ServerConfig| {
+        if !ssh_checked || s.skip_init_ssh_check {
+            return Ssh::NotChecked;
+        }
+        let name = s.display_name();
+        let failed = assessment.findings.iter().any(|f| {
+            f.server.as_deref() == Some(name.as_str())
+                && matches!(f.problem, Problem::SshFailed { .. })
+        });
+        if failed {
+            Ssh::Unreachable
+        } else {
+            Ssh::Reachable
+        }
+    };
+    let mut versions = Vec::new();
+    let mut replicas = Vec::new();
+    for o in &topology.servers {
+        let Some(s) = o.alive() else { continue };
+        match &s.replica {
+            Some(r) if o.order != master.order && master.is_at(&r.master_host, r.master_port) => {}
+            _ => continue,
+        }
+        versions.push(s.version.clone());
+        replicas.push(ReplicaTiming {
+            block: o.block.clone(),
+            name: o.name(),
+            heartbeat_period: s.heartbeat_period,
+            slave_net_timeout: s.slave_net_timeout,
+            ssh: ssh(&config.servers[o.order]),
+        });
+    }
+    let inputs = CostInputs {
+        settings: DetectionSettings {
+            ping_interval: config.app.ping_interval.as_secs_f64(),
+            ping_failures: config.app.ping_failures,
+            fast_crash_detection: config.app.fast_crash_detection,
+            secondary_check_script: config.app.secondary_check_script.is_some(),
+        },
+        master_ssh: ssh(&config.servers[master.order]),
+        replicas,
+    };
+    Some(cost::detection_cost(
+        &inputs,
+        |i, heartbeat, net_timeout| {
+            Dialect::shorten_detection(&versions[i], heartbeat, net_timeout)
+        },
+    ))
+}
+
 /// The master's current binlog file, when it is known.
 pub fn master_binlog_file(topology: &Topology, assessment: &Assessment) -> Option<String> {
     let i = assessment.master_index()?;
@@ -221,10 +285,12 @@ pub async fn check_repl(
             .findings
             .extend(status_hooks(config, master).await);
     }
+    let detection = detection_cost(config, &topology, &assessment, check_ssh);
     ReplReport {
         app: config.app_name.clone(),
         healthy: assessment.healthy(),
         topology,
         assessment,
+        detection,
     }
 }

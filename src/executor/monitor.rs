@@ -438,6 +438,9 @@ async fn startup_checks(config: &Config, opts: &ManagerOptions) -> Result<usize,
     if let Some(w) = a.ranking.winner() {
         info!(new_master = %w.block, "if the master died now, {} {} would be promoted", w.block, w.name);
     }
+    if let Some(d) = super::check_repl::detection_cost(config, &topo, &a, !opts.skip_ssh_check) {
+        d.to_string().lines().for_each(|line| info!("{line}"));
+    }
     Ok(topo.servers[m].order)
 }
 

@@ -183,6 +183,7 @@ async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, D
         gtid,
         replica,
         heartbeat_period,
+        slave_net_timeout: get(&vars, "slave_net_timeout").parse().ok(),
         repl_user_ok,
         version,
     })

@@ -59,6 +59,10 @@ pub struct UpOptions {
     pub basedir: Option<PathBuf>,
     /// Where each node lives; empty = every node on 127.0.0.1 in this network namespace.
     pub hosts: Vec<NodeHost>,
+    /// MASTER_HEARTBEAT_PERIOD of every replica, in seconds; None = the server's default, as
+    /// a production replica usually has it: half of slave_net_timeout (the sandbox's my.cnf
+    /// sets 10, so 5 s; 30 s on a server with no setting).
+    pub heartbeat: Option<f64>,
 }
 
 /// A node placed in a network namespace with its own address, so a test can cut its
@@ -314,7 +318,7 @@ pub async fn up(opts: &UpOptions) -> Result<State> {
         nodes: vec![],
         ssh_keys: sshd::keys(&sshd_bin, &dir)?,
     };
-    match build(&mut state, &bin, &sshd_bin, &ports, &opts.hosts).await {
+    match build(&mut state, &bin, &sshd_bin, &ports, opts).await {
         Ok(()) => Ok(state),
         Err(e) => {
             // Leave nothing running behind a failed start.
@@ -329,8 +333,9 @@ async fn build(
     bin: &server::Binaries,
     sshd_bin: &sshd::Binaries,
     ports: &[(u16, u16)],
-    hosts: &[NodeHost],
+    opts: &UpOptions,
 ) -> Result<()> {
+    let hosts = &opts.hosts;
     let dir = state.dir.clone();
     let secrets = dir.join("secrets");
     std::fs::create_dir_all(&secrets).map_err(io_err("cannot create", &secrets))?;
@@ -391,7 +396,7 @@ async fn build(
         )
         .await?;
     }
-    server::start_replication(state, &repl_pw).await?;
+    server::start_replication(state, &repl_pw, opts.heartbeat).await?;
     write_app_config(state)?;
     state.save()
 }

@@ -372,7 +372,11 @@ pub async fn bootstrap_users(
 }
 
 /// Point every replica at server1 and wait until both replication threads run.
-pub async fn start_replication(state: &State, repl_pw: &Secret) -> Result<()> {
+pub async fn start_replication(
+    state: &State,
+    repl_pw: &Secret,
+    heartbeat: Option<f64>,
+) -> Result<()> {
     let master = &state.nodes[0];
     let mut m = sql::connect(&state.admin_target(master)?, Duration::from_secs(10)).await?;
     let coords = m
@@ -402,11 +406,16 @@ pub async fn start_replication(state: &State, repl_pw: &Secret) -> Result<()> {
                 format!("MASTER_LOG_FILE = {}, MASTER_LOG_POS = {pos}", quote(&file))
             }
         };
+        // Without --heartbeat the replica keeps the server's default period, so check_repl
+        // shows what detection costs on a replica set up the usual way.
+        let heartbeat = heartbeat
+            .map(|p| format!("MASTER_HEARTBEAT_PERIOD = {p}, "))
+            .unwrap_or_default();
         s.exec(
             "CHANGE MASTER",
             &format!(
                 "CHANGE MASTER TO MASTER_HOST = {}, MASTER_PORT = {}, MASTER_USER = {}, \
-                 MASTER_PASSWORD = {}, MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = 1, {position}",
+                 MASTER_PASSWORD = {}, MASTER_CONNECT_RETRY = 1, {heartbeat}{position}",
                 quote(&master.host),
                 master.port,
                 quote(&state.repl_user),

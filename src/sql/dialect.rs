@@ -46,21 +46,29 @@ impl Dialect {
                  @@global.log_slave_updates AS log_slave_updates, @@global.binlog_format AS binlog_format, \
                  @@global.relay_log_purge AS relay_log_purge, @@global.gtid_binlog_pos AS gtid_binlog_pos, \
                  @@global.gtid_current_pos AS gtid_current_pos, @@global.gtid_slave_pos AS gtid_slave_pos, \
-                 @@global.gtid_strict_mode AS gtid_strict_mode"
+                 @@global.gtid_strict_mode AS gtid_strict_mode, @@global.slave_net_timeout AS slave_net_timeout"
             }
             Dialect::MySqlLegacy => {
                 "SELECT @@global.server_id AS server_id, @@global.read_only AS read_only, \
                  @@global.super_read_only AS super_read_only, @@global.log_bin AS log_bin, \
                  @@global.log_slave_updates AS log_slave_updates, @@global.binlog_format AS binlog_format, \
                  @@global.relay_log_purge AS relay_log_purge, @@global.gtid_mode AS gtid_mode, \
-                 @@global.gtid_executed AS gtid_executed"
+                 @@global.gtid_executed AS gtid_executed, @@global.slave_net_timeout AS slave_net_timeout"
             }
-            Dialect::MySql8 | Dialect::MySql84 => {
+            Dialect::MySql8 => {
                 "SELECT @@global.server_id AS server_id, @@global.read_only AS read_only, \
                  @@global.super_read_only AS super_read_only, @@global.log_bin AS log_bin, \
                  @@global.log_replica_updates AS log_slave_updates, @@global.binlog_format AS binlog_format, \
                  @@global.relay_log_purge AS relay_log_purge, @@global.gtid_mode AS gtid_mode, \
-                 @@global.gtid_executed AS gtid_executed"
+                 @@global.gtid_executed AS gtid_executed, @@global.slave_net_timeout AS slave_net_timeout"
+            }
+            // replica_net_timeout exists from 8.0.26; the old name is a deprecated alias.
+            Dialect::MySql84 => {
+                "SELECT @@global.server_id AS server_id, @@global.read_only AS read_only, \
+                 @@global.super_read_only AS super_read_only, @@global.log_bin AS log_bin, \
+                 @@global.log_replica_updates AS log_slave_updates, @@global.binlog_format AS binlog_format, \
+                 @@global.relay_log_purge AS relay_log_purge, @@global.gtid_mode AS gtid_mode, \
+                 @@global.gtid_executed AS gtid_executed, @@global.replica_net_timeout AS slave_net_timeout"
             }
         }
     }
@@ -86,6 +94,41 @@ impl Dialect {
             ),
             _ => None,
         }
+    }
+
+    /// What shortens a replica's detection: a new heartbeat period and/or a new net timeout,
+    /// with replication restarted so that both take effect (the net timeout is read when the
+    /// IO thread connects). The statements a DBA pastes, per flavour and version.
+    pub fn shorten_detection(
+        v: &Version,
+        heartbeat: Option<f64>,
+        net_timeout: Option<u32>,
+    ) -> String {
+        let mysql = v.flavour == Flavour::MySql;
+        let replica = if mysql && v.at_least(8, 0, 22) {
+            "REPLICA"
+        } else {
+            "SLAVE"
+        };
+        let mut out = Vec::new();
+        if let Some(n) = net_timeout {
+            let var = if mysql && v.at_least(8, 0, 26) {
+                "replica_net_timeout"
+            } else {
+                "slave_net_timeout"
+            };
+            out.push(format!("SET GLOBAL {var} = {n};"));
+        }
+        out.push(format!("STOP {replica};"));
+        if let Some(p) = heartbeat {
+            out.push(if mysql && v.at_least(8, 0, 23) {
+                format!("CHANGE REPLICATION SOURCE TO SOURCE_HEARTBEAT_PERIOD = {p};")
+            } else {
+                format!("CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD = {p};")
+            });
+        }
+        out.push(format!("START {replica};"));
+        out.join(" ")
     }
 
     /// Does `user` exist with the replication privilege? One row, column `n`.
@@ -121,5 +164,62 @@ mod tests {
                 .variables()
                 .contains("super_read_only AS")
         );
+    }
+
+    #[test]
+    fn statements_that_shorten_detection() {
+        let v = |t: &str| Version::parse(t).unwrap();
+        let cases = [
+            (
+                "10.11.19-MariaDB-log",
+                Some(1.0),
+                None,
+                "STOP SLAVE; CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD = 1; START SLAVE;",
+            ),
+            (
+                "10.11.19-MariaDB-log",
+                Some(0.5),
+                Some(10),
+                "SET GLOBAL slave_net_timeout = 10; STOP SLAVE; CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD = 0.5; START SLAVE;",
+            ),
+            (
+                "5.7.44-log",
+                None,
+                Some(10),
+                "SET GLOBAL slave_net_timeout = 10; STOP SLAVE; START SLAVE;",
+            ),
+            (
+                "8.0.22",
+                Some(1.0),
+                None,
+                "STOP REPLICA; CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD = 1; START REPLICA;",
+            ),
+            (
+                "8.0.23",
+                Some(1.0),
+                Some(10),
+                "SET GLOBAL slave_net_timeout = 10; STOP REPLICA; CHANGE REPLICATION SOURCE TO SOURCE_HEARTBEAT_PERIOD = 1; START REPLICA;",
+            ),
+            (
+                "8.4.3",
+                Some(1.0),
+                Some(10),
+                "SET GLOBAL replica_net_timeout = 10; STOP REPLICA; CHANGE REPLICATION SOURCE TO SOURCE_HEARTBEAT_PERIOD = 1; START REPLICA;",
+            ),
+        ];
+        for (version, hb, net, want) in cases {
+            assert_eq!(
+                Dialect::shorten_detection(&v(version), hb, net),
+                want,
+                "{version}"
+            );
+        }
+        for version in ["10.11.2-MariaDB", "5.7.44", "8.0.36", "8.4.3"] {
+            assert!(
+                d(version)
+                    .variables()
+                    .contains("_net_timeout AS slave_net_timeout")
+            );
+        }
     }
 }

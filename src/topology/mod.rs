@@ -202,6 +202,9 @@ pub struct ServerState {
     pub replica: Option<ReplicaStatus>,
     /// Replication heartbeat period in seconds, when replicating and known.
     pub heartbeat_period: Option<f64>,
+    /// slave_net_timeout (replica_net_timeout): seconds a replica waits for data before it
+    /// drops its connection to the master and reconnects.
+    pub slave_net_timeout: Option<u32>,
     /// The configured repl_user exists here with the replication privilege.
     pub repl_user_ok: Option<bool>,
 }

@@ -33,6 +33,7 @@ pub async fn sandbox_up(
         base_port,
         basedir: None,
         hosts: vec![],
+        heartbeat: None,
     };
     let state = mha::sandbox::up(&opts).await.expect("sandbox up");
     (dir, state)

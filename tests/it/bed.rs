@@ -62,6 +62,7 @@ impl Cluster {
             base_port: ports.base,
             basedir: None,
             hosts,
+            heartbeat: None,
         };
         let state = match sandbox::up(&opts).await {
             Ok(s) => s,
@@ -509,25 +510,6 @@ impl Cluster {
             "CREATE TABLE mha_it.acked (id BIGINT PRIMARY KEY) ENGINE=InnoDB",
         )
         .await;
-    }
-
-    /// Replicas as DBAs leave them: the server's default heartbeat (slave_net_timeout / 2 =
-    /// 30 s) and slave_net_timeout (60 s), whatever the sandbox set.
-    pub async fn server_default_heartbeat(&self) {
-        for n in self.state.nodes.iter().skip(1) {
-            let mut s = self.session(&n.name).await;
-            for stmt in [
-                "STOP SLAVE",
-                "SET GLOBAL slave_net_timeout = 60",
-                "CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD = 30",
-                "START SLAVE",
-            ] {
-                s.exec("default heartbeat", stmt).await.unwrap();
-            }
-            s.disconnect().await;
-            self.wait_replicating_from(&n.name, &self.state.nodes[0].name, Duration::from_secs(20))
-                .await;
-        }
     }
 
     /// Wait until `node` has received the table `create_acked_table` made.

@@ -203,3 +203,89 @@ async fn healthy_cluster_then_each_cause_of_not_ok() {
             .any(|(_, p, _)| p == "master_unreachable")
     );
 }
+
+/// check_repl says what detection will cost: each replica's heartbeat period and
+/// slave_net_timeout, the seconds per fault, and the statements that shorten the fallback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detection_cost_follows_the_replicas_heartbeat() {
+    // The sandbox keeps the server's defaults: slave_net_timeout 60 s, heartbeat half of it.
+    let c = Cluster::start(2, Mode::Gtid).await;
+    let conf = c.state.app_config();
+    let conf = conf.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["check_repl", "--conf", conf];
+        args.extend_from_slice(extra);
+        let out = bed::run_mha(&bed::mha_bin(), &args);
+        let (text, stderr) = bed::text(&out);
+        assert_eq!(out.status.code(), Some(0), "{text}\n{stderr}");
+        text
+    };
+    let json = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["--output", "json"];
+        args.extend_from_slice(extra);
+        let text = run(&args);
+        serde_json::from_str::<serde_json::Value>(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+            ["detection"]
+            .clone()
+    };
+
+    let d = json(&[]);
+    let replicas = d["replicas"].as_array().unwrap();
+    assert_eq!(replicas.len(), 2, "{d:#}");
+    for r in replicas {
+        assert_eq!(r["heartbeat_period"], 30.0, "{d:#}");
+        assert_eq!(r["slave_net_timeout"], 60, "{d:#}");
+        assert_eq!(r["ssh"], "reachable", "{d:#}");
+    }
+    // The sandbox monitors with ping_interval = 1 and ping_failures = 4.
+    assert_eq!(d["crash_secs"], 0.5, "{d:#}");
+    assert_eq!(d["crash"]["route"], "fast_crash");
+    assert_eq!(d["hang_secs"], 5.0, "{d:#}");
+    assert_eq!(d["lost_host_secs"], 5.0, "{d:#}");
+    assert_eq!(d["hang"]["route"], "ssh_probe");
+    // Without SSH to a replica host: 1 s to the first failed ping + 1.5 × 30 s.
+    assert_eq!(d["heartbeat_fallback_secs"], 46.0, "{d:#}");
+    let both = "SET GLOBAL slave_net_timeout = 10; STOP SLAVE; CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD = 1; START SLAVE;";
+    let advice = d["advice"].as_array().unwrap();
+    assert_eq!(advice.len(), 2, "{d:#}");
+    assert!(advice.iter().all(|a| a["statement"] == both), "{d:#}");
+    let text = run(&[]);
+    for want in [
+        "Detection time to expect (ping_interval 1 s, ping_failures 4, fast_crash_detection 1):",
+        "  mysqld crash (host up)  under 1 s:",
+        "  mysqld hang             about 5 s:",
+        "heartbeat 30 s, slave_net_timeout 60 s, SSH reachable",
+        &format!("  server2: {both}"),
+    ] {
+        assert!(text.contains(want), "missing {want:?}:\n{text}");
+    }
+
+    // Without the SSH checks nothing can probe the master: the heartbeat decides.
+    let d = json(&["--skip_check_ssh"]);
+    assert_eq!(d["hang_secs"], 46.0, "{d:#}");
+    assert_eq!(d["hang"]["route"], "heartbeat_fallback");
+    assert_eq!(d["heartbeat_fallback"]["replica"], "server2", "{d:#}");
+
+    // Both on a 1 s heartbeat: the ping window decides, and nothing is left to advise but
+    // slave_net_timeout.
+    for name in ["server2", "server3"] {
+        for stmt in [
+            "STOP SLAVE",
+            "CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD = 1",
+            "START SLAVE",
+        ] {
+            c.exec(name, stmt).await;
+        }
+    }
+    let d = json(&["--skip_check_ssh"]);
+    assert_eq!(d["heartbeat_fallback_secs"], 4.0, "{d:#}");
+    assert_eq!(d["hang_secs"], 4.0, "{d:#}");
+    let advice = d["advice"].as_array().unwrap();
+    assert_eq!(advice.len(), 2, "{d:#}");
+    assert!(
+        advice.iter().all(
+            |a| a["statement"] == "SET GLOBAL slave_net_timeout = 10; STOP SLAVE; START SLAVE;"
+        ),
+        "{d:#}"
+    );
+}

@@ -40,7 +40,6 @@ fn manager(c: &Cluster, conf: &std::path::Path, extra: &[&str]) -> Daemon {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_then_freeze_fail_over_under_load_at_default_heartbeat() {
     let c = Cluster::start(2, Mode::Gtid).await;
-    c.server_default_heartbeat().await;
     let conf = c.state.app_config();
     let dir = c.dir.path();
     c.create_acked_table().await;
@@ -140,7 +139,6 @@ async fn crash_then_freeze_fail_over_under_load_at_default_heartbeat() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clean_restart_is_no_failover_and_sigterm_while_confirming() {
     let c = Cluster::start(1, Mode::Gtid).await;
-    c.server_default_heartbeat().await;
     let dir = c.dir.path();
     // ping_failures = 8: the sandbox's restart (shutdown, then start) fits in the window.
     let conf = conf_with(&c, "ping_failures = 8\n");
@@ -191,7 +189,6 @@ async fn clean_restart_is_no_failover_and_sigterm_while_confirming() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_false_death_busy_master_or_manager_only_failure() {
     let c = Cluster::start(2, Mode::Gtid).await;
-    c.server_default_heartbeat().await;
     // ping_type=INSERT: a master whose writes block (a global read lock held by a session)
     // fails the manager's pings, but the replicas still receive from it, so it must not be
     // declared dead.

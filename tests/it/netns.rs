@@ -14,7 +14,6 @@ async fn partitions_in_network_namespaces() {
     let net = Network::new(3);
     // The cluster (servers and their sshd) must go before the network does.
     let c = Cluster::start_on(2, Mode::Gtid, net.hosts.clone()).await;
-    c.server_default_heartbeat().await;
     let conf = c.state.app_config();
     let conf_s = conf.to_str().unwrap();
     assert!(

@@ -53,6 +53,7 @@ async fn gtid_sandbox_replicates_and_survives_every_fault() {
         base_port: c.ports.base,
         basedir: None,
         hosts: vec![],
+        heartbeat: None,
     })
     .await;
     assert!(
