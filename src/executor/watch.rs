@@ -186,13 +186,21 @@ pub async fn crash_evidence(
 ) -> CrashEvidence {
     let master = config.servers[master_idx].clone();
     let connect = async {
-        match sql::connect(&target(&master), within).await {
-            Ok(c) => {
-                c.disconnect().await;
-                (false, "it was accepted".to_string())
+        let started = std::time::Instant::now();
+        loop {
+            match sql::connect(&target(&master), within).await {
+                Ok(c) => {
+                    c.disconnect().await;
+                    return (false, "it was accepted".to_string());
+                }
+                Err(DbError::Refused { .. }) => return (true, String::new()),
+                // Accepted by the listening socket of a process being torn down, then reset:
+                // ask again until the port is closed.
+                Err(DbError::Lost { .. }) if started.elapsed() < within => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => return (false, e.to_string()),
             }
-            Err(DbError::Refused { .. }) => (true, String::new()),
-            Err(e) => (false, e.to_string()),
         }
     };
     let host = host_view(

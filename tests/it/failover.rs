@@ -419,7 +419,8 @@ async fn transient_statuses_and_a_stop_during_failover() {
         &c,
         &[],
         &format!(
-            "master_ip_failover_script = \"{}\"\nsecondary_check_script = \"{}\"\n",
+            // MHA's ping counting (the crash fast path would skip PING_FAILED).
+            "master_ip_failover_script = \"{}\"\nsecondary_check_script = \"{}\"\nfast_crash_detection = 0\n",
             hook.display(),
             secondary.display()
         ),
