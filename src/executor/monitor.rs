@@ -377,9 +377,9 @@ async fn startup_checks(config: &Config, opts: &ManagerOptions) -> Result<usize,
         a.findings
             .extend(super::check_repl::ssh_logins(config).await);
     }
-    let file = super::check_repl::master_binlog_file(&topo, &a);
-    a.findings
-        .extend(super::check_repl::binlog_server_checks(config, file).await);
+    a.findings.extend(
+        super::check_repl::binlog_file_checks(config, &topo, &a, !opts.skip_ssh_check).await,
+    );
     for f in &a.findings {
         match f.severity {
             crate::engine::reason::Severity::Error => error!("{f}"),
