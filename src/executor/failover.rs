@@ -55,12 +55,22 @@ pub enum Mode {
     FilePos,
 }
 
+/// How a failover ended. Its exit code (`FailoverRecord::exit_code`) is documented in
+/// docs/exit-codes.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    /// Complete: the new master takes writes, every replica follows it, nothing is listed
+    /// under NOT recovered.
     Success,
     /// The new master runs, but some replica could not be repointed (MHA's exit 10).
     Partial,
+    /// The new master runs, but the report lists transactions under NOT recovered (lost, or
+    /// possibly lost). Takes precedence over `Partial`: the failed replicas are in the report.
+    DataNotRecovered,
+    /// Stopped in phase 3.2 before promotion: the dead master's host answers SSH but its
+    /// binlog could not be read. Nothing was promoted; phase 2 ran (IO threads stopped).
+    StoppedBeforePromotion,
     Failed,
     /// Refused before anything was changed.
     Refused,
@@ -123,8 +133,28 @@ impl FailoverRecord {
         match self.outcome {
             Outcome::Success | Outcome::DryRun => 0,
             Outcome::Partial => 10,
+            Outcome::DataNotRecovered => 11,
+            Outcome::StoppedBeforePromotion => 12,
             Outcome::Failed | Outcome::Refused => 1,
         }
+    }
+
+    /// What the manager's status file keeps about this failover (none for a dry run or a
+    /// refusal: nothing was changed).
+    pub fn last_failover(&self) -> Option<crate::status::LastFailover> {
+        use crate::status::FailoverResult as R;
+        let result = match self.outcome {
+            Outcome::Success => R::Complete,
+            Outcome::Partial => R::Partial,
+            Outcome::DataNotRecovered => R::DataNotRecovered,
+            Outcome::StoppedBeforePromotion => R::StoppedBeforePromotion,
+            Outcome::Failed => R::Failed,
+            Outcome::Refused | Outcome::DryRun => return None,
+        };
+        Some(crate::status::LastFailover {
+            result,
+            started_unix: self.started_unix,
+        })
     }
 
     /// MHA's subject line.
@@ -150,6 +180,18 @@ impl FailoverRecord {
             (Outcome::Partial, Some(n)) => {
                 format!(
                     "{}: MySQL Master failover {dead} to {n} done, but recovery on slave partially failed",
+                    self.app
+                )
+            }
+            (Outcome::DataNotRecovered, Some(n)) => {
+                format!(
+                    "{}: MySQL Master failover {dead} to {n} done, but data was NOT recovered",
+                    self.app
+                )
+            }
+            (Outcome::StoppedBeforePromotion, _) => {
+                format!(
+                    "{}: MySQL Master failover {dead} stopped before promotion: nothing was promoted",
                     self.app
                 )
             }
@@ -1111,7 +1153,9 @@ pub async fn failover(config: &Config, opts: &FailoverOptions) -> FailoverRecord
     if let Err(e) = result {
         error!("{e}");
         run.rec.error = Some(e.0);
-        run.rec.outcome = if changed {
+        run.rec.outcome = if run.rec.outcome == Outcome::StoppedBeforePromotion {
+            Outcome::StoppedBeforePromotion
+        } else if changed {
             Outcome::Failed
         } else {
             Outcome::Refused
@@ -1617,7 +1661,9 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
         Ok(done(start_failed, notes))
     });
     let partial = replicas_failed || start_failed;
-    run.rec.outcome = if partial {
+    run.rec.outcome = if !run.rec.not_recovered.is_empty() {
+        Outcome::DataNotRecovered
+    } else if partial {
         Outcome::Partial
     } else {
         Outcome::Success
@@ -1627,7 +1673,14 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
             "Master failover to {} done, but recovery on slave partially failed.",
             new_cfg.display_name()
         );
-    } else {
+    }
+    if run.rec.outcome == Outcome::DataNotRecovered {
+        error!(
+            "Master failover to {} done, but data was NOT recovered: {}",
+            new_cfg.display_name(),
+            run.rec.not_recovered.join("; ")
+        );
+    } else if !partial {
         info!(
             "Master failover to {} completed successfully.",
             new_cfg.display_name()
@@ -1760,7 +1813,10 @@ async fn finish(run: &mut Run<'_>) {
         &record,
         serde_json::to_string_pretty(&run.rec).unwrap_or_default(),
     );
-    if matches!(run.rec.outcome, Outcome::Success | Outcome::Partial) {
+    if matches!(
+        run.rec.outcome,
+        Outcome::Success | Outcome::Partial | Outcome::DataNotRecovered
+    ) {
         let _ = std::fs::write(
             complete_marker(workdir, &config.app_name),
             format!("{}\n", now_unix()),
