@@ -28,6 +28,7 @@ pub fn failover_options(
         dry_run: a.dry_run,
         workdir: workdir.unwrap_or_else(|| config.app.manager_workdir.clone()),
         master_may_answer: false,
+        ignore_binlog_save_error: a.ignore_binlog_save_error,
     }
 }
 

@@ -46,6 +46,10 @@ pub struct FailoverOptions {
     pub workdir: PathBuf,
     /// ping_type=INSERT: a dead master may still accept connections.
     pub master_may_answer: bool,
+    /// Go on when the dead master's host answers SSH but its binlog cannot be read (phase
+    /// 3.2), accepting the loss of what no replica received; without it the failover stops
+    /// before promotion.
+    pub ignore_binlog_save_error: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -1122,6 +1126,38 @@ async fn recover_replica(
     Ok(detail)
 }
 
+/// Phase 3.2's stop: the dead master's host answers SSH, yet its binlog could not be read and
+/// no binlog server supplied it. Says what phase 2 already did, since nothing is undone.
+fn stop_before_promotion(
+    config: &Config,
+    dead: &ServerConfig,
+    from: &BinlogPos,
+    failures: &[String],
+) -> PhaseError {
+    let dirs: Vec<String> = dead
+        .master_binlog_dir
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    let mut phase2 = vec!["the replicas' IO threads are stopped".to_string()];
+    if config.app.master_ip_failover_script.is_some() {
+        phase2.push("master_ip_failover_script --command=stopssh ran".into());
+    }
+    if config.app.shutdown_script.is_some() {
+        phase2.push("shutdown_script --command=stopssh ran".into());
+    }
+    PhaseError(format!(
+        "Failover stopped before promotion: the dead master {} is down but its host {} answers SSH, and its binlog file {} (from position {}) could not be read from master_binlog_dir ({}): {}. Nothing was promoted. Phase 2 already ran and nothing was restarted: {}. Fix master_binlog_dir (or the file's permissions) and fail over again with --ignore_last_failover, or fail over without those events with --ignore_binlog_save_error (they are then lost).",
+        dead.display_name(),
+        dead.ssh.host,
+        from.file,
+        from.pos,
+        dirs.join(", "),
+        failures.join("; "),
+        phase2.join(", ")
+    ))
+}
+
 pub async fn failover(config: &Config, opts: &FailoverOptions) -> FailoverRecord {
     let mut run = Run {
         config,
@@ -1344,13 +1380,30 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                     }
                 }
             }
+            if saved_from.is_empty() && ssh_ok {
+                // The events are on a host that answers: losing them is a choice, not a fate
+                // (MHA stopped here too).
+                if !run.opts.ignore_binlog_save_error {
+                    run.rec.outcome = Outcome::StoppedBeforePromotion;
+                    return Err(stop_before_promotion(
+                        config,
+                        &dead_cfg,
+                        &latest_exec,
+                        &failures,
+                    ));
+                }
+                warn!(
+                    "the dead master's binlog could not be saved; going on without it (--ignore_binlog_save_error): events after {latest_exec} are lost"
+                );
+                notes.push("going on without the binlog (--ignore_binlog_save_error)".into());
+            }
             if saved_from.is_empty() {
                 run.rec.not_recovered.push(if ssh_ok || !failures.is_empty() {
                     format!(
                         "events after {latest_exec} on the dead master {}{}: {}",
                         dead_cfg.display_name(),
                         if ssh_ok {
-                            ""
+                            " (its binlog could not be read; --ignore_binlog_save_error)"
                         } else {
                             " (its host is not reachable over SSH)"
                         },
