@@ -115,6 +115,12 @@ pub struct FailoverArgs {
         alias = "ignore-binlog-server-error"
     )]
     pub ignore_binlog_server_error: bool,
+    /// Fail over even when the dead master's host answers SSH but its binlog cannot be read
+    /// (file not in master_binlog_dir, unreadable, ...): what no replica received is lost and
+    /// listed as NOT recovered (exit 11). Without it the failover stops before promotion
+    /// (exit 12).
+    #[arg(long = "ignore_binlog_save_error", alias = "ignore-binlog-save-error")]
+    pub ignore_binlog_save_error: bool,
     /// Do not save the dead master's binlog tail over SSH.
     #[arg(long = "skip_save_master_binlog", alias = "skip-save-master-binlog")]
     pub skip_save_master_binlog: bool,

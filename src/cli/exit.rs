@@ -11,6 +11,10 @@ pub enum Exit {
     Failure,
     /// Done, but some replica could not be recovered (MHA's code 10).
     Partial,
+    /// A failover done, but the report lists data under NOT recovered.
+    DataNotRecovered,
+    /// A failover stopped before promotion (the dead master's binlog could not be read).
+    StoppedBeforePromotion,
     /// The master is dead (`manager --monitor_only`, MHA's masterha_master_monitor).
     MasterDead,
     /// Invalid command-line options.
@@ -29,6 +33,8 @@ impl Exit {
             Exit::Ok => 0,
             Exit::Failure => 1,
             Exit::Partial => 10,
+            Exit::DataNotRecovered => 11,
+            Exit::StoppedBeforePromotion => 12,
             Exit::MasterDead => 20,
             Exit::Usage => 64,
             Exit::Unavailable => 69,
@@ -50,6 +56,8 @@ Exit codes:
   0   success
   1   failure (MHA's generic error)
   10  done, but some replica failed (MHA's partial failure)
+  11  failover done, but data was NOT recovered (listed in the report)
+  12  failover stopped before promotion: nothing was promoted
   20  the master is dead (manager --monitor_only)
   64  invalid command-line options
   69  a required program is not installed

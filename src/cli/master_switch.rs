@@ -30,6 +30,7 @@ pub fn failover_options(
         master_may_answer: false,
         detected: None,
         dead_master_block: None,
+        ignore_binlog_save_error: a.ignore_binlog_save_error,
     }
 }
 
@@ -82,11 +83,18 @@ pub fn run(a: &MasterSwitchArgs) -> anyhow::Result<Exit> {
         Output::Text => print!("{}", render(&record)),
         Output::Json => println!("{}", serde_json::to_string_pretty(&record)?),
     }
-    Ok(match record.exit_code() {
-        0 => Exit::Ok,
-        10 => Exit::Partial,
-        _ => Exit::Failure,
-    })
+    Ok(exit(record.outcome))
+}
+
+/// The failover's outcome as an exit code (the same as `FailoverRecord::exit_code`).
+fn exit(outcome: Outcome) -> Exit {
+    match outcome {
+        Outcome::Success | Outcome::DryRun => Exit::Ok,
+        Outcome::Partial => Exit::Partial,
+        Outcome::DataNotRecovered => Exit::DataNotRecovered,
+        Outcome::StoppedBeforePromotion => Exit::StoppedBeforePromotion,
+        Outcome::Failed | Outcome::Refused => Exit::Failure,
+    }
 }
 
 pub fn render(r: &FailoverRecord) -> String {
@@ -173,6 +181,13 @@ pub fn render(r: &FailoverRecord) -> String {
                 "Master failover to {new} done, but recovery on slave partially failed. ({} ms)",
                 r.total_ms
             ),
+            Outcome::DataNotRecovered => format!(
+                "Master failover to {new} done, but data was NOT recovered (listed above). ({} ms)",
+                r.total_ms
+            ),
+            Outcome::StoppedBeforePromotion => {
+                "Master failover stopped before promotion: nothing was promoted; the replicas' IO threads stay stopped.".to_string()
+            }
             Outcome::DryRun => "Dry run: nothing was changed.".to_string(),
             Outcome::Refused => "Failover refused: nothing was changed.".to_string(),
             Outcome::Failed => "Master failover failed.".to_string(),
@@ -254,4 +269,69 @@ fn switch_alive(a: &MasterSwitchArgs, config: &Config) -> anyhow::Result<Exit> {
         10 => Exit::Partial,
         _ => Exit::Failure,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(outcome: Outcome) -> FailoverRecord {
+        FailoverRecord {
+            app: "app1".into(),
+            started_unix: 1700000000,
+            outcome,
+            error: None,
+            dead_master: Some("db1".into()),
+            new_master: Some("db2".into()),
+            mode: None,
+            latest_replica: None,
+            ranking: None,
+            phases: vec![],
+            recovered: vec![],
+            not_recovered: vec![],
+            replicas: vec![],
+            hooks: vec![],
+            plan: vec![],
+            total_ms: 0,
+        }
+    }
+
+    /// The codes documented in docs/exit-codes.md, and the status file's word for each.
+    #[test]
+    fn every_failover_outcome_has_its_documented_exit_code() {
+        use crate::status::FailoverResult as R;
+        for (outcome, code, json, status) in [
+            (Outcome::Success, 0, "success", Some(R::Complete)),
+            (Outcome::DryRun, 0, "dry_run", None),
+            (Outcome::Partial, 10, "partial", Some(R::Partial)),
+            (
+                Outcome::DataNotRecovered,
+                11,
+                "data_not_recovered",
+                Some(R::DataNotRecovered),
+            ),
+            (
+                Outcome::StoppedBeforePromotion,
+                12,
+                "stopped_before_promotion",
+                Some(R::StoppedBeforePromotion),
+            ),
+            (Outcome::Failed, 1, "failed", Some(R::Failed)),
+            (Outcome::Refused, 1, "refused", None),
+        ] {
+            let r = record(outcome);
+            assert_eq!(r.exit_code(), code, "{outcome:?}");
+            assert_eq!(exit(outcome).code(), code, "{outcome:?}");
+            assert_eq!(serde_json::to_value(outcome).unwrap(), json);
+            assert_eq!(r.last_failover().map(|l| l.result), status, "{outcome:?}");
+            let text = render(&r);
+            match outcome {
+                Outcome::DataNotRecovered => assert!(text.contains("data was NOT recovered")),
+                Outcome::StoppedBeforePromotion => {
+                    assert!(text.contains("stopped before promotion: nothing was promoted"))
+                }
+                _ => {}
+            }
+        }
+    }
 }

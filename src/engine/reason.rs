@@ -96,6 +96,10 @@ pub enum Problem {
     BinlogServerBehind {
         file: String,
     },
+    BinlogNotInMasterBinlogDir {
+        file: String,
+        dirs: Vec<String>,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -187,6 +191,11 @@ impl std::fmt::Display for Problem {
             BinlogServerBehind { file } => write!(
                 f,
                 "has no copy of the master's current binlog file {file} in master_binlog_dir: is it still receiving the master's binlog?"
+            ),
+            BinlogNotInMasterBinlogDir { file, dirs } => write!(
+                f,
+                "its current binlog file {file} is not in master_binlog_dir ({}): a failover could not save the transactions no replica received; set master_binlog_dir to the directory of @@log_bin_basename",
+                dirs.join(", ")
             ),
         }
     }

@@ -134,6 +134,34 @@ pub fn in_first_dir_holding(dirs: &[std::path::PathBuf], file: &str, then: &str)
     )
 }
 
+/// Log in over SSH and, when `file` is given, look for it in the first of `dirs` holding it:
+/// `Ok(Some(found))`, `Ok(None)` when there was no file to look for, `Err(why)` when the login
+/// failed or timed out.
+async fn holds_binlog_file(
+    ssh: &crate::config::SshConfig,
+    dirs: &[std::path::PathBuf],
+    file: Option<&str>,
+) -> Result<Option<bool>, String> {
+    let (target, _) = crate::ssh::SshTarget::from_config(ssh);
+    let timeout = ssh.connection_timeout;
+    let attempt = async {
+        let s = crate::ssh::connect(&target).await?;
+        let found = match file {
+            Some(f) => {
+                let cmd = in_first_dir_holding(dirs, f, ":");
+                Some(s.exec(&cmd, timeout).await?.success())
+            }
+            None => None,
+        };
+        s.close().await;
+        Ok::<_, crate::ssh::SshError>(found)
+    };
+    match tokio::time::timeout(timeout * 2, attempt).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("{}: timed out", target.name())),
+    }
+}
+
 /// Every binlog server (`[binlogN]`): an SSH login (an error when it fails, as in MHA), and a
 /// copy of the master's current binlog file in its master_binlog_dir (a warning when missing:
 /// the server has stopped receiving, or looks in the wrong place).
@@ -144,42 +172,19 @@ pub async fn binlog_server_checks(config: &Config, master_file: Option<String>) 
         let file = master_file.clone();
         set.spawn(async move {
             let name = b.label();
-            let (target, _) = crate::ssh::SshTarget::from_config(&b.ssh);
-            let timeout = b.ssh.connection_timeout;
-            let attempt = async {
-                let s = crate::ssh::connect(&target).await?;
-                let found = match &file {
-                    Some(f) => {
-                        let cmd = in_first_dir_holding(&b.master_binlog_dir, f, ":");
-                        Some(s.exec(&cmd, timeout).await?.success())
-                    }
-                    None => None,
-                };
-                s.close().await;
-                Ok::<_, crate::ssh::SshError>(found)
-            };
-            match tokio::time::timeout(timeout * 2, attempt).await {
-                Ok(Ok(Some(false))) => Some(Finding::new(
+            match holds_binlog_file(&b.ssh, &b.master_binlog_dir, file.as_deref()).await {
+                Ok(Some(false)) => Some(Finding::new(
                     Severity::Warning,
                     Some(name),
                     Problem::BinlogServerBehind {
                         file: file.unwrap_or_default(),
                     },
                 )),
-                Ok(Ok(_)) => None,
-                Ok(Err(e)) => Some(Finding::new(
+                Ok(_) => None,
+                Err(detail) => Some(Finding::new(
                     Severity::Error,
                     Some(name),
-                    Problem::SshFailed {
-                        detail: e.to_string(),
-                    },
-                )),
-                Err(_) => Some(Finding::new(
-                    Severity::Error,
-                    Some(name),
-                    Problem::SshFailed {
-                        detail: format!("{}: timed out", target.name()),
-                    },
+                    Problem::SshFailed { detail },
                 )),
             }
         });
@@ -252,6 +257,51 @@ pub fn detection_cost(
     ))
 }
 
+/// The master's current binlog file must be in its master_binlog_dir, as MHA checked at
+/// start-up: otherwise a failover could not save what no replica received. A failed SSH login
+/// is left to `ssh_logins` (one finding, not two).
+pub async fn master_binlog_dir_check(master: &ServerConfig, file: &str) -> Option<Finding> {
+    match holds_binlog_file(&master.ssh, &master.master_binlog_dir, Some(file)).await {
+        Ok(Some(false)) => Some(Finding::new(
+            Severity::Error,
+            Some(master.display_name()),
+            Problem::BinlogNotInMasterBinlogDir {
+                file: file.to_string(),
+                dirs: master
+                    .master_binlog_dir
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect(),
+            },
+        )),
+        _ => None,
+    }
+}
+
+/// The binlog file checks of check_repl and the manager's start-up: the master's current file
+/// in its master_binlog_dir (unless `check_master_ssh` is false or the master has
+/// skip_init_ssh_check), and every binlog server.
+pub async fn binlog_file_checks(
+    config: &Config,
+    topology: &Topology,
+    assessment: &Assessment,
+    check_master_ssh: bool,
+) -> Vec<Finding> {
+    let file = master_binlog_file(topology, assessment);
+    let master = assessment
+        .master_index()
+        .map(|i| &config.servers[topology.servers[i].order])
+        .filter(|m| check_master_ssh && !m.skip_init_ssh_check);
+    let on_master = async {
+        match (master, &file) {
+            (Some(m), Some(f)) => master_binlog_dir_check(m, f).await,
+            _ => None,
+        }
+    };
+    let (mine, servers) = tokio::join!(on_master, binlog_server_checks(config, file.clone()));
+    mine.into_iter().chain(servers).collect()
+}
+
 /// The master's current binlog file, when it is known.
 pub fn master_binlog_file(topology: &Topology, assessment: &Assessment) -> Option<String> {
     let i = assessment.master_index()?;
@@ -275,10 +325,9 @@ pub async fn check_repl(
     if check_ssh {
         assessment.findings.extend(ssh_logins(config).await);
     }
-    let file = master_binlog_file(&topology, &assessment);
     assessment
         .findings
-        .extend(binlog_server_checks(config, file).await);
+        .extend(binlog_file_checks(config, &topology, &assessment, check_ssh).await);
     if let Some(i) = assessment.master_index() {
         let master = &config.servers[topology.servers[i].order];
         assessment

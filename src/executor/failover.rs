@@ -46,6 +46,10 @@ pub struct FailoverOptions {
     pub workdir: PathBuf,
     /// ping_type=INSERT: a dead master may still accept connections.
     pub master_may_answer: bool,
+    /// Go on when the dead master's host answers SSH but its binlog cannot be read (phase
+    /// 3.2), accepting the loss of what no replica received; without it the failover stops
+    /// before promotion.
+    pub ignore_binlog_save_error: bool,
     /// What the manager's detection found moments ago: phases 1 and 2 use it instead of
     /// probing an unreachable master again with full timeouts.
     pub detected: Option<Detected>,
@@ -87,12 +91,22 @@ pub enum Mode {
     FilePos,
 }
 
+/// How a failover ended. Its exit code (`FailoverRecord::exit_code`) is documented in
+/// docs/exit-codes.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    /// Complete: the new master takes writes, every replica follows it, nothing is listed
+    /// under NOT recovered.
     Success,
     /// The new master runs, but some replica could not be repointed (MHA's exit 10).
     Partial,
+    /// The new master runs, but the report lists transactions under NOT recovered (lost, or
+    /// possibly lost). Takes precedence over `Partial`: the failed replicas are in the report.
+    DataNotRecovered,
+    /// Stopped in phase 3.2 before promotion: the dead master's host answers SSH but its
+    /// binlog could not be read. Nothing was promoted; phase 2 ran (IO threads stopped).
+    StoppedBeforePromotion,
     Failed,
     /// Refused before anything was changed.
     Refused,
@@ -155,8 +169,28 @@ impl FailoverRecord {
         match self.outcome {
             Outcome::Success | Outcome::DryRun => 0,
             Outcome::Partial => 10,
+            Outcome::DataNotRecovered => 11,
+            Outcome::StoppedBeforePromotion => 12,
             Outcome::Failed | Outcome::Refused => 1,
         }
+    }
+
+    /// What the manager's status file keeps about this failover (none for a dry run or a
+    /// refusal: nothing was changed).
+    pub fn last_failover(&self) -> Option<crate::status::LastFailover> {
+        use crate::status::FailoverResult as R;
+        let result = match self.outcome {
+            Outcome::Success => R::Complete,
+            Outcome::Partial => R::Partial,
+            Outcome::DataNotRecovered => R::DataNotRecovered,
+            Outcome::StoppedBeforePromotion => R::StoppedBeforePromotion,
+            Outcome::Failed => R::Failed,
+            Outcome::Refused | Outcome::DryRun => return None,
+        };
+        Some(crate::status::LastFailover {
+            result,
+            started_unix: self.started_unix,
+        })
     }
 
     /// MHA's subject line.
@@ -182,6 +216,18 @@ impl FailoverRecord {
             (Outcome::Partial, Some(n)) => {
                 format!(
                     "{}: MySQL Master failover {dead} to {n} done, but recovery on slave partially failed",
+                    self.app
+                )
+            }
+            (Outcome::DataNotRecovered, Some(n)) => {
+                format!(
+                    "{}: MySQL Master failover {dead} to {n} done, but data was NOT recovered",
+                    self.app
+                )
+            }
+            (Outcome::StoppedBeforePromotion, _) => {
+                format!(
+                    "{}: MySQL Master failover {dead} stopped before promotion: nothing was promoted",
                     self.app
                 )
             }
@@ -1235,6 +1281,38 @@ async fn recover_replica(
     Ok(detail)
 }
 
+/// Phase 3.2's stop: the dead master's host answers SSH, yet its binlog could not be read and
+/// no binlog server supplied it. Says what phase 2 already did, since nothing is undone.
+fn stop_before_promotion(
+    config: &Config,
+    dead: &ServerConfig,
+    from: &BinlogPos,
+    failures: &[String],
+) -> PhaseError {
+    let dirs: Vec<String> = dead
+        .master_binlog_dir
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    let mut phase2 = vec!["the replicas' IO threads are stopped".to_string()];
+    if config.app.master_ip_failover_script.is_some() {
+        phase2.push("master_ip_failover_script --command=stopssh ran".into());
+    }
+    if config.app.shutdown_script.is_some() {
+        phase2.push("shutdown_script --command=stopssh ran".into());
+    }
+    PhaseError(format!(
+        "Failover stopped before promotion: the dead master {} is down but its host {} answers SSH, and its binlog file {} (from position {}) could not be read from master_binlog_dir ({}): {}. Nothing was promoted. Phase 2 already ran and nothing was restarted: {}. Fix master_binlog_dir (or the file's permissions) and fail over again with --ignore_last_failover, or fail over without those events with --ignore_binlog_save_error (they are then lost).",
+        dead.display_name(),
+        dead.ssh.host,
+        from.file,
+        from.pos,
+        dirs.join(", "),
+        failures.join("; "),
+        phase2.join(", ")
+    ))
+}
+
 pub async fn failover(config: &Config, opts: &FailoverOptions) -> FailoverRecord {
     let mut run = Run {
         config,
@@ -1266,7 +1344,9 @@ pub async fn failover(config: &Config, opts: &FailoverOptions) -> FailoverRecord
     if let Err(e) = result {
         error!("{e}");
         run.rec.error = Some(e.0);
-        run.rec.outcome = if changed {
+        run.rec.outcome = if run.rec.outcome == Outcome::StoppedBeforePromotion {
+            Outcome::StoppedBeforePromotion
+        } else if changed {
             Outcome::Failed
         } else {
             Outcome::Refused
@@ -1458,13 +1538,30 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                     }
                 }
             }
+            if saved_from.is_empty() && ssh_ok {
+                // The events are on a host that answers: losing them is a choice, not a fate
+                // (MHA stopped here too).
+                if !run.opts.ignore_binlog_save_error {
+                    run.rec.outcome = Outcome::StoppedBeforePromotion;
+                    return Err(stop_before_promotion(
+                        config,
+                        &dead_cfg,
+                        &latest_exec,
+                        &failures,
+                    ));
+                }
+                warn!(
+                    "the dead master's binlog could not be saved; going on without it (--ignore_binlog_save_error): events after {latest_exec} are lost"
+                );
+                notes.push("going on without the binlog (--ignore_binlog_save_error)".into());
+            }
             if saved_from.is_empty() {
                 run.rec.not_recovered.push(if ssh_ok || !failures.is_empty() {
                     format!(
                         "events after {latest_exec} on the dead master {}{}: {}",
                         dead_cfg.display_name(),
                         if ssh_ok {
-                            ""
+                            " (its binlog could not be read; --ignore_binlog_save_error)"
                         } else {
                             " (its host is not reachable over SSH)"
                         },
@@ -1775,7 +1872,9 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
         Ok(done(start_failed, notes))
     });
     let partial = replicas_failed || start_failed;
-    run.rec.outcome = if partial {
+    run.rec.outcome = if !run.rec.not_recovered.is_empty() {
+        Outcome::DataNotRecovered
+    } else if partial {
         Outcome::Partial
     } else {
         Outcome::Success
@@ -1785,7 +1884,14 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
             "Master failover to {} done, but recovery on slave partially failed.",
             new_cfg.display_name()
         );
-    } else {
+    }
+    if run.rec.outcome == Outcome::DataNotRecovered {
+        error!(
+            "Master failover to {} done, but data was NOT recovered: {}",
+            new_cfg.display_name(),
+            run.rec.not_recovered.join("; ")
+        );
+    } else if !partial {
         info!(
             "Master failover to {} completed successfully.",
             new_cfg.display_name()
@@ -1918,7 +2024,10 @@ async fn finish(run: &mut Run<'_>) {
         &record,
         serde_json::to_string_pretty(&run.rec).unwrap_or_default(),
     );
-    if matches!(run.rec.outcome, Outcome::Success | Outcome::Partial) {
+    if matches!(
+        run.rec.outcome,
+        Outcome::Success | Outcome::Partial | Outcome::DataNotRecovered
+    ) {
         let _ = std::fs::write(
             complete_marker(workdir, &config.app_name),
             format!("{}\n", now_unix()),

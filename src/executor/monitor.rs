@@ -407,9 +407,9 @@ async fn startup_checks(config: &Config, opts: &ManagerOptions) -> Result<usize,
         a.findings
             .extend(super::check_repl::ssh_logins(config).await);
     }
-    let file = super::check_repl::master_binlog_file(&topo, &a);
-    a.findings
-        .extend(super::check_repl::binlog_server_checks(config, file).await);
+    a.findings.extend(
+        super::check_repl::binlog_file_checks(config, &topo, &a, !opts.skip_ssh_check).await,
+    );
     for f in &a.findings {
         match f.severity {
             crate::engine::reason::Severity::Error => error!("{f}"),
@@ -555,8 +555,16 @@ pub async fn run(opts: ManagerOptions, mut config: Arc<Config>) -> Outcome {
         // An operator's --ignore_last_failover covers the first failover only: the next one
         // within last_failover_minute waits for an acknowledgement.
         fo.ignore_last_failover = false;
+        status.set_last_failover(rec.last_failover());
         match rec.outcome {
-            super::failover::Outcome::Success | super::failover::Outcome::Partial => {
+            super::failover::Outcome::Success
+            | super::failover::Outcome::Partial
+            | super::failover::Outcome::DataNotRecovered => {
+                // Data lost (or possibly lost) is no reason to leave the new master
+                // unwatched, but it must not pass unnoticed.
+                for n in &rec.not_recovered {
+                    error!("NOT recovered by the failover: {n}");
+                }
                 info!(
                     "{}; monitoring the new master {} from now on",
                     rec.subject(),

@@ -77,6 +77,74 @@ impl Status {
     }
 }
 
+/// How the manager's last failover ended, as its record says (`outcome` in
+/// `<app>.failover.<time>.json`, in other words). Beyond MHA: MHA's status strings cannot tell
+/// a complete failover from one that lost data, or from one stopped before promotion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailoverResult {
+    Complete,
+    /// Some replica could not be repointed.
+    Partial,
+    /// The new master runs, but the report lists transactions under NOT recovered.
+    DataNotRecovered,
+    /// Nothing was promoted: the dead master's binlog was readable in principle but not read.
+    StoppedBeforePromotion,
+    Failed,
+}
+
+impl FailoverResult {
+    pub const ALL: [FailoverResult; 5] = [
+        FailoverResult::Complete,
+        FailoverResult::Partial,
+        FailoverResult::DataNotRecovered,
+        FailoverResult::StoppedBeforePromotion,
+        FailoverResult::Failed,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FailoverResult::Complete => "complete",
+            FailoverResult::Partial => "partial",
+            FailoverResult::DataNotRecovered => "data_not_recovered",
+            FailoverResult::StoppedBeforePromotion => "stopped_before_promotion",
+            FailoverResult::Failed => "failed",
+        }
+    }
+
+    /// In a DBA's words, for check_status.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FailoverResult::Complete => "complete",
+            FailoverResult::Partial => "done, but some replica could not be repointed",
+            FailoverResult::DataNotRecovered => {
+                "done, but data was NOT recovered (the record lists it)"
+            }
+            FailoverResult::StoppedBeforePromotion => {
+                "stopped before promotion: nothing was promoted, the replicas' IO threads are stopped"
+            }
+            FailoverResult::Failed => "failed",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<FailoverResult> {
+        FailoverResult::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
+/// The manager's last failover: its result and its record's time stamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LastFailover {
+    pub result: FailoverResult,
+    pub started_unix: u64,
+}
+
+impl LastFailover {
+    pub fn record_path(&self, workdir: &Path, app: &str) -> PathBuf {
+        workdir.join(format!("{app}.failover.{}.json", self.started_unix))
+    }
+}
+
 pub fn status_path(workdir: &Path, app: &str) -> PathBuf {
     workdir.join(format!("{app}.master_status.health"))
 }
@@ -85,12 +153,14 @@ pub fn lock_path(workdir: &Path, app: &str) -> PathBuf {
     workdir.join(format!("{app}.manager.lock"))
 }
 
-/// One line: `PID<TAB>CODE:STRING[<TAB>master:HOST]`, as MHA writes it.
+/// One line: `PID<TAB>CODE:STRING[<TAB>master:HOST]`, as MHA writes it, then (beyond MHA,
+/// once the manager has failed over) `<TAB>last_failover:RESULT@UNIXTIME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusLine {
     pub pid: u32,
     pub status: Status,
     pub master: Option<String>,
+    pub last_failover: Option<LastFailover>,
 }
 
 impl StatusLine {
@@ -104,6 +174,13 @@ impl StatusLine {
         if let Some(m) = &self.master {
             s.push_str(&format!("\tmaster:{m}"));
         }
+        if let Some(l) = &self.last_failover {
+            s.push_str(&format!(
+                "\tlast_failover:{}@{}",
+                l.result.name(),
+                l.started_unix
+            ));
+        }
         s.push('\n');
         s
     }
@@ -113,14 +190,27 @@ impl StatusLine {
         let pid = fields.next()?.trim().parse().ok()?;
         let (_, name) = fields.next()?.split_once(':')?;
         let status = Status::from_name(name)?;
-        let master = fields
-            .next()
-            .and_then(|m| m.strip_prefix("master:"))
-            .map(str::to_string);
+        let (mut master, mut last_failover) = (None, None);
+        for f in fields {
+            if let Some(m) = f.strip_prefix("master:") {
+                master = Some(m.to_string());
+            } else if let Some((r, t)) = f
+                .strip_prefix("last_failover:")
+                .and_then(|l| l.split_once('@'))
+            {
+                last_failover = FailoverResult::from_name(r).zip(t.parse().ok()).map(
+                    |(result, started_unix)| LastFailover {
+                        result,
+                        started_unix,
+                    },
+                );
+            }
+        }
         Some(StatusLine {
             pid,
             status,
             master,
+            last_failover,
         })
     }
 }
@@ -129,6 +219,7 @@ impl StatusLine {
 pub struct StatusFile {
     path: PathBuf,
     last: Option<StatusLine>,
+    last_failover: Option<LastFailover>,
 }
 
 impl StatusFile {
@@ -136,11 +227,20 @@ impl StatusFile {
         StatusFile {
             path: status_path(workdir, app),
             last: None,
+            last_failover: None,
         }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Remember how the last failover ended: every later line carries it, for the manager's
+    /// life (written with the next `set`).
+    pub fn set_last_failover(&mut self, last: Option<LastFailover>) {
+        if last.is_some() {
+            self.last_failover = last;
+        }
     }
 
     /// Write a state (atomically: temp file + rename); an unchanged state only refreshes the
@@ -150,6 +250,7 @@ impl StatusFile {
             pid: std::process::id(),
             status,
             master: master.map(str::to_string),
+            last_failover: self.last_failover,
         };
         if self.last.as_ref() == Some(&line) && self.path.exists() {
             return File::options()
@@ -238,6 +339,9 @@ pub struct Report {
     pub children: Vec<u32>,
     /// A status file left by a manager that is gone (killed with -9).
     pub stale: bool,
+    /// How this manager's last failover ended (none yet: absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_failover: Option<LastFailover>,
     pub message: String,
 }
 
@@ -343,20 +447,33 @@ pub fn message(
 /// Read the status file and decide, as masterha_check_status does.
 pub fn check(workdir: &Path, app: &str, ping_limit: Duration, now: SystemTime) -> Report {
     let path = status_path(workdir, app);
-    let report = |status: Status, pid, master: Option<String>, children: Vec<u32>, stale| Report {
-        app: app.to_string(),
-        message: message(app, status, pid, master.as_deref(), &children),
-        code: status.code(),
-        status,
-        pid,
-        master,
-        children,
-        stale,
-    };
-    let Some(line) = std::fs::read_to_string(&path)
+    let line = std::fs::read_to_string(&path)
         .ok()
-        .and_then(|t| StatusLine::parse(&t))
-    else {
+        .and_then(|t| StatusLine::parse(&t));
+    let last_failover = line.as_ref().and_then(|l| l.last_failover);
+    let report = |status: Status, pid, master: Option<String>, children: Vec<u32>, stale| {
+        let mut message = message(app, status, pid, master.as_deref(), &children);
+        // MHA's line stays first and unchanged; a failover that was not complete adds one.
+        if let Some(l) = last_failover.filter(|l| l.result != FailoverResult::Complete) {
+            message.push_str(&format!(
+                "\nLast failover: {} (record: {})",
+                l.result.describe(),
+                l.record_path(workdir, app).display()
+            ));
+        }
+        Report {
+            app: app.to_string(),
+            message,
+            code: status.code(),
+            status,
+            pid,
+            master,
+            children,
+            stale,
+            last_failover,
+        }
+    };
+    let Some(line) = line else {
         return report(Status::NotRunning, None, None, vec![], false);
     };
     if !pid_alive(line.pid) {
@@ -401,6 +518,7 @@ mod tests {
             pid: 1234,
             status: Status::PingOk,
             master: Some("db1".into()),
+            last_failover: None,
         };
         assert_eq!(l.render(), "1234\t0:PING_OK\tmaster:db1\n");
         assert_eq!(StatusLine::parse(&l.render()), Some(l));
@@ -408,6 +526,7 @@ mod tests {
             pid: 7,
             status: Status::InitializingMonitor,
             master: None,
+            last_failover: None,
         };
         assert_eq!(StatusLine::parse("7\t10:INITIALIZING_MONITOR\n"), Some(l));
         assert_eq!(StatusLine::parse("garbage"), None);
@@ -430,6 +549,7 @@ mod tests {
                     pid: me,
                     status: s,
                     master: Some("h1".into()),
+                    last_failover: None,
                 }
                 .render(),
             )
@@ -454,6 +574,7 @@ mod tests {
                 pid: me,
                 status: Status::PingOk,
                 master: Some("h1".into()),
+                last_failover: None,
             }
             .render(),
         )
@@ -500,6 +621,81 @@ mod tests {
             )
             .status,
             Status::NotRunning
+        );
+    }
+
+    #[test]
+    fn the_last_failover_rides_along_and_check_status_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        let mut f = StatusFile::new(dir.path(), "app1");
+        f.set(Status::PingOk, Some("h1")).unwrap();
+        let plain = std::fs::read_to_string(f.path()).unwrap();
+        assert_eq!(plain, format!("{me}\t0:PING_OK\tmaster:h1\n"));
+        for (result, status, name, words) in [
+            (
+                FailoverResult::DataNotRecovered,
+                Status::PingOk,
+                "data_not_recovered",
+                "data was NOT recovered",
+            ),
+            (
+                FailoverResult::StoppedBeforePromotion,
+                Status::FailoverError,
+                "stopped_before_promotion",
+                "stopped before promotion",
+            ),
+        ] {
+            f.set_last_failover(Some(LastFailover {
+                result,
+                started_unix: 1700000000,
+            }));
+            // None never erases what is known.
+            f.set_last_failover(None);
+            f.set(status, Some("h2")).unwrap();
+            let text = std::fs::read_to_string(f.path()).unwrap();
+            assert_eq!(
+                text,
+                format!(
+                    "{me}\t{}:{}\tmaster:h2\tlast_failover:{name}@1700000000\n",
+                    status.code(),
+                    status.name()
+                )
+            );
+            let line = StatusLine::parse(&text).unwrap();
+            assert_eq!(line.last_failover.map(|l| l.result), Some(result));
+            assert_eq!(line.master.as_deref(), Some("h2"));
+            let r = check(
+                dir.path(),
+                "app1",
+                Duration::from_secs(10),
+                SystemTime::now(),
+            );
+            assert_eq!((r.status, r.code), (status, status.code()));
+            let (first, second) = r.message.split_once('\n').unwrap();
+            assert_eq!(first, message("app1", status, Some(me), Some("h2"), &[]));
+            assert!(second.contains(words), "{second}");
+            assert!(second.contains("app1.failover.1700000000.json"), "{second}");
+        }
+        // A complete failover adds nothing to MHA's text.
+        f.set_last_failover(Some(LastFailover {
+            result: FailoverResult::Complete,
+            started_unix: 1700000001,
+        }));
+        f.set(Status::PingOk, Some("h2")).unwrap();
+        let r = check(
+            dir.path(),
+            "app1",
+            Duration::from_secs(10),
+            SystemTime::now(),
+        );
+        assert_eq!(
+            r.message,
+            format!("app1 (pid:{me}) is running(0:PING_OK), master:h2")
+        );
+        assert_eq!(
+            r.last_failover.map(|l| l.result),
+            Some(FailoverResult::Complete)
         );
     }
 
