@@ -315,7 +315,18 @@ impl Run<'_> {
         ok: bool,
         notes: Vec<String>,
     ) {
-        let ms = t.elapsed().as_millis() as u64;
+        self.phase_done_ms(phase, name, t.elapsed(), ok, notes);
+    }
+
+    fn phase_done_ms(
+        &mut self,
+        phase: &'static str,
+        name: &'static str,
+        took: Duration,
+        ok: bool,
+        notes: Vec<String>,
+    ) {
+        let ms = took.as_millis() as u64;
         if ok {
             info!(phase, ms, "* Phase {phase}: {name} Phase completed.");
         } else {
@@ -649,7 +660,18 @@ async fn fence(
         return Ok("not fenced (fencing = none)".into());
     }
     // read_only, or kill without SSH: make it read-only if it still answers SQL. A master
-    // whose connects are refused, or that was silent moments ago, gets a short try.
+    // whose connects are refused, or that was silent moments ago, gets a short try; one whose
+    // host answered neither SQL nor SSH moments ago is not tried again.
+    if let Some(d) = detected
+        && d.master_ssh == Some(false)
+        && d.master_sql == MasterSql::Silent
+        && !ssh_ok
+    {
+        warn!(
+            "{name} could not be fenced: its host answered neither SQL nor SSH; if it comes back it may take writes (shutdown_script can power it off; semi-sync replication keeps it from acknowledging alone)"
+        );
+        return Ok("NOT fenced: the host answers neither SQL nor SSH".into());
+    }
     let quick = detected.is_some_and(|d| d.fresh());
     let timeout = if quick {
         Duration::from_millis(300)
@@ -1742,6 +1764,14 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
     );
 
     // Phase 4: every other replica, in parallel.
+    // Phase 5 runs beside phase 4: the new master takes writes, and the VIP moves, as soon as
+    // it is recovered; the other replicas are repointed meanwhile (they follow it by GTID or
+    // from the coordinates read above, whatever it takes in the meantime).
+    let t5 = Instant::now();
+    let p5 = phase5(config, &dead_cfg, &new_cfg, run.opts.skip_disable_read_only).instrument(
+        tracing::info_span!("phase", phase = "5", name = "New master cleanup"),
+    );
+    let mut p5_out: Option<(PResult<Done<bool>>, Instant)> = None;
     let replicas_failed = phase!(run, "4", "Slaves Recovery", {
         let mut set = JoinSet::new();
         if !run.opts.skip_change_master {
@@ -1783,8 +1813,18 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                 );
             }
         }
+        let collect = async {
+            let mut out = Vec::new();
+            while let Some(r) = set.join_next().await {
+                out.push(r);
+            }
+            out
+        };
+        info!("* Phase 5: New master cleanup Phase..");
+        let (joined, p5r) = tokio::join!(collect, p5);
+        p5_out = Some((p5r, Instant::now()));
         let mut failed = false;
-        while let Some(r) = set.join_next().await {
+        for r in joined {
             let (name, res) = r.map_err(|e| PhaseError(e.to_string()))?;
             match res {
                 Ok(detail) => {
@@ -1814,63 +1854,24 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
         })
     });
 
-    // Phase 5: the new master takes writes.
-    let start_failed = phase!(run, "5", "New master cleanup", {
-        let mut notes = Vec::new();
-        let mut start_failed = false;
-        if let Some(cmd) = &config.app.master_ip_failover_script {
-            let mut args = ip_failover_args("start", &dead_cfg);
-            args.extend([
-                ("new_master_host".to_string(), new_cfg.hostname.clone()),
-                ("new_master_ip".into(), new_cfg.ip.clone()),
-                ("new_master_port".into(), new_cfg.port.to_string()),
-                ("new_master_user".into(), new_cfg.user.clone()),
-            ]);
-            // ssh_options is one argument, already given with the old master's.
-            args.extend(
-                ssh_extras("new_master", &new_cfg)
-                    .into_iter()
-                    .filter(|(k, _)| k != "ssh_options"),
+    let (p5r, p5_end) = p5_out.expect("phase 5 ran beside phase 4");
+    let start_failed = match p5r {
+        Ok(d) => {
+            let ms = p5_end.duration_since(t5);
+            run.phase_done_ms("5", "New master cleanup", ms, d.ok, d.notes);
+            d.value
+        }
+        Err(e) => {
+            run.phase_done_ms(
+                "5",
+                "New master cleanup",
+                p5_end.duration_since(t5),
+                false,
+                vec![e.0.clone()],
             );
-            let secrets = vec![(
-                "MHA_NEW_MASTER_PASSWORD".to_string(),
-                new_cfg.password.clone(),
-            )];
-            match run_hook(config, "master_ip_failover_script", cmd, args, secrets).await {
-                Ok(0) => notes.push(format!(
-                    "{}: OK: Activated master IP address.",
-                    new_cfg.display_name()
-                )),
-                Ok(10) => notes
-                    .push("master_ip_failover_script --command=start exited 10: proceeding".into()),
-                Ok(c) => {
-                    error!("master_ip_failover_script --command=start failed (exit code {c})");
-                    notes.push(format!(
-                        "master_ip_failover_script --command=start FAILED (exit code {c})"
-                    ));
-                    start_failed = true;
-                }
-                Err(e) => {
-                    error!("master_ip_failover_script --command=start failed: {e}");
-                    notes.push(format!(
-                        "master_ip_failover_script --command=start FAILED ({e})"
-                    ));
-                    start_failed = true;
-                }
-            }
+            return Err(e);
         }
-        if !run.opts.skip_disable_read_only {
-            let mut db = session(&new_cfg).await?;
-            db.exec("SET read_only = 0", "SET GLOBAL read_only = 0")
-                .await?;
-            db.disconnect().await;
-            notes.push(format!(
-                "{}: read_only=0: the new master takes writes",
-                new_cfg.display_name()
-            ));
-        }
-        Ok(done(start_failed, notes))
-    });
+    };
     let partial = replicas_failed || start_failed;
     run.rec.outcome = if !run.rec.not_recovered.is_empty() {
         Outcome::DataNotRecovered
@@ -1898,6 +1899,71 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
         );
     }
     Ok(())
+}
+
+/// Phase 5: the new master takes writes (read_only=0), then master_ip_failover_script
+/// --command=start moves the VIP to it.
+async fn phase5(
+    config: &Config,
+    dead_cfg: &ServerConfig,
+    new_cfg: &ServerConfig,
+    skip_disable_read_only: bool,
+) -> PResult<Done<bool>> {
+    let mut notes = Vec::new();
+    let mut start_failed = false;
+    if !skip_disable_read_only {
+        let mut db = session(new_cfg).await?;
+        db.exec("SET read_only = 0", "SET GLOBAL read_only = 0")
+            .await?;
+        db.disconnect().await;
+        notes.push(format!(
+            "{}: read_only=0: the new master takes writes",
+            new_cfg.display_name()
+        ));
+    }
+    if let Some(cmd) = &config.app.master_ip_failover_script {
+        let mut args = ip_failover_args("start", dead_cfg);
+        args.extend([
+            ("new_master_host".to_string(), new_cfg.hostname.clone()),
+            ("new_master_ip".into(), new_cfg.ip.clone()),
+            ("new_master_port".into(), new_cfg.port.to_string()),
+            ("new_master_user".into(), new_cfg.user.clone()),
+        ]);
+        // ssh_options is one argument, already given with the old master's.
+        args.extend(
+            ssh_extras("new_master", new_cfg)
+                .into_iter()
+                .filter(|(k, _)| k != "ssh_options"),
+        );
+        let secrets = vec![(
+            "MHA_NEW_MASTER_PASSWORD".to_string(),
+            new_cfg.password.clone(),
+        )];
+        match run_hook(config, "master_ip_failover_script", cmd, args, secrets).await {
+            Ok(0) => notes.push(format!(
+                "{}: OK: Activated master IP address.",
+                new_cfg.display_name()
+            )),
+            Ok(10) => {
+                notes.push("master_ip_failover_script --command=start exited 10: proceeding".into())
+            }
+            Ok(c) => {
+                error!("master_ip_failover_script --command=start failed (exit code {c})");
+                notes.push(format!(
+                    "master_ip_failover_script --command=start FAILED (exit code {c})"
+                ));
+                start_failed = true;
+            }
+            Err(e) => {
+                error!("master_ip_failover_script --command=start failed: {e}");
+                notes.push(format!(
+                    "master_ip_failover_script --command=start FAILED ({e})"
+                ));
+                start_failed = true;
+            }
+        }
+    }
+    Ok(done(start_failed, notes))
 }
 
 async fn dry_run(run: &mut Run<'_>, f: &Facts, dead: &ServerConfig) -> PResult<()> {

@@ -129,7 +129,10 @@ fn install_once(bin: &Binaries, template: &Path) -> Result<()> {
                 .arg(format!("--user={user}"))
                 .arg("--auth-root-authentication-method=normal")
                 .arg("--skip-test-db")
-                .arg("--innodb-use-native-aio=0");
+                .arg("--innodb-use-native-aio=0")
+                // Its own temporary directory: parallel installs in a shared /tmp collided
+                // on `#sql-temptable-*` files.
+                .arg(format!("--tmpdir={}", parent.display()));
             if let Some(b) = &bin.basedir {
                 c.arg(format!("--basedir={}", b.display()));
             }

@@ -1,133 +1,139 @@
-//! Failover timing on a real sandbox under a write load: from `kill -9` of the master to
-//! "the new master is writable", split into detection and the failover phases, over several
-//! runs, for ping_interval=1 s with MHA's ping_failures=4 and with ping_failures=2.
+//! Failover timing on a real sandbox under a write load, with the replicas at the server's
+//! default heartbeat (30 s) and slave_net_timeout (60 s), ping_interval=1 s, ping_failures=4
+//! and a master_ip_failover_script that returns at once. Three faults of the master:
+//! `kill -9` (crash), SIGSTOP (freeze) and its host's link pulled in a network namespace (cut).
+//! For each: fault → `Master is down!`, fault → the new master takes writes, the failover's
+//! phase timings, and the acknowledged writes that did not survive.
 //!
-//! Run: `cargo bench --bench failover` (needs mariadb-server, mariadb-client and
-//! openssh-server; about two minutes). MHA_BENCH_RUNS sets the runs per setting (default 5).
+//! Run: `cargo bench --bench failover` (as root for the cut: network namespaces; needs
+//! mariadb-server, mariadb-client, openssh-server and iproute2; about five minutes).
+//! MHA_BENCH_RUNS sets the runs per fault (default 5); MHA_BENCH_FAULTS a comma-separated
+//! subset of crash,freeze,cut.
 
+#[allow(dead_code)]
+#[path = "../it/bed.rs"]
+mod bed;
 #[allow(dead_code)]
 #[path = "common.rs"]
 mod common;
-use common::{stats, wait_for};
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mha::sandbox::{self, Fault, Mode};
 
+use bed::{Cluster, Daemon, Network, Writer};
+use common::stats;
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Kind {
+    Crash,
+    Freeze,
+    Cut,
+}
+
 struct RunResult {
-    detect: f64,
+    decision: f64,
     writable: f64,
     phases: BTreeMap<String, f64>,
+    acked: usize,
     lost: usize,
 }
 
-async fn one_run(failures: u32, base_port: u16) -> RunResult {
-    let (dir, state) = common::sandbox_up("mha-bench-fo-", Mode::Gtid, base_port).await;
-    let conf = state.app_config();
+/// Seconds since midnight UTC of a log line's leading RFC 3339 timestamp.
+fn log_secs(line: &str) -> Option<f64> {
+    let t = line.get(11..)?.split('Z').next()?;
+    let mut parts = t.split(':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let s: f64 = parts.next()?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + s)
+}
+
+fn now_secs_of_day() -> f64 {
+    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    (d.as_secs() % 86_400) as f64 + f64::from(d.subsec_micros()) / 1e6
+}
+
+async fn one_run(kind: Kind) -> RunResult {
+    let net = (kind == Kind::Cut).then(|| Network::new(3));
+    let c = match &net {
+        Some(n) => Cluster::start_on(2, Mode::Gtid, n.hosts.clone()).await,
+        None => Cluster::start(2, Mode::Gtid).await,
+    };
+    let conf = c.state.app_config();
+    let hook = c.dir.path().join("ip_failover.sh");
+    std::fs::write(&hook, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let text = std::fs::read_to_string(&conf).unwrap();
     std::fs::write(
         &conf,
-        text.replace(
+        text.replacen(
             "ping_interval = 1\n",
-            &format!("ping_interval = 1\nping_failures = {failures}\n"),
+            &format!(
+                "ping_interval = 1\nmaster_ip_failover_script = \"{}\"\n",
+                hook.display()
+            ),
+            1,
         ),
     )
     .unwrap();
-    let admin = |n: usize| state.admin_target(&state.nodes[n]).unwrap();
-    let mut s = mha::sql::connect(&admin(0), Duration::from_secs(5))
-        .await
-        .unwrap();
-    s.exec("bench", "CREATE DATABASE b").await.unwrap();
-    s.exec("bench", "CREATE TABLE b.t (id BIGINT PRIMARY KEY)")
-        .await
-        .unwrap();
-    s.disconnect().await;
+    c.create_acked_table().await;
+    c.wait_acked_table("server2", Duration::from_secs(10)).await;
+    c.wait_acked_table("server3", Duration::from_secs(10)).await;
+    let log = c.dir.path().join("manager.log");
+    let mut manager = Daemon::manager(&conf, &[], log.clone(), Duration::from_secs(30));
 
-    let log: PathBuf = dir.path().join("manager.log");
-    let mut manager = Command::new(env!("CARGO_BIN_EXE_mha"))
-        .args(["manager", "--conf", conf.to_str().unwrap()])
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    wait_for(
-        &log,
-        "waiting until MySQL doesn't respond",
-        Duration::from_secs(30),
-    )
-    .expect("manager started");
-
-    // A write load on the master, counting acknowledged commits.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = stop.clone();
-    let target = admin(0);
-    let writer = tokio::spawn(async move {
-        let mut acked = Vec::new();
-        let mut n = 0u64;
-        let Ok(mut s) = mha::sql::connect(&target, Duration::from_secs(2)).await else {
-            return acked;
-        };
-        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-            n += 1;
-            if s.exec("w", &format!("INSERT INTO b.t VALUES ({n})"))
-                .await
-                .is_err()
-            {
-                break;
-            }
-            acked.push(n);
-        }
-        acked
-    });
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let w = Writer::start(c.state.admin_target(c.node("server1")).unwrap());
+    w.wait_acked(50, Duration::from_secs(30)).await;
     let t0 = Instant::now();
-    sandbox::fault(dir.path(), "server1", Fault::Crash)
-        .await
-        .unwrap();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let acked = writer.await.unwrap();
-
-    // Poll the candidate (server2) until it takes writes.
-    let detect_at = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let fault_secs = now_secs_of_day();
+    match kind {
+        Kind::Crash => sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+            .await
+            .unwrap(),
+        Kind::Freeze => sandbox::fault(c.dir.path(), "server1", Fault::Freeze)
+            .await
+            .unwrap(),
+        Kind::Cut => net.as_ref().unwrap().unplug(0),
+    }
+    let new_master = c.state.admin_target(c.node("server2")).unwrap();
     let writable_at = loop {
-        if detect_at.lock().unwrap().is_none()
-            && std::fs::read_to_string(&log)
-                .unwrap_or_default()
-                .contains("Master is down!")
-        {
-            *detect_at.lock().unwrap() = Some(Instant::now());
-        }
-        if let Ok(mut s) = mha::sql::connect(&admin(1), Duration::from_millis(200)).await
+        if let Ok(mut s) = mha::sql::connect(&new_master, Duration::from_millis(200)).await
             && let Ok(Some(r)) = s.row_map("ro", "SELECT @@global.read_only AS ro").await
             && r.get("ro").cloned().flatten().as_deref() == Some("0")
         {
-            break Instant::now();
+            break t0.elapsed().as_secs_f64();
         }
         assert!(
             t0.elapsed() < Duration::from_secs(60),
-            "no failover:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
+            "{kind:?}: no failover:\n{}",
+            manager.output()
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
-    wait_for(&log, "completed successfully", Duration::from_secs(30)).expect("failover completed");
-    let detect = detect_at
-        .lock()
-        .unwrap()
-        .unwrap_or(writable_at)
-        .duration_since(t0)
-        .as_secs_f64();
-    let writable = writable_at.duration_since(t0).as_secs_f64();
-    let record = std::fs::read_dir(dir.path().join("manager"))
+    let acked = w.stop().await;
+    assert!(
+        manager.wait_for("completed successfully", Duration::from_secs(30)),
+        "{kind:?}: {}",
+        manager.output()
+    );
+    let out = manager.output();
+    let decision = out
+        .lines()
+        .find(|l| l.contains("Master is down!"))
+        .and_then(log_secs)
+        .map(|s| s - fault_secs)
+        .unwrap_or(f64::NAN);
+    let record = std::fs::read_dir(c.dir.path().join("manager"))
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .find(|p| p.to_string_lossy().contains(".failover.1"))
-        .expect("record");
+        .find(|p| {
+            let n = p.to_string_lossy();
+            n.contains(".failover.1") && n.ends_with(".json")
+        })
+        .expect("failover record");
     let rec: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(record).unwrap()).unwrap();
     let phases = rec["phases"]
@@ -145,23 +151,25 @@ async fn one_run(failures: u32, base_port: u16) -> RunResult {
             )
         })
         .collect();
-    let mut s = mha::sql::connect(&admin(1), Duration::from_secs(5))
-        .await
-        .unwrap();
-    let rows = s.rows("count", "SELECT id FROM b.t").await.unwrap();
+    let rows = c.rows("server2", "SELECT id FROM mha_it.acked").await;
     let have: std::collections::HashSet<u64> = rows
-        .into_iter()
-        .filter_map(|r| mha::sql::row_to_map(r).get("id").cloned().flatten())
+        .iter()
+        .filter_map(|r| r.get("id").cloned().flatten())
         .filter_map(|v| v.parse().ok())
         .collect();
     let lost = acked.iter().filter(|id| !have.contains(id)).count();
-    let _ = manager.kill();
-    let _ = manager.wait();
-    sandbox::down(dir.path()).unwrap();
+    let _ = manager.child.kill();
+    let _ = manager.child.wait();
+    if let Some(n) = &net {
+        n.plug(0);
+    }
+    drop(c);
+    drop(net);
     RunResult {
-        detect,
-        writable,
+        decision,
+        writable: writable_at,
         phases,
+        acked: acked.len(),
         lost,
     }
 }
@@ -172,37 +180,49 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
+    let wanted = std::env::var("MHA_BENCH_FAULTS").unwrap_or_else(|_| "crash,freeze,cut".into());
     println!(
-        "mha failover benchmark: kill -9 of the master under a write load, 1 master + 2 replicas (GTID), ping_interval=1 s, {runs} runs each"
+        "mha failover benchmark: 1 master + 2 replicas (GTID) under a write load, replicas at the server's default heartbeat and slave_net_timeout, ping_interval=1 s, ping_failures=4, an ip-failover hook that returns at once; {runs} runs per fault"
     );
-    for failures in [4u32, 2] {
-        let mut results = Vec::new();
-        for run in 0..runs {
-            results.push(one_run(failures, 29700 + (run as u16 % 2) * 40).await);
+    for (kind, name) in [
+        (Kind::Crash, "crash (kill -9)"),
+        (Kind::Freeze, "freeze (SIGSTOP)"),
+        (Kind::Cut, "cut (host link down)"),
+    ] {
+        if !wanted
+            .split(',')
+            .any(|w| name.starts_with(w.trim()) && !w.trim().is_empty())
+        {
+            continue;
         }
-        let (dmin, dmed, dmax) = stats(&results.iter().map(|r| r.detect).collect::<Vec<_>>());
-        let (wmin, wmed, wmax) = stats(&results.iter().map(|r| r.writable).collect::<Vec<_>>());
-        let (fmin, fmed, fmax) = stats(
-            &results
-                .iter()
-                .map(|r| r.writable - r.detect)
-                .collect::<Vec<_>>(),
-        );
-        println!("\nping_failures={failures}:            min s  median s   max s");
-        println!("  crash → Master is down!     {dmin:>6.2}  {dmed:>8.2}  {dmax:>6.2}");
-        println!("  Master is down! → writable  {fmin:>6.2}  {fmed:>8.2}  {fmax:>6.2}");
-        println!("  crash → new master writable {wmin:>6.2}  {wmed:>8.2}  {wmax:>6.2}");
+        if kind == Kind::Cut && !bed::can_use_netns() {
+            println!("\n{name}: skipped (network namespaces need root)");
+            continue;
+        }
+        let mut results = Vec::new();
+        for _ in 0..runs {
+            results.push(one_run(kind).await);
+        }
+        let col = |f: &dyn Fn(&RunResult) -> f64| stats(&results.iter().map(f).collect::<Vec<_>>());
+        let (a, b, c) = col(&|r| r.decision);
+        println!("\n{name:<32}   min s  median s   max s");
+        println!("  fault → Master is down!       {a:>6.3}  {b:>8.3}  {c:>6.3}");
+        let (a, b, c) = col(&|r| r.writable);
+        println!("  fault → new master writable   {a:>6.3}  {b:>8.3}  {c:>6.3}");
+        let (a, b, c) = col(&|r| r.phases.values().sum::<f64>());
+        println!("  failover phases in total      {a:>6.3}  {b:>8.3}  {c:>6.3}");
         let names: Vec<String> = results[0].phases.keys().cloned().collect();
-        for name in names {
+        for n in names {
             let xs: Vec<f64> = results
                 .iter()
-                .filter_map(|r| r.phases.get(&name).copied())
+                .filter_map(|r| r.phases.get(&n).copied())
                 .collect();
             let (a, b, c) = stats(&xs);
-            println!("    phase {name:<32} {a:>6.3}  {b:>8.3}  {c:>6.3}");
+            println!("    phase {n:<32} {a:>6.3}  {b:>8.3}  {c:>6.3}");
         }
         println!(
-            "  acknowledged commits lost: {}",
+            "  acknowledged writes: {} in all, {} lost",
+            results.iter().map(|r| r.acked).sum::<usize>(),
             results.iter().map(|r| r.lost).sum::<usize>()
         );
     }
