@@ -144,16 +144,21 @@ async fn holds_binlog_file(
 ) -> Result<Option<bool>, String> {
     let (target, _) = crate::ssh::SshTarget::from_config(ssh);
     let timeout = ssh.connection_timeout;
+    // Over the process's held session to that host (the manager keeps them open; a one-shot
+    // check_repl opens it here).
     let attempt = async {
-        let s = crate::ssh::connect(&target).await?;
+        let pool = crate::ssh::pool::pool();
         let found = match file {
             Some(f) => {
                 let cmd = in_first_dir_holding(dirs, f, ":");
-                Some(s.exec(&cmd, timeout).await?.success())
+                Some(pool.exec(ssh, &cmd, timeout).await?.success())
             }
-            None => None,
+            // A login is the check.
+            None => {
+                pool.session(ssh).await?;
+                None
+            }
         };
-        s.close().await;
         Ok::<_, crate::ssh::SshError>(found)
     };
     match tokio::time::timeout(timeout * 2, attempt).await {
