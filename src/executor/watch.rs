@@ -248,8 +248,11 @@ pub async fn vantage_round(
             continue;
         }
         let (s, ip, port) = (s.clone(), master.ip.clone(), master.port);
+        let (user, password) = (master.user.clone(), master.password.clone());
         set.spawn(async move {
-            let p = pool().probe_tcp(&s.ssh, &ip, port, timeout).await;
+            let p = pool()
+                .probe_tcp(&s.ssh, &ip, port, timeout, Some((&user, &password)))
+                .await;
             let answer = match p {
                 TcpProbe::Answered(detail) => VantageAnswer::Answered { detail },
                 TcpProbe::NoAnswer(detail) => VantageAnswer::NoAnswer { detail },

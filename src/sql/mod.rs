@@ -2,6 +2,7 @@
 //! done, never the statement text (it can hold a password).
 
 pub mod dialect;
+pub mod handshake;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -553,59 +553,124 @@ impl SshSession {
 
     /// From the remote host, open a TCP connection to `host:port` (an SSH `direct-tcpip`
     /// channel, what `ssh -W` uses) and wait up to `timeout` for the server there to speak
-    /// first, as a MySQL server does with its handshake (or with an error packet such as
-    /// "Too many connections": either way a live server). Used to ask a replica's host whether
-    /// it can reach the master when the manager cannot.
-    pub async fn probe_tcp(&self, host: &str, port: u16, timeout: Duration) -> TcpProbe {
-        let attempt = async {
-            let mut channel = match self
-                .handle
-                .channel_open_direct_tcpip(host, u32::from(port), "127.0.0.1", 0)
-                .await
-            {
-                Ok(c) => c,
-                Err(russh::Error::ChannelOpenFailure(reason)) => {
-                    // sshd answers "Connect failed" when the target refuses or is unreachable,
-                    // "administratively prohibited" when forwarding is off.
-                    return match reason {
-                        russh::ChannelOpenFailure::AdministrativelyProhibited => {
-                            TcpProbe::Unavailable(format!(
-                                "{}: TCP forwarding is disabled (AllowTcpForwarding)",
-                                self.target
-                            ))
+    /// first, as a MySQL server does with its handshake (or with an error packet such as "Too
+    /// many connections": either way a live server). Then log in as `login` and quit, so the
+    /// probe never counts as a connection error against the remote host (see
+    /// sql/handshake.rs). Used to ask a replica's host whether it can reach the master when
+    /// the manager cannot.
+    pub async fn probe_tcp(
+        &self,
+        host: &str,
+        port: u16,
+        timeout: Duration,
+        login: Option<(&str, &Secret)>,
+    ) -> TcpProbe {
+        use crate::sql::handshake::{self, Greeting};
+        let started = std::time::Instant::now();
+        let mut channel = match tokio::time::timeout(
+            timeout,
+            self.handle
+                .channel_open_direct_tcpip(host, u32::from(port), "127.0.0.1", 0),
+        )
+        .await
+        {
+            Err(_) => {
+                return TcpProbe::NoAnswer(format!(
+                    "no connection within {:.1} s",
+                    timeout.as_secs_f64()
+                ));
+            }
+            Ok(Ok(c)) => c,
+            // sshd answers "Connect failed" when the target refuses or is unreachable,
+            // "administratively prohibited" when forwarding is off.
+            Ok(Err(russh::Error::ChannelOpenFailure(
+                russh::ChannelOpenFailure::AdministrativelyProhibited,
+            ))) => {
+                return TcpProbe::Unavailable(format!(
+                    "{}: TCP forwarding is disabled (AllowTcpForwarding)",
+                    self.target
+                ));
+            }
+            Ok(Err(russh::Error::ChannelOpenFailure(other))) => {
+                return TcpProbe::NoAnswer(format!("connect failed ({other:?})"));
+            }
+            Ok(Err(e)) => return TcpProbe::Unavailable(format!("{}: {e}", self.target)),
+        };
+        let mut buf = Vec::new();
+        // Read one whole packet within what is left of `timeout`.
+        macro_rules! next_packet {
+            ($left:expr) => {{
+                let read = async {
+                    loop {
+                        if let Some(p) = handshake::take_packet(&mut buf) {
+                            break Some(p);
                         }
-                        other => TcpProbe::NoAnswer(format!("connect failed ({other:?})")),
-                    };
-                }
-                Err(e) => return TcpProbe::Unavailable(format!("{}: {e}", self.target)),
-            };
-            let mut got = Vec::new();
-            while let Some(msg) = channel.wait().await {
-                match msg {
-                    ChannelMsg::Data { data } => {
-                        got.extend_from_slice(&data);
-                        // Packet header (3 bytes length, 1 sequence) and the first byte.
-                        if got.len() >= 5 {
-                            let _ = channel.close().await;
-                            return TcpProbe::Answered(match got[4] {
-                                0xff => "the server answered with an error packet".into(),
-                                _ => "the server sent its handshake".into(),
-                            });
+                        match channel.wait().await {
+                            Some(ChannelMsg::Data { data }) => buf.extend_from_slice(&data),
+                            Some(ChannelMsg::Eof | ChannelMsg::Close) | None => break None,
+                            Some(_) => {}
                         }
                     }
-                    ChannelMsg::Eof | ChannelMsg::Close => break,
-                    _ => {}
-                }
-            }
-            TcpProbe::NoAnswer("the connection closed without a handshake".into())
-        };
-        match tokio::time::timeout(timeout, attempt).await {
-            Ok(p) => p,
-            Err(_) => TcpProbe::NoAnswer(format!(
-                "no handshake within {:.1} s",
-                timeout.as_secs_f64()
-            )),
+                };
+                tokio::time::timeout($left, read).await
+            }};
         }
+        let greeting = match next_packet!(timeout) {
+            Err(_) => {
+                let _ = channel.close().await;
+                return TcpProbe::NoAnswer(format!(
+                    "no handshake within {:.1} s",
+                    timeout.as_secs_f64()
+                ));
+            }
+            Ok(None) => {
+                return TcpProbe::NoAnswer("the connection closed without a handshake".into());
+            }
+            Ok(Some(p)) => p,
+        };
+        let (scramble, plugin) = match handshake::parse_greeting(&greeting) {
+            Ok(Greeting::Handshake { scramble, plugin }) => (scramble, plugin),
+            Ok(Greeting::Error { code, message }) => {
+                let _ = channel.close().await;
+                return TcpProbe::Answered(format!("the server answered error {code} {message}"));
+            }
+            Err(e) => {
+                let _ = channel.close().await;
+                return TcpProbe::Answered(format!("something answers on the port: {e}"));
+            }
+        };
+        let mut detail = "the server sent its handshake".to_string();
+        if let Some((user, password)) = login
+            && let Some(answer) = handshake::scramble_answer(&plugin, password.expose(), &scramble)
+        {
+            let left = timeout
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_millis(200));
+            let sent = channel
+                .data(&handshake::login_packet(user, &plugin, &answer)[..])
+                .await
+                .is_ok();
+            detail = match (sent, next_packet!(left)) {
+                (true, Ok(Some(p))) => match p.first() {
+                    Some(0x00) => {
+                        let _ = channel.data(&handshake::quit_packet()[..]).await;
+                        "the server sent its handshake and the manager's user logged in".into()
+                    }
+                    Some(0xff) => "the server sent its handshake, then refused the login".into(),
+                    // caching_sha2_password's "fast auth done", then its OK.
+                    Some(0x01) if p.get(1) == Some(&3) => {
+                        let _ = next_packet!(left);
+                        let _ = channel.data(&handshake::quit_packet()[..]).await;
+                        "the server sent its handshake and the manager's user logged in".into()
+                    }
+                    _ => "the server sent its handshake (login not completed)".into(),
+                },
+                _ => detail,
+            };
+        }
+        let _ = channel.eof().await;
+        let _ = channel.close().await;
+        TcpProbe::Answered(detail)
     }
 
     /// Say goodbye to the server; dropping the session also closes it, less politely.

@@ -97,6 +97,7 @@ impl SshPool {
         host: &str,
         port: u16,
         timeout: Duration,
+        login: Option<(&str, &crate::secret::Secret)>,
     ) -> TcpProbe {
         let session = match self.held(config) {
             Some(s) => s,
@@ -112,7 +113,7 @@ impl SshPool {
                 }
             },
         };
-        let p = session.probe_tcp(host, port, timeout).await;
+        let p = session.probe_tcp(host, port, timeout, login).await;
         if matches!(p, TcpProbe::Unavailable(_)) {
             self.forget(config);
         }

@@ -205,9 +205,16 @@ async fn no_false_death_busy_master_or_manager_only_failure() {
     );
     assert!(
         m.wait_for(
-            "is not declared dead: the master is reachable from another host",
+            "is not declared dead: the master is reachable from another host: from 127.0.0.1(127.0.0.1:",
             Duration::from_secs(10)
         ),
+        "{}",
+        m.output()
+    );
+    // The replicas' hosts logged in (a bare TCP probe would count against max_connect_errors).
+    assert!(
+        m.output()
+            .contains("the server sent its handshake and the manager's user logged in"),
         "{}",
         m.output()
     );

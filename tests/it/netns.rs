@@ -46,6 +46,13 @@ async fn partitions_in_network_namespaces() {
         "{}",
         m.output()
     );
+    // The replicas' hosts logged in (a bare TCP probe would count against max_connect_errors).
+    assert!(
+        m.output()
+            .contains("the server sent its handshake and the manager's user logged in"),
+        "{}",
+        m.output()
+    );
     let out = m.output();
     assert!(!out.contains("Master is down!"), "{out}");
     bed::ip_ok(&["route", "del", "blackhole", "198.18.0.11/32"]);
