@@ -446,7 +446,7 @@ pub async fn switchover(config: &Config, opts: &SwitchOptions) -> SwitchRecord {
                 plan.new.display_name()
             ),
             format!(
-                "{}: RESET SLAVE ALL, master_ip_online_change_script --command=start, read_only=0",
+                "{}: RESET SLAVE ALL, read_only=0, master_ip_online_change_script --command=start",
                 plan.new.display_name()
             ),
             if opts.orig_master_is_new_slave {
@@ -485,7 +485,18 @@ pub async fn switchover(config: &Config, opts: &SwitchOptions) -> SwitchRecord {
         }
         Err((e, rolled_back)) => {
             error!("{e}");
-            rec.error = Some(e.0);
+            // What the rollback could not do is part of the error, never only a log line.
+            let left: Vec<String> = rec
+                .steps
+                .iter()
+                .filter(|t| t.starts_with("rollback:") && t.contains("could not"))
+                .cloned()
+                .collect();
+            rec.error = Some(if left.is_empty() {
+                e.0
+            } else {
+                format!("{}; {}", e.0, left.join("; "))
+            });
             rec.outcome = if rolled_back {
                 SwitchOutcome::RolledBack
             } else {
@@ -506,12 +517,35 @@ async fn rollback(
     orig_coords: &BinlogPos,
     rec: &mut SwitchRecord,
     lock: &mut Session,
+    promote_attempted: bool,
 ) -> bool {
     warn!(
         "Rolling back: the old master {} takes writes again",
         plan.orig.display_name()
     );
     let mut ok = true;
+    // A new master that was sent read_only=0 must not take writes, whatever the answer was
+    // (one that never was is still read-only: it was a replica).
+    let fence_new = async {
+        if !promote_attempted {
+            return Ok(());
+        }
+        let mut db = session(&plan.new).await?;
+        db.exec("read_only on", "SET GLOBAL read_only = 1").await?;
+        db.disconnect().await;
+        Ok::<_, StepError>(())
+    };
+    if let Err(e) = fence_new.await {
+        error!(
+            "rollback: {} could not be made read-only: {e}",
+            plan.new.display_name()
+        );
+        rec.steps.push(format!(
+            "rollback: {} could not be made read-only: {e}",
+            plan.new.display_name()
+        ));
+        ok = false;
+    }
     for s in moved.iter().chain(std::iter::once(&plan.new)) {
         let back = async {
             let mut db = session(s).await?;
@@ -539,10 +573,10 @@ async fn rollback(
             Ok::<_, StepError>(())
         };
         if let Err(e) = back.await {
-            // The new master may be the one that broke; say so, go on with the rest.
-            if s.block != plan.new.block || !moved.is_empty() {
-                error!("rollback of {}: {e}", s.display_name());
-            }
+            // Go on with the rest. A new master that cannot be pointed back is still
+            // read-only (it was a replica, or read back as read-only): the old master may take
+            // writes again, and the report names what is left to repair.
+            error!("rollback of {}: {e}", s.display_name());
             rec.steps.push(format!(
                 "rollback: {} could not be pointed back: {e}",
                 s.display_name()
@@ -564,10 +598,49 @@ async fn rollback(
         )),
         Err(e) => {
             error!("rollback: the old master could not be made writable again: {e}");
+            rec.steps.push(format!(
+                "rollback: {} could not be made writable again: {e}",
+                plan.orig.display_name()
+            ));
             ok = false;
         }
     }
     ok
+}
+
+/// `@@global.read_only` of a server, on a new connection.
+async fn read_only_of(s: &ServerConfig) -> Result<bool, String> {
+    let mut db = session(s).await.map_err(|e| e.0)?;
+    let v = db
+        .row_map("read read_only", "SELECT @@global.read_only AS ro")
+        .await
+        .map_err(|e| e.to_string())?
+        .and_then(|r| r.get("ro").cloned().flatten());
+    db.disconnect().await;
+    match v.as_deref() {
+        Some("0") => Ok(false),
+        Some(_) => Ok(true),
+        None => Err("no answer".into()),
+    }
+}
+
+/// What to do when `SET GLOBAL read_only = 0` on the new master returned an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PromoteVerdict {
+    /// It took effect (the answer was lost): the switch goes on.
+    Promoted,
+    /// It did not: put everything back.
+    RollBack,
+    /// Unknown: neither server may be made writable by us.
+    Stop,
+}
+
+fn after_promote_error(read_back: &Result<bool, String>) -> PromoteVerdict {
+    match read_back {
+        Ok(false) => PromoteVerdict::Promoted,
+        Ok(true) => PromoteVerdict::RollBack,
+        Err(_) => PromoteVerdict::Stop,
+    }
 }
 
 async fn switch(
@@ -584,21 +657,28 @@ async fn switch(
     // From here writes are blocked on the old master; the clock runs.
     let block_start = Instant::now();
     let mut lock = session(orig).await.map_err(|e| (e, true))?;
+    let lock_wait = opts.running_updates_limit.max(1) * 3;
     let blocked = async {
-        // Bounded server-side waits: a long transaction makes these fail, not hang.
+        // Bounded server-side waits: a long transaction makes these fail, not hang. The
+        // client waits longer than the server, so the server's answer is never lost.
+        let server_wait = Duration::from_secs(lock_wait);
         lock.exec(
             "set lock_wait_timeout",
-            &format!(
-                "SET SESSION lock_wait_timeout = {}",
-                opts.running_updates_limit.max(1) * 3
-            ),
+            &format!("SET SESSION lock_wait_timeout = {lock_wait}"),
         )
         .await?;
-        lock.exec("SET read_only = 1", "SET GLOBAL read_only = 1")
+        lock.exec_waiting("SET read_only = 1", "SET GLOBAL read_only = 1", server_wait)
             .await?;
+        // read_only does not stop sessions with SUPER (READ ONLY ADMIN), nor a transaction
+        // already past its writes: end every client session but ours and replication's.
+        super::failover::kill_client_sessions(&mut lock).await;
         if !opts.skip_lock_all_tables {
-            lock.exec("FLUSH TABLES WITH READ LOCK", "FLUSH TABLES WITH READ LOCK")
-                .await?;
+            lock.exec_waiting(
+                "FLUSH TABLES WITH READ LOCK",
+                "FLUSH TABLES WITH READ LOCK",
+                server_wait,
+            )
+            .await?;
         } else {
             let a = super::repl::binlog_coords(&mut lock).await?;
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -645,11 +725,16 @@ async fn switch(
     let (new_coords, new_heartbeat) =
         match tokio::time::timeout(Duration::from_secs(40), caught_up).await {
             Ok(Ok(c)) => c,
-            Ok(Err(e)) => return Err((e, rollback(plan, &[], &orig_coords, rec, &mut lock).await)),
+            Ok(Err(e)) => {
+                return Err((
+                    e,
+                    rollback(plan, &[], &orig_coords, rec, &mut lock, false).await,
+                ));
+            }
             Err(_) => {
                 return Err((
                     StepError(format!("{} did not answer in time", new.display_name())),
-                    rollback(plan, &[], &orig_coords, rec, &mut lock).await,
+                    rollback(plan, &[], &orig_coords, rec, &mut lock, false).await,
                 ));
             }
         };
@@ -695,32 +780,67 @@ async fn switch(
     if let Some(e) = failure {
         return Err((
             e,
-            rollback(plan, &moved, &orig_coords, rec, &mut lock).await,
+            rollback(plan, &moved, &orig_coords, rec, &mut lock, false).await,
         ));
     }
-    // The new master takes writes: the point of no return.
+    // The new master takes writes: the point of no return. read_only=0 comes before the
+    // start hook, so that a hook failing afterwards never undoes a master that took writes,
+    // and an unclear answer is settled by reading the state back.
     let promote = async {
         let mut db = session(new).await?;
         if !new.skip_reset_slave {
             db.exec("RESET SLAVE ALL", "RESET SLAVE ALL").await?;
         }
-        db.disconnect().await;
-        hook(config, "start", orig, new, opts.orig_master_is_new_slave).await?;
-        let mut db = session(new).await?;
         db.exec("read_only off", "SET GLOBAL read_only = 0").await?;
         db.disconnect().await;
         Ok::<_, StepError>(())
     };
     if let Err(e) = promote.await {
-        return Err((
-            e,
-            rollback(plan, &moved, &orig_coords, rec, &mut lock).await,
+        let read_back = read_only_of(new).await;
+        match after_promote_error(&read_back) {
+            PromoteVerdict::Promoted => {
+                warn!(
+                    "{}: the answer to read_only=0 was lost ({e}), but it took effect: going on",
+                    new.display_name()
+                );
+                rec.steps.push(format!(
+                    "{}: read_only=0 took effect although its answer was lost ({e})",
+                    new.display_name()
+                ));
+            }
+            PromoteVerdict::RollBack => {
+                return Err((
+                    e,
+                    rollback(plan, &moved, &orig_coords, rec, &mut lock, true).await,
+                ));
+            }
+            PromoteVerdict::Stop => {
+                // Making the old master writable now could leave two writable masters.
+                let _ = lock.exec("UNLOCK TABLES", "UNLOCK TABLES").await;
+                return Err((
+                    StepError(format!(
+                        "{e}; the state of {} cannot be read back ({}), so {} stays read-only too: check which server should take writes, then set read_only=0 on it by hand",
+                        new.display_name(),
+                        read_back.as_ref().err().cloned().unwrap_or_default(),
+                        orig.display_name()
+                    )),
+                    false,
+                ));
+            }
+        }
+    }
+    let mut partial = false;
+    if let Err(e) = hook(config, "start", orig, new, opts.orig_master_is_new_slave).await {
+        // The new master already takes writes: nothing is rolled back.
+        error!("{e}");
+        rec.steps.push(format!(
+            "master_ip_online_change_script --command=start FAILED: {e}"
         ));
+        partial = true;
     }
     let block_ms = block_start.elapsed().as_millis() as u64;
     rec.write_block_ms = Some(block_ms);
     info!("Writes were blocked for {block_ms} ms.");
-    let mut partial = false;
     for s in &moved {
         rec.replicas.push((
             s.display_name(),
@@ -796,4 +916,19 @@ fn change_master_to(
     heartbeat: Option<f64>,
 ) -> String {
     change_master(to, user, password, &start_at(gtid, coords), heartbeat)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unclear_read_only_answer_is_settled_by_reading_it_back() {
+        assert_eq!(after_promote_error(&Ok(false)), PromoteVerdict::Promoted);
+        assert_eq!(after_promote_error(&Ok(true)), PromoteVerdict::RollBack);
+        assert_eq!(
+            after_promote_error(&Err("timed out".into())),
+            PromoteVerdict::Stop
+        );
+    }
 }

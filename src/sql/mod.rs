@@ -200,6 +200,22 @@ impl Session {
         r
     }
 
+    /// `exec` for a statement that itself may wait up to `wait` on the server (FLUSH TABLES
+    /// WITH READ LOCK under `lock_wait_timeout`, ...): the client allows it that long on top of
+    /// the usual timeout, so the server, not the client, ends the wait.
+    pub async fn exec_waiting(
+        &mut self,
+        what: &'static str,
+        sql: &str,
+        wait: Duration,
+    ) -> Result<(), DbError> {
+        let usual = self.timeout;
+        self.timeout = usual + wait;
+        let r = self.exec(what, sql).await;
+        self.timeout = usual;
+        r
+    }
+
     pub async fn disconnect(self) {
         let _ = self.conn.disconnect().await;
     }

@@ -248,3 +248,39 @@ async fn file_pos_switch_refusals_and_rollback() {
     );
     assert!(text.contains(&current), "{text}");
 }
+
+/// A session with READ ONLY ADMIN (the admin user: read_only does not stop it) holds an open
+/// transaction on the old master while the switch runs without the global read lock. The
+/// switch ends that session, so its COMMIT cannot land on the old master after the switch
+/// (where no other server would ever have it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switch_ends_sessions_that_read_only_does_not_stop() {
+    let c = Cluster::start(1, Mode::Gtid).await;
+    c.create_acked_table().await;
+    c.wait_acked_table("server2", T).await;
+    let mut open = c.session("server1").await;
+    open.exec("begin", "BEGIN").await.unwrap();
+    open.exec("insert", "INSERT INTO mha_it.acked (id) VALUES (99)")
+        .await
+        .unwrap();
+    let port2 = format!("--new_master_port={}", c.node("server2").port);
+    let (code, out) = switch(
+        &c,
+        &[
+            "--new_master_host=127.0.0.1",
+            &port2,
+            "--orig_master_is_new_slave",
+            "--skip_lock_all_tables",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let committed = open.exec("commit", "COMMIT").await;
+    assert!(
+        committed.is_err(),
+        "the old master acknowledged a commit after the switch"
+    );
+    let q = "SELECT COUNT(*) FROM mha_it.acked WHERE id = 99";
+    assert_eq!(c.value("server1", q).await.as_deref(), Some("0"));
+    assert_eq!(c.value("server2", q).await.as_deref(), Some("0"));
+    c.wait_replicating_from("server1", "server2", T).await;
+}
