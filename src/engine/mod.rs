@@ -3,6 +3,7 @@
 
 pub mod checks;
 pub mod cost;
+pub mod deposed;
 pub mod detect;
 pub mod elect;
 pub mod guard;

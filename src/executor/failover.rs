@@ -707,7 +707,9 @@ async fn fence(
 }
 
 /// Kill every client session (not replication or system threads) on a server being fenced.
-pub(crate) async fn kill_client_sessions(db: &mut Session) {
+/// Returns how many were killed.
+pub(crate) async fn kill_client_sessions(db: &mut Session) -> usize {
+    let mut killed = 0;
     if let Ok(rows) = db.rows("list sessions", "SELECT ID, USER, COMMAND FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()").await {
         for r in rows.into_iter().map(sql::row_to_map) {
             let cmd = r.get("COMMAND").cloned().flatten().unwrap_or_default();
@@ -715,11 +717,17 @@ pub(crate) async fn kill_client_sessions(db: &mut Session) {
             if cmd.starts_with("Binlog Dump") || user == "system user" || cmd == "Daemon" {
                 continue;
             }
-            if let Some(id) = r.get("ID").cloned().flatten() {
-                let _ = db.exec("fence: kill session", &format!("KILL {id}")).await;
+            if let Some(id) = r.get("ID").cloned().flatten()
+                && db
+                    .exec("fence: kill session", &format!("KILL {id}"))
+                    .await
+                    .is_ok()
+            {
+                killed += 1;
             }
         }
     }
+    killed
 }
 
 async fn phase2(run: &mut Run<'_>, f: &Facts) -> PResult<(bool, String)> {

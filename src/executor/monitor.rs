@@ -496,10 +496,19 @@ pub async fn run(opts: ManagerOptions, mut config: Arc<Config>) -> Outcome {
         .collect();
     let _warm = AbortOnDrop(crate::ssh::pool::pool().keep_warm(hosts, Duration::from_secs(2)));
     let mut failover_opts = opts.failover.clone();
+    // Deposed masters, watched after their failover for as long as the manager runs.
+    let mut deposed = super::deposed::DeposedWatches::new(&workdir, &opts.conf, &opts.global);
     let outcome = loop {
         let outcome = monitor(&opts, &mut config, &mut status, &workdir, &mut stop).await;
         if let Outcome::FollowSwitch(new) = &outcome {
             info!("Planned switchover to {new} done: following the new master.");
+            deposed.follow(
+                config
+                    .servers
+                    .iter()
+                    .find(|s| &s.display_name() == new)
+                    .cloned(),
+            );
             let _ =
                 std::fs::remove_file(super::switchover::switch_marker(&workdir, &config.app_name));
             let _ = status.set(Status::InitializingMonitor, None);
@@ -570,6 +579,13 @@ pub async fn run(opts: ManagerOptions, mut config: Arc<Config>) -> Outcome {
                     rec.subject(),
                     rec.new_master.clone().unwrap_or_default()
                 );
+                // Kept from before the reload, which drops the dead master.
+                let dead = config
+                    .servers
+                    .iter()
+                    .find(|s| &s.display_name() == master)
+                    .cloned();
+                let before = config.clone();
                 match config::load(&opts.conf, &opts.global) {
                     Ok(l) => {
                         let mut c = l.config;
@@ -585,6 +601,17 @@ pub async fn run(opts: ManagerOptions, mut config: Arc<Config>) -> Outcome {
                         );
                         config = Arc::new(c);
                     }
+                }
+                let new_master = rec.new_master.clone().unwrap_or_default();
+                deposed.follow(
+                    config
+                        .servers
+                        .iter()
+                        .find(|s| s.display_name() == new_master)
+                        .cloned(),
+                );
+                if let Some(dead) = dead {
+                    deposed.watch(&before, dead, &new_master, rec.started_unix);
                 }
                 if stop.requested() {
                     info!("Stopping now, as requested during the failover.");

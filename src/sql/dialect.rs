@@ -131,6 +131,45 @@ impl Dialect {
         out.join(" ")
     }
 
+    /// A deposed master, looked at after the failover: one row with `read_only`,
+    /// `super_read_only` (NULL on MariaDB), `uptime` (seconds) and `gtid`, every transaction
+    /// it has written or applied (MariaDB: `gtid_binlog_pos`; MySQL: `gtid_executed`).
+    pub fn deposed_look(self) -> &'static str {
+        match self {
+            Dialect::MariaDb => {
+                "SELECT @@global.read_only AS read_only, NULL AS super_read_only, \
+                 (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'UPTIME') AS uptime, \
+                 @@global.gtid_binlog_pos AS gtid"
+            }
+            _ => {
+                "SELECT @@global.read_only AS read_only, @@global.super_read_only AS super_read_only, \
+                 (SELECT VARIABLE_VALUE FROM performance_schema.global_status WHERE VARIABLE_NAME = 'Uptime') AS uptime, \
+                 @@global.gtid_executed AS gtid"
+            }
+        }
+    }
+
+    /// What the new master has, to compare a deposed master with: one row, column `gtid`.
+    /// On MariaDB both the binlog and the replica positions: without log_slave_updates, what
+    /// the new master applied as a replica is in `gtid_slave_pos` only.
+    pub fn master_gtids(self) -> &'static str {
+        match self {
+            Dialect::MariaDb => {
+                "SELECT CONCAT_WS(',', NULLIF(@@global.gtid_binlog_pos, ''), NULLIF(@@global.gtid_slave_pos, '')) AS gtid"
+            }
+            _ => "SELECT @@global.gtid_executed AS gtid",
+        }
+    }
+
+    /// Fence a server: no more writes from ordinary users (MariaDB), from anyone (MySQL, where
+    /// `read_only` alone lets SUPER users write; super_read_only implies read_only).
+    pub fn fence_read_only(self) -> &'static str {
+        match self {
+            Dialect::MariaDb => "SET GLOBAL read_only = 1",
+            _ => "SET GLOBAL super_read_only = 1",
+        }
+    }
+
     /// Does `user` exist with the replication privilege? One row, column `n`.
     pub fn repl_user_check(self, quoted_user: &str) -> String {
         format!(
@@ -164,6 +203,24 @@ mod tests {
                 .variables()
                 .contains("super_read_only AS")
         );
+    }
+
+    #[test]
+    fn deposed_master_statements() {
+        let maria = d("10.11.19-MariaDB-log");
+        assert_eq!(maria.fence_read_only(), "SET GLOBAL read_only = 1");
+        assert!(maria.deposed_look().contains("gtid_binlog_pos AS gtid"));
+        assert!(maria.deposed_look().contains("NULL AS super_read_only"));
+        assert!(maria.master_gtids().contains("gtid_slave_pos"));
+        for v in ["5.7.44-log", "8.0.36", "8.4.3"] {
+            assert_eq!(d(v).fence_read_only(), "SET GLOBAL super_read_only = 1");
+            assert!(d(v).deposed_look().contains("gtid_executed AS gtid"));
+            assert!(
+                d(v).deposed_look()
+                    .contains("performance_schema.global_status")
+            );
+            assert_eq!(d(v).master_gtids(), "SELECT @@global.gtid_executed AS gtid");
+        }
     }
 
     #[test]

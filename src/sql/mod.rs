@@ -150,6 +150,12 @@ impl Session {
         &self.server
     }
 
+    /// Change the statement timeout (a connection opened with a short connect timeout that
+    /// must then wait longer, e.g. for `SET GLOBAL read_only`).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
     /// Run a statement; `what` names it in errors ("CHANGE MASTER", "create users", ...).
     pub async fn exec(&mut self, what: &'static str, sql: &str) -> Result<(), DbError> {
         let fut = self.conn.query_drop(sql);

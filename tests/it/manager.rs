@@ -428,3 +428,178 @@ async fn one_manager_per_app_and_every_reachable_status() {
         m.output()
     );
 }
+
+/// The marker of the deposed master `node` in the manager's workdir, once it exists.
+fn deposed_marker(c: &Cluster, node: &str) -> Option<serde_json::Value> {
+    let n = c.node(node);
+    let path = c
+        .dir
+        .path()
+        .join("manager")
+        .join(format!("app1.deposed.{}_{}.json", n.host, n.port));
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+/// Wait until `node` says read_only=1; a look that fails (the watch kills client sessions,
+/// ours included) is only a look. How long it took.
+async fn wait_read_only(c: &Cluster, node: &str, within: Duration) -> Duration {
+    let t = c.state.admin_target(c.node(node)).unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        if let Ok(mut s) = mha::sql::connect(&t, Duration::from_secs(1)).await {
+            let v = s
+                .row_map("read_only", "SELECT @@global.read_only AS ro")
+                .await;
+            s.disconnect().await;
+            if let Ok(Some(r)) = v
+                && r.get("ro").cloned().flatten().as_deref() == Some("1")
+            {
+                return start.elapsed();
+            }
+        }
+        assert!(
+            start.elapsed() < within,
+            "{node} still writable after {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// No two writable masters after a restart by a supervisor: a crashed master that comes back
+/// (with the read_only=OFF of its own my.cnf) is made read-only within a ping or two, its
+/// client sessions are killed, and what it has that the new master lacks is recorded. Each
+/// return is handled (a second restart after a SUPER user wrote on it records an errant
+/// GTID); removing the marker ends the watch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_two_writable_masters_after_a_restart_by_a_supervisor() {
+    const T: Duration = Duration::from_secs(30);
+    let c = Cluster::start(2, Mode::Gtid).await;
+    let conf = c.state.app_config();
+    let dir = c.dir.path();
+    c.create_acked_table().await;
+    // An application user without SUPER (the admin user's SUPER bypasses read_only on
+    // MariaDB), made on the master so that every server has it.
+    c.exec("server1", "CREATE USER 'app'@'%' IDENTIFIED BY 'app-pw'")
+        .await;
+    c.exec("server1", "GRANT SELECT, INSERT ON mha_it.* TO 'app'@'%'")
+        .await;
+    c.wait_value(
+        "server3",
+        "SELECT COUNT(*) FROM mysql.user WHERE User = 'app'",
+        "1",
+        T,
+    )
+    .await;
+    c.wait_acked_table("server3", T).await;
+    let app = |node: &str| mha::sql::Target {
+        user: "app".into(),
+        password: mha::secret::Secret::new("app-pw"),
+        ..c.state.admin_target(c.node(node)).unwrap()
+    };
+    let insert_as_app = |node: &'static str, id: u64| {
+        let t = app(node);
+        async move {
+            let mut s = mha::sql::connect(&t, Duration::from_secs(5)).await?;
+            let r = s
+                .exec(
+                    "insert as app",
+                    &format!("INSERT INTO mha_it.acked (id) VALUES ({id})"),
+                )
+                .await;
+            s.disconnect().await;
+            r
+        }
+    };
+    insert_as_app("server1", 1_000_000).await.unwrap();
+    let m = manager(&c, &conf, &[]);
+
+    let w = bed::Writer::start(c.state.admin_target(c.node("server1")).unwrap());
+    w.wait_acked(30, T).await;
+    sandbox::fault(dir, "server1", Fault::Crash).await.unwrap();
+    assert!(m.wait_for("monitoring the new master", T), "{}", m.output());
+    // Stop the writer before the restart: it writes as the admin user, whom read_only
+    // would not stop.
+    let acked = w.stop().await;
+    c.assert_has_all("server2", &acked).await;
+    let marker = deposed_marker(&c, "server1").expect("marker written at failover time");
+    assert_eq!(marker["state"], "watching", "{marker}");
+    assert_eq!(marker["returns"], 0, "{marker}");
+
+    // A supervisor restarts it: it comes back writable (no read-only line in its my.cnf).
+    // ping_interval = 1 s: a look within 1 s, a fence within 2 × ping_interval + a margin.
+    sandbox::fault(dir, "server1", Fault::Start).await.unwrap();
+    let took = wait_read_only(&c, "server1", Duration::from_secs(3)).await;
+    eprintln!("read_only=1 on the restarted master {took:?} after it was ready");
+    let err = insert_as_app("server1", 1_000_001)
+        .await
+        .expect_err("the deposed master accepts writes");
+    assert_eq!(err.server_code(), Some(1290), "{err}");
+    insert_as_app("server2", 1_000_002).await.unwrap();
+    assert_eq!(
+        c.value("server2", "SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+    let start = std::time::Instant::now();
+    let marker = loop {
+        let m = deposed_marker(&c, "server1");
+        if let Some(m) = m.filter(|m| m["returns"] == 1) {
+            break m;
+        }
+        assert!(start.elapsed() < T, "no return recorded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(marker["errant"], "none", "{marker}");
+    assert_eq!(marker["read_only_set"], true, "{marker}");
+    assert_eq!(marker["state"], "watching", "{marker}");
+    let out = m.output();
+    assert!(
+        out.contains("is back (it answers again): made read-only"),
+        "{out}"
+    );
+
+    // A SUPER user writes on it anyway; it is restarted again: the second return is fenced
+    // too, and the transaction only it has is recorded.
+    c.exec("server1", "INSERT INTO mha_it.acked (id) VALUES (2000000)")
+        .await;
+    sandbox::fault(dir, "server1", Fault::Stop).await.unwrap();
+    sandbox::fault(dir, "server1", Fault::Start).await.unwrap();
+    wait_read_only(&c, "server1", Duration::from_secs(3)).await;
+    let start = std::time::Instant::now();
+    let marker = loop {
+        if let Some(m) = deposed_marker(&c, "server1").filter(|m| m["returns"] == 2) {
+            break m;
+        }
+        assert!(start.elapsed() < T, "no second return recorded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let errant = marker["errant"].as_str().unwrap_or_default().to_string();
+    assert!(errant.starts_with("0-1-"), "{marker}");
+    assert!(m.output().contains("(errant): 0-1-"), "{}", m.output());
+    assert_eq!(
+        c.value(
+            "server2",
+            "SELECT COUNT(*) FROM mha_it.acked WHERE id = 2000000"
+        )
+        .await
+        .as_deref(),
+        Some("0")
+    );
+
+    // The operator takes over: removing the marker ends the watch.
+    let n = c.node("server1");
+    std::fs::remove_file(
+        dir.join("manager")
+            .join(format!("app1.deposed.{}_{}.json", n.host, n.port)),
+    )
+    .unwrap();
+    assert!(
+        m.wait_for(
+            "its marker file was removed by an operator",
+            Duration::from_secs(5)
+        ),
+        "{}",
+        m.output()
+    );
+}
