@@ -24,7 +24,7 @@ use crate::engine::elect::{self, Ranking};
 use crate::engine::guard::{self, Markers};
 use crate::hooks::{self, HookCall};
 use crate::secret::Secret;
-use crate::sql::{self, Session, quote};
+use crate::sql::{self, Session};
 use crate::topology::{BinlogPos, Flavour, MariaGtidPos, ReplicaStatus, Row, Topology};
 
 #[derive(Debug, Clone, Default)]
@@ -1143,53 +1143,9 @@ fn change_master_sql(
 }
 
 async fn wait_gtid(db: &mut Session, pos: &MariaGtidPos, secs: u64) -> PResult<()> {
-    if pos.is_empty() {
-        return Ok(());
-    }
-    // In one-second steps, so that a replication error ends the wait at once instead of
-    // after `secs`.
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let row = db
-            .row_map_waiting(
-                "MASTER_GTID_WAIT",
-                &format!(
-                    "SELECT MASTER_GTID_WAIT({}, 1) AS r",
-                    quote(&pos.to_string())
-                ),
-                Duration::from_secs(1),
-            )
-            .await?;
-        if row.and_then(|r| r.get("r").cloned().flatten()).as_deref() == Some("0") {
-            return Ok(());
-        }
-        if let Some((st, _)) = replica_status(db).await? {
-            let broken = |errno: u32, text: &str, what: &str| {
-                (errno != 0).then(|| {
-                    PhaseError(format!(
-                        "{}: replication stopped before reaching {pos}: {what} error {errno}: {text}",
-                        db.server()
-                    ))
-                })
-            };
-            if !st.io_running()
-                && let Some(e) = broken(st.last_io_errno, &st.last_io_error, "IO")
-            {
-                return Err(e);
-            }
-            if !st.sql_running()
-                && let Some(e) = broken(st.last_sql_errno, &st.last_sql_error, "SQL")
-            {
-                return Err(e);
-            }
-        }
-        if Instant::now() >= deadline {
-            return Err(PhaseError(format!(
-                "{}: did not reach GTID position {pos} within {secs} s",
-                db.server()
-            )));
-        }
-    }
+    super::repl::wait_gtid(db, pos, secs)
+        .await
+        .map_err(PhaseError)
 }
 
 async fn wait_threads(db: &mut Session) -> PResult<()> {
@@ -1743,6 +1699,10 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
             if !new_cfg.skip_reset_slave {
                 db.exec("RESET SLAVE ALL", "RESET SLAVE ALL").await?;
             }
+            // The saved tail was applied by a client session: its GTIDs reached
+            // gtid_binlog_pos, not gtid_slave_pos. Should this server replicate again later
+            // (MASTER_USE_GTID=slave_pos: a switch back), it must not ask for them again.
+            super::repl::slave_pos_covers_binlog(&mut db).await?;
             let new_pos = gtid_var(&mut db, "gtid_binlog_pos").await?;
             // What it has executed, binlogged or not: where every replica must end.
             let new_current = gtid_var(&mut db, "gtid_current_pos").await?;

@@ -48,6 +48,80 @@ pub fn change_master(
     sql
 }
 
+/// Wait until a replica has executed `pos`, in one-second steps, so that a replication error
+/// ends the wait at once instead of after `secs`.
+pub async fn wait_gtid(db: &mut Session, pos: &MariaGtidPos, secs: u64) -> Result<(), String> {
+    use std::time::{Duration, Instant};
+    if pos.is_empty() {
+        return Ok(());
+    }
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let row = db
+            .row_map_waiting(
+                "MASTER_GTID_WAIT",
+                &format!(
+                    "SELECT MASTER_GTID_WAIT({}, 1) AS r",
+                    quote(&pos.to_string())
+                ),
+                Duration::from_secs(1),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if row.and_then(|r| r.get("r").cloned().flatten()).as_deref() == Some("0") {
+            return Ok(());
+        }
+        let st = db
+            .row_map("SHOW SLAVE STATUS", "SHOW SLAVE STATUS")
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|r| crate::topology::ReplicaStatus::from_row(&r));
+        if let Some(st) = st {
+            let broken = |errno: u32, text: &str, what: &str| {
+                (errno != 0).then(|| {
+                    format!(
+                        "{}: replication stopped before reaching {pos}: {what} error {errno}: {text}",
+                        db.server()
+                    )
+                })
+            };
+            if !st.io_running()
+                && let Some(e) = broken(st.last_io_errno, &st.last_io_error, "IO")
+            {
+                return Err(e);
+            }
+            if !st.sql_running()
+                && let Some(e) = broken(st.last_sql_errno, &st.last_sql_error, "SQL")
+            {
+                return Err(e);
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "{}: did not reach GTID position {pos} within {secs} s",
+                db.server()
+            ));
+        }
+    }
+}
+
+/// Make `gtid_slave_pos` cover everything the server has binlogged, per domain the later of
+/// the two: what it wrote itself or got from a client session (a saved binlog tail) is in
+/// gtid_binlog_pos only, and a later `MASTER_USE_GTID=slave_pos` would ask for it again and
+/// replay it. (`gtid_current_pos` does not do this: it takes the binlog's GTID only where
+/// this server's own server_id wrote it.) Replication threads must be stopped.
+pub async fn slave_pos_covers_binlog(db: &mut Session) -> Result<MariaGtidPos, DbError> {
+    let binlog = gtid_pos(db, "gtid_binlog_pos").await?;
+    let slave = gtid_pos(db, "gtid_slave_pos").await?;
+    let pos = binlog.union(&slave).last_per_domain();
+    db.exec(
+        "set gtid_slave_pos",
+        &format!("SET GLOBAL gtid_slave_pos = {}", quote(&pos.to_string())),
+    )
+    .await?;
+    Ok(pos)
+}
+
 /// A GTID position variable (`gtid_binlog_pos`, `gtid_slave_pos`, ...).
 pub async fn gtid_pos(db: &mut Session, var: &'static str) -> Result<MariaGtidPos, DbError> {
     let row = db

@@ -852,8 +852,22 @@ async fn switch(
     let _ = lock.exec("UNLOCK TABLES", "UNLOCK TABLES").await;
     lock.disconnect().await;
     if opts.orig_master_is_new_slave {
+        // Where the new master stands now: the old one must get there, or say why not.
+        let target = async {
+            let mut db = session(new).await?;
+            let pos = super::repl::gtid_pos(&mut db, "gtid_binlog_pos").await?;
+            db.disconnect().await;
+            Ok::<_, StepError>(pos)
+        }
+        .await;
         let res = async {
+            let target = target?;
             let mut db = session(orig).await?;
+            if plan.gtid {
+                // What it wrote as master is in its binlog, not in gtid_slave_pos: without
+                // this, MASTER_USE_GTID=slave_pos would ask for (and replay) all of it.
+                super::repl::slave_pos_covers_binlog(&mut db).await?;
+            }
             let user = orig
                 .repl_user
                 .clone()
@@ -871,6 +885,10 @@ async fn switch(
             )
             .await?;
             db.exec("START SLAVE", "START SLAVE").await?;
+            // START SLAVE answers before anything was applied: check that it does.
+            super::repl::wait_gtid(&mut db, &target, 10)
+                .await
+                .map_err(StepError)?;
             db.disconnect().await;
             Ok::<_, StepError>(())
         }

@@ -12,3 +12,4 @@ mod manager;
 mod netns;
 mod sandbox;
 mod switchover;
+mod tail;

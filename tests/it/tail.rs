@@ -1,0 +1,96 @@
+//! What a failover leaves behind on the new master once the dead master's saved binlog tail
+//! was applied there: a later change of roles must not replay it.
+
+use std::time::Duration;
+
+use mha::sandbox::{self, Fault, Mode};
+
+use crate::bed::{self, Cluster};
+
+const T: Duration = Duration::from_secs(30);
+
+fn mha(args: &[&str]) -> (Option<i32>, String) {
+    let out = bed::run_mha(&bed::mha_bin(), args);
+    let (o, e) = bed::text(&out);
+    (out.status.code(), format!("{o}\n{e}"))
+}
+
+/// Issue 10, hole 4: the tail is applied in a client session, so its GTIDs reached
+/// gtid_binlog_pos but not gtid_slave_pos; when the new master later became a replica with
+/// MASTER_USE_GTID=slave_pos, the tail was replayed (error 1950 under gtid_strict_mode).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_tail_is_not_replayed_when_the_new_master_becomes_a_replica() {
+    let c = Cluster::start(2, Mode::Gtid).await;
+    c.create_acked_table().await;
+    for n in ["server2", "server3"] {
+        c.wait_acked_table(n, T).await;
+    }
+    let count = "SELECT COUNT(*) FROM mha_it.acked";
+    for id in 1..=5 {
+        c.exec(
+            "server1",
+            &format!("INSERT INTO mha_it.acked VALUES ({id})"),
+        )
+        .await;
+    }
+    for n in ["server2", "server3"] {
+        c.wait_value(n, count, "5", T).await;
+        c.exec(n, "STOP SLAVE IO_THREAD").await;
+    }
+    // Only the master has these: the failover must save them from its binlog.
+    for id in 6..=8 {
+        c.exec(
+            "server1",
+            &format!("INSERT INTO mha_it.acked VALUES ({id})"),
+        )
+        .await;
+    }
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    let conf = c.state.app_config();
+    let conf_s = conf.to_str().unwrap();
+    let dm = format!("--dead_master_port={}", c.node("server1").port);
+    let (code, out) = mha(&[
+        "master_switch",
+        "--master_state=dead",
+        "--conf",
+        conf_s,
+        "--dead_master_host=127.0.0.1",
+        &dm,
+        "--interactive=0",
+        "--remove_dead_master_conf",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(c.value("server2", count).await.as_deref(), Some("8"));
+    c.wait_replicating_from("server3", "server2", T).await;
+    c.wait_value("server3", count, "8", T).await;
+
+    // Roles change again: server3 becomes the master, server2 its replica.
+    let nm = format!("--new_master_port={}", c.node("server3").port);
+    let (code, out) = mha(&[
+        "master_switch",
+        "--master_state=alive",
+        "--conf",
+        conf_s,
+        "--new_master_host=127.0.0.1",
+        &nm,
+        "--orig_master_is_new_slave",
+        "--interactive=0",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    c.wait_replicating_from("server2", "server3", T).await;
+    c.exec("server3", "INSERT INTO mha_it.acked VALUES (9)")
+        .await;
+    c.wait_value("server2", count, "9", T).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let st = c.slave_status("server2").await;
+    assert_eq!(
+        (
+            st["Slave_SQL_Running"].as_deref(),
+            st["Last_SQL_Errno"].as_deref()
+        ),
+        (Some("Yes"), Some("0")),
+        "{st:?}"
+    );
+}
