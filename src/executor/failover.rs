@@ -828,18 +828,24 @@ async fn phase2(run: &mut Run<'_>, f: &Facts) -> PResult<(bool, String)> {
 // ------------------------------------------------------------------------------------------
 // Phase 3: Master Recovery
 
-/// A replica after its SQL thread applied everything it had received.
+/// A replica after its SQL thread applied everything it had received; a delayed replica as it
+/// was (it is never waited for).
 #[derive(Debug, Clone)]
 struct Applied {
     idx: usize,
     status: ReplicaStatus,
     slave_pos: MariaGtidPos,
     log_slave_updates: bool,
+    /// SQL_Delay > 0 (MASTER_DELAY): its SQL thread applies what it received only hours
+    /// later, so it was not waited for, is not the latest, and keeps its delay.
+    delayed: bool,
 }
 
 /// Wait until the replica's SQL thread has executed all it received (or waits inside a
-/// transaction whose end never arrived), polling every 20 ms (MHA polled every second).
-async fn wait_applied(s: &ServerConfig, idx: usize) -> PResult<Applied> {
+/// transaction whose end never arrived), polling every 20 ms (MHA polled every second). A
+/// delayed replica (`delayed`) is read once, not waited for: its SQL thread would apply what
+/// it received only after MASTER_DELAY seconds.
+async fn wait_applied(s: &ServerConfig, idx: usize, delayed: bool) -> PResult<Applied> {
     let mut db = session(s).await?;
     let started = Instant::now();
     let mut last_exec: Option<BinlogPos> = None;
@@ -848,6 +854,27 @@ async fn wait_applied(s: &ServerConfig, idx: usize) -> PResult<Applied> {
         let (st, row) = replica_status(&mut db)
             .await?
             .ok_or_else(|| PhaseError(format!("{}: no longer a replica", s.display_name())))?;
+        if delayed {
+            let slave_pos = gtid_var(&mut db, "gtid_slave_pos").await?;
+            let lsu = log_slave_updates(&mut db).await?;
+            db.disconnect().await;
+            info!(
+                "{}: delayed replica (SQL_Delay={}): not waited for, executed {}",
+                s.display_name(),
+                st.sql_delay,
+                st.exec_pos
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            );
+            return Ok(Applied {
+                idx,
+                status: st,
+                slave_pos,
+                log_slave_updates: lsu,
+                delayed: true,
+            });
+        }
         if !st.sql_running() {
             return Err(PhaseError(format!(
                 "{}: SQL thread stopped: {}",
@@ -867,20 +894,14 @@ async fn wait_applied(s: &ServerConfig, idx: usize) -> PResult<Applied> {
                 && stable_since.elapsed() > Duration::from_millis(300))
         {
             let slave_pos = gtid_var(&mut db, "gtid_slave_pos").await?;
-            let lsu = db
-                .row_map(
-                    "read log_slave_updates",
-                    "SELECT @@global.log_slave_updates AS v",
-                )
-                .await?
-                .and_then(|r| r.get("v").cloned().flatten())
-                .is_some_and(|v| v == "1");
+            let lsu = log_slave_updates(&mut db).await?;
             db.disconnect().await;
             return Ok(Applied {
                 idx,
                 status: st,
                 slave_pos,
                 log_slave_updates: lsu,
+                delayed: false,
             });
         }
         if last_exec != st.exec_pos {
@@ -895,6 +916,17 @@ async fn wait_applied(s: &ServerConfig, idx: usize) -> PResult<Applied> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+async fn log_slave_updates(db: &mut Session) -> PResult<bool> {
+    Ok(db
+        .row_map(
+            "read log_slave_updates",
+            "SELECT @@global.log_slave_updates AS v",
+        )
+        .await?
+        .and_then(|r| r.get("v").cloned().flatten())
+        .is_some_and(|v| v == "1"))
 }
 
 /// A host holding the dead master's binlog files, read over SSH: the dead master itself or a
@@ -1230,7 +1262,9 @@ fn behind_in(replicated: &MariaGtidPos, replica: &MariaGtidPos) -> Vec<String> {
 }
 
 /// One other replica: fetch what it lacks from the new master, then (file/position mode)
-/// switch to the new master's binlog coordinates.
+/// switch to the new master's binlog coordinates. A delayed replica (`delayed`: its SQL_Delay)
+/// is repointed by GTID with its delay kept (CHANGE MASTER keeps MASTER_DELAY) and never waited
+/// for: it would reach the new master's position only after the delay.
 #[allow(clippy::too_many_arguments)]
 async fn recover_replica(
     s: ServerConfig,
@@ -1241,6 +1275,7 @@ async fn recover_replica(
     coords: BinlogPos,
     mode: Mode,
     wait_in_sync: bool,
+    delayed: Option<u64>,
 ) -> PResult<String> {
     let mut db = session(&s).await?;
     let heartbeat = super::repl::heartbeat(&mut db).await;
@@ -1273,10 +1308,10 @@ async fn recover_replica(
     )
     .await?;
     db.exec("START SLAVE", "START SLAVE").await?;
-    if wait_in_sync || mode == Mode::FilePos {
+    if delayed.is_none() && (wait_in_sync || mode == Mode::FilePos) {
         wait_gtid(&mut db, &target_pos, 120).await?;
     }
-    if mode == Mode::FilePos {
+    if delayed.is_none() && mode == Mode::FilePos {
         // Identical to the new master now: continue from its binlog coordinates.
         db.exec("STOP SLAVE", "STOP SLAVE").await?;
         db.exec(
@@ -1297,6 +1332,16 @@ async fn recover_replica(
     db.disconnect().await;
     let gained = after.not_in(&before);
     let mut detail = format!("Slave started, replicating from {}", new.display_name());
+    if let Some(secs) = delayed {
+        detail.push_str(&format!(
+            "; delayed replica: SQL_Delay={secs} kept, not waited for{}",
+            if mode == Mode::FilePos {
+                " (left on GTID: it cannot take the new master's coordinates before it has caught up)"
+            } else {
+                ""
+            }
+        ));
+    }
     if !gained.is_empty() {
         detail.push_str(&format!("; recovered up to {gained} from the new master"));
     }
@@ -1458,15 +1503,22 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
         let mut set = JoinSet::new();
         for &i in &facts.replicas {
             let s = run.server(facts.topo.servers[i].order).clone();
-            set.spawn(async move { wait_applied(&s, i).await });
+            let delayed = facts.topo.servers[i]
+                .alive()
+                .and_then(|o| o.replica.as_ref())
+                .is_some_and(|r| r.sql_delay > 0);
+            set.spawn(async move { wait_applied(&s, i, delayed).await });
         }
         let mut applied = Vec::new();
         while let Some(r) = set.join_next().await {
             applied.push(r.map_err(|e| PhaseError(e.to_string()))??);
         }
         applied.sort_by_key(|a| facts.topo.servers[a.idx].order);
+        // A delayed replica has not applied what it received: the others cannot copy it from
+        // its binlog, so it is never the latest.
         let latest = applied
             .iter()
+            .filter(|a| !a.delayed)
             .max_by(|a, b| {
                 a.status.read_pos.cmp(&b.status.read_pos).then(
                     facts.topo.servers[b.idx]
@@ -1474,7 +1526,12 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                         .cmp(&facts.topo.servers[a.idx].order),
                 )
             })
-            .expect("at least one replica")
+            .ok_or_else(|| {
+                PhaseError(
+                    "every replica is delayed (MASTER_DELAY): none has applied what it received"
+                        .into(),
+                )
+            })?
             .clone();
         let name = facts.topo.servers[latest.idx].name();
         let read = latest
@@ -1664,9 +1721,24 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                 .clone();
             let mut db = session(&new_cfg).await?;
             db.exec("STOP SLAVE", "STOP SLAVE").await?;
+            let mut notes = Vec::new();
+            if new_applied.delayed {
+                // Chosen with --new_master_host: it catches up from the latest replica at
+                // once, not MASTER_DELAY seconds later.
+                warn!(
+                    "{} is a delayed replica (SQL_Delay={}): its delay is lifted to catch up",
+                    new_cfg.display_name(),
+                    new_applied.status.sql_delay
+                );
+                db.exec("lift MASTER_DELAY", "CHANGE MASTER TO MASTER_DELAY = 0")
+                    .await?;
+                notes.push(format!(
+                    "delayed replica (SQL_Delay={}) chosen with --new_master_host: delay lifted",
+                    new_applied.status.sql_delay
+                ));
+            }
             let before = gtid_var(&mut db, "gtid_binlog_pos").await?;
             let behind = latest.slave_pos.not_in(&new_applied.slave_pos);
-            let mut notes = Vec::new();
             if new_idx != latest.idx && !behind.is_empty() {
                 if !latest.log_slave_updates {
                     return Err(PhaseError(format!(
@@ -1782,6 +1854,7 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                     .clone()
                     .or_else(|| Some(a.status.master_user.clone()));
                 let repl_password = s.repl_password.clone();
+                let delayed = a.delayed.then_some(a.status.sql_delay);
                 let (new, pos, coords, mode, sync) = (
                     new_cfg.clone(),
                     NewMasterPos {
@@ -1805,6 +1878,7 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                             coords,
                             mode,
                             sync,
+                            delayed,
                         )
                         .await;
                         (name, r)

@@ -1123,3 +1123,153 @@ async fn the_manager_status_says_the_failover_stopped_before_promotion() {
         );
     }
 }
+
+/// `master_switch --master_state=dead` for `dead` with a JSON report, killed after `limit`:
+/// (exit code, record, output). A run that outlives `limit` fails the test.
+fn switch_dead_within(
+    conf: &std::path::Path,
+    c: &Cluster,
+    dead: &str,
+    extra: &[&str],
+    limit: Duration,
+) -> (Option<i32>, serde_json::Value, String) {
+    let dm = format!("--dead_master_port={}", c.node(dead).port);
+    let out_path = c.dir.path().join(format!("switch-{dead}.out"));
+    let err_path = c.dir.path().join(format!("switch-{dead}.err"));
+    let mut child = std::process::Command::new(bed::mha_bin())
+        .args([
+            "master_switch",
+            "--master_state=dead",
+            "--conf",
+            conf.to_str().unwrap(),
+            "--dead_master_host=127.0.0.1",
+            &dm,
+            "--interactive=0",
+            "--output",
+            "json",
+        ])
+        .args(extra)
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "master_switch did not finish within {limit:?}:\n{}",
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    let err = std::fs::read_to_string(&err_path).unwrap();
+    let rec = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}:\n{text}\n{err}"));
+    (status.code(), rec, format!("{text}\n{err}"))
+}
+
+/// The port in a record's server name, `host(ip:port)`.
+fn port_of(name: &serde_json::Value) -> String {
+    name.as_str()
+        .unwrap_or_default()
+        .rsplit_once(':')
+        .map(|(_, p)| p.trim_end_matches(')').to_string())
+        .unwrap_or_default()
+}
+
+/// Issue 10, hole 8: a delayed replica (MASTER_DELAY) holds up no failover. It is not waited
+/// for, not promoted, and ends replicating from the new master with its delay kept; forced
+/// with --new_master_host, it is promoted after catching up without its delay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delayed_replica_is_not_waited_for_nor_promoted() {
+    let c = Cluster::start(3, Mode::Gtid).await;
+    c.create_acked_table().await;
+    for r in ["server2", "server3", "server4"] {
+        c.wait_acked_table(r, T).await;
+    }
+    c.exec("server4", "STOP SLAVE").await;
+    c.exec("server4", "CHANGE MASTER TO MASTER_DELAY = 3600")
+        .await;
+    c.exec("server4", "START SLAVE").await;
+    let acked = write_then_crash(&c, "server1").await;
+
+    let conf = c.state.app_config();
+    let t = std::time::Instant::now();
+    let (code, rec, text) = switch_dead_within(
+        &conf,
+        &c,
+        "server1",
+        &["--remove_dead_master_conf"],
+        Duration::from_secs(60),
+    );
+    let took = t.elapsed();
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(rec["outcome"], "success", "{text}");
+    assert!(took < Duration::from_secs(20), "took {took:?}: {text}");
+    let new_port = port_of(&rec["new_master"]);
+    assert_ne!(new_port, c.node("server4").port.to_string(), "{text}");
+    let new = ["server2", "server3"]
+        .into_iter()
+        .find(|n| c.node(n).port.to_string() == new_port)
+        .unwrap_or_else(|| panic!("new master {new_port}: {text}"));
+    let ranked4 = rec["ranking"]["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["block"] == "server4")
+        .unwrap()
+        .to_string();
+    assert!(ranked4.contains("delayed"), "{ranked4}");
+    for node in ["server2", "server3"] {
+        c.assert_has_all(node, &acked).await;
+    }
+    let st = c.wait_replicating_from("server4", new, T).await;
+    assert_eq!(
+        st.get("SQL_Delay").cloned().flatten().as_deref(),
+        Some("3600"),
+        "{st:?}"
+    );
+    let other = if new == "server2" {
+        "server3"
+    } else {
+        "server2"
+    };
+    c.wait_replicating_from(other, new, T).await;
+
+    // Forced: the delayed replica becomes the new master, with everything acknowledged.
+    let w = Writer::start(c.state.admin_target(c.node(new)).unwrap());
+    w.wait_acked(20, T).await;
+    let more = w.stop().await;
+    let count = c
+        .value(new, "SELECT COUNT(*) FROM mha_it.acked")
+        .await
+        .unwrap();
+    c.wait_value(other, "SELECT COUNT(*) FROM mha_it.acked", &count, T)
+        .await;
+    sandbox::fault(c.dir.path(), new, Fault::Crash)
+        .await
+        .unwrap();
+    let p4 = format!("--new_master_port={}", c.node("server4").port);
+    let (code, rec, text) = switch_dead_within(
+        &conf,
+        &c,
+        new,
+        &["--new_master_host=127.0.0.1", &p4, "--ignore_last_failover"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(
+        port_of(&rec["new_master"]),
+        c.node("server4").port.to_string(),
+        "{text}"
+    );
+    c.assert_has_all("server4", &acked).await;
+    c.assert_has_all("server4", &more).await;
+    c.wait_replicating_from(other, "server4", T).await;
+}
