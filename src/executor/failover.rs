@@ -1064,7 +1064,17 @@ async fn save_binlog_tail(
                 start + whole
             );
         }
-        let events = &events[..whole];
+        let mut events = &events[..whole];
+        // Its events are whole, but its XID (COMMIT) was never written: applied, it would be
+        // rolled back; it was never acknowledged. Not applied, not listed.
+        if let Some((gtid, at)) = binlog::torn_group(events) {
+            warn!(
+                "{}: {path}: transaction {gtid} has no end (a crash during its write): not applied; cut at offset {}",
+                src.label,
+                start + at
+            );
+            events = &events[..at];
+        }
         if events.is_empty() {
             continue;
         }
@@ -1236,6 +1246,21 @@ async fn wait_threads(db: &mut Session) -> PResult<()> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The saved transactions (`gtids`, `domain-server-seq`) that `after` covers and `before` did
+/// not: what applying the tail actually committed.
+fn landed(gtids: &[String], before: &MariaGtidPos, after: &MariaGtidPos) -> Vec<String> {
+    gtids
+        .iter()
+        .filter(|g| {
+            let Ok(one) = MariaGtidPos::parse(g) else {
+                return false;
+            };
+            one.not_in(after).is_empty() && !one.not_in(before).is_empty()
+        })
+        .cloned()
+        .collect()
 }
 
 /// The new master's GTID state after phase 3.4.
@@ -1793,16 +1818,30 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                         ))
                     })?;
                 let after_tail = gtid_var(&mut db, "gtid_binlog_pos").await?;
+                // What landed, not what the files held: the saved transactions the new
+                // master's gtid_binlog_pos now covers and did not before.
                 let from_tail = after_tail.not_in(&after_catchup);
-                run.rec.recovered.push(Recovered {
-                    from: format!("{saved_from} binlog (over SSH)"),
-                    gtids: if tail_gtids.is_empty() {
-                        from_tail.to_string()
-                    } else {
-                        tail_gtids.join(",")
-                    },
-                });
-                notes.push(format!("applied {} saved transaction(s)", tail_gtids.len()));
+                let landed = landed(&tail_gtids, &after_catchup, &after_tail);
+                if landed.len() != tail_gtids.len() {
+                    warn!(
+                        "{} of the {} saved transaction(s) landed on {}: {}",
+                        landed.len(),
+                        tail_gtids.len(),
+                        new_cfg.display_name(),
+                        landed.join(",")
+                    );
+                }
+                if !from_tail.is_empty() {
+                    run.rec.recovered.push(Recovered {
+                        from: format!("{saved_from} binlog (over SSH)"),
+                        gtids: if landed.is_empty() {
+                            from_tail.to_string()
+                        } else {
+                            landed.join(",")
+                        },
+                    });
+                }
+                notes.push(format!("applied {} saved transaction(s)", landed.len()));
             }
             if !new_cfg.skip_reset_slave {
                 db.exec("RESET SLAVE ALL", "RESET SLAVE ALL").await?;
@@ -2235,5 +2274,24 @@ async fn finish(run: &mut Run<'_>) {
         if let Err(e) = run_hook(config, "report_script", cmd, args, vec![]).await {
             warn!("report_script failed: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn landed_lists_what_the_position_gained() {
+        let pos = |t: &str| MariaGtidPos::parse(t).unwrap();
+        let saved: Vec<String> = ["0-1-3", "0-1-4", "0-1-5", "1-1-9"]
+            .map(String::from)
+            .to_vec();
+        // 0-1-5 was rolled back, 1-1-9 was there before.
+        assert_eq!(
+            landed(&saved, &pos("0-1-2,1-1-9"), &pos("0-1-4,1-1-9")),
+            ["0-1-3", "0-1-4"]
+        );
+        assert!(landed(&saved, &pos("0-1-5,1-1-9"), &pos("0-1-5,1-1-9")).is_empty());
     }
 }

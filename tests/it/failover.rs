@@ -1273,3 +1273,85 @@ async fn a_delayed_replica_is_not_waited_for_nor_promoted() {
     c.assert_has_all("server4", &more).await;
     c.wait_replicating_from(other, "server4", T).await;
 }
+
+/// Issue 10, hole 9: the dead master's binlog ends in the middle of a transaction (a crash
+/// while it was written: its row events are there, its XID is not). Applying the tail rolls
+/// that transaction back; the record's `recovered` lists what committed, never the torn one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_transaction_in_the_saved_tail_is_not_listed_as_recovered() {
+    let c = Cluster::start(2, Mode::Gtid).await;
+    c.create_acked_table().await;
+    for r in ["server2", "server3"] {
+        c.wait_acked_table(r, T).await;
+    }
+    // Only the dead master's binlog has the last three transactions.
+    for r in ["server2", "server3"] {
+        c.exec(r, "STOP SLAVE IO_THREAD").await;
+    }
+    let mut gtids = Vec::new();
+    for id in [901, 902, 903] {
+        c.exec(
+            "server1",
+            &format!("INSERT INTO mha_it.acked (id) VALUES ({id})"),
+        )
+        .await;
+        gtids.push(
+            c.value("server1", "SELECT @@global.gtid_binlog_pos")
+                .await
+                .unwrap(),
+        );
+    }
+    let file = c.rows("server1", "SHOW MASTER STATUS").await[0]["File"]
+        .clone()
+        .unwrap();
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    // Tear the last transaction: cut the file just before its XID event.
+    let path = c.node("server1").datadir.join(&file);
+    let bytes = std::fs::read(&path).unwrap();
+    let fde_end = mha::binlog::format_description_end(&bytes).unwrap();
+    let (xid_at, _) = mha::binlog::events(&bytes[fde_end..])
+        .into_iter()
+        .rev()
+        .find(|(_, h)| h.type_code == mha::binlog::XID_EVENT)
+        .unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len((fde_end + xid_at) as u64)
+        .unwrap();
+
+    let (code, rec, text) = switch_dead_json(&c.state.app_config(), &c, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(rec["outcome"], "success", "{text}");
+    let recovered: Vec<String> = rec["recovered"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["gtids"].as_str().unwrap().to_string())
+        .collect();
+    let listed: Vec<&str> = recovered.iter().flat_map(|g| g.split(',')).collect();
+    assert!(
+        listed.contains(&gtids[0].as_str()) && listed.contains(&gtids[1].as_str()),
+        "{recovered:?}: {text}"
+    );
+    assert!(
+        !listed.contains(&gtids[2].as_str()),
+        "the torn {} is listed as recovered: {recovered:?}\n{text}",
+        gtids[2]
+    );
+    let new = if port_of(&rec["new_master"]) == c.node("server2").port.to_string() {
+        "server2"
+    } else {
+        "server3"
+    };
+    c.assert_has_all(new, &[901, 902]).await;
+    assert_eq!(
+        c.value(new, "SELECT COUNT(*) FROM mha_it.acked WHERE id = 903")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+}
