@@ -937,8 +937,6 @@ struct BinlogSource<'a> {
     label: String,
     /// Names the saved files.
     file_tag: String,
-    /// The dead master itself, not a binlog server.
-    is_master: bool,
     ssh: &'a crate::config::SshConfig,
     dirs: &'a [PathBuf],
 }
@@ -948,7 +946,6 @@ impl<'a> BinlogSource<'a> {
         BinlogSource {
             label: format!("dead master {}", s.display_name()),
             file_tag: format!("master_binlog_from_{}_{}", s.hostname, s.port),
-            is_master: true,
             ssh: &s.ssh,
             dirs: &s.master_binlog_dir,
         }
@@ -958,11 +955,22 @@ impl<'a> BinlogSource<'a> {
         BinlogSource {
             label: b.label(),
             file_tag: format!("binlog_server_{}_{}", b.block, b.hostname),
-            is_master: false,
             ssh: &b.ssh,
             dirs: &b.master_binlog_dir,
         }
     }
+}
+
+/// What `save_binlog_tail` saved from one source.
+#[derive(Debug, Clone)]
+struct SavedTail {
+    /// One readable binlog file per binlog file of the source, in order.
+    files: Vec<PathBuf>,
+    /// The GTIDs of the whole transactions saved, in order.
+    gtids: Vec<String>,
+    /// The master's binlog coordinate right after the last event saved (`from` when nothing
+    /// followed it): how far this source reaches.
+    end: BinlogPos,
 }
 
 /// The master's binlog from `from` to its end, read over SSH from `src`: one readable file per
@@ -972,7 +980,7 @@ async fn save_binlog_tail(
     src: &BinlogSource<'_>,
     from: &BinlogPos,
     workdir: &Path,
-) -> PResult<(Vec<PathBuf>, Vec<String>)> {
+) -> PResult<SavedTail> {
     let s = crate::ssh::pool::pool()
         .session(src.ssh)
         .await
@@ -1015,6 +1023,7 @@ async fn save_binlog_tail(
     let ts = now_unix();
     let mut saved = Vec::new();
     let mut gtids = Vec::new();
+    let mut end = from.clone();
     for (k, (_, name)) in files.iter().enumerate() {
         let path_q = crate::hooks::shell_quote(&format!("{dir}/{name}"));
         let path = format!("{dir}/{name}");
@@ -1079,13 +1088,18 @@ async fn save_binlog_tail(
             continue;
         }
         gtids.extend(binlog::mariadb_gtids(events));
+        end = BinlogPos::new(name.clone(), (start + events.len()) as u64);
         let mut out = head[..fde_end].to_vec();
         out.extend_from_slice(events);
         let local = workdir.join(format!("saved_{}_{ts}_{}.binlog", src.file_tag, k + 1));
         std::fs::write(&local, out).map_err(|e| PhaseError(format!("{}: {e}", local.display())))?;
         saved.push(local);
     }
-    Ok((saved, gtids))
+    Ok(SavedTail {
+        files: saved,
+        gtids,
+        end,
+    })
 }
 
 fn client_defaults(workdir: &Path, s: &ServerConfig) -> PResult<tempfile::NamedTempFile> {
@@ -1373,6 +1387,44 @@ async fn recover_replica(
     Ok(detail)
 }
 
+/// Of the tails saved from binlog servers (in configuration order), the most complete: the
+/// one reaching furthest in the master's binlog, then the one with more transactions, then
+/// the first. With it, a sentence per other tail holding transactions it lacks: copies of one
+/// binlog should never disagree, and what only another holds is not applied.
+fn most_complete(tails: &[(String, SavedTail)]) -> Option<(usize, Vec<String>)> {
+    let mut best: Option<usize> = None;
+    for (i, (_, t)) in tails.iter().enumerate() {
+        let better = best.is_none_or(|b| {
+            let bt = &tails[b].1;
+            (&t.end, t.gtids.len()) > (&bt.end, bt.gtids.len())
+        });
+        if better {
+            best = Some(i);
+        }
+    }
+    let b = best?;
+    let (best_label, best_tail) = &tails[b];
+    let disagree = tails
+        .iter()
+        .filter(|(l, _)| l != best_label)
+        .filter_map(|(l, t)| {
+            let lacking: Vec<&str> = t
+                .gtids
+                .iter()
+                .filter(|g| !best_tail.gtids.contains(g))
+                .map(String::as_str)
+                .collect();
+            (!lacking.is_empty()).then(|| {
+                format!(
+                    "{l} holds transactions {} that {best_label} (the most complete, applied) does not: they were not applied",
+                    lacking.join(",")
+                )
+            })
+        })
+        .collect();
+    Some((b, disagree))
+}
+
 /// Phase 3.2's stop: the dead master's host answers SSH, yet its binlog could not be read and
 /// no binlog server supplied it. Says what phase 2 already did, since nothing is undone.
 fn stop_before_promotion(
@@ -1593,54 +1645,102 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                 "events after {latest_exec} on the dead master (saving skipped)"
             ));
         } else {
-            // The dead master itself when its host answers, else (or if that fails) the
-            // binlog servers in configuration order.
-            let mut sources = Vec::new();
-            if ssh_ok {
-                sources.push(BinlogSource::dead_master(&dead_cfg));
-            } else {
-                warn!(
-                    "SSH to the dead master is NOT reachable: events after {latest_exec} cannot be read from it"
-                );
-                notes.push("dead master host not reachable over SSH".to_string());
-            }
-            sources.extend(
-                config
-                    .binlog_servers
-                    .iter()
-                    .map(BinlogSource::binlog_server),
-            );
+            // The dead master itself when its host answers; else (or if that fails) every
+            // binlog server, read in parallel: the one whose copy reaches furthest wins, not
+            // the first that answers (a lagging one would hide what the others received).
             let mut failures = Vec::new();
-            for src in &sources {
-                match save_binlog_tail(src, &latest_exec, &run.opts.workdir).await {
-                    Ok((files, gtids)) => {
-                        if files.is_empty() {
-                            // MHA's words for the dead master.
-                            let from = if src.is_master {
-                                "the orig master".to_string()
-                            } else {
-                                src.label.clone()
-                            };
-                            info!("Additional events were not found from {from}. No need to save.");
-                        } else {
-                            info!(
-                                "Saved {} transaction(s) after {latest_exec} from {}",
-                                gtids.len(),
-                                src.label
-                            );
-                        }
-                        notes.extend(files.iter().map(|f| format!("saved {}", f.display())));
-                        saved = files;
-                        tail_gtids = gtids;
-                        saved_from = src.label.clone();
-                        break;
-                    }
+            let mut chosen: Option<(String, bool, SavedTail)> = None;
+            if ssh_ok {
+                let src = BinlogSource::dead_master(&dead_cfg);
+                match save_binlog_tail(&src, &latest_exec, &run.opts.workdir).await {
+                    Ok(t) => chosen = Some((src.label, true, t)),
                     Err(e) => {
                         warn!("could not save the binlog: {e}");
                         notes.push(format!("failed: {e}"));
                         failures.push(e.0);
                     }
                 }
+            } else {
+                warn!(
+                    "SSH to the dead master is NOT reachable: events after {latest_exec} cannot be read from it"
+                );
+                notes.push("dead master host not reachable over SSH".to_string());
+            }
+            if chosen.is_none() && !config.binlog_servers.is_empty() {
+                let mut set = JoinSet::new();
+                for (k, b) in config.binlog_servers.iter().cloned().enumerate() {
+                    let (from, workdir) = (latest_exec.clone(), run.opts.workdir.clone());
+                    set.spawn(
+                        async move {
+                            let src = BinlogSource::binlog_server(&b);
+                            let r = save_binlog_tail(&src, &from, &workdir).await;
+                            (k, src.label, r)
+                        }
+                        .in_current_span(),
+                    );
+                }
+                let mut got = Vec::new();
+                while let Some(r) = set.join_next().await {
+                    let (k, label, r) = r.map_err(|e| PhaseError(e.to_string()))?;
+                    match r {
+                        Ok(t) => {
+                            info!(
+                                "{label}: holds the master's binlog up to {} ({} transaction(s) after {latest_exec})",
+                                t.end,
+                                t.gtids.len()
+                            );
+                            notes.push(format!(
+                                "{label}: up to {}, {} transaction(s)",
+                                t.end,
+                                t.gtids.len()
+                            ));
+                            got.push((k, label, t));
+                        }
+                        Err(e) => {
+                            warn!("could not save the binlog: {e}");
+                            notes.push(format!("failed: {e}"));
+                            failures.push(e.0);
+                        }
+                    }
+                }
+                got.sort_by_key(|(k, _, _)| *k);
+                let tails: Vec<(String, SavedTail)> =
+                    got.into_iter().map(|(_, l, t)| (l, t)).collect();
+                if let Some((best, disagree)) = most_complete(&tails) {
+                    for d in disagree {
+                        warn!("binlog servers disagree: {d}");
+                        notes.push(format!("binlog servers disagree: {d}"));
+                        run.rec.not_recovered.push(d);
+                    }
+                    if tails.len() > 1 {
+                        info!(
+                            "{} is the most complete binlog server (up to {})",
+                            tails[best].0, tails[best].1.end
+                        );
+                    }
+                    let (label, t) = tails[best].clone();
+                    chosen = Some((label, false, t));
+                }
+            }
+            if let Some((label, is_master, t)) = chosen {
+                if t.files.is_empty() {
+                    // MHA's words for the dead master.
+                    let from = if is_master {
+                        "the orig master".to_string()
+                    } else {
+                        label.clone()
+                    };
+                    info!("Additional events were not found from {from}. No need to save.");
+                } else {
+                    info!(
+                        "Saved {} transaction(s) after {latest_exec} from {label}",
+                        t.gtids.len(),
+                    );
+                }
+                notes.extend(t.files.iter().map(|f| format!("saved {}", f.display())));
+                saved = t.files;
+                tail_gtids = t.gtids;
+                saved_from = label;
             }
             if saved_from.is_empty() && ssh_ok {
                 // The events are on a host that answers: losing them is a choice, not a fate
@@ -2127,9 +2227,9 @@ async fn dry_run(run: &mut Run<'_>, f: &Facts, dead: &ServerConfig) -> PResult<(
         plan.push(format!("Phase 3.2: save the dead master's binlog after the latest replica's position (now {}) over SSH", latest.map(|l| l.to_string()).unwrap_or_default()));
     } else if !run.opts.skip_save_master_binlog && !binlog_servers.is_empty() {
         plan.push(format!(
-            "Phase 3.2: save the master's binlog after the latest replica's position (now {}) from {} over SSH; what the dead master wrote after that server's last event cannot be known",
+            "Phase 3.2: save the master's binlog after the latest replica's position (now {}) over SSH from the most complete of {}; what the dead master wrote after that server's last event cannot be known",
             latest.map(|l| l.to_string()).unwrap_or_default(),
-            binlog_servers.join(", or ")
+            binlog_servers.join(", ")
         ));
     } else {
         plan.push("Phase 3.2: the dead master's binlog cannot be saved".into());
@@ -2280,6 +2380,64 @@ async fn finish(run: &mut Run<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tail(file: &str, end: u64, gtids: &[&str]) -> SavedTail {
+        SavedTail {
+            files: vec![],
+            gtids: gtids.iter().map(|g| g.to_string()).collect(),
+            end: BinlogPos::new(file, end),
+        }
+    }
+
+    #[test]
+    fn the_binlog_server_reaching_furthest_wins() {
+        let t = |l: &str, t: SavedTail| (l.to_string(), t);
+        // (tails in configuration order, winner, disagreements)
+        type Case = (Vec<(String, SavedTail)>, usize, usize);
+        let cases: Vec<Case> = vec![
+            // The first lags: the second wins.
+            (
+                vec![
+                    t("b1", tail("bin.000003", 500, &["0-1-3"])),
+                    t("b2", tail("bin.000003", 900, &["0-1-3", "0-1-4"])),
+                ],
+                1,
+                0,
+            ),
+            // A later file beats a larger offset.
+            (
+                vec![
+                    t("b1", tail("bin.000003", 9000, &["0-1-3"])),
+                    t("b2", tail("bin.000004", 300, &["0-1-3"])),
+                ],
+                1,
+                0,
+            ),
+            // Equal: configuration order.
+            (
+                vec![
+                    t("b1", tail("bin.000003", 900, &["0-1-3"])),
+                    t("b2", tail("bin.000003", 900, &["0-1-3"])),
+                ],
+                0,
+                0,
+            ),
+            // Different content: the furthest wins, and the disagreement is said.
+            (
+                vec![
+                    t("b1", tail("bin.000003", 700, &["0-1-3", "0-2-9"])),
+                    t("b2", tail("bin.000003", 900, &["0-1-3", "0-1-4"])),
+                ],
+                1,
+                1,
+            ),
+        ];
+        for (tails, winner, disagreements) in cases {
+            let (w, d) = most_complete(&tails).unwrap();
+            assert_eq!((w, d.len()), (winner, disagreements), "{tails:?}: {d:?}");
+        }
+        assert!(most_complete(&[]).is_none());
+    }
 
     #[test]
     fn landed_lists_what_the_position_gained() {

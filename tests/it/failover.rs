@@ -1355,3 +1355,116 @@ async fn a_torn_transaction_in_the_saved_tail_is_not_listed_as_recovered() {
         Some("0")
     );
 }
+
+/// Issue 10, hole 3: two binlog servers, the first in the configuration lagging (its copy of
+/// the master's binlog stops two transactions short), the master's host gone from SSH. Both
+/// are read; the most complete one supplies the tail, so nothing only it received is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_most_complete_binlog_server_wins_not_the_first() {
+    let c = Cluster::start(2, Mode::Gtid).await;
+    c.create_acked_table().await;
+    for r in ["server2", "server3"] {
+        c.wait_acked_table(r, T).await;
+    }
+    // Only the master (and its binlog servers) get the last three transactions.
+    for r in ["server2", "server3"] {
+        c.exec(r, "STOP SLAVE IO_THREAD").await;
+    }
+    let mut gtids = Vec::new();
+    for id in [901, 902, 903] {
+        c.exec(
+            "server1",
+            &format!("INSERT INTO mha_it.acked (id) VALUES ({id})"),
+        )
+        .await;
+        gtids.push(
+            c.value("server1", "SELECT @@global.gtid_binlog_pos")
+                .await
+                .unwrap(),
+        );
+    }
+    let files: Vec<String> = c
+        .rows("server1", "SHOW BINARY LOGS")
+        .await
+        .into_iter()
+        .map(|r| r["Log_name"].clone().unwrap())
+        .collect();
+    let dir = c.dir.path();
+    sandbox::fault(dir, "server1", Fault::SshStop)
+        .await
+        .unwrap();
+    sandbox::fault(dir, "server1", Fault::Crash).await.unwrap();
+    // Two binlog servers' copies: binlog2 has everything, binlog1 stops before 902.
+    let (lagging, complete) = (dir.join("binlogsrv1"), dir.join("binlogsrv2"));
+    for d in [&lagging, &complete] {
+        std::fs::create_dir(d).unwrap();
+        for f in &files {
+            std::fs::copy(c.node("server1").datadir.join(f), d.join(f)).unwrap();
+        }
+    }
+    let last = lagging.join(files.last().unwrap());
+    let bytes = std::fs::read(&last).unwrap();
+    let fde_end = mha::binlog::format_description_end(&bytes).unwrap();
+    let gtid_events: Vec<usize> = mha::binlog::events(&bytes[fde_end..])
+        .into_iter()
+        .filter(|(_, h)| h.type_code == mha::binlog::MARIADB_GTID_EVENT)
+        .map(|(at, _)| at)
+        .collect();
+    let cut = gtid_events[gtid_events.len() - 2];
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&last)
+        .unwrap()
+        .set_len((fde_end + cut) as u64)
+        .unwrap();
+    let mut text = std::fs::read_to_string(c.state.app_config()).unwrap();
+    for (block, node, store) in [
+        ("binlog1", "server2", &lagging),
+        ("binlog2", "server3", &complete),
+    ] {
+        text.push_str(&format!(
+            "\n[{block}]\nhostname = \"127.0.0.1\"\nssh_port = {}\nmaster_binlog_dir = \"{}\"\n",
+            c.node(node).sshd.port,
+            store.display()
+        ));
+    }
+    let conf = dir.join("app1.toml");
+    std::fs::write(&conf, text).unwrap();
+
+    let (code, rec, text) = switch_dead_json(&conf, &c, &[]);
+    // What server1 wrote after binlog2's last event cannot be known: exit 11.
+    assert_eq!(code, Some(11), "{text}");
+    assert_eq!(rec["outcome"], "data_not_recovered", "{text}");
+    let from_binlog2 = rec["recovered"].as_array().unwrap().iter().find(|r| {
+        r["from"]
+            .as_str()
+            .unwrap()
+            .starts_with("binlog server binlog2(127.0.0.1)")
+    });
+    let listed =
+        from_binlog2.unwrap_or_else(|| panic!("nothing recovered from binlog2: {text}"))["gtids"]
+            .as_str()
+            .unwrap();
+    for g in &gtids {
+        assert!(listed.split(',').any(|x| x == g), "{g} not in {listed}");
+    }
+    let new = if port_of(&rec["new_master"]) == c.node("server2").port.to_string() {
+        "server2"
+    } else {
+        "server3"
+    };
+    c.assert_has_all(new, &[901, 902, 903]).await;
+    let other = if new == "server2" {
+        "server3"
+    } else {
+        "server2"
+    };
+    c.wait_replicating_from(other, new, T).await;
+    c.wait_value(
+        other,
+        "SELECT COUNT(*) FROM mha_it.acked WHERE id IN (901, 902, 903)",
+        "3",
+        T,
+    )
+    .await;
+}
