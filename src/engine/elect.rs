@@ -239,7 +239,12 @@ pub fn rank(replicas: &[ReplicaFacts], forced: Option<&str>) -> Ranking {
                     oldest: oldest_text.clone(),
                 });
             }
+            // A delayed replica chosen with --new_master_host is promoted after catching up
+            // with its delay lifted: neither its delay nor the SQL lag it causes stand in the
+            // way.
+            let forced_delayed = r.sql_delay > 0 && forced == Some(r.block.as_str());
             if r.check_repl_delay
+                && !forced_delayed
                 && let (Some(exec), Some(l)) = (&r.exec_pos, &latest)
                 && is_far_behind(exec, l)
             {
@@ -248,7 +253,7 @@ pub fn rank(replicas: &[ReplicaFacts], forced: Option<&str>) -> Ranking {
                     latest: l.to_string(),
                 });
             }
-            if r.sql_delay > 0 {
+            if r.sql_delay > 0 && !forced_delayed {
                 bad.push(Why::Delayed {
                     seconds: r.sql_delay,
                 });
@@ -268,6 +273,11 @@ pub fn rank(replicas: &[ReplicaFacts], forced: Option<&str>) -> Ranking {
             let mut reasons = Vec::new();
             if forced == Some(r.block.as_str()) {
                 reasons.push(Why::Forced);
+            }
+            if forced_delayed {
+                reasons.push(Why::Delayed {
+                    seconds: r.sql_delay,
+                });
             }
             if r.candidate_master {
                 reasons.push(Why::Candidate);
@@ -537,6 +547,36 @@ mod tests {
             order(&rank(&[behind, replica("s3", 2, 300_000_000)], None)),
             ["s2", "s3"]
         );
+    }
+
+    /// A delayed replica is never chosen by the rules; named with --new_master_host it is, its
+    /// delay and the SQL lag it causes notwithstanding (the failover lifts the delay and
+    /// catches it up), while every other exclusion still holds.
+    #[test]
+    fn a_delayed_replica_only_when_forced() {
+        let mut delayed = replica("s4", 3, 500);
+        delayed.sql_delay = 3600;
+        delayed.candidate_master = true;
+        delayed.exec_pos = Some(BinlogPos::new("mysql-bin.000001", 4));
+        let facts = vec![
+            replica("s2", 1, 500),
+            replica("s3", 2, 500),
+            delayed.clone(),
+        ];
+        let r = rank(&facts, None);
+        assert_eq!(order(&r), ["s2", "s3"]);
+        assert!(reasons_of(&r, "s4").contains(&Why::Delayed { seconds: 3600 }));
+        let r = rank(&facts, Some("s4"));
+        assert_eq!(r.winner().unwrap().block, "s4");
+        assert_eq!(
+            reasons_of(&r, "s4")[..2],
+            [Why::Forced, Why::Delayed { seconds: 3600 }]
+        );
+        delayed.no_master = true;
+        let facts = vec![replica("s2", 1, 500), delayed];
+        let r = rank(&facts, Some("s4"));
+        assert!(r.winner().is_none());
+        assert_eq!(reasons_of(&r, "s4"), [Why::NoMasterFlag]);
     }
 
     #[test]

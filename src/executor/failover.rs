@@ -836,18 +836,24 @@ async fn phase2(run: &mut Run<'_>, f: &Facts) -> PResult<(bool, String)> {
 // ------------------------------------------------------------------------------------------
 // Phase 3: Master Recovery
 
-/// A replica after its SQL thread applied everything it had received.
+/// A replica after its SQL thread applied everything it had received; a delayed replica as it
+/// was (it is never waited for).
 #[derive(Debug, Clone)]
 struct Applied {
     idx: usize,
     status: ReplicaStatus,
     slave_pos: MariaGtidPos,
     log_slave_updates: bool,
+    /// SQL_Delay > 0 (MASTER_DELAY): its SQL thread applies what it received only hours
+    /// later, so it was not waited for, is not the latest, and keeps its delay.
+    delayed: bool,
 }
 
 /// Wait until the replica's SQL thread has executed all it received (or waits inside a
-/// transaction whose end never arrived), polling every 20 ms (MHA polled every second).
-async fn wait_applied(s: &ServerConfig, idx: usize) -> PResult<Applied> {
+/// transaction whose end never arrived), polling every 20 ms (MHA polled every second). A
+/// delayed replica (`delayed`) is read once, not waited for: its SQL thread would apply what
+/// it received only after MASTER_DELAY seconds.
+async fn wait_applied(s: &ServerConfig, idx: usize, delayed: bool) -> PResult<Applied> {
     let mut db = session(s).await?;
     let started = Instant::now();
     let mut last_exec: Option<BinlogPos> = None;
@@ -856,6 +862,27 @@ async fn wait_applied(s: &ServerConfig, idx: usize) -> PResult<Applied> {
         let (st, row) = replica_status(&mut db)
             .await?
             .ok_or_else(|| PhaseError(format!("{}: no longer a replica", s.display_name())))?;
+        if delayed {
+            let slave_pos = gtid_var(&mut db, "gtid_slave_pos").await?;
+            let lsu = log_slave_updates(&mut db).await?;
+            db.disconnect().await;
+            info!(
+                "{}: delayed replica (SQL_Delay={}): not waited for, executed {}",
+                s.display_name(),
+                st.sql_delay,
+                st.exec_pos
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            );
+            return Ok(Applied {
+                idx,
+                status: st,
+                slave_pos,
+                log_slave_updates: lsu,
+                delayed: true,
+            });
+        }
         if !st.sql_running() {
             return Err(PhaseError(format!(
                 "{}: SQL thread stopped: {}",
@@ -875,20 +902,14 @@ async fn wait_applied(s: &ServerConfig, idx: usize) -> PResult<Applied> {
                 && stable_since.elapsed() > Duration::from_millis(300))
         {
             let slave_pos = gtid_var(&mut db, "gtid_slave_pos").await?;
-            let lsu = db
-                .row_map(
-                    "read log_slave_updates",
-                    "SELECT @@global.log_slave_updates AS v",
-                )
-                .await?
-                .and_then(|r| r.get("v").cloned().flatten())
-                .is_some_and(|v| v == "1");
+            let lsu = log_slave_updates(&mut db).await?;
             db.disconnect().await;
             return Ok(Applied {
                 idx,
                 status: st,
                 slave_pos,
                 log_slave_updates: lsu,
+                delayed: false,
             });
         }
         if last_exec != st.exec_pos {
@@ -905,6 +926,17 @@ async fn wait_applied(s: &ServerConfig, idx: usize) -> PResult<Applied> {
     }
 }
 
+async fn log_slave_updates(db: &mut Session) -> PResult<bool> {
+    Ok(db
+        .row_map(
+            "read log_slave_updates",
+            "SELECT @@global.log_slave_updates AS v",
+        )
+        .await?
+        .and_then(|r| r.get("v").cloned().flatten())
+        .is_some_and(|v| v == "1"))
+}
+
 /// A host holding the dead master's binlog files, read over SSH: the dead master itself or a
 /// binlog server (`[binlogN]`, e.g. `mariadb-binlog --read-from-remote-server --raw
 /// --stop-never`), whose files carry the master's names and offsets.
@@ -913,8 +945,6 @@ struct BinlogSource<'a> {
     label: String,
     /// Names the saved files.
     file_tag: String,
-    /// The dead master itself, not a binlog server.
-    is_master: bool,
     ssh: &'a crate::config::SshConfig,
     dirs: &'a [PathBuf],
 }
@@ -924,7 +954,6 @@ impl<'a> BinlogSource<'a> {
         BinlogSource {
             label: format!("dead master {}", s.display_name()),
             file_tag: format!("master_binlog_from_{}_{}", s.hostname, s.port),
-            is_master: true,
             ssh: &s.ssh,
             dirs: &s.master_binlog_dir,
         }
@@ -934,11 +963,22 @@ impl<'a> BinlogSource<'a> {
         BinlogSource {
             label: b.label(),
             file_tag: format!("binlog_server_{}_{}", b.block, b.hostname),
-            is_master: false,
             ssh: &b.ssh,
             dirs: &b.master_binlog_dir,
         }
     }
+}
+
+/// What `save_binlog_tail` saved from one source.
+#[derive(Debug, Clone)]
+struct SavedTail {
+    /// One readable binlog file per binlog file of the source, in order.
+    files: Vec<PathBuf>,
+    /// The GTIDs of the whole transactions saved, in order.
+    gtids: Vec<String>,
+    /// The master's binlog coordinate right after the last event saved (`from` when nothing
+    /// followed it): how far this source reaches.
+    end: BinlogPos,
 }
 
 /// The master's binlog from `from` to its end, read over SSH from `src`: one readable file per
@@ -948,7 +988,7 @@ async fn save_binlog_tail(
     src: &BinlogSource<'_>,
     from: &BinlogPos,
     workdir: &Path,
-) -> PResult<(Vec<PathBuf>, Vec<String>)> {
+) -> PResult<SavedTail> {
     let s = crate::ssh::pool::pool()
         .session(src.ssh)
         .await
@@ -991,6 +1031,7 @@ async fn save_binlog_tail(
     let ts = now_unix();
     let mut saved = Vec::new();
     let mut gtids = Vec::new();
+    let mut end = from.clone();
     for (k, (_, name)) in files.iter().enumerate() {
         let path_q = crate::hooks::shell_quote(&format!("{dir}/{name}"));
         let path = format!("{dir}/{name}");
@@ -1040,18 +1081,33 @@ async fn save_binlog_tail(
                 start + whole
             );
         }
-        let events = &events[..whole];
+        let mut events = &events[..whole];
+        // Its events are whole, but its XID (COMMIT) was never written: applied, it would be
+        // rolled back; it was never acknowledged. Not applied, not listed.
+        if let Some((gtid, at)) = binlog::torn_group(events) {
+            warn!(
+                "{}: {path}: transaction {gtid} has no end (a crash during its write): not applied; cut at offset {}",
+                src.label,
+                start + at
+            );
+            events = &events[..at];
+        }
         if events.is_empty() {
             continue;
         }
         gtids.extend(binlog::mariadb_gtids(events));
+        end = BinlogPos::new(name.clone(), (start + events.len()) as u64);
         let mut out = head[..fde_end].to_vec();
         out.extend_from_slice(events);
         let local = workdir.join(format!("saved_{}_{ts}_{}.binlog", src.file_tag, k + 1));
         std::fs::write(&local, out).map_err(|e| PhaseError(format!("{}: {e}", local.display())))?;
         saved.push(local);
     }
-    Ok((saved, gtids))
+    Ok(SavedTail {
+        files: saved,
+        gtids,
+        end,
+    })
 }
 
 fn client_defaults(workdir: &Path, s: &ServerConfig) -> PResult<tempfile::NamedTempFile> {
@@ -1170,6 +1226,21 @@ async fn wait_threads(db: &mut Session) -> PResult<()> {
     }
 }
 
+/// The saved transactions (`gtids`, `domain-server-seq`) that `after` covers and `before` did
+/// not: what applying the tail actually committed.
+fn landed(gtids: &[String], before: &MariaGtidPos, after: &MariaGtidPos) -> Vec<String> {
+    gtids
+        .iter()
+        .filter(|g| {
+            let Ok(one) = MariaGtidPos::parse(g) else {
+                return false;
+            };
+            one.not_in(after).is_empty() && !one.not_in(before).is_empty()
+        })
+        .cloned()
+        .collect()
+}
+
 /// The new master's GTID state after phase 3.4.
 struct NewMasterPos {
     /// gtid_binlog_pos: what replicas can fetch from it.
@@ -1194,7 +1265,9 @@ fn behind_in(replicated: &MariaGtidPos, replica: &MariaGtidPos) -> Vec<String> {
 }
 
 /// One other replica: fetch what it lacks from the new master, then (file/position mode)
-/// switch to the new master's binlog coordinates.
+/// switch to the new master's binlog coordinates. A delayed replica (`delayed`: its SQL_Delay)
+/// is repointed by GTID with its delay kept (CHANGE MASTER keeps MASTER_DELAY) and never waited
+/// for: it would reach the new master's position only after the delay.
 #[allow(clippy::too_many_arguments)]
 async fn recover_replica(
     s: ServerConfig,
@@ -1205,6 +1278,7 @@ async fn recover_replica(
     coords: BinlogPos,
     mode: Mode,
     wait_in_sync: bool,
+    delayed: Option<u64>,
 ) -> PResult<String> {
     let mut db = session(&s).await?;
     let heartbeat = super::repl::heartbeat(&mut db).await;
@@ -1237,10 +1311,10 @@ async fn recover_replica(
     )
     .await?;
     db.exec("START SLAVE", "START SLAVE").await?;
-    if wait_in_sync || mode == Mode::FilePos {
+    if delayed.is_none() && (wait_in_sync || mode == Mode::FilePos) {
         wait_gtid(&mut db, &target_pos, 120).await?;
     }
-    if mode == Mode::FilePos {
+    if delayed.is_none() && mode == Mode::FilePos {
         // Identical to the new master now: continue from its binlog coordinates.
         db.exec("STOP SLAVE", "STOP SLAVE").await?;
         db.exec(
@@ -1261,10 +1335,58 @@ async fn recover_replica(
     db.disconnect().await;
     let gained = after.not_in(&before);
     let mut detail = format!("Slave started, replicating from {}", new.display_name());
+    if let Some(secs) = delayed {
+        detail.push_str(&format!(
+            "; delayed replica: SQL_Delay={secs} kept, not waited for{}",
+            if mode == Mode::FilePos {
+                " (left on GTID: it cannot take the new master's coordinates before it has caught up)"
+            } else {
+                ""
+            }
+        ));
+    }
     if !gained.is_empty() {
         detail.push_str(&format!("; recovered up to {gained} from the new master"));
     }
     Ok(detail)
+}
+
+/// Of the tails saved from binlog servers (in configuration order), the most complete: the
+/// one reaching furthest in the master's binlog, then the one with more transactions, then
+/// the first. With it, a sentence per other tail holding transactions it lacks: copies of one
+/// binlog should never disagree, and what only another holds is not applied.
+fn most_complete(tails: &[(String, SavedTail)]) -> Option<(usize, Vec<String>)> {
+    let mut best: Option<usize> = None;
+    for (i, (_, t)) in tails.iter().enumerate() {
+        let better = best.is_none_or(|b| {
+            let bt = &tails[b].1;
+            (&t.end, t.gtids.len()) > (&bt.end, bt.gtids.len())
+        });
+        if better {
+            best = Some(i);
+        }
+    }
+    let b = best?;
+    let (best_label, best_tail) = &tails[b];
+    let disagree = tails
+        .iter()
+        .filter(|(l, _)| l != best_label)
+        .filter_map(|(l, t)| {
+            let lacking: Vec<&str> = t
+                .gtids
+                .iter()
+                .filter(|g| !best_tail.gtids.contains(g))
+                .map(String::as_str)
+                .collect();
+            (!lacking.is_empty()).then(|| {
+                format!(
+                    "{l} holds transactions {} that {best_label} (the most complete, applied) does not: they were not applied",
+                    lacking.join(",")
+                )
+            })
+        })
+        .collect();
+    Some((b, disagree))
 }
 
 /// Phase 3.2's stop: the dead master's host answers SSH, yet its binlog could not be read and
@@ -1422,15 +1544,22 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
         let mut set = JoinSet::new();
         for &i in &facts.replicas {
             let s = run.server(facts.topo.servers[i].order).clone();
-            set.spawn(async move { wait_applied(&s, i).await });
+            let delayed = facts.topo.servers[i]
+                .alive()
+                .and_then(|o| o.replica.as_ref())
+                .is_some_and(|r| r.sql_delay > 0);
+            set.spawn(async move { wait_applied(&s, i, delayed).await });
         }
         let mut applied = Vec::new();
         while let Some(r) = set.join_next().await {
             applied.push(r.map_err(|e| PhaseError(e.to_string()))??);
         }
         applied.sort_by_key(|a| facts.topo.servers[a.idx].order);
+        // A delayed replica has not applied what it received: the others cannot copy it from
+        // its binlog, so it is never the latest.
         let latest = applied
             .iter()
+            .filter(|a| !a.delayed)
             .max_by(|a, b| {
                 a.status.read_pos.cmp(&b.status.read_pos).then(
                     facts.topo.servers[b.idx]
@@ -1438,7 +1567,12 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                         .cmp(&facts.topo.servers[a.idx].order),
                 )
             })
-            .expect("at least one replica")
+            .ok_or_else(|| {
+                PhaseError(
+                    "every replica is delayed (MASTER_DELAY): none has applied what it received"
+                        .into(),
+                )
+            })?
             .clone();
         let name = facts.topo.servers[latest.idx].name();
         let read = latest
@@ -1475,54 +1609,102 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                 "events after {latest_exec} on the dead master (saving skipped)"
             ));
         } else {
-            // The dead master itself when its host answers, else (or if that fails) the
-            // binlog servers in configuration order.
-            let mut sources = Vec::new();
-            if ssh_ok {
-                sources.push(BinlogSource::dead_master(&dead_cfg));
-            } else {
-                warn!(
-                    "SSH to the dead master is NOT reachable: events after {latest_exec} cannot be read from it"
-                );
-                notes.push("dead master host not reachable over SSH".to_string());
-            }
-            sources.extend(
-                config
-                    .binlog_servers
-                    .iter()
-                    .map(BinlogSource::binlog_server),
-            );
+            // The dead master itself when its host answers; else (or if that fails) every
+            // binlog server, read in parallel: the one whose copy reaches furthest wins, not
+            // the first that answers (a lagging one would hide what the others received).
             let mut failures = Vec::new();
-            for src in &sources {
-                match save_binlog_tail(src, &latest_exec, &run.opts.workdir).await {
-                    Ok((files, gtids)) => {
-                        if files.is_empty() {
-                            // MHA's words for the dead master.
-                            let from = if src.is_master {
-                                "the orig master".to_string()
-                            } else {
-                                src.label.clone()
-                            };
-                            info!("Additional events were not found from {from}. No need to save.");
-                        } else {
-                            info!(
-                                "Saved {} transaction(s) after {latest_exec} from {}",
-                                gtids.len(),
-                                src.label
-                            );
-                        }
-                        notes.extend(files.iter().map(|f| format!("saved {}", f.display())));
-                        saved = files;
-                        tail_gtids = gtids;
-                        saved_from = src.label.clone();
-                        break;
-                    }
+            let mut chosen: Option<(String, bool, SavedTail)> = None;
+            if ssh_ok {
+                let src = BinlogSource::dead_master(&dead_cfg);
+                match save_binlog_tail(&src, &latest_exec, &run.opts.workdir).await {
+                    Ok(t) => chosen = Some((src.label, true, t)),
                     Err(e) => {
                         warn!("could not save the binlog: {e}");
                         notes.push(format!("failed: {e}"));
                         failures.push(e.0);
                     }
                 }
+            } else {
+                warn!(
+                    "SSH to the dead master is NOT reachable: events after {latest_exec} cannot be read from it"
+                );
+                notes.push("dead master host not reachable over SSH".to_string());
+            }
+            if chosen.is_none() && !config.binlog_servers.is_empty() {
+                let mut set = JoinSet::new();
+                for (k, b) in config.binlog_servers.iter().cloned().enumerate() {
+                    let (from, workdir) = (latest_exec.clone(), run.opts.workdir.clone());
+                    set.spawn(
+                        async move {
+                            let src = BinlogSource::binlog_server(&b);
+                            let r = save_binlog_tail(&src, &from, &workdir).await;
+                            (k, src.label, r)
+                        }
+                        .in_current_span(),
+                    );
+                }
+                let mut got = Vec::new();
+                while let Some(r) = set.join_next().await {
+                    let (k, label, r) = r.map_err(|e| PhaseError(e.to_string()))?;
+                    match r {
+                        Ok(t) => {
+                            info!(
+                                "{label}: holds the master's binlog up to {} ({} transaction(s) after {latest_exec})",
+                                t.end,
+                                t.gtids.len()
+                            );
+                            notes.push(format!(
+                                "{label}: up to {}, {} transaction(s)",
+                                t.end,
+                                t.gtids.len()
+                            ));
+                            got.push((k, label, t));
+                        }
+                        Err(e) => {
+                            warn!("could not save the binlog: {e}");
+                            notes.push(format!("failed: {e}"));
+                            failures.push(e.0);
+                        }
+                    }
+                }
+                got.sort_by_key(|(k, _, _)| *k);
+                let tails: Vec<(String, SavedTail)> =
+                    got.into_iter().map(|(_, l, t)| (l, t)).collect();
+                if let Some((best, disagree)) = most_complete(&tails) {
+                    for d in disagree {
+                        warn!("binlog servers disagree: {d}");
+                        notes.push(format!("binlog servers disagree: {d}"));
+                        run.rec.not_recovered.push(d);
+                    }
+                    if tails.len() > 1 {
+                        info!(
+                            "{} is the most complete binlog server (up to {})",
+                            tails[best].0, tails[best].1.end
+                        );
+                    }
+                    let (label, t) = tails[best].clone();
+                    chosen = Some((label, false, t));
+                }
+            }
+            if let Some((label, is_master, t)) = chosen {
+                if t.files.is_empty() {
+                    // MHA's words for the dead master.
+                    let from = if is_master {
+                        "the orig master".to_string()
+                    } else {
+                        label.clone()
+                    };
+                    info!("Additional events were not found from {from}. No need to save.");
+                } else {
+                    info!(
+                        "Saved {} transaction(s) after {latest_exec} from {label}",
+                        t.gtids.len(),
+                    );
+                }
+                notes.extend(t.files.iter().map(|f| format!("saved {}", f.display())));
+                saved = t.files;
+                tail_gtids = t.gtids;
+                saved_from = label;
             }
             if saved_from.is_empty() && ssh_ok {
                 // The events are on a host that answers: losing them is a choice, not a fate
@@ -1628,9 +1810,24 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                 .clone();
             let mut db = session(&new_cfg).await?;
             db.exec("STOP SLAVE", "STOP SLAVE").await?;
+            let mut notes = Vec::new();
+            if new_applied.delayed {
+                // Chosen with --new_master_host: it catches up from the latest replica at
+                // once, not MASTER_DELAY seconds later.
+                warn!(
+                    "{} is a delayed replica (SQL_Delay={}): its delay is lifted to catch up",
+                    new_cfg.display_name(),
+                    new_applied.status.sql_delay
+                );
+                db.exec("lift MASTER_DELAY", "CHANGE MASTER TO MASTER_DELAY = 0")
+                    .await?;
+                notes.push(format!(
+                    "delayed replica (SQL_Delay={}) chosen with --new_master_host: delay lifted",
+                    new_applied.status.sql_delay
+                ));
+            }
             let before = gtid_var(&mut db, "gtid_binlog_pos").await?;
             let behind = latest.slave_pos.not_in(&new_applied.slave_pos);
-            let mut notes = Vec::new();
             if new_idx != latest.idx && !behind.is_empty() {
                 if !latest.log_slave_updates {
                     return Err(PhaseError(format!(
@@ -1685,16 +1882,30 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                         ))
                     })?;
                 let after_tail = gtid_var(&mut db, "gtid_binlog_pos").await?;
+                // What landed, not what the files held: the saved transactions the new
+                // master's gtid_binlog_pos now covers and did not before.
                 let from_tail = after_tail.not_in(&after_catchup);
-                run.rec.recovered.push(Recovered {
-                    from: format!("{saved_from} binlog (over SSH)"),
-                    gtids: if tail_gtids.is_empty() {
-                        from_tail.to_string()
-                    } else {
-                        tail_gtids.join(",")
-                    },
-                });
-                notes.push(format!("applied {} saved transaction(s)", tail_gtids.len()));
+                let landed = landed(&tail_gtids, &after_catchup, &after_tail);
+                if landed.len() != tail_gtids.len() {
+                    warn!(
+                        "{} of the {} saved transaction(s) landed on {}: {}",
+                        landed.len(),
+                        tail_gtids.len(),
+                        new_cfg.display_name(),
+                        landed.join(",")
+                    );
+                }
+                if !from_tail.is_empty() {
+                    run.rec.recovered.push(Recovered {
+                        from: format!("{saved_from} binlog (over SSH)"),
+                        gtids: if landed.is_empty() {
+                            from_tail.to_string()
+                        } else {
+                            landed.join(",")
+                        },
+                    });
+                }
+                notes.push(format!("applied {} saved transaction(s)", landed.len()));
             }
             if !new_cfg.skip_reset_slave {
                 db.exec("RESET SLAVE ALL", "RESET SLAVE ALL").await?;
@@ -1750,6 +1961,7 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                     .clone()
                     .or_else(|| Some(a.status.master_user.clone()));
                 let repl_password = s.repl_password.clone();
+                let delayed = a.delayed.then_some(a.status.sql_delay);
                 let (new, pos, coords, mode, sync) = (
                     new_cfg.clone(),
                     NewMasterPos {
@@ -1773,6 +1985,7 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                             coords,
                             mode,
                             sync,
+                            delayed,
                         )
                         .await;
                         (name, r)
@@ -1982,9 +2195,9 @@ async fn dry_run(run: &mut Run<'_>, f: &Facts, dead: &ServerConfig) -> PResult<(
         plan.push(format!("Phase 3.2: save the dead master's binlog after the latest replica's position (now {}) over SSH", latest.map(|l| l.to_string()).unwrap_or_default()));
     } else if !run.opts.skip_save_master_binlog && !binlog_servers.is_empty() {
         plan.push(format!(
-            "Phase 3.2: save the master's binlog after the latest replica's position (now {}) from {} over SSH; what the dead master wrote after that server's last event cannot be known",
+            "Phase 3.2: save the master's binlog after the latest replica's position (now {}) over SSH from the most complete of {}; what the dead master wrote after that server's last event cannot be known",
             latest.map(|l| l.to_string()).unwrap_or_default(),
-            binlog_servers.join(", or ")
+            binlog_servers.join(", ")
         ));
     } else {
         plan.push("Phase 3.2: the dead master's binlog cannot be saved".into());
@@ -2129,5 +2342,82 @@ async fn finish(run: &mut Run<'_>) {
         if let Err(e) = run_hook(config, "report_script", cmd, args, vec![]).await {
             warn!("report_script failed: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tail(file: &str, end: u64, gtids: &[&str]) -> SavedTail {
+        SavedTail {
+            files: vec![],
+            gtids: gtids.iter().map(|g| g.to_string()).collect(),
+            end: BinlogPos::new(file, end),
+        }
+    }
+
+    #[test]
+    fn the_binlog_server_reaching_furthest_wins() {
+        let t = |l: &str, t: SavedTail| (l.to_string(), t);
+        // (tails in configuration order, winner, disagreements)
+        type Case = (Vec<(String, SavedTail)>, usize, usize);
+        let cases: Vec<Case> = vec![
+            // The first lags: the second wins.
+            (
+                vec![
+                    t("b1", tail("bin.000003", 500, &["0-1-3"])),
+                    t("b2", tail("bin.000003", 900, &["0-1-3", "0-1-4"])),
+                ],
+                1,
+                0,
+            ),
+            // A later file beats a larger offset.
+            (
+                vec![
+                    t("b1", tail("bin.000003", 9000, &["0-1-3"])),
+                    t("b2", tail("bin.000004", 300, &["0-1-3"])),
+                ],
+                1,
+                0,
+            ),
+            // Equal: configuration order.
+            (
+                vec![
+                    t("b1", tail("bin.000003", 900, &["0-1-3"])),
+                    t("b2", tail("bin.000003", 900, &["0-1-3"])),
+                ],
+                0,
+                0,
+            ),
+            // Different content: the furthest wins, and the disagreement is said.
+            (
+                vec![
+                    t("b1", tail("bin.000003", 700, &["0-1-3", "0-2-9"])),
+                    t("b2", tail("bin.000003", 900, &["0-1-3", "0-1-4"])),
+                ],
+                1,
+                1,
+            ),
+        ];
+        for (tails, winner, disagreements) in cases {
+            let (w, d) = most_complete(&tails).unwrap();
+            assert_eq!((w, d.len()), (winner, disagreements), "{tails:?}: {d:?}");
+        }
+        assert!(most_complete(&[]).is_none());
+    }
+
+    #[test]
+    fn landed_lists_what_the_position_gained() {
+        let pos = |t: &str| MariaGtidPos::parse(t).unwrap();
+        let saved: Vec<String> = ["0-1-3", "0-1-4", "0-1-5", "1-1-9"]
+            .map(String::from)
+            .to_vec();
+        // 0-1-5 was rolled back, 1-1-9 was there before.
+        assert_eq!(
+            landed(&saved, &pos("0-1-2,1-1-9"), &pos("0-1-4,1-1-9")),
+            ["0-1-3", "0-1-4"]
+        );
+        assert!(landed(&saved, &pos("0-1-5,1-1-9"), &pos("0-1-5,1-1-9")).is_empty());
     }
 }

@@ -1123,3 +1123,348 @@ async fn the_manager_status_says_the_failover_stopped_before_promotion() {
         );
     }
 }
+
+/// `master_switch --master_state=dead` for `dead` with a JSON report, killed after `limit`:
+/// (exit code, record, output). A run that outlives `limit` fails the test.
+fn switch_dead_within(
+    conf: &std::path::Path,
+    c: &Cluster,
+    dead: &str,
+    extra: &[&str],
+    limit: Duration,
+) -> (Option<i32>, serde_json::Value, String) {
+    let dm = format!("--dead_master_port={}", c.node(dead).port);
+    let out_path = c.dir.path().join(format!("switch-{dead}.out"));
+    let err_path = c.dir.path().join(format!("switch-{dead}.err"));
+    let mut child = std::process::Command::new(bed::mha_bin())
+        .args([
+            "master_switch",
+            "--master_state=dead",
+            "--conf",
+            conf.to_str().unwrap(),
+            "--dead_master_host=127.0.0.1",
+            &dm,
+            "--interactive=0",
+            "--output",
+            "json",
+        ])
+        .args(extra)
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "master_switch did not finish within {limit:?}:\n{}",
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    let err = std::fs::read_to_string(&err_path).unwrap();
+    let rec = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}:\n{text}\n{err}"));
+    (status.code(), rec, format!("{text}\n{err}"))
+}
+
+/// The port in a record's server name, `host(ip:port)`.
+fn port_of(name: &serde_json::Value) -> String {
+    name.as_str()
+        .unwrap_or_default()
+        .rsplit_once(':')
+        .map(|(_, p)| p.trim_end_matches(')').to_string())
+        .unwrap_or_default()
+}
+
+/// Issue 10, hole 8: a delayed replica (MASTER_DELAY) holds up no failover. It is not waited
+/// for, not promoted, and ends replicating from the new master with its delay kept; forced
+/// with --new_master_host, it is promoted after catching up without its delay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delayed_replica_is_not_waited_for_nor_promoted() {
+    let c = Cluster::start(3, Mode::Gtid).await;
+    c.create_acked_table().await;
+    for r in ["server2", "server3", "server4"] {
+        c.wait_acked_table(r, T).await;
+    }
+    c.exec("server4", "STOP SLAVE").await;
+    c.exec("server4", "CHANGE MASTER TO MASTER_DELAY = 3600")
+        .await;
+    c.exec("server4", "START SLAVE").await;
+    let acked = write_then_crash(&c, "server1").await;
+
+    let conf = c.state.app_config();
+    let t = std::time::Instant::now();
+    let (code, rec, text) = switch_dead_within(
+        &conf,
+        &c,
+        "server1",
+        &["--remove_dead_master_conf"],
+        Duration::from_secs(60),
+    );
+    let took = t.elapsed();
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(rec["outcome"], "success", "{text}");
+    assert!(took < Duration::from_secs(20), "took {took:?}: {text}");
+    let new_port = port_of(&rec["new_master"]);
+    assert_ne!(new_port, c.node("server4").port.to_string(), "{text}");
+    let new = ["server2", "server3"]
+        .into_iter()
+        .find(|n| c.node(n).port.to_string() == new_port)
+        .unwrap_or_else(|| panic!("new master {new_port}: {text}"));
+    let ranked4 = rec["ranking"]["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["block"] == "server4")
+        .unwrap()
+        .to_string();
+    assert!(ranked4.contains("delayed"), "{ranked4}");
+    for node in ["server2", "server3"] {
+        c.assert_has_all(node, &acked).await;
+    }
+    let st = c.wait_replicating_from("server4", new, T).await;
+    assert_eq!(
+        st.get("SQL_Delay").cloned().flatten().as_deref(),
+        Some("3600"),
+        "{st:?}"
+    );
+    let other = if new == "server2" {
+        "server3"
+    } else {
+        "server2"
+    };
+    c.wait_replicating_from(other, new, T).await;
+
+    // Forced: the delayed replica becomes the new master, with everything acknowledged.
+    let w = Writer::start(c.state.admin_target(c.node(new)).unwrap());
+    w.wait_acked(20, T).await;
+    let more = w.stop().await;
+    let count = c
+        .value(new, "SELECT COUNT(*) FROM mha_it.acked")
+        .await
+        .unwrap();
+    c.wait_value(other, "SELECT COUNT(*) FROM mha_it.acked", &count, T)
+        .await;
+    sandbox::fault(c.dir.path(), new, Fault::Crash)
+        .await
+        .unwrap();
+    let p4 = format!("--new_master_port={}", c.node("server4").port);
+    let (code, rec, text) = switch_dead_within(
+        &conf,
+        &c,
+        new,
+        &["--new_master_host=127.0.0.1", &p4, "--ignore_last_failover"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(
+        port_of(&rec["new_master"]),
+        c.node("server4").port.to_string(),
+        "{text}"
+    );
+    c.assert_has_all("server4", &acked).await;
+    c.assert_has_all("server4", &more).await;
+    c.wait_replicating_from(other, "server4", T).await;
+}
+
+/// Issue 10, hole 9: the dead master's binlog ends in the middle of a transaction (a crash
+/// while it was written: its row events are there, its XID is not). Applying the tail rolls
+/// that transaction back; the record's `recovered` lists what committed, never the torn one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_transaction_in_the_saved_tail_is_not_listed_as_recovered() {
+    let c = Cluster::start(2, Mode::Gtid).await;
+    c.create_acked_table().await;
+    for r in ["server2", "server3"] {
+        c.wait_acked_table(r, T).await;
+    }
+    // Only the dead master's binlog has the last three transactions.
+    for r in ["server2", "server3"] {
+        c.exec(r, "STOP SLAVE IO_THREAD").await;
+    }
+    let mut gtids = Vec::new();
+    for id in [901, 902, 903] {
+        c.exec(
+            "server1",
+            &format!("INSERT INTO mha_it.acked (id) VALUES ({id})"),
+        )
+        .await;
+        gtids.push(
+            c.value("server1", "SELECT @@global.gtid_binlog_pos")
+                .await
+                .unwrap(),
+        );
+    }
+    let file = c.rows("server1", "SHOW MASTER STATUS").await[0]["File"]
+        .clone()
+        .unwrap();
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    // Tear the last transaction: cut the file just before its XID event.
+    let path = c.node("server1").datadir.join(&file);
+    let bytes = std::fs::read(&path).unwrap();
+    let fde_end = mha::binlog::format_description_end(&bytes).unwrap();
+    let (xid_at, _) = mha::binlog::events(&bytes[fde_end..])
+        .into_iter()
+        .rev()
+        .find(|(_, h)| h.type_code == mha::binlog::XID_EVENT)
+        .unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len((fde_end + xid_at) as u64)
+        .unwrap();
+
+    let (code, rec, text) = switch_dead_json(&c.state.app_config(), &c, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(rec["outcome"], "success", "{text}");
+    let recovered: Vec<String> = rec["recovered"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["gtids"].as_str().unwrap().to_string())
+        .collect();
+    let listed: Vec<&str> = recovered.iter().flat_map(|g| g.split(',')).collect();
+    assert!(
+        listed.contains(&gtids[0].as_str()) && listed.contains(&gtids[1].as_str()),
+        "{recovered:?}: {text}"
+    );
+    assert!(
+        !listed.contains(&gtids[2].as_str()),
+        "the torn {} is listed as recovered: {recovered:?}\n{text}",
+        gtids[2]
+    );
+    let new = if port_of(&rec["new_master"]) == c.node("server2").port.to_string() {
+        "server2"
+    } else {
+        "server3"
+    };
+    c.assert_has_all(new, &[901, 902]).await;
+    assert_eq!(
+        c.value(new, "SELECT COUNT(*) FROM mha_it.acked WHERE id = 903")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+}
+
+/// Issue 10, hole 3: two binlog servers, the first in the configuration lagging (its copy of
+/// the master's binlog stops two transactions short), the master's host gone from SSH. Both
+/// are read; the most complete one supplies the tail, so nothing only it received is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_most_complete_binlog_server_wins_not_the_first() {
+    let c = Cluster::start(2, Mode::Gtid).await;
+    c.create_acked_table().await;
+    for r in ["server2", "server3"] {
+        c.wait_acked_table(r, T).await;
+    }
+    // Only the master (and its binlog servers) get the last three transactions.
+    for r in ["server2", "server3"] {
+        c.exec(r, "STOP SLAVE IO_THREAD").await;
+    }
+    let mut gtids = Vec::new();
+    for id in [901, 902, 903] {
+        c.exec(
+            "server1",
+            &format!("INSERT INTO mha_it.acked (id) VALUES ({id})"),
+        )
+        .await;
+        gtids.push(
+            c.value("server1", "SELECT @@global.gtid_binlog_pos")
+                .await
+                .unwrap(),
+        );
+    }
+    let files: Vec<String> = c
+        .rows("server1", "SHOW BINARY LOGS")
+        .await
+        .into_iter()
+        .map(|r| r["Log_name"].clone().unwrap())
+        .collect();
+    let dir = c.dir.path();
+    sandbox::fault(dir, "server1", Fault::SshStop)
+        .await
+        .unwrap();
+    sandbox::fault(dir, "server1", Fault::Crash).await.unwrap();
+    // Two binlog servers' copies: binlog2 has everything, binlog1 stops before 902.
+    let (lagging, complete) = (dir.join("binlogsrv1"), dir.join("binlogsrv2"));
+    for d in [&lagging, &complete] {
+        std::fs::create_dir(d).unwrap();
+        for f in &files {
+            std::fs::copy(c.node("server1").datadir.join(f), d.join(f)).unwrap();
+        }
+    }
+    let last = lagging.join(files.last().unwrap());
+    let bytes = std::fs::read(&last).unwrap();
+    let fde_end = mha::binlog::format_description_end(&bytes).unwrap();
+    let gtid_events: Vec<usize> = mha::binlog::events(&bytes[fde_end..])
+        .into_iter()
+        .filter(|(_, h)| h.type_code == mha::binlog::MARIADB_GTID_EVENT)
+        .map(|(at, _)| at)
+        .collect();
+    let cut = gtid_events[gtid_events.len() - 2];
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&last)
+        .unwrap()
+        .set_len((fde_end + cut) as u64)
+        .unwrap();
+    let mut text = std::fs::read_to_string(c.state.app_config()).unwrap();
+    for (block, node, store) in [
+        ("binlog1", "server2", &lagging),
+        ("binlog2", "server3", &complete),
+    ] {
+        text.push_str(&format!(
+            "\n[{block}]\nhostname = \"127.0.0.1\"\nssh_port = {}\nmaster_binlog_dir = \"{}\"\n",
+            c.node(node).sshd.port,
+            store.display()
+        ));
+    }
+    let conf = dir.join("app1.toml");
+    std::fs::write(&conf, text).unwrap();
+
+    let (code, rec, text) = switch_dead_json(&conf, &c, &[]);
+    // What server1 wrote after binlog2's last event cannot be known: exit 11.
+    assert_eq!(code, Some(11), "{text}");
+    assert_eq!(rec["outcome"], "data_not_recovered", "{text}");
+    let from_binlog2 = rec["recovered"].as_array().unwrap().iter().find(|r| {
+        r["from"]
+            .as_str()
+            .unwrap()
+            .starts_with("binlog server binlog2(127.0.0.1)")
+    });
+    let listed =
+        from_binlog2.unwrap_or_else(|| panic!("nothing recovered from binlog2: {text}"))["gtids"]
+            .as_str()
+            .unwrap();
+    for g in &gtids {
+        assert!(listed.split(',').any(|x| x == g), "{g} not in {listed}");
+    }
+    let new = if port_of(&rec["new_master"]) == c.node("server2").port.to_string() {
+        "server2"
+    } else {
+        "server3"
+    };
+    c.assert_has_all(new, &[901, 902, 903]).await;
+    let other = if new == "server2" {
+        "server3"
+    } else {
+        "server2"
+    };
+    c.wait_replicating_from(other, new, T).await;
+    c.wait_value(
+        other,
+        "SELECT COUNT(*) FROM mha_it.acked WHERE id IN (901, 902, 903)",
+        "3",
+        T,
+    )
+    .await;
+}
