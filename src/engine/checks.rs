@@ -135,10 +135,56 @@ fn errant(replica: &ServerState, master: &ServerState) -> Option<String> {
     }
 }
 
+/// Errant GTIDs of a replica when the master cannot be asked (it is dead): what the replica
+/// has binlogged that no other replica has, apart from the master's own stream (which the
+/// most advanced replica may alone have received).
+fn errant_among_replicas(
+    replica: &ServerState,
+    others: &[&ServerState],
+    master_server_id: Option<u32>,
+) -> Option<String> {
+    let GtidState::MariaDb { binlog_pos: r, .. } = &replica.gtid else {
+        return None;
+    };
+    let master_server_id = master_server_id?;
+    if others.is_empty() {
+        // Nothing to compare with: a previous master's stream would look errant.
+        return None;
+    }
+    let union = others
+        .iter()
+        .filter_map(|o| match &o.gtid {
+            GtidState::MariaDb { binlog_pos, .. } => Some(binlog_pos.clone()),
+            _ => None,
+        })
+        .fold(crate::topology::MariaGtidPos::default(), |acc, p| {
+            acc.union(&p)
+        });
+    let mut e = r.not_in(&union);
+    e.0.retain(|(_, server_id), _| *server_id != master_server_id);
+    (!e.is_empty()).then(|| e.to_string())
+}
+
 /// The election's view of every server except the master.
 pub fn replica_facts(topo: &Topology, config: &Config, master: Option<usize>) -> Vec<ReplicaFacts> {
     let master_obs = master.map(|i| &topo.servers[i]);
     let master_state = master_obs.and_then(Observed::alive);
+    // A dead master: its server_id as its replicas saw it, and the replicas to compare with.
+    let replicas_of_master: Vec<&ServerState> = topo
+        .servers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != master)
+        .filter_map(|(_, o)| o.alive())
+        .filter(|s| {
+            s.replica
+                .as_ref()
+                .is_some_and(|r| master_obs.is_some_and(|m| m.is_at(&r.master_host, r.master_port)))
+        })
+        .collect();
+    let dead_master_id = replicas_of_master
+        .iter()
+        .find_map(|s| s.replica.as_ref().and_then(|r| r.master_server_id));
     topo.servers
         .iter()
         .enumerate()
@@ -169,6 +215,14 @@ pub fn replica_facts(topo: &Topology, config: &Config, master: Option<usize>) ->
                 sql_delay: r.map(|r| r.sql_delay).unwrap_or(0),
                 errant: match (s, master_state) {
                     (Some(s), Some(m)) => errant(s, m),
+                    (Some(s), None) if master.is_some() => {
+                        let others: Vec<&ServerState> = replicas_of_master
+                            .iter()
+                            .copied()
+                            .filter(|o| !std::ptr::eq(*o, s))
+                            .collect();
+                        errant_among_replicas(s, &others, dead_master_id)
+                    }
                     _ => None,
                 },
             }

@@ -63,6 +63,9 @@ pub struct ReplicaStatus {
     pub master_host: String,
     pub master_port: u16,
     pub master_user: String,
+    /// The master's server_id as the replica last saw it (`Master_Server_Id`): tells the
+    /// master's own transactions from errant ones when the master cannot be asked.
+    pub master_server_id: Option<u32>,
     pub io_running: String,
     /// What the IO thread is doing ("Waiting for master to send event", "Reconnecting ...").
     pub io_state: String,
@@ -117,6 +120,9 @@ impl ReplicaStatus {
             master_host: text(&["Master_Host", "Source_Host"]),
             master_port: num(&["Master_Port", "Source_Port"]).unwrap_or(0) as u16,
             master_user: text(&["Master_User", "Source_User"]),
+            master_server_id: num(&["Master_Server_Id", "Source_Server_Id"])
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n != 0),
             io_running: text(&["Slave_IO_Running", "Replica_IO_Running"]),
             io_state: text(&["Slave_IO_State", "Replica_IO_State"]),
             sql_running: text(&["Slave_SQL_Running", "Replica_SQL_Running"]),

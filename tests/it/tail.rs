@@ -94,3 +94,67 @@ async fn a_saved_tail_is_not_replayed_when_the_new_master_becomes_a_replica() {
         "{st:?}"
     );
 }
+
+/// Issue 10, hole 6: errant GTIDs were computed only against a live master, so during a
+/// failover a candidate with transactions of its own (written on the replica directly) could
+/// be promoted and spread them. They are now found against the other replicas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_with_errant_gtids_is_not_promoted_after_the_master_died() {
+    let c = Cluster::start(2, Mode::Gtid).await;
+    c.create_acked_table().await;
+    for n in ["server2", "server3"] {
+        c.wait_acked_table(n, T).await;
+    }
+    // server3 is the preferred candidate, and someone wrote on it directly.
+    let conf = c.state.app_config();
+    let text = std::fs::read_to_string(&conf)
+        .unwrap()
+        .replace("candidate_master = 1\n", "")
+        .replacen("[server3]\n", "[server3]\ncandidate_master = 1\n", 1);
+    std::fs::write(&conf, text).unwrap();
+    // In a domain of its own, so that replication from the master goes on under
+    // gtid_strict_mode (an errant write in the master's domain breaks it at once).
+    let mut s3 = c.session("server3").await;
+    s3.exec("domain", "SET SESSION gtid_domain_id = 9")
+        .await
+        .unwrap();
+    s3.exec("errant write", "INSERT INTO mha_it.acked VALUES (777)")
+        .await
+        .unwrap();
+    s3.disconnect().await;
+    c.exec("server1", "INSERT INTO mha_it.acked VALUES (1)")
+        .await;
+    c.wait_value("server3", "SELECT COUNT(*) FROM mha_it.acked", "2", T)
+        .await;
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    let dm = format!("--dead_master_port={}", c.node("server1").port);
+    let run = bed::run_mha(
+        &bed::mha_bin(),
+        &[
+            "master_switch",
+            "--master_state=dead",
+            "--conf",
+            conf.to_str().unwrap(),
+            "--dead_master_host=127.0.0.1",
+            &dm,
+            "--interactive=0",
+            "--output",
+            "json",
+        ],
+    );
+    let (stdout, stderr) = bed::text(&run);
+    let (code, out) = (run.status.code(), format!("{stdout}\n{stderr}"));
+    let rec: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(code, Some(0), "{out}");
+    let port2 = c.node("server2").port;
+    assert!(
+        rec["new_master"]
+            .as_str()
+            .is_some_and(|n| n.contains(&format!(":{port2})"))),
+        "{out}"
+    );
+    assert!(out.contains("\"gtids\": \"9-3-1\""), "{out}");
+}
