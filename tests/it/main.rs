@@ -12,4 +12,4 @@ mod manager;
 mod netns;
 mod sandbox;
 mod switchover;
-mod tail;
+mod after_failover;

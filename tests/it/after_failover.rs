@@ -1,11 +1,11 @@
-//! What a failover leaves behind on the new master once the dead master's saved binlog tail
-//! was applied there: a later change of roles must not replay it.
+//! Issue 10's correctness holes, each reproduced on a live sandbox: what a failover leaves
+//! behind (a saved tail, an errant candidate, a hung master that thaws).
 
 use std::time::Duration;
 
 use mha::sandbox::{self, Fault, Mode};
 
-use crate::bed::{self, Cluster};
+use crate::bed::{self, Cluster, Daemon};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -157,4 +157,94 @@ async fn a_replica_with_errant_gtids_is_not_promoted_after_the_master_died() {
         "{out}"
     );
     assert!(out.contains("\"gtids\": \"9-3-1\""), "{out}");
+}
+
+/// Issue 10, hole 1: a client holds `BEGIN; INSERT (99)` on the master, the master hangs
+/// (SIGSTOP), the client sends COMMIT, the manager fails over. Before, the thawed master
+/// acknowledged the commit (a row no other server has) and took writes next to the new
+/// master. Now the hung master is killed over SSH before the promotion: the commit is never
+/// acknowledged, and a restart by a supervisor finds it made read-only by the manager.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_master_never_acknowledges_after_the_failover_nor_takes_writes() {
+    let c = Cluster::start(2, Mode::Gtid).await;
+    c.create_acked_table().await;
+    for n in ["server2", "server3"] {
+        c.wait_acked_table(n, T).await;
+    }
+    c.exec("server1", "CREATE USER 'app'@'%' IDENTIFIED BY 'apppw'")
+        .await;
+    c.exec("server1", "GRANT INSERT, SELECT ON mha_it.* TO 'app'@'%'")
+        .await;
+    let conf = c.state.app_config();
+    let m = Daemon::manager(&conf, &[], c.dir.path().join("manager.log"), T);
+    let app = |node: &str| mha::sql::Target {
+        host: "127.0.0.1".into(),
+        port: c.node(node).port,
+        user: "app".into(),
+        password: mha::secret::Secret::new("apppw"),
+        socket: None,
+    };
+    let mut client = mha::sql::connect(&app("server1"), Duration::from_secs(5))
+        .await
+        .unwrap();
+    client.exec("begin", "BEGIN").await.unwrap();
+    client
+        .exec("insert", "INSERT INTO mha_it.acked VALUES (99)")
+        .await
+        .unwrap();
+    sandbox::fault(c.dir.path(), "server1", Fault::Freeze)
+        .await
+        .unwrap();
+    // The COMMIT is sent to the hung server; its answer decides everything.
+    let commit = tokio::spawn(async move {
+        client
+            .exec_waiting("commit", "COMMIT", Duration::from_secs(60))
+            .await
+    });
+    assert!(
+        m.wait_for("monitoring the new master", Duration::from_secs(30)),
+        "{}",
+        m.output()
+    );
+    // The thaw (the process may already be gone: then there is nothing to resume).
+    let _ = sandbox::fault(c.dir.path(), "server1", Fault::Resume).await;
+    let acknowledged = tokio::time::timeout(Duration::from_secs(30), commit)
+        .await
+        .expect("the COMMIT got an answer")
+        .unwrap();
+    assert!(
+        acknowledged.is_err(),
+        "the old master acknowledged the commit after the failover"
+    );
+    let q99 = "SELECT COUNT(*) FROM mha_it.acked WHERE id = 99";
+    assert_eq!(c.value("server2", q99).await.as_deref(), Some("0"));
+    // Only the new master takes writes.
+    assert!(
+        mha::sql::connect(&app("server1"), Duration::from_secs(2))
+            .await
+            .is_err(),
+        "the old master still accepts connections"
+    );
+    let mut s2 = mha::sql::connect(&app("server2"), Duration::from_secs(5))
+        .await
+        .unwrap();
+    s2.exec("write", "INSERT INTO mha_it.acked VALUES (100)")
+        .await
+        .unwrap();
+    // A supervisor restarts it: the manager makes it read-only at once.
+    sandbox::fault(c.dir.path(), "server1", Fault::Start)
+        .await
+        .unwrap();
+    c.wait_value("server1", "SELECT @@global.read_only", "1", Duration::from_secs(5))
+        .await;
+    let mut s1 = mha::sql::connect(&app("server1"), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(
+        s1.exec("write", "INSERT INTO mha_it.acked VALUES (101)")
+            .await
+            .is_err(),
+        "the restarted old master takes writes"
+    );
+    assert_eq!(c.value("server1", q99).await.as_deref(), Some("0"));
 }
