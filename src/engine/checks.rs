@@ -123,7 +123,7 @@ fn errant(replica: &ServerState, master: &ServerState) -> Option<String> {
             // The master's own stream on a replica can only be replication progress (the two
             // servers are read at slightly different moments); errant writes carry another
             // server_id.
-            let mut e = r.not_in(m);
+            let mut e = r.ahead_of(m);
             e.0.retain(|(_, server_id), _| *server_id != master.server_id);
             (!e.is_empty()).then(|| e.to_string())
         }
@@ -160,7 +160,7 @@ fn errant_among_replicas(
         .fold(crate::topology::MariaGtidPos::default(), |acc, p| {
             acc.union(&p)
         });
-    let mut e = r.not_in(&union);
+    let mut e = r.ahead_of(&union);
     e.0.retain(|(_, server_id), _| *server_id != master_server_id);
     (!e.is_empty()).then(|| e.to_string())
 }

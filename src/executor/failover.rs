@@ -896,11 +896,34 @@ async fn wait_applied(s: &ServerConfig, idx: usize, delayed: bool) -> PResult<Ap
             .flatten()
             .unwrap_or_default();
         let idle = state.contains("read all relay log");
-        if st.exec_pos == st.read_pos
-            || (idle
-                && last_exec == st.exec_pos
-                && stable_since.elapsed() > Duration::from_millis(300))
-        {
+        // What the IO thread received, as whole transactions (MariaDB moves Gtid_IO_Pos at the
+        // end of an event group, so a transaction torn by the crash is not in it). Applied
+        // means gtid_slave_pos reached it: with parallel replication the SQL thread reads
+        // all of the relay log while workers still apply, so its state and a steady
+        // position prove nothing.
+        let received = row
+            .get("Gtid_IO_Pos")
+            .cloned()
+            .flatten()
+            .and_then(|t| MariaGtidPos::parse(&t).ok())
+            .filter(|p| !p.is_empty() && st.uses_gtid());
+        let applied = match &received {
+            Some(io) => {
+                let slave_pos = gtid_var(&mut db, "gtid_slave_pos").await?;
+                let have = slave_pos.domain_max();
+                io.domain_max()
+                    .iter()
+                    .all(|(d, n)| have.get(d).is_some_and(|h| h >= n))
+            }
+            // File/position replication (no Gtid_IO_Pos): the positions, as before.
+            None => {
+                st.exec_pos == st.read_pos
+                    || (idle
+                        && last_exec == st.exec_pos
+                        && stable_since.elapsed() > Duration::from_millis(300))
+            }
+        };
+        if applied {
             let slave_pos = gtid_var(&mut db, "gtid_slave_pos").await?;
             let lsu = log_slave_updates(&mut db).await?;
             db.disconnect().await;

@@ -56,6 +56,21 @@ impl MariaGtidPos {
         self.0.is_empty()
     }
 
+    /// Entries beyond everything `other` has in their domain (or in a domain `other` lacks).
+    /// `@@gtid_binlog_pos` keeps one GTID per domain, whichever server wrote it last, so
+    /// positions are compared by sequence number within a domain, not per server_id: a
+    /// replica whose last GTID is an older master's `0-1-2` is behind `0-2-60`, not errant.
+    pub fn ahead_of(&self, other: &MariaGtidPos) -> MariaGtidPos {
+        let theirs = other.domain_max();
+        MariaGtidPos(
+            self.0
+                .iter()
+                .filter(|((d, _), n)| theirs.get(d).is_none_or(|m| m < *n))
+                .map(|(k, n)| (*k, *n))
+                .collect(),
+        )
+    }
+
     /// Both positions together: the higher sequence number per (domain, server).
     pub fn union(&self, other: &MariaGtidPos) -> MariaGtidPos {
         let mut out = self.0.clone();
@@ -224,6 +239,15 @@ impl Serialize for MysqlGtidSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ahead_of_compares_within_a_domain() {
+        let p = |t: &str| MariaGtidPos::parse(t).unwrap();
+        assert!(p("0-1-2").ahead_of(&p("0-2-60")).is_empty(), "behind");
+        assert_eq!(p("0-1-70").ahead_of(&p("0-2-60")), p("0-1-70"));
+        assert_eq!(p("0-2-60,9-3-1").ahead_of(&p("0-2-60")), p("9-3-1"));
+        assert!(p("").ahead_of(&p("0-1-1")).is_empty());
+    }
 
     const A: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
     const B: &str = "4e11fa47-71ca-11e1-9e33-c80aa9429562";

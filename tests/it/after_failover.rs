@@ -235,8 +235,13 @@ async fn a_hung_master_never_acknowledges_after_the_failover_nor_takes_writes() 
     sandbox::fault(c.dir.path(), "server1", Fault::Start)
         .await
         .unwrap();
-    c.wait_value("server1", "SELECT @@global.read_only", "1", Duration::from_secs(5))
-        .await;
+    c.wait_value(
+        "server1",
+        "SELECT @@global.read_only",
+        "1",
+        Duration::from_secs(5),
+    )
+    .await;
     let mut s1 = mha::sql::connect(&app("server1"), Duration::from_secs(5))
         .await
         .unwrap();

@@ -2,6 +2,7 @@
 //! mariadbd and sshd processes through the sandbox code, each on its own ports, and stop them
 //! even when they fail.
 
+mod after_failover;
 mod bed;
 mod check_repl;
 mod check_ssh;
@@ -12,4 +13,3 @@ mod manager;
 mod netns;
 mod sandbox;
 mod switchover;
-mod after_failover;
