@@ -277,22 +277,10 @@ mod tests {
 
     fn record(outcome: Outcome) -> FailoverRecord {
         FailoverRecord {
-            app: "app1".into(),
-            started_unix: 1700000000,
             outcome,
-            error: None,
             dead_master: Some("db1".into()),
             new_master: Some("db2".into()),
-            mode: None,
-            latest_replica: None,
-            ranking: None,
-            phases: vec![],
-            recovered: vec![],
-            not_recovered: vec![],
-            replicas: vec![],
-            hooks: vec![],
-            plan: vec![],
-            total_ms: 0,
+            ..FailoverRecord::new("app1", 1700000000)
         }
     }
 

@@ -165,6 +165,28 @@ pub struct FailoverRecord {
 }
 
 impl FailoverRecord {
+    /// A record of a failover that has just started: failed until it says otherwise.
+    pub fn new(app: &str, started_unix: u64) -> FailoverRecord {
+        FailoverRecord {
+            app: app.to_string(),
+            started_unix,
+            outcome: Outcome::Failed,
+            error: None,
+            dead_master: None,
+            new_master: None,
+            mode: None,
+            latest_replica: None,
+            ranking: None,
+            phases: vec![],
+            recovered: vec![],
+            not_recovered: vec![],
+            replicas: vec![],
+            hooks: vec![],
+            plan: vec![],
+            total_ms: 0,
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self.outcome {
             Outcome::Success | Outcome::DryRun => 0,
@@ -608,7 +630,7 @@ fn kill_command(pid_file: Option<&str>, port: u16) -> String {
          if [ -z \"$pid\" ] || ! alive \"$pid\"; then pid=$(ss -Htlnp 'sport = :{port}' 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2); fi; \
          if [ -z \"$pid\" ] || ! alive \"$pid\"; then echo none; exit 0; fi; \
          kill -9 \"$pid\" 2>/dev/null || sudo -n kill -9 \"$pid\" 2>/dev/null; \
-         i=0; while alive \"$pid\" && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; \
+         i=0; while alive \"$pid\" && [ $i -lt 250 ]; do sleep 0.02; i=$((i+1)); done; \
          if alive \"$pid\"; then echo alive \"$pid\"; exit 1; fi; echo killed \"$pid\""
     )
 }
@@ -1448,24 +1470,7 @@ pub async fn failover(config: &Config, opts: &FailoverOptions) -> FailoverRecord
     let mut run = Run {
         config,
         opts,
-        rec: FailoverRecord {
-            app: config.app_name.clone(),
-            started_unix: now_unix(),
-            outcome: Outcome::Failed,
-            error: None,
-            dead_master: None,
-            new_master: None,
-            mode: None,
-            latest_replica: None,
-            ranking: None,
-            phases: vec![],
-            recovered: vec![],
-            not_recovered: vec![],
-            replicas: vec![],
-            hooks: vec![],
-            plan: vec![],
-            total_ms: 0,
-        },
+        rec: FailoverRecord::new(&config.app_name, now_unix()),
         started: Instant::now(),
     };
     let _ = std::fs::create_dir_all(&opts.workdir);

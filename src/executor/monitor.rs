@@ -816,22 +816,13 @@ async fn monitor(
                         };
                         match crash_proven(&evidence) {
                             Decision::Dead { evidence: lines } => {
-                                error!("Master {} crashed!", master.display_name());
-                                for line in &lines {
-                                    error!("  evidence: {line}");
-                                }
-                                error!("Master is down!");
                                 drop(lock_conn.take());
-                                return Outcome::MasterDead {
-                                    master: master.display_name(),
-                                    evidence: lines,
-                                    facts: super::failover::Detected {
+                                return master_down(&master, "crashed!", lines, super::failover::Detected {
                                         at: Instant::now(),
                                         master_ssh: Some(true),
                                         master_sql: super::failover::MasterSql::Refused,
                                         pid_file: watch.pid_file.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-                                    },
-                                };
+                                    });
                             }
                             Decision::NotDead { reason } => {
                                 info!("Not a proven crash ({reason}): the pings decide.");
@@ -950,16 +941,12 @@ async fn monitor(
                 ticker.abort();
                 match confirm_dead(&evidence) {
                     Decision::Dead { evidence: lines } => {
-                        error!("Master {} is not reachable!", master.display_name());
-                        for line in &lines {
-                            error!("  evidence: {line}");
-                        }
-                        error!("Master is down!");
                         drop(lock_conn.take());
-                        return Outcome::MasterDead {
-                            master: master.display_name(),
-                            evidence: lines,
-                            facts: super::failover::Detected {
+                        return master_down(
+                            &master,
+                            "is not reachable!",
+                            lines,
+                            super::failover::Detected {
                                 at: Instant::now(),
                                 master_ssh: match &evidence.ssh {
                                     SshCheck::Reachable => Some(true),
@@ -974,7 +961,7 @@ async fn monitor(
                                     .unwrap_or_else(|e| e.into_inner())
                                     .clone(),
                             },
-                        };
+                        );
                     }
                     Decision::NotDead { reason } => {
                         warn!(
@@ -987,6 +974,25 @@ async fn monitor(
                 }
             }
         }
+    }
+}
+
+/// Log the verdict and its evidence, MHA's `Master is down!`, and hand over to the failover.
+fn master_down(
+    master: &ServerConfig,
+    how: &str,
+    evidence: Vec<String>,
+    facts: super::failover::Detected,
+) -> Outcome {
+    error!("Master {} {how}", master.display_name());
+    for line in &evidence {
+        error!("  evidence: {line}");
+    }
+    error!("Master is down!");
+    Outcome::MasterDead {
+        master: master.display_name(),
+        evidence,
+        facts,
     }
 }
 
