@@ -284,3 +284,53 @@ async fn switch_ends_sessions_that_read_only_does_not_stop() {
     assert_eq!(c.value("server2", q).await.as_deref(), Some("0"));
     c.wait_replicating_from("server1", "server2", T).await;
 }
+
+/// An update still running on the old master when the switch blocks writes (younger than
+/// --running_updates_limit, so the checks let it pass): `SET GLOBAL read_only = 1` waits for
+/// it, up to lock_wait_timeout (3 × the limit = 9 s). The client used to give up after its own
+/// 5 s and roll back, while the server's statement went on and made the "rolled back" old
+/// master read-only behind the report's back. Now the client waits as long as the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_update_on_the_old_master_does_not_outlast_the_client() {
+    let c = Cluster::start(1, Mode::Gtid).await;
+    c.create_acked_table().await;
+    c.exec("server1", "INSERT INTO mha_it.acked VALUES (1)").await;
+    c.wait_value("server2", "SELECT COUNT(*) FROM mha_it.acked", "1", T)
+        .await;
+    let mut writer = c.session("server1").await;
+    let update = tokio::spawn(async move {
+        writer
+            .exec_waiting(
+                "slow update",
+                "UPDATE mha_it.acked SET id = 2 + SLEEP(7) WHERE id = 1",
+                Duration::from_secs(30),
+            )
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let port2 = format!("--new_master_port={}", c.node("server2").port);
+    let (code, out) = switch(
+        &c,
+        &[
+            "--new_master_host=127.0.0.1",
+            &port2,
+            "--orig_master_is_new_slave",
+            "--running_updates_limit=3",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(update.await.unwrap().is_ok(), "the update finished first");
+    assert_eq!(
+        c.value("server2", "SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        c.value("server2", "SELECT COUNT(*) FROM mha_it.acked WHERE id = 2")
+            .await
+            .as_deref(),
+        Some("1"),
+        "the update reached the new master"
+    );
+}
