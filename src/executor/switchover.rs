@@ -608,6 +608,16 @@ async fn rollback(
     ok
 }
 
+/// End connection `id` on a server (best effort: it may be gone already).
+async fn kill_connection(s: &ServerConfig, id: u32) {
+    if let Ok(mut db) = session(s).await {
+        let _ = db
+            .exec("kill the unanswered statement", &format!("KILL {id}"))
+            .await;
+        db.disconnect().await;
+    }
+}
+
 /// `@@global.read_only` of a server, on a new connection.
 async fn read_only_of(s: &ServerConfig) -> Result<bool, String> {
     let mut db = session(s).await.map_err(|e| e.0)?;
@@ -786,8 +796,10 @@ async fn switch(
     // The new master takes writes: the point of no return. read_only=0 comes before the
     // start hook, so that a hook failing afterwards never undoes a master that took writes,
     // and an unclear answer is settled by reading the state back.
+    let mut promote_conn: Option<u32> = None;
     let promote = async {
         let mut db = session(new).await?;
+        promote_conn = Some(db.connection_id());
         if !new.skip_reset_slave {
             db.exec("RESET SLAVE ALL", "RESET SLAVE ALL").await?;
         }
@@ -796,6 +808,11 @@ async fn switch(
         Ok::<_, StepError>(())
     };
     if let Err(e) = promote.await {
+        // A statement whose answer was lost may still be running on the server (waiting for
+        // a lock): end it first, so that what is read back stays true.
+        if let Some(id) = promote_conn {
+            kill_connection(new, id).await;
+        }
         let read_back = read_only_of(new).await;
         match after_promote_error(&read_back) {
             PromoteVerdict::Promoted => {

@@ -150,6 +150,11 @@ impl Session {
         &self.server
     }
 
+    /// The server's id for this connection (`CONNECTION_ID()`): what `KILL` takes.
+    pub fn connection_id(&self) -> u32 {
+        self.conn.id()
+    }
+
     /// Change the statement timeout (a connection opened with a short connect timeout that
     /// must then wait longer, e.g. for `SET GLOBAL read_only`).
     pub fn set_timeout(&mut self, timeout: Duration) {

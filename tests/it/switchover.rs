@@ -197,6 +197,16 @@ async fn file_pos_switch_refusals_and_rollback() {
         .unwrap();
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("Switch failed and was rolled back"), "{out}");
+    // What the rollback could not do is in the error itself, not only in a log line: the
+    // frozen new master could not be pointed back at the old one.
+    let port2 = c.node("server2").port;
+    assert!(
+        out.lines().any(|l| l.starts_with("Error: ")
+            && l.contains(&format!(
+                "rollback: 127.0.0.1(127.0.0.1:{port2}) could not be pointed back"
+            ))),
+        "{out}"
+    );
     assert_eq!(
         c.value("server1", "SELECT @@global.read_only")
             .await
@@ -294,7 +304,8 @@ async fn switch_ends_sessions_that_read_only_does_not_stop() {
 async fn a_running_update_on_the_old_master_does_not_outlast_the_client() {
     let c = Cluster::start(1, Mode::Gtid).await;
     c.create_acked_table().await;
-    c.exec("server1", "INSERT INTO mha_it.acked VALUES (1)").await;
+    c.exec("server1", "INSERT INTO mha_it.acked VALUES (1)")
+        .await;
     c.wait_value("server2", "SELECT COUNT(*) FROM mha_it.acked", "1", T)
         .await;
     let mut writer = c.session("server1").await;
