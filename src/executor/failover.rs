@@ -946,6 +946,12 @@ async fn wait_applied(s: &ServerConfig, idx: usize, delayed: bool) -> PResult<Ap
             }
         };
         if applied {
+            // The status read above may predate the last commit (a worker may have finished
+            // between the two reads): read the positions again, now that all is applied.
+            let st = match (&received, replica_status(&mut db).await?) {
+                (Some(_), Some((now, _))) => now,
+                _ => st,
+            };
             let slave_pos = gtid_var(&mut db, "gtid_slave_pos").await?;
             let lsu = log_slave_updates(&mut db).await?;
             db.disconnect().await;

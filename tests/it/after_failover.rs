@@ -253,3 +253,94 @@ async fn a_hung_master_never_acknowledges_after_the_failover_nor_takes_writes() 
     );
     assert_eq!(c.value("server1", q99).await.as_deref(), Some("0"));
 }
+
+/// Issue 10, hole 5: with parallel replication, a replica's SQL thread says "read all relay
+/// log" while a worker still applies (here: waits for a row lock a client holds on the
+/// replica), and its position stands still. Phase 3.1 took that for "applied", saved the
+/// transaction again from the dead master's binlog and applied it a second time. Now it waits
+/// until gtid_slave_pos has reached what the IO thread received.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parallel_worker_still_applying_is_waited_for() {
+    let c = Cluster::start(1, Mode::Gtid).await;
+    c.exec("server1", "CREATE DATABASE IF NOT EXISTS mha_it")
+        .await;
+    c.exec(
+        "server1",
+        "CREATE TABLE mha_it.counter (id INT PRIMARY KEY, n INT NOT NULL) ENGINE=InnoDB",
+    )
+    .await;
+    c.exec("server1", "INSERT INTO mha_it.counter VALUES (1, 0)")
+        .await;
+    c.wait_value("server2", "SELECT COUNT(*) FROM mha_it.counter", "1", T)
+        .await;
+    for stmt in [
+        "STOP SLAVE",
+        "SET GLOBAL slave_parallel_threads = 4",
+        "START SLAVE",
+    ] {
+        c.exec("server2", stmt).await;
+    }
+    c.wait_replicating_from("server2", "server1", T).await;
+    // A client on the replica holds the row the next replicated update needs.
+    let mut holder = c.session("server2").await;
+    holder.exec("begin", "BEGIN").await.unwrap();
+    holder
+        .rows(
+            "lock the row",
+            "SELECT n FROM mha_it.counter WHERE id = 1 FOR UPDATE",
+        )
+        .await
+        .unwrap();
+    c.exec(
+        "server1",
+        "UPDATE mha_it.counter SET n = n + 1 WHERE id = 1",
+    )
+    .await;
+    let master_pos = c
+        .rows("server1", "SHOW MASTER STATUS")
+        .await
+        .remove(0)
+        .get("Position")
+        .cloned()
+        .flatten()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while c.slave_status("server2").await["Read_Master_Log_Pos"].as_deref()
+        != Some(master_pos.as_str())
+    {
+        assert!(
+            start.elapsed() < T,
+            "the replica did not receive the update"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    // The lock goes away after 3 s; the worker then commits.
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        holder.exec("release", "ROLLBACK").await.unwrap();
+        holder.disconnect().await;
+    });
+    let conf = c.state.app_config();
+    let dm = format!("--dead_master_port={}", c.node("server1").port);
+    let (code, out) = mha(&[
+        "master_switch",
+        "--master_state=dead",
+        "--conf",
+        conf.to_str().unwrap(),
+        "--dead_master_host=127.0.0.1",
+        &dm,
+        "--interactive=0",
+    ]);
+    release.await.unwrap();
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        c.value("server2", "SELECT n FROM mha_it.counter WHERE id = 1")
+            .await
+            .as_deref(),
+        Some("1"),
+        "the update was applied once:\n{out}"
+    );
+}
