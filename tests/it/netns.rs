@@ -72,7 +72,7 @@ async fn partitions_in_network_namespaces() {
     let w = bed::Writer::start(c.state.admin_target(c.node("server1")).unwrap());
     let mut m = Daemon::manager(
         &conf,
-        &[],
+        &["--last_failover_minute=0"],
         c.dir.path().join("manager2.log"),
         Duration::from_secs(20),
     );
@@ -130,9 +130,58 @@ async fn partitions_in_network_namespaces() {
         "acknowledged {} rows before the cut; {on_new} survive (a cut host keeps what it never sent)",
         acked.len()
     );
+
+    // 3. The same cut with semi-synchronous replication: a commit is acknowledged only once a
+    //    replica has it, so no acknowledged write can stay behind on the cut host.
+    assert!(
+        m.wait_for(
+            "waiting until MySQL doesn't respond.. master=198.18.0.12",
+            Duration::from_secs(20)
+        ),
+        "{}",
+        m.output()
+    );
+    c.exec("server2", "SET GLOBAL rpl_semi_sync_master_enabled = 1")
+        .await;
+    for stmt in [
+        "SET GLOBAL rpl_semi_sync_slave_enabled = 1",
+        "STOP SLAVE IO_THREAD",
+        "START SLAVE IO_THREAD",
+    ] {
+        c.exec("server3", stmt).await;
+    }
+    c.wait_value(
+        "server2",
+        "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'Rpl_semi_sync_master_clients'",
+        "1",
+        Duration::from_secs(20),
+    )
+    .await;
+    let w = bed::Writer::start(c.state.admin_target(c.node("server2")).unwrap());
+    w.wait_acked(20, Duration::from_secs(30)).await;
+    let before = m.output().matches("monitoring the new master").count();
+    net.unplug(1);
+    let start = std::time::Instant::now();
+    while m.output().matches("monitoring the new master").count() == before {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no failover of the second cut host:\n{}",
+            m.output()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let acked = w.stop().await;
+    assert_eq!(
+        c.value("server3", "SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+    c.assert_has_all("server3", &acked).await;
     m.child.kill().unwrap();
     let _ = m.child.wait();
     net.plug(0);
+    net.plug(1);
     drop(c);
     drop(net);
 }
