@@ -92,6 +92,8 @@ pub fn configure(keys: &SshKeys, node_ssh_dir: &Path, host: &str, port: u16) -> 
         .and_then(|mut f| f.write_all(entry.as_bytes()))
         .map_err(io_err("cannot write", &keys.known_hosts))?;
     let config = node_ssh_dir.join("sshd_config");
+    // Sessions whose client vanished without closing (a host cut off the network, a killed
+    // manager behind a dead link) end after about 6 s instead of outliving the sandbox.
     // Remote commands get a HOME of their own (empty): a login profile of the machine running
     // the sandbox (pyenv, nvm, ... sourced by bash for every SSH command) would otherwise add
     // its start-up time, 0.35 s on a development box, to every SSH step. Database hosts do
@@ -105,7 +107,8 @@ pub fn configure(keys: &SshKeys, node_ssh_dir: &Path, host: &str, port: u16) -> 
              PidFile {}\nAuthorizedKeysFile {}\nAllowUsers {}\n\
              PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
              PermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\nMaxStartups 100:30:200\n\
-             Subsystem sftp internal-sftp\nSetEnv HOME={}\n",
+             Subsystem sftp internal-sftp\nSetEnv HOME={}\n\
+             ClientAliveInterval 2\nClientAliveCountMax 3\n",
             keys.host_key.display(),
             node_ssh_dir.join("sshd.pid").display(),
             keys.authorized_keys.display(),
