@@ -10,6 +10,10 @@ pub enum Scope {
     ServerOnly,
     /// In `[server default]` (inherited by every server) or in a server block (overrides).
     Server,
+    /// Read per server only, as MHA does: in `[server default]` it is accepted (an unchanged
+    /// MHA file loads) but not inherited, with a warning. Promotion rules must be said of
+    /// each server: inheriting `candidate_master` would silently change who is promoted.
+    PerServer,
     /// Application-wide: `[server default]` of the app file or of the global file only.
     App,
 }
@@ -253,28 +257,28 @@ pub static KEYS: &[KeyDef] = &[
     // Promotion rules.
     k(
         "candidate_master",
-        Server,
+        PerServer,
         Flag,
         "0",
         "1 = prefer this server as the new master.",
     ),
     k(
         "no_master",
-        Server,
+        PerServer,
         Flag,
         "0",
         "1 = never promote this server (DR or backup host).",
     ),
     k(
         "ignore_fail",
-        Server,
+        PerServer,
         Flag,
         "0",
         "1 = failover goes on even if this replica is down or broken.",
     ),
     k(
         "skip_init_ssh_check",
-        Server,
+        PerServer,
         Flag,
         "0",
         "1 = skip this host in the start-up SSH checks.",

@@ -173,6 +173,7 @@ fn check_block(
     path: &Path,
     block: &RawBlock,
     errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<String>,
 ) -> Vec<(&'static KeyDef, Val, Option<usize>)> {
     let shown_block = match block.kind {
         BlockKind::ServerDefault => "server default",
@@ -208,6 +209,14 @@ fn check_block(
         };
         if let Some(m) = misplaced {
             errors.push(err(format!("`{key}` {m}")));
+            continue;
+        }
+        if block.kind == BlockKind::ServerDefault && def.scope == Scope::PerServer {
+            warnings.push(format!(
+                "{}{}: `{key}` in [server default] is ignored, as MHA ignores it: it applies to no server; set it in each server's block",
+                path.display(),
+                line.map(|l| format!(":{l}")).unwrap_or_default()
+            ));
             continue;
         }
         match parse_value(def, value) {
@@ -433,7 +442,7 @@ pub(super) fn resolve(inputs: Inputs<'_>) -> Result<(Config, Vec<String>), Confi
         }
         if let Some(b) = global.server_default() {
             let file = global.path.clone();
-            let values = check_block(&file, b, &mut ctx.errors);
+            let values = check_block(&file, b, &mut ctx.errors, &mut ctx.warnings);
             let f2 = file.clone();
             default_layers.push(Layer {
                 origin_of: Box::new(move |line| Origin::GlobalFile {
@@ -446,7 +455,7 @@ pub(super) fn resolve(inputs: Inputs<'_>) -> Result<(Config, Vec<String>), Confi
         }
     }
     if let Some(b) = inputs.app.server_default() {
-        let values = check_block(&app_path, b, &mut ctx.errors);
+        let values = check_block(&app_path, b, &mut ctx.errors, &mut ctx.warnings);
         let f2 = app_path.clone();
         default_layers.push(Layer {
             origin_of: Box::new(move |line| Origin::ServerDefault {
@@ -489,6 +498,7 @@ pub(super) fn resolve(inputs: Inputs<'_>) -> Result<(Config, Vec<String>), Confi
             Path::new("init_conf_load_script output"),
             &block,
             &mut ctx.errors,
+            &mut ctx.warnings,
         );
         default_layers.push(Layer {
             origin_of: Box::new(|line| Origin::InitConfLoadScript {
@@ -543,7 +553,7 @@ pub(super) fn resolve(inputs: Inputs<'_>) -> Result<(Config, Vec<String>), Confi
         .iter()
         .filter(|b| b.kind != BlockKind::ServerDefault)
     {
-        let values = check_block(&app_path, block, &mut ctx.errors);
+        let values = check_block(&app_path, block, &mut ctx.errors, &mut ctx.warnings);
         let (f2, name) = (app_path.clone(), block.name.clone());
         let own = Layer {
             origin_of: Box::new(move |line| Origin::ServerBlock {

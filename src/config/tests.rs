@@ -539,3 +539,30 @@ fn fast_crash_detection_is_on_unless_turned_off() {
     assert!(load_with("fast_crash_detection=1\n"));
     assert!(!load_with("fast_crash_detection=0\n"));
 }
+
+/// MHA reads the promotion rules per server only: in [server default] they are ignored
+/// (the file still loads, with a warning), never inherited by every server.
+#[test]
+fn promotion_rules_are_not_inherited_from_server_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "app1.cnf",
+        "[server default]\nuser=mha\npassword=x\ncandidate_master=1\nno_master=1\nignore_fail=1\nskip_init_ssh_check=1\n\
+         [server1]\nhostname=127.0.0.1\n[server2]\nhostname=127.0.0.2\ncandidate_master=1\n",
+    );
+    let loaded = load(&p, &no_global()).unwrap();
+    let s = &loaded.config.servers;
+    assert!(!s[0].candidate_master && s[1].candidate_master);
+    assert!(s.iter().all(|s| !s.no_master && !s.ignore_fail && !s.skip_init_ssh_check));
+    for key in ["candidate_master", "no_master", "ignore_fail", "skip_init_ssh_check"] {
+        assert!(
+            loaded
+                .warnings
+                .iter()
+                .any(|w| w.contains(&format!("`{key}` in [server default] is ignored"))),
+            "{key}: {:?}",
+            loaded.warnings
+        );
+    }
+}
