@@ -439,10 +439,12 @@ pub fn assess(topo: &Topology, config: &Config, opts: &CheckOptions) -> Assessme
                 },
             );
         }
+        // A note, not a warning: the replicas' hosts answer for the master over SSH, so the
+        // heartbeat only matters where they cannot be asked (the detection cost says when).
         match s.heartbeat_period {
-            Some(0.0) => add(Severity::Warning, Some(o), Problem::NoHeartbeat),
+            Some(0.0) => add(Severity::Info, Some(o), Problem::NoHeartbeat),
             Some(p) if p > opts.detection_window => add(
-                Severity::Warning,
+                Severity::Info,
                 Some(o),
                 Problem::HeartbeatTooLong {
                     period: p,

@@ -178,10 +178,10 @@ impl std::fmt::Display for Problem {
             Delayed { seconds } => write!(f, "is a delayed replica (SQL_Delay={seconds})"),
             HeartbeatTooLong { period, window } => write!(
                 f,
-                "replication heartbeat period {period} s is longer than the detection window {window} s; replicas cannot confirm a dead master quickly (CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD=1)"
+                "replication heartbeat period {period} s is longer than the detection window {window} s: this replica's own word on a hung or cut-off master comes late, so detection relies on its host opening the master's port over SSH (CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD=1 shortens the fallback)"
             ),
             NoHeartbeat => f.write_str(
-                "replication heartbeat is off; replicas cannot confirm a dead master quickly",
+                "replication heartbeat is off: this replica cannot tell a hung or cut-off master on its own, so detection relies on its host opening the master's port over SSH",
             ),
             NoCandidate => f.write_str(
                 "None of slaves can be master. Check failover configuration file or log-bin settings in my.cnf",
