@@ -5,7 +5,8 @@
 //! - `config`: MHA's parameters as a typed model, read from TOML or MHA's INI `app1.cnf`.
 //! - `sandbox`: a real local cluster (mariadbd + sshd on 127.0.0.1) for trying mha and for
 //!   the integration tests.
-//! - `sql`: the SQL seam (connections with timeouts, errors naming the server).
+//! - `sql`: the SQL seam (connections with timeouts, errors naming the server): every statement
+//!   text per flavour in `dialect.rs`, the typed operations the executor uses in `ops.rs`.
 //! - `ssh`: the SSH seam (russh: public-key auth, known_hosts checks, exec with timeouts).
 //! - `secret`: a value that is never printed.
 

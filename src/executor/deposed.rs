@@ -385,7 +385,7 @@ impl Watch {
                 Err(e) => errors.push(e.to_string()),
             }
             if read_only_set {
-                killed = super::failover::kill_client_sessions(&mut db).await;
+                killed = db.kill_client_sessions().await;
             } else {
                 // Its sessions may be what holds the fence up: kill them from a new
                 // connection (the first may be stuck), then try once more.
@@ -393,7 +393,7 @@ impl Watch {
                 match sql::connect(&target(&self.dead), timeout).await {
                     Ok(mut again) => {
                         again.set_timeout(Duration::from_secs(5).max(self.ping_interval * 2));
-                        killed = super::failover::kill_client_sessions(&mut again).await;
+                        killed = again.kill_client_sessions().await;
                         match again
                             .exec("fence the deposed master", dialect.fence_read_only())
                             .await

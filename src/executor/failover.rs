@@ -24,6 +24,8 @@ use crate::engine::elect::{self, Ranking};
 use crate::engine::guard::{self, Markers};
 use crate::hooks::{self, HookCall};
 use crate::secret::Secret;
+use crate::sql::dialect::StartAt;
+use crate::sql::ops::Toward;
 use crate::sql::{self, Session};
 use crate::topology::{BinlogPos, Flavour, MariaGtidPos, ReplicaStatus, Row, Topology};
 
@@ -389,12 +391,12 @@ async fn session(s: &ServerConfig) -> PResult<Session> {
 }
 
 async fn replica_status(db: &mut Session) -> PResult<Option<(ReplicaStatus, Row)>> {
-    let row = db.row_map("SHOW SLAVE STATUS", "SHOW SLAVE STATUS").await?;
+    let row = db.replica_status_row().await?;
     Ok(row.map(|r| (ReplicaStatus::from_row(&r), r)))
 }
 
 async fn gtid_var(db: &mut Session, var: &'static str) -> PResult<MariaGtidPos> {
-    Ok(super::repl::gtid_pos(db, var).await?)
+    Ok(db.gtid_pos(var).await?)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -705,10 +707,10 @@ async fn fence(
             warn!(
                 "The dead master {name} still answers SQL: making it read-only and killing client sessions"
             );
-            db.exec("fence: read_only", "SET GLOBAL read_only = 1")
+            db.set_read_only_as("fence: read_only", true)
                 .await
                 .map_err(|e| PhaseError(format!("fencing {name} failed: {e}; failover aborted")))?;
-            kill_client_sessions(&mut db).await;
+            db.kill_client_sessions().await;
             db.disconnect().await;
             Ok(format!(
                 "fenced: {name} answered SQL and was set read_only=1"
@@ -728,30 +730,6 @@ async fn fence(
     }
 }
 
-/// Kill every client session (not replication or system threads) on a server being fenced.
-/// Returns how many were killed.
-pub(crate) async fn kill_client_sessions(db: &mut Session) -> usize {
-    let mut killed = 0;
-    if let Ok(rows) = db.rows("list sessions", "SELECT ID, USER, COMMAND FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()").await {
-        for r in rows.into_iter().map(sql::row_to_map) {
-            let cmd = r.get("COMMAND").cloned().flatten().unwrap_or_default();
-            let user = r.get("USER").cloned().flatten().unwrap_or_default();
-            if cmd.starts_with("Binlog Dump") || user == "system user" || cmd == "Daemon" {
-                continue;
-            }
-            if let Some(id) = r.get("ID").cloned().flatten()
-                && db
-                    .exec("fence: kill session", &format!("KILL {id}"))
-                    .await
-                    .is_ok()
-            {
-                killed += 1;
-            }
-        }
-    }
-    killed
-}
-
 async fn phase2(run: &mut Run<'_>, f: &Facts) -> PResult<(bool, String)> {
     let config = run.config;
     let dead = run.server(f.topo.servers[f.dead].order).clone();
@@ -762,8 +740,7 @@ async fn phase2(run: &mut Run<'_>, f: &Facts) -> PResult<(bool, String)> {
         let s = run.server(f.topo.servers[i].order).clone();
         set.spawn(async move {
             let mut db = session(&s).await?;
-            db.exec("STOP SLAVE IO_THREAD", "STOP SLAVE IO_THREAD")
-                .await?;
+            db.stop_io_thread().await?;
             db.disconnect().await;
             Ok::<_, PhaseError>(())
         });
@@ -978,14 +955,7 @@ async fn wait_applied(s: &ServerConfig, idx: usize, delayed: bool) -> PResult<Ap
 }
 
 async fn log_slave_updates(db: &mut Session) -> PResult<bool> {
-    Ok(db
-        .row_map(
-            "read log_slave_updates",
-            "SELECT @@global.log_slave_updates AS v",
-        )
-        .await?
-        .and_then(|r| r.get("v").cloned().flatten())
-        .is_some_and(|v| v == "1"))
+    Ok(db.log_slave_updates().await? == Some(true))
 }
 
 /// A host holding the dead master's binlog files, read over SSH: the dead master itself or a
@@ -1239,20 +1209,10 @@ async fn apply_binlogs(s: &ServerConfig, files: &[PathBuf], workdir: &Path) -> P
     Ok(())
 }
 
-fn change_master_sql(
-    to: &ServerConfig,
-    repl_user: Option<&str>,
-    repl_password: Option<&Secret>,
-    start: &super::repl::StartAt,
-    heartbeat: Option<f64>,
-) -> String {
-    super::repl::change_master(to, repl_user, repl_password, start, heartbeat)
-}
-
 async fn wait_gtid(db: &mut Session, pos: &MariaGtidPos, secs: u64) -> PResult<()> {
-    super::repl::wait_gtid(db, pos, secs)
+    db.wait_gtid(pos, secs)
         .await
-        .map_err(PhaseError)
+        .map_err(|e| PhaseError(e.to_string()))
 }
 
 async fn wait_threads(db: &mut Session) -> PResult<()> {
@@ -1332,8 +1292,8 @@ async fn recover_replica(
     delayed: Option<u64>,
 ) -> PResult<String> {
     let mut db = session(&s).await?;
-    let heartbeat = super::repl::heartbeat(&mut db).await;
-    db.exec("STOP SLAVE", "STOP SLAVE").await?;
+    let heartbeat = db.heartbeat_period().await;
+    db.stop_replica().await?;
     let before = gtid_var(&mut db, "gtid_slave_pos").await?;
     // What it lacks must be in the new master's binlog, or it can never arrive (a new master
     // with log_slave_updates=OFF does not write what it replicated). Never report such a
@@ -1350,36 +1310,32 @@ async fn recover_replica(
         }
     }
     let target_pos = target.executed.union(&target.binlog).last_per_domain();
-    db.exec(
-        "CHANGE MASTER to the new master",
-        &change_master_sql(
-            &new,
-            repl_user.as_deref(),
-            repl_password.as_ref(),
-            &super::repl::StartAt::Gtid,
-            heartbeat,
-        ),
+    db.point_at(
+        Toward::NewMaster,
+        &new,
+        repl_user.as_deref(),
+        repl_password.as_ref(),
+        &StartAt::Gtid,
+        heartbeat,
     )
     .await?;
-    db.exec("START SLAVE", "START SLAVE").await?;
+    db.start_replica().await?;
     if delayed.is_none() && (wait_in_sync || mode == Mode::FilePos) {
         wait_gtid(&mut db, &target_pos, 120).await?;
     }
     if delayed.is_none() && mode == Mode::FilePos {
         // Identical to the new master now: continue from its binlog coordinates.
-        db.exec("STOP SLAVE", "STOP SLAVE").await?;
-        db.exec(
-            "CHANGE MASTER to the new master's coordinates",
-            &change_master_sql(
-                &new,
-                None,
-                None,
-                &super::repl::StartAt::Coords(coords.clone()),
-                heartbeat,
-            ),
+        db.stop_replica().await?;
+        db.point_at(
+            Toward::NewMasterCoordinates,
+            &new,
+            None,
+            None,
+            &StartAt::Coords(coords.clone()),
+            heartbeat,
         )
         .await?;
-        db.exec("START SLAVE", "START SLAVE").await?;
+        db.start_replica().await?;
     }
     wait_threads(&mut db).await?;
     let after = gtid_var(&mut db, "gtid_slave_pos").await?;
@@ -1843,7 +1799,7 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                 .expect("new master is a replica")
                 .clone();
             let mut db = session(&new_cfg).await?;
-            db.exec("STOP SLAVE", "STOP SLAVE").await?;
+            db.stop_replica().await?;
             let mut notes = Vec::new();
             if new_applied.delayed {
                 // Chosen with --new_master_host: it catches up from the latest replica at
@@ -1853,8 +1809,7 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                     new_cfg.display_name(),
                     new_applied.status.sql_delay
                 );
-                db.exec("lift MASTER_DELAY", "CHANGE MASTER TO MASTER_DELAY = 0")
-                    .await?;
+                db.lift_replica_delay().await?;
                 notes.push(format!(
                     "delayed replica (SQL_Delay={}) chosen with --new_master_host: delay lifted",
                     new_applied.status.sql_delay
@@ -1877,20 +1832,18 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                     .repl_user
                     .clone()
                     .or_else(|| Some(new_applied.status.master_user.clone()));
-                db.exec(
-                    "CHANGE MASTER to the latest replica",
-                    &change_master_sql(
-                        &latest_cfg,
-                        repl_user.as_deref(),
-                        new_cfg.repl_password.as_ref(),
-                        &super::repl::StartAt::Gtid,
-                        None,
-                    ),
+                db.point_at(
+                    Toward::LatestReplica,
+                    &latest_cfg,
+                    repl_user.as_deref(),
+                    new_cfg.repl_password.as_ref(),
+                    &StartAt::Gtid,
+                    None,
                 )
                 .await?;
-                db.exec("START SLAVE", "START SLAVE").await?;
+                db.start_replica().await?;
                 wait_gtid(&mut db, &latest.slave_pos, 120).await?;
-                db.exec("STOP SLAVE", "STOP SLAVE").await?;
+                db.stop_replica().await?;
                 notes.push(format!("copied {behind} from {latest_name}"));
             }
             let after_catchup = gtid_var(&mut db, "gtid_binlog_pos").await?;
@@ -1942,28 +1895,21 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
                 notes.push(format!("applied {} saved transaction(s)", landed.len()));
             }
             if !new_cfg.skip_reset_slave {
-                db.exec("RESET SLAVE ALL", "RESET SLAVE ALL").await?;
+                db.reset_replica_all().await?;
             }
             // The saved tail was applied by a client session: its GTIDs reached
             // gtid_binlog_pos, not gtid_slave_pos. Should this server replicate again later
             // (MASTER_USE_GTID=slave_pos: a switch back), it must not ask for them again.
-            super::repl::slave_pos_covers_binlog(&mut db).await?;
+            db.slave_pos_covers_binlog().await?;
             let new_pos = gtid_var(&mut db, "gtid_binlog_pos").await?;
             // What it has executed, binlogged or not: where every replica must end.
             let new_current = gtid_var(&mut db, "gtid_current_pos").await?;
-            let lsu = db
-                .row_map(
-                    "read log_slave_updates",
-                    "SELECT @@global.log_slave_updates AS v",
-                )
-                .await?
-                .and_then(|r| r.get("v").cloned().flatten());
-            let replicated_unlogged = if lsu.as_deref() == Some("0") {
+            let replicated_unlogged = if db.log_slave_updates().await? == Some(false) {
                 Some(gtid_var(&mut db, "gtid_slave_pos").await?)
             } else {
                 None
             };
-            let coords = super::repl::binlog_coords(&mut db).await?;
+            let coords = db.binlog_coords().await?;
             db.disconnect().await;
             info!(
                 "{}: OK: Applying all logs succeeded. GTID position {new_pos}, binlog {coords}",
@@ -2128,8 +2074,7 @@ async fn phase5(
     let mut start_failed = false;
     if !skip_disable_read_only {
         let mut db = session(new_cfg).await?;
-        db.exec("SET read_only = 0", "SET GLOBAL read_only = 0")
-            .await?;
+        db.set_read_only(false).await?;
         db.disconnect().await;
         notes.push(format!(
             "{}: read_only=0: the new master takes writes",

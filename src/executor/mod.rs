@@ -5,6 +5,5 @@ pub mod deposed;
 pub mod failover;
 pub mod monitor;
 pub mod observe;
-pub mod repl;
 pub mod switchover;
 pub mod watch;

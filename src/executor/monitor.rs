@@ -360,21 +360,8 @@ impl Pinger {
         }
         let db = self.conn.as_mut().expect("connected above");
         let result = match config.app.ping_type {
-            PingType::Insert => async {
-                db.exec("create infra database", "CREATE DATABASE IF NOT EXISTS infra").await?;
-                db.exec(
-                    "create the ping table",
-                    "CREATE TABLE IF NOT EXISTS infra.chk_masterha (`key` TINYINT NOT NULL PRIMARY KEY, val INT UNSIGNED NOT NULL)",
-                )
-                .await?;
-                db.exec(
-                    "INSERT ping",
-                    "INSERT INTO infra.chk_masterha VALUES (1, UNIX_TIMESTAMP()) ON DUPLICATE KEY UPDATE val = UNIX_TIMESTAMP()",
-                )
-                .await
-            }
-            .await,
-            _ => db.rows("SELECT ping", "SELECT 1 AS Value").await.map(|_| ()),
+            PingType::Insert => db.ping_insert().await,
+            _ => db.ping_select().await,
         };
         match result {
             Ok(()) => {
@@ -449,14 +436,10 @@ async fn take_monitor_lock(master: &ServerConfig) -> Result<Session, String> {
         .await
         .map_err(|e| e.to_string())?;
     let got = db
-        .row_map(
-            "take the monitor lock",
-            &format!("SELECT GET_LOCK('{MONITOR_LOCK}', 0) AS got"),
-        )
+        .try_advisory_lock("take the monitor lock", MONITOR_LOCK)
         .await
-        .map_err(|e| e.to_string())?
-        .and_then(|r| r.get("got").cloned().flatten());
-    if got.as_deref() != Some("1") {
+        .map_err(|e| e.to_string())?;
+    if !got {
         return Err("Target master's advisory lock is already held by someone. Please check whether you monitor the same master from multiple monitoring processes.".into());
     }
     Ok(db)

@@ -81,11 +81,7 @@ pub async fn read_server(s: &ServerConfig, timeout: Duration) -> Result<ServerSt
 
 /// The server's version: `Err(text)` when the server answered something unparsable.
 pub async fn server_version(db: &mut Session) -> Result<Result<Version, String>, DbError> {
-    let text = db
-        .row_map("read the version", "SELECT VERSION() AS v")
-        .await?
-        .and_then(|r| r.get("v").cloned().flatten())
-        .unwrap_or_default();
+    let text = db.version_text().await?;
     Ok(Version::parse(&text).ok_or(text))
 }
 

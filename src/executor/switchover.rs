@@ -14,12 +14,13 @@ use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 use super::observe::{observe, target};
-use super::repl::{StartAt, change_master};
 use crate::config::{Config, ServerConfig};
 use crate::engine::checks::{self, MasterView};
 use crate::engine::elect;
 use crate::hooks::{self, HookCall};
-use crate::sql::{self, Session, quote};
+use crate::sql::dialect::StartAt;
+use crate::sql::ops::Toward;
+use crate::sql::{self, Session};
 use crate::topology::{BinlogPos, MariaGtidPos, ReplicaStatus};
 
 #[derive(Debug, Clone, Default)]
@@ -128,26 +129,12 @@ async fn wait_caught_up(
     coords: &BinlogPos,
     secs: u64,
 ) -> Result<(), StepError> {
-    let sql = if gtid {
-        format!(
-            "SELECT MASTER_GTID_WAIT({}, {secs}) AS r",
-            quote(&pos.to_string())
-        )
+    let what = "wait for the old master's position";
+    let r = if gtid {
+        db.master_gtid_wait(what, pos, secs).await?
     } else {
-        format!(
-            "SELECT MASTER_POS_WAIT({}, {}, {secs}) AS r",
-            quote(&coords.file),
-            coords.pos
-        )
+        db.master_pos_wait(what, coords, secs).await?
     };
-    let r = db
-        .row_map_waiting(
-            "wait for the old master's position",
-            &sql,
-            Duration::from_secs(secs),
-        )
-        .await?
-        .and_then(|r| r.get("r").cloned().flatten());
     match r.as_deref() {
         Some(v) if v.parse::<i64>().is_ok_and(|n| n >= 0) => Ok(()),
         other => Err(StepError(format!(
@@ -287,18 +274,13 @@ async fn check(config: &Config, opts: &SwitchOptions) -> Result<Plan, StepError>
     let orig = config.servers[topo.servers[m].order].clone();
     // Long-running updates on the master (MHA: Time >= running_updates_limit).
     let mut db = session(&orig).await?;
-    let rows = db.rows("SHOW PROCESSLIST", "SHOW FULL PROCESSLIST").await?;
+    let processes = db.processlist().await?;
     db.disconnect().await;
-    let long: Vec<String> = rows
+    let long: Vec<String> = processes
         .into_iter()
-        .map(sql::row_to_map)
-        .filter(|r| {
-            let get = |k: &str| r.get(k).cloned().flatten().unwrap_or_default();
-            let cmd = get("Command");
-            let info = get("Info").trim_start().to_ascii_uppercase();
-            let time: u64 = get("Time").parse().unwrap_or(0);
+        .filter(|p| {
             !matches!(
-                cmd.as_str(),
+                p.command.as_str(),
                 "Sleep"
                     | "Binlog Dump"
                     | "Binlog Dump GTID"
@@ -306,21 +288,22 @@ async fn check(config: &Config, opts: &SwitchOptions) -> Result<Plan, StepError>
                     | "Connect"
                     | "Slave_IO"
                     | "Slave_SQL"
-            ) && get("User") != "system user"
-                && !info.is_empty()
-                && !info.starts_with("SELECT")
-                && !info.starts_with("SHOW")
-                && time >= opts.running_updates_limit
+            ) && p.user != "system user"
+                && p.may_write()
+                && p.seconds() >= opts.running_updates_limit
         })
         .take(10)
-        .map(|r| {
-            let get = |k: &str| r.get(k).cloned().flatten().unwrap_or_default();
+        .map(|p| {
             format!(
                 "id {} user {} running {} s: {}",
-                get("Id"),
-                get("User"),
-                get("Time"),
-                get("Info").chars().take(80).collect::<String>()
+                p.id,
+                p.user,
+                p.time,
+                p.info
+                    .unwrap_or_default()
+                    .chars()
+                    .take(80)
+                    .collect::<String>()
             )
         })
         .collect();
@@ -375,18 +358,14 @@ async fn check(config: &Config, opts: &SwitchOptions) -> Result<Plan, StepError>
         .expect("new master is a replica");
     others.retain(|(s, _)| s.block != new.block);
     let mut db = session(&new).await?;
-    let rows = db.rows("SHOW PROCESSLIST", "SHOW FULL PROCESSLIST").await?;
+    let processes = db.processlist().await?;
     db.disconnect().await;
-    if let Some(r) = rows.into_iter().map(sql::row_to_map).find(|r| {
-        let get = |k: &str| r.get(k).cloned().flatten().unwrap_or_default();
-        get("Command") == "Query"
-            && get("User") != "system user"
-            && get("Time").parse::<u64>().unwrap_or(0) >= opts.running_seconds_limit
+    if let Some(p) = processes.into_iter().find(|p| {
+        p.command == "Query" && p.user != "system user" && p.seconds() >= opts.running_seconds_limit
     }) {
         return Err(StepError(format!(
             "a query has been running on the new master for {} s or more (--running_seconds_limit): {:?}",
-            opts.running_seconds_limit,
-            r.get("Info").cloned().flatten()
+            opts.running_seconds_limit, p.info
         )));
     }
     let gtid = new_status.uses_gtid();
@@ -531,7 +510,7 @@ async fn rollback(
             return Ok(());
         }
         let mut db = session(&plan.new).await?;
-        db.exec("read_only on", "SET GLOBAL read_only = 1").await?;
+        db.set_read_only_as("read_only on", true).await?;
         db.disconnect().await;
         Ok::<_, StepError>(())
     };
@@ -549,26 +528,23 @@ async fn rollback(
     for s in moved.iter().chain(std::iter::once(&plan.new)) {
         let back = async {
             let mut db = session(s).await?;
-            db.exec("STOP SLAVE", "STOP SLAVE").await?;
-            let hb = super::repl::heartbeat(&mut db).await;
+            db.stop_replica().await?;
+            let hb = db.heartbeat_period().await;
             // After RESET SLAVE ALL the old credentials are gone: give them again.
             let user = s
                 .repl_user
                 .clone()
                 .unwrap_or_else(|| plan.new_status.master_user.clone());
-            db.exec(
-                "CHANGE MASTER back",
-                &change_master_to(
-                    &plan.orig,
-                    Some(&user),
-                    s.repl_password.as_ref(),
-                    plan.gtid,
-                    orig_coords,
-                    hb,
-                ),
+            db.point_at(
+                Toward::OldMaster,
+                &plan.orig,
+                Some(&user),
+                s.repl_password.as_ref(),
+                &start_at(plan.gtid, orig_coords),
+                hb,
             )
             .await?;
-            db.exec("START SLAVE", "START SLAVE").await?;
+            db.start_replica().await?;
             db.disconnect().await;
             Ok::<_, StepError>(())
         };
@@ -586,9 +562,8 @@ async fn rollback(
     }
     // The global read lock belongs to the session that took it: release it there.
     let undo = async {
-        lock.exec("UNLOCK TABLES", "UNLOCK TABLES").await?;
-        lock.exec("read_only off", "SET GLOBAL read_only = 0")
-            .await?;
+        lock.unlock_tables().await?;
+        lock.set_read_only_as("read_only off", false).await?;
         Ok::<_, StepError>(())
     };
     match undo.await {
@@ -612,7 +587,7 @@ async fn rollback(
 async fn kill_connection(s: &ServerConfig, id: u32) {
     if let Ok(mut db) = session(s).await {
         let _ = db
-            .exec("kill the unanswered statement", &format!("KILL {id}"))
+            .kill_connection("kill the unanswered statement", u64::from(id))
             .await;
         db.disconnect().await;
     }
@@ -621,17 +596,9 @@ async fn kill_connection(s: &ServerConfig, id: u32) {
 /// `@@global.read_only` of a server, on a new connection.
 async fn read_only_of(s: &ServerConfig) -> Result<bool, String> {
     let mut db = session(s).await.map_err(|e| e.0)?;
-    let v = db
-        .row_map("read read_only", "SELECT @@global.read_only AS ro")
-        .await
-        .map_err(|e| e.to_string())?
-        .and_then(|r| r.get("ro").cloned().flatten());
+    let v = db.read_only().await.map_err(|e| e.to_string())?;
     db.disconnect().await;
-    match v.as_deref() {
-        Some("0") => Ok(false),
-        Some(_) => Ok(true),
-        None => Err("no answer".into()),
-    }
+    v.ok_or_else(|| "no answer".into())
 }
 
 /// What to do when `SET GLOBAL read_only = 0` on the new master returned an error.
@@ -672,41 +639,31 @@ async fn switch(
         // Bounded server-side waits: a long transaction makes these fail, not hang. The
         // client waits longer than the server, so the server's answer is never lost.
         let server_wait = Duration::from_secs(lock_wait);
-        lock.exec(
-            "set lock_wait_timeout",
-            &format!("SET SESSION lock_wait_timeout = {lock_wait}"),
-        )
-        .await?;
-        lock.exec_waiting("SET read_only = 1", "SET GLOBAL read_only = 1", server_wait)
-            .await?;
+        lock.lock_wait_timeout(lock_wait).await?;
+        lock.set_read_only_waiting(true, server_wait).await?;
         // read_only does not stop sessions with SUPER (READ ONLY ADMIN), nor a transaction
         // already past its writes: end every client session but ours and replication's.
-        super::failover::kill_client_sessions(&mut lock).await;
+        lock.kill_client_sessions().await;
         if !opts.skip_lock_all_tables {
-            lock.exec_waiting(
-                "FLUSH TABLES WITH READ LOCK",
-                "FLUSH TABLES WITH READ LOCK",
-                server_wait,
-            )
-            .await?;
+            lock.flush_tables_with_read_lock(server_wait).await?;
         } else {
-            let a = super::repl::binlog_coords(&mut lock).await?;
+            let a = lock.binlog_coords().await?;
             tokio::time::sleep(Duration::from_millis(100)).await;
-            let b = super::repl::binlog_coords(&mut lock).await?;
+            let b = lock.binlog_coords().await?;
             if a != b {
                 return Err(StepError(format!("Binlog is not stopped! ({a} then {b})")));
             }
         }
-        let gtid = super::repl::gtid_pos(&mut lock, "gtid_binlog_pos").await?;
-        let coords = super::repl::binlog_coords(&mut lock).await?;
+        let gtid = lock.gtid_pos("gtid_binlog_pos").await?;
+        let coords = lock.binlog_coords().await?;
         Ok::<_, StepError>((gtid, coords))
     }
     .await;
     let (orig_gtid, orig_coords) = match blocked {
         Ok(x) => x,
         Err(e) => {
-            let _ = lock.exec("UNLOCK TABLES", "UNLOCK TABLES").await;
-            let _ = lock.exec("read_only off", "SET GLOBAL read_only = 0").await;
+            let _ = lock.unlock_tables().await;
+            let _ = lock.set_read_only_as("read_only off", false).await;
             return Err((
                 StepError(format!(
                     "could not block writes on {}: {e}",
@@ -726,9 +683,9 @@ async fn switch(
     let caught_up = async {
         let mut db = session(new).await?;
         wait_caught_up(&mut db, plan.gtid, &orig_gtid, &orig_coords, 30).await?;
-        let hb = super::repl::heartbeat(&mut db).await;
-        db.exec("STOP SLAVE", "STOP SLAVE").await?;
-        let coords = super::repl::binlog_coords(&mut db).await?;
+        let hb = db.heartbeat_period().await;
+        db.stop_replica().await?;
+        let coords = db.binlog_coords().await?;
         db.disconnect().await;
         Ok::<_, StepError>((coords, hb))
     };
@@ -763,15 +720,19 @@ async fn switch(
             let res = async {
                 let mut db = session(&s).await?;
                 wait_caught_up(&mut db, gtid, &og, &oc, 30).await?;
-                let hb = super::repl::heartbeat(&mut db).await;
-                db.exec("STOP SLAVE", "STOP SLAVE").await?;
+                let hb = db.heartbeat_period().await;
+                db.stop_replica().await?;
                 let user = s.repl_user.clone().unwrap_or_else(|| r.master_user.clone());
-                db.exec(
-                    "CHANGE MASTER to the new master",
-                    &change_master_to(&new, Some(&user), s.repl_password.as_ref(), gtid, &nc, hb),
+                db.point_at(
+                    Toward::NewMaster,
+                    &new,
+                    Some(&user),
+                    s.repl_password.as_ref(),
+                    &start_at(gtid, &nc),
+                    hb,
                 )
                 .await?;
-                db.exec("START SLAVE", "START SLAVE").await?;
+                db.start_replica().await?;
                 db.disconnect().await;
                 Ok::<_, StepError>(())
             }
@@ -801,9 +762,9 @@ async fn switch(
         let mut db = session(new).await?;
         promote_conn = Some(db.connection_id());
         if !new.skip_reset_slave {
-            db.exec("RESET SLAVE ALL", "RESET SLAVE ALL").await?;
+            db.reset_replica_all().await?;
         }
-        db.exec("read_only off", "SET GLOBAL read_only = 0").await?;
+        db.set_read_only_as("read_only off", false).await?;
         db.disconnect().await;
         Ok::<_, StepError>(())
     };
@@ -833,7 +794,7 @@ async fn switch(
             }
             PromoteVerdict::Stop => {
                 // Making the old master writable now could leave two writable masters.
-                let _ = lock.exec("UNLOCK TABLES", "UNLOCK TABLES").await;
+                let _ = lock.unlock_tables().await;
                 return Err((
                     StepError(format!(
                         "{e}; the state of {} cannot be read back ({}), so {} stays read-only too: check which server should take writes, then set read_only=0 on it by hand",
@@ -866,13 +827,13 @@ async fn switch(
         ));
     }
     // The old master: unlocked, read-only, a replica of the new one if asked.
-    let _ = lock.exec("UNLOCK TABLES", "UNLOCK TABLES").await;
+    let _ = lock.unlock_tables().await;
     lock.disconnect().await;
     if opts.orig_master_is_new_slave {
         // Where the new master stands now: the old one must get there, or say why not.
         let target = async {
             let mut db = session(new).await?;
-            let pos = super::repl::gtid_pos(&mut db, "gtid_binlog_pos").await?;
+            let pos = db.gtid_pos("gtid_binlog_pos").await?;
             db.disconnect().await;
             Ok::<_, StepError>(pos)
         }
@@ -883,29 +844,26 @@ async fn switch(
             if plan.gtid {
                 // What it wrote as master is in its binlog, not in gtid_slave_pos: without
                 // this, MASTER_USE_GTID=slave_pos would ask for (and replay) all of it.
-                super::repl::slave_pos_covers_binlog(&mut db).await?;
+                db.slave_pos_covers_binlog().await?;
             }
             let user = orig
                 .repl_user
                 .clone()
                 .unwrap_or_else(|| plan.new_status.master_user.clone());
-            db.exec(
-                "CHANGE MASTER to the new master",
-                &change_master_to(
-                    new,
-                    Some(&user),
-                    orig.repl_password.as_ref(),
-                    plan.gtid,
-                    &new_coords,
-                    new_heartbeat,
-                ),
+            db.point_at(
+                Toward::NewMaster,
+                new,
+                Some(&user),
+                orig.repl_password.as_ref(),
+                &start_at(plan.gtid, &new_coords),
+                new_heartbeat,
             )
             .await?;
-            db.exec("START SLAVE", "START SLAVE").await?;
+            db.start_replica().await?;
             // START SLAVE answers before anything was applied: check that it does.
-            super::repl::wait_gtid(&mut db, &target, 10)
+            db.wait_gtid(&target, 10)
                 .await
-                .map_err(StepError)?;
+                .map_err(|e| StepError(e.to_string()))?;
             db.disconnect().await;
             Ok::<_, StepError>(())
         }
@@ -940,17 +898,6 @@ fn start_at(gtid: bool, coords: &BinlogPos) -> StartAt {
     } else {
         StartAt::Coords(coords.clone())
     }
-}
-
-fn change_master_to(
-    to: &ServerConfig,
-    user: Option<&str>,
-    password: Option<&crate::secret::Secret>,
-    gtid: bool,
-    coords: &BinlogPos,
-    heartbeat: Option<f64>,
-) -> String {
-    change_master(to, user, password, &start_at(gtid, coords), heartbeat)
 }
 
 #[cfg(test)]

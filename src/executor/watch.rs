@@ -62,15 +62,8 @@ pub fn spawn_watch(master: ServerConfig) -> Watch {
                 continue;
             };
             if master.master_pid_file.is_none()
-                && let Ok(Some(r)) = db
-                    .row_map(
-                        "read the pid file",
-                        "SELECT @@global.pid_file AS p, @@global.datadir AS d",
-                    )
-                    .await
+                && let Ok(Some((p, d))) = db.pid_file().await
             {
-                let get = |k: &str| r.get(k).cloned().flatten().unwrap_or_default();
-                let (p, d) = (get("p"), get("d"));
                 let path = if p.starts_with('/') || p.is_empty() {
                     p
                 } else {
@@ -79,14 +72,7 @@ pub fn spawn_watch(master: ServerConfig) -> Watch {
                 *pf.lock().unwrap_or_else(|e| e.into_inner()) = (!path.is_empty()).then_some(path);
             }
             let event = loop {
-                match db
-                    .row_map_waiting(
-                        "watch",
-                        "SELECT SLEEP(60) AS watch",
-                        Duration::from_secs(65),
-                    )
-                    .await
-                {
+                match db.sleep_on_server(60, Duration::from_secs(65)).await {
                     Ok(_) => continue,
                     Err(DbError::Lost { message, .. }) => break Some(WatchEvent::Lost(message)),
                     Err(e) if e.server_code().is_some_and(|c| NOTICE_CODES.contains(&c)) => {

@@ -1,6 +1,19 @@
-//! Every SQL statement text that differs between flavours and versions lives here.
+//! Every SQL statement text lives here, per flavour and version where the spelling differs.
+//! The typed operations that run them are in `ops.rs`.
 
-use crate::topology::{Flavour, Version};
+use crate::config::ServerConfig;
+use crate::secret::Secret;
+use crate::sql::quote;
+use crate::topology::{BinlogPos, Flavour, MariaGtidPos, Version};
+
+/// Where a repointed replica starts reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartAt {
+    /// By GTID: MASTER_USE_GTID=slave_pos (MariaDB), MASTER_AUTO_POSITION=1 (MySQL).
+    Gtid,
+    /// Binlog coordinates, GTID positioning off.
+    Coords(BinlogPos),
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -170,6 +183,202 @@ impl Dialect {
         }
     }
 
+    /// "SLAVE" or "REPLICA" in STOP/START/RESET statements.
+    fn replica_word(self) -> &'static str {
+        match self {
+            Dialect::MariaDb | Dialect::MySqlLegacy => "SLAVE",
+            Dialect::MySql8 | Dialect::MySql84 => "REPLICA",
+        }
+    }
+
+    pub fn stop_io_thread(self) -> String {
+        format!("STOP {} IO_THREAD", self.replica_word())
+    }
+
+    pub fn stop_replica(self) -> String {
+        format!("STOP {}", self.replica_word())
+    }
+
+    pub fn start_replica(self) -> String {
+        format!("START {}", self.replica_word())
+    }
+
+    /// Forget the master and the replication settings (MHA: unless skip_reset_slave).
+    pub fn reset_replica_all(self) -> String {
+        format!("RESET {} ALL", self.replica_word())
+    }
+
+    /// Apply at once what a delayed replica holds back (replication threads stopped).
+    pub fn lift_replica_delay(self) -> &'static str {
+        match self {
+            Dialect::MySql84 => "CHANGE REPLICATION SOURCE TO SOURCE_DELAY = 0",
+            _ => "CHANGE MASTER TO MASTER_DELAY = 0",
+        }
+    }
+
+    /// Point a replica at `to`. User and password are kept from the current settings when
+    /// None; the heartbeat period (which a new master host resets) is set again when known.
+    /// CHANGE MASTER works up to MySQL 8.3; 8.4 only knows CHANGE REPLICATION SOURCE.
+    pub fn change_master(
+        self,
+        to: &ServerConfig,
+        user: Option<&str>,
+        password: Option<&Secret>,
+        start: &StartAt,
+        heartbeat: Option<f64>,
+    ) -> String {
+        let (change, w) = match self {
+            Dialect::MySql84 => ("CHANGE REPLICATION SOURCE TO", "SOURCE"),
+            _ => ("CHANGE MASTER TO", "MASTER"),
+        };
+        let mut sql = format!(
+            "{change} {w}_HOST = {}, {w}_PORT = {}",
+            quote(&to.ip),
+            to.port
+        );
+        if let Some(u) = user {
+            sql.push_str(&format!(", {w}_USER = {}", quote(u)));
+        }
+        if let Some(p) = password {
+            sql.push_str(&format!(", {w}_PASSWORD = {}", quote(p.expose())));
+        }
+        if let Some(p) = heartbeat {
+            sql.push_str(&format!(", {w}_HEARTBEAT_PERIOD = {p}"));
+        }
+        let file_pos = |c: &BinlogPos| {
+            format!(
+                ", {w}_LOG_FILE = {}, {w}_LOG_POS = {}",
+                quote(&c.file),
+                c.pos
+            )
+        };
+        match (self, start) {
+            (Dialect::MariaDb, StartAt::Gtid) => sql.push_str(", MASTER_USE_GTID = slave_pos"),
+            (Dialect::MariaDb, StartAt::Coords(c)) => {
+                sql.push_str(&file_pos(c));
+                sql.push_str(", MASTER_USE_GTID = no");
+            }
+            (_, StartAt::Gtid) => sql.push_str(&format!(", {w}_AUTO_POSITION = 1")),
+            (_, StartAt::Coords(c)) => {
+                sql.push_str(&file_pos(c));
+                sql.push_str(&format!(", {w}_AUTO_POSITION = 0"));
+            }
+        }
+        sql
+    }
+
+    /// `@@global.read_only` is spelled the same everywhere; fencing (`fence_read_only`) is not.
+    pub fn set_read_only(self, on: bool) -> &'static str {
+        if on {
+            "SET GLOBAL read_only = 1"
+        } else {
+            "SET GLOBAL read_only = 0"
+        }
+    }
+
+    /// One row, column `ro`.
+    pub fn read_only(self) -> &'static str {
+        "SELECT @@global.read_only AS ro"
+    }
+
+    /// One row, column `v`.
+    pub fn log_slave_updates(self) -> &'static str {
+        match self {
+            Dialect::MySql8 | Dialect::MySql84 => "SELECT @@global.log_replica_updates AS v",
+            _ => "SELECT @@global.log_slave_updates AS v",
+        }
+    }
+
+    /// One row, column `v`.
+    pub fn version(self) -> &'static str {
+        "SELECT VERSION() AS v"
+    }
+
+    /// One row, columns `p` (pid file, maybe relative) and `d` (datadir).
+    pub fn pid_file(self) -> &'static str {
+        "SELECT @@global.pid_file AS p, @@global.datadir AS d"
+    }
+
+    /// Every other session: columns ID, USER, COMMAND.
+    pub fn other_sessions(self) -> &'static str {
+        "SELECT ID, USER, COMMAND FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()"
+    }
+
+    /// Every session with its full statement: columns Id, User, Command, Time, Info.
+    pub fn processlist(self) -> &'static str {
+        "SHOW FULL PROCESSLIST"
+    }
+
+    pub fn kill(self, connection_id: u64) -> String {
+        format!("KILL {connection_id}")
+    }
+
+    /// A GTID position variable of MariaDB (`gtid_binlog_pos`, ...): one row, column `g`.
+    pub fn gtid_pos(self, var: &str) -> String {
+        format!("SELECT @@global.{var} AS g")
+    }
+
+    pub fn set_gtid_slave_pos(self, pos: &MariaGtidPos) -> String {
+        format!("SET GLOBAL gtid_slave_pos = {}", quote(&pos.to_string()))
+    }
+
+    /// Wait up to `secs` for a MariaDB replica to execute `pos`: one row, column `r`
+    /// (0 reached, -1 timed out).
+    pub fn master_gtid_wait(self, pos: &MariaGtidPos, secs: u64) -> String {
+        format!(
+            "SELECT MASTER_GTID_WAIT({}, {secs}) AS r",
+            quote(&pos.to_string())
+        )
+    }
+
+    /// Wait up to `secs` for a replica to apply its master up to `coords`: one row, column `r`
+    /// (events waited for, -1 timed out, NULL not replicating).
+    pub fn master_pos_wait(self, coords: &BinlogPos, secs: u64) -> String {
+        format!(
+            "SELECT MASTER_POS_WAIT({}, {}, {secs}) AS r",
+            quote(&coords.file),
+            coords.pos
+        )
+    }
+
+    pub fn lock_wait_timeout(self, secs: u64) -> String {
+        format!("SET SESSION lock_wait_timeout = {secs}")
+    }
+
+    pub fn flush_tables_with_read_lock(self) -> &'static str {
+        "FLUSH TABLES WITH READ LOCK"
+    }
+
+    pub fn unlock_tables(self) -> &'static str {
+        "UNLOCK TABLES"
+    }
+
+    /// A named advisory lock, not waited for: one row, column `got` (1 taken).
+    pub fn get_lock(self, name: &str) -> String {
+        format!("SELECT GET_LOCK({}, 0) AS got", quote(name))
+    }
+
+    /// A statement that holds the connection for `secs` (a server shutting down ends it with
+    /// an error, a lost connection with EOF): one row, column `watch`.
+    pub fn sleep(self, secs: u64) -> String {
+        format!("SELECT SLEEP({secs}) AS watch")
+    }
+
+    /// MHA's `ping_type=select`.
+    pub fn ping_select(self) -> &'static str {
+        "SELECT 1 AS Value"
+    }
+
+    /// MHA's `ping_type=insert`: the schema, the table, then the write that proves the master
+    /// takes writes.
+    pub fn ping_insert(self) -> [&'static str; 3] {
+        [
+            "CREATE DATABASE IF NOT EXISTS infra",
+            "CREATE TABLE IF NOT EXISTS infra.chk_masterha (`key` TINYINT NOT NULL PRIMARY KEY, val INT UNSIGNED NOT NULL)",
+            "INSERT INTO infra.chk_masterha VALUES (1, UNIX_TIMESTAMP()) ON DUPLICATE KEY UPDATE val = UNIX_TIMESTAMP()",
+        ]
+    }
+
     /// Does `user` exist with the replication privilege? One row, column `n`.
     pub fn repl_user_check(self, quoted_user: &str) -> String {
         format!(
@@ -278,5 +487,201 @@ mod tests {
                     .contains("_net_timeout AS slave_net_timeout")
             );
         }
+    }
+
+    fn server(ip: &str, port: u16) -> ServerConfig {
+        let d = std::env::temp_dir().join(format!("mha-dialect-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join("a.cnf");
+        std::fs::write(
+            &p,
+            format!("[server1]\nhostname=db2\nip={ip}\nport={port}\n"),
+        )
+        .unwrap();
+        crate::config::load(&p, &crate::config::GlobalConf::Explicit("/dev/null".into()))
+            .unwrap()
+            .config
+            .servers
+            .remove(0)
+    }
+
+    #[test]
+    fn change_master_statements() {
+        let to = server("10.0.0.2", 3307);
+        let coords = StartAt::Coords(BinlogPos::new("mysql-bin.000002", 342));
+        let pw = Secret::new("p'w");
+        let cases = [
+            (
+                "10.11.19-MariaDB-log",
+                Some("repl"),
+                Some(&pw),
+                StartAt::Gtid,
+                Some(1.0),
+                "CHANGE MASTER TO MASTER_HOST = '10.0.0.2', MASTER_PORT = 3307, MASTER_USER = 'repl', MASTER_PASSWORD = 'p\\'w', MASTER_HEARTBEAT_PERIOD = 1, MASTER_USE_GTID = slave_pos",
+            ),
+            (
+                "10.11.19-MariaDB-log",
+                None,
+                None,
+                coords.clone(),
+                None,
+                "CHANGE MASTER TO MASTER_HOST = '10.0.0.2', MASTER_PORT = 3307, MASTER_LOG_FILE = 'mysql-bin.000002', MASTER_LOG_POS = 342, MASTER_USE_GTID = no",
+            ),
+            (
+                "5.7.44-log",
+                Some("repl"),
+                None,
+                StartAt::Gtid,
+                None,
+                "CHANGE MASTER TO MASTER_HOST = '10.0.0.2', MASTER_PORT = 3307, MASTER_USER = 'repl', MASTER_AUTO_POSITION = 1",
+            ),
+            (
+                "8.0.36",
+                None,
+                None,
+                coords.clone(),
+                Some(0.5),
+                "CHANGE MASTER TO MASTER_HOST = '10.0.0.2', MASTER_PORT = 3307, MASTER_HEARTBEAT_PERIOD = 0.5, MASTER_LOG_FILE = 'mysql-bin.000002', MASTER_LOG_POS = 342, MASTER_AUTO_POSITION = 0",
+            ),
+            (
+                "8.4.3",
+                Some("repl"),
+                Some(&pw),
+                StartAt::Gtid,
+                Some(1.0),
+                "CHANGE REPLICATION SOURCE TO SOURCE_HOST = '10.0.0.2', SOURCE_PORT = 3307, SOURCE_USER = 'repl', SOURCE_PASSWORD = 'p\\'w', SOURCE_HEARTBEAT_PERIOD = 1, SOURCE_AUTO_POSITION = 1",
+            ),
+            (
+                "8.4.3",
+                None,
+                None,
+                coords,
+                None,
+                "CHANGE REPLICATION SOURCE TO SOURCE_HOST = '10.0.0.2', SOURCE_PORT = 3307, SOURCE_LOG_FILE = 'mysql-bin.000002', SOURCE_LOG_POS = 342, SOURCE_AUTO_POSITION = 0",
+            ),
+        ];
+        for (version, user, password, start, heartbeat, want) in cases {
+            assert_eq!(
+                d(version).change_master(&to, user, password, &start, heartbeat),
+                want,
+                "{version}"
+            );
+        }
+    }
+
+    #[test]
+    fn replication_thread_statements_per_version() {
+        // (version, stop IO thread, stop, start, reset all, lift delay, log_slave_updates)
+        let cases = [
+            (
+                "10.11.19-MariaDB-log",
+                "STOP SLAVE IO_THREAD",
+                "STOP SLAVE",
+                "START SLAVE",
+                "RESET SLAVE ALL",
+                "CHANGE MASTER TO MASTER_DELAY = 0",
+                "SELECT @@global.log_slave_updates AS v",
+            ),
+            (
+                "5.7.44-log",
+                "STOP SLAVE IO_THREAD",
+                "STOP SLAVE",
+                "START SLAVE",
+                "RESET SLAVE ALL",
+                "CHANGE MASTER TO MASTER_DELAY = 0",
+                "SELECT @@global.log_slave_updates AS v",
+            ),
+            (
+                "8.0.36",
+                "STOP REPLICA IO_THREAD",
+                "STOP REPLICA",
+                "START REPLICA",
+                "RESET REPLICA ALL",
+                "CHANGE MASTER TO MASTER_DELAY = 0",
+                "SELECT @@global.log_replica_updates AS v",
+            ),
+            (
+                "8.4.3",
+                "STOP REPLICA IO_THREAD",
+                "STOP REPLICA",
+                "START REPLICA",
+                "RESET REPLICA ALL",
+                "CHANGE REPLICATION SOURCE TO SOURCE_DELAY = 0",
+                "SELECT @@global.log_replica_updates AS v",
+            ),
+        ];
+        for (version, stop_io, stop, start, reset, lift, lsu) in cases {
+            let d = d(version);
+            assert_eq!(d.stop_io_thread(), stop_io, "{version}");
+            assert_eq!(d.stop_replica(), stop, "{version}");
+            assert_eq!(d.start_replica(), start, "{version}");
+            assert_eq!(d.reset_replica_all(), reset, "{version}");
+            assert_eq!(d.lift_replica_delay(), lift, "{version}");
+            assert_eq!(d.log_slave_updates(), lsu, "{version}");
+        }
+    }
+
+    #[test]
+    fn mariadb_statements_as_the_executor_sent_them() {
+        let m = Dialect::MariaDb;
+        let pos = MariaGtidPos::parse("0-1-5,1-2-7").unwrap();
+        let coords = BinlogPos::new("mysql-bin.000003", 1234);
+        let cases: [(String, &str); 20] = [
+            (m.set_read_only(true).into(), "SET GLOBAL read_only = 1"),
+            (m.set_read_only(false).into(), "SET GLOBAL read_only = 0"),
+            (m.read_only().into(), "SELECT @@global.read_only AS ro"),
+            (m.version().into(), "SELECT VERSION() AS v"),
+            (
+                m.pid_file().into(),
+                "SELECT @@global.pid_file AS p, @@global.datadir AS d",
+            ),
+            (
+                m.other_sessions().into(),
+                "SELECT ID, USER, COMMAND FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()",
+            ),
+            (m.processlist().into(), "SHOW FULL PROCESSLIST"),
+            (m.kill(42), "KILL 42"),
+            (
+                m.gtid_pos("gtid_slave_pos"),
+                "SELECT @@global.gtid_slave_pos AS g",
+            ),
+            (
+                m.set_gtid_slave_pos(&pos),
+                "SET GLOBAL gtid_slave_pos = '0-1-5,1-2-7'",
+            ),
+            (
+                m.master_gtid_wait(&pos, 1),
+                "SELECT MASTER_GTID_WAIT('0-1-5,1-2-7', 1) AS r",
+            ),
+            (
+                m.master_pos_wait(&coords, 30),
+                "SELECT MASTER_POS_WAIT('mysql-bin.000003', 1234, 30) AS r",
+            ),
+            (m.lock_wait_timeout(9), "SET SESSION lock_wait_timeout = 9"),
+            (
+                m.flush_tables_with_read_lock().into(),
+                "FLUSH TABLES WITH READ LOCK",
+            ),
+            (m.unlock_tables().into(), "UNLOCK TABLES"),
+            (
+                m.get_lock("MHA_Master_High_Availability_Monitor"),
+                "SELECT GET_LOCK('MHA_Master_High_Availability_Monitor', 0) AS got",
+            ),
+            (m.sleep(60), "SELECT SLEEP(60) AS watch"),
+            (m.ping_select().into(), "SELECT 1 AS Value"),
+            (m.show_binlog_status().into(), "SHOW MASTER STATUS"),
+            (m.show_replica_status().into(), "SHOW SLAVE STATUS"),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
+        }
+        assert_eq!(
+            m.ping_insert(),
+            [
+                "CREATE DATABASE IF NOT EXISTS infra",
+                "CREATE TABLE IF NOT EXISTS infra.chk_masterha (`key` TINYINT NOT NULL PRIMARY KEY, val INT UNSIGNED NOT NULL)",
+                "INSERT INTO infra.chk_masterha VALUES (1, UNIX_TIMESTAMP()) ON DUPLICATE KEY UPDATE val = UNIX_TIMESTAMP()",
+            ]
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod dialect;
 pub mod handshake;
+pub mod ops;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Row};
 
 use crate::secret::Secret;
+use dialect::Dialect;
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
@@ -116,6 +118,8 @@ pub struct Session {
     conn: Conn,
     server: String,
     timeout: Duration,
+    /// Which spelling the typed operations (`ops.rs`) use.
+    dialect: Dialect,
 }
 
 pub async fn connect(target: &Target, timeout: Duration) -> Result<Session, DbError> {
@@ -142,6 +146,7 @@ pub async fn connect(target: &Target, timeout: Duration) -> Result<Session, DbEr
         conn,
         server,
         timeout,
+        dialect: Dialect::MariaDb,
     })
 }
 

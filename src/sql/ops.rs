@@ -1,0 +1,524 @@
+//! Typed replication operations on a [`Session`]: what failover, switchover and the monitor
+//! do to a server, in DBA words. The statement texts come from the session's [`Dialect`].
+//!
+//! Errors keep naming the server and the step (`what`), never the statement. Where callers
+//! name the same statement differently in their messages ("read_only off", "SET read_only =
+//! 0"), the operation takes that name.
+
+use std::time::{Duration, Instant};
+
+use super::dialect::{Dialect, StartAt};
+use super::{DbError, Session, row_to_map};
+use crate::config::ServerConfig;
+use crate::secret::Secret;
+use crate::topology::{BinlogPos, MariaGtidPos, ReplicaStatus, Row};
+
+fn column(row: Option<Row>, k: &str) -> Option<String> {
+    row.and_then(|r| r.get(k).cloned().flatten())
+}
+
+/// Whom a CHANGE MASTER points a replica at, as its errors name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Toward {
+    NewMaster,
+    /// The new master, from its binlog coordinates.
+    NewMasterCoordinates,
+    LatestReplica,
+    /// Back to the old master (a switchover rolled back).
+    OldMaster,
+}
+
+impl Toward {
+    fn what(self) -> &'static str {
+        match self {
+            Toward::NewMaster => "CHANGE MASTER to the new master",
+            Toward::NewMasterCoordinates => "CHANGE MASTER to the new master's coordinates",
+            Toward::LatestReplica => "CHANGE MASTER to the latest replica",
+            Toward::OldMaster => "CHANGE MASTER back",
+        }
+    }
+}
+
+fn read_only_what(on: bool) -> &'static str {
+    if on {
+        "SET read_only = 1"
+    } else {
+        "SET read_only = 0"
+    }
+}
+
+/// One session of `SHOW FULL PROCESSLIST`, as the server wrote it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Process {
+    pub id: String,
+    pub user: String,
+    pub command: String,
+    /// Seconds in the current state, as text.
+    pub time: String,
+    /// The statement it runs (NULL when idle).
+    pub info: Option<String>,
+}
+
+impl Process {
+    fn from_row(r: &Row) -> Process {
+        let get = |k: &str| r.get(k).cloned().flatten().unwrap_or_default();
+        Process {
+            id: get("Id"),
+            user: get("User"),
+            command: get("Command"),
+            time: get("Time"),
+            info: r.get("Info").cloned().flatten(),
+        }
+    }
+
+    pub fn seconds(&self) -> u64 {
+        self.time.parse().unwrap_or(0)
+    }
+
+    /// Runs a statement that may write: anything but SELECT and SHOW (MHA's test for
+    /// "running updates").
+    pub fn may_write(&self) -> bool {
+        let info = self
+            .info
+            .as_deref()
+            .unwrap_or_default()
+            .trim_start()
+            .to_ascii_uppercase();
+        !info.is_empty() && !info.starts_with("SELECT") && !info.starts_with("SHOW")
+    }
+}
+
+/// Why a replica did not reach a GTID position.
+#[derive(Debug, thiserror::Error)]
+pub enum WaitError {
+    #[error("{0}")]
+    Db(#[from] DbError),
+    /// A replication thread stopped with an error: waiting longer cannot help.
+    #[error("{server}: replication stopped before reaching {pos}: {thread} error {errno}: {text}")]
+    Broken {
+        server: String,
+        pos: MariaGtidPos,
+        thread: &'static str,
+        errno: u32,
+        text: String,
+    },
+    #[error("{server}: did not reach GTID position {pos} within {secs} s")]
+    TimedOut {
+        server: String,
+        pos: MariaGtidPos,
+        secs: u64,
+    },
+}
+
+impl Session {
+    /// The statement spelling this session uses. MariaDB unless set: failover and switchover
+    /// speak MariaDB today; observe reads the version first.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub fn set_dialect(&mut self, dialect: Dialect) {
+        self.dialect = dialect;
+    }
+
+    fn failed_parse(&self, what: &'static str, message: String) -> DbError {
+        DbError::Failed {
+            server: self.server.clone(),
+            what,
+            message,
+            code: None,
+        }
+    }
+
+    /// The server's version string (`SELECT VERSION()`).
+    pub async fn version_text(&mut self) -> Result<String, DbError> {
+        let row = self
+            .row_map("read the version", self.dialect.version())
+            .await?;
+        Ok(column(row, "v").unwrap_or_default())
+    }
+
+    /// Nothing more arrives from the master; what was received is still applied.
+    pub async fn stop_io_thread(&mut self) -> Result<(), DbError> {
+        let sql = self.dialect.stop_io_thread();
+        self.exec("STOP SLAVE IO_THREAD", &sql).await
+    }
+
+    pub async fn stop_replica(&mut self) -> Result<(), DbError> {
+        let sql = self.dialect.stop_replica();
+        self.exec("STOP SLAVE", &sql).await
+    }
+
+    pub async fn start_replica(&mut self) -> Result<(), DbError> {
+        let sql = self.dialect.start_replica();
+        self.exec("START SLAVE", &sql).await
+    }
+
+    pub async fn reset_replica_all(&mut self) -> Result<(), DbError> {
+        let sql = self.dialect.reset_replica_all();
+        self.exec("RESET SLAVE ALL", &sql).await
+    }
+
+    /// A delayed replica applies what it holds back at once (replication stopped).
+    pub async fn lift_replica_delay(&mut self) -> Result<(), DbError> {
+        self.exec("lift MASTER_DELAY", self.dialect.lift_replica_delay())
+            .await
+    }
+
+    /// CHANGE MASTER to `to` (see [`Dialect::change_master`]); `toward` names it in errors.
+    pub async fn point_at(
+        &mut self,
+        toward: Toward,
+        to: &ServerConfig,
+        user: Option<&str>,
+        password: Option<&Secret>,
+        start: &StartAt,
+        heartbeat: Option<f64>,
+    ) -> Result<(), DbError> {
+        let sql = self
+            .dialect
+            .change_master(to, user, password, start, heartbeat);
+        self.exec(toward.what(), &sql).await
+    }
+
+    /// The replica status row (`SHOW SLAVE STATUS`), None when the server is no replica.
+    pub async fn replica_status_row(&mut self) -> Result<Option<Row>, DbError> {
+        self.row_map("SHOW SLAVE STATUS", self.dialect.show_replica_status())
+            .await
+    }
+
+    pub async fn replica_status(&mut self) -> Result<Option<ReplicaStatus>, DbError> {
+        Ok(self
+            .replica_status_row()
+            .await?
+            .map(|r| ReplicaStatus::from_row(&r)))
+    }
+
+    /// The replica's current heartbeat period (to keep it across CHANGE MASTER); None when
+    /// unknown, off, or unreadable.
+    pub async fn heartbeat_period(&mut self) -> Option<f64> {
+        let row = self
+            .row_map("read the heartbeat period", self.dialect.heartbeat_period())
+            .await
+            .ok()?;
+        column(row, "period")?
+            .parse()
+            .ok()
+            .filter(|p: &f64| *p > 0.0)
+    }
+
+    /// `@@global.log_slave_updates` (None: no answer).
+    pub async fn log_slave_updates(&mut self) -> Result<Option<bool>, DbError> {
+        let row = self
+            .row_map("read log_slave_updates", self.dialect.log_slave_updates())
+            .await?;
+        Ok(column(row, "v").map(|v| v != "0"))
+    }
+
+    /// `SET GLOBAL read_only`.
+    pub async fn set_read_only(&mut self, on: bool) -> Result<(), DbError> {
+        self.set_read_only_as(read_only_what(on), on).await
+    }
+
+    /// `set_read_only`, named `what` in errors ("read_only off", "fence: read_only", ...).
+    pub async fn set_read_only_as(&mut self, what: &'static str, on: bool) -> Result<(), DbError> {
+        self.exec(what, self.dialect.set_read_only(on)).await
+    }
+
+    /// `set_read_only` that may wait up to `wait` on the server (for a global read lock
+    /// under `lock_wait_timeout`).
+    pub async fn set_read_only_waiting(&mut self, on: bool, wait: Duration) -> Result<(), DbError> {
+        self.exec_waiting(read_only_what(on), self.dialect.set_read_only(on), wait)
+            .await
+    }
+
+    /// `@@global.read_only`; None when the server gave no answer.
+    pub async fn read_only(&mut self) -> Result<Option<bool>, DbError> {
+        let row = self
+            .row_map("read read_only", self.dialect.read_only())
+            .await?;
+        Ok(column(row, "ro").map(|v| v != "0"))
+    }
+
+    /// Fence a server: no more writes (see [`Dialect::fence_read_only`]).
+    pub async fn fence_read_only(&mut self, what: &'static str) -> Result<(), DbError> {
+        self.exec(what, self.dialect.fence_read_only()).await
+    }
+
+    /// End connection `id` (its running statement with it).
+    pub async fn kill_connection(&mut self, what: &'static str, id: u64) -> Result<(), DbError> {
+        let sql = self.dialect.kill(id);
+        self.exec(what, &sql).await
+    }
+
+    /// Kill every client session (not replication or system threads, not this one), best
+    /// effort. Returns how many were killed.
+    pub async fn kill_client_sessions(&mut self) -> usize {
+        let mut killed = 0;
+        let Ok(rows) = self
+            .rows("list sessions", self.dialect.other_sessions())
+            .await
+        else {
+            return 0;
+        };
+        for r in rows.into_iter().map(row_to_map) {
+            let cmd = r.get("COMMAND").cloned().flatten().unwrap_or_default();
+            let user = r.get("USER").cloned().flatten().unwrap_or_default();
+            if cmd.starts_with("Binlog Dump") || user == "system user" || cmd == "Daemon" {
+                continue;
+            }
+            if let Some(id) = r
+                .get("ID")
+                .cloned()
+                .flatten()
+                .and_then(|id| id.parse().ok())
+                && self
+                    .kill_connection("fence: kill session", id)
+                    .await
+                    .is_ok()
+            {
+                killed += 1;
+            }
+        }
+        killed
+    }
+
+    /// Every session with its full statement (`SHOW FULL PROCESSLIST`).
+    pub async fn processlist(&mut self) -> Result<Vec<Process>, DbError> {
+        let rows = self
+            .rows("SHOW PROCESSLIST", self.dialect.processlist())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(row_to_map)
+            .map(|r| Process::from_row(&r))
+            .collect())
+    }
+
+    /// A MariaDB GTID position variable (`gtid_binlog_pos`, `gtid_slave_pos`, ...).
+    pub async fn gtid_pos(&mut self, var: &'static str) -> Result<MariaGtidPos, DbError> {
+        let sql = self.dialect.gtid_pos(var);
+        let row = self.row_map("read GTID position", &sql).await?;
+        let text = column(row, "g").unwrap_or_default();
+        MariaGtidPos::parse(&text)
+            .map_err(|e| self.failed_parse("read GTID position", e.to_string()))
+    }
+
+    /// Make `gtid_slave_pos` cover everything the server has binlogged, per domain the later
+    /// of the two: what it wrote itself or got from a client session (a saved binlog tail) is
+    /// in gtid_binlog_pos only, and a later `MASTER_USE_GTID=slave_pos` would ask for it again
+    /// and replay it. (`gtid_current_pos` does not do this: it takes the binlog's GTID only
+    /// where this server's own server_id wrote it.) Replication threads must be stopped.
+    pub async fn slave_pos_covers_binlog(&mut self) -> Result<MariaGtidPos, DbError> {
+        let binlog = self.gtid_pos("gtid_binlog_pos").await?;
+        let slave = self.gtid_pos("gtid_slave_pos").await?;
+        let pos = binlog.union(&slave).last_per_domain();
+        let sql = self.dialect.set_gtid_slave_pos(&pos);
+        self.exec("set gtid_slave_pos", &sql).await?;
+        Ok(pos)
+    }
+
+    /// `SHOW MASTER STATUS` as a position.
+    pub async fn binlog_coords(&mut self) -> Result<BinlogPos, DbError> {
+        let row = self
+            .row_map("SHOW MASTER STATUS", self.dialect.show_binlog_status())
+            .await?
+            .unwrap_or_default();
+        Ok(BinlogPos::new(
+            row.get("File").cloned().flatten().unwrap_or_default(),
+            row.get("Position")
+                .cloned()
+                .flatten()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0),
+        ))
+    }
+
+    /// `MASTER_GTID_WAIT(pos, secs)`: the server's answer as text (`0` reached, `-1` timed
+    /// out), the client allowing `secs` on top of its usual timeout.
+    pub async fn master_gtid_wait(
+        &mut self,
+        what: &'static str,
+        pos: &MariaGtidPos,
+        secs: u64,
+    ) -> Result<Option<String>, DbError> {
+        let sql = self.dialect.master_gtid_wait(pos, secs);
+        let row = self
+            .row_map_waiting(what, &sql, Duration::from_secs(secs))
+            .await?;
+        Ok(column(row, "r"))
+    }
+
+    /// `MASTER_POS_WAIT(file, pos, secs)`: the server's answer as text (events waited for,
+    /// `-1` timed out, NULL not replicating).
+    pub async fn master_pos_wait(
+        &mut self,
+        what: &'static str,
+        coords: &BinlogPos,
+        secs: u64,
+    ) -> Result<Option<String>, DbError> {
+        let sql = self.dialect.master_pos_wait(coords, secs);
+        let row = self
+            .row_map_waiting(what, &sql, Duration::from_secs(secs))
+            .await?;
+        Ok(column(row, "r"))
+    }
+
+    /// Wait until a replica has executed `pos`, in one-second steps, so that a replication
+    /// error ends the wait at once instead of after `secs`.
+    pub async fn wait_gtid(&mut self, pos: &MariaGtidPos, secs: u64) -> Result<(), WaitError> {
+        if pos.is_empty() {
+            return Ok(());
+        }
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let r = self.master_gtid_wait("MASTER_GTID_WAIT", pos, 1).await?;
+            if r.as_deref() == Some("0") {
+                return Ok(());
+            }
+            if let Some(st) = self.replica_status().await? {
+                let broken = |errno: u32, text: &str, thread: &'static str| {
+                    (errno != 0).then(|| WaitError::Broken {
+                        server: self.server.clone(),
+                        pos: pos.clone(),
+                        thread,
+                        errno,
+                        text: text.to_string(),
+                    })
+                };
+                if !st.io_running()
+                    && let Some(e) = broken(st.last_io_errno, &st.last_io_error, "IO")
+                {
+                    return Err(e);
+                }
+                if !st.sql_running()
+                    && let Some(e) = broken(st.last_sql_errno, &st.last_sql_error, "SQL")
+                {
+                    return Err(e);
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(WaitError::TimedOut {
+                    server: self.server.clone(),
+                    pos: pos.clone(),
+                    secs,
+                });
+            }
+        }
+    }
+
+    /// `SET SESSION lock_wait_timeout`: how long this session's lock requests wait.
+    pub async fn lock_wait_timeout(&mut self, secs: u64) -> Result<(), DbError> {
+        let sql = self.dialect.lock_wait_timeout(secs);
+        self.exec("set lock_wait_timeout", &sql).await
+    }
+
+    /// The global read lock, waited for up to `wait` on the server.
+    pub async fn flush_tables_with_read_lock(&mut self, wait: Duration) -> Result<(), DbError> {
+        self.exec_waiting(
+            "FLUSH TABLES WITH READ LOCK",
+            self.dialect.flush_tables_with_read_lock(),
+            wait,
+        )
+        .await
+    }
+
+    /// Release the global read lock this session holds.
+    pub async fn unlock_tables(&mut self) -> Result<(), DbError> {
+        self.exec("UNLOCK TABLES", self.dialect.unlock_tables())
+            .await
+    }
+
+    /// Take the advisory lock `name` if free (not waited for); true when taken.
+    pub async fn try_advisory_lock(
+        &mut self,
+        what: &'static str,
+        name: &str,
+    ) -> Result<bool, DbError> {
+        let sql = self.dialect.get_lock(name);
+        let row = self.row_map(what, &sql).await?;
+        Ok(column(row, "got").as_deref() == Some("1"))
+    }
+
+    /// The server's pid file setting and datadir.
+    pub async fn pid_file(&mut self) -> Result<Option<(String, String)>, DbError> {
+        let row = self
+            .row_map("read the pid file", self.dialect.pid_file())
+            .await?;
+        Ok(row.map(|r| {
+            let get = |k: &str| r.get(k).cloned().flatten().unwrap_or_default();
+            (get("p"), get("d"))
+        }))
+    }
+
+    /// Hold the connection with `SLEEP(secs)` on the server, the client allowing `wait` on
+    /// top of its usual timeout: a server going down ends it early.
+    pub async fn sleep_on_server(&mut self, secs: u64, wait: Duration) -> Result<(), DbError> {
+        let sql = self.dialect.sleep(secs);
+        self.row_map_waiting("watch", &sql, wait).await.map(|_| ())
+    }
+
+    /// MHA's `ping_type=select`.
+    pub async fn ping_select(&mut self) -> Result<(), DbError> {
+        self.rows("SELECT ping", self.dialect.ping_select())
+            .await
+            .map(|_| ())
+    }
+
+    /// MHA's `ping_type=insert`: a write to `infra.chk_masterha`, created when missing.
+    pub async fn ping_insert(&mut self) -> Result<(), DbError> {
+        let whats = [
+            "create infra database",
+            "create the ping table",
+            "INSERT ping",
+        ];
+        for (what, sql) in whats.into_iter().zip(self.dialect.ping_insert()) {
+            self.exec(what, sql).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_are_what_is_not_select_or_show() {
+        let p = |info: Option<&str>| Process {
+            info: info.map(str::to_string),
+            ..Process::default()
+        };
+        assert!(p(Some("UPDATE t SET a = 1")).may_write());
+        assert!(p(Some("  insert into t values (1)")).may_write());
+        assert!(!p(Some("select sleep(100)")).may_write());
+        assert!(!p(Some("  SHOW FULL PROCESSLIST")).may_write());
+        assert!(!p(Some("")).may_write());
+        assert!(!p(None).may_write());
+    }
+
+    #[test]
+    fn wait_errors_read_as_before() {
+        let pos = MariaGtidPos::parse("0-1-5").unwrap();
+        let broken = WaitError::Broken {
+            server: "10.0.0.2:3306".into(),
+            pos: pos.clone(),
+            thread: "SQL",
+            errno: 1062,
+            text: "Duplicate entry".into(),
+        };
+        assert_eq!(
+            broken.to_string(),
+            "10.0.0.2:3306: replication stopped before reaching 0-1-5: SQL error 1062: Duplicate entry"
+        );
+        let late = WaitError::TimedOut {
+            server: "10.0.0.2:3306".into(),
+            pos,
+            secs: 120,
+        };
+        assert_eq!(
+            late.to_string(),
+            "10.0.0.2:3306: did not reach GTID position 0-1-5 within 120 s"
+        );
+    }
+}
