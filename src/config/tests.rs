@@ -554,8 +554,16 @@ fn promotion_rules_are_not_inherited_from_server_default() {
     let loaded = load(&p, &no_global()).unwrap();
     let s = &loaded.config.servers;
     assert!(!s[0].candidate_master && s[1].candidate_master);
-    assert!(s.iter().all(|s| !s.no_master && !s.ignore_fail && !s.skip_init_ssh_check));
-    for key in ["candidate_master", "no_master", "ignore_fail", "skip_init_ssh_check"] {
+    assert!(
+        s.iter()
+            .all(|s| !s.no_master && !s.ignore_fail && !s.skip_init_ssh_check)
+    );
+    for key in [
+        "candidate_master",
+        "no_master",
+        "ignore_fail",
+        "skip_init_ssh_check",
+    ] {
         assert!(
             loaded
                 .warnings

@@ -1,0 +1,351 @@
+//! The dead master's binlog after what the latest replica executed: read over SSH from its
+//! host or from binlog servers, checked with the binlog parser, applied on the new master.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// A host holding the dead master's binlog files, read over SSH: the dead master itself or a
+/// binlog server (`[binlogN]`, e.g. `mariadb-binlog --read-from-remote-server --raw
+/// --stop-never`), whose files carry the master's names and offsets.
+pub(super) struct BinlogSource<'a> {
+    /// For messages and the record: `dead master db1(10.0.0.1:3306)`, `binlog server binlog1(...)`.
+    pub(super) label: String,
+    /// Names the saved files.
+    pub(super) file_tag: String,
+    pub(super) ssh: &'a crate::config::SshConfig,
+    pub(super) dirs: &'a [PathBuf],
+}
+
+impl<'a> BinlogSource<'a> {
+    pub(super) fn dead_master(s: &'a ServerConfig) -> Self {
+        BinlogSource {
+            label: format!("dead master {}", s.display_name()),
+            file_tag: format!("master_binlog_from_{}_{}", s.hostname, s.port),
+            ssh: &s.ssh,
+            dirs: &s.master_binlog_dir,
+        }
+    }
+
+    pub(super) fn binlog_server(b: &'a crate::config::BinlogServerConfig) -> Self {
+        BinlogSource {
+            label: b.label(),
+            file_tag: format!("binlog_server_{}_{}", b.block, b.hostname),
+            ssh: &b.ssh,
+            dirs: &b.master_binlog_dir,
+        }
+    }
+}
+
+/// What `save_binlog_tail` saved from one source.
+#[derive(Debug, Clone)]
+pub(super) struct SavedTail {
+    /// One readable binlog file per binlog file of the source, in order.
+    pub(super) files: Vec<PathBuf>,
+    /// The GTIDs of the whole transactions saved, in order.
+    pub(super) gtids: Vec<String>,
+    /// The master's binlog coordinate right after the last event saved (`from` when nothing
+    /// followed it): how far this source reaches.
+    pub(super) end: BinlogPos,
+}
+
+/// The master's binlog from `from` to its end, read over SSH from `src`: one readable file per
+/// binlog file (the first with its format description header prepended). Only the tail of the
+/// first file travels, not the whole file.
+pub(super) async fn save_binlog_tail(
+    src: &BinlogSource<'_>,
+    from: &BinlogPos,
+    workdir: &Path,
+) -> PResult<SavedTail> {
+    let s = crate::ssh::pool::pool()
+        .session(src.ssh)
+        .await
+        .map_err(|e| PhaseError(format!("{}: {e}", src.label)))?;
+    let timeout = Duration::from_secs(120);
+    // One round trip: the directory holding the file, then that directory's listing.
+    let find = crate::executor::check_repl::in_first_dir_holding(
+        src.dirs,
+        &from.file,
+        "echo \"$d\"; ls -1 \"$d\"",
+    );
+    let err = |e: crate::ssh::SshError| PhaseError(format!("{}: {e}", src.label));
+    let out = s.exec(&find, timeout).await.map_err(err)?;
+    if !out.success() {
+        return Err(PhaseError(format!(
+            "{}: {} not found in master_binlog_dir ({})",
+            src.label,
+            from.file,
+            src.dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        )));
+    }
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = listing.lines();
+    let dir = lines.next().unwrap_or_default().trim().to_string();
+    let (prefix, first_no) = from
+        .file
+        .rsplit_once('.')
+        .map(|(p, n)| (p.to_string(), n.parse::<u64>().unwrap_or(0)))
+        .unwrap_or_default();
+    let mut files: Vec<(u64, String)> = lines
+        .filter_map(|l| {
+            let (p, n) = l.rsplit_once('.')?;
+            let n: u64 = n.parse().ok()?;
+            (p == prefix).then(|| (n, l.to_string()))
+        })
+        .filter(|(n, _)| *n >= first_no)
+        .collect();
+    files.sort();
+    let ts = now_unix();
+    let mut saved = Vec::new();
+    let mut gtids = Vec::new();
+    let mut end = from.clone();
+    for (k, (_, name)) in files.iter().enumerate() {
+        let path_q = crate::hooks::shell_quote(&format!("{dir}/{name}"));
+        let path = format!("{dir}/{name}");
+        // One round trip per file: "<header length> <file size>", the header (magic number
+        // and format description event, always at the start), then the bytes from the
+        // position on (the first file) or the whole file (the later ones).
+        let tail_from = if k == 0 { from.pos as usize } else { 0 };
+        let cmd = format!(
+            "h=$(head -c 65536 {path_q} | wc -c); n=$(wc -c < {path_q}); echo \"$h $n\"; head -c \"$h\" {path_q}; tail -c +{} {path_q}",
+            tail_from + 1
+        );
+        let got = s.exec(&cmd, timeout).await.map_err(err)?.stdout;
+        let bad = |why: String| PhaseError(format!("{}: {path}: {why}", src.label));
+        let nl = got
+            .iter()
+            .position(|b| *b == b'\n')
+            .ok_or_else(|| bad("no output".into()))?;
+        let sizes: Vec<usize> = String::from_utf8_lossy(&got[..nl])
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        let [head_len, size] = sizes[..] else {
+            return Err(bad(format!(
+                "unexpected output {:?}",
+                String::from_utf8_lossy(&got[..nl])
+            )));
+        };
+        if size < tail_from {
+            return Err(bad(format!(
+                "shorter ({size} bytes) than the position {tail_from}"
+            )));
+        }
+        let body = &got[nl + 1..];
+        if body.len() < head_len {
+            return Err(bad("output cut short".into()));
+        }
+        let (head, rest) = body.split_at(head_len);
+        let fde_end = binlog::format_description_end(head).map_err(|e| bad(e.to_string()))?;
+        let start = tail_from.max(fde_end);
+        let events: &[u8] = rest.get(start - tail_from..).unwrap_or_default();
+        let whole = binlog::complete_events_len(events);
+        if whole < events.len() {
+            warn!(
+                "{}: {path}: the last {} bytes are a torn event (crash); cut at offset {}",
+                src.label,
+                events.len() - whole,
+                start + whole
+            );
+        }
+        let mut events = &events[..whole];
+        // Its events are whole, but its XID (COMMIT) was never written: applied, it would be
+        // rolled back; it was never acknowledged. Not applied, not listed.
+        if let Some((gtid, at)) = binlog::torn_group(events) {
+            warn!(
+                "{}: {path}: transaction {gtid} has no end (a crash during its write): not applied; cut at offset {}",
+                src.label,
+                start + at
+            );
+            events = &events[..at];
+        }
+        if events.is_empty() {
+            continue;
+        }
+        gtids.extend(binlog::mariadb_gtids(events));
+        end = BinlogPos::new(name.clone(), (start + events.len()) as u64);
+        let mut out = head[..fde_end].to_vec();
+        out.extend_from_slice(events);
+        let local = workdir.join(format!("saved_{}_{ts}_{}.binlog", src.file_tag, k + 1));
+        std::fs::write(&local, out).map_err(|e| PhaseError(format!("{}: {e}", local.display())))?;
+        saved.push(local);
+    }
+    Ok(SavedTail {
+        files: saved,
+        gtids,
+        end,
+    })
+}
+
+pub(super) fn client_defaults(
+    workdir: &Path,
+    s: &ServerConfig,
+) -> PResult<tempfile::NamedTempFile> {
+    use std::io::Write;
+    let mut f = tempfile::Builder::new()
+        .prefix(".mha-client-")
+        .tempfile_in(workdir)
+        .map_err(|e| PhaseError(e.to_string()))?;
+    // The password goes in a private option file, never on a command line.
+    let pw = s
+        .password
+        .expose()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
+    writeln!(
+        f,
+        "[client]\nuser=\"{}\"\npassword=\"{pw}\"\nhost={}\nport={}\nprotocol=tcp",
+        s.user, s.ip, s.port
+    )
+    .map_err(|e| PhaseError(e.to_string()))?;
+    Ok(f)
+}
+
+/// Apply saved binlog files to `s` with the server's own tools, as MHA did.
+pub(super) async fn apply_binlogs(
+    s: &ServerConfig,
+    files: &[PathBuf],
+    workdir: &Path,
+) -> PResult<()> {
+    let find = |names: &[&str]| {
+        names.iter().find_map(|n| {
+            std::env::var_os("PATH").and_then(|p| {
+                std::env::split_paths(&p)
+                    .map(|d| d.join(n))
+                    .find(|p| p.is_file())
+            })
+        })
+    };
+    let binlog_tool = find(&["mariadb-binlog", "mysqlbinlog"]).ok_or_else(|| PhaseError("mariadb-binlog (mysqlbinlog) is not installed on the manager host: apt-get install mariadb-client".into()))?;
+    let client = find(&["mariadb", "mysql"]).ok_or_else(|| PhaseError("the mariadb (mysql) client is not installed on the manager host: apt-get install mariadb-client".into()))?;
+    let defaults = client_defaults(workdir, s)?;
+    let decoded = tokio::process::Command::new(&binlog_tool)
+        .args(files)
+        .output()
+        .await
+        .map_err(|e| PhaseError(e.to_string()))?;
+    if !decoded.status.success() {
+        return Err(PhaseError(format!(
+            "{} failed: {}",
+            binlog_tool.display(),
+            String::from_utf8_lossy(&decoded.stderr).trim()
+        )));
+    }
+    let mut child = tokio::process::Command::new(&client)
+        .arg(format!(
+            "--defaults-extra-file={}",
+            defaults.path().display()
+        ))
+        .arg("--binary-mode")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| PhaseError(e.to_string()))?;
+    let mut stdin = child.stdin.take().expect("piped");
+    stdin
+        .write_all(&decoded.stdout)
+        .await
+        .map_err(|e| PhaseError(e.to_string()))?;
+    drop(stdin);
+    let out = child
+        .wait_with_output()
+        .await
+        .map_err(|e| PhaseError(e.to_string()))?;
+    if !out.status.success() {
+        return Err(PhaseError(format!(
+            "applying the saved binlog on {} failed: {}",
+            s.display_name(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+/// The saved transactions (`gtids`, `domain-server-seq`) that `after` covers and `before` did
+/// not: what applying the tail actually committed.
+pub(super) fn landed(gtids: &[String], before: &MariaGtidPos, after: &MariaGtidPos) -> Vec<String> {
+    gtids
+        .iter()
+        .filter(|g| {
+            let Ok(one) = MariaGtidPos::parse(g) else {
+                return false;
+            };
+            one.not_in(after).is_empty() && !one.not_in(before).is_empty()
+        })
+        .cloned()
+        .collect()
+}
+
+/// Of the tails saved from binlog servers (in configuration order), the most complete: the
+/// one reaching furthest in the master's binlog, then the one with more transactions, then
+/// the first. With it, a sentence per other tail holding transactions it lacks: copies of one
+/// binlog should never disagree, and what only another holds is not applied.
+pub(super) fn most_complete(tails: &[(String, SavedTail)]) -> Option<(usize, Vec<String>)> {
+    let mut best: Option<usize> = None;
+    for (i, (_, t)) in tails.iter().enumerate() {
+        let better = best.is_none_or(|b| {
+            let bt = &tails[b].1;
+            (&t.end, t.gtids.len()) > (&bt.end, bt.gtids.len())
+        });
+        if better {
+            best = Some(i);
+        }
+    }
+    let b = best?;
+    let (best_label, best_tail) = &tails[b];
+    let disagree = tails
+        .iter()
+        .filter(|(l, _)| l != best_label)
+        .filter_map(|(l, t)| {
+            let lacking: Vec<&str> = t
+                .gtids
+                .iter()
+                .filter(|g| !best_tail.gtids.contains(g))
+                .map(String::as_str)
+                .collect();
+            (!lacking.is_empty()).then(|| {
+                format!(
+                    "{l} holds transactions {} that {best_label} (the most complete, applied) does not: they were not applied",
+                    lacking.join(",")
+                )
+            })
+        })
+        .collect();
+    Some((b, disagree))
+}
+
+/// Phase 3.2's stop: the dead master's host answers SSH, yet its binlog could not be read and
+/// no binlog server supplied it. Says what phase 2 already did, since nothing is undone.
+pub(super) fn stop_before_promotion(
+    config: &Config,
+    dead: &ServerConfig,
+    from: &BinlogPos,
+    failures: &[String],
+) -> PhaseError {
+    let dirs: Vec<String> = dead
+        .master_binlog_dir
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    let mut phase2 = vec!["the replicas' IO threads are stopped".to_string()];
+    if config.app.master_ip_failover_script.is_some() {
+        phase2.push("master_ip_failover_script --command=stopssh ran".into());
+    }
+    if config.app.shutdown_script.is_some() {
+        phase2.push("shutdown_script --command=stopssh ran".into());
+    }
+    PhaseError(format!(
+        "Failover stopped before promotion: the dead master {} is down but its host {} answers SSH, and its binlog file {} (from position {}) could not be read from master_binlog_dir ({}): {}. Nothing was promoted. Phase 2 already ran and nothing was restarted: {}. Fix master_binlog_dir (or the file's permissions) and fail over again with --ignore_last_failover, or fail over without those events with --ignore_binlog_save_error (they are then lost).",
+        dead.display_name(),
+        dead.ssh.host,
+        from.file,
+        from.pos,
+        dirs.join(", "),
+        failures.join("; "),
+        phase2.join(", ")
+    ))
+}

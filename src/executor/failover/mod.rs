@@ -1,0 +1,690 @@
+//! The failover engine: MHA's phases, one async function each, timed and recorded.
+//!
+//! Recovery is done with the server's own GTIDs (MariaDB keeps GTIDs in every binlog and
+//! tracks `gtid_slave_pos` in both replication modes): the new master first catches up with
+//! the most advanced replica by replicating from it, then the dead master's binlog tail saved
+//! over SSH is applied with `mariadb-binlog | mariadb`, then every other replica fetches what
+//! it lacks from the new master. In file/position mode the replicas are switched back to the
+//! new master's binlog coordinates once they are identical to it. See docs/failover.md.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+use tokio::task::JoinSet;
+use tracing::{Instrument, error, info, warn};
+
+use crate::binlog;
+use crate::config::{Config, ServerConfig};
+use crate::engine::checks::{self, MasterView};
+use crate::engine::elect::{self, Ranking};
+use crate::engine::guard::{self, Markers};
+use crate::executor::observe::target;
+use crate::hooks::{self, HookCall};
+use crate::secret::Secret;
+use crate::sql::dialect::StartAt;
+use crate::sql::ops::Toward;
+use crate::sql::{self, Session};
+use crate::topology::{BinlogPos, Flavour, MariaGtidPos, ReplicaStatus, Row, Topology};
+
+mod binlog_tail;
+mod phases;
+mod record;
+
+use binlog_tail::*;
+use phases::*;
+pub use record::*;
+
+#[derive(Debug, Clone, Default)]
+pub struct FailoverOptions {
+    /// --dead_master_host / --dead_master_port (manual failover).
+    pub dead_master: Option<(String, u16)>,
+    /// --new_master_host / --new_master_port.
+    pub new_master: Option<(String, Option<u16>)>,
+    pub ignore_last_failover: bool,
+    pub last_failover_minute: u64,
+    pub remove_dead_master_conf: bool,
+    /// Fail over even when a configured binlog server does not answer SSH.
+    pub ignore_binlog_server_error: bool,
+    pub skip_save_master_binlog: bool,
+    pub skip_change_master: bool,
+    pub skip_disable_read_only: bool,
+    pub wait_until_gtid_in_sync: bool,
+    pub dry_run: bool,
+    pub workdir: PathBuf,
+    /// ping_type=INSERT: a dead master may still accept connections.
+    pub master_may_answer: bool,
+    /// Go on when the dead master's host answers SSH but its binlog cannot be read (phase
+    /// 3.2), accepting the loss of what no replica received; without it the failover stops
+    /// before promotion.
+    pub ignore_binlog_save_error: bool,
+    /// What the manager's detection found moments ago: phases 1 and 2 use it instead of
+    /// probing an unreachable master again with full timeouts.
+    pub detected: Option<Detected>,
+    /// The dead master's block name, when the manager detected it.
+    pub dead_master_block: Option<String>,
+}
+
+/// How the master failed to answer SQL when detection declared it dead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MasterSql {
+    /// Connections refused: nothing listens on the port.
+    Refused,
+    /// No answer within the timeouts (hung, or the host is gone).
+    Silent,
+}
+
+/// The facts behind the manager's `Master is down!`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detected {
+    pub at: Instant,
+    /// The master's host answered SSH (Some(true)), did not (Some(false)), was not asked.
+    pub master_ssh: Option<bool>,
+    pub master_sql: MasterSql,
+    /// mysqld's pid file on the master's host, as the server reported it.
+    pub pid_file: Option<String>,
+}
+
+impl Detected {
+    /// Seconds-old evidence is still evidence; older is re-probed.
+    fn fresh(&self) -> bool {
+        self.at.elapsed() < Duration::from_secs(30)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PhaseError(pub String);
+
+impl From<sql::DbError> for PhaseError {
+    fn from(e: sql::DbError) -> Self {
+        PhaseError(e.to_string())
+    }
+}
+
+type PResult<T> = Result<T, PhaseError>;
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+pub fn complete_marker(workdir: &Path, app: &str) -> PathBuf {
+    workdir.join(format!("{app}.failover.complete"))
+}
+
+pub fn error_marker(workdir: &Path, app: &str) -> PathBuf {
+    workdir.join(format!("{app}.failover.error"))
+}
+
+pub fn markers(workdir: &Path, app: &str) -> Markers {
+    let complete = complete_marker(workdir, app);
+    let error = error_marker(workdir, app);
+    Markers {
+        complete_mtime_unix: std::fs::metadata(&complete)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs()),
+        complete_path: complete.display().to_string(),
+        error_exists: error.exists(),
+        error_path: error.display().to_string(),
+        error_owner: std::fs::read_to_string(&error)
+            .ok()
+            .and_then(|t| t.trim().strip_prefix(RUNNING_PREFIX)?.parse::<u32>().ok())
+            .map(|pid| (pid, crate::status::pid_alive(pid))),
+    }
+}
+
+/// While a failover changes the cluster its error flag file says `running pid=N`: a second
+/// failover is refused while N runs, and one that finds N gone knows the last failover was
+/// interrupted. A failed failover replaces the text by the time; a successful one removes it.
+const RUNNING_PREFIX: &str = "running pid=";
+
+/// What phase 1 learned.
+struct Facts {
+    topo: Topology,
+    dead: usize,
+    replicas: Vec<usize>,
+    mode: Mode,
+}
+
+struct Run<'a> {
+    config: &'a Config,
+    opts: &'a FailoverOptions,
+    rec: FailoverRecord,
+    started: Instant,
+}
+
+impl Run<'_> {
+    fn server(&self, i: usize) -> &ServerConfig {
+        &self.config.servers[i]
+    }
+
+    fn phase_done(
+        &mut self,
+        phase: &'static str,
+        name: &'static str,
+        t: Instant,
+        ok: bool,
+        notes: Vec<String>,
+    ) {
+        self.phase_done_ms(phase, name, t.elapsed(), ok, notes);
+    }
+
+    fn phase_done_ms(
+        &mut self,
+        phase: &'static str,
+        name: &'static str,
+        took: Duration,
+        ok: bool,
+        notes: Vec<String>,
+    ) {
+        let ms = took.as_millis() as u64;
+        if ok {
+            info!(phase, ms, "* Phase {phase}: {name} Phase completed.");
+        } else {
+            error!(phase, ms, "* Phase {phase}: {name} Phase failed.");
+        }
+        self.rec.phases.push(PhaseRecord {
+            phase,
+            name,
+            ms,
+            ok,
+            notes,
+        });
+        journal(
+            &self.opts.workdir,
+            &self.config.app_name,
+            phase,
+            name,
+            if ok { "done" } else { "failed" },
+        );
+    }
+}
+
+async fn session(s: &ServerConfig) -> PResult<Session> {
+    Ok(sql::connect(&target(s), Duration::from_secs(5)).await?)
+}
+
+async fn replica_status(db: &mut Session) -> PResult<Option<(ReplicaStatus, Row)>> {
+    let row = db.replica_status_row().await?;
+    Ok(row.map(|r| (ReplicaStatus::from_row(&r), r)))
+}
+
+async fn gtid_var(db: &mut Session, var: &'static str) -> PResult<MariaGtidPos> {
+    Ok(db.gtid_pos(var).await?)
+}
+
+// ------------------------------------------------------------------------------------------
+// Phase 1: Configuration Check
+
+pub async fn failover(config: &Config, opts: &FailoverOptions) -> FailoverRecord {
+    let mut run = Run {
+        config,
+        opts,
+        rec: FailoverRecord::new(&config.app_name, now_unix()),
+        started: Instant::now(),
+    };
+    let _ = std::fs::create_dir_all(&opts.workdir);
+    let mut changed = false;
+    let result = steps(&mut run, &mut changed).await;
+    run.rec.total_ms = run.started.elapsed().as_millis() as u64;
+    if let Err(e) = result {
+        error!("{e}");
+        run.rec.error = Some(e.0);
+        run.rec.outcome = if run.rec.outcome == Outcome::StoppedBeforePromotion {
+            Outcome::StoppedBeforePromotion
+        } else if changed {
+            Outcome::Failed
+        } else {
+            Outcome::Refused
+        };
+        if changed {
+            let _ = std::fs::write(
+                error_marker(&opts.workdir, &config.app_name),
+                format!("{}\n", now_unix()),
+            );
+        }
+    }
+    finish(&mut run).await;
+    run.rec
+}
+
+/// What a phase body hands back: its value, whether it fully succeeded, and its notes.
+struct Done<T> {
+    value: T,
+    ok: bool,
+    notes: Vec<String>,
+}
+
+fn done<T>(value: T, notes: Vec<String>) -> Done<T> {
+    Done {
+        value,
+        ok: true,
+        notes,
+    }
+}
+
+/// Runs one phase body inside its own tracing span (`phase{phase="3.4" name="New Master
+/// Recovery"}`), then records its duration, outcome and notes. An error marks the phase failed
+/// and ends the failover with it.
+macro_rules! phase {
+    ($run:ident, $id:literal, $name:literal, $body:expr) => {{
+        info!(concat!("* Phase ", $id, ": ", $name, " Phase.."));
+        let t = Instant::now();
+        let span = tracing::info_span!("phase", phase = $id, name = $name);
+        let r: PResult<Done<_>> = async { $body }.instrument(span).await;
+        match r {
+            Ok(d) => {
+                $run.phase_done($id, $name, t, d.ok, d.notes);
+                d.value
+            }
+            Err(e) => {
+                $run.phase_done($id, $name, t, false, vec![e.0.clone()]);
+                return Err(e);
+            }
+        }
+    }};
+}
+
+async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
+    let config = run.config;
+    let facts = phase!(run, "1", "Configuration Check", {
+        Ok(done(phase1(&mut *run).await?, vec![]))
+    });
+    let dead_cfg = run.server(facts.topo.servers[facts.dead].order).clone();
+    if run.opts.dry_run {
+        return dry_run(run, &facts, &dead_cfg).await;
+    }
+
+    let flag = error_marker(&run.opts.workdir, &config.app_name);
+    if let Err(e) = std::fs::write(&flag, format!("{RUNNING_PREFIX}{}\n", std::process::id())) {
+        return Err(PhaseError(format!(
+            "cannot write the failover flag file {}: {e}",
+            flag.display()
+        )));
+    }
+    *changed = true;
+    let ssh_ok = phase!(run, "2", "Dead Master Shutdown", {
+        let (ssh_ok, fenced) = phase2(&mut *run, &facts).await?;
+        Ok(done(
+            ssh_ok,
+            vec![
+                format!(
+                    "SSH to the dead master: {}",
+                    if ssh_ok { "reachable" } else { "NOT reachable" }
+                ),
+                fenced,
+            ],
+        ))
+    });
+
+    info!("* Phase 3: Master Recovery Phase..");
+    let latest = phase!(run, "3.1", "Getting Latest Slaves", {
+        phase3_1(&mut *run, &facts).await
+    });
+    let saved = phase!(run, "3.2", "Saving Dead Master's Binlog", {
+        phase3_2(&mut *run, &dead_cfg, ssh_ok, &latest).await
+    });
+    let new_master = phase!(run, "3.3", "Determining New Master", {
+        phase3_3(&mut *run, &facts, &latest).await
+    });
+    let promotion = phase!(run, "3.4", "New Master Recovery", {
+        phase3_4(&mut *run, &latest, &new_master, &saved).await
+    });
+
+    // Phase 5 runs beside phase 4: the new master takes writes, and the VIP moves, as soon as
+    // it is recovered; the other replicas are repointed meanwhile (they follow it by GTID or
+    // from the coordinates read above, whatever it takes in the meantime).
+    let t5 = Instant::now();
+    let p5 = phase5(
+        config,
+        &dead_cfg,
+        &new_master.cfg,
+        run.opts.skip_disable_read_only,
+    )
+    .instrument(tracing::info_span!(
+        "phase",
+        phase = "5",
+        name = "New master cleanup"
+    ));
+    let mut p5_out: Option<(PResult<Done<bool>>, Instant)> = None;
+    let replicas_failed = phase!(run, "4", "Slaves Recovery", {
+        phase4(
+            &mut *run,
+            &facts,
+            &latest,
+            &new_master,
+            &promotion,
+            p5,
+            &mut p5_out,
+        )
+        .await
+    });
+    let new_cfg = &new_master.cfg;
+    let (p5r, p5_end) = p5_out.expect("phase 5 ran beside phase 4");
+    let start_failed = match p5r {
+        Ok(d) => {
+            let ms = p5_end.duration_since(t5);
+            run.phase_done_ms("5", "New master cleanup", ms, d.ok, d.notes);
+            d.value
+        }
+        Err(e) => {
+            run.phase_done_ms(
+                "5",
+                "New master cleanup",
+                p5_end.duration_since(t5),
+                false,
+                vec![e.0.clone()],
+            );
+            return Err(e);
+        }
+    };
+    let partial = replicas_failed || start_failed;
+    run.rec.outcome = if !run.rec.not_recovered.is_empty() {
+        Outcome::DataNotRecovered
+    } else if partial {
+        Outcome::Partial
+    } else {
+        Outcome::Success
+    };
+    if partial {
+        warn!(
+            "Master failover to {} done, but recovery on slave partially failed.",
+            new_cfg.display_name()
+        );
+    }
+    if run.rec.outcome == Outcome::DataNotRecovered {
+        error!(
+            "Master failover to {} done, but data was NOT recovered: {}",
+            new_cfg.display_name(),
+            run.rec.not_recovered.join("; ")
+        );
+    } else if !partial {
+        info!(
+            "Master failover to {} completed successfully.",
+            new_cfg.display_name()
+        );
+    }
+    Ok(())
+}
+
+async fn dry_run(run: &mut Run<'_>, f: &Facts, dead: &ServerConfig) -> PResult<()> {
+    let config = run.config;
+    let facts = checks::replica_facts(&f.topo, config, Some(f.dead));
+    let forced = run.opts.new_master.as_ref().and_then(|(h, p)| {
+        f.topo
+            .servers
+            .iter()
+            .find(|o| (o.hostname == *h || o.ip == *h) && p.is_none_or(|p| p == o.port))
+            .map(|o| o.block.clone())
+    });
+    let ranking = elect::rank(&facts, forced.as_deref());
+    let ssh_ok = ssh_reachable(dead).await;
+    let winner = ranking.winner().map(|w| format!("{} {}", w.block, w.name));
+    run.rec.new_master = winner.clone();
+    run.rec.ranking = Some(ranking);
+    let latest = f
+        .replicas
+        .iter()
+        .filter_map(|&i| {
+            f.topo.servers[i]
+                .alive()?
+                .replica
+                .as_ref()?
+                .read_pos
+                .clone()
+        })
+        .max();
+    let mut plan = vec![
+        format!(
+            "Phase 2: STOP SLAVE IO_THREAD on {} replica(s)",
+            f.replicas.len()
+        ),
+        format!(
+            "Phase 2: SSH to the dead master {}: {}",
+            dead.display_name(),
+            if ssh_ok { "reachable" } else { "NOT reachable" }
+        ),
+        "Phase 3.1: wait until every replica has applied its relay log; find the latest".into(),
+    ];
+    let binlog_servers: Vec<String> = config
+        .binlog_servers
+        .iter()
+        .map(crate::config::BinlogServerConfig::label)
+        .collect();
+    if ssh_ok && !run.opts.skip_save_master_binlog {
+        plan.push(format!("Phase 3.2: save the dead master's binlog after the latest replica's position (now {}) over SSH", latest.map(|l| l.to_string()).unwrap_or_default()));
+    } else if !run.opts.skip_save_master_binlog && !binlog_servers.is_empty() {
+        plan.push(format!(
+            "Phase 3.2: save the master's binlog after the latest replica's position (now {}) over SSH from the most complete of {}; what the dead master wrote after that server's last event cannot be known",
+            latest.map(|l| l.to_string()).unwrap_or_default(),
+            binlog_servers.join(", ")
+        ));
+    } else {
+        plan.push("Phase 3.2: the dead master's binlog cannot be saved".into());
+        run.rec.not_recovered.push(format!(
+            "events on the dead master after {} would be lost",
+            latest
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "the latest replica's position".into())
+        ));
+    }
+    plan.push(format!(
+        "Phase 3.3: promote {}",
+        winner
+            .clone()
+            .unwrap_or_else(|| "NOBODY (no eligible replica)".into())
+    ));
+    plan.push("Phase 3.4: catch the new master up from the latest replica, apply the saved binlog, RESET SLAVE ALL".into());
+    plan.push(format!(
+        "Phase 4: repoint the other replicas at the new master ({})",
+        if f.mode == Mode::Gtid {
+            "GTID"
+        } else {
+            "GTID catch-up, then the new master's binlog coordinates"
+        }
+    ));
+    plan.push("Phase 5: master_ip_failover_script --command=start, SET GLOBAL read_only=0 on the new master".into());
+    if let Some(cmd) = &config.app.master_ip_failover_script {
+        run.rec.hooks.push(HookPlan {
+            hook: "master_ip_failover_script",
+            args: ip_failover_args(if ssh_ok { "stopssh" } else { "stop" }, dead),
+        });
+        let _ = cmd;
+    }
+    run.rec.plan = plan;
+    run.rec.outcome = Outcome::DryRun;
+    if winner.is_none() {
+        return Err(PhaseError("no replica can be promoted".into()));
+    }
+    Ok(())
+}
+
+async fn finish(run: &mut Run<'_>) {
+    let config = run.config;
+    let workdir = &run.opts.workdir;
+    if run.rec.outcome == Outcome::DryRun {
+        return;
+    }
+    // Report in MHA's shape.
+    info!("----- Failover Report -----");
+    info!("{}", run.rec.subject());
+    for p in &run.rec.phases {
+        info!(
+            "Phase {} {}: {} ms{}",
+            p.phase,
+            p.name,
+            p.ms,
+            if p.ok { "" } else { " FAILED" }
+        );
+    }
+    for r in &run.rec.recovered {
+        info!("Recovered from {}: {}", r.from, r.gtids);
+    }
+    for n in &run.rec.not_recovered {
+        warn!("NOT recovered: {n}");
+    }
+    let record = workdir.join(format!(
+        "{}.failover.{}.json",
+        config.app_name, run.rec.started_unix
+    ));
+    let _ = std::fs::write(
+        &record,
+        serde_json::to_string_pretty(&run.rec).unwrap_or_default(),
+    );
+    if matches!(
+        run.rec.outcome,
+        Outcome::Success | Outcome::Partial | Outcome::DataNotRecovered
+    ) {
+        let _ = std::fs::write(
+            complete_marker(workdir, &config.app_name),
+            format!("{}\n", now_unix()),
+        );
+        let _ = std::fs::remove_file(error_marker(workdir, &config.app_name));
+        if run.opts.remove_dead_master_conf
+            && let Some(dead) = &run.rec.dead_master
+            && let Some(s) = config.servers.iter().find(|s| &s.display_name() == dead)
+        {
+            match crate::config::write::delete_server_block(&config.path, &s.block) {
+                Ok(true) => info!(
+                    "Deleted [{}] entry from {} .",
+                    s.block,
+                    config.path.display()
+                ),
+                Ok(false) => warn!(
+                    "Entry [{}] not found in {} .",
+                    s.block,
+                    config.path.display()
+                ),
+                Err(e) => error!("could not remove the dead master from the configuration: {e}"),
+            }
+        }
+    }
+    if run.rec.outcome == Outcome::Refused {
+        return;
+    }
+    if let Some(cmd) = &config.app.report_script {
+        let mut body = vec![format!(
+            "Master {} is down!",
+            run.rec.dead_master.clone().unwrap_or_default()
+        )];
+        body.extend(run.rec.phases.iter().flat_map(|p| p.notes.clone()));
+        body.extend(
+            run.rec
+                .replicas
+                .iter()
+                .map(|r| format!("{}: {}", r.server, r.detail)),
+        );
+        // MHA passes bare host names.
+        let host_of = |name: &str| {
+            config
+                .servers
+                .iter()
+                .find(|s| s.display_name() == name)
+                .map(|s| s.hostname.clone())
+                .unwrap_or_else(|| name.to_string())
+        };
+        let dead_name = run.rec.dead_master.clone().unwrap_or_default();
+        let mut args = vec![("orig_master_host".to_string(), host_of(&dead_name))];
+        if let Some(n) = &run.rec.new_master {
+            args.push(("new_master_host".into(), host_of(n)));
+            let slaves: Vec<String> = run
+                .rec
+                .replicas
+                .iter()
+                .filter(|r| r.ok)
+                .map(|r| host_of(&r.server))
+                .collect();
+            args.push(("new_slave_hosts".into(), slaves.join(",")));
+        }
+        args.push(("conf".into(), config.path.display().to_string()));
+        args.push(("subject".into(), run.rec.subject()));
+        args.push(("body".into(), body.join("\n")));
+        if let Err(e) = run_hook(config, "report_script", cmd, args, vec![]).await {
+            warn!("report_script failed: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tail(file: &str, end: u64, gtids: &[&str]) -> SavedTail {
+        SavedTail {
+            files: vec![],
+            gtids: gtids.iter().map(|g| g.to_string()).collect(),
+            end: BinlogPos::new(file, end),
+        }
+    }
+
+    #[test]
+    fn the_binlog_server_reaching_furthest_wins() {
+        let t = |l: &str, t: SavedTail| (l.to_string(), t);
+        // (tails in configuration order, winner, disagreements)
+        type Case = (Vec<(String, SavedTail)>, usize, usize);
+        let cases: Vec<Case> = vec![
+            // The first lags: the second wins.
+            (
+                vec![
+                    t("b1", tail("bin.000003", 500, &["0-1-3"])),
+                    t("b2", tail("bin.000003", 900, &["0-1-3", "0-1-4"])),
+                ],
+                1,
+                0,
+            ),
+            // A later file beats a larger offset.
+            (
+                vec![
+                    t("b1", tail("bin.000003", 9000, &["0-1-3"])),
+                    t("b2", tail("bin.000004", 300, &["0-1-3"])),
+                ],
+                1,
+                0,
+            ),
+            // Equal: configuration order.
+            (
+                vec![
+                    t("b1", tail("bin.000003", 900, &["0-1-3"])),
+                    t("b2", tail("bin.000003", 900, &["0-1-3"])),
+                ],
+                0,
+                0,
+            ),
+            // Different content: the furthest wins, and the disagreement is said.
+            (
+                vec![
+                    t("b1", tail("bin.000003", 700, &["0-1-3", "0-2-9"])),
+                    t("b2", tail("bin.000003", 900, &["0-1-3", "0-1-4"])),
+                ],
+                1,
+                1,
+            ),
+        ];
+        for (tails, winner, disagreements) in cases {
+            let (w, d) = most_complete(&tails).unwrap();
+            assert_eq!((w, d.len()), (winner, disagreements), "{tails:?}: {d:?}");
+        }
+        assert!(most_complete(&[]).is_none());
+    }
+
+    #[test]
+    fn landed_lists_what_the_position_gained() {
+        let pos = |t: &str| MariaGtidPos::parse(t).unwrap();
+        let saved: Vec<String> = ["0-1-3", "0-1-4", "0-1-5", "1-1-9"]
+            .map(String::from)
+            .to_vec();
+        // 0-1-5 was rolled back, 1-1-9 was there before.
+        assert_eq!(
+            landed(&saved, &pos("0-1-2,1-1-9"), &pos("0-1-4,1-1-9")),
+            ["0-1-3", "0-1-4"]
+        );
+        assert!(landed(&saved, &pos("0-1-5,1-1-9"), &pos("0-1-5,1-1-9")).is_empty());
+    }
+}

@@ -1,0 +1,1323 @@
+//! MHA's phases, one async function each, each returning a named result.
+
+#[allow(unused_imports)]
+use super::*;
+
+pub(super) async fn phase1(run: &mut Run<'_>) -> PResult<Facts> {
+    let config = run.config;
+    let m = markers(&run.opts.workdir, &config.app_name);
+    if let Err(r) = guard::check(
+        &m,
+        now_unix(),
+        run.opts.last_failover_minute,
+        run.opts.ignore_last_failover,
+    ) {
+        return Err(PhaseError(r.to_string()));
+    }
+    if run.opts.ignore_last_failover && !run.opts.dry_run {
+        let _ = std::fs::remove_file(complete_marker(&run.opts.workdir, &config.app_name));
+        let _ = std::fs::remove_file(error_marker(&run.opts.workdir, &config.app_name));
+    }
+    // The manager has just found the master unreachable: do not wait for it again.
+    let known_down = run
+        .opts
+        .detected
+        .as_ref()
+        .filter(|d| d.fresh() && !run.opts.master_may_answer)
+        .and(run.opts.dead_master_block.as_deref());
+    let topo =
+        crate::executor::observe::observe_except(config, Duration::from_secs(3), known_down).await;
+    // The dead master: what the replicas replicate from.
+    let dead = match checks::find_master(&topo) {
+        MasterView::Unreachable { index } => index,
+        MasterView::Alive { index } if run.opts.master_may_answer => index,
+        MasterView::Alive { index } => {
+            return Err(PhaseError(format!(
+                "The master {} is reachable via MySQL! Stop failover.",
+                topo.servers[index].name()
+            )));
+        }
+        other => {
+            return Err(PhaseError(format!(
+                "cannot tell which server is the dead master: {other:?}"
+            )));
+        }
+    };
+    if let Some((host, port)) = &run.opts.dead_master
+        && !topo.servers[dead].is_at(host, *port)
+    {
+        return Err(PhaseError(format!(
+            "Detected dead master {} does not match with specified dead master {host}:{port}!",
+            topo.servers[dead].name()
+        )));
+    }
+    run.rec.dead_master = Some(topo.servers[dead].name());
+    let mut replicas = Vec::new();
+    for (i, o) in topo.servers.iter().enumerate() {
+        if i == dead {
+            continue;
+        }
+        let cfg = &config.servers[o.order];
+        match o.alive() {
+            Some(s)
+                if s.replica
+                    .as_ref()
+                    .is_some_and(|r| topo.servers[dead].is_at(&r.master_host, r.master_port)) =>
+            {
+                if s.version.flavour != Flavour::MariaDb {
+                    return Err(PhaseError(format!(
+                        "{}: is not MariaDB: failover supports MariaDB only",
+                        o.name()
+                    )));
+                }
+                replicas.push(i);
+            }
+            _ if cfg.ignore_fail => warn!(
+                "{} is not a working replica of the dead master; ignored (ignore_fail=1)",
+                o.name()
+            ),
+            Some(_) => {
+                return Err(PhaseError(format!(
+                    "{} does not replicate from the dead master {}; fix it or set ignore_fail=1",
+                    o.name(),
+                    topo.servers[dead].name()
+                )));
+            }
+            None => {
+                return Err(PhaseError(format!(
+                    "{} is not reachable ({}); set ignore_fail=1 on it to fail over without it",
+                    o.name(),
+                    o.state.clone().err().unwrap_or_default()
+                )));
+            }
+        }
+    }
+    if replicas.is_empty() {
+        return Err(PhaseError(
+            "no replica of the dead master is reachable".into(),
+        ));
+    }
+    let all_gtid = replicas.iter().all(|&i| {
+        topo.servers[i]
+            .alive()
+            .and_then(|s| s.replica.as_ref())
+            .is_some_and(ReplicaStatus::uses_gtid)
+    });
+    let mode = if all_gtid { Mode::Gtid } else { Mode::FilePos };
+    run.rec.mode = Some(mode);
+    check_binlog_servers(run).await?;
+    info!(
+        "Starting {} failover of the dead master {}.",
+        if all_gtid {
+            "GTID based"
+        } else {
+            "Non-GTID based"
+        },
+        topo.servers[dead].name()
+    );
+    Ok(Facts {
+        topo,
+        dead,
+        replicas,
+        mode,
+    })
+}
+
+/// As MHA: every configured binlog server must answer SSH before anything is changed, unless
+/// --ignore_binlog_server_error (then the failover goes on without the ones that do not).
+pub(super) async fn check_binlog_servers(run: &mut Run<'_>) -> PResult<()> {
+    if run.opts.skip_save_master_binlog || run.config.binlog_servers.is_empty() {
+        return Ok(());
+    }
+    // The same login check as check_repl's (no binlog file to look for here).
+    let failed: Vec<String> = crate::executor::check_repl::binlog_server_checks(run.config, None)
+        .await
+        .into_iter()
+        .filter_map(|f| match f.problem {
+            crate::engine::reason::Problem::SshFailed { detail } => {
+                Some(format!("{}: {detail}", f.server.unwrap_or_default()))
+            }
+            _ => None,
+        })
+        .collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    if run.opts.ignore_binlog_server_error {
+        for f in &failed {
+            warn!(
+                "binlog server not reachable over SSH, ignored (--ignore_binlog_server_error): {f}"
+            );
+        }
+        return Ok(());
+    }
+    Err(PhaseError(format!(
+        "binlog server not reachable over SSH: {}. Fix it, or fail over without it with --ignore_binlog_server_error.",
+        failed.join("; ")
+    )))
+}
+
+// ------------------------------------------------------------------------------------------
+// Phase 2: Dead Master Shutdown
+
+pub(super) fn ssh_extras(prefix: &str, s: &ServerConfig) -> Vec<(String, String)> {
+    crate::executor::check_repl::ssh_args(prefix, s)
+}
+
+pub(super) fn ip_failover_args(command: &str, dead: &ServerConfig) -> Vec<(String, String)> {
+    let mut args = vec![
+        ("command".to_string(), command.to_string()),
+        ("ssh_user".into(), dead.ssh.user.clone()),
+        ("orig_master_host".into(), dead.hostname.clone()),
+        ("orig_master_ip".into(), dead.ip.clone()),
+        ("orig_master_port".into(), dead.port.to_string()),
+    ];
+    args.extend(ssh_extras("orig_master", dead));
+    args
+}
+
+pub(super) async fn run_hook(
+    config: &Config,
+    hook: &'static str,
+    command: &str,
+    args: Vec<(String, String)>,
+    secrets: Vec<(String, Secret)>,
+) -> Result<i32, String> {
+    let mut doc = serde_json::Map::new();
+    for (k, v) in &args {
+        doc.insert(k.clone(), serde_json::Value::String(v.clone()));
+    }
+    for (k, v) in &secrets {
+        doc.insert(
+            k.to_ascii_lowercase(),
+            serde_json::Value::String(v.expose().to_string()),
+        );
+    }
+    let call = HookCall {
+        hook,
+        command: command.to_string(),
+        args,
+        env: vec![],
+        secret_env: secrets,
+        stdin_json: serde_json::Value::Object(doc),
+        timeout: config.app.hook_timeout,
+    };
+    info!(hook, "Executing {}", call.command_line());
+    match hooks::run(&call).await {
+        Ok(o) => {
+            for line in o.stdout.lines().chain(o.stderr.lines()) {
+                info!(hook, "  {line}");
+            }
+            o.exit_code.ok_or_else(|| o.describe())
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Can a command run on the host over SSH (the held session when there is one)?
+pub(super) async fn ssh_reachable(s: &ServerConfig) -> bool {
+    let timeout = s.ssh.connection_timeout.min(Duration::from_secs(3));
+    matches!(
+        crate::ssh::pool::pool().exec(&s.ssh, "exit 0", timeout).await,
+        Ok(o) if o.success()
+    )
+}
+
+/// Shell: kill -9 the mysqld of the pid file (or, failing that, the process listening on the
+/// port) and wait until it is gone. A zombie counts as gone: it holds no socket and no file.
+pub(super) fn kill_command(pid_file: Option<&str>, port: u16) -> String {
+    let pf = crate::hooks::shell_quote(pid_file.unwrap_or(""));
+    format!(
+        "alive() {{ [ -d /proc/$1 ] && ! grep -qs '^State:[[:space:]]*[ZX]' /proc/$1/status; }}; \
+         p={pf}; pid=''; \
+         if [ -n \"$p\" ] && [ -f \"$p\" ]; then pid=$(head -c 20 \"$p\" | tr -dc 0-9); fi; \
+         if [ -z \"$pid\" ] || ! alive \"$pid\"; then pid=$(ss -Htlnp 'sport = :{port}' 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2); fi; \
+         if [ -z \"$pid\" ] || ! alive \"$pid\"; then echo none; exit 0; fi; \
+         kill -9 \"$pid\" 2>/dev/null || sudo -n kill -9 \"$pid\" 2>/dev/null; \
+         i=0; while alive \"$pid\" && [ $i -lt 250 ]; do sleep 0.02; i=$((i+1)); done; \
+         if alive \"$pid\"; then echo alive \"$pid\"; exit 1; fi; echo killed \"$pid\""
+    )
+}
+
+/// Fence the dead master before anything is promoted: an old master that comes back must not
+/// take writes next to the new one. Returns a note for the report; an error stops the
+/// failover (a fence that could not be put up is never passed over in silence).
+pub(super) async fn fence(
+    config: &Config,
+    dead: &ServerConfig,
+    ssh_ok: bool,
+    detected: Option<&Detected>,
+) -> PResult<String> {
+    use crate::config::Fencing;
+    let name = dead.display_name();
+    let pid_file = dead
+        .master_pid_file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .or_else(|| detected.and_then(|d| d.pid_file.clone()));
+    if config.app.fencing == Fencing::Kill && ssh_ok {
+        let cmd = kill_command(pid_file.as_deref(), dead.port);
+        let out = crate::ssh::pool::pool()
+            .exec(&dead.ssh, &cmd, Duration::from_secs(10))
+            .await
+            .map_err(|e| {
+                PhaseError(format!(
+                    "fencing {name} failed: {e}. Stop its mysqld by hand, or set fencing = \"read_only\" or \"none\"; failover aborted before any promotion"
+                ))
+            })?;
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !out.success() {
+            return Err(PhaseError(format!(
+                "fencing {name} failed: its mysqld could not be killed ({text}{}). Stop it by hand, or set fencing = \"read_only\" or \"none\"; failover aborted before any promotion",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let note = match text.split_whitespace().collect::<Vec<_>>()[..] {
+            ["killed", pid] => {
+                warn!("Fenced {name}: its mysqld (pid {pid}) did not answer SQL and was killed");
+                format!("fenced: mysqld pid {pid} on {name} killed (kill -9), verified gone")
+            }
+            _ => format!("fenced: no mysqld process on {name}'s host"),
+        };
+        return Ok(note);
+    }
+    if config.app.fencing == Fencing::None {
+        warn!("fencing = none: {name} is not fenced; only shutdown_script protects it");
+        return Ok("not fenced (fencing = none)".into());
+    }
+    // read_only, or kill without SSH: make it read-only if it still answers SQL. A master
+    // whose connects are refused, or that was silent moments ago, gets a short try; one whose
+    // host answered neither SQL nor SSH moments ago is not tried again.
+    if let Some(d) = detected
+        && d.master_ssh == Some(false)
+        && d.master_sql == MasterSql::Silent
+        && !ssh_ok
+    {
+        warn!(
+            "{name} could not be fenced: its host answered neither SQL nor SSH; if it comes back it may take writes (shutdown_script can power it off; semi-sync replication keeps it from acknowledging alone)"
+        );
+        return Ok("NOT fenced: the host answers neither SQL nor SSH".into());
+    }
+    let quick = detected.is_some_and(|d| d.fresh());
+    let timeout = if quick {
+        Duration::from_millis(300)
+    } else {
+        Duration::from_secs(1)
+    };
+    match sql::connect(&target(dead), timeout).await {
+        Ok(mut db) => {
+            warn!(
+                "The dead master {name} still answers SQL: making it read-only and killing client sessions"
+            );
+            db.set_read_only_as("fence: read_only", true)
+                .await
+                .map_err(|e| PhaseError(format!("fencing {name} failed: {e}; failover aborted")))?;
+            db.kill_client_sessions().await;
+            db.disconnect().await;
+            Ok(format!(
+                "fenced: {name} answered SQL and was set read_only=1"
+            ))
+        }
+        Err(e) => {
+            let why = if ssh_ok {
+                "its host answers SSH, but fencing is read_only"
+            } else {
+                "its host does not answer SSH"
+            };
+            warn!(
+                "{name} could not be fenced ({why}; SQL: {e}): if it comes back it may take writes; shutdown_script (power off) or semi-sync replication prevent that"
+            );
+            Ok(format!("NOT fenced: {why}; SQL: {e}"))
+        }
+    }
+}
+
+pub(super) async fn phase2(run: &mut Run<'_>, f: &Facts) -> PResult<(bool, String)> {
+    let config = run.config;
+    let dead = run.server(f.topo.servers[f.dead].order).clone();
+    let detected = run.opts.detected.clone().filter(Detected::fresh);
+    // Nothing more may arrive from the old master; meanwhile, is its host reachable?
+    let mut set = JoinSet::new();
+    for &i in &f.replicas {
+        let s = run.server(f.topo.servers[i].order).clone();
+        set.spawn(async move {
+            let mut db = session(&s).await?;
+            db.stop_io_thread().await?;
+            db.disconnect().await;
+            Ok::<_, PhaseError>(())
+        });
+    }
+    let ssh_check = async {
+        match detected.as_ref().and_then(|d| d.master_ssh) {
+            Some(known) => known,
+            None => ssh_reachable(&dead).await,
+        }
+    };
+    let stop_io = async {
+        while let Some(r) = set.join_next().await {
+            r.map_err(|e| PhaseError(e.to_string()))??;
+        }
+        Ok::<_, PhaseError>(())
+    };
+    let (stopped, mut ssh_ok) = tokio::join!(stop_io, ssh_check);
+    stopped?;
+    info!(
+        "{}",
+        if ssh_ok {
+            "SSH is reachable."
+        } else {
+            "SSH is NOT reachable."
+        }
+    );
+    if let Some(cmd) = &config.app.master_ip_failover_script {
+        let command = if ssh_ok { "stopssh" } else { "stop" };
+        match run_hook(
+            config,
+            "master_ip_failover_script",
+            cmd,
+            ip_failover_args(command, &dead),
+            vec![],
+        )
+        .await
+        {
+            Ok(0) => {}
+            Ok(10) => warn!("master_ip_failover_script exited 10: Proceeding."),
+            Ok(c) => {
+                return Err(PhaseError(format!(
+                    "master_ip_failover_script --command={command} failed (exit code {c}); failover aborted"
+                )));
+            }
+            Err(e) => {
+                return Err(PhaseError(format!(
+                    "master_ip_failover_script --command={command} failed ({e}); failover aborted"
+                )));
+            }
+        }
+    }
+    let mut powered_off = false;
+    if let Some(cmd) = &config.app.shutdown_script {
+        let command = if ssh_ok { "stopssh" } else { "stop" };
+        let mut args = vec![
+            ("command".to_string(), command.to_string()),
+            ("ssh_user".into(), dead.ssh.user.clone()),
+            ("host".into(), dead.hostname.clone()),
+            ("ip".into(), dead.ip.clone()),
+            ("port".into(), dead.port.to_string()),
+        ];
+        if let Some(p) = &dead.master_pid_file {
+            args.push(("pid_file".into(), p.display().to_string()));
+        }
+        match run_hook(config, "shutdown_script", cmd, args, vec![]).await {
+            Ok(0) => {
+                // powered off
+                ssh_ok = false;
+                powered_off = true;
+            }
+            Ok(10) => info!("SSH reachable. Shutting down mysqld done."),
+            Ok(c) => {
+                return Err(PhaseError(format!(
+                    "shutdown_script failed (exit code {c}); failover aborted"
+                )));
+            }
+            Err(e) => {
+                return Err(PhaseError(format!(
+                    "shutdown_script failed ({e}); failover aborted"
+                )));
+            }
+        }
+    }
+    let fenced = if powered_off {
+        "fenced: shutdown_script powered the host off".to_string()
+    } else {
+        fence(config, &dead, ssh_ok, detected.as_ref()).await?
+    };
+    Ok((ssh_ok, fenced))
+}
+
+// ------------------------------------------------------------------------------------------
+// Phase 3: Master Recovery
+
+/// A replica after its SQL thread applied everything it had received; a delayed replica as it
+/// was (it is never waited for).
+#[derive(Debug, Clone)]
+pub(super) struct Applied {
+    pub(super) idx: usize,
+    pub(super) status: ReplicaStatus,
+    pub(super) slave_pos: MariaGtidPos,
+    pub(super) log_slave_updates: bool,
+    /// SQL_Delay > 0 (MASTER_DELAY): its SQL thread applies what it received only hours
+    /// later, so it was not waited for, is not the latest, and keeps its delay.
+    pub(super) delayed: bool,
+}
+
+/// Wait until the replica's SQL thread has executed all it received (or waits inside a
+/// transaction whose end never arrived), polling every 20 ms (MHA polled every second). A
+/// delayed replica (`delayed`) is read once, not waited for: its SQL thread would apply what
+/// it received only after MASTER_DELAY seconds.
+pub(super) async fn wait_applied(s: &ServerConfig, idx: usize, delayed: bool) -> PResult<Applied> {
+    let mut db = session(s).await?;
+    let started = Instant::now();
+    let mut last_exec: Option<BinlogPos> = None;
+    let mut stable_since = Instant::now();
+    loop {
+        let (st, row) = replica_status(&mut db)
+            .await?
+            .ok_or_else(|| PhaseError(format!("{}: no longer a replica", s.display_name())))?;
+        if delayed {
+            let slave_pos = gtid_var(&mut db, "gtid_slave_pos").await?;
+            let lsu = log_slave_updates(&mut db).await?;
+            db.disconnect().await;
+            info!(
+                "{}: delayed replica (SQL_Delay={}): not waited for, executed {}",
+                s.display_name(),
+                st.sql_delay,
+                st.exec_pos
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            );
+            return Ok(Applied {
+                idx,
+                status: st,
+                slave_pos,
+                log_slave_updates: lsu,
+                delayed: true,
+            });
+        }
+        if !st.sql_running() {
+            return Err(PhaseError(format!(
+                "{}: SQL thread stopped: {}",
+                s.display_name(),
+                st.last_sql_error
+            )));
+        }
+        let state = row
+            .get("Slave_SQL_Running_State")
+            .cloned()
+            .flatten()
+            .unwrap_or_default();
+        let idle = state.contains("read all relay log");
+        // What the IO thread received, as whole transactions (MariaDB moves Gtid_IO_Pos at the
+        // end of an event group, so a transaction torn by the crash is not in it). Applied
+        // means gtid_slave_pos reached it: with parallel replication the SQL thread reads
+        // all of the relay log while workers still apply, so its state and a steady
+        // position prove nothing.
+        let received = row
+            .get("Gtid_IO_Pos")
+            .cloned()
+            .flatten()
+            .and_then(|t| MariaGtidPos::parse(&t).ok())
+            .filter(|p| !p.is_empty() && st.uses_gtid());
+        let applied = match &received {
+            Some(io) => {
+                let slave_pos = gtid_var(&mut db, "gtid_slave_pos").await?;
+                let have = slave_pos.domain_max();
+                io.domain_max()
+                    .iter()
+                    .all(|(d, n)| have.get(d).is_some_and(|h| h >= n))
+            }
+            // File/position replication (no Gtid_IO_Pos): the positions, as before.
+            None => {
+                st.exec_pos == st.read_pos
+                    || (idle
+                        && last_exec == st.exec_pos
+                        && stable_since.elapsed() > Duration::from_millis(300))
+            }
+        };
+        if applied {
+            // The status read above may predate the last commit (a worker may have finished
+            // between the two reads): read the positions again, now that all is applied.
+            let st = match (&received, replica_status(&mut db).await?) {
+                (Some(_), Some((now, _))) => now,
+                _ => st,
+            };
+            let slave_pos = gtid_var(&mut db, "gtid_slave_pos").await?;
+            let lsu = log_slave_updates(&mut db).await?;
+            db.disconnect().await;
+            return Ok(Applied {
+                idx,
+                status: st,
+                slave_pos,
+                log_slave_updates: lsu,
+                delayed: false,
+            });
+        }
+        if last_exec != st.exec_pos {
+            last_exec = st.exec_pos.clone();
+            stable_since = Instant::now();
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            return Err(PhaseError(format!(
+                "{}: relay log not applied after 10 minutes",
+                s.display_name()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub(super) async fn log_slave_updates(db: &mut Session) -> PResult<bool> {
+    Ok(db.log_slave_updates().await? == Some(true))
+}
+
+pub(super) async fn wait_gtid(db: &mut Session, pos: &MariaGtidPos, secs: u64) -> PResult<()> {
+    db.wait_gtid(pos, secs)
+        .await
+        .map_err(|e| PhaseError(e.to_string()))
+}
+
+pub(super) async fn wait_threads(db: &mut Session) -> PResult<()> {
+    let start = Instant::now();
+    loop {
+        if let Some((st, _)) = replica_status(db).await? {
+            if st.io_running() && st.sql_running() {
+                return Ok(());
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                return Err(PhaseError(format!(
+                    "{}: replication did not start (IO {}, SQL {}): {} {}",
+                    db.server(),
+                    st.io_running,
+                    st.sql_running,
+                    st.last_io_error,
+                    st.last_sql_error
+                )));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The new master's GTID state after phase 3.4.
+#[derive(Debug, Clone)]
+pub(super) struct NewMasterPos {
+    /// gtid_binlog_pos: what replicas can fetch from it.
+    pub(super) binlog: MariaGtidPos,
+    /// gtid_current_pos: what it has executed, binlogged or not.
+    pub(super) executed: MariaGtidPos,
+    /// With log_slave_updates=OFF, its gtid_slave_pos: what it got by replication is not in its
+    /// binlog, so a replica behind that position can never get it from there.
+    pub(super) replicated_unlogged: Option<MariaGtidPos>,
+}
+
+/// The domains (with the new master's last sequence number) in which `replica` is behind
+/// `replicated`: transactions it would have to fetch and cannot.
+pub(super) fn behind_in(replicated: &MariaGtidPos, replica: &MariaGtidPos) -> Vec<String> {
+    let have = replica.domain_max();
+    replicated
+        .domain_max()
+        .into_iter()
+        .filter(|(d, n)| have.get(d).is_none_or(|m| m < n))
+        .map(|(d, n)| format!("domain {d} up to sequence {n}"))
+        .collect()
+}
+
+/// One other replica: fetch what it lacks from the new master, then (file/position mode)
+/// switch to the new master's binlog coordinates. A delayed replica (`delayed`: its SQL_Delay)
+/// is repointed by GTID with its delay kept (CHANGE MASTER keeps MASTER_DELAY) and never waited
+/// for: it would reach the new master's position only after the delay.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn recover_replica(
+    s: ServerConfig,
+    new: ServerConfig,
+    repl_user: Option<String>,
+    repl_password: Option<Secret>,
+    target: NewMasterPos,
+    coords: BinlogPos,
+    mode: Mode,
+    wait_in_sync: bool,
+    delayed: Option<u64>,
+) -> PResult<String> {
+    let mut db = session(&s).await?;
+    let heartbeat = db.heartbeat_period().await;
+    db.stop_replica().await?;
+    let before = gtid_var(&mut db, "gtid_slave_pos").await?;
+    // What it lacks must be in the new master's binlog, or it can never arrive (a new master
+    // with log_slave_updates=OFF does not write what it replicated). Never report such a
+    // replica as recovered.
+    if let Some(replicated) = &target.replicated_unlogged {
+        let missing = behind_in(replicated, &before);
+        if !missing.is_empty() {
+            return Err(PhaseError(format!(
+                "{} lacks transactions ({}) that the new master {} replicated but did not write to its binlog (log_slave_updates=OFF): it cannot catch up from it; rebuild it from the new master",
+                s.display_name(),
+                missing.join(", "),
+                new.display_name()
+            )));
+        }
+    }
+    let target_pos = target.executed.union(&target.binlog).last_per_domain();
+    db.point_at(
+        Toward::NewMaster,
+        &new,
+        repl_user.as_deref(),
+        repl_password.as_ref(),
+        &StartAt::Gtid,
+        heartbeat,
+    )
+    .await?;
+    db.start_replica().await?;
+    if delayed.is_none() && (wait_in_sync || mode == Mode::FilePos) {
+        wait_gtid(&mut db, &target_pos, 120).await?;
+    }
+    if delayed.is_none() && mode == Mode::FilePos {
+        // Identical to the new master now: continue from its binlog coordinates.
+        db.stop_replica().await?;
+        db.point_at(
+            Toward::NewMasterCoordinates,
+            &new,
+            None,
+            None,
+            &StartAt::Coords(coords.clone()),
+            heartbeat,
+        )
+        .await?;
+        db.start_replica().await?;
+    }
+    wait_threads(&mut db).await?;
+    let after = gtid_var(&mut db, "gtid_slave_pos").await?;
+    db.disconnect().await;
+    let gained = after.not_in(&before);
+    let mut detail = format!("Slave started, replicating from {}", new.display_name());
+    if let Some(secs) = delayed {
+        detail.push_str(&format!(
+            "; delayed replica: SQL_Delay={secs} kept, not waited for{}",
+            if mode == Mode::FilePos {
+                " (left on GTID: it cannot take the new master's coordinates before it has caught up)"
+            } else {
+                ""
+            }
+        ));
+    }
+    if !gained.is_empty() {
+        detail.push_str(&format!("; recovered up to {gained} from the new master"));
+    }
+    Ok(detail)
+}
+
+/// Phase 3.1's result: every replica once it applied what it received, and the latest.
+pub(super) struct Latest {
+    pub(super) applied: Vec<Applied>,
+    pub(super) latest: Applied,
+}
+
+impl Latest {
+    fn exec_pos(&self) -> BinlogPos {
+        self.latest
+            .status
+            .exec_pos
+            .clone()
+            .unwrap_or_else(|| BinlogPos::new("", 0))
+    }
+}
+
+/// Phase 3.2's result: the dead master's binlog after the latest replica, saved locally.
+pub(super) struct Saved {
+    pub(super) files: Vec<PathBuf>,
+    pub(super) gtids: Vec<String>,
+    /// The source's label; empty when nothing could be saved.
+    pub(super) from: String,
+}
+
+/// Phase 3.3's result.
+pub(super) struct NewMaster {
+    /// The topology with every replica's status after phase 3.1.
+    pub(super) topo: Topology,
+    pub(super) idx: usize,
+    pub(super) cfg: ServerConfig,
+}
+
+/// Phase 3.4's result: where the recovered new master stands.
+pub(super) struct Promotion {
+    pub(super) pos: NewMasterPos,
+    pub(super) coords: BinlogPos,
+}
+
+/// Phase 3.1: every replica applies what it received; the latest one is found.
+pub(super) async fn phase3_1(run: &mut Run<'_>, facts: &Facts) -> PResult<Done<Latest>> {
+    let mut set = JoinSet::new();
+    for &i in &facts.replicas {
+        let s = run.server(facts.topo.servers[i].order).clone();
+        let delayed = facts.topo.servers[i]
+            .alive()
+            .and_then(|o| o.replica.as_ref())
+            .is_some_and(|r| r.sql_delay > 0);
+        set.spawn(async move { wait_applied(&s, i, delayed).await });
+    }
+    let mut applied = Vec::new();
+    while let Some(r) = set.join_next().await {
+        applied.push(r.map_err(|e| PhaseError(e.to_string()))??);
+    }
+    applied.sort_by_key(|a| facts.topo.servers[a.idx].order);
+    // A delayed replica has not applied what it received: the others cannot copy it from
+    // its binlog, so it is never the latest.
+    let latest = applied
+        .iter()
+        .filter(|a| !a.delayed)
+        .max_by(|a, b| {
+            a.status.read_pos.cmp(&b.status.read_pos).then(
+                facts.topo.servers[b.idx]
+                    .order
+                    .cmp(&facts.topo.servers[a.idx].order),
+            )
+        })
+        .ok_or_else(|| {
+            PhaseError(
+                "every replica is delayed (MASTER_DELAY): none has applied what it received".into(),
+            )
+        })?
+        .clone();
+    let name = facts.topo.servers[latest.idx].name();
+    let read = latest
+        .status
+        .read_pos
+        .clone()
+        .unwrap_or_else(|| BinlogPos::new("", 0));
+    let exec = latest
+        .status
+        .exec_pos
+        .clone()
+        .unwrap_or_else(|| BinlogPos::new("", 0));
+    info!("The latest binary log file/position on all slaves is {read}, on {name}.");
+    run.rec.latest_replica = Some(name.clone());
+    let note = format!("latest: {name} read {read}, executed {exec}");
+    Ok(done(Latest { applied, latest }, vec![note]))
+}
+
+/// Phase 3.2: the dead master's binlog after what the latest replica executed, from the dead
+/// master's host or the most complete binlog server.
+pub(super) async fn phase3_2(
+    run: &mut Run<'_>,
+    dead_cfg: &ServerConfig,
+    ssh_ok: bool,
+    latest: &Latest,
+) -> PResult<Done<Saved>> {
+    let config = run.config;
+    let latest_exec = latest.exec_pos();
+    let mut saved: Vec<PathBuf> = Vec::new();
+    let mut tail_gtids: Vec<String> = Vec::new();
+    let mut saved_from = String::new();
+    let mut notes = Vec::new();
+    if run.opts.skip_save_master_binlog {
+        notes.push("skipped (--skip_save_master_binlog)".to_string());
+        run.rec.not_recovered.push(format!(
+            "events after {latest_exec} on the dead master (saving skipped)"
+        ));
+    } else {
+        // The dead master itself when its host answers; else (or if that fails) every
+        // binlog server, read in parallel: the one whose copy reaches furthest wins, not
+        // the first that answers (a lagging one would hide what the others received).
+        let mut failures = Vec::new();
+        let mut chosen: Option<(String, bool, SavedTail)> = None;
+        if ssh_ok {
+            let src = BinlogSource::dead_master(dead_cfg);
+            match save_binlog_tail(&src, &latest_exec, &run.opts.workdir).await {
+                Ok(t) => chosen = Some((src.label, true, t)),
+                Err(e) => {
+                    warn!("could not save the binlog: {e}");
+                    notes.push(format!("failed: {e}"));
+                    failures.push(e.0);
+                }
+            }
+        } else {
+            warn!(
+                "SSH to the dead master is NOT reachable: events after {latest_exec} cannot be read from it"
+            );
+            notes.push("dead master host not reachable over SSH".to_string());
+        }
+        if chosen.is_none() && !config.binlog_servers.is_empty() {
+            let mut set = JoinSet::new();
+            for (k, b) in config.binlog_servers.iter().cloned().enumerate() {
+                let (from, workdir) = (latest_exec.clone(), run.opts.workdir.clone());
+                set.spawn(
+                    async move {
+                        let src = BinlogSource::binlog_server(&b);
+                        let r = save_binlog_tail(&src, &from, &workdir).await;
+                        (k, src.label, r)
+                    }
+                    .in_current_span(),
+                );
+            }
+            let mut got = Vec::new();
+            while let Some(r) = set.join_next().await {
+                let (k, label, r) = r.map_err(|e| PhaseError(e.to_string()))?;
+                match r {
+                    Ok(t) => {
+                        info!(
+                            "{label}: holds the master's binlog up to {} ({} transaction(s) after {latest_exec})",
+                            t.end,
+                            t.gtids.len()
+                        );
+                        notes.push(format!(
+                            "{label}: up to {}, {} transaction(s)",
+                            t.end,
+                            t.gtids.len()
+                        ));
+                        got.push((k, label, t));
+                    }
+                    Err(e) => {
+                        warn!("could not save the binlog: {e}");
+                        notes.push(format!("failed: {e}"));
+                        failures.push(e.0);
+                    }
+                }
+            }
+            got.sort_by_key(|(k, _, _)| *k);
+            let tails: Vec<(String, SavedTail)> = got.into_iter().map(|(_, l, t)| (l, t)).collect();
+            if let Some((best, disagree)) = most_complete(&tails) {
+                for d in disagree {
+                    warn!("binlog servers disagree: {d}");
+                    notes.push(format!("binlog servers disagree: {d}"));
+                    run.rec.not_recovered.push(d);
+                }
+                if tails.len() > 1 {
+                    info!(
+                        "{} is the most complete binlog server (up to {})",
+                        tails[best].0, tails[best].1.end
+                    );
+                }
+                let (label, t) = tails[best].clone();
+                chosen = Some((label, false, t));
+            }
+        }
+        if let Some((label, is_master, t)) = chosen {
+            if t.files.is_empty() {
+                // MHA's words for the dead master.
+                let from = if is_master {
+                    "the orig master".to_string()
+                } else {
+                    label.clone()
+                };
+                info!("Additional events were not found from {from}. No need to save.");
+            } else {
+                info!(
+                    "Saved {} transaction(s) after {latest_exec} from {label}",
+                    t.gtids.len(),
+                );
+            }
+            notes.extend(t.files.iter().map(|f| format!("saved {}", f.display())));
+            saved = t.files;
+            tail_gtids = t.gtids;
+            saved_from = label;
+        }
+        if saved_from.is_empty() && ssh_ok {
+            // The events are on a host that answers: losing them is a choice, not a fate
+            // (MHA stopped here too).
+            if !run.opts.ignore_binlog_save_error {
+                run.rec.outcome = Outcome::StoppedBeforePromotion;
+                return Err(stop_before_promotion(
+                    config,
+                    dead_cfg,
+                    &latest_exec,
+                    &failures,
+                ));
+            }
+            warn!(
+                "the dead master's binlog could not be saved; going on without it (--ignore_binlog_save_error): events after {latest_exec} are lost"
+            );
+            notes.push("going on without the binlog (--ignore_binlog_save_error)".into());
+        }
+        if saved_from.is_empty() {
+            run.rec.not_recovered.push(if ssh_ok || !failures.is_empty() {
+                    format!(
+                        "events after {latest_exec} on the dead master {}{}: {}",
+                        dead_cfg.display_name(),
+                        if ssh_ok {
+                            " (its binlog could not be read; --ignore_binlog_save_error)"
+                        } else {
+                            " (its host is not reachable over SSH)"
+                        },
+                        failures.join("; ")
+                    )
+                } else {
+                    format!(
+                        "events the dead master {} wrote after {latest_exec} (its host is not reachable over SSH): transactions committed there after that point are lost",
+                        dead_cfg.display_name()
+                    )
+                });
+        } else if !ssh_ok {
+            run.rec.not_recovered.push(format!(
+                    "anything the dead master {} wrote after the last event {saved_from} had received cannot be known (its host is not reachable over SSH)",
+                    dead_cfg.display_name()
+                ));
+        }
+    }
+    Ok(done(
+        Saved {
+            files: saved,
+            gtids: tail_gtids,
+            from: saved_from,
+        },
+        notes,
+    ))
+}
+
+/// Phase 3.3: the ranking of the replicas after phase 3.1, and its winner.
+pub(super) async fn phase3_3(
+    run: &mut Run<'_>,
+    facts: &Facts,
+    latest: &Latest,
+) -> PResult<Done<NewMaster>> {
+    let config = run.config;
+    let applied = &latest.applied;
+    let mut topo = facts.topo.clone();
+    for a in applied {
+        if let Ok(s) = &mut topo.servers[a.idx].state
+            && let Some(r) = &mut s.replica
+        {
+            *r = a.status.clone();
+        }
+    }
+    let mut facts_e = checks::replica_facts(&topo, config, Some(facts.dead));
+    for f in &mut facts_e {
+        f.alive = f.alive && applied.iter().any(|a| topo.servers[a.idx].block == f.block);
+    }
+    let forced = match &run.opts.new_master {
+        Some((host, port)) => {
+            let hit = topo.servers.iter().find(|o| {
+                (o.hostname == *host || o.ip == *host) && port.is_none_or(|p| p == o.port)
+            });
+            match hit {
+                Some(o) => Some(o.block.clone()),
+                None => return Err(PhaseError(format!("{host} is not a configured server"))),
+            }
+        }
+        None => None,
+    };
+    let ranking = elect::rank(&facts_e, forced.as_deref());
+    run.rec.ranking = Some(ranking.clone());
+    let Some(winner) = ranking.winner().cloned() else {
+        return Err(PhaseError(match &forced {
+                Some(f) => format!("{f} is bad as a new master!"),
+                None => "None of existing slaves matches as a new master. Maybe preferred node is misconfigured or all slaves are too far behind.".into(),
+            }));
+    };
+    let new_idx = topo
+        .servers
+        .iter()
+        .position(|o| o.block == winner.block)
+        .expect("ranked server exists");
+    let new_cfg = run.server(topo.servers[new_idx].order).clone();
+    run.rec.new_master = Some(new_cfg.display_name());
+    info!("New master is {}", new_cfg.display_name());
+    let note = format!("{} {}", winner.block, winner.name);
+    Ok(done(
+        NewMaster {
+            topo,
+            idx: new_idx,
+            cfg: new_cfg,
+        },
+        vec![note],
+    ))
+}
+
+/// Phase 3.4: the new master catches up with the latest replica, then applies the saved tail.
+pub(super) async fn phase3_4(
+    run: &mut Run<'_>,
+    latest: &Latest,
+    new_master: &NewMaster,
+    saved: &Saved,
+) -> PResult<Done<Promotion>> {
+    let (applied, topo, new_idx, new_cfg) = (
+        &latest.applied,
+        &new_master.topo,
+        new_master.idx,
+        &new_master.cfg,
+    );
+    let (saved, tail_gtids, saved_from) = (&saved.files, &saved.gtids, &saved.from);
+    let latest_name = new_master.topo.servers[latest.latest.idx].name();
+    let latest = &latest.latest;
+    let new_applied = applied
+        .iter()
+        .find(|a| a.idx == new_idx)
+        .expect("new master is a replica")
+        .clone();
+    let mut db = session(new_cfg).await?;
+    db.stop_replica().await?;
+    let mut notes = Vec::new();
+    if new_applied.delayed {
+        // Chosen with --new_master_host: it catches up from the latest replica at
+        // once, not MASTER_DELAY seconds later.
+        warn!(
+            "{} is a delayed replica (SQL_Delay={}): its delay is lifted to catch up",
+            new_cfg.display_name(),
+            new_applied.status.sql_delay
+        );
+        db.lift_replica_delay().await?;
+        notes.push(format!(
+            "delayed replica (SQL_Delay={}) chosen with --new_master_host: delay lifted",
+            new_applied.status.sql_delay
+        ));
+    }
+    let before = gtid_var(&mut db, "gtid_binlog_pos").await?;
+    let behind = latest.slave_pos.not_in(&new_applied.slave_pos);
+    if new_idx != latest.idx && !behind.is_empty() {
+        if !latest.log_slave_updates {
+            return Err(PhaseError(format!(
+                "{latest_name} has log_slave_updates=OFF: the new master cannot copy what it lacks from it"
+            )));
+        }
+        let latest_cfg = run.server(topo.servers[latest.idx].order).clone();
+        info!(
+            "{} is behind {latest_name} by {behind}: catching up from it",
+            new_cfg.display_name()
+        );
+        let repl_user = new_cfg
+            .repl_user
+            .clone()
+            .or_else(|| Some(new_applied.status.master_user.clone()));
+        db.point_at(
+            Toward::LatestReplica,
+            &latest_cfg,
+            repl_user.as_deref(),
+            new_cfg.repl_password.as_ref(),
+            &StartAt::Gtid,
+            None,
+        )
+        .await?;
+        db.start_replica().await?;
+        wait_gtid(&mut db, &latest.slave_pos, 120).await?;
+        db.stop_replica().await?;
+        notes.push(format!("copied {behind} from {latest_name}"));
+    }
+    let after_catchup = gtid_var(&mut db, "gtid_binlog_pos").await?;
+    let from_latest = after_catchup.not_in(&before);
+    if !from_latest.is_empty() {
+        run.rec.recovered.push(Recovered {
+            from: format!("latest replica {latest_name}"),
+            gtids: from_latest.to_string(),
+        });
+    }
+    if !saved.is_empty() {
+        info!(
+            "Applying the dead master's saved binlog ({} transaction(s)) on {}",
+            tail_gtids.len(),
+            new_cfg.display_name()
+        );
+        apply_binlogs(new_cfg, saved, &run.opts.workdir)
+            .await
+            .map_err(|e| {
+                PhaseError(format!(
+                    "{e}. NOTICE: manual recovery is needed on {}",
+                    new_cfg.display_name()
+                ))
+            })?;
+        let after_tail = gtid_var(&mut db, "gtid_binlog_pos").await?;
+        // What landed, not what the files held: the saved transactions the new
+        // master's gtid_binlog_pos now covers and did not before.
+        let from_tail = after_tail.not_in(&after_catchup);
+        let landed = landed(tail_gtids, &after_catchup, &after_tail);
+        if landed.len() != tail_gtids.len() {
+            warn!(
+                "{} of the {} saved transaction(s) landed on {}: {}",
+                landed.len(),
+                tail_gtids.len(),
+                new_cfg.display_name(),
+                landed.join(",")
+            );
+        }
+        if !from_tail.is_empty() {
+            run.rec.recovered.push(Recovered {
+                from: format!("{saved_from} binlog (over SSH)"),
+                gtids: if landed.is_empty() {
+                    from_tail.to_string()
+                } else {
+                    landed.join(",")
+                },
+            });
+        }
+        notes.push(format!("applied {} saved transaction(s)", landed.len()));
+    }
+    if !new_cfg.skip_reset_slave {
+        db.reset_replica_all().await?;
+    }
+    // The saved tail was applied by a client session: its GTIDs reached
+    // gtid_binlog_pos, not gtid_slave_pos. Should this server replicate again later
+    // (MASTER_USE_GTID=slave_pos: a switch back), it must not ask for them again.
+    db.slave_pos_covers_binlog().await?;
+    let new_pos = gtid_var(&mut db, "gtid_binlog_pos").await?;
+    // What it has executed, binlogged or not: where every replica must end.
+    let new_current = gtid_var(&mut db, "gtid_current_pos").await?;
+    let replicated_unlogged = if db.log_slave_updates().await? == Some(false) {
+        Some(gtid_var(&mut db, "gtid_slave_pos").await?)
+    } else {
+        None
+    };
+    let coords = db.binlog_coords().await?;
+    db.disconnect().await;
+    info!(
+        "{}: OK: Applying all logs succeeded. GTID position {new_pos}, binlog {coords}",
+        new_cfg.display_name()
+    );
+    Ok(done(
+        Promotion {
+            pos: NewMasterPos {
+                binlog: new_pos,
+                executed: new_current,
+                replicated_unlogged,
+            },
+            coords,
+        },
+        notes,
+    ))
+}
+
+/// Phase 4: every other replica follows the new master, in parallel, while phase 5 (`p5`)
+/// runs beside it; phase 5's result and end time land in `p5_out`.
+pub(super) async fn phase4(
+    run: &mut Run<'_>,
+    facts: &Facts,
+    latest: &Latest,
+    new_master: &NewMaster,
+    promotion: &Promotion,
+    p5: impl std::future::Future<Output = PResult<Done<bool>>>,
+    p5_out: &mut Option<(PResult<Done<bool>>, Instant)>,
+) -> PResult<Done<bool>> {
+    let (applied, topo, new_idx, new_cfg) = (
+        &latest.applied,
+        &new_master.topo,
+        new_master.idx,
+        &new_master.cfg,
+    );
+    let mut set = JoinSet::new();
+    if !run.opts.skip_change_master {
+        for a in applied.iter().filter(|a| a.idx != new_idx) {
+            let s = run.server(topo.servers[a.idx].order).clone();
+            let repl_user = s
+                .repl_user
+                .clone()
+                .or_else(|| Some(a.status.master_user.clone()));
+            let repl_password = s.repl_password.clone();
+            let delayed = a.delayed.then_some(a.status.sql_delay);
+            let (new, pos, coords, mode, sync) = (
+                new_cfg.clone(),
+                promotion.pos.clone(),
+                promotion.coords.clone(),
+                facts.mode,
+                run.opts.wait_until_gtid_in_sync,
+            );
+            let name = s.display_name();
+            set.spawn(
+                async move {
+                    let r = recover_replica(
+                        s,
+                        new,
+                        repl_user,
+                        repl_password,
+                        pos,
+                        coords,
+                        mode,
+                        sync,
+                        delayed,
+                    )
+                    .await;
+                    (name, r)
+                }
+                .in_current_span(),
+            );
+        }
+    }
+    let collect = async {
+        let mut out = Vec::new();
+        while let Some(r) = set.join_next().await {
+            out.push(r);
+        }
+        out
+    };
+    info!("* Phase 5: New master cleanup Phase..");
+    let (joined, p5r) = tokio::join!(collect, p5);
+    *p5_out = Some((p5r, Instant::now()));
+    let mut failed = false;
+    for r in joined {
+        let (name, res) = r.map_err(|e| PhaseError(e.to_string()))?;
+        match res {
+            Ok(detail) => {
+                info!("{name}: OK: {detail}");
+                run.rec.replicas.push(ReplicaResult {
+                    server: name,
+                    ok: true,
+                    detail,
+                });
+            }
+            Err(e) => {
+                error!("{name}: recovery failed: {e}");
+                failed = true;
+                run.rec.replicas.push(ReplicaResult {
+                    server: name,
+                    ok: false,
+                    detail: e.0,
+                });
+            }
+        }
+    }
+    run.rec.replicas.sort_by(|a, b| a.server.cmp(&b.server));
+    Ok(Done {
+        value: failed,
+        ok: !failed,
+        notes: vec![],
+    })
+}
+
+/// Phase 5: the new master takes writes (read_only=0), then master_ip_failover_script
+/// --command=start moves the VIP to it.
+pub(super) async fn phase5(
+    config: &Config,
+    dead_cfg: &ServerConfig,
+    new_cfg: &ServerConfig,
+    skip_disable_read_only: bool,
+) -> PResult<Done<bool>> {
+    let mut notes = Vec::new();
+    let mut start_failed = false;
+    if !skip_disable_read_only {
+        let mut db = session(new_cfg).await?;
+        db.set_read_only(false).await?;
+        db.disconnect().await;
+        notes.push(format!(
+            "{}: read_only=0: the new master takes writes",
+            new_cfg.display_name()
+        ));
+    }
+    if let Some(cmd) = &config.app.master_ip_failover_script {
+        let mut args = ip_failover_args("start", dead_cfg);
+        args.extend([
+            ("new_master_host".to_string(), new_cfg.hostname.clone()),
+            ("new_master_ip".into(), new_cfg.ip.clone()),
+            ("new_master_port".into(), new_cfg.port.to_string()),
+            ("new_master_user".into(), new_cfg.user.clone()),
+        ]);
+        // ssh_options is one argument, already given with the old master's.
+        args.extend(
+            ssh_extras("new_master", new_cfg)
+                .into_iter()
+                .filter(|(k, _)| k != "ssh_options"),
+        );
+        let secrets = vec![(
+            "MHA_NEW_MASTER_PASSWORD".to_string(),
+            new_cfg.password.clone(),
+        )];
+        match run_hook(config, "master_ip_failover_script", cmd, args, secrets).await {
+            Ok(0) => notes.push(format!(
+                "{}: OK: Activated master IP address.",
+                new_cfg.display_name()
+            )),
+            Ok(10) => {
+                notes.push("master_ip_failover_script --command=start exited 10: proceeding".into())
+            }
+            Ok(c) => {
+                error!("master_ip_failover_script --command=start failed (exit code {c})");
+                notes.push(format!(
+                    "master_ip_failover_script --command=start FAILED (exit code {c})"
+                ));
+                start_failed = true;
+            }
+            Err(e) => {
+                error!("master_ip_failover_script --command=start failed: {e}");
+                notes.push(format!(
+                    "master_ip_failover_script --command=start FAILED ({e})"
+                ));
+                start_failed = true;
+            }
+        }
+    }
+    Ok(done(start_failed, notes))
+}
