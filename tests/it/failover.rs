@@ -1468,3 +1468,33 @@ async fn the_most_complete_binlog_server_wins_not_the_first() {
     )
     .await;
 }
+
+/// The dry run and the real run decide through the same code: a --new_master_host that names
+/// no configured server is refused by both (the dry run used to rank as if none was given).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_new_master_is_refused_by_the_dry_run_as_by_the_real_run() {
+    let c = Cluster::start(1, Mode::Gtid).await;
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    let conf = c.state.app_config();
+    for extra in [&["--dry-run"][..], &[][..]] {
+        let mut args = vec!["--new_master_host=198.18.0.99"];
+        args.extend_from_slice(extra);
+        let (code, rec, text) = switch_dead_json(&conf, &c, &args);
+        assert_eq!(code, Some(1), "{extra:?}: {text}");
+        assert!(
+            rec["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("198.18.0.99 is not a configured server")),
+            "{extra:?}: {text}"
+        );
+    }
+    // Nothing was promoted.
+    assert_eq!(
+        c.value("server2", "SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("1")
+    );
+}

@@ -417,13 +417,9 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
 async fn dry_run(run: &mut Run<'_>, f: &Facts, dead: &ServerConfig) -> PResult<()> {
     let config = run.config;
     let facts = checks::replica_facts(&f.topo, config, Some(f.dead));
-    let forced = run.opts.new_master.as_ref().and_then(|(h, p)| {
-        f.topo
-            .servers
-            .iter()
-            .find(|o| (o.hostname == *h || o.ip == *h) && p.is_none_or(|p| p == o.port))
-            .map(|o| o.block.clone())
-    });
+    // The same lookup as the real run's phase 3.3: an unknown --new_master_host is refused
+    // here too (the dry run used to rank as if none had been given).
+    let forced = forced_block(&f.topo, run.opts.new_master.as_ref())?;
     let ranking = elect::rank(&facts, forced.as_deref());
     let ssh_ok = ssh_reachable(dead).await;
     let winner = ranking.winner().map(|w| format!("{} {}", w.block, w.name));
@@ -490,7 +486,7 @@ async fn dry_run(run: &mut Run<'_>, f: &Facts, dead: &ServerConfig) -> PResult<(
             "GTID catch-up, then the new master's binlog coordinates"
         }
     ));
-    plan.push("Phase 5: master_ip_failover_script --command=start, SET GLOBAL read_only=0 on the new master".into());
+    plan.push("Phase 5 (beside phase 4): SET GLOBAL read_only=0 on the new master, then master_ip_failover_script --command=start".into());
     if let Some(cmd) = &config.app.master_ip_failover_script {
         run.rec.hooks.push(HookPlan {
             hook: "master_ip_failover_script",

@@ -733,6 +733,22 @@ pub(super) struct Promotion {
     pub(super) coords: BinlogPos,
 }
 
+/// The server `--new_master_host`/`--new_master_port` name: its block, None when not given,
+/// an error when it names no configured server. The dry run and the real run both ask here.
+pub(super) fn forced_block(
+    topo: &Topology,
+    new_master: Option<&(String, Option<u16>)>,
+) -> PResult<Option<String>> {
+    let Some((host, port)) = new_master else {
+        return Ok(None);
+    };
+    topo.servers
+        .iter()
+        .find(|o| (o.hostname == *host || o.ip == *host) && port.is_none_or(|p| p == o.port))
+        .map(|o| Some(o.block.clone()))
+        .ok_or_else(|| PhaseError(format!("{host} is not a configured server")))
+}
+
 /// Phase 3.1: every replica applies what it received; the latest one is found.
 pub(super) async fn phase3_1(run: &mut Run<'_>, facts: &Facts) -> PResult<Done<Latest>> {
     let mut set = JoinSet::new();
@@ -972,18 +988,7 @@ pub(super) async fn phase3_3(
     for f in &mut facts_e {
         f.alive = f.alive && applied.iter().any(|a| topo.servers[a.idx].block == f.block);
     }
-    let forced = match &run.opts.new_master {
-        Some((host, port)) => {
-            let hit = topo.servers.iter().find(|o| {
-                (o.hostname == *host || o.ip == *host) && port.is_none_or(|p| p == o.port)
-            });
-            match hit {
-                Some(o) => Some(o.block.clone()),
-                None => return Err(PhaseError(format!("{host} is not a configured server"))),
-            }
-        }
-        None => None,
-    };
+    let forced = forced_block(&topo, run.opts.new_master.as_ref())?;
     let ranking = elect::rank(&facts_e, forced.as_deref());
     run.rec.ranking = Some(ranking.clone());
     let Some(winner) = ranking.winner().cloned() else {
