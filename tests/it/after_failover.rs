@@ -50,17 +50,7 @@ async fn a_saved_tail_is_not_replayed_when_the_new_master_becomes_a_replica() {
         .unwrap();
     let conf = c.state.app_config();
     let conf_s = conf.to_str().unwrap();
-    let dm = format!("--dead_master_port={}", c.node("server1").port);
-    let (code, out) = mha(&[
-        "master_switch",
-        "--master_state=dead",
-        "--conf",
-        conf_s,
-        "--dead_master_host=127.0.0.1",
-        &dm,
-        "--interactive=0",
-        "--remove_dead_master_conf",
-    ]);
+    let (code, out) = bed::switch_dead(&conf, &c, &["--remove_dead_master_conf"]);
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(c.value("server2", count).await.as_deref(), Some("8"));
     c.wait_replicating_from("server3", "server2", T).await;
@@ -129,25 +119,7 @@ async fn a_replica_with_errant_gtids_is_not_promoted_after_the_master_died() {
     sandbox::fault(c.dir.path(), "server1", Fault::Crash)
         .await
         .unwrap();
-    let dm = format!("--dead_master_port={}", c.node("server1").port);
-    let run = bed::run_mha(
-        &bed::mha_bin(),
-        &[
-            "master_switch",
-            "--master_state=dead",
-            "--conf",
-            conf.to_str().unwrap(),
-            "--dead_master_host=127.0.0.1",
-            &dm,
-            "--interactive=0",
-            "--output",
-            "json",
-        ],
-    );
-    let (stdout, stderr) = bed::text(&run);
-    let (code, out) = (run.status.code(), format!("{stdout}\n{stderr}"));
-    let rec: serde_json::Value =
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let (code, rec, out) = bed::switch_dead_json(&conf, &c, &[]);
     assert_eq!(code, Some(0), "{out}");
     let port2 = c.node("server2").port;
     assert!(
@@ -324,16 +296,7 @@ async fn a_parallel_worker_still_applying_is_waited_for() {
         holder.disconnect().await;
     });
     let conf = c.state.app_config();
-    let dm = format!("--dead_master_port={}", c.node("server1").port);
-    let (code, out) = mha(&[
-        "master_switch",
-        "--master_state=dead",
-        "--conf",
-        conf.to_str().unwrap(),
-        "--dead_master_host=127.0.0.1",
-        &dm,
-        "--interactive=0",
-    ]);
+    let (code, out) = bed::switch_dead(&conf, &c, &[]);
     release.await.unwrap();
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(

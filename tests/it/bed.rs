@@ -565,3 +565,41 @@ impl Cluster {
         }
     }
 }
+
+/// `master_switch --master_state=dead --interactive=0` for `c`'s server1, plus `extra`.
+fn run_switch_dead(conf: &Path, c: &Cluster, extra: &[&str]) -> Output {
+    let dm = format!("--dead_master_port={}", c.node("server1").port);
+    let mut args = vec![
+        "master_switch",
+        "--master_state=dead",
+        "--conf",
+        conf.to_str().unwrap(),
+        "--dead_master_host=127.0.0.1",
+        &dm,
+        "--interactive=0",
+    ];
+    args.extend_from_slice(extra);
+    run_mha(&mha_bin(), &args)
+}
+
+/// The same with a JSON report: the exit code, the record, and the whole output for assertion
+/// messages.
+pub fn switch_dead_json(
+    conf: &Path,
+    c: &Cluster,
+    extra: &[&str],
+) -> (Option<i32>, serde_json::Value, String) {
+    let mut args = vec!["--output", "json"];
+    args.extend_from_slice(extra);
+    let out = run_switch_dead(conf, c, &args);
+    let (text, err) = text(&out);
+    let rec = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}:\n{text}\n{err}"));
+    (out.status.code(), rec, format!("{text}\n{err}"))
+}
+
+/// The same as text: exit code and output.
+pub fn switch_dead(conf: &Path, c: &Cluster, extra: &[&str]) -> (Option<i32>, String) {
+    let out = run_switch_dead(conf, c, extra);
+    let (o, e) = text(&out);
+    (out.status.code(), format!("{o}\n{e}"))
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use mha::sandbox::{self, Fault, Mode};
 
-use crate::bed::{self, Cluster, Daemon, Writer};
+use crate::bed::{self, Cluster, Daemon, Writer, switch_dead_json};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -355,32 +355,6 @@ async fn hooks_candidates_and_forced_choice() {
         c.assert_has_all(node, &acked).await;
     }
     c.wait_replicating_from("server2", "server3", T).await;
-}
-
-/// `master_switch --master_state=dead` for server1 with a JSON report: the exit code, the
-/// record, and the whole output for assertion messages.
-fn switch_dead_json(
-    conf: &std::path::Path,
-    c: &Cluster,
-    extra: &[&str],
-) -> (Option<i32>, serde_json::Value, String) {
-    let dm = format!("--dead_master_port={}", c.node("server1").port);
-    let mut args = vec![
-        "master_switch",
-        "--master_state=dead",
-        "--conf",
-        conf.to_str().unwrap(),
-        "--dead_master_host=127.0.0.1",
-        &dm,
-        "--interactive=0",
-        "--output",
-        "json",
-    ];
-    args.extend_from_slice(extra);
-    let out = bed::run_mha(&bed::mha_bin(), &args);
-    let (text, err) = bed::text(&out);
-    let rec = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}:\n{text}\n{err}"));
-    (out.status.code(), rec, format!("{text}\n{err}"))
 }
 
 fn script(path: &std::path::Path, body: &str) {
