@@ -25,20 +25,40 @@ pub struct ReplReport {
 
 /// MHA's ssh extras: only where they differ from the defaults.
 pub fn ssh_args(prefix: &str, s: &ServerConfig) -> Vec<(String, String)> {
+    // shutdown_script gets them without a prefix: --ssh_host, --ssh_ip, --ssh_port.
+    let key = |what: &str| {
+        if prefix.is_empty() {
+            format!("ssh_{what}")
+        } else {
+            format!("{prefix}_ssh_{what}")
+        }
+    };
     let mut out = Vec::new();
     if s.ssh.host != s.hostname {
-        out.push((format!("{prefix}_ssh_host"), s.ssh.host.clone()));
+        out.push((key("host"), s.ssh.host.clone()));
     }
     if s.ssh.ip != s.ip {
-        out.push((format!("{prefix}_ssh_ip"), s.ssh.ip.clone()));
+        out.push((key("ip"), s.ssh.ip.clone()));
     }
     if s.ssh.port != 22 {
-        out.push((format!("{prefix}_ssh_port"), s.ssh.port.to_string()));
+        out.push((key("port"), s.ssh.port.to_string()));
     }
-    if let Some(o) = &s.ssh.options {
-        out.push(("ssh_options".into(), o.clone()));
+    if let Some(o) = mha_ssh_options(s) {
+        out.push(("ssh_options".into(), o));
     }
     out
+}
+
+/// What MHA hands hooks as `--ssh_options` (and `secondary_check_script` as `--options`) when
+/// `ssh_options` is set: its own defaults, then the user's options. masterha_secondary_check
+/// replaces its defaults with this string, so the defaults must be in it.
+pub fn mha_ssh_options(s: &ServerConfig) -> Option<String> {
+    s.ssh.options.as_ref().map(|o| {
+        format!(
+            "-o StrictHostKeyChecking=no -o PasswordAuthentication=no -o BatchMode=yes -o ConnectTimeout={} {o}",
+            s.ssh.connection_timeout.as_secs().max(1)
+        )
+    })
 }
 
 /// `--command=status` calls of master_ip_failover_script and shutdown_script, as MHA makes

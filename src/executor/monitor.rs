@@ -288,8 +288,8 @@ async fn secondary_check(config: &Config, master: &ServerConfig) -> SecondaryChe
         ("master_user".into(), master.user.clone()),
         ("ping_type".into(), config.app.ping_type.name().to_string()),
     ];
-    if let Some(o) = &master.ssh.options {
-        args.push(("options".into(), o.clone()));
+    if let Some(o) = super::check_repl::mha_ssh_options(master) {
+        args.push(("options".into(), o));
     }
     let call = HookCall {
         hook: "secondary_check_script",

@@ -167,8 +167,16 @@ async fn hook(
         ("orig_master_ssh_user".into(), orig.ssh.user.clone()),
         ("new_master_ssh_user".into(), new.ssh.user.clone()),
     ];
+    // As MHA: each side's ssh host/ip/port when they differ, and --ssh_options once.
+    args.extend(super::check_repl::ssh_args("orig_master", orig));
+    args.extend(
+        super::check_repl::ssh_args("new_master", new)
+            .into_iter()
+            .filter(|(k, _)| k != "ssh_options"),
+    );
     if orig_is_new_slave {
-        args.push(("orig_master_is_new_slave".into(), "1".into()));
+        // A bare switch, as MHA passes it.
+        args.push(("orig_master_is_new_slave".into(), String::new()));
     }
     let call = HookCall {
         hook: "master_ip_online_change_script",

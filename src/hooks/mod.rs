@@ -16,7 +16,8 @@ pub struct HookCall {
     pub hook: &'static str,
     /// The configured command; may itself contain arguments, as in MHA.
     pub command: String,
-    /// MHA's arguments, in order: `--key=value`.
+    /// MHA's arguments, in order: `--key=value`; an empty value is a bare switch `--key`
+    /// (MHA passes `--orig_master_is_new_slave` so, and Getopt::Long dies on `=1` for a flag).
     pub args: Vec<(String, String)>,
     /// Extra environment: plain values and secrets.
     pub env: Vec<(String, String)>,
@@ -82,7 +83,11 @@ impl HookCall {
         let mut line = self.command.clone();
         for (k, v) in &self.args {
             line.push(' ');
-            line.push_str(&shell_quote(&format!("--{k}={v}")));
+            if v.is_empty() {
+                line.push_str(&shell_quote(&format!("--{k}")));
+            } else {
+                line.push_str(&shell_quote(&format!("--{k}={v}")));
+            }
         }
         line
     }

@@ -404,6 +404,7 @@ pub(super) async fn phase2(run: &mut Run<'_>, f: &Facts) -> PResult<(bool, Strin
             ("ip".into(), dead.ip.clone()),
             ("port".into(), dead.port.to_string()),
         ];
+        args.extend(ssh_extras("", &dead));
         if let Some(p) = &dead.master_pid_file {
             args.push(("pid_file".into(), p.display().to_string()));
         }
@@ -1284,6 +1285,12 @@ pub(super) async fn phase5(
     }
     if let Some(cmd) = &config.app.master_ip_failover_script {
         let mut args = ip_failover_args("start", dead_cfg);
+        // MHA gives the start call the NEW master's ssh_user: the VIP goes up there.
+        for (k, v) in &mut args {
+            if k == "ssh_user" {
+                *v = new_cfg.ssh.user.clone();
+            }
+        }
         args.extend([
             ("new_master_host".to_string(), new_cfg.hostname.clone()),
             ("new_master_ip".into(), new_cfg.ip.clone()),
