@@ -447,6 +447,13 @@ pub static KEYS: &[KeyDef] = &[
         "Hook called with a report after every failover.",
     ),
     ext(k(
+        "hook_password_args",
+        App,
+        Flag,
+        "0",
+        "1 = also pass the passwords on hook command lines as MHA did (--new_master_password, --orig_master_password, --master_password), for unchanged MHA hooks that read them; visible to every local user in the process list. 0 = environment and standard input only.",
+    )),
+    ext(k(
         "hook_timeout",
         App,
         Seconds,

@@ -58,6 +58,7 @@ pub struct AppSettings {
     pub ping_failures: u32,
     pub fast_crash_detection: bool,
     pub fencing: Fencing,
+    pub hook_password_args: bool,
     pub secondary_check_script: Option<String>,
     pub master_ip_failover_script: Option<String>,
     pub master_ip_online_change_script: Option<String>,

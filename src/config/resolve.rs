@@ -525,6 +525,7 @@ pub(super) fn resolve(inputs: Inputs<'_>) -> Result<(Config, Vec<String>), Confi
             _ => 4,
         },
         fast_crash_detection: app_view.flag("fast_crash_detection"),
+        hook_password_args: app_view.flag("hook_password_args"),
         fencing: match app_view.text("fencing").as_deref() {
             Some("read_only") => Fencing::ReadOnly,
             Some("none") => Fencing::None,

@@ -92,6 +92,7 @@ pub async fn status_hooks(config: &Config, master: &ServerConfig) -> Vec<Finding
             "args": args.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
         });
         let call = HookCall {
+            secret_args: vec![],
             hook,
             command,
             args,

@@ -292,6 +292,11 @@ async fn secondary_check(config: &Config, master: &ServerConfig) -> SecondaryChe
         args.push(("options".into(), o));
     }
     let call = HookCall {
+        secret_args: if config.app.hook_password_args {
+            vec![("master_password".into(), master.password.clone())]
+        } else {
+            vec![]
+        },
         hook: "secondary_check_script",
         command: cmd.clone(),
         stdin_json: serde_json::json!({"master_host": master.hostname, "master_ip": master.ip, "master_port": master.port}),

@@ -179,6 +179,15 @@ async fn hook(
         args.push(("orig_master_is_new_slave".into(), String::new()));
     }
     let call = HookCall {
+        // MHA's online-change sample connects with the passwords it is given.
+        secret_args: if config.app.hook_password_args {
+            vec![
+                ("orig_master_password".into(), orig.password.clone()),
+                ("new_master_password".into(), new.password.clone()),
+            ]
+        } else {
+            vec![]
+        },
         hook: "master_ip_online_change_script",
         command: cmd.clone(),
         stdin_json: serde_json::json!({"command": command, "orig_master_password": orig.password.expose(), "new_master_password": new.password.expose()}),

@@ -19,6 +19,9 @@ pub struct HookCall {
     /// MHA's arguments, in order: `--key=value`; an empty value is a bare switch `--key`
     /// (MHA passes `--orig_master_is_new_slave` so, and Getopt::Long dies on `=1` for a flag).
     pub args: Vec<(String, String)>,
+    /// Passwords on the command line, after `args`: only with `hook_password_args = 1`, for
+    /// hooks written for MHA that read `--*_password`. Logged as `--key=xxx`.
+    pub secret_args: Vec<(String, Secret)>,
     /// Extra environment: plain values and secrets.
     pub env: Vec<(String, String)>,
     pub secret_env: Vec<(String, Secret)>,
@@ -78,8 +81,13 @@ pub fn shell_quote(s: &str) -> String {
 }
 
 impl HookCall {
-    /// The shell command line: the configured command plus the quoted MHA arguments.
+    /// The shell command line as logged: passwords (`secret_args`) masked.
     pub fn command_line(&self) -> String {
+        self.line(false)
+    }
+
+    /// The configured command plus the quoted MHA arguments; `secrets` puts the passwords in.
+    fn line(&self, secrets: bool) -> String {
         let mut line = self.command.clone();
         for (k, v) in &self.args {
             line.push(' ');
@@ -88,6 +96,11 @@ impl HookCall {
             } else {
                 line.push_str(&shell_quote(&format!("--{k}={v}")));
             }
+        }
+        for (k, v) in &self.secret_args {
+            line.push(' ');
+            let v = if secrets { v.expose() } else { "xxx" };
+            line.push_str(&shell_quote(&format!("--{k}={v}")));
         }
         line
     }
@@ -101,7 +114,7 @@ pub async fn run(call: &HookCall) -> Result<HookOutcome, HookError> {
     };
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c")
-        .arg(call.command_line())
+        .arg(call.line(true))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -163,6 +176,7 @@ mod tests {
 
     fn call(command: &str, timeout_ms: u64) -> HookCall {
         HookCall {
+            secret_args: vec![],
             hook: "master_ip_failover_script",
             command: command.into(),
             args: vec![
@@ -174,6 +188,19 @@ mod tests {
             stdin_json: serde_json::json!({"command": "status"}),
             timeout: Duration::from_millis(timeout_ms),
         }
+    }
+
+    #[test]
+    fn switches_and_passwords_on_the_command_line() {
+        let mut c = call("hook", 1000);
+        c.args
+            .push(("orig_master_is_new_slave".into(), String::new()));
+        c.secret_args
+            .push(("new_master_password".into(), Secret::new("s3cret")));
+        let logged = c.command_line();
+        assert!(logged.ends_with(" --orig_master_is_new_slave --new_master_password=xxx"));
+        assert!(!logged.contains("s3cret"));
+        assert!(c.line(true).ends_with(" --new_master_password=s3cret"));
     }
 
     #[test]

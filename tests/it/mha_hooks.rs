@@ -123,7 +123,7 @@ async fn mha_style_perl_hooks_survive_a_switchover_and_a_failover() {
     let text = std::fs::read_to_string(&conf).unwrap().replacen(
         "ping_interval = 1\n",
         &format!(
-            "ping_interval = 1\nmaster_ip_failover_script = \"{}\"\nmaster_ip_online_change_script = \"{}\"\nshutdown_script = \"{}\"\n",
+            "ping_interval = 1\nhook_password_args = 1\nmaster_ip_failover_script = \"{}\"\nmaster_ip_online_change_script = \"{}\"\nshutdown_script = \"{}\"\n",
             fo.display(),
             oc.display(),
             sd.display()
@@ -132,6 +132,12 @@ async fn mha_style_perl_hooks_survive_a_switchover_and_a_failover() {
     );
     std::fs::write(&conf, text).unwrap();
     let conf_s = conf.to_str().unwrap();
+    // hook_password_args = 1: MHA's online-change sample connects with the passwords it is
+    // given on its command line; mha's own output masks them.
+    let password = std::fs::read_to_string(dir.join("secrets/mha.password"))
+        .unwrap()
+        .trim()
+        .to_string();
     let run = |args: &[&str]| {
         let out = bed::run_mha(&bed::mha_bin(), args);
         let (o, e) = bed::text(&out);
@@ -151,6 +157,7 @@ async fn mha_style_perl_hooks_survive_a_switchover_and_a_failover() {
         "--interactive=0",
     ]);
     assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains(&password), "a password in the output:\n{out}");
     let online = calls(&oc_log);
     assert_eq!(
         online.iter().map(|c| c[0].clone()).collect::<Vec<_>>(),
@@ -162,6 +169,12 @@ async fn mha_style_perl_hooks_survive_a_switchover_and_a_failover() {
             call.iter().any(|a| a == "--orig_master_is_new_slave"),
             "a bare switch: {call:?}"
         );
+        for key in ["orig_master_password", "new_master_password"] {
+            assert!(
+                call.iter().any(|a| a == &format!("--{key}={password}")),
+                "{key}: {call:?}"
+            );
+        }
         assert!(
             call.iter().any(|a| a.starts_with(
                 "--ssh_options=-o StrictHostKeyChecking=no -o PasswordAuthentication=no -o BatchMode=yes -o ConnectTimeout="
@@ -195,6 +208,15 @@ async fn mha_style_perl_hooks_survive_a_switchover_and_a_failover() {
         commands.ends_with(&["--command=stopssh", "--command=start"]),
         "{fo_calls:?}"
     );
+    assert!(
+        fo_calls
+            .last()
+            .unwrap()
+            .iter()
+            .any(|a| a == &format!("--new_master_password={password}")),
+        "{fo_calls:?}"
+    );
+    assert!(!out.contains(&password), "a password in the output:\n{out}");
     let sd_calls = calls(&sd_log);
     let stop = sd_calls
         .iter()

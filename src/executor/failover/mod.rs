@@ -602,7 +602,7 @@ async fn finish(run: &mut Run<'_>) {
         args.push(("conf".into(), config.path.display().to_string()));
         args.push(("subject".into(), run.rec.subject()));
         args.push(("body".into(), body.join("\n")));
-        if let Err(e) = run_hook(config, "report_script", cmd, args, vec![]).await {
+        if let Err(e) = run_hook(config, "report_script", cmd, args, vec![], vec![]).await {
             warn!("report_script failed: {e}");
         }
     }

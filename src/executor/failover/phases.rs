@@ -182,6 +182,7 @@ pub(super) async fn run_hook(
     command: &str,
     args: Vec<(String, String)>,
     secrets: Vec<(String, Secret)>,
+    secret_args: Vec<(String, Secret)>,
 ) -> Result<i32, String> {
     let mut doc = serde_json::Map::new();
     for (k, v) in &args {
@@ -194,6 +195,7 @@ pub(super) async fn run_hook(
         );
     }
     let call = HookCall {
+        secret_args,
         hook,
         command: command.to_string(),
         args,
@@ -377,6 +379,7 @@ pub(super) async fn phase2(run: &mut Run<'_>, f: &Facts) -> PResult<(bool, Strin
             cmd,
             ip_failover_args(command, &dead),
             vec![],
+            vec![],
         )
         .await
         {
@@ -408,7 +411,7 @@ pub(super) async fn phase2(run: &mut Run<'_>, f: &Facts) -> PResult<(bool, Strin
         if let Some(p) = &dead.master_pid_file {
             args.push(("pid_file".into(), p.display().to_string()));
         }
-        match run_hook(config, "shutdown_script", cmd, args, vec![]).await {
+        match run_hook(config, "shutdown_script", cmd, args, vec![], vec![]).await {
             Ok(0) => {
                 // powered off
                 ssh_ok = false;
@@ -1307,7 +1310,21 @@ pub(super) async fn phase5(
             "MHA_NEW_MASTER_PASSWORD".to_string(),
             new_cfg.password.clone(),
         )];
-        match run_hook(config, "master_ip_failover_script", cmd, args, secrets).await {
+        let on_argv = if config.app.hook_password_args {
+            vec![("new_master_password".to_string(), new_cfg.password.clone())]
+        } else {
+            vec![]
+        };
+        match run_hook(
+            config,
+            "master_ip_failover_script",
+            cmd,
+            args,
+            secrets,
+            on_argv,
+        )
+        .await
+        {
             Ok(0) => notes.push(format!(
                 "{}: OK: Activated master IP address.",
                 new_cfg.display_name()
