@@ -52,6 +52,20 @@ async fn a_saved_tail_is_not_replayed_when_the_new_master_becomes_a_replica() {
     let conf_s = conf.to_str().unwrap();
     let (code, out) = bed::switch_dead(&conf, &c, &["--remove_dead_master_conf"]);
     assert_eq!(code, Some(0), "{out}");
+    // MHA's line for repointing a server by hand, in both forms, the password masked.
+    let p2 = c.node("server2").port;
+    for form in [
+        format!(
+            "All other slaves should start replication from here. Statement should be: CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {p2}, MASTER_USER = 'repl', MASTER_PASSWORD = 'xxx', MASTER_LOG_FILE = "
+        ),
+        format!(
+            "With GTIDs (MASTER_USE_GTID): CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {p2}, MASTER_USER = 'repl', MASTER_PASSWORD = 'xxx', MASTER_USE_GTID = slave_pos;"
+        ),
+    ] {
+        assert!(out.contains(&form), "missing {form:?}:\n{out}");
+    }
+    let repl_pw = std::fs::read_to_string(c.dir.path().join("secrets/repl.password")).unwrap();
+    assert!(!out.contains(repl_pw.trim()), "{out}");
     assert_eq!(c.value("server2", count).await.as_deref(), Some("8"));
     c.wait_replicating_from("server3", "server2", T).await;
     c.wait_value("server3", count, "8", T).await;

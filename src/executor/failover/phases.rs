@@ -1158,6 +1158,30 @@ pub(super) async fn phase3_4(
         "{}: OK: Applying all logs succeeded. GTID position {new_pos}, binlog {coords}",
         new_cfg.display_name()
     );
+    // MHA's line for whoever repoints a server by hand (a rejoining old master, a replica
+    // left out): both forms, the password masked.
+    let user = new_cfg
+        .repl_user
+        .clone()
+        .unwrap_or_else(|| new_applied.status.master_user.clone());
+    let masked = Secret::new("xxx");
+    let statement = |start: &StartAt| {
+        crate::sql::dialect::Dialect::MariaDb.change_master(
+            new_cfg,
+            Some(&user),
+            Some(&masked),
+            start,
+            None,
+        )
+    };
+    let by_position = statement(&StartAt::Coords(coords.clone()));
+    let by_gtid = statement(&StartAt::Gtid);
+    info!(
+        "All other slaves should start replication from here. Statement should be: {by_position};"
+    );
+    info!("With GTIDs (MASTER_USE_GTID): {by_gtid};");
+    notes.push(format!("CHANGE MASTER by position: {by_position}"));
+    notes.push(format!("CHANGE MASTER by GTID: {by_gtid}"));
     Ok(done(
         Promotion {
             pos: NewMasterPos {
