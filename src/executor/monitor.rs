@@ -323,18 +323,12 @@ async fn secondary_check(config: &Config, master: &ServerConfig) -> SecondaryChe
 /// Can the manager run a command on the master's host over SSH? (MHA's check; it also tells
 /// the failover whether the dead master's binlogs can be read.) Over the held session.
 async fn ssh_check(master: &ServerConfig) -> SshCheck {
-    let timeout = master.ssh.connection_timeout;
     match crate::ssh::pool::pool()
-        .exec(&master.ssh, "exit 0", timeout)
+        .check(&master.ssh, master.ssh.connection_timeout)
         .await
     {
-        Ok(o) if o.success() => SshCheck::Reachable,
-        Ok(o) => SshCheck::Unreachable {
-            detail: format!("`exit 0` ended with {:?}", o.exit_status),
-        },
-        Err(e) => SshCheck::Unreachable {
-            detail: e.to_string(),
-        },
+        Ok(()) => SshCheck::Reachable,
+        Err(detail) => SshCheck::Unreachable { detail },
     }
 }
 

@@ -97,6 +97,13 @@ pub fn spawn_watch(master: ServerConfig) -> Watch {
     }
 }
 
+/// Shell function `alive PID`: the process exists and is not being reaped. A zombie (or dead)
+/// process holds no socket and no file any more, so it counts as gone. /proc/PID can be read
+/// for any user's process: no permission is needed to look. Used by the crash check here and
+/// by the failover's fencing kill.
+pub(crate) const ALIVE_SH: &str =
+    "alive() { [ -d /proc/$1 ] && ! grep -qs '^State:[[:space:]]*[ZX]' /proc/$1/status; }; ";
+
 fn master_pid_file(m: &ServerConfig) -> Option<String> {
     m.master_pid_file.as_ref().map(|p| p.display().to_string())
 }
@@ -113,13 +120,10 @@ pub async fn host_view(
         };
     };
     let f = crate::hooks::shell_quote(pid_file);
-    // /proc/PID exists for any user's process, so no permission is needed to look.
-    // A process being reaped (zombie or dead state) holds no socket any more: gone. The loop
-    // gives an exiting process up to 1 s; then the pid file tells: a clean shutdown removes
+    // The loop gives an exiting process up to 1 s; then the pid file tells: a clean shutdown removes
     // it before the process ends, a crash leaves it, a restart rewrites it.
     let cmd = format!(
-        "alive() {{ [ -d /proc/$1 ] && ! grep -qs '^State:[[:space:]]*[ZX]' /proc/$1/status; }}; \
-         if [ -f {f} ]; then p=$(head -c 20 {f} | tr -dc 0-9); i=0; \
+        "{ALIVE_SH}if [ -f {f} ]; then p=$(head -c 20 {f} | tr -dc 0-9); i=0; \
          while [ -n \"$p\" ] && alive $p && [ $i -lt 20 ]; do sleep 0.05; i=$((i+1)); done; \
          if [ -n \"$p\" ] && alive $p; then echo alive $p; \
          elif [ ! -f {f} ]; then echo nofile; \

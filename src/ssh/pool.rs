@@ -90,6 +90,16 @@ impl SshPool {
         }
     }
 
+    /// Can a command run on the host (`exit 0` over the held session, or a new one)? `Err`
+    /// says why. Detection and the failover's phase 2 ask this.
+    pub async fn check(&self, config: &SshConfig, timeout: Duration) -> Result<(), String> {
+        match self.exec(config, "exit 0", timeout).await {
+            Ok(o) if o.success() => Ok(()),
+            Ok(o) => Err(format!("`exit 0` ended with {:?}", o.exit_status)),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// [`SshSession::probe_tcp`] from this host; `Unavailable` when no session can be had.
     pub async fn probe_tcp(
         &self,

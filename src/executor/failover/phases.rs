@@ -219,25 +219,25 @@ pub(super) async fn run_hook(
 /// Can a command run on the host over SSH (the held session when there is one)?
 pub(super) async fn ssh_reachable(s: &ServerConfig) -> bool {
     let timeout = s.ssh.connection_timeout.min(Duration::from_secs(3));
-    matches!(
-        crate::ssh::pool::pool().exec(&s.ssh, "exit 0", timeout).await,
-        Ok(o) if o.success()
-    )
+    crate::ssh::pool::pool()
+        .check(&s.ssh, timeout)
+        .await
+        .is_ok()
 }
 
 /// Shell: kill -9 the mysqld of the pid file (or, failing that, the process listening on the
-/// port) and wait until it is gone. A zombie counts as gone: it holds no socket and no file.
+/// port) and wait until it is gone (a zombie counts as gone: see `watch::ALIVE_SH`).
 pub(super) fn kill_command(pid_file: Option<&str>, port: u16) -> String {
     let pf = crate::hooks::shell_quote(pid_file.unwrap_or(""));
     format!(
-        "alive() {{ [ -d /proc/$1 ] && ! grep -qs '^State:[[:space:]]*[ZX]' /proc/$1/status; }}; \
-         p={pf}; pid=''; \
+        "{}p={pf}; pid=''; \
          if [ -n \"$p\" ] && [ -f \"$p\" ]; then pid=$(head -c 20 \"$p\" | tr -dc 0-9); fi; \
          if [ -z \"$pid\" ] || ! alive \"$pid\"; then pid=$(ss -Htlnp 'sport = :{port}' 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2); fi; \
          if [ -z \"$pid\" ] || ! alive \"$pid\"; then echo none; exit 0; fi; \
          kill -9 \"$pid\" 2>/dev/null || sudo -n kill -9 \"$pid\" 2>/dev/null; \
          i=0; while alive \"$pid\" && [ $i -lt 250 ]; do sleep 0.02; i=$((i+1)); done; \
-         if alive \"$pid\"; then echo alive \"$pid\"; exit 1; fi; echo killed \"$pid\""
+         if alive \"$pid\"; then echo alive \"$pid\"; exit 1; fi; echo killed \"$pid\"",
+        crate::executor::watch::ALIVE_SH
     )
 }
 
