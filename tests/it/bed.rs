@@ -250,6 +250,19 @@ impl Daemon {
         None
     }
 
+    /// Wait until `text` stands at least `n` times in the output (the n-th failover, ...),
+    /// without blocking the runtime the test's writers run on.
+    pub async fn wait_for_nth(&self, text: &str, n: usize, timeout: Duration) -> bool {
+        let start = Instant::now();
+        while self.output().matches(text).count() < n {
+            if start.elapsed() >= timeout {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
+    }
+
     /// Wait until the output contains `text`.
     pub fn wait_for(&self, text: &str, timeout: Duration) -> bool {
         let start = Instant::now();
@@ -566,20 +579,28 @@ impl Cluster {
     }
 }
 
-/// `master_switch --master_state=dead --interactive=0` for `c`'s server1, plus `extra`.
-fn run_switch_dead(conf: &Path, c: &Cluster, extra: &[&str]) -> Output {
-    let dm = format!("--dead_master_port={}", c.node("server1").port);
-    let mut args = vec![
+/// `mha master_switch --master_state=dead --interactive=0` for `c`'s node `dead`, ready for
+/// more arguments.
+pub fn switch_dead_command(conf: &Path, c: &Cluster, dead: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(mha_bin());
+    cmd.args([
         "master_switch",
         "--master_state=dead",
         "--conf",
         conf.to_str().unwrap(),
         "--dead_master_host=127.0.0.1",
-        &dm,
+        &format!("--dead_master_port={}", c.node(dead).port),
         "--interactive=0",
-    ];
-    args.extend_from_slice(extra);
-    run_mha(&mha_bin(), &args)
+    ]);
+    cmd
+}
+
+/// The same for server1, plus `extra`, run to its end.
+fn run_switch_dead(conf: &Path, c: &Cluster, extra: &[&str]) -> Output {
+    switch_dead_command(conf, c, "server1")
+        .args(extra)
+        .output()
+        .unwrap()
 }
 
 /// The same with a JSON report: the exit code, the record, and the whole output for assertion

@@ -1107,21 +1107,10 @@ fn switch_dead_within(
     extra: &[&str],
     limit: Duration,
 ) -> (Option<i32>, serde_json::Value, String) {
-    let dm = format!("--dead_master_port={}", c.node(dead).port);
     let out_path = c.dir.path().join(format!("switch-{dead}.out"));
     let err_path = c.dir.path().join(format!("switch-{dead}.err"));
-    let mut child = std::process::Command::new(bed::mha_bin())
-        .args([
-            "master_switch",
-            "--master_state=dead",
-            "--conf",
-            conf.to_str().unwrap(),
-            "--dead_master_host=127.0.0.1",
-            &dm,
-            "--interactive=0",
-            "--output",
-            "json",
-        ])
+    let mut child = bed::switch_dead_command(conf, c, dead)
+        .args(["--output", "json"])
         .args(extra)
         .stdout(std::fs::File::create(&out_path).unwrap())
         .stderr(std::fs::File::create(&err_path).unwrap())
@@ -1248,22 +1237,15 @@ async fn a_delayed_replica_is_not_waited_for_nor_promoted() {
     c.wait_replicating_from(other, "server4", T).await;
 }
 
-/// Issue 10, hole 9: the dead master's binlog ends in the middle of a transaction (a crash
-/// while it was written: its row events are there, its XID is not). Applying the tail rolls
-/// that transaction back; the record's `recovered` lists what committed, never the torn one.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_torn_transaction_in_the_saved_tail_is_not_listed_as_recovered() {
-    let c = Cluster::start(2, Mode::Gtid).await;
-    c.create_acked_table().await;
-    for r in ["server2", "server3"] {
-        c.wait_acked_table(r, T).await;
-    }
-    // Only the dead master's binlog has the last three transactions.
+/// The replicas' IO threads are stopped, then `ids` are inserted on server1, one
+/// transaction each: only the master's binlog has them. Returns server1's gtid_binlog_pos after
+/// each.
+async fn written_past_the_replicas<const N: usize>(c: &Cluster, ids: [u64; N]) -> Vec<String> {
     for r in ["server2", "server3"] {
         c.exec(r, "STOP SLAVE IO_THREAD").await;
     }
     let mut gtids = Vec::new();
-    for id in [901, 902, 903] {
+    for id in ids {
         c.exec(
             "server1",
             &format!("INSERT INTO mha_it.acked (id) VALUES ({id})"),
@@ -1275,6 +1257,21 @@ async fn a_torn_transaction_in_the_saved_tail_is_not_listed_as_recovered() {
                 .unwrap(),
         );
     }
+    gtids
+}
+
+/// Issue 10, hole 9: the dead master's binlog ends in the middle of a transaction (a crash
+/// while it was written: its row events are there, its XID is not). Applying the tail rolls
+/// that transaction back; the record's `recovered` lists what committed, never the torn one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_transaction_in_the_saved_tail_is_not_listed_as_recovered() {
+    let c = Cluster::start(2, Mode::Gtid).await;
+    c.create_acked_table().await;
+    for r in ["server2", "server3"] {
+        c.wait_acked_table(r, T).await;
+    }
+    // Only the dead master's binlog has the last three transactions.
+    let gtids = written_past_the_replicas(&c, [901, 902, 903]).await;
     let file = c.rows("server1", "SHOW MASTER STATUS").await[0]["File"]
         .clone()
         .unwrap();
@@ -1341,22 +1338,7 @@ async fn the_most_complete_binlog_server_wins_not_the_first() {
         c.wait_acked_table(r, T).await;
     }
     // Only the master (and its binlog servers) get the last three transactions.
-    for r in ["server2", "server3"] {
-        c.exec(r, "STOP SLAVE IO_THREAD").await;
-    }
-    let mut gtids = Vec::new();
-    for id in [901, 902, 903] {
-        c.exec(
-            "server1",
-            &format!("INSERT INTO mha_it.acked (id) VALUES ({id})"),
-        )
-        .await;
-        gtids.push(
-            c.value("server1", "SELECT @@global.gtid_binlog_pos")
-                .await
-                .unwrap(),
-        );
-    }
+    let gtids = written_past_the_replicas(&c, [901, 902, 903]).await;
     let files: Vec<String> = c
         .rows("server1", "SHOW BINARY LOGS")
         .await

@@ -78,34 +78,31 @@ async fn crash_then_freeze_fail_over_under_load_at_default_heartbeat() {
 
     // SIGSTOP of the new master under load: its port stays open, the replica's IO thread
     // still says Yes and no heartbeat is due for 30 s.
-    let start = std::time::Instant::now();
-    while m
-        .output()
-        .matches("waiting until MySQL doesn't respond")
-        .count()
-        < 2
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "not monitoring the new master:\n{}",
-            m.output()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert!(
+        m.wait_for_nth(
+            "waiting until MySQL doesn't respond",
+            2,
+            Duration::from_secs(15)
+        )
+        .await,
+        "not monitoring the new master:\n{}",
+        m.output()
+    );
     let w = bed::Writer::start(c.state.admin_target(c.node("server2")).unwrap());
     w.wait_acked(30, Duration::from_secs(30)).await;
     let before = m.output().matches("completed successfully").count();
     sandbox::fault(dir, "server2", Fault::Freeze).await.unwrap();
     let fault_at = std::time::Instant::now();
-    let start = std::time::Instant::now();
-    while m.output().matches("completed successfully").count() == before {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no failover of a frozen master:\n{}",
-            m.output()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert!(
+        m.wait_for_nth(
+            "completed successfully",
+            before + 1,
+            Duration::from_secs(30)
+        )
+        .await,
+        "no failover of a frozen master:\n{}",
+        m.output()
+    );
     eprintln!("freeze: failover done after {:?}", fault_at.elapsed());
     let acked2 = w.stop().await;
     let out = m.output();
