@@ -5,5 +5,6 @@ pub mod deposed;
 pub mod failover;
 pub mod monitor;
 pub mod observe;
+pub mod seams;
 pub mod switchover;
 pub mod watch;

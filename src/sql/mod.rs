@@ -4,6 +4,7 @@
 pub mod dialect;
 pub mod handshake;
 pub mod ops;
+pub mod seam;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -6,6 +6,7 @@
 pub mod known_hosts;
 pub mod options;
 pub mod pool;
+pub mod seam;
 
 use std::path::PathBuf;
 use std::sync::Arc;

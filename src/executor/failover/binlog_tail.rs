@@ -52,14 +52,11 @@ pub(super) struct SavedTail {
 /// binlog file (the first with its format description header prepended). Only the tail of the
 /// first file travels, not the whole file.
 pub(super) async fn save_binlog_tail(
+    w: &impl World,
     src: &BinlogSource<'_>,
     from: &BinlogPos,
     workdir: &Path,
 ) -> PResult<SavedTail> {
-    let s = crate::ssh::pool::pool()
-        .session(src.ssh)
-        .await
-        .map_err(|e| PhaseError(format!("{}: {e}", src.label)))?;
     let timeout = Duration::from_secs(120);
     // One round trip: the directory holding the file, then that directory's listing.
     let find = crate::executor::check_repl::in_first_dir_holding(
@@ -68,7 +65,7 @@ pub(super) async fn save_binlog_tail(
         "echo \"$d\"; ls -1 \"$d\"",
     );
     let err = |e: crate::ssh::SshError| PhaseError(format!("{}: {e}", src.label));
-    let out = s.exec(&find, timeout).await.map_err(err)?;
+    let out = w.ssh_exec(src.ssh, &find, timeout).await.map_err(err)?;
     if !out.success() {
         return Err(PhaseError(format!(
             "{}: {} not found in master_binlog_dir ({})",
@@ -113,7 +110,11 @@ pub(super) async fn save_binlog_tail(
             "h=$(head -c 65536 {path_q} | wc -c); n=$(wc -c < {path_q}); echo \"$h $n\"; head -c \"$h\" {path_q}; tail -c +{} {path_q}",
             tail_from + 1
         );
-        let got = s.exec(&cmd, timeout).await.map_err(err)?.stdout;
+        let got = w
+            .ssh_exec(src.ssh, &cmd, timeout)
+            .await
+            .map_err(err)?
+            .stdout;
         let bad = |why: String| PhaseError(format!("{}: {path}: {why}", src.label));
         let nl = got
             .iter()

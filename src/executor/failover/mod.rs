@@ -21,15 +21,17 @@ use crate::config::{Config, ServerConfig};
 use crate::engine::checks::{self, MasterView};
 use crate::engine::elect::{self, Ranking};
 use crate::engine::guard::{self, Markers};
-use crate::executor::observe::target;
+use crate::executor::seams::{Db, Live, World};
 use crate::hooks::{self, HookCall};
 use crate::secret::Secret;
+use crate::sql;
 use crate::sql::dialect::StartAt;
 use crate::sql::ops::Toward;
-use crate::sql::{self, Session};
 use crate::topology::{BinlogPos, Flavour, MariaGtidPos, ReplicaStatus, Row, Topology};
 
 mod binlog_tail;
+#[cfg(test)]
+mod order;
 mod phases;
 mod record;
 
@@ -153,14 +155,15 @@ struct Facts {
     mode: Mode,
 }
 
-struct Run<'a> {
+struct Run<'a, W: World> {
+    world: W,
     config: &'a Config,
     opts: &'a FailoverOptions,
     rec: FailoverRecord,
     started: Instant,
 }
 
-impl Run<'_> {
+impl<W: World> Run<'_, W> {
     fn server(&self, i: usize) -> &ServerConfig {
         &self.config.servers[i]
     }
@@ -207,16 +210,16 @@ impl Run<'_> {
     }
 }
 
-async fn session(s: &ServerConfig) -> PResult<Session> {
-    Ok(sql::connect(&target(s), Duration::from_secs(5)).await?)
+async fn session<W: World>(w: &W, s: &ServerConfig) -> PResult<W::Db> {
+    Ok(w.connect(s, Duration::from_secs(5)).await?)
 }
 
-async fn replica_status(db: &mut Session) -> PResult<Option<(ReplicaStatus, Row)>> {
+async fn replica_status(db: &mut impl Db) -> PResult<Option<(ReplicaStatus, Row)>> {
     let row = db.replica_status_row().await?;
     Ok(row.map(|r| (ReplicaStatus::from_row(&r), r)))
 }
 
-async fn gtid_var(db: &mut Session, var: &'static str) -> PResult<MariaGtidPos> {
+async fn gtid_var(db: &mut impl Db, var: &'static str) -> PResult<MariaGtidPos> {
     Ok(db.gtid_pos(var).await?)
 }
 
@@ -224,7 +227,17 @@ async fn gtid_var(db: &mut Session, var: &'static str) -> PResult<MariaGtidPos> 
 // Phase 1: Configuration Check
 
 pub async fn failover(config: &Config, opts: &FailoverOptions) -> FailoverRecord {
+    failover_in(Live, config, opts).await
+}
+
+/// `failover` against `world` (the real one, or a step-order test's fake).
+pub async fn failover_in<W: World>(
+    world: W,
+    config: &Config,
+    opts: &FailoverOptions,
+) -> FailoverRecord {
     let mut run = Run {
+        world,
         config,
         opts,
         rec: FailoverRecord::new(&config.app_name, now_unix()),
@@ -292,7 +305,7 @@ macro_rules! phase {
     }};
 }
 
-async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
+async fn steps<W: World>(run: &mut Run<'_, W>, changed: &mut bool) -> PResult<()> {
     let config = run.config;
     let facts = phase!(run, "1", "Configuration Check", {
         Ok(done(phase1(&mut *run).await?, vec![]))
@@ -342,7 +355,9 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
     // it is recovered; the other replicas are repointed meanwhile (they follow it by GTID or
     // from the coordinates read above, whatever it takes in the meantime).
     let t5 = Instant::now();
+    let world = run.world.clone();
     let p5 = phase5(
+        &world,
         config,
         &dead_cfg,
         &new_master.cfg,
@@ -414,14 +429,14 @@ async fn steps(run: &mut Run<'_>, changed: &mut bool) -> PResult<()> {
     Ok(())
 }
 
-async fn dry_run(run: &mut Run<'_>, f: &Facts, dead: &ServerConfig) -> PResult<()> {
+async fn dry_run<W: World>(run: &mut Run<'_, W>, f: &Facts, dead: &ServerConfig) -> PResult<()> {
     let config = run.config;
     let facts = checks::replica_facts(&f.topo, config, Some(f.dead));
     // The same lookup as the real run's phase 3.3: an unknown --new_master_host is refused
     // here too (the dry run used to rank as if none had been given).
     let forced = forced_block(&f.topo, run.opts.new_master.as_ref())?;
     let ranking = elect::rank(&facts, forced.as_deref());
-    let ssh_ok = ssh_reachable(dead).await;
+    let ssh_ok = ssh_reachable(&run.world, dead).await;
     let winner = ranking.winner().map(|w| format!("{} {}", w.block, w.name));
     run.rec.new_master = winner.clone();
     run.rec.ranking = Some(ranking);
@@ -502,7 +517,7 @@ async fn dry_run(run: &mut Run<'_>, f: &Facts, dead: &ServerConfig) -> PResult<(
     Ok(())
 }
 
-async fn finish(run: &mut Run<'_>) {
+async fn finish<W: World>(run: &mut Run<'_, W>) {
     let config = run.config;
     let workdir = &run.opts.workdir;
     if run.rec.outcome == Outcome::DryRun {

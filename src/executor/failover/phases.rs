@@ -3,7 +3,7 @@
 #[allow(unused_imports)]
 use super::*;
 
-pub(super) async fn phase1(run: &mut Run<'_>) -> PResult<Facts> {
+pub(super) async fn phase1<W: World>(run: &mut Run<'_, W>) -> PResult<Facts> {
     let config = run.config;
     let m = markers(&run.opts.workdir, &config.app_name);
     if let Err(r) = guard::check(
@@ -25,8 +25,10 @@ pub(super) async fn phase1(run: &mut Run<'_>) -> PResult<Facts> {
         .as_ref()
         .filter(|d| d.fresh() && !run.opts.master_may_answer)
         .and(run.opts.dead_master_block.as_deref());
-    let topo =
-        crate::executor::observe::observe_except(config, Duration::from_secs(3), known_down).await;
+    let topo = run
+        .world
+        .observe(config, Duration::from_secs(3), known_down)
+        .await;
     // The dead master: what the replicas replicate from.
     let dead = match checks::find_master(&topo) {
         MasterView::Unreachable { index } => index,
@@ -125,7 +127,7 @@ pub(super) async fn phase1(run: &mut Run<'_>) -> PResult<Facts> {
 
 /// As MHA: every configured binlog server must answer SSH before anything is changed, unless
 /// --ignore_binlog_server_error (then the failover goes on without the ones that do not).
-pub(super) async fn check_binlog_servers(run: &mut Run<'_>) -> PResult<()> {
+pub(super) async fn check_binlog_servers<W: World>(run: &mut Run<'_, W>) -> PResult<()> {
     if run.opts.skip_save_master_binlog || run.config.binlog_servers.is_empty() {
         return Ok(());
     }
@@ -217,12 +219,9 @@ pub(super) async fn run_hook(
 }
 
 /// Can a command run on the host over SSH (the held session when there is one)?
-pub(super) async fn ssh_reachable(s: &ServerConfig) -> bool {
+pub(super) async fn ssh_reachable(w: &impl World, s: &ServerConfig) -> bool {
     let timeout = s.ssh.connection_timeout.min(Duration::from_secs(3));
-    crate::ssh::pool::pool()
-        .check(&s.ssh, timeout)
-        .await
-        .is_ok()
+    w.ssh_check(&s.ssh, timeout).await.is_ok()
 }
 
 /// Shell: kill -9 the mysqld of the pid file (or, failing that, the process listening on the
@@ -245,6 +244,7 @@ pub(super) fn kill_command(pid_file: Option<&str>, port: u16) -> String {
 /// take writes next to the new one. Returns a note for the report; an error stops the
 /// failover (a fence that could not be put up is never passed over in silence).
 pub(super) async fn fence(
+    w: &impl World,
     config: &Config,
     dead: &ServerConfig,
     ssh_ok: bool,
@@ -259,8 +259,8 @@ pub(super) async fn fence(
         .or_else(|| detected.and_then(|d| d.pid_file.clone()));
     if config.app.fencing == Fencing::Kill && ssh_ok {
         let cmd = kill_command(pid_file.as_deref(), dead.port);
-        let out = crate::ssh::pool::pool()
-            .exec(&dead.ssh, &cmd, Duration::from_secs(10))
+        let out = w
+            .ssh_exec(&dead.ssh, &cmd, Duration::from_secs(10))
             .await
             .map_err(|e| {
                 PhaseError(format!(
@@ -306,7 +306,7 @@ pub(super) async fn fence(
     } else {
         Duration::from_secs(1)
     };
-    match sql::connect(&target(dead), timeout).await {
+    match w.connect(dead, timeout).await {
         Ok(mut db) => {
             warn!(
                 "The dead master {name} still answers SQL: making it read-only and killing client sessions"
@@ -334,16 +334,18 @@ pub(super) async fn fence(
     }
 }
 
-pub(super) async fn phase2(run: &mut Run<'_>, f: &Facts) -> PResult<(bool, String)> {
+pub(super) async fn phase2<W: World>(run: &mut Run<'_, W>, f: &Facts) -> PResult<(bool, String)> {
     let config = run.config;
     let dead = run.server(f.topo.servers[f.dead].order).clone();
     let detected = run.opts.detected.clone().filter(Detected::fresh);
+    let w = run.world.clone();
     // Nothing more may arrive from the old master; meanwhile, is its host reachable?
     let mut set = JoinSet::new();
     for &i in &f.replicas {
         let s = run.server(f.topo.servers[i].order).clone();
+        let w = w.clone();
         set.spawn(async move {
-            let mut db = session(&s).await?;
+            let mut db = session(&w, &s).await?;
             db.stop_io_thread().await?;
             db.disconnect().await;
             Ok::<_, PhaseError>(())
@@ -352,7 +354,7 @@ pub(super) async fn phase2(run: &mut Run<'_>, f: &Facts) -> PResult<(bool, Strin
     let ssh_check = async {
         match detected.as_ref().and_then(|d| d.master_ssh) {
             Some(known) => known,
-            None => ssh_reachable(&dead).await,
+            None => ssh_reachable(&w, &dead).await,
         }
     };
     let stop_io = async {
@@ -433,7 +435,7 @@ pub(super) async fn phase2(run: &mut Run<'_>, f: &Facts) -> PResult<(bool, Strin
     let fenced = if powered_off {
         "fenced: shutdown_script powered the host off".to_string()
     } else {
-        fence(config, &dead, ssh_ok, detected.as_ref()).await?
+        fence(&w, config, &dead, ssh_ok, detected.as_ref()).await?
     };
     Ok((ssh_ok, fenced))
 }
@@ -458,8 +460,13 @@ pub(super) struct Applied {
 /// transaction whose end never arrived), polling every 20 ms (MHA polled every second). A
 /// delayed replica (`delayed`) is read once, not waited for: its SQL thread would apply what
 /// it received only after MASTER_DELAY seconds.
-pub(super) async fn wait_applied(s: &ServerConfig, idx: usize, delayed: bool) -> PResult<Applied> {
-    let mut db = session(s).await?;
+pub(super) async fn wait_applied(
+    w: impl World,
+    s: &ServerConfig,
+    idx: usize,
+    delayed: bool,
+) -> PResult<Applied> {
+    let mut db = session(&w, s).await?;
     let started = Instant::now();
     let mut last_exec: Option<BinlogPos> = None;
     let mut stable_since = Instant::now();
@@ -560,17 +567,17 @@ pub(super) async fn wait_applied(s: &ServerConfig, idx: usize, delayed: bool) ->
     }
 }
 
-pub(super) async fn log_slave_updates(db: &mut Session) -> PResult<bool> {
+pub(super) async fn log_slave_updates(db: &mut impl Db) -> PResult<bool> {
     Ok(db.log_slave_updates().await? == Some(true))
 }
 
-pub(super) async fn wait_gtid(db: &mut Session, pos: &MariaGtidPos, secs: u64) -> PResult<()> {
+pub(super) async fn wait_gtid(db: &mut impl Db, pos: &MariaGtidPos, secs: u64) -> PResult<()> {
     db.wait_gtid(pos, secs)
         .await
         .map_err(|e| PhaseError(e.to_string()))
 }
 
-pub(super) async fn wait_threads(db: &mut Session) -> PResult<()> {
+pub(super) async fn wait_threads(db: &mut impl Db) -> PResult<()> {
     let start = Instant::now();
     loop {
         if let Some((st, _)) = replica_status(db).await? {
@@ -622,6 +629,7 @@ pub(super) fn behind_in(replicated: &MariaGtidPos, replica: &MariaGtidPos) -> Ve
 /// for: it would reach the new master's position only after the delay.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn recover_replica(
+    w: impl World,
     s: ServerConfig,
     new: ServerConfig,
     repl_user: Option<String>,
@@ -632,7 +640,7 @@ pub(super) async fn recover_replica(
     wait_in_sync: bool,
     delayed: Option<u64>,
 ) -> PResult<String> {
-    let mut db = session(&s).await?;
+    let mut db = session(&w, &s).await?;
     let heartbeat = db.heartbeat_period().await;
     db.stop_replica().await?;
     let before = gtid_var(&mut db, "gtid_slave_pos").await?;
@@ -754,7 +762,10 @@ pub(super) fn forced_block(
 }
 
 /// Phase 3.1: every replica applies what it received; the latest one is found.
-pub(super) async fn phase3_1(run: &mut Run<'_>, facts: &Facts) -> PResult<Done<Latest>> {
+pub(super) async fn phase3_1<W: World>(
+    run: &mut Run<'_, W>,
+    facts: &Facts,
+) -> PResult<Done<Latest>> {
     let mut set = JoinSet::new();
     for &i in &facts.replicas {
         let s = run.server(facts.topo.servers[i].order).clone();
@@ -762,7 +773,8 @@ pub(super) async fn phase3_1(run: &mut Run<'_>, facts: &Facts) -> PResult<Done<L
             .alive()
             .and_then(|o| o.replica.as_ref())
             .is_some_and(|r| r.sql_delay > 0);
-        set.spawn(async move { wait_applied(&s, i, delayed).await });
+        let w = run.world.clone();
+        set.spawn(async move { wait_applied(w, &s, i, delayed).await });
     }
     let mut applied = Vec::new();
     while let Some(r) = set.join_next().await {
@@ -806,8 +818,8 @@ pub(super) async fn phase3_1(run: &mut Run<'_>, facts: &Facts) -> PResult<Done<L
 
 /// Phase 3.2: the dead master's binlog after what the latest replica executed, from the dead
 /// master's host or the most complete binlog server.
-pub(super) async fn phase3_2(
-    run: &mut Run<'_>,
+pub(super) async fn phase3_2<W: World>(
+    run: &mut Run<'_, W>,
     dead_cfg: &ServerConfig,
     ssh_ok: bool,
     latest: &Latest,
@@ -831,7 +843,7 @@ pub(super) async fn phase3_2(
         let mut chosen: Option<(String, bool, SavedTail)> = None;
         if ssh_ok {
             let src = BinlogSource::dead_master(dead_cfg);
-            match save_binlog_tail(&src, &latest_exec, &run.opts.workdir).await {
+            match save_binlog_tail(&run.world, &src, &latest_exec, &run.opts.workdir).await {
                 Ok(t) => chosen = Some((src.label, true, t)),
                 Err(e) => {
                     warn!("could not save the binlog: {e}");
@@ -849,10 +861,11 @@ pub(super) async fn phase3_2(
             let mut set = JoinSet::new();
             for (k, b) in config.binlog_servers.iter().cloned().enumerate() {
                 let (from, workdir) = (latest_exec.clone(), run.opts.workdir.clone());
+                let w = run.world.clone();
                 set.spawn(
                     async move {
                         let src = BinlogSource::binlog_server(&b);
-                        let r = save_binlog_tail(&src, &from, &workdir).await;
+                        let r = save_binlog_tail(&w, &src, &from, &workdir).await;
                         (k, src.label, r)
                     }
                     .in_current_span(),
@@ -973,8 +986,8 @@ pub(super) async fn phase3_2(
 }
 
 /// Phase 3.3: the ranking of the replicas after phase 3.1, and its winner.
-pub(super) async fn phase3_3(
-    run: &mut Run<'_>,
+pub(super) async fn phase3_3<W: World>(
+    run: &mut Run<'_, W>,
     facts: &Facts,
     latest: &Latest,
 ) -> PResult<Done<NewMaster>> {
@@ -1021,8 +1034,8 @@ pub(super) async fn phase3_3(
 }
 
 /// Phase 3.4: the new master catches up with the latest replica, then applies the saved tail.
-pub(super) async fn phase3_4(
-    run: &mut Run<'_>,
+pub(super) async fn phase3_4<W: World>(
+    run: &mut Run<'_, W>,
     latest: &Latest,
     new_master: &NewMaster,
     saved: &Saved,
@@ -1041,7 +1054,7 @@ pub(super) async fn phase3_4(
         .find(|a| a.idx == new_idx)
         .expect("new master is a replica")
         .clone();
-    let mut db = session(new_cfg).await?;
+    let mut db = session(&run.world, new_cfg).await?;
     db.stop_replica().await?;
     let mut notes = Vec::new();
     if new_applied.delayed {
@@ -1197,8 +1210,8 @@ pub(super) async fn phase3_4(
 
 /// Phase 4: every other replica follows the new master, in parallel, while phase 5 (`p5`)
 /// runs beside it; phase 5's result and end time land in `p5_out`.
-pub(super) async fn phase4(
-    run: &mut Run<'_>,
+pub(super) async fn phase4<W: World>(
+    run: &mut Run<'_, W>,
     facts: &Facts,
     latest: &Latest,
     new_master: &NewMaster,
@@ -1230,9 +1243,11 @@ pub(super) async fn phase4(
                 run.opts.wait_until_gtid_in_sync,
             );
             let name = s.display_name();
+            let w = run.world.clone();
             set.spawn(
                 async move {
                     let r = recover_replica(
+                        w,
                         s,
                         new,
                         repl_user,
@@ -1294,6 +1309,7 @@ pub(super) async fn phase4(
 /// Phase 5: the new master takes writes (read_only=0), then master_ip_failover_script
 /// --command=start moves the VIP to it.
 pub(super) async fn phase5(
+    w: &impl World,
     config: &Config,
     dead_cfg: &ServerConfig,
     new_cfg: &ServerConfig,
@@ -1302,7 +1318,7 @@ pub(super) async fn phase5(
     let mut notes = Vec::new();
     let mut start_failed = false;
     if !skip_disable_read_only {
-        let mut db = session(new_cfg).await?;
+        let mut db = session(w, new_cfg).await?;
         db.set_read_only(false).await?;
         db.disconnect().await;
         notes.push(format!(

@@ -1,0 +1,144 @@
+//! The SQL seam: what failover and switchover do to one server, as a trait. [`Session`] is
+//! the real implementation (its typed operations in `ops.rs`, the statements in
+//! `dialect.rs`); step-order tests put a scripted fake behind it that records the order of
+//! the calls and never imitates replication (see `executor::seams`).
+
+use std::future::Future;
+use std::time::Duration;
+
+use super::dialect::StartAt;
+use super::ops::{Toward, WaitError};
+use super::{DbError, Session};
+use crate::config::ServerConfig;
+use crate::secret::Secret;
+use crate::topology::{BinlogPos, MariaGtidPos, Row};
+
+/// One connection to one server, by typed operation. Every method is the `Session` method of
+/// the same name; see there for what it does.
+pub trait Db: Send + 'static {
+    /// The server's display name, for messages.
+    fn server(&self) -> &str;
+    fn stop_io_thread(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
+    fn stop_replica(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
+    fn start_replica(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
+    fn reset_replica_all(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
+    fn lift_replica_delay(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
+    fn point_at(
+        &mut self,
+        toward: Toward,
+        to: &ServerConfig,
+        user: Option<&str>,
+        password: Option<&Secret>,
+        start: &StartAt,
+        heartbeat: Option<f64>,
+    ) -> impl Future<Output = Result<(), DbError>> + Send;
+    fn replica_status_row(&mut self) -> impl Future<Output = Result<Option<Row>, DbError>> + Send;
+    fn heartbeat_period(&mut self) -> impl Future<Output = Option<f64>> + Send;
+    fn log_slave_updates(&mut self) -> impl Future<Output = Result<Option<bool>, DbError>> + Send;
+    fn set_read_only_as(
+        &mut self,
+        what: &'static str,
+        on: bool,
+    ) -> impl Future<Output = Result<(), DbError>> + Send;
+    fn read_only(&mut self) -> impl Future<Output = Result<Option<bool>, DbError>> + Send;
+    fn kill_client_sessions(&mut self) -> impl Future<Output = usize> + Send;
+    fn gtid_pos(
+        &mut self,
+        var: &'static str,
+    ) -> impl Future<Output = Result<MariaGtidPos, DbError>> + Send;
+    fn slave_pos_covers_binlog(
+        &mut self,
+    ) -> impl Future<Output = Result<MariaGtidPos, DbError>> + Send;
+    fn binlog_coords(&mut self) -> impl Future<Output = Result<BinlogPos, DbError>> + Send;
+    fn wait_gtid(
+        &mut self,
+        pos: &MariaGtidPos,
+        secs: u64,
+    ) -> impl Future<Output = Result<(), WaitError>> + Send;
+    fn disconnect(self) -> impl Future<Output = ()> + Send;
+
+    /// `SET GLOBAL read_only`.
+    fn set_read_only(&mut self, on: bool) -> impl Future<Output = Result<(), DbError>> + Send {
+        let what = if on {
+            "SET read_only = 1"
+        } else {
+            "SET read_only = 0"
+        };
+        self.set_read_only_as(what, on)
+    }
+}
+
+impl Db for Session {
+    fn server(&self) -> &str {
+        Session::server(self)
+    }
+    async fn stop_io_thread(&mut self) -> Result<(), DbError> {
+        Session::stop_io_thread(self).await
+    }
+    async fn stop_replica(&mut self) -> Result<(), DbError> {
+        Session::stop_replica(self).await
+    }
+    async fn start_replica(&mut self) -> Result<(), DbError> {
+        Session::start_replica(self).await
+    }
+    async fn reset_replica_all(&mut self) -> Result<(), DbError> {
+        Session::reset_replica_all(self).await
+    }
+    async fn lift_replica_delay(&mut self) -> Result<(), DbError> {
+        Session::lift_replica_delay(self).await
+    }
+    async fn point_at(
+        &mut self,
+        toward: Toward,
+        to: &ServerConfig,
+        user: Option<&str>,
+        password: Option<&Secret>,
+        start: &StartAt,
+        heartbeat: Option<f64>,
+    ) -> Result<(), DbError> {
+        Session::point_at(self, toward, to, user, password, start, heartbeat).await
+    }
+    async fn replica_status_row(&mut self) -> Result<Option<Row>, DbError> {
+        Session::replica_status_row(self).await
+    }
+    async fn heartbeat_period(&mut self) -> Option<f64> {
+        Session::heartbeat_period(self).await
+    }
+    async fn log_slave_updates(&mut self) -> Result<Option<bool>, DbError> {
+        Session::log_slave_updates(self).await
+    }
+    async fn set_read_only_as(&mut self, what: &'static str, on: bool) -> Result<(), DbError> {
+        Session::set_read_only_as(self, what, on).await
+    }
+    async fn read_only(&mut self) -> Result<Option<bool>, DbError> {
+        Session::read_only(self).await
+    }
+    async fn kill_client_sessions(&mut self) -> usize {
+        Session::kill_client_sessions(self).await
+    }
+    async fn gtid_pos(&mut self, var: &'static str) -> Result<MariaGtidPos, DbError> {
+        Session::gtid_pos(self, var).await
+    }
+    async fn slave_pos_covers_binlog(&mut self) -> Result<MariaGtidPos, DbError> {
+        Session::slave_pos_covers_binlog(self).await
+    }
+    async fn binlog_coords(&mut self) -> Result<BinlogPos, DbError> {
+        Session::binlog_coords(self).await
+    }
+    async fn wait_gtid(&mut self, pos: &MariaGtidPos, secs: u64) -> Result<(), WaitError> {
+        Session::wait_gtid(self, pos, secs).await
+    }
+    async fn disconnect(self) {
+        Session::disconnect(self).await
+    }
+}
+
+/// Connect to a server within `timeout`.
+pub trait Connect: Send + Sync + Clone + 'static {
+    type Db: Db;
+    fn connect(
+        &self,
+        s: &ServerConfig,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Self::Db, DbError>> + Send;
+}
