@@ -113,7 +113,7 @@ pub fn render(r: &FailoverRecord) -> String {
         let _ = writeln!(
             out,
             "mode: {}",
-            if m == failover::Mode::Gtid {
+            if m == crate::engine::plan::Mode::Gtid {
                 "GTID"
             } else {
                 "file/position"

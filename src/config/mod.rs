@@ -269,3 +269,14 @@ fn run_init_conf_load_script(conf: &Path, cmd: &str) -> Result<String, ConfigErr
 
 #[cfg(test)]
 mod tests;
+
+/// A configuration from INI text (no global file), for tests.
+#[cfg(test)]
+pub fn from_text(text: &str) -> Config {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("app.cnf");
+    std::fs::write(&conf, text).unwrap();
+    let empty = dir.path().join("global.cnf");
+    std::fs::write(&empty, "").unwrap();
+    load(&conf, &GlobalConf::Explicit(empty)).unwrap().config
+}

@@ -7,6 +7,7 @@ pub mod deposed;
 pub mod detect;
 pub mod elect;
 pub mod guard;
+pub mod plan;
 pub mod reason;
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! status, and the snapshot of a whole cluster. No I/O here.
 
 mod gtid;
+#[cfg(test)]
+pub mod testing;
 mod version;
 
 use std::cmp::Ordering;

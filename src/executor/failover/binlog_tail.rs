@@ -64,19 +64,24 @@ pub(super) async fn save_binlog_tail(
         &from.file,
         "echo \"$d\"; ls -1 \"$d\"",
     );
-    let err = |e: crate::ssh::SshError| PhaseError(format!("{}: {e}", src.label));
+    let err = |error: crate::ssh::SshError| FailoverError::Ssh {
+        host: src.label.clone(),
+        error,
+    };
     let out = w.ssh_exec(src.ssh, &find, timeout).await.map_err(err)?;
     if !out.success() {
-        return Err(PhaseError(format!(
-            "{}: {} not found in master_binlog_dir ({})",
-            src.label,
-            from.file,
-            src.dirs
-                .iter()
-                .map(|d| d.display().to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        )));
+        return Err(FailoverError::Binlog {
+            source_label: src.label.clone(),
+            why: format!(
+                "{} not found in master_binlog_dir ({})",
+                from.file,
+                src.dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        });
     }
     let listing = String::from_utf8_lossy(&out.stdout).into_owned();
     let mut lines = listing.lines();
@@ -115,7 +120,10 @@ pub(super) async fn save_binlog_tail(
             .await
             .map_err(err)?
             .stdout;
-        let bad = |why: String| PhaseError(format!("{}: {path}: {why}", src.label));
+        let bad = |why: String| FailoverError::Binlog {
+            source_label: src.label.clone(),
+            why: format!("{path}: {why}"),
+        };
         let nl = got
             .iter()
             .position(|b| *b == b'\n')
@@ -171,7 +179,7 @@ pub(super) async fn save_binlog_tail(
         let mut out = head[..fde_end].to_vec();
         out.extend_from_slice(events);
         let local = workdir.join(format!("saved_{}_{ts}_{}.binlog", src.file_tag, k + 1));
-        std::fs::write(&local, out).map_err(|e| PhaseError(format!("{}: {e}", local.display())))?;
+        std::fs::write(&local, out).map_err(|e| local_error(&local.display().to_string(), e))?;
         saved.push(local);
     }
     Ok(SavedTail {
@@ -189,7 +197,7 @@ pub(super) fn client_defaults(
     let mut f = tempfile::Builder::new()
         .prefix(".mha-client-")
         .tempfile_in(workdir)
-        .map_err(|e| PhaseError(e.to_string()))?;
+        .map_err(|e| local_error("a client option file in the workdir", e))?;
     // The password goes in a private option file, never on a command line.
     let pw = s
         .password
@@ -201,7 +209,7 @@ pub(super) fn client_defaults(
         "[client]\nuser=\"{}\"\npassword=\"{pw}\"\nhost={}\nport={}\nprotocol=tcp",
         s.user, s.ip, s.port
     )
-    .map_err(|e| PhaseError(e.to_string()))?;
+    .map_err(|e| local_error("a client option file in the workdir", e))?;
     Ok(f)
 }
 
@@ -220,20 +228,29 @@ pub(super) async fn apply_binlogs(
             })
         })
     };
-    let binlog_tool = find(&["mariadb-binlog", "mysqlbinlog"]).ok_or_else(|| PhaseError("mariadb-binlog (mysqlbinlog) is not installed on the manager host: apt-get install mariadb-client".into()))?;
-    let client = find(&["mariadb", "mysql"]).ok_or_else(|| PhaseError("the mariadb (mysql) client is not installed on the manager host: apt-get install mariadb-client".into()))?;
+    let binlog_tool = find(&["mariadb-binlog", "mysqlbinlog"]).ok_or_else(|| {
+        local_error(
+            "mariadb-binlog (mysqlbinlog)",
+            "not installed on the manager host: apt-get install mariadb-client",
+        )
+    })?;
+    let client = find(&["mariadb", "mysql"]).ok_or_else(|| {
+        local_error(
+            "the mariadb (mysql) client",
+            "not installed on the manager host: apt-get install mariadb-client",
+        )
+    })?;
     let defaults = client_defaults(workdir, s)?;
     let decoded = tokio::process::Command::new(&binlog_tool)
         .args(files)
         .output()
         .await
-        .map_err(|e| PhaseError(e.to_string()))?;
+        .map_err(|e| local_error(&binlog_tool.display().to_string(), e))?;
     if !decoded.status.success() {
-        return Err(PhaseError(format!(
-            "{} failed: {}",
-            binlog_tool.display(),
-            String::from_utf8_lossy(&decoded.stderr).trim()
-        )));
+        return Err(local_error(
+            &format!("{} failed", binlog_tool.display()),
+            String::from_utf8_lossy(&decoded.stderr).trim(),
+        ));
     }
     let mut child = tokio::process::Command::new(&client)
         .arg(format!(
@@ -245,23 +262,22 @@ pub(super) async fn apply_binlogs(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| PhaseError(e.to_string()))?;
+        .map_err(|e| local_error(&client.display().to_string(), e))?;
     let mut stdin = child.stdin.take().expect("piped");
     stdin
         .write_all(&decoded.stdout)
         .await
-        .map_err(|e| PhaseError(e.to_string()))?;
+        .map_err(|e| local_error(&client.display().to_string(), e))?;
     drop(stdin);
     let out = child
         .wait_with_output()
         .await
-        .map_err(|e| PhaseError(e.to_string()))?;
+        .map_err(|e| local_error(&client.display().to_string(), e))?;
     if !out.status.success() {
-        return Err(PhaseError(format!(
-            "applying the saved binlog on {} failed: {}",
-            s.display_name(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(local_error(
+            &format!("applying the saved binlog on {} failed", s.display_name()),
+            String::from_utf8_lossy(&out.stderr).trim(),
+        ));
     }
     Ok(())
 }
@@ -326,7 +342,7 @@ pub(super) fn stop_before_promotion(
     dead: &ServerConfig,
     from: &BinlogPos,
     failures: &[String],
-) -> PhaseError {
+) -> FailoverError {
     let dirs: Vec<String> = dead
         .master_binlog_dir
         .iter()
@@ -339,7 +355,7 @@ pub(super) fn stop_before_promotion(
     if config.app.shutdown_script.is_some() {
         phase2.push("shutdown_script --command=stopssh ran".into());
     }
-    PhaseError(format!(
+    FailoverError::BinlogNotSaved(format!(
         "Failover stopped before promotion: the dead master {} is down but its host {} answers SSH, and its binlog file {} (from position {}) could not be read from master_binlog_dir ({}): {}. Nothing was promoted. Phase 2 already ran and nothing was restarted: {}. Fix master_binlog_dir (or the file's permissions) and fail over again with --ignore_last_failover, or fail over without those events with --ignore_binlog_save_error (they are then lost).",
         dead.display_name(),
         dead.ssh.host,
@@ -349,4 +365,11 @@ pub(super) fn stop_before_promotion(
         failures.join("; "),
         phase2.join(", ")
     ))
+}
+
+fn local_error(what: &str, error: impl std::fmt::Display) -> FailoverError {
+    FailoverError::Local {
+        what: what.to_string(),
+        error: error.to_string(),
+    }
 }

@@ -18,26 +18,28 @@ use tracing::{Instrument, error, info, warn};
 
 use crate::binlog;
 use crate::config::{Config, ServerConfig};
-use crate::engine::checks::{self, MasterView};
-use crate::engine::elect::{self, Ranking};
+use crate::engine::elect::Ranking;
 use crate::engine::guard::{self, Markers};
 use crate::executor::seams::{Db, Live, World};
 use crate::hooks::{self, HookCall};
 use crate::secret::Secret;
-use crate::sql;
 use crate::sql::dialect::StartAt;
 use crate::sql::ops::Toward;
-use crate::topology::{BinlogPos, Flavour, MariaGtidPos, ReplicaStatus, Row, Topology};
+use crate::topology::{BinlogPos, MariaGtidPos, ReplicaStatus, Row, Topology};
 
 mod binlog_tail;
+mod error;
 #[cfg(test)]
 mod order;
 mod phases;
 mod record;
 
 use binlog_tail::*;
+pub use error::{FailoverError, ReplicaProblem};
 use phases::*;
 pub use record::*;
+
+use crate::engine::plan::{self, Facts, Plan, Refusal};
 
 #[derive(Debug, Clone, Default)]
 pub struct FailoverOptions {
@@ -89,6 +91,18 @@ pub struct Detected {
     pub pid_file: Option<String>,
 }
 
+impl FailoverOptions {
+    /// What the operator asked for, as the planner takes it.
+    fn asked(&self) -> plan::Asked<'_> {
+        plan::Asked {
+            dead_master: self.dead_master.as_ref(),
+            new_master: self.new_master.as_ref(),
+            master_may_answer: self.master_may_answer,
+            skip_save_master_binlog: self.skip_save_master_binlog,
+        }
+    }
+}
+
 impl Detected {
     /// Seconds-old evidence is still evidence; older is re-probed.
     fn fresh(&self) -> bool {
@@ -96,17 +110,7 @@ impl Detected {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct PhaseError(pub String);
-
-impl From<sql::DbError> for PhaseError {
-    fn from(e: sql::DbError) -> Self {
-        PhaseError(e.to_string())
-    }
-}
-
-type PResult<T> = Result<T, PhaseError>;
+type PResult<T> = Result<T, FailoverError>;
 
 fn now_unix() -> u64 {
     SystemTime::now()
@@ -147,20 +151,15 @@ pub fn markers(workdir: &Path, app: &str) -> Markers {
 /// interrupted. A failed failover replaces the text by the time; a successful one removes it.
 const RUNNING_PREFIX: &str = "running pid=";
 
-/// What phase 1 learned.
-struct Facts {
-    topo: Topology,
-    dead: usize,
-    replicas: Vec<usize>,
-    mode: Mode,
-}
-
 struct Run<'a, W: World> {
     world: W,
     config: &'a Config,
     opts: &'a FailoverOptions,
     rec: FailoverRecord,
     started: Instant,
+    /// Something was changed (the error flag written, phase 2 begun): an error from now on
+    /// is a failure, not a refusal.
+    changed: bool,
 }
 
 impl<W: World> Run<'_, W> {
@@ -242,30 +241,34 @@ pub async fn failover_in<W: World>(
         opts,
         rec: FailoverRecord::new(&config.app_name, now_unix()),
         started: Instant::now(),
+        changed: false,
     };
     let _ = std::fs::create_dir_all(&opts.workdir);
-    let mut changed = false;
-    let result = steps(&mut run, &mut changed).await;
+    let result = steps(&mut run).await;
     run.rec.total_ms = run.started.elapsed().as_millis() as u64;
     if let Err(e) = result {
-        error!("{e}");
-        run.rec.error = Some(e.0);
-        run.rec.outcome = if run.rec.outcome == Outcome::StoppedBeforePromotion {
-            Outcome::StoppedBeforePromotion
-        } else if changed {
-            Outcome::Failed
-        } else {
-            Outcome::Refused
-        };
-        if changed {
-            let _ = std::fs::write(
-                error_marker(&opts.workdir, &config.app_name),
-                format!("{}\n", now_unix()),
-            );
-        }
+        ended_by(&mut run, e);
     }
     finish(&mut run).await;
     run.rec
+}
+
+/// The outcome of a failover that `e` ended: refused while nothing was changed, stopped
+/// before promotion, or failed (then the error flag stays, as in MHA).
+fn ended_by<W: World>(run: &mut Run<'_, W>, e: FailoverError) {
+    error!("{e}");
+    run.rec.error = Some(e.to_string());
+    run.rec.outcome = match e {
+        _ if !run.changed => Outcome::Refused,
+        FailoverError::BinlogNotSaved(_) => Outcome::StoppedBeforePromotion,
+        _ => Outcome::Failed,
+    };
+    if run.changed {
+        let _ = std::fs::write(
+            error_marker(&run.opts.workdir, &run.config.app_name),
+            format!("{}\n", now_unix()),
+        );
+    }
 }
 
 /// What a phase body hands back: its value, whether it fully succeeded, and its notes.
@@ -298,45 +301,41 @@ macro_rules! phase {
                 d.value
             }
             Err(e) => {
-                $run.phase_done($id, $name, t, false, vec![e.0.clone()]);
+                $run.phase_done($id, $name, t, false, vec![e.to_string()]);
                 return Err(e);
             }
         }
     }};
 }
 
-async fn steps<W: World>(run: &mut Run<'_, W>, changed: &mut bool) -> PResult<()> {
-    let config = run.config;
+async fn steps<W: World>(run: &mut Run<'_, W>) -> PResult<()> {
     let facts = phase!(run, "1", "Configuration Check", {
         Ok(done(phase1(&mut *run).await?, vec![]))
     });
     let dead_cfg = run.server(facts.topo.servers[facts.dead].order).clone();
+    // The plan, before anything is changed: a refusal now leaves every server untouched.
+    // The dry run asks SSH now; the real run knows it from detection, or in phase 2.
+    let dead_ssh = if run.opts.dry_run {
+        Some(ssh_reachable(&run.world, &dead_cfg).await)
+    } else {
+        run.opts
+            .detected
+            .as_ref()
+            .filter(|d| d.fresh())
+            .and_then(|d| d.master_ssh)
+    };
+    make_plan(run, &facts, &dead_cfg, dead_ssh)?;
     if run.opts.dry_run {
-        return dry_run(run, &facts, &dead_cfg).await;
+        return dry_run(run, dead_ssh);
     }
-
-    let flag = error_marker(&run.opts.workdir, &config.app_name);
-    if let Err(e) = std::fs::write(&flag, format!("{RUNNING_PREFIX}{}\n", std::process::id())) {
-        return Err(PhaseError(format!(
-            "cannot write the failover flag file {}: {e}",
-            flag.display()
-        )));
-    }
-    *changed = true;
     let ssh_ok = phase!(run, "2", "Dead Master Shutdown", {
         let (ssh_ok, fenced) = phase2(&mut *run, &facts).await?;
+        let reach = if ssh_ok { "reachable" } else { "NOT reachable" };
         Ok(done(
             ssh_ok,
-            vec![
-                format!(
-                    "SSH to the dead master: {}",
-                    if ssh_ok { "reachable" } else { "NOT reachable" }
-                ),
-                fenced,
-            ],
+            vec![format!("SSH to the dead master: {reach}"), fenced],
         ))
     });
-
     info!("* Phase 3: Master Recovery Phase..");
     let latest = phase!(run, "3.1", "Getting Latest Slaves", {
         phase3_1(&mut *run, &facts).await
@@ -345,21 +344,58 @@ async fn steps<W: World>(run: &mut Run<'_, W>, changed: &mut bool) -> PResult<()
         phase3_2(&mut *run, &dead_cfg, ssh_ok, &latest).await
     });
     let new_master = phase!(run, "3.3", "Determining New Master", {
-        phase3_3(&mut *run, &facts, &latest).await
+        phase3_3(&mut *run, &latest, ssh_ok).await
     });
     let promotion = phase!(run, "3.4", "New Master Recovery", {
         phase3_4(&mut *run, &latest, &new_master, &saved).await
     });
+    let partial = phases_4_and_5(run, &facts, &latest, &new_master, &promotion, &dead_cfg).await?;
+    conclude(run, &new_master.cfg, partial);
+    Ok(())
+}
 
-    // Phase 5 runs beside phase 4: the new master takes writes, and the VIP moves, as soon as
-    // it is recovered; the other replicas are repointed meanwhile (they follow it by GTID or
-    // from the coordinates read above, whatever it takes in the meantime).
+/// The plan from phase 1's facts (the same functions phase 3.3 uses), into the record.
+fn make_plan<W: World>(
+    run: &mut Run<'_, W>,
+    facts: &Facts,
+    dead: &ServerConfig,
+    dead_ssh: Option<bool>,
+) -> PResult<()> {
+    let asked = run.opts.asked();
+    let ranking = plan::rank(facts, run.config, &asked)?;
+    run.rec.ranking = Some(ranking.clone());
+    let mut planned = plan::plan(facts, run.config, &asked, ranking, dead_ssh)?;
+    let new = facts
+        .topo
+        .servers
+        .iter()
+        .find(|o| o.block == planned.new_master_block)
+        .map(|o| run.server(o.order).clone())
+        .expect("the planned new master is configured");
+    planned.hooks = hook_plans(run.config, dead, &new, dead_ssh.unwrap_or(false));
+    run.rec.planned = Some(planned);
+    Ok(())
+}
+
+/// Phase 5 runs beside phase 4: the new master takes writes, and the VIP moves, as soon as it
+/// is recovered; the other replicas are repointed meanwhile (they follow it by GTID or from
+/// the coordinates read in phase 3.4, whatever it takes in the meantime). True when some
+/// replica or the start hook failed.
+async fn phases_4_and_5<W: World>(
+    run: &mut Run<'_, W>,
+    facts: &Facts,
+    latest: &Latest,
+    new_master: &NewMaster,
+    promotion: &Promotion,
+    dead_cfg: &ServerConfig,
+) -> PResult<bool> {
     let t5 = Instant::now();
     let world = run.world.clone();
+    let config = run.config;
     let p5 = phase5(
         &world,
         config,
-        &dead_cfg,
+        dead_cfg,
         &new_master.cfg,
         run.opts.skip_disable_read_only,
     )
@@ -372,35 +408,31 @@ async fn steps<W: World>(run: &mut Run<'_, W>, changed: &mut bool) -> PResult<()
     let replicas_failed = phase!(run, "4", "Slaves Recovery", {
         phase4(
             &mut *run,
-            &facts,
-            &latest,
-            &new_master,
-            &promotion,
+            facts,
+            latest,
+            new_master,
+            promotion,
             p5,
             &mut p5_out,
         )
         .await
     });
-    let new_cfg = &new_master.cfg;
     let (p5r, p5_end) = p5_out.expect("phase 5 ran beside phase 4");
-    let start_failed = match p5r {
+    let took = p5_end.duration_since(t5);
+    match p5r {
         Ok(d) => {
-            let ms = p5_end.duration_since(t5);
-            run.phase_done_ms("5", "New master cleanup", ms, d.ok, d.notes);
-            d.value
+            run.phase_done_ms("5", "New master cleanup", took, d.ok, d.notes);
+            Ok(replicas_failed || d.value)
         }
         Err(e) => {
-            run.phase_done_ms(
-                "5",
-                "New master cleanup",
-                p5_end.duration_since(t5),
-                false,
-                vec![e.0.clone()],
-            );
-            return Err(e);
+            run.phase_done_ms("5", "New master cleanup", took, false, vec![e.to_string()]);
+            Err(e)
         }
-    };
-    let partial = replicas_failed || start_failed;
+    }
+}
+
+/// The outcome of a failover that went through, and MHA's last line about it.
+fn conclude<W: World>(run: &mut Run<'_, W>, new_cfg: &ServerConfig, partial: bool) {
     run.rec.outcome = if !run.rec.not_recovered.is_empty() {
         Outcome::DataNotRecovered
     } else if partial {
@@ -408,112 +440,30 @@ async fn steps<W: World>(run: &mut Run<'_, W>, changed: &mut bool) -> PResult<()
     } else {
         Outcome::Success
     };
+    let name = new_cfg.display_name();
     if partial {
-        warn!(
-            "Master failover to {} done, but recovery on slave partially failed.",
-            new_cfg.display_name()
-        );
+        warn!("Master failover to {name} done, but recovery on slave partially failed.");
     }
     if run.rec.outcome == Outcome::DataNotRecovered {
         error!(
-            "Master failover to {} done, but data was NOT recovered: {}",
-            new_cfg.display_name(),
+            "Master failover to {name} done, but data was NOT recovered: {}",
             run.rec.not_recovered.join("; ")
         );
     } else if !partial {
-        info!(
-            "Master failover to {} completed successfully.",
-            new_cfg.display_name()
-        );
+        info!("Master failover to {name} completed successfully.");
     }
-    Ok(())
 }
 
-async fn dry_run<W: World>(run: &mut Run<'_, W>, f: &Facts, dead: &ServerConfig) -> PResult<()> {
-    let config = run.config;
-    let facts = checks::replica_facts(&f.topo, config, Some(f.dead));
-    // The same lookup as the real run's phase 3.3: an unknown --new_master_host is refused
-    // here too (the dry run used to rank as if none had been given).
-    let forced = forced_block(&f.topo, run.opts.new_master.as_ref())?;
-    let ranking = elect::rank(&facts, forced.as_deref());
-    let ssh_ok = ssh_reachable(&run.world, dead).await;
-    let winner = ranking.winner().map(|w| format!("{} {}", w.block, w.name));
-    run.rec.new_master = winner.clone();
-    run.rec.ranking = Some(ranking);
-    let latest = f
-        .replicas
-        .iter()
-        .filter_map(|&i| {
-            f.topo.servers[i]
-                .alive()?
-                .replica
-                .as_ref()?
-                .read_pos
-                .clone()
-        })
-        .max();
-    let mut plan = vec![
-        format!(
-            "Phase 2: STOP SLAVE IO_THREAD on {} replica(s)",
-            f.replicas.len()
-        ),
-        format!(
-            "Phase 2: SSH to the dead master {}: {}",
-            dead.display_name(),
-            if ssh_ok { "reachable" } else { "NOT reachable" }
-        ),
-        "Phase 3.1: wait until every replica has applied its relay log; find the latest".into(),
-    ];
-    let binlog_servers: Vec<String> = config
-        .binlog_servers
-        .iter()
-        .map(crate::config::BinlogServerConfig::label)
-        .collect();
-    if ssh_ok && !run.opts.skip_save_master_binlog {
-        plan.push(format!("Phase 3.2: save the dead master's binlog after the latest replica's position (now {}) over SSH", latest.map(|l| l.to_string()).unwrap_or_default()));
-    } else if !run.opts.skip_save_master_binlog && !binlog_servers.is_empty() {
-        plan.push(format!(
-            "Phase 3.2: save the master's binlog after the latest replica's position (now {}) over SSH from the most complete of {}; what the dead master wrote after that server's last event cannot be known",
-            latest.map(|l| l.to_string()).unwrap_or_default(),
-            binlog_servers.join(", ")
-        ));
-    } else {
-        plan.push("Phase 3.2: the dead master's binlog cannot be saved".into());
-        run.rec.not_recovered.push(format!(
-            "events on the dead master after {} would be lost",
-            latest
-                .map(|l| l.to_string())
-                .unwrap_or_else(|| "the latest replica's position".into())
-        ));
+/// The dry run: the plan, rendered; nothing is changed.
+fn dry_run<W: World>(run: &mut Run<'_, W>, dead_ssh: Option<bool>) -> PResult<()> {
+    let planned = run.rec.planned.clone().expect("planned before the dry run");
+    run.rec.new_master = Some(planned.new_master.clone());
+    run.rec.plan = plan::render(&planned, dead_ssh);
+    run.rec.hooks = planned.hooks.clone();
+    if let Some(loss) = &planned.predicted_loss {
+        run.rec.not_recovered.push(loss.clone());
     }
-    plan.push(format!(
-        "Phase 3.3: promote {}",
-        winner
-            .clone()
-            .unwrap_or_else(|| "NOBODY (no eligible replica)".into())
-    ));
-    plan.push("Phase 3.4: catch the new master up from the latest replica, apply the saved binlog, RESET SLAVE ALL".into());
-    plan.push(format!(
-        "Phase 4: repoint the other replicas at the new master ({})",
-        if f.mode == Mode::Gtid {
-            "GTID"
-        } else {
-            "GTID catch-up, then the new master's binlog coordinates"
-        }
-    ));
-    plan.push("Phase 5 (beside phase 4): SET GLOBAL read_only=0 on the new master, then master_ip_failover_script --command=start".into());
-    if let Some(cmd) = &config.app.master_ip_failover_script {
-        run.rec.hooks.push(HookPlan {
-            hook: "master_ip_failover_script",
-            args: ip_failover_args(if ssh_ok { "stopssh" } else { "stop" }, dead),
-        });
-        let _ = cmd;
-    }
-    run.rec.plan = plan;
     run.rec.outcome = Outcome::DryRun;
-    if winner.is_none() {
-        return Err(PhaseError("no replica can be promoted".into()));
-    }
     Ok(())
 }
 

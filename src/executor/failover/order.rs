@@ -12,7 +12,7 @@ use crate::sql::ops::WaitError;
 use crate::sql::seam::Connect;
 use crate::ssh::seam::Remote;
 use crate::ssh::{ExecOutput, SshError};
-use crate::topology::{GtidState, Observed, ServerState, Version};
+use crate::topology::testing;
 
 /// Three servers: db1 (the dead master), db2 and db3 (its replicas; db3 received more).
 const CONF: &str = "\
@@ -57,50 +57,7 @@ fn answers(server: &str) -> Option<Answers> {
 }
 
 fn status_row(a: &Answers) -> Row {
-    let mut r = Row::new();
-    let mut set = |k: &str, v: &str| {
-        r.insert(k.to_string(), Some(v.to_string()));
-    };
-    set("Master_Host", "db1");
-    set("Master_Port", "3306");
-    set("Master_User", "repl");
-    set("Slave_IO_Running", "Yes");
-    set("Slave_SQL_Running", "Yes");
-    set("Slave_SQL_Running_State", "Slave has read all relay log");
-    set("Master_Log_File", "bin.000001");
-    set("Read_Master_Log_Pos", &a.read_pos.to_string());
-    set("Relay_Master_Log_File", "bin.000001");
-    set("Exec_Master_Log_Pos", &a.read_pos.to_string());
-    set("Using_Gtid", "Slave_Pos");
-    set("Gtid_IO_Pos", a.slave_pos);
-    r
-}
-
-fn state(a: &Answers) -> ServerState {
-    let pos = MariaGtidPos::parse(a.slave_pos).unwrap();
-    ServerState {
-        server_id: 2,
-        version: Version::parse("10.11.6-MariaDB-log").unwrap(),
-        read_only: true,
-        super_read_only: None,
-        log_bin: true,
-        log_slave_updates: true,
-        binlog_format: "ROW".into(),
-        relay_log_purge: true,
-        binlog: Some(BinlogPos::new("bin.000001", 500)),
-        binlog_do_db: String::new(),
-        binlog_ignore_db: String::new(),
-        gtid: GtidState::MariaDb {
-            binlog_pos: pos.clone(),
-            current_pos: pos.clone(),
-            slave_pos: pos,
-            strict_mode: false,
-        },
-        replica: Some(ReplicaStatus::from_row(&status_row(a))),
-        heartbeat_period: None,
-        slave_net_timeout: None,
-        repl_user_ok: Some(true),
-    }
+    testing::status_row("db1", a.read_pos, a.slave_pos, 0)
 }
 
 /// The scripted world: every call is logged as `server: operation`; before each, whatever the
@@ -109,6 +66,8 @@ fn state(a: &Answers) -> ServerState {
 struct Fake {
     log: Arc<Mutex<Vec<String>>>,
     hook_lines: PathBuf,
+    /// A replica that, read again after phase 1, replicates from db2: the plan is stale.
+    moved: Option<&'static str>,
 }
 
 impl Fake {
@@ -177,7 +136,11 @@ impl Db for FakeDb {
         Ok(())
     }
     async fn replica_status_row(&mut self) -> Result<Option<Row>, DbError> {
-        Ok(Some(status_row(&self.answers)))
+        let mut row = status_row(&self.answers);
+        if self.fake.moved == Some(self.server.as_str()) {
+            row.insert("Master_Host".into(), Some("db2".into()));
+        }
+        Ok(Some(row))
     }
     async fn heartbeat_period(&mut self) -> Option<f64> {
         None
@@ -258,15 +221,11 @@ impl World for Fake {
             .servers
             .iter()
             .enumerate()
-            .map(|(order, s)| Observed {
-                block: s.block.clone(),
-                hostname: s.hostname.clone(),
-                ip: s.ip.clone(),
-                port: s.port,
-                order,
-                state: answers(&s.hostname)
-                    .map(|a| state(&a))
-                    .ok_or_else(|| "connection refused".to_string()),
+            .map(|(order, s)| {
+                let state = answers(&s.hostname)
+                    .map(|a| testing::state(a.slave_pos, Some(status_row(&a))))
+                    .ok_or_else(|| "connection refused".to_string());
+                testing::observed(order, &s.hostname, state)
             })
             .collect();
         Topology { servers }
@@ -276,6 +235,14 @@ impl World for Fake {
 /// A failover of db1 onto `new_master` with the hook exiting `stop_exit` on --command=stop;
 /// the record and the ordered log.
 async fn run(new_master: &str, stop_exit: i32) -> (FailoverRecord, Vec<String>) {
+    run_with(new_master, stop_exit, None).await
+}
+
+async fn run_with(
+    new_master: &str,
+    stop_exit: i32,
+    moved: Option<&'static str>,
+) -> (FailoverRecord, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let hook_lines = dir.path().join("hooks.log");
     let hook = dir.path().join("ip_failover.sh");
@@ -288,16 +255,11 @@ async fn run(new_master: &str, stop_exit: i32) -> (FailoverRecord, Vec<String>) 
     )
     .unwrap();
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let conf = dir.path().join("app.cnf");
-    std::fs::write(&conf, CONF.replace("HOOK", &hook.display().to_string())).unwrap();
-    let empty = dir.path().join("global.cnf");
-    std::fs::write(&empty, "").unwrap();
-    let config = crate::config::load(&conf, &crate::config::GlobalConf::Explicit(empty))
-        .unwrap()
-        .config;
+    let config = crate::config::from_text(&CONF.replace("HOOK", &hook.display().to_string()));
     let fake = Fake {
         log: Arc::default(),
         hook_lines,
+        moved,
     };
     let opts = FailoverOptions {
         new_master: Some((new_master.to_string(), None)),
@@ -375,10 +337,37 @@ fn the_fake_keeps_hook_lines_in_order() {
     let fake = Fake {
         log: Arc::default(),
         hook_lines: dir.path().join("h"),
+        moved: None,
     };
     fake.record("a".into());
     std::fs::write(dir.path().join("h"), "one\n").unwrap();
     fake.record("b".into());
     let log = fake.log();
     assert_eq!(log, ["a", "hook: one", "b", "end"]);
+}
+
+#[tokio::test]
+async fn a_plan_gone_stale_before_phase_2_is_refused_and_nothing_is_touched() {
+    let (rec, log) = run_with("db2", 0, Some("db3")).await;
+    assert_eq!(rec.outcome, Outcome::Refused, "{log:#?}");
+    assert!(
+        rec.error
+            .as_deref()
+            .is_some_and(|e| e.contains("gone stale: db3(db3:3306) now replicates from db2:3306")),
+        "{:?}",
+        rec.error
+    );
+    let touched: Vec<&String> = log
+        .iter()
+        .filter(|l| *l != "end" && !l.ends_with("connect refused"))
+        .collect();
+    assert!(touched.is_empty(), "{touched:#?}");
+}
+
+#[tokio::test]
+async fn a_forced_new_master_that_cannot_be_promoted_is_refused_before_phase_2() {
+    let (rec, log) = run("db9", 0).await;
+    assert_eq!(rec.outcome, Outcome::Refused, "{log:#?}");
+    assert_eq!(rec.error.as_deref(), Some("db9 is not a configured server"));
+    assert_eq!(log, ["end"], "nothing was asked of any server");
 }

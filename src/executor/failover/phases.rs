@@ -6,14 +6,13 @@ use super::*;
 pub(super) async fn phase1<W: World>(run: &mut Run<'_, W>) -> PResult<Facts> {
     let config = run.config;
     let m = markers(&run.opts.workdir, &config.app_name);
-    if let Err(r) = guard::check(
+    guard::check(
         &m,
         now_unix(),
         run.opts.last_failover_minute,
         run.opts.ignore_last_failover,
-    ) {
-        return Err(PhaseError(r.to_string()));
-    }
+    )
+    .map_err(Refusal::Guard)?;
     if run.opts.ignore_last_failover && !run.opts.dry_run {
         let _ = std::fs::remove_file(complete_marker(&run.opts.workdir, &config.app_name));
         let _ = std::fs::remove_file(error_marker(&run.opts.workdir, &config.app_name));
@@ -29,100 +28,22 @@ pub(super) async fn phase1<W: World>(run: &mut Run<'_, W>) -> PResult<Facts> {
         .world
         .observe(config, Duration::from_secs(3), known_down)
         .await;
-    // The dead master: what the replicas replicate from.
-    let dead = match checks::find_master(&topo) {
-        MasterView::Unreachable { index } => index,
-        MasterView::Alive { index } if run.opts.master_may_answer => index,
-        MasterView::Alive { index } => {
-            return Err(PhaseError(format!(
-                "The master {} is reachable via MySQL! Stop failover.",
-                topo.servers[index].name()
-            )));
-        }
-        other => {
-            return Err(PhaseError(format!(
-                "cannot tell which server is the dead master: {other:?}"
-            )));
-        }
-    };
-    if let Some((host, port)) = &run.opts.dead_master
-        && !topo.servers[dead].is_at(host, *port)
-    {
-        return Err(PhaseError(format!(
-            "Detected dead master {} does not match with specified dead master {host}:{port}!",
-            topo.servers[dead].name()
-        )));
+    let facts = plan::facts(topo, config, &run.opts.asked())?;
+    run.rec.dead_master = Some(facts.topo.servers[facts.dead].name());
+    for name in &facts.ignored {
+        warn!("{name} is not a working replica of the dead master; ignored (ignore_fail=1)");
     }
-    run.rec.dead_master = Some(topo.servers[dead].name());
-    let mut replicas = Vec::new();
-    for (i, o) in topo.servers.iter().enumerate() {
-        if i == dead {
-            continue;
-        }
-        let cfg = &config.servers[o.order];
-        match o.alive() {
-            Some(s)
-                if s.replica
-                    .as_ref()
-                    .is_some_and(|r| topo.servers[dead].is_at(&r.master_host, r.master_port)) =>
-            {
-                if s.version.flavour != Flavour::MariaDb {
-                    return Err(PhaseError(format!(
-                        "{}: is not MariaDB: failover supports MariaDB only",
-                        o.name()
-                    )));
-                }
-                replicas.push(i);
-            }
-            _ if cfg.ignore_fail => warn!(
-                "{} is not a working replica of the dead master; ignored (ignore_fail=1)",
-                o.name()
-            ),
-            Some(_) => {
-                return Err(PhaseError(format!(
-                    "{} does not replicate from the dead master {}; fix it or set ignore_fail=1",
-                    o.name(),
-                    topo.servers[dead].name()
-                )));
-            }
-            None => {
-                return Err(PhaseError(format!(
-                    "{} is not reachable ({}); set ignore_fail=1 on it to fail over without it",
-                    o.name(),
-                    o.state.clone().err().unwrap_or_default()
-                )));
-            }
-        }
-    }
-    if replicas.is_empty() {
-        return Err(PhaseError(
-            "no replica of the dead master is reachable".into(),
-        ));
-    }
-    let all_gtid = replicas.iter().all(|&i| {
-        topo.servers[i]
-            .alive()
-            .and_then(|s| s.replica.as_ref())
-            .is_some_and(ReplicaStatus::uses_gtid)
-    });
-    let mode = if all_gtid { Mode::Gtid } else { Mode::FilePos };
-    run.rec.mode = Some(mode);
+    run.rec.mode = Some(facts.mode);
     check_binlog_servers(run).await?;
     info!(
         "Starting {} failover of the dead master {}.",
-        if all_gtid {
-            "GTID based"
-        } else {
-            "Non-GTID based"
+        match facts.mode {
+            Mode::Gtid => "GTID based",
+            Mode::FilePos => "Non-GTID based",
         },
-        topo.servers[dead].name()
+        facts.topo.servers[facts.dead].name()
     );
-    Ok(Facts {
-        topo,
-        dead,
-        replicas,
-        mode,
-    })
+    Ok(facts)
 }
 
 /// As MHA: every configured binlog server must answer SSH before anything is changed, unless
@@ -153,10 +74,7 @@ pub(super) async fn check_binlog_servers<W: World>(run: &mut Run<'_, W>) -> PRes
         }
         return Ok(());
     }
-    Err(PhaseError(format!(
-        "binlog server not reachable over SSH: {}. Fix it, or fail over without it with --ignore_binlog_server_error.",
-        failed.join("; ")
-    )))
+    Err(Refusal::BinlogServers { failed }.into())
 }
 
 // ------------------------------------------------------------------------------------------
@@ -262,17 +180,19 @@ pub(super) async fn fence(
         let out = w
             .ssh_exec(&dead.ssh, &cmd, Duration::from_secs(10))
             .await
-            .map_err(|e| {
-                PhaseError(format!(
-                    "fencing {name} failed: {e}. Stop its mysqld by hand, or set fencing = \"read_only\" or \"none\"; failover aborted before any promotion"
-                ))
+            .map_err(|e| FailoverError::Fence {
+                server: name.clone(),
+                why: format!("{e}. Stop its mysqld by hand, or set fencing = \"read_only\" or \"none\"; failover aborted before any promotion"),
             })?;
         let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
         if !out.success() {
-            return Err(PhaseError(format!(
-                "fencing {name} failed: its mysqld could not be killed ({text}{}). Stop it by hand, or set fencing = \"read_only\" or \"none\"; failover aborted before any promotion",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
+            return Err(FailoverError::Fence {
+                server: name,
+                why: format!(
+                    "its mysqld could not be killed ({text}{}). Stop it by hand, or set fencing = \"read_only\" or \"none\"; failover aborted before any promotion",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            });
         }
         let note = match text.split_whitespace().collect::<Vec<_>>()[..] {
             ["killed", pid] => {
@@ -313,7 +233,10 @@ pub(super) async fn fence(
             );
             db.set_read_only_as("fence: read_only", true)
                 .await
-                .map_err(|e| PhaseError(format!("fencing {name} failed: {e}; failover aborted")))?;
+                .map_err(|e| FailoverError::Fence {
+                    server: name.clone(),
+                    why: format!("{e}; failover aborted"),
+                })?;
             db.kill_client_sessions().await;
             db.disconnect().await;
             Ok(format!(
@@ -334,37 +257,23 @@ pub(super) async fn fence(
     }
 }
 
+/// Phase 2: the plan is checked against the cluster once more, then nothing more may arrive
+/// from the old master (IO threads stopped), the VIP goes down and the old master is fenced.
 pub(super) async fn phase2<W: World>(run: &mut Run<'_, W>, f: &Facts) -> PResult<(bool, String)> {
     let config = run.config;
     let dead = run.server(f.topo.servers[f.dead].order).clone();
     let detected = run.opts.detected.clone().filter(Detected::fresh);
+    recheck(run, f, detected.as_ref()).await?;
+    let flag = error_marker(&run.opts.workdir, &config.app_name);
+    std::fs::write(&flag, format!("{RUNNING_PREFIX}{}\n", std::process::id())).map_err(|e| {
+        FailoverError::Local {
+            what: format!("cannot write the failover flag file {}", flag.display()),
+            error: e.to_string(),
+        }
+    })?;
+    run.changed = true;
     let w = run.world.clone();
-    // Nothing more may arrive from the old master; meanwhile, is its host reachable?
-    let mut set = JoinSet::new();
-    for &i in &f.replicas {
-        let s = run.server(f.topo.servers[i].order).clone();
-        let w = w.clone();
-        set.spawn(async move {
-            let mut db = session(&w, &s).await?;
-            db.stop_io_thread().await?;
-            db.disconnect().await;
-            Ok::<_, PhaseError>(())
-        });
-    }
-    let ssh_check = async {
-        match detected.as_ref().and_then(|d| d.master_ssh) {
-            Some(known) => known,
-            None => ssh_reachable(&w, &dead).await,
-        }
-    };
-    let stop_io = async {
-        while let Some(r) = set.join_next().await {
-            r.map_err(|e| PhaseError(e.to_string()))??;
-        }
-        Ok::<_, PhaseError>(())
-    };
-    let (stopped, mut ssh_ok) = tokio::join!(stop_io, ssh_check);
-    stopped?;
+    let mut ssh_ok = stop_io_threads(run, f, &dead, detected.as_ref()).await?;
     info!(
         "{}",
         if ssh_ok {
@@ -375,11 +284,13 @@ pub(super) async fn phase2<W: World>(run: &mut Run<'_, W>, f: &Facts) -> PResult
     );
     if let Some(cmd) = &config.app.master_ip_failover_script {
         let command = if ssh_ok { "stopssh" } else { "stop" };
+        let args = ip_failover_args(command, &dead);
+        let what = format!("master_ip_failover_script --command={command}");
         match run_hook(
             config,
             "master_ip_failover_script",
             cmd,
-            ip_failover_args(command, &dead),
+            args,
             vec![],
             vec![],
         )
@@ -387,32 +298,15 @@ pub(super) async fn phase2<W: World>(run: &mut Run<'_, W>, f: &Facts) -> PResult
         {
             Ok(0) => {}
             Ok(10) => warn!("master_ip_failover_script exited 10: Proceeding."),
-            Ok(c) => {
-                return Err(PhaseError(format!(
-                    "master_ip_failover_script --command={command} failed (exit code {c}); failover aborted"
-                )));
-            }
-            Err(e) => {
-                return Err(PhaseError(format!(
-                    "master_ip_failover_script --command={command} failed ({e}); failover aborted"
-                )));
-            }
+            Ok(c) => return Err(hook_failed(what, format!("exit code {c}"))),
+            Err(e) => return Err(hook_failed(what, e.to_string())),
         }
     }
     let mut powered_off = false;
     if let Some(cmd) = &config.app.shutdown_script {
         let command = if ssh_ok { "stopssh" } else { "stop" };
-        let mut args = vec![
-            ("command".to_string(), command.to_string()),
-            ("ssh_user".into(), dead.ssh.user.clone()),
-            ("host".into(), dead.hostname.clone()),
-            ("ip".into(), dead.ip.clone()),
-            ("port".into(), dead.port.to_string()),
-        ];
-        args.extend(ssh_extras("", &dead));
-        if let Some(p) = &dead.master_pid_file {
-            args.push(("pid_file".into(), p.display().to_string()));
-        }
+        let args = shutdown_args(command, &dead);
+        let what = "shutdown_script".to_string();
         match run_hook(config, "shutdown_script", cmd, args, vec![], vec![]).await {
             Ok(0) => {
                 // powered off
@@ -420,16 +314,8 @@ pub(super) async fn phase2<W: World>(run: &mut Run<'_, W>, f: &Facts) -> PResult
                 powered_off = true;
             }
             Ok(10) => info!("SSH reachable. Shutting down mysqld done."),
-            Ok(c) => {
-                return Err(PhaseError(format!(
-                    "shutdown_script failed (exit code {c}); failover aborted"
-                )));
-            }
-            Err(e) => {
-                return Err(PhaseError(format!(
-                    "shutdown_script failed ({e}); failover aborted"
-                )));
-            }
+            Ok(c) => return Err(hook_failed(what, format!("exit code {c}"))),
+            Err(e) => return Err(hook_failed(what, e.to_string())),
         }
     }
     let fenced = if powered_off {
@@ -438,6 +324,165 @@ pub(super) async fn phase2<W: World>(run: &mut Run<'_, W>, f: &Facts) -> PResult
         fence(&w, config, &dead, ssh_ok, detected.as_ref()).await?
     };
     Ok((ssh_ok, fenced))
+}
+
+fn hook_failed(what: String, why: String) -> FailoverError {
+    FailoverError::Hook { what, why }
+}
+
+/// Before the first irreversible step: is the plan still true? Every replica still
+/// replicates from the dead master, and the dead master still refuses connections (not asked
+/// again when it was silent moments ago: a hung master coming back is fenced next).
+async fn recheck<W: World>(
+    run: &Run<'_, W>,
+    f: &Facts,
+    detected: Option<&Detected>,
+) -> PResult<()> {
+    let mut set = JoinSet::new();
+    for &i in &f.replicas {
+        let s = run.server(f.topo.servers[i].order).clone();
+        let w = run.world.clone();
+        set.spawn(async move {
+            let mut db = session(&w, &s).await?;
+            let from = db
+                .replica_status_row()
+                .await?
+                .map(|r| ReplicaStatus::from_row(&r))
+                .map(|r| (r.master_host, r.master_port));
+            db.disconnect().await;
+            Ok::<_, FailoverError>((i, from))
+        });
+    }
+    let ask_master =
+        !run.opts.master_may_answer && !detected.is_some_and(|d| d.master_sql == MasterSql::Silent);
+    let dead = run.server(f.topo.servers[f.dead].order).clone();
+    let master = async {
+        if !ask_master {
+            return false;
+        }
+        match run.world.connect(&dead, Duration::from_millis(300)).await {
+            Ok(db) => {
+                db.disconnect().await;
+                true
+            }
+            Err(_) => false,
+        }
+    };
+    let replicas = async {
+        let mut now = Vec::new();
+        while let Some(r) = set.join_next().await {
+            now.push(r??);
+        }
+        Ok::<_, FailoverError>(now)
+    };
+    let (now, master_answers) = tokio::join!(replicas, master);
+    Ok(plan::still_current(f, &now?, master_answers)?)
+}
+
+/// Every replica's IO thread stopped, and meanwhile: does the dead master's host answer SSH?
+async fn stop_io_threads<W: World>(
+    run: &Run<'_, W>,
+    f: &Facts,
+    dead: &ServerConfig,
+    detected: Option<&Detected>,
+) -> PResult<bool> {
+    let mut set = JoinSet::new();
+    for &i in &f.replicas {
+        let s = run.server(f.topo.servers[i].order).clone();
+        let w = run.world.clone();
+        set.spawn(async move {
+            let mut db = session(&w, &s).await?;
+            db.stop_io_thread().await?;
+            db.disconnect().await;
+            Ok::<_, FailoverError>(())
+        });
+    }
+    let ssh_check = async {
+        match detected.and_then(|d| d.master_ssh) {
+            Some(known) => known,
+            None => ssh_reachable(&run.world, dead).await,
+        }
+    };
+    let stop_io = async {
+        while let Some(r) = set.join_next().await {
+            r??;
+        }
+        Ok::<_, FailoverError>(())
+    };
+    let (stopped, ssh_ok) = tokio::join!(stop_io, ssh_check);
+    stopped?;
+    Ok(ssh_ok)
+}
+
+/// shutdown_script's arguments, as MHA passes them.
+pub(super) fn shutdown_args(command: &str, dead: &ServerConfig) -> Vec<(String, String)> {
+    let mut args = vec![
+        ("command".to_string(), command.to_string()),
+        ("ssh_user".into(), dead.ssh.user.clone()),
+        ("host".into(), dead.hostname.clone()),
+        ("ip".into(), dead.ip.clone()),
+        ("port".into(), dead.port.to_string()),
+    ];
+    args.extend(ssh_extras("", dead));
+    if let Some(p) = &dead.master_pid_file {
+        args.push(("pid_file".into(), p.display().to_string()));
+    }
+    args
+}
+
+/// master_ip_failover_script --command=start's arguments (the password goes by environment
+/// and stdin, or on argv with hook_password_args, never here).
+pub(super) fn start_args(dead: &ServerConfig, new: &ServerConfig) -> Vec<(String, String)> {
+    let mut args = ip_failover_args("start", dead);
+    // MHA gives the start call the NEW master's ssh_user: the VIP goes up there.
+    for (k, v) in &mut args {
+        if k == "ssh_user" {
+            *v = new.ssh.user.clone();
+        }
+    }
+    args.extend([
+        ("new_master_host".to_string(), new.hostname.clone()),
+        ("new_master_ip".into(), new.ip.clone()),
+        ("new_master_port".into(), new.port.to_string()),
+        ("new_master_user".into(), new.user.clone()),
+    ]);
+    // ssh_options is one argument, already given with the old master's.
+    args.extend(
+        ssh_extras("new_master", new)
+            .into_iter()
+            .filter(|(k, _)| k != "ssh_options"),
+    );
+    args
+}
+
+/// The hooks the plan runs, in order, with their arguments.
+pub(super) fn hook_plans(
+    config: &Config,
+    dead: &ServerConfig,
+    new: &ServerConfig,
+    ssh_ok: bool,
+) -> Vec<HookPlan> {
+    let command = if ssh_ok { "stopssh" } else { "stop" };
+    let mut hooks = Vec::new();
+    if config.app.master_ip_failover_script.is_some() {
+        hooks.push(HookPlan {
+            hook: "master_ip_failover_script",
+            args: ip_failover_args(command, dead),
+        });
+    }
+    if config.app.shutdown_script.is_some() {
+        hooks.push(HookPlan {
+            hook: "shutdown_script",
+            args: shutdown_args(command, dead),
+        });
+    }
+    if config.app.master_ip_failover_script.is_some() {
+        hooks.push(HookPlan {
+            hook: "master_ip_failover_script",
+            args: start_args(dead, new),
+        });
+    }
+    hooks
 }
 
 // ------------------------------------------------------------------------------------------
@@ -471,9 +516,9 @@ pub(super) async fn wait_applied(
     let mut last_exec: Option<BinlogPos> = None;
     let mut stable_since = Instant::now();
     loop {
-        let (st, row) = replica_status(&mut db)
-            .await?
-            .ok_or_else(|| PhaseError(format!("{}: no longer a replica", s.display_name())))?;
+        let (st, row) = replica_status(&mut db).await?.ok_or_else(|| {
+            FailoverError::replica(s.display_name(), ReplicaProblem::NoLongerReplica)
+        })?;
         if delayed {
             let slave_pos = gtid_var(&mut db, "gtid_slave_pos").await?;
             let lsu = log_slave_updates(&mut db).await?;
@@ -496,11 +541,12 @@ pub(super) async fn wait_applied(
             });
         }
         if !st.sql_running() {
-            return Err(PhaseError(format!(
-                "{}: SQL thread stopped: {}",
+            return Err(FailoverError::replica(
                 s.display_name(),
-                st.last_sql_error
-            )));
+                ReplicaProblem::SqlThreadStopped {
+                    error: st.last_sql_error.clone(),
+                },
+            ));
         }
         let state = row
             .get("Slave_SQL_Running_State")
@@ -558,10 +604,10 @@ pub(super) async fn wait_applied(
             stable_since = Instant::now();
         }
         if started.elapsed() > Duration::from_secs(600) {
-            return Err(PhaseError(format!(
-                "{}: relay log not applied after 10 minutes",
-                s.display_name()
-            )));
+            return Err(FailoverError::replica(
+                s.display_name(),
+                ReplicaProblem::RelayLogNotApplied { minutes: 10 },
+            ));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -572,9 +618,7 @@ pub(super) async fn log_slave_updates(db: &mut impl Db) -> PResult<bool> {
 }
 
 pub(super) async fn wait_gtid(db: &mut impl Db, pos: &MariaGtidPos, secs: u64) -> PResult<()> {
-    db.wait_gtid(pos, secs)
-        .await
-        .map_err(|e| PhaseError(e.to_string()))
+    Ok(db.wait_gtid(pos, secs).await?)
 }
 
 pub(super) async fn wait_threads(db: &mut impl Db) -> PResult<()> {
@@ -585,14 +629,15 @@ pub(super) async fn wait_threads(db: &mut impl Db) -> PResult<()> {
                 return Ok(());
             }
             if start.elapsed() > Duration::from_secs(15) {
-                return Err(PhaseError(format!(
-                    "{}: replication did not start (IO {}, SQL {}): {} {}",
+                return Err(FailoverError::replica(
                     db.server(),
-                    st.io_running,
-                    st.sql_running,
-                    st.last_io_error,
-                    st.last_sql_error
-                )));
+                    ReplicaProblem::NotStarted {
+                        io: st.io_running,
+                        sql: st.sql_running,
+                        io_error: st.last_io_error,
+                        sql_error: st.last_sql_error,
+                    },
+                ));
             }
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -650,12 +695,13 @@ pub(super) async fn recover_replica(
     if let Some(replicated) = &target.replicated_unlogged {
         let missing = behind_in(replicated, &before);
         if !missing.is_empty() {
-            return Err(PhaseError(format!(
-                "{} lacks transactions ({}) that the new master {} replicated but did not write to its binlog (log_slave_updates=OFF): it cannot catch up from it; rebuild it from the new master",
+            return Err(FailoverError::replica(
                 s.display_name(),
-                missing.join(", "),
-                new.display_name()
-            )));
+                ReplicaProblem::LacksUnlogged {
+                    missing: missing.join(", "),
+                    new_master: new.display_name(),
+                },
+            ));
         }
     }
     let target_pos = target.executed.union(&target.binlog).last_per_domain();
@@ -711,6 +757,8 @@ pub(super) async fn recover_replica(
 pub(super) struct Latest {
     pub(super) applied: Vec<Applied>,
     pub(super) latest: Applied,
+    /// Phase 1's facts with every replica's status after it applied its relay log.
+    pub(super) facts: Facts,
 }
 
 impl Latest {
@@ -745,22 +793,6 @@ pub(super) struct Promotion {
     pub(super) coords: BinlogPos,
 }
 
-/// The server `--new_master_host`/`--new_master_port` name: its block, None when not given,
-/// an error when it names no configured server. The dry run and the real run both ask here.
-pub(super) fn forced_block(
-    topo: &Topology,
-    new_master: Option<&(String, Option<u16>)>,
-) -> PResult<Option<String>> {
-    let Some((host, port)) = new_master else {
-        return Ok(None);
-    };
-    topo.servers
-        .iter()
-        .find(|o| (o.hostname == *host || o.ip == *host) && port.is_none_or(|p| p == o.port))
-        .map(|o| Some(o.block.clone()))
-        .ok_or_else(|| PhaseError(format!("{host} is not a configured server")))
-}
-
 /// Phase 3.1: every replica applies what it received; the latest one is found.
 pub(super) async fn phase3_1<W: World>(
     run: &mut Run<'_, W>,
@@ -778,26 +810,24 @@ pub(super) async fn phase3_1<W: World>(
     }
     let mut applied = Vec::new();
     while let Some(r) = set.join_next().await {
-        applied.push(r.map_err(|e| PhaseError(e.to_string()))??);
+        applied.push(r??);
     }
     applied.sort_by_key(|a| facts.topo.servers[a.idx].order);
-    // A delayed replica has not applied what it received: the others cannot copy it from
-    // its binlog, so it is never the latest.
+    // The facts again, with every replica as it stands now that it applied its relay log.
+    let mut after = facts.clone();
+    for a in &applied {
+        if let Ok(s) = &mut after.topo.servers[a.idx].state
+            && let Some(r) = &mut s.replica
+        {
+            *r = a.status.clone();
+        }
+    }
+    after.replicas = applied.iter().map(|a| a.idx).collect();
+    let latest_idx = plan::latest(&after.topo, &after.replicas).ok_or(Refusal::AllDelayed)?;
     let latest = applied
         .iter()
-        .filter(|a| !a.delayed)
-        .max_by(|a, b| {
-            a.status.read_pos.cmp(&b.status.read_pos).then(
-                facts.topo.servers[b.idx]
-                    .order
-                    .cmp(&facts.topo.servers[a.idx].order),
-            )
-        })
-        .ok_or_else(|| {
-            PhaseError(
-                "every replica is delayed (MASTER_DELAY): none has applied what it received".into(),
-            )
-        })?
+        .find(|a| a.idx == latest_idx)
+        .expect("the latest is one of them")
         .clone();
     let name = facts.topo.servers[latest.idx].name();
     let read = latest
@@ -813,7 +843,14 @@ pub(super) async fn phase3_1<W: World>(
     info!("The latest binary log file/position on all slaves is {read}, on {name}.");
     run.rec.latest_replica = Some(name.clone());
     let note = format!("latest: {name} read {read}, executed {exec}");
-    Ok(done(Latest { applied, latest }, vec![note]))
+    Ok(done(
+        Latest {
+            applied,
+            latest,
+            facts: after,
+        },
+        vec![note],
+    ))
 }
 
 /// Phase 3.2: the dead master's binlog after what the latest replica executed, from the dead
@@ -848,7 +885,7 @@ pub(super) async fn phase3_2<W: World>(
                 Err(e) => {
                     warn!("could not save the binlog: {e}");
                     notes.push(format!("failed: {e}"));
-                    failures.push(e.0);
+                    failures.push(e.to_string());
                 }
             }
         } else {
@@ -873,7 +910,7 @@ pub(super) async fn phase3_2<W: World>(
             }
             let mut got = Vec::new();
             while let Some(r) = set.join_next().await {
-                let (k, label, r) = r.map_err(|e| PhaseError(e.to_string()))?;
+                let (k, label, r) = r?;
                 match r {
                     Ok(t) => {
                         info!(
@@ -891,7 +928,7 @@ pub(super) async fn phase3_2<W: World>(
                     Err(e) => {
                         warn!("could not save the binlog: {e}");
                         notes.push(format!("failed: {e}"));
-                        failures.push(e.0);
+                        failures.push(e.to_string());
                     }
                 }
             }
@@ -937,7 +974,6 @@ pub(super) async fn phase3_2<W: World>(
             // The events are on a host that answers: losing them is a choice, not a fate
             // (MHA stopped here too).
             if !run.opts.ignore_binlog_save_error {
-                run.rec.outcome = Outcome::StoppedBeforePromotion;
                 return Err(stop_before_promotion(
                     config,
                     dead_cfg,
@@ -985,47 +1021,40 @@ pub(super) async fn phase3_2<W: World>(
     ))
 }
 
-/// Phase 3.3: the ranking of the replicas after phase 3.1, and its winner.
+/// Phase 3.3: the plan again, made by the same functions as before phase 2 and by the dry
+/// run, from the replicas as phase 3.1 left them.
 pub(super) async fn phase3_3<W: World>(
     run: &mut Run<'_, W>,
-    facts: &Facts,
     latest: &Latest,
+    ssh_ok: bool,
 ) -> PResult<Done<NewMaster>> {
     let config = run.config;
-    let applied = &latest.applied;
-    let mut topo = facts.topo.clone();
-    for a in applied {
-        if let Ok(s) = &mut topo.servers[a.idx].state
-            && let Some(r) = &mut s.replica
-        {
-            *r = a.status.clone();
-        }
-    }
-    let mut facts_e = checks::replica_facts(&topo, config, Some(facts.dead));
-    for f in &mut facts_e {
-        f.alive = f.alive && applied.iter().any(|a| topo.servers[a.idx].block == f.block);
-    }
-    let forced = forced_block(&topo, run.opts.new_master.as_ref())?;
-    let ranking = elect::rank(&facts_e, forced.as_deref());
+    let facts = &latest.facts;
+    let ranking = plan::rank(facts, config, &run.opts.asked())?;
     run.rec.ranking = Some(ranking.clone());
-    let Some(winner) = ranking.winner().cloned() else {
-        return Err(PhaseError(match &forced {
-                Some(f) => format!("{f} is bad as a new master!"),
-                None => "None of existing slaves matches as a new master. Maybe preferred node is misconfigured or all slaves are too far behind.".into(),
-            }));
-    };
-    let new_idx = topo
+    let planned = plan::plan(facts, config, &run.opts.asked(), ranking, Some(ssh_ok))?;
+    if let Some(before) = &run.rec.planned
+        && before.new_master != planned.new_master
+    {
+        warn!(
+            "The new master is {} and not {} as planned before phase 2: the replicas applied their relay logs",
+            planned.new_master, before.new_master
+        );
+    }
+    let new_idx = facts
+        .topo
         .servers
         .iter()
-        .position(|o| o.block == winner.block)
+        .position(|o| o.block == planned.new_master_block)
         .expect("ranked server exists");
-    let new_cfg = run.server(topo.servers[new_idx].order).clone();
+    let new_cfg = run.server(facts.topo.servers[new_idx].order).clone();
     run.rec.new_master = Some(new_cfg.display_name());
     info!("New master is {}", new_cfg.display_name());
-    let note = format!("{} {}", winner.block, winner.name);
+    let note = planned.new_master.clone();
+    run.rec.planned = Some(planned);
     Ok(done(
         NewMaster {
-            topo,
+            topo: facts.topo.clone(),
             idx: new_idx,
             cfg: new_cfg,
         },
@@ -1075,9 +1104,10 @@ pub(super) async fn phase3_4<W: World>(
     let behind = latest.slave_pos.not_in(&new_applied.slave_pos);
     if new_idx != latest.idx && !behind.is_empty() {
         if !latest.log_slave_updates {
-            return Err(PhaseError(format!(
-                "{latest_name} has log_slave_updates=OFF: the new master cannot copy what it lacks from it"
-            )));
+            return Err(FailoverError::replica(
+                latest_name,
+                ReplicaProblem::LatestWithoutLogSlaveUpdates,
+            ));
         }
         let latest_cfg = run.server(topo.servers[latest.idx].order).clone();
         info!(
@@ -1118,11 +1148,9 @@ pub(super) async fn phase3_4<W: World>(
         );
         apply_binlogs(new_cfg, saved, &run.opts.workdir)
             .await
-            .map_err(|e| {
-                PhaseError(format!(
-                    "{e}. NOTICE: manual recovery is needed on {}",
-                    new_cfg.display_name()
-                ))
+            .map_err(|e| FailoverError::Apply {
+                server: new_cfg.display_name(),
+                why: e.to_string(),
             })?;
         let after_tail = gtid_var(&mut db, "gtid_binlog_pos").await?;
         // What landed, not what the files held: the saved transactions the new
@@ -1277,7 +1305,7 @@ pub(super) async fn phase4<W: World>(
     *p5_out = Some((p5r, Instant::now()));
     let mut failed = false;
     for r in joined {
-        let (name, res) = r.map_err(|e| PhaseError(e.to_string()))?;
+        let (name, res) = r?;
         match res {
             Ok(detail) => {
                 info!("{name}: OK: {detail}");
@@ -1293,7 +1321,7 @@ pub(super) async fn phase4<W: World>(
                 run.rec.replicas.push(ReplicaResult {
                     server: name,
                     ok: false,
-                    detail: e.0,
+                    detail: e.to_string(),
                 });
             }
         }
@@ -1327,25 +1355,7 @@ pub(super) async fn phase5(
         ));
     }
     if let Some(cmd) = &config.app.master_ip_failover_script {
-        let mut args = ip_failover_args("start", dead_cfg);
-        // MHA gives the start call the NEW master's ssh_user: the VIP goes up there.
-        for (k, v) in &mut args {
-            if k == "ssh_user" {
-                *v = new_cfg.ssh.user.clone();
-            }
-        }
-        args.extend([
-            ("new_master_host".to_string(), new_cfg.hostname.clone()),
-            ("new_master_ip".into(), new_cfg.ip.clone()),
-            ("new_master_port".into(), new_cfg.port.to_string()),
-            ("new_master_user".into(), new_cfg.user.clone()),
-        ]);
-        // ssh_options is one argument, already given with the old master's.
-        args.extend(
-            ssh_extras("new_master", new_cfg)
-                .into_iter()
-                .filter(|(k, _)| k != "ssh_options"),
-        );
+        let args = start_args(dead_cfg, new_cfg);
         let secrets = vec![(
             "MHA_NEW_MASTER_PASSWORD".to_string(),
             new_cfg.password.clone(),

@@ -4,12 +4,7 @@
 #[allow(unused_imports)]
 use super::*;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mode {
-    Gtid,
-    FilePos,
-}
+pub use crate::engine::plan::{HookPlan, Mode};
 
 /// How a failover ended. Its exit code (`FailoverRecord::exit_code`) is documented in
 /// docs/exit-codes.md.
@@ -55,12 +50,6 @@ pub struct ReplicaResult {
     pub detail: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct HookPlan {
-    pub hook: &'static str,
-    pub args: Vec<(String, String)>,
-}
-
 /// Everything about one failover attempt: rendered as the report, written as JSON to the
 /// workdir, given to report_script.
 #[derive(Debug, Clone, Serialize)]
@@ -81,6 +70,8 @@ pub struct FailoverRecord {
     pub hooks: Vec<HookPlan>,
     /// Dry run: the steps that would be taken.
     pub plan: Vec<String>,
+    /// The plan: as predicted (dry run, a refusal) or as executed (from phase 3.3 on).
+    pub planned: Option<Plan>,
     pub total_ms: u64,
 }
 
@@ -103,6 +94,7 @@ impl FailoverRecord {
             replicas: vec![],
             hooks: vec![],
             plan: vec![],
+            planned: None,
             total_ms: 0,
         }
     }
