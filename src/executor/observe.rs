@@ -79,18 +79,31 @@ pub async fn read_server(s: &ServerConfig, timeout: Duration) -> Result<ServerSt
     result
 }
 
-/// The server's version: `Err(text)` when the server answered something unparsable.
-pub async fn server_version(db: &mut Session) -> Result<Result<Version, String>, DbError> {
+/// Why the server's version is not known.
+#[derive(Debug, thiserror::Error)]
+pub enum VersionError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The server answered something that is not a MySQL or MariaDB version.
+    #[error("cannot parse version {text:?}")]
+    Unparsable { text: String },
+}
+
+/// The server's version.
+pub async fn server_version(db: &mut Session) -> Result<Version, VersionError> {
     let text = db.version_text().await?;
-    Ok(Version::parse(&text).ok_or(text))
+    Version::parse(&text).ok_or(VersionError::Unparsable { text })
 }
 
 async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, DbError> {
-    let version = server_version(db).await?.map_err(|text| DbError::Failed {
-        server: db.server().to_string(),
-        what: "read the version",
-        message: format!("cannot parse version {text:?}"),
-        code: None,
+    let version = server_version(db).await.map_err(|e| match e {
+        VersionError::Db(e) => e,
+        unparsable @ VersionError::Unparsable { .. } => DbError::Failed {
+            server: db.server().to_string(),
+            what: "read the version",
+            message: unparsable.to_string(),
+            code: None,
+        },
     })?;
     let dialect = Dialect::of(&version);
     let vars = db

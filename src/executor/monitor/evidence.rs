@@ -15,7 +15,7 @@ use crate::sql::dialect::Dialect;
 use crate::sql::{self, DbError};
 use crate::topology::ReplicaStatus;
 
-use crate::executor::observe::target;
+use crate::executor::observe::{VersionError, server_version, target};
 
 /// One replica sample for death confirmation.
 #[derive(Debug, Clone)]
@@ -37,10 +37,11 @@ async fn read_replica(
     timeout: Duration,
 ) -> Result<Option<ReplicaSample>, DbError> {
     let mut db = sql::connect(&target(s), timeout).await?;
-    let dialect = crate::executor::observe::server_version(&mut db)
-        .await?
-        .map(|v| Dialect::of(&v))
-        .unwrap_or(Dialect::MariaDb);
+    let dialect = match server_version(&mut db).await {
+        Ok(v) => Dialect::of(&v),
+        Err(VersionError::Unparsable { .. }) => Dialect::MariaDb,
+        Err(VersionError::Db(e)) => return Err(e),
+    };
     let row = db
         .row_map("read replica status", dialect.show_replica_status())
         .await?;

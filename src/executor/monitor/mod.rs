@@ -21,10 +21,12 @@ use crate::status::{ManagerLock, Status, StatusFile};
 use super::deposed::DeposedWatches;
 use super::failover::{self, Detected, FailoverOptions, FailoverRecord};
 
+mod error;
 mod evidence;
 mod ping_loop;
 mod startup;
 
+pub use error::{MonitorLockError, StartupError};
 pub(crate) use evidence::{answers, sample_replicas};
 pub use startup::MONITOR_LOCK;
 
@@ -76,17 +78,18 @@ pub struct ManagerOptions {
     pub wait_on_failover_error: Duration,
 }
 
-/// How the manager ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How the manager ended. `cli::exit::Exit::of_manager` is the one place that turns it into
+/// an exit code.
+#[derive(Debug)]
 pub enum Outcome {
     /// SIGTERM/SIGINT.
     Stopped,
     /// --check_only passed.
     Checked,
     /// Start-up checks failed.
-    ConfigError(String),
+    ConfigError(StartupError),
     /// Another manager holds the lock (workdir or master advisory lock).
-    AlreadyRunning(String),
+    AlreadyRunning(MonitorLockError),
     /// The master was confirmed dead; `evidence` says why.
     MasterDead {
         master: String,
@@ -152,15 +155,15 @@ pub async fn run(opts: ManagerOptions, config: Arc<Config>) -> Outcome {
         .workdir
         .clone()
         .unwrap_or_else(|| config.app.manager_workdir.clone());
-    if let Err(e) = std::fs::create_dir_all(&workdir) {
-        return Outcome::ConfigError(format!(
-            "cannot create manager_workdir {}: {e}",
-            workdir.display()
-        ));
+    if let Err(source) = std::fs::create_dir_all(&workdir) {
+        return Outcome::ConfigError(StartupError::Workdir {
+            path: workdir,
+            source,
+        });
     }
     let _lock = match ManagerLock::acquire(&workdir, &config.app_name) {
         Ok(l) => l,
-        Err(e) => return Outcome::AlreadyRunning(e.to_string()),
+        Err(e) => return Outcome::AlreadyRunning(e.into()),
     };
     let status = open_status_file(&workdir, &config.app_name);
     let stop = StopSignal::install();

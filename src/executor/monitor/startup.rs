@@ -13,6 +13,7 @@ use crate::executor::observe::{observe, target};
 use crate::sql::{self, Session};
 
 use super::ManagerOptions;
+use super::error::{MonitorLockError, StartupError};
 
 /// The advisory lock a manager holds on the master it monitors, under MHA's name.
 pub const MONITOR_LOCK: &str = "MHA_Master_High_Availability_Monitor";
@@ -21,7 +22,7 @@ pub const MONITOR_LOCK: &str = "MHA_Master_High_Availability_Monitor";
 pub(super) async fn startup_checks(
     config: &Config,
     opts: &ManagerOptions,
-) -> Result<usize, String> {
+) -> Result<usize, StartupError> {
     let topo = observe(config, Duration::from_secs(5)).await;
     let checks_opts = CheckOptions {
         seconds_behind_master: u64::MAX / 2,
@@ -46,19 +47,18 @@ pub(super) async fn startup_checks(
         .master_index()
         .filter(|_| matches!(a.master, checks::MasterView::Alive { .. }))
     else {
-        return Err("the current master could not be identified or is not reachable".into());
+        return Err(StartupError::MasterNotFound);
     };
     let master_cfg = &config.servers[topo.servers[m].order];
     a.findings
         .extend(check_repl::status_hooks(config, master_cfg).await);
     if !a.healthy() {
-        let errors: Vec<String> = a
+        let errors = a
             .findings
-            .iter()
+            .into_iter()
             .filter(|f| f.severity == Severity::Error)
-            .map(ToString::to_string)
             .collect();
-        return Err(errors.join("; "));
+        return Err(StartupError::Unhealthy { errors });
     }
     if let Some(w) = a.ranking.winner() {
         info!(new_master = %w.block, "if the master died now, {} {} would be promoted", w.block, w.name);
@@ -69,16 +69,15 @@ pub(super) async fn startup_checks(
     Ok(topo.servers[m].order)
 }
 
-pub(super) async fn take_monitor_lock(master: &ServerConfig) -> Result<Session, String> {
-    let mut db = sql::connect(&target(master), Duration::from_secs(5))
-        .await
-        .map_err(|e| e.to_string())?;
-    let got = db
+/// MHA's monitor lock: the master's advisory lock, held by the returned session for as long
+/// as the master is monitored.
+pub(super) async fn take_monitor_lock(master: &ServerConfig) -> Result<Session, MonitorLockError> {
+    let mut db = sql::connect(&target(master), Duration::from_secs(5)).await?;
+    if !db
         .try_advisory_lock("take the monitor lock", MONITOR_LOCK)
-        .await
-        .map_err(|e| e.to_string())?;
-    if !got {
-        return Err("Target master's advisory lock is already held by someone. Please check whether you monitor the same master from multiple monitoring processes.".into());
+        .await?
+    {
+        return Err(MonitorLockError::MasterLockHeld);
     }
     Ok(db)
 }
