@@ -3,6 +3,8 @@
 
 use std::process::ExitCode;
 
+use crate::executor::monitor;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// Success.
@@ -40,6 +42,20 @@ impl Exit {
             Exit::Unavailable => 69,
             Exit::Config => 78,
             Exit::Status(c) => c,
+        }
+    }
+
+    /// How `mha manager` ended: MHA's masterha_manager exits 0 when stopped, 1 when it could
+    /// not monitor or its failover failed; --monitor_only (masterha_master_monitor) exits 20
+    /// on a dead master.
+    pub fn of_manager(outcome: &monitor::Outcome) -> Exit {
+        use monitor::Outcome;
+        match outcome {
+            Outcome::Stopped | Outcome::Checked | Outcome::FollowSwitch(_) => Exit::Ok,
+            Outcome::ConfigError(_) | Outcome::AlreadyRunning(_) | Outcome::FailoverFailed(_) => {
+                Exit::Failure
+            }
+            Outcome::MasterDead { .. } => Exit::MasterDead,
         }
     }
 }

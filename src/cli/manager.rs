@@ -31,25 +31,20 @@ pub fn run(a: &ManagerArgs) -> anyhow::Result<Exit> {
         wait_on_failover_error: Duration::from_secs(a.failover.wait_on_failover_error),
     };
     let outcome = super::runtime()?.block_on(monitor::run(opts, Arc::new(config)));
-    Ok(match outcome {
-        Outcome::Stopped | Outcome::FollowSwitch(_) => Exit::Ok,
-        Outcome::Checked => {
-            println!("MySQL Replication Health is OK.");
-            Exit::Ok
-        }
+    report(&outcome);
+    Ok(Exit::of_manager(&outcome))
+}
+
+/// What the operator reads at the end (the log has the details).
+fn report(outcome: &Outcome) {
+    match outcome {
+        Outcome::Checked => println!("MySQL Replication Health is OK."),
         Outcome::ConfigError(e) => {
             tracing::error!("Error happened on checking configurations. {e}");
             eprintln!("error: start-up checks failed: {e}");
-            Exit::Failure
         }
-        Outcome::AlreadyRunning(e) => {
-            eprintln!("error: {e}");
-            Exit::Failure
-        }
-        Outcome::MasterDead { .. } => Exit::MasterDead,
-        Outcome::FailoverFailed(e) => {
-            eprintln!("error: failover failed: {e}");
-            Exit::Failure
-        }
-    })
+        Outcome::AlreadyRunning(e) => eprintln!("error: {e}"),
+        Outcome::FailoverFailed(e) => eprintln!("error: failover failed: {e}"),
+        Outcome::Stopped | Outcome::FollowSwitch(_) | Outcome::MasterDead { .. } => {}
+    }
 }

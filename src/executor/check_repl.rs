@@ -155,6 +155,15 @@ pub fn in_first_dir_holding(dirs: &[std::path::PathBuf], file: &str, then: &str)
     )
 }
 
+/// Why a host could not be asked for a binlog file over SSH.
+#[derive(Debug, thiserror::Error)]
+enum SshLookError {
+    #[error(transparent)]
+    Ssh(#[from] crate::ssh::SshError),
+    #[error("{host}: timed out")]
+    TimedOut { host: String },
+}
+
 /// Log in over SSH and, when `file` is given, look for it in the first of `dirs` holding it:
 /// `Ok(Some(found))`, `Ok(None)` when there was no file to look for, `Err(why)` when the login
 /// failed or timed out.
@@ -162,7 +171,7 @@ async fn holds_binlog_file(
     ssh: &crate::config::SshConfig,
     dirs: &[std::path::PathBuf],
     file: Option<&str>,
-) -> Result<Option<bool>, String> {
+) -> Result<Option<bool>, SshLookError> {
     let (target, _) = crate::ssh::SshTarget::from_config(ssh);
     let timeout = ssh.connection_timeout;
     // Over the process's held session to that host (the manager keeps them open; a one-shot
@@ -183,8 +192,10 @@ async fn holds_binlog_file(
         Ok::<_, crate::ssh::SshError>(found)
     };
     match tokio::time::timeout(timeout * 2, attempt).await {
-        Ok(r) => r.map_err(|e| e.to_string()),
-        Err(_) => Err(format!("{}: timed out", target.name())),
+        Ok(r) => Ok(r?),
+        Err(_) => Err(SshLookError::TimedOut {
+            host: target.name(),
+        }),
     }
 }
 
@@ -207,10 +218,12 @@ pub async fn binlog_server_checks(config: &Config, master_file: Option<String>) 
                     },
                 )),
                 Ok(_) => None,
-                Err(detail) => Some(Finding::new(
+                Err(e) => Some(Finding::new(
                     Severity::Error,
                     Some(name),
-                    Problem::SshFailed { detail },
+                    Problem::SshFailed {
+                        detail: e.to_string(),
+                    },
                 )),
             }
         });

@@ -19,11 +19,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
-use super::observe::{server_version, target};
+use super::observe::{VersionError, server_version, target};
 use crate::config::{self, Config, Fencing, GlobalConf, ServerConfig};
 use crate::engine::deposed::{self, Action, Answer, Look, Return, Seen, StopReason};
 use crate::sql::dialect::Dialect;
-use crate::sql::{self, Session};
+use crate::sql::{self, DbError, Session};
 use crate::topology::{Flavour, ReplicaStatus};
 
 /// The marker file: what the watch of one deposed master knows. Written at failover time
@@ -288,9 +288,9 @@ impl Watch {
             return (Answer::Silent, None);
         };
         let version = match server_version(&mut db).await {
-            Ok(Ok(v)) => Some(v),
-            Ok(Err(_)) => None,
-            Err(_) => return (Answer::Silent, None),
+            Ok(v) => Some(v),
+            Err(VersionError::Unparsable { .. }) => None,
+            Err(VersionError::Db(_)) => return (Answer::Silent, None),
         };
         let dialect = version
             .as_ref()
@@ -458,7 +458,7 @@ impl Watch {
             Some(m) => match master_gtids(m, timeout).await {
                 Ok(g) => Some(g),
                 Err(e) => {
-                    errors.push(e);
+                    errors.push(e.to_string());
                     None
                 }
             },
@@ -509,18 +509,16 @@ impl Watch {
     }
 }
 
-async fn master_gtids(m: &ServerConfig, timeout: Duration) -> Result<String, String> {
-    let mut db = sql::connect(&target(m), timeout)
-        .await
-        .map_err(|e| e.to_string())?;
+/// The current master's GTIDs, to compare a deposed master with.
+async fn master_gtids(m: &ServerConfig, timeout: Duration) -> Result<String, DbError> {
+    let mut db = sql::connect(&target(m), timeout).await?;
     let dialect = match server_version(&mut db).await {
-        Ok(Ok(v)) => Dialect::of(&v),
-        _ => Dialect::MariaDb,
+        Ok(v) => Dialect::of(&v),
+        Err(_) => Dialect::MariaDb,
     };
     let row = db
         .row_map("read the master's GTIDs", dialect.master_gtids())
-        .await
-        .map_err(|e| e.to_string());
+        .await;
     db.disconnect().await;
     Ok(row?
         .and_then(|r| r.get("gtid").cloned().flatten())

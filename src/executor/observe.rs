@@ -79,39 +79,38 @@ pub async fn read_server(s: &ServerConfig, timeout: Duration) -> Result<ServerSt
     result
 }
 
-/// The server's version: `Err(text)` when the server answered something unparsable.
-pub async fn server_version(db: &mut Session) -> Result<Result<Version, String>, DbError> {
+/// Why the server's version is not known.
+#[derive(Debug, thiserror::Error)]
+pub enum VersionError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The server answered something that is not a MySQL or MariaDB version.
+    #[error("cannot parse version {text:?}")]
+    Unparsable { text: String },
+}
+
+/// The server's version.
+pub async fn server_version(db: &mut Session) -> Result<Version, VersionError> {
     let text = db.version_text().await?;
-    Ok(Version::parse(&text).ok_or(text))
+    Version::parse(&text).ok_or(VersionError::Unparsable { text })
 }
 
 async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, DbError> {
-    let version = server_version(db).await?.map_err(|text| DbError::Failed {
-        server: db.server().to_string(),
-        what: "read the version",
-        message: format!("cannot parse version {text:?}"),
-        code: None,
+    let version = server_version(db).await.map_err(|e| match e {
+        VersionError::Db(e) => e,
+        unparsable @ VersionError::Unparsable { .. } => DbError::Failed {
+            server: db.server().to_string(),
+            what: "read the version",
+            message: unparsable.to_string(),
+            code: None,
+        },
     })?;
     let dialect = Dialect::of(&version);
     let vars = db
         .row_map("read server variables", dialect.variables())
         .await?
         .unwrap_or_default();
-    let gtid = match dialect {
-        Dialect::MariaDb => {
-            let p = |k: &str| MariaGtidPos::parse(get(&vars, k)).unwrap_or_default();
-            GtidState::MariaDb {
-                binlog_pos: p("gtid_binlog_pos"),
-                current_pos: p("gtid_current_pos"),
-                slave_pos: p("gtid_slave_pos"),
-                strict_mode: on(get(&vars, "gtid_strict_mode")),
-            }
-        }
-        _ => GtidState::MySql {
-            mode_on: get(&vars, "gtid_mode").starts_with("ON"),
-            executed: MysqlGtidSet::parse(get(&vars, "gtid_executed")).unwrap_or_default(),
-        },
-    };
+    let gtid = gtid_state(dialect, &vars);
     let log_bin = on(get(&vars, "log_bin"));
     let master = if log_bin {
         db.row_map("read binlog status", dialect.show_binlog_status())
@@ -136,18 +135,7 @@ async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, D
         .repl_user
         .clone()
         .or_else(|| replica.as_ref().map(|r| r.master_user.clone()));
-    let repl_user_ok = match repl_user.filter(|u| !u.is_empty()) {
-        Some(u) => db
-            .row_map(
-                "check the replication user",
-                &dialect.repl_user_check(&quote(&u)),
-            )
-            .await
-            .ok()
-            .flatten()
-            .map(|r| get(&r, "n") != "0"),
-        None => None,
-    };
+    let repl_user_ok = repl_user_exists(db, dialect, repl_user).await;
     Ok(ServerState {
         server_id: get(&vars, "server_id").parse().unwrap_or(0),
         read_only: on(get(&vars, "read_only")),
@@ -183,4 +171,41 @@ async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, D
         repl_user_ok,
         version,
     })
+}
+
+/// The GTID variables of either flavour.
+fn gtid_state(dialect: Dialect, vars: &Row) -> GtidState {
+    match dialect {
+        Dialect::MariaDb => {
+            let p = |k: &str| MariaGtidPos::parse(get(vars, k)).unwrap_or_default();
+            GtidState::MariaDb {
+                binlog_pos: p("gtid_binlog_pos"),
+                current_pos: p("gtid_current_pos"),
+                slave_pos: p("gtid_slave_pos"),
+                strict_mode: on(get(vars, "gtid_strict_mode")),
+            }
+        }
+        _ => GtidState::MySql {
+            mode_on: get(vars, "gtid_mode").starts_with("ON"),
+            executed: MysqlGtidSet::parse(get(vars, "gtid_executed")).unwrap_or_default(),
+        },
+    }
+}
+
+/// Does the replication user exist on the server? None when there is no user to look for
+/// or the server would not say.
+async fn repl_user_exists(
+    db: &mut Session,
+    dialect: Dialect,
+    repl_user: Option<String>,
+) -> Option<bool> {
+    let u = repl_user.filter(|u| !u.is_empty())?;
+    db.row_map(
+        "check the replication user",
+        &dialect.repl_user_check(&quote(&u)),
+    )
+    .await
+    .ok()
+    .flatten()
+    .map(|r| get(&r, "n") != "0")
 }
