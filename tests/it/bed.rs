@@ -525,6 +525,24 @@ impl Cluster {
         .await;
     }
 
+    /// Point `node`'s entry in the generated app config at another SQL port (a proxy in front
+    /// of it): mha then reaches it, and repoints replicas at it, only through that port.
+    pub fn set_config_port(&self, node: &str, port: u16) {
+        let conf = self.state.app_config();
+        let text = std::fs::read_to_string(&conf).unwrap();
+        let header = format!("\n[{node}]\n");
+        // From the newline that ends the section header: its own `port = ` line comes first.
+        let at = text.find(&header).expect("the node's section") + header.len() - 1;
+        let old = format!("\nport = {}\n", self.node(node).port);
+        assert!(text[at..].contains(&old), "no {old:?} in [{node}]");
+        let edited = format!(
+            "{}{}",
+            &text[..at],
+            text[at..].replacen(&old, &format!("\nport = {port}\n"), 1)
+        );
+        std::fs::write(&conf, edited).unwrap();
+    }
+
     /// Wait until `node` has received the table `create_acked_table` made.
     pub async fn wait_acked_table(&self, node: &str, timeout: Duration) {
         self.wait_value(
@@ -560,7 +578,19 @@ impl Cluster {
         master: &str,
         timeout: Duration,
     ) -> BTreeMap<String, Option<String>> {
-        let port = self.node(master).port.to_string();
+        self.wait_replicating_from_port(node, self.node(master).port, timeout)
+            .await
+    }
+
+    /// The same, from whatever listens on loopback port `port` (a proxy in front of a server).
+    pub async fn wait_replicating_from_port(
+        &self,
+        node: &str,
+        port: u16,
+        timeout: Duration,
+    ) -> BTreeMap<String, Option<String>> {
+        let master = format!("port {port}");
+        let port = port.to_string();
         let start = Instant::now();
         loop {
             let st = self.slave_status(node).await;

@@ -12,5 +12,6 @@ mod failover;
 mod manager;
 mod mha_hooks;
 mod netns;
+mod proxy;
 mod sandbox;
 mod switchover;

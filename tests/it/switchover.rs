@@ -1,11 +1,13 @@
 //! Online switchover on real servers under a write load: no acknowledged commit lost, every
-//! replica on the new master; refusals; rollback; a running manager follows the switch.
+//! replica on the new master; refusals; rollback; a running manager follows the switch; a lost
+//! answer to read_only=0 on the new master (through a cutting proxy).
 
 use std::time::Duration;
 
 use mha::sandbox::Mode;
 
 use crate::bed::{self, Cluster, Daemon, Writer};
+use crate::proxy::Proxy;
 
 const T: Duration = Duration::from_secs(30);
 
@@ -344,4 +346,144 @@ async fn a_running_update_on_the_old_master_does_not_outlast_the_client() {
         Some("1"),
         "the update reached the new master"
     );
+}
+
+/// The answer to `SET GLOBAL read_only = 0` on the new master is lost: mha reaches server2
+/// only through a proxy, which passes that statement on and, once the server has answered,
+/// closes the connection instead of passing the answer back. The switch must not guess: it
+/// reads read_only back on a new connection, finds that the statement took effect, and
+/// completes. Exactly one server takes writes (server2), the VIP (the online change hook) is
+/// on it, every replica and the old master replicate from it, no acknowledged row is lost.
+/// Before the read-back, any error here meant "roll back", without read_only=1 on the new
+/// master: a "rolled back" report with server1 AND server2 writable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_to_read_only_0_on_the_new_master_is_read_back_and_the_switch_completes() {
+    let c = Cluster::start(2, Mode::Gtid).await;
+    c.create_acked_table().await;
+    let proxy = Proxy::start(c.node("server2").port, "read_only=0", 1);
+    c.set_config_port("server2", proxy.port);
+    let (port1, via_proxy) = (c.node("server1").port, proxy.port);
+
+    // The VIP, as a file holding the port of the server that has it: the stop hook takes it
+    // off the old master (and fails if it is not there), the start hook puts it on the new one.
+    let d = c.dir.path();
+    std::fs::write(d.join("vip"), format!("{port1}\n")).unwrap();
+    let hook = d.join("online_change.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            r#"#!/bin/sh
+for a in "$@"; do
+  case "$a" in
+    --command=*) cmd=${{a#*=}};;
+    --orig_master_port=*) orig=${{a#*=}};;
+    --new_master_port=*) new=${{a#*=}};;
+  esac
+done
+echo "$cmd $orig $new" >> {d}/hook.log
+case "$cmd" in
+  stop) [ "$(cat {d}/vip)" = "$orig" ] && rm {d}/vip;;
+  start) echo "$new" > {d}/vip;;
+esac
+"#,
+            d = d.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let conf = c.state.app_config();
+    let text = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(
+        &conf,
+        text.replacen(
+            "ping_interval = 1\n",
+            &format!(
+                "ping_interval = 1\nmaster_ip_online_change_script = \"{}\"\n",
+                hook.display()
+            ),
+            1,
+        ),
+    )
+    .unwrap();
+
+    let w = app_writer(&c, "server1").await;
+    w.wait_acked(20, T).await;
+    let port = format!("--new_master_port={via_proxy}");
+    let out = bed::run_mha(
+        &bed::mha_bin(),
+        &[
+            "master_switch",
+            "--master_state=alive",
+            "--conf",
+            conf.to_str().unwrap(),
+            "--interactive=0",
+            "--new_master_host=127.0.0.1",
+            &port,
+            "--orig_master_is_new_slave",
+            "--output",
+            "json",
+        ],
+    );
+    let acked = w.stop().await;
+    let (json, log) = bed::text(&out);
+    let all = format!("{json}\n{log}");
+    let rec: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}:\n{all}"));
+
+    // The fault happened: the server answered read_only=0 and mha never heard the answer.
+    assert_eq!(proxy.cuts(), 1, "the proxy cut no answer:\n{all}");
+    // One writable server, asked on the real ports, not through the proxy.
+    let mut writable = Vec::new();
+    for n in ["server1", "server2", "server3"] {
+        let ro = c.value(n, "SELECT @@global.read_only").await;
+        if ro.as_deref() == Some("0") {
+            writable.push(n);
+        }
+    }
+    assert_eq!(
+        writable,
+        ["server2"],
+        "servers with read_only=0 after a switch reported as {} (exit {:?}, error {}):\n{all}",
+        rec["outcome"],
+        out.status.code(),
+        rec["error"]
+    );
+    // The report tells the truth: completed, and why it went on after an error.
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert_eq!(rec["outcome"], "success", "{all}");
+    assert!(rec["error"].is_null(), "{all}");
+    let steps = rec["steps"].to_string();
+    assert!(
+        steps.contains("read_only=0 took effect although its answer was lost"),
+        "{all}"
+    );
+    // The VIP went from the old master to the new one, once.
+    let hooks = std::fs::read_to_string(d.join("hook.log")).unwrap();
+    assert_eq!(
+        hooks,
+        format!("stop {port1} {via_proxy}\nstart {port1} {via_proxy}\n"),
+        "{all}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("vip")).unwrap().trim(),
+        via_proxy.to_string()
+    );
+    // Everything else replicates from the new master (through the proxy, as configured).
+    for r in ["server1", "server3"] {
+        c.wait_replicating_from_port(r, via_proxy, T).await;
+    }
+    c.exec("server2", "INSERT INTO mha_it.acked (id) VALUES (1000000)")
+        .await;
+    for r in ["server1", "server3"] {
+        c.wait_value(
+            r,
+            "SELECT COUNT(*) FROM mha_it.acked WHERE id = 1000000",
+            "1",
+            T,
+        )
+        .await;
+    }
+    for n in ["server1", "server2", "server3"] {
+        c.assert_has_all(n, &acked).await;
+    }
 }
