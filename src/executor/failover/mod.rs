@@ -197,9 +197,10 @@ impl Run<'_> {
             ok,
             notes,
         });
-        journal(
+        crate::status::journal::append(
             &self.opts.workdir,
             &self.config.app_name,
+            crate::status::journal::Operation::Failover,
             phase,
             name,
             if ok { "done" } else { "failed" },
