@@ -1,4 +1,5 @@
-//! `mha master_switch`: `--master_state=dead` runs the failover engine by hand.
+//! `mha master_switch`: `--master_state=dead` runs the failover engine by hand,
+//! `--master_state=alive` the online switchover.
 
 use std::fmt::Write;
 use std::io::BufRead;
@@ -7,6 +8,7 @@ use super::args::{FailoverArgs, MasterState, MasterSwitchArgs, Output};
 use super::exit::Exit;
 use crate::config::Config;
 use crate::executor::failover::{self, FailoverOptions, FailoverRecord, Outcome};
+use crate::executor::switchover::{Role, SwitchOutcome, SwitchPlan, SwitchRecord};
 
 /// The failover options shared by the manager and master_switch.
 pub fn failover_options(
@@ -197,7 +199,7 @@ pub fn render(r: &FailoverRecord) -> String {
 }
 
 fn switch_alive(a: &MasterSwitchArgs, config: &Config) -> anyhow::Result<Exit> {
-    use crate::executor::switchover::{self, SwitchOptions, SwitchOutcome};
+    use crate::executor::switchover::{self, SwitchOptions};
     let opts = SwitchOptions {
         new_master: a
             .failover
@@ -221,54 +223,134 @@ fn switch_alive(a: &MasterSwitchArgs, config: &Config) -> anyhow::Result<Exit> {
     let rec = super::runtime()?.block_on(switchover::switchover(config, &opts));
     match a.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&rec)?),
-        Output::Text => {
-            let mut out = String::new();
+        Output::Text => print!("{}", render_switch(&rec)),
+    }
+    Ok(switch_exit(rec.outcome))
+}
+
+/// The switchover's outcome as an exit code (docs/exit-codes.md, docs/switchover.md).
+fn switch_exit(outcome: SwitchOutcome) -> Exit {
+    match outcome {
+        SwitchOutcome::Success | SwitchOutcome::DryRun => Exit::Ok,
+        SwitchOutcome::Partial => Exit::Partial,
+        SwitchOutcome::Refused | SwitchOutcome::RolledBack | SwitchOutcome::Failed => Exit::Failure,
+    }
+}
+
+/// The switch record as text: the plan of a dry run, or the steps taken, the replicas, the
+/// phases with their timings, the write block and the error; the last line says how it ended.
+pub fn render_switch(rec: &SwitchRecord) -> String {
+    let mut out = String::new();
+    match &rec.plan {
+        Some(plan) => render_switch_plan(&mut out, plan),
+        None => {
             for s in &rec.steps {
                 let _ = writeln!(out, "{s}");
             }
-            for (name, ok, detail) in &rec.replicas {
-                let _ = writeln!(
-                    out,
-                    "{name}: {}: {detail}",
-                    if *ok { "OK" } else { "FAILED" }
-                );
-            }
-            if let Some(ms) = rec.write_block_ms {
-                let _ = writeln!(out, "Writes were blocked for {ms} ms.");
-            }
-            if let Some(e) = &rec.error {
-                let _ = writeln!(out, "Error: {e}");
-            }
-            let new = rec.new_master.clone().unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "{}",
-                match rec.outcome {
-                    SwitchOutcome::Success =>
-                        format!("Switching master to {new} completed successfully."),
-                    SwitchOutcome::Partial => format!(
-                        "Switching master to {new} done, but switching slaves partially failed."
-                    ),
-                    SwitchOutcome::Refused => "Switch refused: nothing was changed.".to_string(),
-                    SwitchOutcome::RolledBack => format!(
-                        "Switch failed and was rolled back: {} takes writes again, replicas replicate from it.",
-                        rec.orig_master.clone().unwrap_or_default()
-                    ),
-                    SwitchOutcome::Failed =>
-                        "Switch failed and could not be fully rolled back: see the errors above."
-                            .to_string(),
-                    SwitchOutcome::DryRun =>
-                        format!("Dry run: {new} would become the master; nothing was changed."),
-                }
-            );
-            print!("{out}");
         }
     }
-    Ok(match rec.exit_code() {
-        0 => Exit::Ok,
-        10 => Exit::Partial,
-        _ => Exit::Failure,
-    })
+    for (name, ok, detail) in &rec.replicas {
+        let _ = writeln!(
+            out,
+            "{name}: {}: {detail}",
+            if *ok { "OK" } else { "FAILED" }
+        );
+    }
+    if !rec.phases.is_empty() {
+        let _ = writeln!(out, "Phases:");
+        for p in &rec.phases {
+            let _ = writeln!(
+                out,
+                "  Phase {:<8} {:<24} {:>6} ms {}",
+                p.phase,
+                p.name,
+                p.ms,
+                if p.ok { "ok" } else { "FAILED" }
+            );
+        }
+    }
+    if let Some(ms) = rec.write_block_ms {
+        let _ = writeln!(out, "Writes were blocked for {ms} ms.");
+    }
+    if let Some(e) = &rec.error {
+        let _ = writeln!(out, "Error: {e}");
+    }
+    let new = rec.new_master.clone().unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{}",
+        match rec.outcome {
+            SwitchOutcome::Success => format!("Switching master to {new} completed successfully."),
+            SwitchOutcome::Partial => {
+                format!("Switching master to {new} done, but switching slaves partially failed.")
+            }
+            SwitchOutcome::Refused => "Switch refused: nothing was changed.".to_string(),
+            SwitchOutcome::RolledBack => format!(
+                "Switch failed and was rolled back: {} takes writes again, replicas replicate from it.",
+                rec.orig_master.clone().unwrap_or_default()
+            ),
+            SwitchOutcome::Failed => {
+                "Switch failed and could not be fully rolled back: see the errors above."
+                    .to_string()
+            }
+            SwitchOutcome::DryRun => {
+                format!("Dry run: {new} would become the master; nothing was changed.")
+            }
+        }
+    );
+    out
+}
+
+/// `--dry-run`: the checks, the ranking and the choice, the steps, each server, the hooks.
+fn render_switch_plan(out: &mut String, plan: &SwitchPlan) {
+    let _ = writeln!(
+        out,
+        "----- Switch Plan (dry run: nothing was changed) -----"
+    );
+    let _ = writeln!(
+        out,
+        "Switch the master from {} to {} ({} replication)",
+        plan.orig_master,
+        plan.new_master,
+        if plan.mode == "gtid" {
+            "GTID"
+        } else {
+            "file/position"
+        }
+    );
+    let _ = writeln!(out, "\nChecks passed:");
+    for c in &plan.checks {
+        let _ = writeln!(out, "  {c}");
+    }
+    let _ = writeln!(out, "\nNew master ranking:");
+    out.push_str(&super::check_repl::render_ranking(&plan.ranking));
+    let _ = writeln!(out, "\nSteps:");
+    for s in &plan.steps {
+        let _ = writeln!(out, "  {s}");
+    }
+    let _ = writeln!(out, "\nServers:");
+    for s in &plan.servers {
+        let role = match s.role {
+            Role::CurrentMaster => "current master",
+            Role::NewMaster => "new master",
+            Role::Replica => "replica",
+        };
+        let _ = writeln!(out, "  {} ({role}):", s.server);
+        for a in &s.actions {
+            let _ = writeln!(out, "    - {a}");
+        }
+    }
+    let _ = writeln!(out, "\nHooks:");
+    if plan.hooks.is_empty() {
+        let _ = writeln!(
+            out,
+            "  none: master_ip_online_change_script is not set (the service address is not moved)"
+        );
+    }
+    for h in &plan.hooks {
+        let _ = writeln!(out, "  Phase {}: {}", h.phase, h.command_line);
+    }
+    out.push('\n');
 }
 
 #[cfg(test)]
@@ -320,6 +402,105 @@ mod tests {
                 }
                 _ => {}
             }
+        }
+    }
+    fn switch_record(outcome: SwitchOutcome) -> SwitchRecord {
+        SwitchRecord {
+            app: "app1".into(),
+            outcome,
+            orig_master: Some("db1(10.0.0.1:3306)".into()),
+            new_master: Some("db2(10.0.0.2:3306)".into()),
+            error: None,
+            steps: vec![],
+            replicas: vec![],
+            write_block_ms: None,
+            phases: vec![],
+            plan: None,
+            total_ms: 0,
+        }
+    }
+
+    /// The codes and last lines in docs/switchover.md and docs/exit-codes.md.
+    #[test]
+    fn every_switch_outcome_has_its_documented_exit_code_and_last_line() {
+        for (outcome, code, json, last) in [
+            (
+                SwitchOutcome::Success,
+                0,
+                "success",
+                "Switching master to db2(10.0.0.2:3306) completed successfully.",
+            ),
+            (
+                SwitchOutcome::DryRun,
+                0,
+                "dry_run",
+                "Dry run: db2(10.0.0.2:3306) would become the master; nothing was changed.",
+            ),
+            (
+                SwitchOutcome::Partial,
+                10,
+                "partial",
+                "Switching master to db2(10.0.0.2:3306) done, but switching slaves partially failed.",
+            ),
+            (
+                SwitchOutcome::Refused,
+                1,
+                "refused",
+                "Switch refused: nothing was changed.",
+            ),
+            (
+                SwitchOutcome::RolledBack,
+                1,
+                "rolled_back",
+                "Switch failed and was rolled back: db1(10.0.0.1:3306) takes writes again, replicas replicate from it.",
+            ),
+            (
+                SwitchOutcome::Failed,
+                1,
+                "failed",
+                "Switch failed and could not be fully rolled back: see the errors above.",
+            ),
+        ] {
+            assert_eq!(switch_exit(outcome).code(), code, "{outcome:?}");
+            assert_eq!(serde_json::to_value(outcome).unwrap(), json);
+            let text = render_switch(&switch_record(outcome));
+            assert_eq!(text.lines().last(), Some(last), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_switch_report_lists_steps_replicas_phases_and_the_write_block() {
+        let mut r = switch_record(SwitchOutcome::Partial);
+        r.steps = vec!["writes blocked on db1(10.0.0.1:3306) at bin.000002:400 (0-1-9)".into()];
+        r.replicas = vec![
+            (
+                "db3(10.0.0.3:3306)".into(),
+                true,
+                "replicating from db2(10.0.0.2:3306)".into(),
+            ),
+            (
+                "db1(10.0.0.1:3306)".into(),
+                false,
+                "connection refused".into(),
+            ),
+        ];
+        r.phases = vec![crate::executor::failover::PhaseRecord {
+            phase: "5",
+            name: "New master cleanup",
+            ms: 42,
+            ok: false,
+            notes: vec![],
+        }];
+        r.write_block_ms = Some(17);
+        let text = render_switch(&r);
+        for line in [
+            "writes blocked on db1(10.0.0.1:3306) at bin.000002:400 (0-1-9)",
+            "db3(10.0.0.3:3306): OK: replicating from db2(10.0.0.2:3306)",
+            "db1(10.0.0.1:3306): FAILED: connection refused",
+            "  Phase 5        New master cleanup           42 ms FAILED",
+            "Writes were blocked for 17 ms.",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line:?} in\n{text}");
         }
     }
 }

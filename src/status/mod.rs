@@ -1,5 +1,6 @@
 //! Files in manager_workdir: MHA's status file `<app>.master_status.health` (read by
-//! check_status and by Nagios-style checks), the single-manager lock, and the failover markers.
+//! check_status and by Nagios-style checks), the single-manager lock, the failover markers and
+//! the journal of phases ([`journal`]).
 
 use std::fs::File;
 use std::io::Write;
@@ -7,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
+
+pub mod journal;
 
 /// MHA's status codes and strings, kept exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -199,9 +199,10 @@ impl<W: World> Run<'_, W> {
             ok,
             notes,
         });
-        journal(
+        crate::status::journal::append(
             &self.opts.workdir,
             &self.config.app_name,
+            crate::status::journal::Operation::Failover,
             phase,
             name,
             if ok { "done" } else { "failed" },

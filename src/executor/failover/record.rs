@@ -1,5 +1,5 @@
 //! What a failover did, as a value: rendered as the report, written as JSON to the workdir,
-//! given to report_script; and the journal of phases.
+//! given to report_script.
 
 #[allow(unused_imports)]
 use super::*;
@@ -167,18 +167,5 @@ impl FailoverRecord {
             }
             _ => format!("{}: MySQL Master failover {dead} failed", self.app),
         }
-    }
-}
-
-pub(super) fn journal(workdir: &Path, app: &str, phase: &str, name: &str, state: &str) {
-    use std::io::Write;
-    let line =
-        serde_json::json!({"at_unix": now_unix(), "phase": phase, "name": name, "state": state});
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(workdir.join(format!("{app}.failover.journal")))
-    {
-        let _ = writeln!(f, "{line}");
     }
 }
