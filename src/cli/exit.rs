@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use crate::executor::monitor;
+use crate::executor::{failover, monitor, switchover};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -48,6 +48,28 @@ impl Exit {
     /// How `mha manager` ended: MHA's masterha_manager exits 0 when stopped, 1 when it could
     /// not monitor or its failover failed; --monitor_only (masterha_master_monitor) exits 20
     /// on a dead master.
+    /// How a failover ended (`master_switch --master_state=dead`, the manager's report).
+    pub fn of_failover(outcome: failover::Outcome) -> Exit {
+        use failover::Outcome;
+        match outcome {
+            Outcome::Success | Outcome::DryRun => Exit::Ok,
+            Outcome::Partial => Exit::Partial,
+            Outcome::DataNotRecovered => Exit::DataNotRecovered,
+            Outcome::StoppedBeforePromotion => Exit::StoppedBeforePromotion,
+            Outcome::Failed | Outcome::Refused => Exit::Failure,
+        }
+    }
+
+    /// How an online switch ended (`master_switch --master_state=alive`).
+    pub fn of_switch(outcome: switchover::SwitchOutcome) -> Exit {
+        use switchover::SwitchOutcome as O;
+        match outcome {
+            O::Success | O::DryRun => Exit::Ok,
+            O::Partial => Exit::Partial,
+            O::Refused | O::RolledBack | O::Failed => Exit::Failure,
+        }
+    }
+
     pub fn of_manager(outcome: &monitor::Outcome) -> Exit {
         use monitor::Outcome;
         match outcome {

@@ -85,18 +85,7 @@ pub fn run(a: &MasterSwitchArgs) -> anyhow::Result<Exit> {
         Output::Text => print!("{}", render(&record)),
         Output::Json => println!("{}", serde_json::to_string_pretty(&record)?),
     }
-    Ok(exit(record.outcome))
-}
-
-/// The failover's outcome as an exit code (the same as `FailoverRecord::exit_code`).
-fn exit(outcome: Outcome) -> Exit {
-    match outcome {
-        Outcome::Success | Outcome::DryRun => Exit::Ok,
-        Outcome::Partial => Exit::Partial,
-        Outcome::DataNotRecovered => Exit::DataNotRecovered,
-        Outcome::StoppedBeforePromotion => Exit::StoppedBeforePromotion,
-        Outcome::Failed | Outcome::Refused => Exit::Failure,
-    }
+    Ok(Exit::of_failover(record.outcome))
 }
 
 pub fn render(r: &FailoverRecord) -> String {
@@ -225,18 +214,10 @@ fn switch_alive(a: &MasterSwitchArgs, config: &Config) -> anyhow::Result<Exit> {
         Output::Json => println!("{}", serde_json::to_string_pretty(&rec)?),
         Output::Text => print!("{}", render_switch(&rec)),
     }
-    Ok(switch_exit(rec.outcome))
+    Ok(Exit::of_switch(rec.outcome))
 }
 
 /// The switchover's outcome as an exit code (docs/exit-codes.md, docs/switchover.md).
-fn switch_exit(outcome: SwitchOutcome) -> Exit {
-    match outcome {
-        SwitchOutcome::Success | SwitchOutcome::DryRun => Exit::Ok,
-        SwitchOutcome::Partial => Exit::Partial,
-        SwitchOutcome::Refused | SwitchOutcome::RolledBack | SwitchOutcome::Failed => Exit::Failure,
-    }
-}
-
 /// The switch record as text: the plan of a dry run, or the steps taken, the replicas, the
 /// phases with their timings, the write block and the error; the last line says how it ended.
 pub fn render_switch(rec: &SwitchRecord) -> String {
@@ -390,8 +371,7 @@ mod tests {
             (Outcome::Refused, 1, "refused", None),
         ] {
             let r = record(outcome);
-            assert_eq!(r.exit_code(), code, "{outcome:?}");
-            assert_eq!(exit(outcome).code(), code, "{outcome:?}");
+            assert_eq!(Exit::of_failover(outcome).code(), code, "{outcome:?}");
             assert_eq!(serde_json::to_value(outcome).unwrap(), json);
             assert_eq!(r.last_failover().map(|l| l.result), status, "{outcome:?}");
             let text = render(&r);
@@ -461,7 +441,7 @@ mod tests {
                 "Switch failed and could not be fully rolled back: see the errors above.",
             ),
         ] {
-            assert_eq!(switch_exit(outcome).code(), code, "{outcome:?}");
+            assert_eq!(Exit::of_switch(outcome).code(), code, "{outcome:?}");
             assert_eq!(serde_json::to_value(outcome).unwrap(), json);
             let text = render_switch(&switch_record(outcome));
             assert_eq!(text.lines().last(), Some(last), "{text}");

@@ -103,6 +103,15 @@ impl MariaGtidPos {
         }
         out
     }
+
+    /// Has this position reached `other` in every domain of `other`?
+    pub fn covers(&self, other: &MariaGtidPos) -> bool {
+        let have = self.domain_max();
+        other
+            .domain_max()
+            .iter()
+            .all(|(d, n)| have.get(d).is_some_and(|h| h >= n))
+    }
 }
 
 impl fmt::Display for MariaGtidPos {

@@ -120,63 +120,13 @@ pub(super) async fn save_binlog_tail(
             .await
             .map_err(err)?
             .stdout;
-        let bad = |why: String| FailoverError::Binlog {
-            source_label: src.label.clone(),
-            why: format!("{path}: {why}"),
-        };
-        let nl = got
-            .iter()
-            .position(|b| *b == b'\n')
-            .ok_or_else(|| bad("no output".into()))?;
-        let sizes: Vec<usize> = String::from_utf8_lossy(&got[..nl])
-            .split_whitespace()
-            .filter_map(|w| w.parse().ok())
-            .collect();
-        let [head_len, size] = sizes[..] else {
-            return Err(bad(format!(
-                "unexpected output {:?}",
-                String::from_utf8_lossy(&got[..nl])
-            )));
-        };
-        if size < tail_from {
-            return Err(bad(format!(
-                "shorter ({size} bytes) than the position {tail_from}"
-            )));
-        }
-        let body = &got[nl + 1..];
-        if body.len() < head_len {
-            return Err(bad("output cut short".into()));
-        }
-        let (head, rest) = body.split_at(head_len);
-        let fde_end = binlog::format_description_end(head).map_err(|e| bad(e.to_string()))?;
-        let start = tail_from.max(fde_end);
-        let events: &[u8] = rest.get(start - tail_from..).unwrap_or_default();
-        let whole = binlog::complete_events_len(events);
-        if whole < events.len() {
-            warn!(
-                "{}: {path}: the last {} bytes are a torn event (crash); cut at offset {}",
-                src.label,
-                events.len() - whole,
-                start + whole
-            );
-        }
-        let mut events = &events[..whole];
-        // Its events are whole, but its XID (COMMIT) was never written: applied, it would be
-        // rolled back; it was never acknowledged. Not applied, not listed.
-        if let Some((gtid, at)) = binlog::torn_group(events) {
-            warn!(
-                "{}: {path}: transaction {gtid} has no end (a crash during its write): not applied; cut at offset {}",
-                src.label,
-                start + at
-            );
-            events = &events[..at];
-        }
+        let (fde, events, start) = committed_events(&src.label, &path, &got, tail_from)?;
         if events.is_empty() {
             continue;
         }
         gtids.extend(binlog::mariadb_gtids(events));
         end = BinlogPos::new(name.clone(), (start + events.len()) as u64);
-        let mut out = head[..fde_end].to_vec();
+        let mut out = fde.to_vec();
         out.extend_from_slice(events);
         let local = workdir.join(format!("saved_{}_{ts}_{}.binlog", src.file_tag, k + 1));
         std::fs::write(&local, out).map_err(|e| local_error(&local.display().to_string(), e))?;
@@ -187,6 +137,68 @@ pub(super) async fn save_binlog_tail(
         gtids,
         end,
     })
+}
+
+/// One file as fetched ("<header length> <file size>\n", the header, the bytes from
+/// `tail_from` on): its format description header, and the whole, committed events after
+/// `tail_from` with the offset they start at. A torn last event, or a transaction whose end
+/// was never written (a crash), is cut off: it was never acknowledged.
+fn committed_events<'a>(
+    label: &str,
+    path: &str,
+    got: &'a [u8],
+    tail_from: usize,
+) -> PResult<(&'a [u8], &'a [u8], usize)> {
+    let bad = |why: String| FailoverError::Binlog {
+        source_label: label.to_string(),
+        why: format!("{path}: {why}"),
+    };
+    let nl = got
+        .iter()
+        .position(|b| *b == b'\n')
+        .ok_or_else(|| bad("no output".into()))?;
+    let sizes: Vec<usize> = String::from_utf8_lossy(&got[..nl])
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let [head_len, size] = sizes[..] else {
+        return Err(bad(format!(
+            "unexpected output {:?}",
+            String::from_utf8_lossy(&got[..nl])
+        )));
+    };
+    if size < tail_from {
+        return Err(bad(format!(
+            "shorter ({size} bytes) than the position {tail_from}"
+        )));
+    }
+    let body = &got[nl + 1..];
+    if body.len() < head_len {
+        return Err(bad("output cut short".into()));
+    }
+    let (head, rest) = body.split_at(head_len);
+    let fde_end = binlog::format_description_end(head).map_err(|e| bad(e.to_string()))?;
+    let start = tail_from.max(fde_end);
+    let events: &[u8] = rest.get(start - tail_from..).unwrap_or_default();
+    let whole = binlog::complete_events_len(events);
+    if whole < events.len() {
+        warn!(
+            "{label}: {path}: the last {} bytes are a torn event (crash); cut at offset {}",
+            events.len() - whole,
+            start + whole
+        );
+    }
+    let mut events = &events[..whole];
+    // Its events are whole, but its XID (COMMIT) was never written: applied, it would be
+    // rolled back; it was never acknowledged. Not applied, not listed.
+    if let Some((gtid, at)) = binlog::torn_group(events) {
+        warn!(
+            "{label}: {path}: transaction {gtid} has no end (a crash during its write): not applied; cut at offset {}",
+            start + at
+        );
+        events = &events[..at];
+    }
+    Ok((&head[..fde_end], events, start))
 }
 
 pub(super) fn client_defaults(

@@ -85,3 +85,13 @@ impl FailoverError {
         matches!(self, FailoverError::Refused(_))
     }
 }
+
+/// A hook that gave no exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum HookFailed {
+    #[error(transparent)]
+    NotRun(#[from] crate::hooks::HookError),
+    /// Timed out and killed, or killed by a signal (the text says which).
+    #[error("{0}")]
+    NoExitCode(String),
+}

@@ -35,7 +35,7 @@ mod phases;
 mod record;
 
 use binlog_tail::*;
-pub use error::{FailoverError, ReplicaProblem};
+pub use error::{FailoverError, HookFailed, ReplicaProblem};
 use phases::*;
 pub use record::*;
 
@@ -532,46 +532,49 @@ async fn finish<W: World>(run: &mut Run<'_, W>) {
         return;
     }
     if let Some(cmd) = &config.app.report_script {
-        let mut body = vec![format!(
-            "Master {} is down!",
-            run.rec.dead_master.clone().unwrap_or_default()
-        )];
-        body.extend(run.rec.phases.iter().flat_map(|p| p.notes.clone()));
-        body.extend(
-            run.rec
-                .replicas
-                .iter()
-                .map(|r| format!("{}: {}", r.server, r.detail)),
-        );
-        // MHA passes bare host names.
-        let host_of = |name: &str| {
-            config
-                .servers
-                .iter()
-                .find(|s| s.display_name() == name)
-                .map(|s| s.hostname.clone())
-                .unwrap_or_else(|| name.to_string())
-        };
-        let dead_name = run.rec.dead_master.clone().unwrap_or_default();
-        let mut args = vec![("orig_master_host".to_string(), host_of(&dead_name))];
-        if let Some(n) = &run.rec.new_master {
-            args.push(("new_master_host".into(), host_of(n)));
-            let slaves: Vec<String> = run
-                .rec
-                .replicas
-                .iter()
-                .filter(|r| r.ok)
-                .map(|r| host_of(&r.server))
-                .collect();
-            args.push(("new_slave_hosts".into(), slaves.join(",")));
-        }
-        args.push(("conf".into(), config.path.display().to_string()));
-        args.push(("subject".into(), run.rec.subject()));
-        args.push(("body".into(), body.join("\n")));
+        let args = report_args(config, &run.rec);
         if let Err(e) = run_hook(config, "report_script", cmd, args, vec![], vec![]).await {
             warn!("report_script failed: {e}");
         }
     }
+}
+
+/// report_script's arguments, as MHA passes them (bare host names).
+fn report_args(config: &Config, rec: &FailoverRecord) -> Vec<(String, String)> {
+    let mut body = vec![format!(
+        "Master {} is down!",
+        rec.dead_master.clone().unwrap_or_default()
+    )];
+    body.extend(rec.phases.iter().flat_map(|p| p.notes.clone()));
+    body.extend(
+        rec.replicas
+            .iter()
+            .map(|r| format!("{}: {}", r.server, r.detail)),
+    );
+    let host_of = |name: &str| {
+        config
+            .servers
+            .iter()
+            .find(|s| s.display_name() == name)
+            .map(|s| s.hostname.clone())
+            .unwrap_or_else(|| name.to_string())
+    };
+    let dead_name = rec.dead_master.clone().unwrap_or_default();
+    let mut args = vec![("orig_master_host".to_string(), host_of(&dead_name))];
+    if let Some(n) = &rec.new_master {
+        args.push(("new_master_host".into(), host_of(n)));
+        let slaves: Vec<String> = rec
+            .replicas
+            .iter()
+            .filter(|r| r.ok)
+            .map(|r| host_of(&r.server))
+            .collect();
+        args.push(("new_slave_hosts".into(), slaves.join(",")));
+    }
+    args.push(("conf".into(), config.path.display().to_string()));
+    args.push(("subject".into(), rec.subject()));
+    args.push(("body".into(), body.join("\n")));
+    args
 }
 
 #[cfg(test)]

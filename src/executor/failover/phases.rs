@@ -103,7 +103,7 @@ pub(super) async fn run_hook(
     args: Vec<(String, String)>,
     secrets: Vec<(String, Secret)>,
     secret_args: Vec<(String, Secret)>,
-) -> Result<i32, String> {
+) -> Result<i32, HookFailed> {
     let mut doc = serde_json::Map::new();
     for (k, v) in &args {
         doc.insert(k.clone(), serde_json::Value::String(v.clone()));
@@ -130,9 +130,10 @@ pub(super) async fn run_hook(
             for line in o.stdout.lines().chain(o.stderr.lines()) {
                 info!(hook, "  {line}");
             }
-            o.exit_code.ok_or_else(|| o.describe())
+            o.exit_code
+                .ok_or_else(|| HookFailed::NoExitCode(o.describe()))
         }
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(HookFailed::NotRun(e)),
     }
 }
 
@@ -520,9 +521,6 @@ pub(super) async fn wait_applied(
             FailoverError::replica(s.display_name(), ReplicaProblem::NoLongerReplica)
         })?;
         if delayed {
-            let slave_pos = gtid_var(&mut db, "gtid_slave_pos").await?;
-            let lsu = log_slave_updates(&mut db).await?;
-            db.disconnect().await;
             info!(
                 "{}: delayed replica (SQL_Delay={}): not waited for, executed {}",
                 s.display_name(),
@@ -532,13 +530,7 @@ pub(super) async fn wait_applied(
                     .map(ToString::to_string)
                     .unwrap_or_default()
             );
-            return Ok(Applied {
-                idx,
-                status: st,
-                slave_pos,
-                log_slave_updates: lsu,
-                delayed: true,
-            });
+            return applied_now(db, idx, st, true).await;
         }
         if !st.sql_running() {
             return Err(FailoverError::replica(
@@ -548,17 +540,8 @@ pub(super) async fn wait_applied(
                 },
             ));
         }
-        let state = row
-            .get("Slave_SQL_Running_State")
-            .cloned()
-            .flatten()
-            .unwrap_or_default();
-        let idle = state.contains("read all relay log");
         // What the IO thread received, as whole transactions (MariaDB moves Gtid_IO_Pos at the
-        // end of an event group, so a transaction torn by the crash is not in it). Applied
-        // means gtid_slave_pos reached it: with parallel replication the SQL thread reads
-        // all of the relay log while workers still apply, so its state and a steady
-        // position prove nothing.
+        // end of an event group, so a transaction torn by the crash is not in it).
         let received = row
             .get("Gtid_IO_Pos")
             .cloned()
@@ -566,15 +549,17 @@ pub(super) async fn wait_applied(
             .and_then(|t| MariaGtidPos::parse(&t).ok())
             .filter(|p| !p.is_empty() && st.uses_gtid());
         let applied = match &received {
-            Some(io) => {
-                let slave_pos = gtid_var(&mut db, "gtid_slave_pos").await?;
-                let have = slave_pos.domain_max();
-                io.domain_max()
-                    .iter()
-                    .all(|(d, n)| have.get(d).is_some_and(|h| h >= n))
-            }
+            // Applied means gtid_slave_pos reached it: with parallel replication the SQL
+            // thread reads all of the relay log while workers still apply, so its state and
+            // a steady position prove nothing.
+            Some(io) => gtid_var(&mut db, "gtid_slave_pos").await?.covers(io),
             // File/position replication (no Gtid_IO_Pos): the positions, as before.
             None => {
+                let idle = row
+                    .get("Slave_SQL_Running_State")
+                    .cloned()
+                    .flatten()
+                    .is_some_and(|state| state.contains("read all relay log"));
                 st.exec_pos == st.read_pos
                     || (idle
                         && last_exec == st.exec_pos
@@ -588,16 +573,7 @@ pub(super) async fn wait_applied(
                 (Some(_), Some((now, _))) => now,
                 _ => st,
             };
-            let slave_pos = gtid_var(&mut db, "gtid_slave_pos").await?;
-            let lsu = log_slave_updates(&mut db).await?;
-            db.disconnect().await;
-            return Ok(Applied {
-                idx,
-                status: st,
-                slave_pos,
-                log_slave_updates: lsu,
-                delayed: false,
-            });
+            return applied_now(db, idx, st, false).await;
         }
         if last_exec != st.exec_pos {
             last_exec = st.exec_pos.clone();
@@ -611,6 +587,25 @@ pub(super) async fn wait_applied(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The replica as it stands once applied (or, delayed, as it is).
+async fn applied_now(
+    mut db: impl Db,
+    idx: usize,
+    status: ReplicaStatus,
+    delayed: bool,
+) -> PResult<Applied> {
+    let slave_pos = gtid_var(&mut db, "gtid_slave_pos").await?;
+    let log_slave_updates = log_slave_updates(&mut db).await?;
+    db.disconnect().await;
+    Ok(Applied {
+        idx,
+        status,
+        slave_pos,
+        log_slave_updates,
+        delayed,
+    })
 }
 
 pub(super) async fn log_slave_updates(db: &mut impl Db) -> PResult<bool> {
@@ -861,164 +856,211 @@ pub(super) async fn phase3_2<W: World>(
     ssh_ok: bool,
     latest: &Latest,
 ) -> PResult<Done<Saved>> {
-    let config = run.config;
     let latest_exec = latest.exec_pos();
-    let mut saved: Vec<PathBuf> = Vec::new();
-    let mut tail_gtids: Vec<String> = Vec::new();
-    let mut saved_from = String::new();
-    let mut notes = Vec::new();
+    let mut tries = Tries::default();
     if run.opts.skip_save_master_binlog {
-        notes.push("skipped (--skip_save_master_binlog)".to_string());
+        tries
+            .notes
+            .push("skipped (--skip_save_master_binlog)".to_string());
         run.rec.not_recovered.push(format!(
             "events after {latest_exec} on the dead master (saving skipped)"
         ));
+        return Ok(done(Saved::nothing(), tries.notes));
+    }
+    // The dead master itself when its host answers; else (or if that fails) every binlog
+    // server, read in parallel: the one whose copy reaches furthest wins, not the first
+    // that answers (a lagging one would hide what the others received).
+    let mut chosen = None;
+    if ssh_ok {
+        let src = BinlogSource::dead_master(dead_cfg);
+        let r = save_binlog_tail(&run.world, &src, &latest_exec, &run.opts.workdir).await;
+        chosen = tries.took(src.label, true, r);
     } else {
-        // The dead master itself when its host answers; else (or if that fails) every
-        // binlog server, read in parallel: the one whose copy reaches furthest wins, not
-        // the first that answers (a lagging one would hide what the others received).
-        let mut failures = Vec::new();
-        let mut chosen: Option<(String, bool, SavedTail)> = None;
-        if ssh_ok {
-            let src = BinlogSource::dead_master(dead_cfg);
-            match save_binlog_tail(&run.world, &src, &latest_exec, &run.opts.workdir).await {
-                Ok(t) => chosen = Some((src.label, true, t)),
-                Err(e) => {
-                    warn!("could not save the binlog: {e}");
-                    notes.push(format!("failed: {e}"));
-                    failures.push(e.to_string());
-                }
-            }
-        } else {
-            warn!(
-                "SSH to the dead master is NOT reachable: events after {latest_exec} cannot be read from it"
-            );
-            notes.push("dead master host not reachable over SSH".to_string());
-        }
-        if chosen.is_none() && !config.binlog_servers.is_empty() {
-            let mut set = JoinSet::new();
-            for (k, b) in config.binlog_servers.iter().cloned().enumerate() {
-                let (from, workdir) = (latest_exec.clone(), run.opts.workdir.clone());
-                let w = run.world.clone();
-                set.spawn(
-                    async move {
-                        let src = BinlogSource::binlog_server(&b);
-                        let r = save_binlog_tail(&w, &src, &from, &workdir).await;
-                        (k, src.label, r)
-                    }
-                    .in_current_span(),
-                );
-            }
-            let mut got = Vec::new();
-            while let Some(r) = set.join_next().await {
-                let (k, label, r) = r?;
-                match r {
-                    Ok(t) => {
-                        info!(
-                            "{label}: holds the master's binlog up to {} ({} transaction(s) after {latest_exec})",
-                            t.end,
-                            t.gtids.len()
-                        );
-                        notes.push(format!(
-                            "{label}: up to {}, {} transaction(s)",
-                            t.end,
-                            t.gtids.len()
-                        ));
-                        got.push((k, label, t));
-                    }
-                    Err(e) => {
-                        warn!("could not save the binlog: {e}");
-                        notes.push(format!("failed: {e}"));
-                        failures.push(e.to_string());
-                    }
-                }
-            }
-            got.sort_by_key(|(k, _, _)| *k);
-            let tails: Vec<(String, SavedTail)> = got.into_iter().map(|(_, l, t)| (l, t)).collect();
-            if let Some((best, disagree)) = most_complete(&tails) {
-                for d in disagree {
-                    warn!("binlog servers disagree: {d}");
-                    notes.push(format!("binlog servers disagree: {d}"));
-                    run.rec.not_recovered.push(d);
-                }
-                if tails.len() > 1 {
-                    info!(
-                        "{} is the most complete binlog server (up to {})",
-                        tails[best].0, tails[best].1.end
-                    );
-                }
-                let (label, t) = tails[best].clone();
-                chosen = Some((label, false, t));
+        warn!(
+            "SSH to the dead master is NOT reachable: events after {latest_exec} cannot be read from it"
+        );
+        tries
+            .notes
+            .push("dead master host not reachable over SSH".to_string());
+    }
+    if chosen.is_none() && !run.config.binlog_servers.is_empty() {
+        chosen = from_binlog_servers(run, &latest_exec, &mut tries).await?;
+    }
+    let saved = match chosen {
+        Some((label, is_master, t)) => {
+            announce_saved(&label, is_master, &t, &latest_exec);
+            tries
+                .notes
+                .extend(t.files.iter().map(|f| format!("saved {}", f.display())));
+            Saved {
+                files: t.files,
+                gtids: t.gtids,
+                from: label,
             }
         }
-        if let Some((label, is_master, t)) = chosen {
-            if t.files.is_empty() {
-                // MHA's words for the dead master.
-                let from = if is_master {
-                    "the orig master".to_string()
-                } else {
-                    label.clone()
-                };
-                info!("Additional events were not found from {from}. No need to save.");
-            } else {
-                info!(
-                    "Saved {} transaction(s) after {latest_exec} from {label}",
-                    t.gtids.len(),
-                );
+        None => Saved::nothing(),
+    };
+    account_for_loss(run, dead_cfg, ssh_ok, &latest_exec, &saved, &mut tries)?;
+    Ok(done(saved, tries.notes))
+}
+
+/// What phase 3.2 tried: its notes for the report, and the sources that failed.
+#[derive(Default)]
+pub(super) struct Tries {
+    notes: Vec<String>,
+    failures: Vec<String>,
+}
+
+impl Tries {
+    /// The saved tail of `label`, or None after noting why not.
+    fn took(
+        &mut self,
+        label: String,
+        is_master: bool,
+        r: PResult<SavedTail>,
+    ) -> Option<(String, bool, SavedTail)> {
+        match r {
+            Ok(t) => Some((label, is_master, t)),
+            Err(e) => {
+                warn!("could not save the binlog: {e}");
+                self.notes.push(format!("failed: {e}"));
+                self.failures.push(e.to_string());
+                None
             }
-            notes.extend(t.files.iter().map(|f| format!("saved {}", f.display())));
-            saved = t.files;
-            tail_gtids = t.gtids;
-            saved_from = label;
-        }
-        if saved_from.is_empty() && ssh_ok {
-            // The events are on a host that answers: losing them is a choice, not a fate
-            // (MHA stopped here too).
-            if !run.opts.ignore_binlog_save_error {
-                return Err(stop_before_promotion(
-                    config,
-                    dead_cfg,
-                    &latest_exec,
-                    &failures,
-                ));
-            }
-            warn!(
-                "the dead master's binlog could not be saved; going on without it (--ignore_binlog_save_error): events after {latest_exec} are lost"
-            );
-            notes.push("going on without the binlog (--ignore_binlog_save_error)".into());
-        }
-        if saved_from.is_empty() {
-            run.rec.not_recovered.push(if ssh_ok || !failures.is_empty() {
-                    format!(
-                        "events after {latest_exec} on the dead master {}{}: {}",
-                        dead_cfg.display_name(),
-                        if ssh_ok {
-                            " (its binlog could not be read; --ignore_binlog_save_error)"
-                        } else {
-                            " (its host is not reachable over SSH)"
-                        },
-                        failures.join("; ")
-                    )
-                } else {
-                    format!(
-                        "events the dead master {} wrote after {latest_exec} (its host is not reachable over SSH): transactions committed there after that point are lost",
-                        dead_cfg.display_name()
-                    )
-                });
-        } else if !ssh_ok {
-            run.rec.not_recovered.push(format!(
-                    "anything the dead master {} wrote after the last event {saved_from} had received cannot be known (its host is not reachable over SSH)",
-                    dead_cfg.display_name()
-                ));
         }
     }
-    Ok(done(
+}
+
+impl Saved {
+    fn nothing() -> Saved {
         Saved {
-            files: saved,
-            gtids: tail_gtids,
-            from: saved_from,
-        },
-        notes,
-    ))
+            files: vec![],
+            gtids: vec![],
+            from: String::new(),
+        }
+    }
+}
+
+/// Every binlog server read in parallel; the most complete copy, or None.
+async fn from_binlog_servers<W: World>(
+    run: &mut Run<'_, W>,
+    latest_exec: &BinlogPos,
+    tries: &mut Tries,
+) -> PResult<Option<(String, bool, SavedTail)>> {
+    let mut set = JoinSet::new();
+    for (k, b) in run.config.binlog_servers.iter().cloned().enumerate() {
+        let (from, workdir) = (latest_exec.clone(), run.opts.workdir.clone());
+        let w = run.world.clone();
+        set.spawn(
+            async move {
+                let src = BinlogSource::binlog_server(&b);
+                let r = save_binlog_tail(&w, &src, &from, &workdir).await;
+                (k, src.label, r)
+            }
+            .in_current_span(),
+        );
+    }
+    let mut got = Vec::new();
+    while let Some(r) = set.join_next().await {
+        let (k, label, r) = r?;
+        if let Some((label, _, t)) = tries.took(label, false, r) {
+            let (end, n) = (&t.end, t.gtids.len());
+            info!(
+                "{label}: holds the master's binlog up to {end} ({n} transaction(s) after {latest_exec})"
+            );
+            tries
+                .notes
+                .push(format!("{label}: up to {end}, {n} transaction(s)"));
+            got.push((k, label, t));
+        }
+    }
+    got.sort_by_key(|(k, _, _)| *k);
+    let tails: Vec<(String, SavedTail)> = got.into_iter().map(|(_, l, t)| (l, t)).collect();
+    let Some((best, disagree)) = most_complete(&tails) else {
+        return Ok(None);
+    };
+    for d in disagree {
+        warn!("binlog servers disagree: {d}");
+        tries.notes.push(format!("binlog servers disagree: {d}"));
+        run.rec.not_recovered.push(d);
+    }
+    if tails.len() > 1 {
+        info!(
+            "{} is the most complete binlog server (up to {})",
+            tails[best].0, tails[best].1.end
+        );
+    }
+    let (label, t) = tails[best].clone();
+    Ok(Some((label, false, t)))
+}
+
+fn announce_saved(label: &str, is_master: bool, t: &SavedTail, after: &BinlogPos) {
+    if t.files.is_empty() {
+        // MHA's words for the dead master.
+        let from = if is_master { "the orig master" } else { label };
+        info!("Additional events were not found from {from}. No need to save.");
+    } else {
+        info!(
+            "Saved {} transaction(s) after {after} from {label}",
+            t.gtids.len()
+        );
+    }
+}
+
+/// What could not be saved goes under NOT recovered; when the dead master's host answers SSH
+/// but its binlog could not be read, the failover stops before promotion (MHA stopped here
+/// too) unless --ignore_binlog_save_error.
+fn account_for_loss<W: World>(
+    run: &mut Run<'_, W>,
+    dead_cfg: &ServerConfig,
+    ssh_ok: bool,
+    latest_exec: &BinlogPos,
+    saved: &Saved,
+    tries: &mut Tries,
+) -> PResult<()> {
+    let dead = dead_cfg.display_name();
+    if !saved.from.is_empty() {
+        if !ssh_ok {
+            run.rec.not_recovered.push(format!(
+                "anything the dead master {dead} wrote after the last event {} had received cannot be known (its host is not reachable over SSH)",
+                saved.from
+            ));
+        }
+        return Ok(());
+    }
+    if ssh_ok {
+        // The events are on a host that answers: losing them is a choice, not a fate.
+        if !run.opts.ignore_binlog_save_error {
+            return Err(stop_before_promotion(
+                run.config,
+                dead_cfg,
+                latest_exec,
+                &tries.failures,
+            ));
+        }
+        warn!(
+            "the dead master's binlog could not be saved; going on without it (--ignore_binlog_save_error): events after {latest_exec} are lost"
+        );
+        tries
+            .notes
+            .push("going on without the binlog (--ignore_binlog_save_error)".into());
+    }
+    run.rec.not_recovered.push(if ssh_ok || !tries.failures.is_empty() {
+        format!(
+            "events after {latest_exec} on the dead master {dead}{}: {}",
+            if ssh_ok {
+                " (its binlog could not be read; --ignore_binlog_save_error)"
+            } else {
+                " (its host is not reachable over SSH)"
+            },
+            tries.failures.join("; ")
+        )
+    } else {
+        format!(
+            "events the dead master {dead} wrote after {latest_exec} (its host is not reachable over SSH): transactions committed there after that point are lost"
+        )
+    });
+    Ok(())
 }
 
 /// Phase 3.3: the plan again, made by the same functions as before phase 2 and by the dry
@@ -1069,18 +1111,11 @@ pub(super) async fn phase3_4<W: World>(
     new_master: &NewMaster,
     saved: &Saved,
 ) -> PResult<Done<Promotion>> {
-    let (applied, topo, new_idx, new_cfg) = (
-        &latest.applied,
-        &new_master.topo,
-        new_master.idx,
-        &new_master.cfg,
-    );
-    let (saved, tail_gtids, saved_from) = (&saved.files, &saved.gtids, &saved.from);
-    let latest_name = new_master.topo.servers[latest.latest.idx].name();
-    let latest = &latest.latest;
-    let new_applied = applied
+    let new_cfg = &new_master.cfg;
+    let new_applied = latest
+        .applied
         .iter()
-        .find(|a| a.idx == new_idx)
+        .find(|a| a.idx == new_master.idx)
         .expect("new master is a replica")
         .clone();
     let mut db = session(&run.world, new_cfg).await?;
@@ -1089,127 +1124,176 @@ pub(super) async fn phase3_4<W: World>(
     if new_applied.delayed {
         // Chosen with --new_master_host: it catches up from the latest replica at
         // once, not MASTER_DELAY seconds later.
+        let delay = new_applied.status.sql_delay;
         warn!(
-            "{} is a delayed replica (SQL_Delay={}): its delay is lifted to catch up",
-            new_cfg.display_name(),
-            new_applied.status.sql_delay
+            "{} is a delayed replica (SQL_Delay={delay}): its delay is lifted to catch up",
+            new_cfg.display_name()
         );
         db.lift_replica_delay().await?;
         notes.push(format!(
-            "delayed replica (SQL_Delay={}) chosen with --new_master_host: delay lifted",
-            new_applied.status.sql_delay
+            "delayed replica (SQL_Delay={delay}) chosen with --new_master_host: delay lifted"
         ));
     }
     let before = gtid_var(&mut db, "gtid_binlog_pos").await?;
-    let behind = latest.slave_pos.not_in(&new_applied.slave_pos);
-    if new_idx != latest.idx && !behind.is_empty() {
-        if !latest.log_slave_updates {
-            return Err(FailoverError::replica(
-                latest_name,
-                ReplicaProblem::LatestWithoutLogSlaveUpdates,
-            ));
-        }
-        let latest_cfg = run.server(topo.servers[latest.idx].order).clone();
-        info!(
-            "{} is behind {latest_name} by {behind}: catching up from it",
-            new_cfg.display_name()
-        );
-        let repl_user = new_cfg
-            .repl_user
-            .clone()
-            .or_else(|| Some(new_applied.status.master_user.clone()));
-        db.point_at(
-            Toward::LatestReplica,
-            &latest_cfg,
-            repl_user.as_deref(),
-            new_cfg.repl_password.as_ref(),
-            &StartAt::Gtid,
-            None,
-        )
-        .await?;
-        db.start_replica().await?;
-        wait_gtid(&mut db, &latest.slave_pos, 120).await?;
-        db.stop_replica().await?;
-        notes.push(format!("copied {behind} from {latest_name}"));
-    }
+    catch_up_from_latest(run, &mut db, latest, new_master, &new_applied, &mut notes).await?;
     let after_catchup = gtid_var(&mut db, "gtid_binlog_pos").await?;
     let from_latest = after_catchup.not_in(&before);
     if !from_latest.is_empty() {
+        let latest_name = new_master.topo.servers[latest.latest.idx].name();
         run.rec.recovered.push(Recovered {
             from: format!("latest replica {latest_name}"),
             gtids: from_latest.to_string(),
         });
     }
-    if !saved.is_empty() {
-        info!(
-            "Applying the dead master's saved binlog ({} transaction(s)) on {}",
-            tail_gtids.len(),
-            new_cfg.display_name()
-        );
-        apply_binlogs(new_cfg, saved, &run.opts.workdir)
-            .await
-            .map_err(|e| FailoverError::Apply {
-                server: new_cfg.display_name(),
-                why: e.to_string(),
-            })?;
-        let after_tail = gtid_var(&mut db, "gtid_binlog_pos").await?;
-        // What landed, not what the files held: the saved transactions the new
-        // master's gtid_binlog_pos now covers and did not before.
-        let from_tail = after_tail.not_in(&after_catchup);
-        let landed = landed(tail_gtids, &after_catchup, &after_tail);
-        if landed.len() != tail_gtids.len() {
-            warn!(
-                "{} of the {} saved transaction(s) landed on {}: {}",
-                landed.len(),
-                tail_gtids.len(),
-                new_cfg.display_name(),
-                landed.join(",")
-            );
-        }
-        if !from_tail.is_empty() {
-            run.rec.recovered.push(Recovered {
-                from: format!("{saved_from} binlog (over SSH)"),
-                gtids: if landed.is_empty() {
-                    from_tail.to_string()
-                } else {
-                    landed.join(",")
-                },
-            });
-        }
-        notes.push(format!("applied {} saved transaction(s)", landed.len()));
+    if !saved.files.is_empty() {
+        apply_saved_tail(run, &mut db, new_cfg, saved, &after_catchup, &mut notes).await?;
     }
-    if !new_cfg.skip_reset_slave {
-        db.reset_replica_all().await?;
-    }
-    // The saved tail was applied by a client session: its GTIDs reached
-    // gtid_binlog_pos, not gtid_slave_pos. Should this server replicate again later
-    // (MASTER_USE_GTID=slave_pos: a switch back), it must not ask for them again.
-    db.slave_pos_covers_binlog().await?;
-    let new_pos = gtid_var(&mut db, "gtid_binlog_pos").await?;
-    // What it has executed, binlogged or not: where every replica must end.
-    let new_current = gtid_var(&mut db, "gtid_current_pos").await?;
-    let replicated_unlogged = if db.log_slave_updates().await? == Some(false) {
-        Some(gtid_var(&mut db, "gtid_slave_pos").await?)
-    } else {
-        None
-    };
-    let coords = db.binlog_coords().await?;
+    let promotion = stand_alone(&mut db, new_cfg).await?;
     db.disconnect().await;
-    info!(
-        "{}: OK: Applying all logs succeeded. GTID position {new_pos}, binlog {coords}",
-        new_cfg.display_name()
-    );
-    // MHA's line for whoever repoints a server by hand (a rejoining old master, a replica
-    // left out): both forms, the password masked.
     let user = new_cfg
         .repl_user
         .clone()
         .unwrap_or_else(|| new_applied.status.master_user.clone());
+    notes.extend(statements_for_others(new_cfg, &user, &promotion.coords));
+    Ok(done(promotion, notes))
+}
+
+/// The new master copies what it lacks from the latest replica (when it is not the latest),
+/// replicating from it by GTID until it has all of it.
+async fn catch_up_from_latest<W: World>(
+    run: &Run<'_, W>,
+    db: &mut W::Db,
+    latest: &Latest,
+    new_master: &NewMaster,
+    new_applied: &Applied,
+    notes: &mut Vec<String>,
+) -> PResult<()> {
+    let (new_cfg, l) = (&new_master.cfg, &latest.latest);
+    let behind = l.slave_pos.not_in(&new_applied.slave_pos);
+    if new_master.idx == l.idx || behind.is_empty() {
+        return Ok(());
+    }
+    let latest_name = new_master.topo.servers[l.idx].name();
+    if !l.log_slave_updates {
+        return Err(FailoverError::replica(
+            latest_name,
+            ReplicaProblem::LatestWithoutLogSlaveUpdates,
+        ));
+    }
+    let latest_cfg = run.server(new_master.topo.servers[l.idx].order).clone();
+    info!(
+        "{} is behind {latest_name} by {behind}: catching up from it",
+        new_cfg.display_name()
+    );
+    let repl_user = new_cfg
+        .repl_user
+        .clone()
+        .or_else(|| Some(new_applied.status.master_user.clone()));
+    db.point_at(
+        Toward::LatestReplica,
+        &latest_cfg,
+        repl_user.as_deref(),
+        new_cfg.repl_password.as_ref(),
+        &StartAt::Gtid,
+        None,
+    )
+    .await?;
+    db.start_replica().await?;
+    wait_gtid(db, &l.slave_pos, 120).await?;
+    db.stop_replica().await?;
+    notes.push(format!("copied {behind} from {latest_name}"));
+    Ok(())
+}
+
+/// The dead master's saved binlog applied on the new master; what landed is recorded.
+async fn apply_saved_tail<W: World>(
+    run: &mut Run<'_, W>,
+    db: &mut W::Db,
+    new_cfg: &ServerConfig,
+    saved: &Saved,
+    after_catchup: &MariaGtidPos,
+    notes: &mut Vec<String>,
+) -> PResult<()> {
+    let (files, tail_gtids) = (&saved.files, &saved.gtids);
+    info!(
+        "Applying the dead master's saved binlog ({} transaction(s)) on {}",
+        tail_gtids.len(),
+        new_cfg.display_name()
+    );
+    apply_binlogs(new_cfg, files, &run.opts.workdir)
+        .await
+        .map_err(|e| FailoverError::Apply {
+            server: new_cfg.display_name(),
+            why: e.to_string(),
+        })?;
+    let after_tail = gtid_var(db, "gtid_binlog_pos").await?;
+    // What landed, not what the files held: the saved transactions the new master's
+    // gtid_binlog_pos now covers and did not before.
+    let from_tail = after_tail.not_in(after_catchup);
+    let landed = landed(tail_gtids, after_catchup, &after_tail);
+    if landed.len() != tail_gtids.len() {
+        warn!(
+            "{} of the {} saved transaction(s) landed on {}: {}",
+            landed.len(),
+            tail_gtids.len(),
+            new_cfg.display_name(),
+            landed.join(",")
+        );
+    }
+    if !from_tail.is_empty() {
+        run.rec.recovered.push(Recovered {
+            from: format!("{} binlog (over SSH)", saved.from),
+            gtids: if landed.is_empty() {
+                from_tail.to_string()
+            } else {
+                landed.join(",")
+            },
+        });
+    }
+    notes.push(format!("applied {} saved transaction(s)", landed.len()));
+    Ok(())
+}
+
+/// The new master forgets its master and reads where it stands.
+async fn stand_alone(db: &mut impl Db, new_cfg: &ServerConfig) -> PResult<Promotion> {
+    if !new_cfg.skip_reset_slave {
+        db.reset_replica_all().await?;
+    }
+    // The saved tail was applied by a client session: its GTIDs reached gtid_binlog_pos,
+    // not gtid_slave_pos. Should this server replicate again later (MASTER_USE_GTID=
+    // slave_pos: a switch back), it must not ask for them again.
+    db.slave_pos_covers_binlog().await?;
+    let binlog = gtid_var(db, "gtid_binlog_pos").await?;
+    // What it has executed, binlogged or not: where every replica must end.
+    let executed = gtid_var(db, "gtid_current_pos").await?;
+    let replicated_unlogged = if db.log_slave_updates().await? == Some(false) {
+        Some(gtid_var(db, "gtid_slave_pos").await?)
+    } else {
+        None
+    };
+    let coords = db.binlog_coords().await?;
+    info!(
+        "{}: OK: Applying all logs succeeded. GTID position {binlog}, binlog {coords}",
+        new_cfg.display_name()
+    );
+    Ok(Promotion {
+        pos: NewMasterPos {
+            binlog,
+            executed,
+            replicated_unlogged,
+        },
+        coords,
+    })
+}
+
+/// MHA's line for whoever repoints a server by hand (a rejoining old master, a replica left
+/// out): both forms, the password masked. Returns them as report notes.
+fn statements_for_others(new_cfg: &ServerConfig, user: &str, coords: &BinlogPos) -> Vec<String> {
     let masked = Secret::new("xxx");
     let statement = |start: &StartAt| {
         crate::sql::dialect::Dialect::MariaDb.change_master(
             new_cfg,
-            Some(&user),
+            Some(user),
             Some(&masked),
             start,
             None,
@@ -1221,19 +1305,10 @@ pub(super) async fn phase3_4<W: World>(
         "All other slaves should start replication from here. Statement should be: {by_position};"
     );
     info!("With GTIDs (MASTER_USE_GTID): {by_gtid};");
-    notes.push(format!("CHANGE MASTER by position: {by_position}"));
-    notes.push(format!("CHANGE MASTER by GTID: {by_gtid}"));
-    Ok(done(
-        Promotion {
-            pos: NewMasterPos {
-                binlog: new_pos,
-                executed: new_current,
-                replicated_unlogged,
-            },
-            coords,
-        },
-        notes,
-    ))
+    vec![
+        format!("Statement for the others, by position: {by_position}"),
+        format!("Statement for the others, by GTID: {by_gtid}"),
+    ]
 }
 
 /// Phase 4: every other replica follows the new master, in parallel, while phase 5 (`p5`)

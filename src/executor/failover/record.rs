@@ -99,16 +99,6 @@ impl FailoverRecord {
         }
     }
 
-    pub fn exit_code(&self) -> u8 {
-        match self.outcome {
-            Outcome::Success | Outcome::DryRun => 0,
-            Outcome::Partial => 10,
-            Outcome::DataNotRecovered => 11,
-            Outcome::StoppedBeforePromotion => 12,
-            Outcome::Failed | Outcome::Refused => 1,
-        }
-    }
-
     /// What the manager's status file keeps about this failover (none for a dry run or a
     /// refusal: nothing was changed).
     pub fn last_failover(&self) -> Option<crate::status::LastFailover> {
