@@ -19,6 +19,8 @@ const FL_STANDALONE: u8 = 1;
 /// MariaDB's GTID event.
 pub const MARIADB_GTID_EVENT: u8 = 162;
 
+pub mod relay;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventHeader {
     pub timestamp: u32,
