@@ -106,6 +106,9 @@ pub fn render_text(r: &ReplReport) -> String {
         }
     }
     out.push_str(&render_ranking(&a.ranking));
+    if let Some(c) = &a.recovery {
+        let _ = writeln!(out, "  Recovery: {c}");
+    }
     if let Some(d) = &r.detection {
         let _ = write!(out, "\n{d}");
     }

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::elect::{self, Ranking, ReplicaFacts};
+use super::plan::{Recovery, RecoveryChoice, RecoveryWhy, choose_recovery, recovery_inputs};
 use super::reason::{Finding, Problem, Severity};
 use crate::config::Config;
 use crate::topology::{GtidState, Observed, ServerState, Topology};
@@ -40,6 +41,8 @@ pub struct Assessment {
     pub master: MasterView,
     pub findings: Vec<Finding>,
     pub ranking: Ranking,
+    /// The recovery a failover of the master would use (None without a master and replicas).
+    pub recovery: Option<RecoveryChoice>,
 }
 
 impl Assessment {
@@ -281,6 +284,11 @@ pub fn assess(topo: &Topology, config: &Config, opts: &CheckOptions) -> Assessme
         }
     }
 
+    let recovery = recovery_outlook(topo, config, m_obs);
+    // Relay-log diffs need the relay logs a failover finds on the replicas.
+    let needs_relay_logs = recovery.as_ref().is_some_and(|c| {
+        c.recovery == Recovery::Positions || matches!(c.why, RecoveryWhy::IfBehindOneOf { .. })
+    });
     let mut replicating = 0;
     let mut first_filters: Option<(&Observed, &crate::topology::ReplicationFilters)> = None;
     let mut gtid_users = (0, 0);
@@ -418,17 +426,24 @@ pub fn assess(topo: &Topology, config: &Config, opts: &CheckOptions) -> Assessme
             gtid_users.0 += 1;
         } else {
             gtid_users.1 += 1;
-            if s.relay_log_purge {
-                // MHA's relay-log diff needed the relay logs; mha's MariaDB recovery goes
-                // through GTIDs and binlogs, so there it is only a note.
-                let mariadb = s.version.flavour == crate::topology::Flavour::MariaDb;
-                let severity = if mariadb {
-                    Severity::Info
-                } else {
-                    Severity::Warning
-                };
-                add(severity, Some(o), Problem::RelayLogPurgeOn { mariadb });
-            }
+        }
+        if s.relay_log_purge && needs_relay_logs {
+            add(
+                Severity::Warning,
+                Some(o),
+                Problem::RelayLogPurgeOn { mariadb: false },
+            );
+        } else if !r.uses_gtid() && s.relay_log_purge {
+            // MHA's relay-log diff needed the relay logs; mha's MariaDB recovery goes
+            // through GTIDs and binlogs unless it goes by positions (above), so there it is
+            // only a note.
+            let mariadb = s.version.flavour == crate::topology::Flavour::MariaDb;
+            let severity = if mariadb {
+                Severity::Info
+            } else {
+                Severity::Warning
+            };
+            add(severity, Some(o), Problem::RelayLogPurgeOn { mariadb });
         }
         if r.sql_delay > 0 {
             add(
@@ -503,5 +518,110 @@ pub fn assess(topo: &Topology, config: &Config, opts: &CheckOptions) -> Assessme
         master,
         findings: f,
         ranking,
+        recovery,
+    }
+}
+
+/// The recovery a failover of the master `m` would use, as far as can be told while the
+/// replicas are healthy (see [`choose_recovery`]'s `assume_lag`).
+fn recovery_outlook(
+    topo: &Topology,
+    config: &Config,
+    m: Option<&Observed>,
+) -> Option<RecoveryChoice> {
+    let m = m?;
+    let replicas: Vec<usize> = topo
+        .servers
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| {
+            o.alive()
+                .and_then(|s| s.replica.as_ref())
+                .is_some_and(|r| m.is_at(&r.master_host, r.master_port))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let inputs = recovery_inputs(topo, config, &replicas);
+    (!inputs.is_empty()).then(|| choose_recovery(&inputs, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::testing::{observed, state, status_row};
+
+    const CONF: &str = "[server default]\nuser=mha\npassword=x\nssh_user=root\n\
+        [server1]\nhostname=db1\n[server2]\nhostname=db2\n[server3]\nhostname=db3\n";
+
+    /// db1 the master; db2 and db3 file/position replicas with relay_log_purge=ON, db3
+    /// with log_slave_updates=OFF when `db3_logs` is false.
+    fn file_pos(db3_logs: bool) -> Topology {
+        let replica = |logs: bool| {
+            let mut row = status_row("db1", 1000, "0-1-10", 0);
+            row.insert("Using_Gtid".into(), Some("No".into()));
+            let mut s = state("0-1-10", Some(row));
+            s.log_slave_updates = logs;
+            Ok(s)
+        };
+        Topology {
+            servers: vec![
+                observed(0, "db1", Ok(state("0-1-10", None))),
+                observed(1, "db2", replica(true)),
+                observed(2, "db3", replica(db3_logs)),
+            ],
+        }
+    }
+
+    fn purge_findings(a: &Assessment) -> Vec<(Severity, String)> {
+        a.findings
+            .iter()
+            .filter(|f| matches!(f.problem, Problem::RelayLogPurgeOn { .. }))
+            .map(|f| (f.severity, f.server.clone().unwrap_or_default()))
+            .collect()
+    }
+
+    /// check_repl says which recovery a failover would use, and relay_log_purge=ON becomes a
+    /// warning when that recovery may read relay logs.
+    #[test]
+    fn the_recovery_outlook_and_what_relay_log_diffs_need() {
+        let opts = CheckOptions {
+            seconds_behind_master: 30,
+            detection_window: 4.0,
+            ignore_fail_on_start: false,
+        };
+        let config = crate::config::from_text(CONF);
+        let a = assess(&file_pos(true), &config, &opts);
+        let c = a.recovery.clone().unwrap();
+        assert_eq!(
+            (c.recovery, c.why.clone()),
+            (Recovery::Gtid, RecoveryWhy::NoneBehind)
+        );
+        assert!(
+            purge_findings(&a)
+                .iter()
+                .all(|(sev, _)| *sev == Severity::Info)
+        );
+
+        let a = assess(&file_pos(false), &config, &opts);
+        assert_eq!(
+            a.recovery.clone().unwrap().why,
+            RecoveryWhy::IfBehindOneOf {
+                servers: vec!["db3(db3:3306)".into()]
+            }
+        );
+        assert_eq!(
+            purge_findings(&a),
+            [
+                (Severity::Warning, "db2(db2:3306)".to_string()),
+                (Severity::Warning, "db3(db3:3306)".to_string())
+            ]
+        );
+
+        let config = crate::config::from_text(
+            &CONF.replace("ssh_user=root\n", "ssh_user=root\nuse_gtid_auto_pos=0\n"),
+        );
+        let a = assess(&file_pos(true), &config, &opts);
+        assert_eq!(a.recovery.clone().unwrap().recovery, Recovery::Positions);
+        assert_eq!(purge_findings(&a).len(), 2);
     }
 }

@@ -9,7 +9,7 @@ use super::checks::{self, MasterView};
 use super::elect::{self, Ranking};
 use super::guard::GuardRefusal;
 use crate::config::Config;
-use crate::topology::{Flavour, ReplicaStatus, Topology};
+use crate::topology::{BinlogPos, Flavour, ReplicaStatus, Topology};
 
 /// How the replicas replicate: every one by GTID, or at least one by file and position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -17,6 +17,218 @@ use crate::topology::{Flavour, ReplicaStatus, Topology};
 pub enum Mode {
     Gtid,
     FilePos,
+}
+
+/// How the failover gives every server what the most advanced one has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recovery {
+    /// By MariaDB GTIDs: the new master replicates from the latest replica until it has all
+    /// of it, the others from the new master. Needs the transactions in those servers'
+    /// binlogs (log_slave_updates=ON).
+    Gtid,
+    /// By master coordinates, as MHA's apply_diff_relay_logs: what each server lacks is cut
+    /// out of the latest replica's relay logs (master coordinates after its executed position)
+    /// and applied to it, then every replica takes the new master's binlog coordinates. Needs
+    /// the relay logs (relay_log_purge=0), not log_slave_updates.
+    Positions,
+}
+
+/// Why that recovery, in a DBA's words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "why", rename_all = "snake_case")]
+pub enum RecoveryWhy {
+    /// `use_gtid_auto_pos = 0` on these servers.
+    UseGtidAutoPosOff { servers: Vec<String> },
+    /// Every replica replicates by GTID.
+    AllGtid,
+    /// File/position replication, and no replica is behind the latest one(s).
+    NoneBehind,
+    /// File/position replication, and a latest replica writes what it replicates to its
+    /// binlog: the others can fetch what they lack by GTID.
+    LatestLogsReplicated { latest: String },
+    /// File/position replication, replicas behind the latest one(s), and no latest replica
+    /// writes what it replicates to its binlog (log_slave_updates=OFF): by GTID they could
+    /// never get it.
+    LatestWithoutLogSlaveUpdates {
+        latest: Vec<String>,
+        behind: Vec<String>,
+    },
+    /// check_repl's outlook: file/position replication with replicas that do not write what
+    /// they replicate to their binlog: when one of them is the latest and another is behind
+    /// at the moment of the failover, recovery goes by positions.
+    IfBehindOneOf { servers: Vec<String> },
+}
+
+/// The recovery a failover uses, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecoveryChoice {
+    pub recovery: Recovery,
+    #[serde(flatten)]
+    pub why: RecoveryWhy,
+}
+
+impl std::fmt::Display for RecoveryChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use RecoveryWhy::*;
+        f.write_str(match self.recovery {
+            Recovery::Gtid => "by GTID",
+            Recovery::Positions => "position-based (relay-log diffs)",
+        })?;
+        match &self.why {
+            UseGtidAutoPosOff { servers } => {
+                write!(f, ": use_gtid_auto_pos=0 on {}", servers.join(", "))
+            }
+            AllGtid => f.write_str(": every replica replicates by GTID"),
+            NoneBehind => f.write_str(": no replica is behind the latest"),
+            LatestLogsReplicated { latest } => write!(
+                f,
+                ": the latest replica {latest} writes what it replicates to its binlog (log_slave_updates=ON)"
+            ),
+            LatestWithoutLogSlaveUpdates { latest, behind } => write!(
+                f,
+                ": {} lag behind {}, which do not write what they replicate to their binlog (log_slave_updates=OFF)",
+                behind.join(", "),
+                latest.join(", ")
+            ),
+            IfBehindOneOf { servers } => write!(
+                f,
+                " as long as no replica is behind one of {} (log_slave_updates=OFF); position-based (relay-log diffs) if one is when the master dies",
+                servers.join(", ")
+            ),
+        }
+    }
+}
+
+/// What the recovery rule needs to know about one replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryInput {
+    pub name: String,
+    pub uses_gtid: bool,
+    pub use_gtid_auto_pos: bool,
+    pub read_pos: Option<BinlogPos>,
+    pub delayed: bool,
+    /// log_bin and log_slave_updates: what it replicates is in its binlog.
+    pub logs_replicated: bool,
+}
+
+/// The rule that picks the recovery (docs/failover.md, "Position-based recovery"):
+///
+/// 1. `use_gtid_auto_pos = 0` on any replica taking part: by positions (MHA's meaning: no
+///    GTID auto-positioning).
+/// 2. Every replica replicates by GTID: by GTID.
+/// 3. File/position replication: by GTID (MariaDB keeps GTIDs in both modes) unless some
+///    replica is behind the latest one(s) and no latest one writes what it replicates to its
+///    binlog: then the GTID route cannot reach the replicas behind, and it goes by positions.
+///
+/// Delayed replicas neither count as latest nor as behind: they keep their delay.
+/// `assume_lag`: check_repl's outlook, for a healthy cluster whose replicas are all at the
+/// same position now but may not be when the master dies.
+pub fn choose_recovery(replicas: &[RecoveryInput], assume_lag: bool) -> RecoveryChoice {
+    let choice = |recovery, why| RecoveryChoice { recovery, why };
+    let off: Vec<String> = replicas
+        .iter()
+        .filter(|r| !r.use_gtid_auto_pos)
+        .map(|r| r.name.clone())
+        .collect();
+    if !off.is_empty() {
+        return choice(
+            Recovery::Positions,
+            RecoveryWhy::UseGtidAutoPosOff { servers: off },
+        );
+    }
+    if replicas.iter().all(|r| r.uses_gtid) {
+        return choice(Recovery::Gtid, RecoveryWhy::AllGtid);
+    }
+    let live: Vec<&RecoveryInput> = replicas.iter().filter(|r| !r.delayed).collect();
+    if assume_lag {
+        let unlogged: Vec<String> = live
+            .iter()
+            .filter(|r| !r.logs_replicated)
+            .map(|r| r.name.clone())
+            .collect();
+        return if unlogged.is_empty() || live.len() < 2 {
+            choice(Recovery::Gtid, RecoveryWhy::NoneBehind)
+        } else {
+            choice(
+                Recovery::Gtid,
+                RecoveryWhy::IfBehindOneOf { servers: unlogged },
+            )
+        };
+    }
+    let top = live.iter().filter_map(|r| r.read_pos.clone()).max();
+    let (latest, behind): (Vec<&&RecoveryInput>, Vec<&&RecoveryInput>) =
+        live.iter().partition(|r| r.read_pos == top);
+    if behind.is_empty() {
+        return choice(Recovery::Gtid, RecoveryWhy::NoneBehind);
+    }
+    if let Some(l) = latest.iter().find(|r| r.logs_replicated) {
+        return choice(
+            Recovery::Gtid,
+            RecoveryWhy::LatestLogsReplicated {
+                latest: l.name.clone(),
+            },
+        );
+    }
+    let names = |v: &[&&RecoveryInput]| v.iter().map(|r| r.name.clone()).collect();
+    choice(
+        Recovery::Positions,
+        RecoveryWhy::LatestWithoutLogSlaveUpdates {
+            latest: names(&latest),
+            behind: names(&behind),
+        },
+    )
+}
+
+/// The recovery rule's inputs for the replicas of `topo` at `indexes`.
+pub fn recovery_inputs(topo: &Topology, config: &Config, indexes: &[usize]) -> Vec<RecoveryInput> {
+    indexes
+        .iter()
+        .filter_map(|&i| {
+            let o = &topo.servers[i];
+            let s = o.alive()?;
+            let r = s.replica.as_ref()?;
+            Some(RecoveryInput {
+                name: o.name(),
+                uses_gtid: r.uses_gtid(),
+                use_gtid_auto_pos: config.servers[o.order].use_gtid_auto_pos,
+                read_pos: r.read_pos.clone(),
+                delayed: r.sql_delay > 0,
+                logs_replicated: s.log_bin && s.log_slave_updates,
+            })
+        })
+        .collect()
+}
+
+/// The recovery a failover with `facts` uses.
+pub fn recovery(facts: &Facts, config: &Config) -> RecoveryChoice {
+    choose_recovery(
+        &recovery_inputs(&facts.topo, config, &facts.replicas),
+        false,
+    )
+}
+
+/// Position-based recovery: what one server behind the latest replica gets from the latest
+/// replica's relay logs, in master binlog coordinates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DiffPlan {
+    pub server: String,
+    /// The relay logs read.
+    pub source: String,
+    /// The master's events after this coordinate (what the server will have executed)...
+    pub after: BinlogPos,
+    /// ...up to this one (what the latest replica received).
+    pub up_to: BinlogPos,
+}
+
+impl std::fmt::Display for DiffPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the master's events after {} up to {} from {}'s relay logs",
+            self.after, self.up_to, self.source
+        )
+    }
 }
 
 /// Why `mha` will not fail over (or, `Stale`, will not go on), in a DBA's words.
@@ -196,6 +408,11 @@ pub struct Plan {
     /// The replica that received the most of the dead master's binlog.
     pub latest: String,
     pub mode: Mode,
+    /// How every server gets what the most advanced one has, and why.
+    pub recovery: RecoveryChoice,
+    /// Position-based recovery only: what each server behind the latest replica gets from its
+    /// relay logs.
+    pub diffs: Vec<DiffPlan>,
     /// Every replica taking part, in configuration order.
     pub replicas: Vec<ReplicaStep>,
     /// Where the dead master's binlog after the latest replica is read from, in order.
@@ -244,7 +461,13 @@ pub fn rank(facts: &Facts, config: &Config, asked: &Asked) -> Result<Ranking, Re
     let topo = &facts.topo;
     let forced = forced_block(topo, asked.new_master)?;
     let mut candidates = checks::replica_facts(topo, config, Some(facts.dead));
+    // Relay-log diffs reach every replica whatever it writes to its binlog: the ranking's
+    // log_slave_updates rules (who could catch up from whom by GTID) do not apply.
+    let by_positions = recovery(facts, config).recovery == Recovery::Positions;
     for c in &mut candidates {
+        if by_positions {
+            c.log_slave_updates = true;
+        }
         let takes_part = facts
             .replicas
             .iter()
@@ -302,6 +525,11 @@ pub fn plan(
             needs,
         });
     }
+    let recovery = recovery(facts, config);
+    let diffs = match recovery.recovery {
+        Recovery::Gtid => vec![],
+        Recovery::Positions => diff_plans(facts, latest),
+    };
     let dead_name = topo.servers[facts.dead].name();
     let after = read_pos(latest)
         .map(|p| p.to_string())
@@ -334,12 +562,39 @@ pub fn plan(
         new_master_block: winner.block.clone(),
         latest: topo.servers[latest].name(),
         mode: facts.mode,
+        recovery,
+        diffs,
         replicas,
         binlog_sources,
         predicted_loss,
         hooks: vec![],
         ranking,
     })
+}
+
+/// Position-based recovery: every replica (not delayed) that received less than the latest
+/// gets the master's events from there on out of the latest replica's relay logs. Phase 3.1
+/// applies every relay log first, so a replica will have executed what it received.
+fn diff_plans(facts: &Facts, latest: usize) -> Vec<DiffPlan> {
+    let topo = &facts.topo;
+    let status = |i: usize| topo.servers[i].alive().and_then(|s| s.replica.as_ref());
+    let Some(up_to) = status(latest).and_then(|r| r.read_pos.clone()) else {
+        return vec![];
+    };
+    facts
+        .replicas
+        .iter()
+        .filter_map(|&i| {
+            let r = status(i).filter(|r| r.sql_delay == 0)?;
+            let after = r.read_pos.clone().filter(|p| *p < up_to)?;
+            Some(DiffPlan {
+                server: topo.servers[i].name(),
+                source: topo.servers[latest].name(),
+                after,
+                up_to: up_to.clone(),
+            })
+        })
+        .collect()
 }
 
 /// The plan in steps, MHA's phase numbers first (what `--dry-run` prints).
@@ -362,6 +617,7 @@ pub fn render(plan: &Plan, dead_ssh: Option<bool>) -> Vec<String> {
             "Phase 3.1: wait until every replica has applied its relay log; the latest is {}",
             plan.latest
         ),
+        format!("Recovery: {}", plan.recovery),
     ];
     steps.push(if plan.binlog_sources.is_empty() {
         "Phase 3.2: the dead master's binlog cannot be saved".into()
@@ -376,37 +632,64 @@ pub fn render(plan: &Plan, dead_ssh: Option<bool>) -> Vec<String> {
     }
     steps.push(format!("Phase 3.3: promote {}", plan.new_master));
     for r in &plan.replicas {
-        match &r.needs {
+        steps.push(match &r.needs {
             Needs::Promote {
                 catch_up_from,
                 lift_delay,
-            } => {
-                let mut s = format!("Phase 3.4: {}:", r.server);
-                if *lift_delay {
-                    s.push_str(" lift its MASTER_DELAY,");
-                }
-                if let Some(from) = catch_up_from {
-                    s.push_str(&format!(" catch up from the latest replica {from},"));
-                }
-                s.push_str(" apply the saved binlog, RESET SLAVE ALL");
-                steps.push(s);
-            }
-            Needs::Follow { delay } => steps.push(format!(
-                "Phase 4: {}: replicate from the new master ({}){}",
-                r.server,
-                match plan.mode {
-                    Mode::Gtid => "GTID",
-                    Mode::FilePos => "GTID catch-up, then the new master's binlog coordinates",
-                },
-                match delay {
-                    Some(d) => format!(", keeping SQL_Delay={d}, not waited for"),
-                    None => String::new(),
-                }
-            )),
-        }
+            } => render_promote(plan, r, catch_up_from.as_deref(), *lift_delay),
+            Needs::Follow { delay } => render_follow(plan, r, *delay),
+        });
     }
     steps.push("Phase 5 (beside phase 4): SET GLOBAL read_only=0 on the new master, then master_ip_failover_script --command=start".into());
     steps
+}
+
+/// The diff a server gets, in the plan's words, when position-based recovery gives it one.
+fn diff_of<'a>(plan: &'a Plan, server: &str) -> Option<&'a DiffPlan> {
+    plan.diffs.iter().find(|d| d.server == server)
+}
+
+fn render_promote(
+    plan: &Plan,
+    r: &ReplicaStep,
+    catch_up_from: Option<&str>,
+    lift_delay: bool,
+) -> String {
+    let mut s = format!("Phase 3.4: {}:", r.server);
+    if lift_delay {
+        s.push_str(" lift its MASTER_DELAY,");
+    }
+    if let Some(d) = diff_of(plan, &r.server) {
+        s.push_str(&format!(" apply {d},"));
+    } else if let Some(from) = catch_up_from {
+        s.push_str(&format!(" catch up from the latest replica {from},"));
+    }
+    s.push_str(" apply the saved binlog, RESET SLAVE ALL");
+    s
+}
+
+fn render_follow(plan: &Plan, r: &ReplicaStep, delay: Option<u64>) -> String {
+    let kept = match delay {
+        Some(d) => format!(", keeping SQL_Delay={d}, not waited for"),
+        None => String::new(),
+    };
+    if plan.recovery.recovery == Recovery::Positions && delay.is_none() {
+        let diff = diff_of(plan, &r.server)
+            .map(|d| format!("{d} and "))
+            .unwrap_or_default();
+        return format!(
+            "Phase 4: {}: apply {diff}the saved binlog, then replicate from the new master's binlog coordinates",
+            r.server
+        );
+    }
+    format!(
+        "Phase 4: {}: replicate from the new master ({}){kept}",
+        r.server,
+        match plan.mode {
+            Mode::Gtid => "GTID",
+            Mode::FilePos => "GTID catch-up, then the new master's binlog coordinates",
+        },
+    )
 }
 
 /// Is the plan still true of the replicas as read again just before its first irreversible
@@ -639,5 +922,206 @@ mod tests {
             stale(&[(1, at("db1")), (2, at("db1"))], true),
             "the dead master db1(db1:3306) accepts connections again"
         );
+    }
+
+    fn input(name: &str, gtid: bool, auto_pos: bool, pos: u64, logs: bool) -> RecoveryInput {
+        RecoveryInput {
+            name: name.into(),
+            uses_gtid: gtid,
+            use_gtid_auto_pos: auto_pos,
+            read_pos: Some(BinlogPos::new("bin.000001", pos)),
+            delayed: false,
+            logs_replicated: logs,
+        }
+    }
+
+    #[test]
+    fn the_rule_that_picks_the_recovery() {
+        use Recovery::*;
+        // (replicas: (name, GTID, use_gtid_auto_pos, read position, log_slave_updates),
+        //  assume_lag, recovery, why as text)
+        type Case = (Vec<RecoveryInput>, bool, Recovery, &'static str);
+        let cases: Vec<Case> = vec![
+            (
+                vec![
+                    input("a", true, true, 9, true),
+                    input("b", true, true, 5, false),
+                ],
+                false,
+                Gtid,
+                "by GTID: every replica replicates by GTID",
+            ),
+            // use_gtid_auto_pos=0 forces positions, GTIDs or not.
+            (
+                vec![
+                    input("a", true, false, 9, true),
+                    input("b", true, true, 9, true),
+                ],
+                false,
+                Positions,
+                "position-based (relay-log diffs): use_gtid_auto_pos=0 on a",
+            ),
+            // File/position, nobody behind: GTID (nothing to fetch).
+            (
+                vec![
+                    input("a", false, true, 9, false),
+                    input("b", false, true, 9, false),
+                ],
+                false,
+                Gtid,
+                "by GTID: no replica is behind the latest",
+            ),
+            // File/position, the latest logs what it replicates: the GTID route works.
+            (
+                vec![
+                    input("a", false, true, 9, true),
+                    input("b", false, true, 5, false),
+                ],
+                false,
+                Gtid,
+                "by GTID: the latest replica a writes what it replicates to its binlog (log_slave_updates=ON)",
+            ),
+            // File/position, the latest does not: only relay-log diffs reach b.
+            (
+                vec![
+                    input("a", false, true, 9, false),
+                    input("b", false, true, 5, true),
+                ],
+                false,
+                Positions,
+                "position-based (relay-log diffs): b lag behind a, which do not write what they replicate to their binlog (log_slave_updates=OFF)",
+            ),
+            // Mixed GTID and file/position replicas count as file/position.
+            (
+                vec![
+                    input("a", true, true, 9, false),
+                    input("b", false, true, 5, false),
+                ],
+                false,
+                Positions,
+                "position-based (relay-log diffs): b lag behind a, which do not write what they replicate to their binlog (log_slave_updates=OFF)",
+            ),
+            // check_repl's outlook on a healthy file/position cluster.
+            (
+                vec![
+                    input("a", false, true, 9, true),
+                    input("b", false, true, 9, false),
+                ],
+                true,
+                Gtid,
+                "by GTID as long as no replica is behind one of b (log_slave_updates=OFF); position-based (relay-log diffs) if one is when the master dies",
+            ),
+            (
+                vec![
+                    input("a", false, true, 9, true),
+                    input("b", false, true, 9, true),
+                ],
+                true,
+                Gtid,
+                "by GTID: no replica is behind the latest",
+            ),
+        ];
+        for (inputs, assume_lag, want, text) in cases {
+            let c = choose_recovery(&inputs, assume_lag);
+            assert_eq!((c.recovery, c.to_string().as_str()), (want, text));
+        }
+        // A delayed replica is neither latest nor behind.
+        let mut delayed = input("b", false, true, 5, true);
+        delayed.delayed = true;
+        let c = choose_recovery(&[input("a", false, true, 9, false), delayed], false);
+        assert_eq!(c.why, RecoveryWhy::NoneBehind);
+    }
+
+    /// db2 received less than db3; neither writes what it replicates to its binlog;
+    /// file/position replication.
+    fn file_pos_without_log_slave_updates() -> Topology {
+        let mut t = cluster((1000, "0-1-10", 0), (1200, "0-1-12", 0));
+        for i in [1, 2] {
+            if let Ok(s) = &mut t.servers[i].state {
+                s.log_slave_updates = false;
+                if let Some(r) = &mut s.replica {
+                    r.using_gtid = "No".into();
+                }
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn positions_plan_the_diffs_and_ignore_log_slave_updates_in_the_ranking() {
+        let p = planned(
+            file_pos_without_log_slave_updates(),
+            CONF,
+            &Asked::default(),
+        )
+        .unwrap();
+        assert_eq!(p.mode, Mode::FilePos);
+        assert_eq!(p.recovery.recovery, Recovery::Positions);
+        // Without relay-log diffs db2 could never catch up from db3, and db3 would be
+        // promoted only as a last resort; with them both are fine, and db3 (latest) wins.
+        assert_eq!(p.new_master, "server3 db3(db3:3306)");
+        assert!(
+            !serde_json::to_string(&p.ranking)
+                .unwrap()
+                .contains("log_slave_updates"),
+            "{:?}",
+            p.ranking
+        );
+        assert_eq!(
+            p.diffs,
+            [DiffPlan {
+                server: "db2(db2:3306)".into(),
+                source: "db3(db3:3306)".into(),
+                after: BinlogPos::new("bin.000001", 1000),
+                up_to: BinlogPos::new("bin.000001", 1200),
+            }]
+        );
+        let steps = render(&p, Some(false)).join("\n");
+        for want in [
+            "Recovery: position-based (relay-log diffs): db2(db2:3306) lag behind db3(db3:3306)",
+            "Phase 3.4: db3(db3:3306): apply the saved binlog, RESET SLAVE ALL",
+            "Phase 4: db2(db2:3306): apply the master's events after bin.000001:1000 up to bin.000001:1200 from db3(db3:3306)'s relay logs and the saved binlog, then replicate from the new master's binlog coordinates",
+        ] {
+            assert!(steps.contains(want), "{want}\n{steps}");
+        }
+        // Forced onto the lagging db2: it gets the diff itself.
+        let forced = ("db2".to_string(), None);
+        let asked = Asked {
+            new_master: Some(&forced),
+            ..Asked::default()
+        };
+        let p = planned(file_pos_without_log_slave_updates(), CONF, &asked).unwrap();
+        let steps = render(&p, Some(false)).join("\n");
+        assert!(
+            steps.contains("Phase 3.4: db2(db2:3306): apply the master's events after bin.000001:1000 up to bin.000001:1200 from db3(db3:3306)'s relay logs, apply the saved binlog"),
+            "{steps}"
+        );
+        assert!(
+            steps.contains("Phase 4: db3(db3:3306): apply the saved binlog, then replicate from the new master's binlog coordinates"),
+            "{steps}"
+        );
+    }
+
+    #[test]
+    fn use_gtid_auto_pos_0_goes_by_positions_in_a_gtid_cluster() {
+        let conf = CONF.replace("ssh_user=root\n", "ssh_user=root\nuse_gtid_auto_pos=0\n");
+        let p = planned(
+            cluster((1000, "0-1-10", 0), (1200, "0-1-12", 0)),
+            &conf,
+            &Asked::default(),
+        )
+        .unwrap();
+        assert_eq!(p.mode, Mode::Gtid);
+        assert_eq!(p.recovery.recovery, Recovery::Positions);
+        assert_eq!(p.diffs.len(), 1);
+        // Without it: GTID, no diffs, the plan as before.
+        let p = planned(
+            cluster((1000, "0-1-10", 0), (1200, "0-1-12", 0)),
+            CONF,
+            &Asked::default(),
+        )
+        .unwrap();
+        assert_eq!(p.recovery.recovery, Recovery::Gtid);
+        assert!(p.diffs.is_empty());
     }
 }
