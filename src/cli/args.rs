@@ -430,6 +430,11 @@ pub struct SandboxUpArgs {
     /// server's own, half of slave_net_timeout (the sandbox sets 10 s, so 5 s).
     #[arg(long, value_name = "SECONDS", value_parser = heartbeat_secs)]
     pub heartbeat: Option<f64>,
+    /// Every server with log_slave_updates=OFF: a replica's binlog then holds none of what
+    /// it replicates, and a failover with replicas behind the latest one recovers by relay-log
+    /// positions (see docs/failover.md).
+    #[arg(long = "no-log-slave-updates", alias = "no_log_slave_updates")]
+    pub no_log_slave_updates: bool,
 }
 
 /// MASTER_HEARTBEAT_PERIOD takes 0 (off) to 4294967 seconds, with millisecond resolution.

@@ -100,6 +100,11 @@ pub enum Problem {
         file: String,
         dirs: Vec<String>,
     },
+    /// Position-based recovery reads the latest replica's relay logs over SSH.
+    RelayLogUnreadable {
+        path: String,
+        detail: String,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -191,6 +196,10 @@ impl std::fmt::Display for Problem {
             BinlogServerBehind { file } => write!(
                 f,
                 "has no copy of the master's current binlog file {file} in master_binlog_dir: is it still receiving the master's binlog?"
+            ),
+            RelayLogUnreadable { path, detail } => write!(
+                f,
+                "its relay log {path} cannot be read over SSH ({detail}): position-based recovery could not cut what the other replicas lack from it"
             ),
             BinlogNotInMasterBinlogDir { file, dirs } => write!(
                 f,

@@ -236,6 +236,101 @@ pub async fn binlog_server_checks(config: &Config, master_file: Option<String>) 
     out
 }
 
+/// Where a server keeps its relay logs: the directory and the file name prefix, from
+/// `@@relay_log_basename`, else `@@datadir` and the prefix of `Relay_Log_File`.
+pub fn relay_dir(basename: &str, datadir: &str, relay_log_file: &str) -> (String, String) {
+    if let Some((dir, prefix)) = basename.rsplit_once('/')
+        && !prefix.is_empty()
+    {
+        return (dir.to_string(), prefix.to_string());
+    }
+    let name = relay_log_file.rsplit('/').next().unwrap_or(relay_log_file);
+    let prefix = name.rsplit_once('.').map(|(p, _)| p).unwrap_or(name);
+    (
+        datadir.trim_end_matches('/').to_string(),
+        prefix.to_string(),
+    )
+}
+
+/// What position-based recovery needs, when a failover may go by positions: every replica's
+/// current relay log readable over SSH (an error when the failover would certainly go by
+/// positions, a warning when only a lag at that moment would make it).
+pub async fn relay_log_checks(
+    config: &Config,
+    topology: &Topology,
+    assessment: &Assessment,
+) -> Vec<Finding> {
+    use crate::engine::plan::{Recovery, RecoveryWhy};
+    let severity = match &assessment.recovery {
+        Some(c) if c.recovery == Recovery::Positions => Severity::Error,
+        Some(c) if matches!(c.why, RecoveryWhy::IfBehindOneOf { .. }) => Severity::Warning,
+        _ => return vec![],
+    };
+    let Some(m) = assessment.master_index().map(|i| &topology.servers[i]) else {
+        return vec![];
+    };
+    let mut set = tokio::task::JoinSet::new();
+    for o in &topology.servers {
+        let Some(r) = o.alive().and_then(|s| s.replica.as_ref()) else {
+            continue;
+        };
+        let s = config.servers[o.order].clone();
+        if !m.is_at(&r.master_host, r.master_port) || s.skip_init_ssh_check {
+            continue;
+        }
+        let relay_log_file = r.relay_log_file.clone();
+        set.spawn(async move {
+            let detail = match relay_log_readable(&s, &relay_log_file).await {
+                Ok(()) => return None,
+                Err(d) => d,
+            };
+            Some(Finding::new(
+                severity,
+                Some(s.display_name()),
+                Problem::RelayLogUnreadable {
+                    path: detail.0,
+                    detail: detail.1,
+                },
+            ))
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(r) = set.join_next().await {
+        out.extend(r.ok().flatten());
+    }
+    out.sort_by(|a, b| a.server.cmp(&b.server));
+    out
+}
+
+/// The replica's current relay log can be read over SSH; else (its path, why not).
+async fn relay_log_readable(
+    s: &ServerConfig,
+    relay_log_file: &str,
+) -> Result<(), (String, String)> {
+    let timeout = Duration::from_secs(5);
+    let target = super::observe::target(s);
+    let location = async {
+        let mut db = crate::sql::connect(&target, timeout).await?;
+        let l = db.relay_log_location().await;
+        db.disconnect().await;
+        l
+    };
+    let (basename, datadir) = location
+        .await
+        .map_err(|e| (relay_log_file.to_string(), e.to_string()))?;
+    let (dir, _) = relay_dir(&basename, &datadir, relay_log_file);
+    let name = relay_log_file.rsplit('/').next().unwrap_or(relay_log_file);
+    let path = format!("{dir}/{name}");
+    let cmd = format!("test -r {}", crate::hooks::shell_quote(&path));
+    let pool = crate::ssh::pool::pool();
+    match tokio::time::timeout(timeout * 2, pool.exec(&s.ssh, &cmd, timeout)).await {
+        Ok(Ok(out)) if out.success() => Ok(()),
+        Ok(Ok(_)) => Err((path, "not readable by the SSH user".into())),
+        Ok(Err(e)) => Err((path, e.to_string())),
+        Err(_) => Err((path, "timed out".into())),
+    }
+}
+
 /// What detection will cost with this configuration and these replicas. `ssh_checked`: the
 /// SSH logins ran and their failures are among the findings.
 pub fn detection_cost(
@@ -367,6 +462,10 @@ pub async fn check_repl(
     assessment
         .findings
         .extend(binlog_file_checks(config, &topology, &assessment, check_ssh).await);
+    if check_ssh {
+        let relay = relay_log_checks(config, &topology, &assessment).await;
+        assessment.findings.extend(relay);
+    }
     if let Some(i) = assessment.master_index() {
         let master = &config.servers[topology.servers[i].order];
         assessment

@@ -63,6 +63,9 @@ pub struct UpOptions {
     /// a production replica usually has it: half of slave_net_timeout (the sandbox's my.cnf
     /// sets 10, so 5 s; 30 s on a server with no setting).
     pub heartbeat: Option<f64>,
+    /// `log_slave_updates` of every server: ON (what MHA asks for), or OFF, where a replica's
+    /// binlog holds none of what it replicates (position-based recovery's case).
+    pub log_slave_updates: bool,
 }
 
 /// A node placed in a network namespace with its own address, so a test can cut its
@@ -372,6 +375,7 @@ async fn build(
             port,
             state.mode,
             i > 0,
+            opts.log_slave_updates,
             sshd,
         )?;
         node.netns = hosts.get(i).map(|h| h.netns.clone());

@@ -207,6 +207,7 @@ pub fn prepare_node(
     port: u16,
     mode: Mode,
     replica: bool,
+    log_slave_updates: bool,
     sshd: super::SshdState,
 ) -> Result<NodeState> {
     let node_dir = dir.join(name);
@@ -232,10 +233,10 @@ pub fn prepare_node(
          report-host = {host}\nreport-port = {port}\n\
          # Binary logging as MHA needs it: on every server, replicas log what they apply.\n\
          log-bin = mysql-bin\nlog-bin-index = mysql-bin.index\nrelay-log = relay-bin\n\
-         log-slave-updates = ON\nbinlog-format = ROW\n\
+         log-slave-updates = {}\nbinlog-format = ROW\n\
          # Durable: an acknowledged commit is on disk.\n\
          sync-binlog = 1\ninnodb-flush-log-at-trx-commit = 1\n\
-         # MHA's setting (its relay-log diff read them); mha itself does not read relay logs.\n\
+         # MHA's setting: relay logs kept for position-based recovery (relay-log diffs).\n\
          relay-log-purge = OFF\n\
          skip-name-resolve\nmax-connections = 100\n\
          # Small footprint.\n\
@@ -246,6 +247,7 @@ pub fn prepare_node(
         node.socket.display(),
         node_dir.join("mysqld.pid").display(),
         node.error_log.display(),
+        if log_slave_updates { "ON" } else { "OFF" },
     );
     if replica {
         cnf.push_str("read-only = ON\n");

@@ -295,6 +295,12 @@ impl Dialect {
     }
 
     /// One row, columns `p` (pid file, maybe relative) and `d` (datadir).
+    /// Where the relay logs are: one row, columns `b` (`@@relay_log_basename`: directory and
+    /// file name prefix) and `d` (`@@datadir`).
+    pub fn relay_log_location(self) -> &'static str {
+        "SELECT @@global.relay_log_basename AS b, @@global.datadir AS d"
+    }
+
     pub fn pid_file(self) -> &'static str {
         "SELECT @@global.pid_file AS p, @@global.datadir AS d"
     }
@@ -626,7 +632,7 @@ mod tests {
         let m = Dialect::MariaDb;
         let pos = MariaGtidPos::parse("0-1-5,1-2-7").unwrap();
         let coords = BinlogPos::new("mysql-bin.000003", 1234);
-        let cases: [(String, &str); 20] = [
+        let cases: [(String, &str); 21] = [
             (m.set_read_only(true).into(), "SET GLOBAL read_only = 1"),
             (m.set_read_only(false).into(), "SET GLOBAL read_only = 0"),
             (m.read_only().into(), "SELECT @@global.read_only AS ro"),
@@ -634,6 +640,10 @@ mod tests {
             (
                 m.pid_file().into(),
                 "SELECT @@global.pid_file AS p, @@global.datadir AS d",
+            ),
+            (
+                m.relay_log_location().into(),
+                "SELECT @@global.relay_log_basename AS b, @@global.datadir AS d",
             ),
             (
                 m.other_sessions().into(),

@@ -318,6 +318,27 @@ impl Session {
         Ok(pos)
     }
 
+    /// Set `gtid_slave_pos` (replication threads stopped): the position a server reached by
+    /// transactions a client session applied (relay-log diffs, a saved binlog tail), which
+    /// otherwise stays where replication left it.
+    pub async fn set_slave_pos(&mut self, pos: &MariaGtidPos) -> Result<(), DbError> {
+        let sql = self.dialect.set_gtid_slave_pos(pos);
+        self.exec("set gtid_slave_pos", &sql).await
+    }
+
+    /// Where the server keeps its relay logs: `@@relay_log_basename` (directory and file name
+    /// prefix; empty when unset) and `@@datadir`.
+    pub async fn relay_log_location(&mut self) -> Result<(String, String), DbError> {
+        let row = self
+            .row_map(
+                "read the relay log location",
+                self.dialect.relay_log_location(),
+            )
+            .await?;
+        let get = |k: &str| column(row.clone(), k).unwrap_or_default();
+        Ok((get("b"), get("d")))
+    }
+
     /// `SHOW MASTER STATUS` as a position.
     pub async fn binlog_coords(&mut self) -> Result<BinlogPos, DbError> {
         let row = self

@@ -57,6 +57,20 @@ pub trait Db: Send + 'static {
     ) -> impl Future<Output = Result<(), WaitError>> + Send;
     fn disconnect(self) -> impl Future<Output = ()> + Send;
 
+    /// Position-based recovery's two operations. Provided (as a server that says nothing) so
+    /// that a scripted fake that never goes by positions need not script them.
+    fn set_slave_pos(
+        &mut self,
+        _pos: &MariaGtidPos,
+    ) -> impl Future<Output = Result<(), DbError>> + Send {
+        async { Ok(()) }
+    }
+    fn relay_log_location(
+        &mut self,
+    ) -> impl Future<Output = Result<(String, String), DbError>> + Send {
+        async { Ok((String::new(), String::new())) }
+    }
+
     /// `SET GLOBAL read_only`.
     fn set_read_only(&mut self, on: bool) -> impl Future<Output = Result<(), DbError>> + Send {
         let what = if on {
@@ -130,6 +144,12 @@ impl Db for Session {
     }
     async fn disconnect(self) {
         Session::disconnect(self).await
+    }
+    async fn set_slave_pos(&mut self, pos: &MariaGtidPos) -> Result<(), DbError> {
+        Session::set_slave_pos(self, pos).await
+    }
+    async fn relay_log_location(&mut self) -> Result<(String, String), DbError> {
+        Session::relay_log_location(self).await
     }
 }
 

@@ -34,6 +34,7 @@ pub async fn sandbox_up(
         basedir: None,
         hosts: vec![],
         heartbeat: None,
+        log_slave_updates: true,
     };
     let state = mha::sandbox::up(&opts).await.expect("sandbox up");
     (dir, state)

@@ -50,6 +50,20 @@ impl Cluster {
 
     /// A cluster whose nodes live in the given network namespaces.
     pub async fn start_on(replicas: u8, mode: Mode, hosts: Vec<mha::sandbox::NodeHost>) -> Cluster {
+        Cluster::start_with(replicas, mode, hosts, true).await
+    }
+
+    /// A cluster in which every server has log_slave_updates=OFF.
+    pub async fn start_without_log_slave_updates(replicas: u8, mode: Mode) -> Cluster {
+        Cluster::start_with(replicas, mode, vec![], false).await
+    }
+
+    async fn start_with(
+        replicas: u8,
+        mode: Mode,
+        hosts: Vec<mha::sandbox::NodeHost>,
+        log_slave_updates: bool,
+    ) -> Cluster {
         let ports = port_block();
         let dir = tempfile::Builder::new()
             .prefix("mha-it-")
@@ -63,6 +77,7 @@ impl Cluster {
             basedir: None,
             hosts,
             heartbeat: None,
+            log_slave_updates,
         };
         let state = match sandbox::up(&opts).await {
             Ok(s) => s,

@@ -12,6 +12,7 @@ mod failover;
 mod manager;
 mod mha_hooks;
 mod netns;
+mod positions;
 mod proxy;
 mod sandbox;
 mod switchover;

@@ -70,6 +70,10 @@ pub enum ReplicaProblem {
     LacksUnlogged { missing: String, new_master: String },
     #[error("has log_slave_updates=OFF: the new master cannot copy what it lacks from it")]
     LatestWithoutLogSlaveUpdates,
+    #[error(
+        "cannot be given what it lacks from the {relay_logs}: {why}; rebuild it from the new master"
+    )]
+    NoRelayDiff { relay_logs: String, why: String },
 }
 
 impl FailoverError {

@@ -33,13 +33,15 @@ mod error;
 mod order;
 mod phases;
 mod record;
+mod relay_diff;
 
 use binlog_tail::*;
 pub use error::{FailoverError, HookFailed, ReplicaProblem};
 use phases::*;
 pub use record::*;
+use relay_diff::*;
 
-use crate::engine::plan::{self, Facts, Plan, Refusal};
+use crate::engine::plan::{self, Facts, Plan, Recovery, Refusal};
 
 #[derive(Debug, Clone, Default)]
 pub struct FailoverOptions {

@@ -757,7 +757,7 @@ pub(super) struct Latest {
 }
 
 impl Latest {
-    fn exec_pos(&self) -> BinlogPos {
+    pub(super) fn exec_pos(&self) -> BinlogPos {
         self.latest
             .status
             .exec_pos
@@ -780,12 +780,24 @@ pub(super) struct NewMaster {
     pub(super) topo: Topology,
     pub(super) idx: usize,
     pub(super) cfg: ServerConfig,
+    /// How the servers get what the latest replica has (the plan's decision).
+    pub(super) recovery: Recovery,
 }
 
 /// Phase 3.4's result: where the recovered new master stands.
 pub(super) struct Promotion {
     pub(super) pos: NewMasterPos,
     pub(super) coords: BinlogPos,
+    /// Position-based recovery: what the other replicas apply in phase 4.
+    pub(super) replay: Option<Replays>,
+}
+
+/// Position-based recovery's material for phase 4: each replica's relay-log diff and the
+/// dead master's saved tail, which every server applies.
+pub(super) struct Replays {
+    pub(super) diffs: RelayDiffs,
+    pub(super) tail: Vec<PathBuf>,
+    pub(super) tail_gtids: Vec<String>,
 }
 
 /// Phase 3.1: every replica applies what it received; the latest one is found.
@@ -1093,14 +1105,18 @@ pub(super) async fn phase3_3<W: World>(
     run.rec.new_master = Some(new_cfg.display_name());
     info!("New master is {}", new_cfg.display_name());
     let note = planned.new_master.clone();
+    let recovery = planned.recovery.recovery;
+    info!("Recovery: {}", planned.recovery);
+    let notes = vec![note, format!("recovery {}", planned.recovery)];
     run.rec.planned = Some(planned);
     Ok(done(
         NewMaster {
             topo: facts.topo.clone(),
             idx: new_idx,
             cfg: new_cfg,
+            recovery,
         },
-        vec![note],
+        notes,
     ))
 }
 
@@ -1135,10 +1151,19 @@ pub(super) async fn phase3_4<W: World>(
         ));
     }
     let before = gtid_var(&mut db, "gtid_binlog_pos").await?;
-    catch_up_from_latest(run, &mut db, latest, new_master, &new_applied, &mut notes).await?;
+    let diffs = match new_master.recovery {
+        Recovery::Gtid => {
+            catch_up_from_latest(run, &mut db, latest, new_master, &new_applied, &mut notes)
+                .await?;
+            None
+        }
+        Recovery::Positions => {
+            Some(replay_on_new_master(run, &mut db, latest, new_master, &mut notes).await?)
+        }
+    };
     let after_catchup = gtid_var(&mut db, "gtid_binlog_pos").await?;
     let from_latest = after_catchup.not_in(&before);
-    if !from_latest.is_empty() {
+    if diffs.is_none() && !from_latest.is_empty() {
         let latest_name = new_master.topo.servers[latest.latest.idx].name();
         run.rec.recovered.push(Recovered {
             from: format!("latest replica {latest_name}"),
@@ -1148,7 +1173,12 @@ pub(super) async fn phase3_4<W: World>(
     if !saved.files.is_empty() {
         apply_saved_tail(run, &mut db, new_cfg, saved, &after_catchup, &mut notes).await?;
     }
-    let promotion = stand_alone(&mut db, new_cfg).await?;
+    let mut promotion = stand_alone(&mut db, new_cfg).await?;
+    promotion.replay = diffs.map(|diffs| Replays {
+        diffs,
+        tail: saved.files.clone(),
+        tail_gtids: saved.gtids.clone(),
+    });
     db.disconnect().await;
     let user = new_cfg
         .repl_user
@@ -1283,6 +1313,7 @@ async fn stand_alone(db: &mut impl Db, new_cfg: &ServerConfig) -> PResult<Promot
             replicated_unlogged,
         },
         coords,
+        replay: None,
     })
 }
 
@@ -1322,50 +1353,10 @@ pub(super) async fn phase4<W: World>(
     p5: impl std::future::Future<Output = PResult<Done<bool>>>,
     p5_out: &mut Option<(PResult<Done<bool>>, Instant)>,
 ) -> PResult<Done<bool>> {
-    let (applied, topo, new_idx, new_cfg) = (
-        &latest.applied,
-        &new_master.topo,
-        new_master.idx,
-        &new_master.cfg,
-    );
     let mut set = JoinSet::new();
     if !run.opts.skip_change_master {
-        for a in applied.iter().filter(|a| a.idx != new_idx) {
-            let s = run.server(topo.servers[a.idx].order).clone();
-            let repl_user = s
-                .repl_user
-                .clone()
-                .or_else(|| Some(a.status.master_user.clone()));
-            let repl_password = s.repl_password.clone();
-            let delayed = a.delayed.then_some(a.status.sql_delay);
-            let (new, pos, coords, mode, sync) = (
-                new_cfg.clone(),
-                promotion.pos.clone(),
-                promotion.coords.clone(),
-                facts.mode,
-                run.opts.wait_until_gtid_in_sync,
-            );
-            let name = s.display_name();
-            let w = run.world.clone();
-            set.spawn(
-                async move {
-                    let r = recover_replica(
-                        w,
-                        s,
-                        new,
-                        repl_user,
-                        repl_password,
-                        pos,
-                        coords,
-                        mode,
-                        sync,
-                        delayed,
-                    )
-                    .await;
-                    (name, r)
-                }
-                .in_current_span(),
-            );
+        for a in latest.applied.iter().filter(|a| a.idx != new_master.idx) {
+            spawn_follower(&mut set, run, a, facts.mode, new_master, promotion);
         }
     }
     let collect = async {
@@ -1407,6 +1398,73 @@ pub(super) async fn phase4<W: World>(
         ok: !failed,
         notes: vec![],
     })
+}
+
+type Follower = (String, PResult<String>);
+
+/// One other replica's recovery, spawned into `set`: by its relay-log diff and the saved tail
+/// (position-based recovery), else by GTID from the new master. A delayed replica always
+/// goes by GTID, keeping its delay.
+fn spawn_follower<W: World>(
+    set: &mut JoinSet<Follower>,
+    run: &Run<'_, W>,
+    a: &Applied,
+    mode: Mode,
+    new_master: &NewMaster,
+    promotion: &Promotion,
+) {
+    let s = run.server(new_master.topo.servers[a.idx].order).clone();
+    let repl_user = s
+        .repl_user
+        .clone()
+        .or_else(|| Some(a.status.master_user.clone()));
+    let repl_password = s.repl_password.clone();
+    let delayed = a.delayed.then_some(a.status.sql_delay);
+    let new = new_master.cfg.clone();
+    let name = s.display_name();
+    let w = run.world.clone();
+    if let Some(r) = promotion.replay.as_ref().filter(|_| delayed.is_none()) {
+        let job = Replay {
+            diff: r.diffs.of(a.idx).cloned(),
+            source: r.diffs.source.clone(),
+            tail: r.tail.clone(),
+            tail_gtids: r.tail_gtids.clone(),
+            coords: promotion.coords.clone(),
+            workdir: run.opts.workdir.clone(),
+        };
+        set.spawn(
+            async move {
+                let r = replay_on_replica(w, s, new, repl_user, repl_password, job).await;
+                (name, r)
+            }
+            .in_current_span(),
+        );
+        return;
+    }
+    let (pos, coords, sync) = (
+        promotion.pos.clone(),
+        promotion.coords.clone(),
+        run.opts.wait_until_gtid_in_sync,
+    );
+    set.spawn(
+        async move {
+            let r = recover_replica(
+                w,
+                s,
+                new,
+                repl_user,
+                repl_password,
+                pos,
+                coords,
+                mode,
+                sync,
+                delayed,
+            )
+            .await;
+            (name, r)
+        }
+        .in_current_span(),
+    );
 }
 
 /// Phase 5: the new master takes writes (read_only=0), then master_ip_failover_script
