@@ -188,38 +188,49 @@ pub(super) async fn cut_relay_diffs<W: World>(
     let ts = now_unix();
     for (i, after) in behind {
         let s = run.server(topo.servers[*i].order);
-        let d = match relay::relay_diff(&files, after, &up_to) {
-            Ok(d) => d,
+        let file = match relay::relay_diff(&files, after, &up_to) {
+            Ok(d) => {
+                let name = format!(
+                    "relay_from_{}_{}_to_{}_{}_{ts}.binlog",
+                    latest_cfg.hostname, latest_cfg.port, s.hostname, s.port
+                );
+                diff_file(&run.opts.workdir.join(name), d, after, &up_to)?
+            }
             Err(e) => {
                 warn!("{}: no relay-log diff from {source}: {e}", s.display_name());
                 diffs.per.push((*i, Err(e.to_string())));
                 continue;
             }
         };
-        let path = (!d.is_empty())
-            .then(|| {
-                run.opts.workdir.join(format!(
-                    "relay_from_{}_{}_to_{}_{}_{ts}.binlog",
-                    latest_cfg.hostname, latest_cfg.port, s.hostname, s.port
-                ))
-            })
-            .map(|p| std::fs::write(&p, &d.bytes).map(|()| p))
-            .transpose()
-            .map_err(|e| FailoverError::Local {
-                what: "a relay-log diff file in the workdir".into(),
-                error: e.to_string(),
-            })?;
-        let file = DiffFile {
-            path,
-            gtids: d.gtids,
-            events: d.events,
-            after: after.clone(),
-            up_to: up_to.clone(),
-        };
         info!("{}: {}", s.display_name(), file.describe(&source));
         diffs.per.push((*i, Ok(file)));
     }
     Ok(diffs)
+}
+
+/// A diff written to `path` (when it holds anything).
+fn diff_file(
+    path: &Path,
+    d: relay::RelayDiff,
+    after: &BinlogPos,
+    up_to: &BinlogPos,
+) -> PResult<DiffFile> {
+    let path = if d.is_empty() {
+        None
+    } else {
+        std::fs::write(path, &d.bytes).map_err(|e| FailoverError::Local {
+            what: format!("a relay-log diff file {}", path.display()),
+            error: e.to_string(),
+        })?;
+        Some(path.to_path_buf())
+    };
+    Ok(DiffFile {
+        path,
+        gtids: d.gtids,
+        events: d.events,
+        after: after.clone(),
+        up_to: up_to.clone(),
+    })
 }
 
 /// The servers behind the latest replica, by what they executed (`new_master_exec`: the new
@@ -272,12 +283,19 @@ pub(super) async fn replay_on_new_master<W: World>(
         return Ok(diffs);
     };
     let before = gtid_var(db, "gtid_binlog_pos").await?;
+    let t = Instant::now();
     apply_binlogs(new_cfg, std::slice::from_ref(path), &run.opts.workdir)
         .await
         .map_err(|e| FailoverError::Apply {
             server: new_cfg.display_name(),
             why: format!("applying the relay-log diff: {e}"),
         })?;
+    info!(
+        "{}: applied the relay-log diff ({} transaction(s)) in {} ms",
+        new_cfg.display_name(),
+        d.gtids.len(),
+        t.elapsed().as_millis()
+    );
     let after = gtid_var(db, "gtid_binlog_pos").await?;
     let got = landed(&d.gtids, &before, &after);
     if !got.is_empty() {
@@ -335,24 +353,21 @@ pub(super) async fn replay_on_replica(
     applied.extend(job.tail_gtids.iter().cloned());
     let slave_pos = gtid_var(&mut db, "gtid_slave_pos").await?;
     if !files.is_empty() {
+        let t = Instant::now();
         apply_binlogs(&s, &files, &job.workdir)
             .await
             .map_err(|e| FailoverError::Apply {
                 server: s.display_name(),
                 why: format!("applying the relay-log diff and the saved binlog: {e}"),
             })?;
+        info!(
+            "{}: applied {} transaction(s) in {} ms",
+            s.display_name(),
+            applied.len(),
+            t.elapsed().as_millis()
+        );
     }
-    // A client session applied them: they are in gtid_binlog_pos (with log_bin), never in
-    // gtid_slave_pos. Per domain the latest of what replication, the client and the files
-    // reached, so that switching this replica to GTID later asks for nothing twice.
-    let binlog = gtid_var(&mut db, "gtid_binlog_pos").await?;
-    let mut pos = slave_pos.union(&binlog);
-    for g in &applied {
-        if let Ok(one) = MariaGtidPos::parse(g) {
-            pos = pos.union(&one);
-        }
-    }
-    db.set_slave_pos(&pos.last_per_domain()).await?;
+    slave_pos_covers(&mut db, &slave_pos, &applied).await?;
     db.point_at(
         Toward::NewMasterCoordinates,
         &new,
@@ -380,6 +395,25 @@ pub(super) async fn replay_on_replica(
         ));
     }
     Ok(detail)
+}
+
+/// A client session applied `applied`: they are in gtid_binlog_pos (with log_bin), never in
+/// gtid_slave_pos. It becomes, per domain, the latest of what replication (`slave_pos`), the
+/// binlog and the files reached, so that switching this replica to GTID later asks for
+/// nothing twice (and, without log_bin, still knows what it has).
+async fn slave_pos_covers(
+    db: &mut impl Db,
+    slave_pos: &MariaGtidPos,
+    applied: &[String],
+) -> PResult<()> {
+    let binlog = gtid_var(db, "gtid_binlog_pos").await?;
+    let mut pos = slave_pos.union(&binlog);
+    for g in applied {
+        if let Ok(one) = MariaGtidPos::parse(g) {
+            pos = pos.union(&one);
+        }
+    }
+    Ok(db.set_slave_pos(&pos.last_per_domain()).await?)
 }
 
 #[cfg(test)]
