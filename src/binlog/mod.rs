@@ -3,7 +3,8 @@
 //! header a partial file needs), walk events to cut a crash-torn tail at the last complete
 //! event, and list the MariaDB GTIDs of the transactions a tail carries whole (for the failover
 //! report): a transaction whose end (XID or COMMIT) a crash did not write is rolled back when
-//! the tail is applied, and is no recovered transaction.
+//! the tail is applied, and is no recovered transaction. `relay` cuts the master's events
+//! between two master coordinates out of a replica's relay logs (position-based recovery).
 
 pub const MAGIC: &[u8; 4] = b"\xfebin";
 pub const HEADER_LEN: usize = 19;

@@ -87,9 +87,9 @@ impl std::fmt::Display for RecoveryChoice {
             ),
             LatestWithoutLogSlaveUpdates { latest, behind } => write!(
                 f,
-                ": {} lag behind {}, which do not write what they replicate to their binlog (log_slave_updates=OFF)",
-                behind.join(", "),
-                latest.join(", ")
+                ": log_slave_updates=OFF on the latest replica {}, so {} behind it could not catch up by GTID",
+                latest.join(", "),
+                behind.join(", ")
             ),
             IfBehindOneOf { servers } => write!(
                 f,
@@ -989,7 +989,7 @@ mod tests {
                 ],
                 false,
                 Positions,
-                "position-based (relay-log diffs): b lag behind a, which do not write what they replicate to their binlog (log_slave_updates=OFF)",
+                "position-based (relay-log diffs): log_slave_updates=OFF on the latest replica a, so b behind it could not catch up by GTID",
             ),
             // Mixed GTID and file/position replicas count as file/position.
             (
@@ -999,7 +999,7 @@ mod tests {
                 ],
                 false,
                 Positions,
-                "position-based (relay-log diffs): b lag behind a, which do not write what they replicate to their binlog (log_slave_updates=OFF)",
+                "position-based (relay-log diffs): log_slave_updates=OFF on the latest replica a, so b behind it could not catch up by GTID",
             ),
             // check_repl's outlook on a healthy file/position cluster.
             (
@@ -1078,7 +1078,7 @@ mod tests {
         );
         let steps = render(&p, Some(false)).join("\n");
         for want in [
-            "Recovery: position-based (relay-log diffs): db2(db2:3306) lag behind db3(db3:3306)",
+            "Recovery: position-based (relay-log diffs): log_slave_updates=OFF on the latest replica db3(db3:3306), so db2(db2:3306) behind it",
             "Phase 3.4: db3(db3:3306): apply the saved binlog, RESET SLAVE ALL",
             "Phase 4: db2(db2:3306): apply the master's events after bin.000001:1000 up to bin.000001:1200 from db3(db3:3306)'s relay logs and the saved binlog, then replicate from the new master's binlog coordinates",
         ] {

@@ -5,7 +5,9 @@
 //! the most advanced replica by replicating from it, then the dead master's binlog tail saved
 //! over SSH is applied with `mariadb-binlog | mariadb`, then every other replica fetches what
 //! it lacks from the new master. In file/position mode the replicas are switched back to the
-//! new master's binlog coordinates once they are identical to it. See docs/failover.md.
+//! new master's binlog coordinates once they are identical to it. Where that GTID route cannot
+//! reach a replica (or `use_gtid_auto_pos = 0`), recovery goes by positions instead, as MHA's
+//! relay-log diffs (`relay_diff.rs`). See docs/failover.md.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
