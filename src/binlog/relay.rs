@@ -93,7 +93,22 @@ pub fn relay_diff(
     from: &BinlogPos,
     to: &BinlogPos,
 ) -> Result<RelayDiff, RelayError> {
+    relay_diff_at(files, None, from, to)
+}
+
+/// [`relay_diff`] of relay logs whose first master event starts at master coordinate
+/// `start` (a relay log read from the middle, see [`tail_from`]): no Rotate need name the
+/// master's file.
+pub fn relay_diff_at(
+    files: &[RelayFile<'_>],
+    start: Option<&BinlogPos>,
+    from: &BinlogPos,
+    to: &BinlogPos,
+) -> Result<RelayDiff, RelayError> {
     let mut walk = Walk::new(from, to);
+    if let Some(s) = start {
+        walk.move_to(s.clone());
+    }
     for (k, f) in files.iter().enumerate() {
         walk.file(k, f)?;
     }
@@ -294,6 +309,48 @@ impl<'a> Walk<'a> {
             bytes,
         })
     }
+}
+
+/// MHA's fast path: the relay log the latest replica's SQL thread stands in, read from the
+/// middle. Its SQL thread executed up to `relay_pos` in it, which is master coordinate
+/// `exec_pos` of the same master file as `from_pos`; when nothing but the master's events lies
+/// between, the master's events after `from_pos` start `exec_pos - from_pos` bytes before
+/// `relay_pos`: that offset (None when it cannot be). Whether the master's event that starts
+/// at `from_pos` is really there, [`tail_from`] checks: a relay log rotation or a reconnect in
+/// between puts something else there, and the relay logs are then read whole.
+pub fn tail_offset(relay_pos: u64, exec_pos: u64, from_pos: u64) -> Option<u64> {
+    relay_pos.checked_sub(exec_pos.checked_sub(from_pos)?)
+}
+
+/// The relay log read from the middle as a relay log [`relay_diff_at`] reads: `head` is the
+/// start of the file (its format description event, and the master's after it, within the
+/// first bytes), `tail` the bytes from the offset [`tail_offset`] gave. None unless `tail`
+/// starts with a master event that starts at master offset `from_pos`.
+pub fn tail_from(head: &[u8], tail: &[u8], from_pos: u64) -> Option<Vec<u8>> {
+    let fde_end = format_description_end(head).ok()?;
+    let own = super::parse_header(&head[4..])?.server_id;
+    let first = super::parse_header(tail)?;
+    let start = u64::from(first.next_pos).checked_sub(u64::from(first.length))?;
+    if first.server_id == own
+        || first.next_pos == 0
+        || start != from_pos
+        || (first.length as usize) < HEADER_LEN
+        || first.length as usize > tail.len()
+    {
+        return None;
+    }
+    let mut out = head[..fde_end].to_vec();
+    // The master's format description event, when the head holds it: it describes the
+    // master's events (their checksums) better than the relay log's own.
+    if let Some((at, h)) = events(&head[fde_end..])
+        .into_iter()
+        .find(|(_, h)| h.type_code == FORMAT_DESCRIPTION_EVENT && h.server_id != own)
+    {
+        let at = fde_end + at;
+        out.extend_from_slice(&head[at..at + h.length as usize]);
+    }
+    out.extend_from_slice(tail);
+    Some(out)
 }
 
 /// A Rotate event's target: the binlog file it names and the position there. The event may
@@ -511,6 +568,40 @@ mod tests {
             &master_events(MASTER1, 841, 1841)[..],
             "each event once"
         );
+    }
+
+    /// The fast path: relay-bin.000005 read from the middle. server2's SQL thread stood at
+    /// relay offset 1277 = mysql-bin.000002:1578; a replica at mysql-bin.000002:1021 (after
+    /// 0-1-10) needs what starts 557 bytes before.
+    #[test]
+    fn a_relay_log_read_from_the_middle() {
+        let (name, r5) = RELAY[4];
+        let at = tail_offset(1277, 1578, 1021).unwrap();
+        assert_eq!(at, 720);
+        let file = tail_from(&r5[..600.min(r5.len())], &r5[at as usize..], 1021).unwrap();
+        let files = [RelayFile { name, bytes: &file }];
+        let from = pos(2, 1021);
+        let d = relay_diff_at(&files, Some(&from), &from, &pos(2, 1578)).unwrap();
+        assert_eq!(d.gtids, ["0-1-11", "0-1-12", "0-1-13"]);
+        assert_eq!(
+            events_of(&d),
+            &master_events(MASTER2, 1021, 1578)[..],
+            "byte for byte"
+        );
+        // Headed by the master's format description event, found in the head.
+        let h = super::super::parse_header(&d.bytes[4..]).unwrap();
+        assert_eq!(h.server_id, 1);
+        // A later replica in the same cut: reached when its position goes by.
+        let d = relay_diff_at(&files, Some(&from), &pos(2, 1228), &pos(2, 1578)).unwrap();
+        assert_eq!(d.gtids, ["0-1-12", "0-1-13"]);
+        // An offset that is not where that master event starts (an event boundary of the
+        // wrong coordinate, the middle of an event, the relay log's own events): no.
+        assert!(tail_from(r5, &r5[927..], 1021).is_none());
+        assert!(tail_from(r5, &r5[721..], 1021).is_none());
+        assert!(tail_from(r5, &r5[4..], 1021).is_none());
+        // Positions that cannot be.
+        assert_eq!(tail_offset(100, 1578, 1021), None);
+        assert_eq!(tail_offset(1277, 1000, 1021), None);
     }
 
     #[test]

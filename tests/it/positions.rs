@@ -35,11 +35,11 @@ fn conf(c: &Cluster, auto_pos: bool) -> std::path::PathBuf {
 }
 
 /// Writes to server1 while server4 stops receiving, then (after the master rotated its
-/// binlog and server2 its relay log) server3 too; then server1 is killed (-9) in the middle
-/// of the load. server2 is the latest replica, server3 lags, server4 lags more. With
-/// `master_alone`, server2 stops receiving too before the last writes: only the master has
-/// them. Returns the acknowledged ids.
-async fn lagging_then_crash(c: &Cluster, master_alone: bool) -> Vec<u64> {
+/// binlog and server2 its relay log, unless `!rotate`) server3 too; then server1 is killed
+/// (-9) in the middle of the load. server2 is the latest replica, server3 lags, server4 lags
+/// more. With `master_alone`, server2 stops receiving too before the last writes: only the
+/// master has them. Returns the acknowledged ids.
+async fn lagging_then_crash(c: &Cluster, rotate: bool, master_alone: bool) -> Vec<u64> {
     c.create_acked_table().await;
     for r in ["server2", "server3", "server4"] {
         c.wait_acked_table(r, T).await;
@@ -48,8 +48,10 @@ async fn lagging_then_crash(c: &Cluster, master_alone: bool) -> Vec<u64> {
     w.wait_acked(30, T).await;
     c.exec("server4", "STOP SLAVE IO_THREAD").await;
     w.wait_acked(60, T).await;
-    c.exec("server1", "FLUSH BINARY LOGS").await;
-    c.exec("server2", "FLUSH RELAY LOGS").await;
+    if rotate {
+        c.exec("server1", "FLUSH BINARY LOGS").await;
+        c.exec("server2", "FLUSH RELAY LOGS").await;
+    }
     w.wait_acked(90, T).await;
     c.exec("server3", "STOP SLAVE IO_THREAD").await;
     w.wait_acked(120, T).await;
@@ -186,7 +188,7 @@ fn replica_detail<'a>(rec: &'a serde_json::Value, c: &Cluster, node: &str) -> &'
 async fn positions_recover_two_replicas_lagging_by_different_amounts() {
     let started = Instant::now();
     let c = Cluster::start(3, Mode::FilePos).await;
-    let acked = lagging_then_crash(&c, false).await;
+    let acked = lagging_then_crash(&c, true, false).await;
     let conf = conf(&c, false);
     let (code, rec, text) = switch_dead_json(&conf, &c, &[]);
     assert_eq!(code, Some(0), "{text}");
@@ -203,6 +205,9 @@ async fn positions_recover_two_replicas_lagging_by_different_amounts() {
             .ends_with(&format!(":{})", c.node("server2").port)),
         "{text}"
     );
+    // The range spans two master binlogs and a relay log rotation: the relay logs are read
+    // whole, not from the SQL thread's relay log offset.
+    assert!(!text.contains(" from offset "), "{text}");
     for node in ["server3", "server4"] {
         let d = replica_detail(&rec, &c, node);
         assert!(
@@ -230,7 +235,7 @@ async fn positions_recover_with_log_slave_updates_off_everywhere() {
             .as_deref(),
         Some("0")
     );
-    let acked = lagging_then_crash(&c, false).await;
+    let acked = lagging_then_crash(&c, true, false).await;
     let port3 = c.node("server3").port.to_string();
     let forced = [
         "--new_master_host=127.0.0.1".to_string(),
@@ -273,7 +278,9 @@ async fn positions_recover_with_log_slave_updates_off_everywhere() {
 
 /// The same with the master's host unreachable over SSH: no saved tail, and the last writes
 /// reached the master alone (every IO thread stopped before them). What the replicas
-/// received is recovered everywhere; what only the master had is named as lost.
+/// received is recovered everywhere; what only the master had is named as lost. No rotation
+/// this time: the diffs come from the end of server2's current relay log alone (MHA's fast
+/// path).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn positions_recover_without_the_masters_host() {
     let started = Instant::now();
@@ -281,12 +288,16 @@ async fn positions_recover_without_the_masters_host() {
     sandbox::fault(c.dir.path(), "server1", Fault::SshStop)
         .await
         .unwrap();
-    let acked = lagging_then_crash(&c, true).await;
+    let acked = lagging_then_crash(&c, false, true).await;
     let (code, rec, text) = switch_dead_json(&conf(&c, false), &c, &[]);
     assert_eq!(code, Some(11), "{text}");
     assert_eq!(rec["outcome"], "data_not_recovered", "{text}");
     let not = rec["not_recovered"].to_string();
     assert!(not.contains("not reachable over SSH"), "{text}");
+    assert!(
+        text.contains("Read 1 relay log(s)") && text.contains(" from offset "),
+        "{text}"
+    );
     let lost = same_everywhere(&c, &["server2", "server3", "server4"], &acked).await;
     assert!(!lost.is_empty(), "the last writes reached only the master");
     assert!(
@@ -373,7 +384,7 @@ async fn positions_check_repl_and_dry_run_show_the_diff_plan() {
         .await
         .unwrap();
 
-    let _acked = lagging_then_crash(&c, false).await;
+    let _acked = lagging_then_crash(&c, true, false).await;
     let out = bed::switch_dead_command(&conf, &c, "server1")
         .arg("--dry-run")
         .output()

@@ -64,19 +64,28 @@ fn relay_files(listing: &str, prefix: &str) -> Vec<String> {
     files.into_iter().map(|(_, f)| f).collect()
 }
 
-/// The latest replica's relay logs, read newest first over SSH until they reach back to
-/// `need_from` (an older one is read only while the ones read do not cover it).
+/// Relay log bytes as read: (name, bytes) in order, and the master coordinate the first
+/// master event starts at when they were read from the middle of a file.
+type Read = (Vec<(String, Vec<u8>)>, Option<BinlogPos>);
+
+/// The latest replica's relay logs: only the end of the one its SQL thread stands in when
+/// that holds all that is needed (MHA's fast path), else whole, newest first over SSH, until
+/// they reach back to `need_from` (an older one is read only while the ones read do not
+/// cover it).
 async fn read_relay_logs<W: World>(
     w: &W,
     latest: &ServerConfig,
     status: &ReplicaStatus,
     need_from: &BinlogPos,
     up_to: &BinlogPos,
-) -> Result<Vec<(String, Vec<u8>)>, String> {
+) -> Result<Read, String> {
     let mut db = session(w, latest).await.map_err(|e| e.to_string())?;
     let (basename, datadir) = db.relay_log_location().await.map_err(|e| e.to_string())?;
     db.disconnect().await;
     let (dir, prefix) = relay_dir(&basename, &datadir, &status.relay_log_file);
+    if let Some(read) = read_tail(w, latest, status, &dir, need_from, up_to).await {
+        return Ok(read);
+    }
     let timeout = Duration::from_secs(120);
     let dir_q = crate::hooks::shell_quote(&dir);
     let out = w
@@ -114,7 +123,46 @@ async fn read_relay_logs<W: World>(
     if read.is_empty() {
         return Err(format!("no relay log {prefix}.NNNNNN in {dir}"));
     }
-    Ok(read)
+    Ok((read, None))
+}
+
+/// The fast path: the head and the end of the relay log the latest replica's SQL thread
+/// stands in, from where `need_from` should be (see `binlog::relay::tail_offset`); None when
+/// it is not there or the range spans master files.
+async fn read_tail<W: World>(
+    w: &W,
+    latest: &ServerConfig,
+    status: &ReplicaStatus,
+    dir: &str,
+    need_from: &BinlogPos,
+    up_to: &BinlogPos,
+) -> Option<Read> {
+    if need_from.file != up_to.file || status.exec_pos.as_ref() != Some(up_to) {
+        return None;
+    }
+    let at = relay::tail_offset(status.relay_log_pos, up_to.pos, need_from.pos)?;
+    let name = status.relay_log_file.rsplit('/').next()?;
+    let path_q = crate::hooks::shell_quote(&format!("{dir}/{name}"));
+    // One round trip: the header's length, the header (the relay log's format description
+    // and the master's, at its start), then the bytes from the offset on.
+    let cmd = format!(
+        "h=$(head -c 65536 {path_q} | wc -c) && echo \"$h\" && head -c \"$h\" {path_q} && tail -c +{} {path_q}",
+        at + 1
+    );
+    let out = w
+        .ssh_exec(&latest.ssh, &cmd, Duration::from_secs(120))
+        .await
+        .ok()
+        .filter(|o| o.success())?;
+    let got = &out.stdout;
+    let nl = got.iter().position(|b| *b == b'\n')?;
+    let head_len: usize = String::from_utf8_lossy(&got[..nl]).trim().parse().ok()?;
+    let (head, tail) = got.get(nl + 1..)?.split_at_checked(head_len)?;
+    let bytes = relay::tail_from(head, tail, need_from.pos)?;
+    Some((
+        vec![(format!("{name} from offset {at}"), bytes)],
+        Some(need_from.clone()),
+    ))
 }
 
 /// `wc -c` then the bytes: the bytes, if all arrived.
@@ -163,7 +211,7 @@ pub(super) async fn cut_relay_diffs<W: World>(
     let t = Instant::now();
     let read = read_relay_logs(&run.world, &latest_cfg, &latest.status, need_from, &up_to).await;
     let read_ms = t.elapsed().as_millis();
-    let read = match read {
+    let (read, start) = match read {
         Ok(read) => read,
         Err(why) => {
             warn!("{source}: {why}");
@@ -188,7 +236,7 @@ pub(super) async fn cut_relay_diffs<W: World>(
     let ts = now_unix();
     for (i, after) in behind {
         let s = run.server(topo.servers[*i].order);
-        let file = match relay::relay_diff(&files, after, &up_to) {
+        let file = match relay::relay_diff_at(&files, start.as_ref(), after, &up_to) {
             Ok(d) => {
                 let name = format!(
                     "relay_from_{}_{}_to_{}_{}_{ts}.binlog",
