@@ -373,7 +373,7 @@ pub static KEYS: &[KeyDef] = &[
         Server,
         Flag,
         "1",
-        "1 = use GTID auto-positioning when GTID replication is on.",
+        "1 = a failover recovers by GTID where that reaches every replica; 0 = by relay-log positions (MHA's relay-log diffs), see docs/failover.md.",
     ),
     // Application-wide.
     k(
