@@ -38,7 +38,7 @@ impl Connect for Live {
 }
 
 impl Remote for Live {
-    async fn ssh_check(&self, ssh: &SshConfig, timeout: Duration) -> Result<(), String> {
+    async fn ssh_check(&self, ssh: &SshConfig, timeout: Duration) -> Result<(), SshError> {
         crate::ssh::pool::pool().check(ssh, timeout).await
     }
     async fn ssh_exec(

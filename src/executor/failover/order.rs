@@ -197,9 +197,16 @@ impl Connect for Fake {
 }
 
 impl Remote for Fake {
-    async fn ssh_check(&self, ssh: &crate::config::SshConfig, _t: Duration) -> Result<(), String> {
+    async fn ssh_check(
+        &self,
+        ssh: &crate::config::SshConfig,
+        _t: Duration,
+    ) -> Result<(), SshError> {
         self.record(format!("{}: ssh unreachable", ssh.host));
-        Err("unreachable".into())
+        Err(SshError::Connect {
+            target: ssh.host.clone(),
+            message: "unreachable".into(),
+        })
     }
     async fn ssh_exec(
         &self,

@@ -229,7 +229,9 @@ async fn ssh_check(master: &ServerConfig) -> SshCheck {
         .await
     {
         Ok(()) => SshCheck::Reachable,
-        Err(detail) => SshCheck::Unreachable { detail },
+        Err(e) => SshCheck::Unreachable {
+            detail: e.to_string(),
+        },
     }
 }
 
