@@ -85,14 +85,27 @@ pub(super) fn ssh_extras(prefix: &str, s: &ServerConfig) -> Vec<(String, String)
 }
 
 pub(super) fn ip_failover_args(command: &str, dead: &ServerConfig) -> Vec<(String, String)> {
+    server_args(command, "orig_master", dead)
+}
+
+/// `--command`, `--ssh_user`, then the server's host, ip and port named under `prefix`
+/// (`--orig_master_host`, or a bare `--host` when `prefix` is empty) and its SSH extras.
+fn server_args(command: &str, prefix: &str, s: &ServerConfig) -> Vec<(String, String)> {
+    let key = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}_{k}")
+        }
+    };
     let mut args = vec![
         ("command".to_string(), command.to_string()),
-        ("ssh_user".into(), dead.ssh.user.clone()),
-        ("orig_master_host".into(), dead.hostname.clone()),
-        ("orig_master_ip".into(), dead.ip.clone()),
-        ("orig_master_port".into(), dead.port.to_string()),
+        ("ssh_user".into(), s.ssh.user.clone()),
+        (key("host"), s.hostname.clone()),
+        (key("ip"), s.ip.clone()),
+        (key("port"), s.port.to_string()),
     ];
-    args.extend(ssh_extras("orig_master", dead));
+    args.extend(ssh_extras(prefix, s));
     args
 }
 
@@ -417,14 +430,7 @@ async fn stop_io_threads<W: World>(
 
 /// shutdown_script's arguments, as MHA passes them.
 pub(super) fn shutdown_args(command: &str, dead: &ServerConfig) -> Vec<(String, String)> {
-    let mut args = vec![
-        ("command".to_string(), command.to_string()),
-        ("ssh_user".into(), dead.ssh.user.clone()),
-        ("host".into(), dead.hostname.clone()),
-        ("ip".into(), dead.ip.clone()),
-        ("port".into(), dead.port.to_string()),
-    ];
-    args.extend(ssh_extras("", dead));
+    let mut args = server_args(command, "", dead);
     if let Some(p) = &dead.master_pid_file {
         args.push(("pid_file".into(), p.display().to_string()));
     }
