@@ -35,6 +35,8 @@ use crate::status::journal::{self, Operation};
 
 mod check;
 mod error;
+#[cfg(test)]
+mod order;
 mod phases;
 mod plan;
 
