@@ -390,7 +390,7 @@ async fn steps<W: World>(run: &mut Run<'_, W>) -> Result<SwitchOutcome, Failure>
     let mut sw = Switch {
         plan: &plan,
         blocked,
-        moved: vec![],
+        touched: vec![],
         state: SwitchState::WritesBlocked,
     };
     let result = match to_new_master(run, &mut sw).await {
@@ -414,11 +414,11 @@ async fn to_new_master<W: World>(
             phases::switch_master(&w, sw.plan, &sw.blocked),
         )
         .await?;
-    let moved = &mut sw.moved;
+    let touched = &mut sw.touched;
     run.phase(
         "4",
         "Switching slaves",
-        phases::switch_slaves(&w, sw.plan, &sw.blocked, &new_pos, moved),
+        phases::switch_slaves(&w, sw.plan, &sw.blocked, &new_pos, touched),
     )
     .await?;
     run.phase(
@@ -437,7 +437,8 @@ fn finish<W: World>(
 ) -> SwitchOutcome {
     let new = sw.plan.new.display_name();
     run.rec.write_block_ms = Some(cleanup.write_block_ms);
-    for s in &sw.moved {
+    // Phase 4 succeeded: every replica it touched replicates from the new master.
+    for s in &sw.touched {
         run.rec
             .replicas
             .push((s.display_name(), true, format!("replicating from {new}")));

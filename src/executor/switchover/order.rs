@@ -198,6 +198,28 @@ async fn a_replica_that_does_not_catch_up_rolls_back_exactly_what_was_done() {
 }
 
 #[tokio::test]
+async fn a_replica_stopped_but_not_pointed_at_the_new_master_is_put_back_too() {
+    // db3 stopped replicating, then CHANGE MASTER to db2 failed: it goes back to db1 as well.
+    let (rec, log) = switch_failing("db3: point_at NewMaster db2", Fault::Error).await;
+    assert_eq!(rec.outcome, SwitchOutcome::RolledBack, "{log:#?}");
+    let (done, after) = at_fault(&log);
+    assert_eq!(after, inverse(&done), "{log:#?}");
+    assert_eq!(
+        after,
+        [
+            "db3: stop_replica",
+            "db3: point_at OldMaster db1",
+            "db3: start_replica",
+            "db2: stop_replica",
+            "db2: point_at OldMaster db1",
+            "db2: start_replica",
+            "db1: unlock_tables",
+            "db1: read_only=0",
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_refused_read_only_0_on_the_new_master_rolls_back_exactly_what_was_done() {
     // The server answers with an error; read back, db2 is still read-only: roll back.
     let (rec, log) = switch_failing("db2: read_only=0", Fault::Error).await;

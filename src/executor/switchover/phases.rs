@@ -39,8 +39,9 @@ pub(super) struct NewMasterPos {
 pub(super) struct Switch<'p, D: Db> {
     pub plan: &'p Plan,
     pub blocked: Blocked<D>,
-    /// Replicas already pointed at the new master (phase 4).
-    pub moved: Vec<ServerConfig>,
+    /// Replicas whose replication phase 4 changed: from STOP SLAVE on, whether or not they
+    /// then reached the new master (the rollback points them all back).
+    pub touched: Vec<ServerConfig>,
     pub state: SwitchState,
 }
 
@@ -210,14 +211,14 @@ pub(super) async fn switch_master<W: World>(
 }
 
 /// Phase 4, Switching slaves: in parallel, every other replica catches up with the old master
-/// and then replicates from the new one. Those done are added to `moved` (the rollback puts
-/// them back).
+/// and then replicates from the new one. Each one whose replication was changed (STOP SLAVE
+/// sent) is added to `touched`, done or not: the rollback puts those back.
 pub(super) async fn switch_slaves<W: World>(
     w: &W,
     plan: &Plan,
     blocked: &Blocked<W::Db>,
     new_pos: &NewMasterPos,
-    moved: &mut Vec<ServerConfig>,
+    touched: &mut Vec<ServerConfig>,
 ) -> Result<Done<()>, SwitchError> {
     let mut set = JoinSet::new();
     for (s, r) in &plan.others {
@@ -231,10 +232,13 @@ pub(super) async fn switch_slaves<W: World>(
         );
         let w = w.clone();
         set.spawn(async move {
+            let mut changed = false;
             let res = async {
                 let mut db = session(&w, &s).await?;
                 wait_caught_up(&mut db, gtid, &og, &oc, CATCH_UP_SECS).await?;
                 let hb = db.heartbeat_period().await;
+                // From here a failure leaves the replica stopped or pointed elsewhere.
+                changed = true;
                 db.stop_replica().await?;
                 let user = s.repl_user.clone().unwrap_or(user);
                 let to = start_at(gtid, &nc);
@@ -246,14 +250,16 @@ pub(super) async fn switch_slaves<W: World>(
                 Ok::<_, SwitchError>(())
             }
             .await;
-            (s, res)
+            (s, changed, res)
         });
     }
     let mut failure = None;
-    while let Some(Ok((s, res))) = set.join_next().await {
-        match res {
-            Ok(()) => moved.push(s),
-            Err(e) => failure = Some(e.on_replica(s.display_name())),
+    while let Some(Ok((s, changed, res))) = set.join_next().await {
+        if let Err(e) = res {
+            failure = Some(e.on_replica(s.display_name()));
+        }
+        if changed {
+            touched.push(s);
         }
     }
     match failure {
@@ -455,7 +461,7 @@ async fn orig_as_new_slave(
     Ok(())
 }
 
-/// Put everything back: replicas already moved go back to the old master, the new master
+/// Put everything back: replicas phase 4 touched go back to the old master, the new master
 /// replicates from it again (made read-only first if it was sent read_only=0), the old master
 /// takes writes again. Its value (and `ok`) says whether all of that was done; each thing not
 /// done is a `rollback: ... could not ...` note.
@@ -482,7 +488,7 @@ pub(super) async fn rollback<W: World>(
         notes.push(note);
         ok = false;
     }
-    for s in sw.moved.iter().chain(std::iter::once(&plan.new)) {
+    for s in sw.touched.iter().chain(std::iter::once(&plan.new)) {
         if let Err(e) = point_back(w, plan, s, &sw.blocked.coords).await {
             // Go on with the rest. A new master that cannot be pointed back is still
             // read-only (it was a replica, or read back as read-only): the old master may
