@@ -3,6 +3,8 @@
 pub mod check_repl;
 pub mod deposed;
 pub mod failover;
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod monitor;
 pub mod observe;
 pub mod seams;
