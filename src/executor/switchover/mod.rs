@@ -391,6 +391,7 @@ async fn steps<W: World>(run: &mut Run<'_, W>) -> Result<SwitchOutcome, Failure>
         plan: &plan,
         blocked,
         touched: vec![],
+        new_master_caught_up: false,
         state: SwitchState::WritesBlocked,
     };
     let result = match to_new_master(run, &mut sw).await {
@@ -411,7 +412,7 @@ async fn to_new_master<W: World>(
         .phase(
             "3",
             "Switching the master",
-            phases::switch_master(&w, sw.plan, &sw.blocked),
+            phases::switch_master(&w, sw.plan, &sw.blocked, &mut sw.new_master_caught_up),
         )
         .await?;
     let touched = &mut sw.touched;

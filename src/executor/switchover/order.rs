@@ -198,6 +198,17 @@ async fn a_replica_that_does_not_catch_up_rolls_back_exactly_what_was_done() {
 }
 
 #[tokio::test]
+async fn a_new_master_that_does_not_catch_up_is_left_replicating_untouched() {
+    // Its replication was never stopped: pointing it at the old master's end coordinates
+    // would skip what it had not applied (file/position replication).
+    let (rec, log) = switch_failing("db2: master_gtid_wait 0-1-12", Fault::Error).await;
+    assert_eq!(rec.outcome, SwitchOutcome::RolledBack, "{log:#?}");
+    let (done, after) = at_fault(&log);
+    assert_eq!(after, inverse(&done), "{log:#?}");
+    assert_eq!(after, ["db1: unlock_tables", "db1: read_only=0"]);
+}
+
+#[tokio::test]
 async fn a_replica_stopped_but_not_pointed_at_the_new_master_is_put_back_too() {
     // db3 stopped replicating, then CHANGE MASTER to db2 failed: it goes back to db1 as well.
     let (rec, log) = switch_failing("db3: point_at NewMaster db2", Fault::Error).await;

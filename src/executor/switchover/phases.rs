@@ -42,6 +42,11 @@ pub(super) struct Switch<'p, D: Db> {
     /// Replicas whose replication phase 4 changed: from STOP SLAVE on, whether or not they
     /// then reached the new master (the rollback points them all back).
     pub touched: Vec<ServerConfig>,
+    /// Phase 3 saw the new master apply everything the old one wrote (and then stopped its
+    /// replication): only then may the rollback point it back at the old master's end
+    /// coordinates. Before that it still replicates from the old master, untouched; pointing
+    /// it at the end would skip what it had not applied (file/position replication).
+    pub new_master_caught_up: bool,
     pub state: SwitchState,
 }
 
@@ -178,6 +183,7 @@ pub(super) async fn switch_master<W: World>(
     w: &W,
     plan: &Plan,
     blocked: &Blocked<W::Db>,
+    caught_up_flag: &mut bool,
 ) -> Result<Done<NewMasterPos>, SwitchError> {
     let new = &plan.new;
     let caught_up = async {
@@ -190,6 +196,7 @@ pub(super) async fn switch_master<W: World>(
             CATCH_UP_SECS,
         )
         .await?;
+        *caught_up_flag = true;
         let heartbeat = db.heartbeat_period().await;
         db.stop_replica().await?;
         let coords = db.binlog_coords().await?;
@@ -462,8 +469,8 @@ async fn orig_as_new_slave(
 }
 
 /// Put everything back: replicas phase 4 touched go back to the old master, the new master
-/// replicates from it again (made read-only first if it was sent read_only=0), the old master
-/// takes writes again. Its value (and `ok`) says whether all of that was done; each thing not
+/// replicates from it again if phase 3 had stopped its replication (made read-only first if
+/// it was sent read_only=0), the old master takes writes again. Its value (and `ok`) says whether all of that was done; each thing not
 /// done is a `rollback: ... could not ...` note.
 pub(super) async fn rollback<W: World>(
     w: &W,
@@ -488,7 +495,8 @@ pub(super) async fn rollback<W: World>(
         notes.push(note);
         ok = false;
     }
-    for s in sw.touched.iter().chain(std::iter::once(&plan.new)) {
+    let new_master = sw.new_master_caught_up.then_some(&plan.new);
+    for s in sw.touched.iter().chain(new_master) {
         if let Err(e) = point_back(w, plan, s, &sw.blocked.coords).await {
             // Go on with the rest. A new master that cannot be pointed back is still
             // read-only (it was a replica, or read back as read-only): the old master may
