@@ -192,21 +192,13 @@ impl<W: World> Run<'_, W> {
         } else {
             error!(phase, ms, "* Phase {phase}: {name} Phase failed.");
         }
-        self.rec.phases.push(PhaseRecord {
-            phase,
-            name,
-            ms,
-            ok,
-            notes,
-        });
-        crate::status::journal::append(
-            &self.opts.workdir,
-            &self.config.app_name,
+        let journal = (
+            self.opts.workdir.as_path(),
+            self.config.app_name.as_str(),
             crate::status::journal::Operation::Failover,
-            phase,
-            name,
-            if ok { "done" } else { "failed" },
         );
+        let record = PhaseRecord::ended(journal, phase, name, took, ok, notes);
+        self.rec.phases.push(record);
     }
 }
 

@@ -37,6 +37,30 @@ pub struct PhaseRecord {
     pub notes: Vec<String>,
 }
 
+impl PhaseRecord {
+    /// A phase that ended after `took`, and its journal line (`done` or `failed`) in the
+    /// workdir: `journal` is (workdir, application, which journal).
+    pub fn ended(
+        journal: (&Path, &str, crate::status::journal::Operation),
+        phase: &'static str,
+        name: &'static str,
+        took: Duration,
+        ok: bool,
+        notes: Vec<String>,
+    ) -> PhaseRecord {
+        let (workdir, app, op) = journal;
+        let state = if ok { "done" } else { "failed" };
+        crate::status::journal::append(workdir, app, op, phase, name, state);
+        PhaseRecord {
+            phase,
+            name,
+            ms: took.as_millis() as u64,
+            ok,
+            notes,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Recovered {
     pub from: String,

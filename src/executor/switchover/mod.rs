@@ -31,7 +31,7 @@ use tracing::{Instrument, error, info};
 use crate::config::{Config, ServerConfig};
 use crate::executor::failover::PhaseRecord;
 use crate::executor::seams::{Db, Live, World};
-use crate::status::journal::{self, Operation};
+use crate::status::journal::Operation;
 
 mod check;
 mod error;
@@ -266,21 +266,13 @@ impl<W: World> Run<'_, W> {
             (_, true) => info!(phase, ms, "* Phase {phase}: {name} Phase completed."),
             (_, false) => error!(phase, ms, "* Phase {phase}: {name} Phase failed."),
         }
-        self.rec.phases.push(PhaseRecord {
-            phase,
-            name,
-            ms,
-            ok,
-            notes,
-        });
-        journal::append(
-            &self.opts.workdir,
-            &self.config.app_name,
+        let journal = (
+            self.opts.workdir.as_path(),
+            self.config.app_name.as_str(),
             Operation::Switchover,
-            phase,
-            name,
-            if ok { "done" } else { "failed" },
         );
+        let record = PhaseRecord::ended(journal, phase, name, took, ok, notes);
+        self.rec.phases.push(record);
     }
 }
 
