@@ -1,7 +1,5 @@
 //! `check_repl`: observe every server, run the hooks' `status` calls, and let the engine judge.
 
-use std::time::Duration;
-
 use serde::Serialize;
 
 use crate::config::{Config, ServerConfig};
@@ -352,8 +350,7 @@ pub async fn check_repl(
     seconds_behind_master: u64,
     check_ssh: bool,
 ) -> ReplReport {
-    let timeout = Duration::from_secs(5);
-    let topology = super::observe::observe(config, timeout).await;
+    let topology = super::observe::observe(config, config.app.timeouts.sql).await;
     let opts = CheckOptions {
         seconds_behind_master,
         detection_window: config.app.ping_interval.as_secs_f64()
