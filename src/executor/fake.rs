@@ -334,6 +334,9 @@ impl Db for FakeDb {
 
 impl Connect for Fake {
     type Db = FakeDb;
+    fn sql_timeout(&self) -> Duration {
+        Duration::from_secs(5)
+    }
     async fn connect(&self, s: &ServerConfig, _timeout: Duration) -> Result<FakeDb, DbError> {
         match self.servers.get(&s.hostname) {
             Some(answers) => Ok(FakeDb {
@@ -375,6 +378,10 @@ impl Remote for Fake {
 }
 
 impl World for Fake {
+    fn timeouts(&self) -> &crate::config::Timeouts {
+        static DEFAULTS: std::sync::OnceLock<crate::config::Timeouts> = std::sync::OnceLock::new();
+        DEFAULTS.get_or_init(crate::config::Timeouts::default)
+    }
     async fn observe(&self, config: &Config, _t: Duration, _down: Option<&str>) -> Topology {
         let servers = config
             .servers

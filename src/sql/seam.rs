@@ -203,6 +203,9 @@ impl Db for Session {
 /// Connect to a server within `timeout`.
 pub trait Connect: Send + Sync + Clone + 'static {
     type Db: Db;
+    /// How long a connect or one statement may take, unless a step says otherwise
+    /// (`sql_timeout`).
+    fn sql_timeout(&self) -> Duration;
     fn connect(
         &self,
         s: &ServerConfig,

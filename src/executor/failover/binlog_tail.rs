@@ -57,7 +57,7 @@ pub(super) async fn save_binlog_tail(
     from: &BinlogPos,
     workdir: &Path,
 ) -> PResult<SavedTail> {
-    let timeout = Duration::from_secs(120);
+    let timeout = w.timeouts().binlog_save;
     // One round trip: the directory holding the file, then that directory's listing.
     let find = crate::executor::check_repl::in_first_dir_holding(
         src.dirs,

@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 use tracing::{Instrument, error, info, warn};
 
 use crate::binlog;
-use crate::config::{Config, ServerConfig};
+use crate::config::{Config, ServerConfig, Timeouts};
 use crate::engine::elect::Ranking;
 use crate::engine::guard::{self, Markers};
 use crate::executor::seams::{Db, Live, World};
@@ -105,8 +105,8 @@ impl FailoverOptions {
 
 impl Detected {
     /// Seconds-old evidence is still evidence; older is re-probed.
-    fn fresh(&self) -> bool {
-        self.at.elapsed() < Duration::from_secs(30)
+    fn fresh(&self, max_age: Duration) -> bool {
+        self.at.elapsed() < max_age
     }
 }
 
@@ -203,7 +203,7 @@ impl<W: World> Run<'_, W> {
 }
 
 async fn session<W: World>(w: &W, s: &ServerConfig) -> PResult<W::Db> {
-    Ok(w.connect(s, Duration::from_secs(5)).await?)
+    Ok(w.connect(s, w.sql_timeout()).await?)
 }
 
 async fn replica_status(db: &mut impl Db) -> PResult<Option<(ReplicaStatus, Row)>> {
@@ -219,7 +219,7 @@ async fn gtid_var(db: &mut impl Db, var: &'static str) -> PResult<MariaGtidPos> 
 // Phase 1: Configuration Check
 
 pub async fn failover(config: &Config, opts: &FailoverOptions) -> FailoverRecord {
-    failover_in(Live, config, opts).await
+    failover_in(Live::new(&config.app.timeouts), config, opts).await
 }
 
 /// `failover` against `world` (the real one, or a step-order test's fake).
@@ -314,7 +314,7 @@ async fn steps<W: World>(run: &mut Run<'_, W>) -> PResult<()> {
         run.opts
             .detected
             .as_ref()
-            .filter(|d| d.fresh())
+            .filter(|d| d.fresh(run.config.app.timeouts.detection_max_age))
             .and_then(|d| d.master_ssh)
     };
     make_plan(run, &facts, &dead_cfg, dead_ssh)?;

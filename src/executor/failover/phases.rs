@@ -5,6 +5,7 @@ use super::*;
 
 pub(super) async fn phase1<W: World>(run: &mut Run<'_, W>) -> PResult<Facts> {
     let config = run.config;
+    let t = &config.app.timeouts;
     let m = markers(&run.opts.workdir, &config.app_name);
     guard::check(
         &m,
@@ -22,12 +23,9 @@ pub(super) async fn phase1<W: World>(run: &mut Run<'_, W>) -> PResult<Facts> {
         .opts
         .detected
         .as_ref()
-        .filter(|d| d.fresh() && !run.opts.master_may_answer)
+        .filter(|d| d.fresh(t.detection_max_age) && !run.opts.master_may_answer)
         .and(run.opts.dead_master_block.as_deref());
-    let topo = run
-        .world
-        .observe(config, Duration::from_secs(3), known_down)
-        .await;
+    let topo = run.world.observe(config, t.observe, known_down).await;
     let facts = plan::facts(topo, config, &run.opts.asked())?;
     run.rec.dead_master = Some(facts.topo.servers[facts.dead].name());
     for name in &facts.ignored {
@@ -152,7 +150,7 @@ pub(super) async fn run_hook(
 
 /// Can a command run on the host over SSH (the held session when there is one)?
 pub(super) async fn ssh_reachable(w: &impl World, s: &ServerConfig) -> bool {
-    let timeout = s.ssh.connection_timeout.min(Duration::from_secs(3));
+    let timeout = s.ssh.connection_timeout.min(w.timeouts().dead_master_ssh);
     w.ssh_check(&s.ssh, timeout).await.is_ok()
 }
 
@@ -192,7 +190,7 @@ pub(super) async fn fence(
     if config.app.fencing == Fencing::Kill && ssh_ok {
         let cmd = kill_command(pid_file.as_deref(), dead.port);
         let out = w
-            .ssh_exec(&dead.ssh, &cmd, Duration::from_secs(10))
+            .ssh_exec(&dead.ssh, &cmd, config.app.timeouts.fence_kill)
             .await
             .map_err(|e| FailoverError::Fence {
                 server: name.clone(),
@@ -234,11 +232,12 @@ pub(super) async fn fence(
         );
         return Ok("NOT fenced: the host answers neither SQL nor SSH".into());
     }
-    let quick = detected.is_some_and(|d| d.fresh());
+    let t = &config.app.timeouts;
+    let quick = detected.is_some_and(|d| d.fresh(t.detection_max_age));
     let timeout = if quick {
-        Duration::from_millis(300)
+        t.dead_master_recheck
     } else {
-        Duration::from_secs(1)
+        t.dead_master_connect
     };
     match w.connect(dead, timeout).await {
         Ok(mut db) => {
@@ -276,7 +275,8 @@ pub(super) async fn fence(
 pub(super) async fn phase2<W: World>(run: &mut Run<'_, W>, f: &Facts) -> PResult<(bool, String)> {
     let config = run.config;
     let dead = run.server(f.topo.servers[f.dead].order).clone();
-    let detected = run.opts.detected.clone().filter(Detected::fresh);
+    let max_age = config.app.timeouts.detection_max_age;
+    let detected = run.opts.detected.clone().filter(|d| d.fresh(max_age));
     recheck(run, f, detected.as_ref()).await?;
     let flag = error_marker(&run.opts.workdir, &config.app_name);
     std::fs::write(&flag, format!("{RUNNING_PREFIX}{}\n", std::process::id())).map_err(|e| {
@@ -374,7 +374,8 @@ async fn recheck<W: World>(
         if !ask_master {
             return false;
         }
-        match run.world.connect(&dead, Duration::from_millis(300)).await {
+        let recheck = run.config.app.timeouts.dead_master_recheck;
+        match run.world.connect(&dead, recheck).await {
             Ok(db) => {
                 db.disconnect().await;
                 true
@@ -585,10 +586,13 @@ pub(super) async fn wait_applied(
             last_exec = st.exec_pos.clone();
             stable_since = Instant::now();
         }
-        if started.elapsed() > Duration::from_secs(600) {
+        let limit = w.timeouts().relay_log_apply;
+        if started.elapsed() > limit {
             return Err(FailoverError::replica(
                 s.display_name(),
-                ReplicaProblem::RelayLogNotApplied { minutes: 10 },
+                ReplicaProblem::RelayLogNotApplied {
+                    secs: limit.as_secs_f64(),
+                },
             ));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -622,14 +626,14 @@ pub(super) async fn wait_gtid(db: &mut impl Db, pos: &MariaGtidPos, secs: u64) -
     Ok(db.wait_gtid(pos, secs).await?)
 }
 
-pub(super) async fn wait_threads(db: &mut impl Db) -> PResult<()> {
+pub(super) async fn wait_threads(db: &mut impl Db, limit: Duration) -> PResult<()> {
     let start = Instant::now();
     loop {
         if let Some((st, _)) = replica_status(db).await? {
             if st.io_running() && st.sql_running() {
                 return Ok(());
             }
-            if start.elapsed() > Duration::from_secs(15) {
+            if start.elapsed() > limit {
                 return Err(FailoverError::replica(
                     db.server(),
                     ReplicaProblem::NotStarted {
@@ -717,7 +721,8 @@ pub(super) async fn recover_replica(
     .await?;
     db.start_replica().await?;
     if delayed.is_none() && (wait_in_sync || mode == Mode::FilePos) {
-        wait_gtid(&mut db, &target_pos, 120).await?;
+        let secs = Timeouts::whole_secs(w.timeouts().failover_catch_up);
+        wait_gtid(&mut db, &target_pos, secs).await?;
     }
     if delayed.is_none() && mode == Mode::FilePos {
         // Identical to the new master now: continue from its binlog coordinates.
@@ -733,7 +738,7 @@ pub(super) async fn recover_replica(
         .await?;
         db.start_replica().await?;
     }
-    wait_threads(&mut db).await?;
+    wait_threads(&mut db, w.timeouts().replication_start).await?;
     let after = gtid_var(&mut db, "gtid_slave_pos").await?;
     db.disconnect().await;
     let gained = after.not_in(&before);
@@ -1205,7 +1210,8 @@ async fn catch_up_from_latest<W: World>(
     )
     .await?;
     db.start_replica().await?;
-    wait_gtid(db, &l.slave_pos, 120).await?;
+    let secs = Timeouts::whole_secs(run.world.timeouts().failover_catch_up);
+    wait_gtid(db, &l.slave_pos, secs).await?;
     db.stop_replica().await?;
     notes.push(format!("copied {behind} from {latest_name}"));
     Ok(())

@@ -2,8 +2,6 @@
 //! it found is the [`Plan`] the later phases carry out (and `--dry-run` prints); each check
 //! passed leaves a line in DBA words.
 
-use std::time::Duration;
-
 use super::error::{Refusal, SwitchError};
 use super::{Done, session};
 use crate::config::{Config, ServerConfig};
@@ -36,7 +34,7 @@ pub(super) async fn check(
     config: &Config,
     opts: &SwitchOptions,
 ) -> Result<Done<Plan>, SwitchError> {
-    let topo = w.observe(config, Duration::from_secs(5), None).await;
+    let topo = w.observe(config, config.app.timeouts.sql, None).await;
     let m = find_orig_master(&topo)?;
     let mut checks = vec![
         format!(

@@ -129,7 +129,7 @@ pub fn read_marker(workdir: &Path, app: &str) -> Option<SwitchMarker> {
 /// The one way the switchover opens a connection: every statement it sends goes through a
 /// session from here.
 async fn session<W: World>(w: &W, s: &ServerConfig) -> Result<W::Db, SwitchError> {
-    Ok(w.connect(s, Duration::from_secs(5)).await?)
+    Ok(w.connect(s, w.sql_timeout()).await?)
 }
 
 /// How far a switch got: what a failure at that point leaves to undo.
@@ -277,7 +277,7 @@ impl<W: World> Run<'_, W> {
 }
 
 pub async fn switchover(config: &Config, opts: &SwitchOptions) -> SwitchRecord {
-    switchover_in(Live, config, opts).await
+    switchover_in(Live::new(&config.app.timeouts), config, opts).await
 }
 
 /// `switchover` against `world` (the real one, or a step-order test's fake).

@@ -10,10 +10,10 @@ use tracing::{error, info, warn};
 use super::check::Plan;
 use super::error::SwitchError;
 use super::plan::{
-    CATCH_UP_SECS, ONLINE_CHANGE, ORIG_CATCH_UP_SECS, lock_wait_secs, online_change_call,
+    ONLINE_CHANGE, catch_up_secs, lock_wait_secs, online_change_call, orig_catch_up_secs,
 };
 use super::{Done, SwitchOptions, SwitchState, session};
-use crate::config::{Config, ServerConfig};
+use crate::config::{Config, ServerConfig, Timeouts};
 use crate::executor::seams::{Db, World};
 use crate::hooks;
 use crate::sql::dialect::StartAt;
@@ -96,7 +96,7 @@ pub(super) async fn reject_updates<W: World>(
     // From here writes are blocked on the old master; the clock runs.
     let since = Instant::now();
     let mut lock = session(w, &plan.orig).await?;
-    match block_writes(&mut lock, opts).await {
+    match block_writes(&mut lock, opts, w.timeouts()).await {
         Ok((gtid, coords)) => {
             let note = format!(
                 "writes blocked on {} at {coords} ({gtid})",
@@ -128,10 +128,11 @@ pub(super) async fn reject_updates<W: World>(
 async fn block_writes(
     lock: &mut impl Db,
     opts: &SwitchOptions,
+    t: &Timeouts,
 ) -> Result<(MariaGtidPos, BinlogPos), SwitchError> {
     // Bounded server-side waits: a long transaction makes these fail, not hang. The client
     // waits longer than the server, so the server's answer is never lost.
-    let wait = lock_wait_secs(opts);
+    let wait = lock_wait_secs(opts, t);
     let server_wait = Duration::from_secs(wait);
     lock.lock_wait_timeout(wait).await?;
     lock.set_read_only_waiting(true, server_wait).await?;
@@ -193,7 +194,7 @@ pub(super) async fn switch_master<W: World>(
             plan.gtid,
             &blocked.gtid,
             &blocked.coords,
-            CATCH_UP_SECS,
+            catch_up_secs(w.timeouts()),
         )
         .await?;
         *caught_up_flag = true;
@@ -203,11 +204,14 @@ pub(super) async fn switch_master<W: World>(
         db.disconnect().await;
         Ok::<_, SwitchError>(NewMasterPos { coords, heartbeat })
     };
-    let pos = tokio::time::timeout(Duration::from_secs(CATCH_UP_SECS + 10), caught_up)
-        .await
-        .map_err(|_| SwitchError::Timeout {
-            what: new.display_name(),
-        })??;
+    // The client's bound: the server's wait plus a connect and a statement on each side.
+    let bound = w.timeouts().switch_catch_up + 2 * w.sql_timeout();
+    let pos =
+        tokio::time::timeout(bound, caught_up)
+            .await
+            .map_err(|_| SwitchError::Timeout {
+                what: new.display_name(),
+            })??;
     let note = format!(
         "{} applied everything up to {}; its binlog is at {}",
         new.display_name(),
@@ -242,7 +246,7 @@ pub(super) async fn switch_slaves<W: World>(
             let mut changed = false;
             let res = async {
                 let mut db = session(&w, &s).await?;
-                wait_caught_up(&mut db, gtid, &og, &oc, CATCH_UP_SECS).await?;
+                wait_caught_up(&mut db, gtid, &og, &oc, catch_up_secs(w.timeouts())).await?;
                 let hb = db.heartbeat_period().await;
                 // From here a failure leaves the replica stopped or pointed elsewhere.
                 changed = true;
@@ -463,7 +467,8 @@ async fn orig_as_new_slave(
     .await?;
     db.start_replica().await?;
     // START SLAVE answers before anything was applied: check that it does.
-    db.wait_gtid(&target, ORIG_CATCH_UP_SECS).await?;
+    db.wait_gtid(&target, orig_catch_up_secs(w.timeouts()))
+        .await?;
     db.disconnect().await;
     Ok(())
 }
