@@ -211,7 +211,23 @@ pub struct ServerConfig {
     pub use_gtid_auto_pos: bool,
 }
 
+/// Which configured server: its block name, unique in a configuration. Code finds servers by
+/// it; display names (`hostname(ip:port)`) are for people.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct ServerId(pub String);
+
+impl std::fmt::Display for ServerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl ServerConfig {
+    pub fn id(&self) -> ServerId {
+        ServerId(self.block.clone())
+    }
+
     /// `hostname(ip:port)`, as MHA names servers in its logs.
     pub fn display_name(&self) -> String {
         format!("{}({}:{})", self.hostname, self.ip, self.port)
@@ -249,6 +265,13 @@ pub struct EffectiveEntry {
 pub struct EffectiveBlock {
     pub name: String,
     pub entries: Vec<EffectiveEntry>,
+}
+
+impl Config {
+    /// The configured server `id` names.
+    pub fn server(&self, id: &ServerId) -> Option<&ServerConfig> {
+        self.servers.iter().find(|s| s.block == id.0)
+    }
 }
 
 /// The whole, resolved configuration of one application.

@@ -349,7 +349,7 @@ impl Watch {
         let st = ReplicaStatus::from_row(&row);
         let from_master = st.master_port == master.port
             && (st.master_host == master.ip || st.master_host == master.hostname);
-        if !(from_master && st.io_running == "Yes" && st.sql_running == "Yes") {
+        if !(from_master && st.io_running() && st.sql_running()) {
             return false;
         }
         match config::load(&self.conf, &self.global) {

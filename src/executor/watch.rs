@@ -20,6 +20,7 @@ use crate::engine::detect::{CrashEvidence, HostView, VantageAnswer, VantageView}
 use crate::sql::{self, DbError};
 use crate::ssh::TcpProbe;
 use crate::ssh::pool::pool;
+use crate::topology::ThreadState;
 
 use super::observe::target;
 
@@ -214,7 +215,9 @@ pub async fn crash_evidence(
             let views = super::monitor::answers(None, &sample, &master);
             let connected = views.iter().any(|v| {
                 v.answer.as_ref().is_some_and(|a| {
-                    a.replicates_from_master && a.io_running == "Yes" && a.last_io_errno == 0
+                    a.replicates_from_master
+                        && a.io_running == ThreadState::Yes
+                        && a.last_io_errno == 0
                 })
             });
             if !connected || started.elapsed() >= within {

@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 use tracing::{Instrument, error, info, warn};
 
 use crate::binlog;
-use crate::config::{Config, ServerConfig, Timeouts};
+use crate::config::{Config, ServerConfig, ServerId, Timeouts};
 use crate::engine::elect::Ranking;
 use crate::engine::guard::{self, Markers};
 use crate::executor::seams::{Db, Live, World};
@@ -502,8 +502,8 @@ async fn finish<W: World>(run: &mut Run<'_, W>) {
         );
         let _ = std::fs::remove_file(error_marker(workdir, &config.app_name));
         if run.opts.remove_dead_master_conf
-            && let Some(dead) = &run.rec.dead_master
-            && let Some(s) = config.servers.iter().find(|s| &s.display_name() == dead)
+            && let Some(dead) = &run.rec.dead_master_id
+            && let Some(s) = config.server(dead)
         {
             match crate::config::write::delete_server_block(&config.path, &s.block) {
                 Ok(true) => info!(
@@ -543,23 +543,21 @@ fn report_args(config: &Config, rec: &FailoverRecord) -> Vec<(String, String)> {
             .iter()
             .map(|r| format!("{}: {}", r.server, r.detail)),
     );
-    let host_of = |name: &str| {
-        config
-            .servers
-            .iter()
-            .find(|s| s.display_name() == name)
+    // MHA passes bare host names.
+    let host_of = |id: &Option<ServerId>| {
+        id.as_ref()
+            .and_then(|id| config.server(id))
             .map(|s| s.hostname.clone())
-            .unwrap_or_else(|| name.to_string())
+            .unwrap_or_default()
     };
-    let dead_name = rec.dead_master.clone().unwrap_or_default();
-    let mut args = vec![("orig_master_host".to_string(), host_of(&dead_name))];
-    if let Some(n) = &rec.new_master {
-        args.push(("new_master_host".into(), host_of(n)));
+    let mut args = vec![("orig_master_host".to_string(), host_of(&rec.dead_master_id))];
+    if rec.new_master.is_some() {
+        args.push(("new_master_host".into(), host_of(&rec.new_master_id)));
         let slaves: Vec<String> = rec
             .replicas
             .iter()
             .filter(|r| r.ok)
-            .map(|r| host_of(&r.server))
+            .map(|r| host_of(&Some(r.id.clone())))
             .collect();
         args.push(("new_slave_hosts".into(), slaves.join(",")));
     }

@@ -27,7 +27,9 @@ pub(super) async fn phase1<W: World>(run: &mut Run<'_, W>) -> PResult<Facts> {
         .and(run.opts.dead_master_block.as_deref());
     let topo = run.world.observe(config, t.observe, known_down).await;
     let facts = plan::facts(topo, config, &run.opts.asked())?;
-    run.rec.dead_master = Some(facts.topo.servers[facts.dead].name());
+    let dead = &facts.topo.servers[facts.dead];
+    run.rec.dead_master = Some(dead.name());
+    run.rec.dead_master_id = Some(config.servers[dead.order].id());
     for name in &facts.ignored {
         warn!("{name} is not a working replica of the dead master; ignored (ignore_fail=1)");
     }
@@ -637,8 +639,8 @@ pub(super) async fn wait_threads(db: &mut impl Db, limit: Duration) -> PResult<(
                 return Err(FailoverError::replica(
                     db.server(),
                     ReplicaProblem::NotStarted {
-                        io: st.io_running,
-                        sql: st.sql_running,
+                        io: st.io_running.to_string(),
+                        sql: st.sql_running.to_string(),
                         io_error: st.last_io_error,
                         sql_error: st.last_sql_error,
                     },
@@ -1102,6 +1104,7 @@ pub(super) async fn phase3_3<W: World>(
         .expect("ranked server exists");
     let new_cfg = run.server(facts.topo.servers[new_idx].order).clone();
     run.rec.new_master = Some(new_cfg.display_name());
+    run.rec.new_master_id = Some(new_cfg.id());
     info!("New master is {}", new_cfg.display_name());
     let note = planned.new_master.clone();
     run.rec.planned = Some(planned);
@@ -1357,7 +1360,7 @@ pub(super) async fn phase4<W: World>(
                 facts.mode,
                 run.opts.wait_until_gtid_in_sync,
             );
-            let name = s.display_name();
+            let (id, name) = (s.id(), s.display_name());
             let w = run.world.clone();
             set.spawn(
                 async move {
@@ -1374,7 +1377,7 @@ pub(super) async fn phase4<W: World>(
                         delayed,
                     )
                     .await;
-                    (name, r)
+                    (id, name, r)
                 }
                 .in_current_span(),
             );
@@ -1392,11 +1395,12 @@ pub(super) async fn phase4<W: World>(
     *p5_out = Some((p5r, Instant::now()));
     let mut failed = false;
     for r in joined {
-        let (name, res) = r?;
+        let (id, name, res) = r?;
         match res {
             Ok(detail) => {
                 info!("{name}: OK: {detail}");
                 run.rec.replicas.push(ReplicaResult {
+                    id: id.clone(),
                     server: name,
                     ok: true,
                     detail,
@@ -1406,6 +1410,7 @@ pub(super) async fn phase4<W: World>(
                 error!("{name}: recovery failed: {e}");
                 failed = true;
                 run.rec.replicas.push(ReplicaResult {
+                    id: id.clone(),
                     server: name,
                     ok: false,
                     detail: e.to_string(),

@@ -4,6 +4,7 @@
 #[allow(unused_imports)]
 use super::*;
 
+use crate::config::ServerId;
 pub use crate::engine::plan::{HookPlan, Mode};
 
 /// How a failover ended. Its exit code (`FailoverRecord::exit_code`) is documented in
@@ -69,6 +70,7 @@ pub struct Recovered {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ReplicaResult {
+    pub id: ServerId,
     pub server: String,
     pub ok: bool,
     pub detail: String,
@@ -84,6 +86,9 @@ pub struct FailoverRecord {
     pub error: Option<String>,
     pub dead_master: Option<String>,
     pub new_master: Option<String>,
+    /// The dead and the new master's blocks (`dead_master`, `new_master` are display names).
+    pub dead_master_id: Option<ServerId>,
+    pub new_master_id: Option<ServerId>,
     pub mode: Option<Mode>,
     pub latest_replica: Option<String>,
     pub ranking: Option<Ranking>,
@@ -109,6 +114,8 @@ impl FailoverRecord {
             error: None,
             dead_master: None,
             new_master: None,
+            dead_master_id: None,
+            new_master_id: None,
             mode: None,
             latest_replica: None,
             ranking: None,

@@ -361,7 +361,11 @@ impl Manager {
         );
         let before = self.config.clone();
         self.config = config_without(&self.opts, &before, dead);
-        self.deposed.follow(self.server(&new_master).cloned());
+        let new_server = rec
+            .new_master_id
+            .as_ref()
+            .and_then(|id| self.config.server(id));
+        self.deposed.follow(new_server.cloned());
         if let Some(dead_server) = dead_server {
             self.deposed
                 .watch(&before, dead_server, &new_master, rec.started_unix);
