@@ -382,7 +382,7 @@ pub static KEYS: &[KeyDef] = &[
         Server,
         Text,
         "",
-        "Directory of mysql/mysqlbinlog on the database hosts.",
+        "Directory of the client tools (mariadb-binlog/mysqlbinlog, mariadb/mysql) that a failover runs on the manager's host; looked in first, then PATH.",
     )),
     bin(k(
         "client_libdir",

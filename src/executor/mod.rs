@@ -9,4 +9,5 @@ pub mod monitor;
 pub mod observe;
 pub mod seams;
 pub mod switchover;
+pub mod tools;
 pub mod watch;
