@@ -3,8 +3,11 @@
 pub mod check_repl;
 pub mod deposed;
 pub mod failover;
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod monitor;
 pub mod observe;
 pub mod seams;
 pub mod switchover;
+pub mod tools;
 pub mod watch;

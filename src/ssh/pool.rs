@@ -92,12 +92,15 @@ impl SshPool {
 
     /// Can a command run on the host (`exit 0` over the held session, or a new one)? `Err`
     /// says why. Detection and the failover's phase 2 ask this.
-    pub async fn check(&self, config: &SshConfig, timeout: Duration) -> Result<(), String> {
-        match self.exec(config, "exit 0", timeout).await {
-            Ok(o) if o.success() => Ok(()),
-            Ok(o) => Err(format!("`exit 0` ended with {:?}", o.exit_status)),
-            Err(e) => Err(e.to_string()),
+    pub async fn check(&self, config: &SshConfig, timeout: Duration) -> Result<(), SshError> {
+        let o = self.exec(config, "exit 0", timeout).await?;
+        if o.success() {
+            return Ok(());
         }
+        Err(SshError::Exec {
+            target: SshTarget::from_config(config).0.name(),
+            message: format!("`exit 0` ended with {:?}", o.exit_status),
+        })
     }
 
     /// [`SshSession::probe_tcp`] from this host; `Unavailable` when no session can be had.

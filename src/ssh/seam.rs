@@ -14,7 +14,7 @@ pub trait Remote: Send + Sync + Clone + 'static {
         &self,
         ssh: &SshConfig,
         timeout: Duration,
-    ) -> impl Future<Output = Result<(), String>> + Send;
+    ) -> impl Future<Output = Result<(), SshError>> + Send;
     /// Run a shell command on the host.
     fn ssh_exec(
         &self,

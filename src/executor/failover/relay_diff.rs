@@ -86,7 +86,8 @@ async fn read_relay_logs<W: World>(
     if let Some(read) = read_tail(w, latest, status, &dir, need_from, up_to).await {
         return Ok(read);
     }
-    let timeout = Duration::from_secs(120);
+    // Each command moves a relay log, as phase 3.2's move a binlog file: the same bound.
+    let timeout = w.timeouts().binlog_save;
     let dir_q = crate::hooks::shell_quote(&dir);
     let out = w
         .ssh_exec(&latest.ssh, &format!("ls -1 {dir_q}"), timeout)
@@ -150,7 +151,7 @@ async fn read_tail<W: World>(
         at + 1
     );
     let out = w
-        .ssh_exec(&latest.ssh, &cmd, Duration::from_secs(120))
+        .ssh_exec(&latest.ssh, &cmd, w.timeouts().binlog_save)
         .await
         .ok()
         .filter(|o| o.success())?;
@@ -426,7 +427,7 @@ pub(super) async fn replay_on_replica(
     )
     .await?;
     db.start_replica().await?;
-    wait_threads(&mut db).await?;
+    wait_threads(&mut db, w.timeouts().replication_start).await?;
     db.disconnect().await;
     let mut detail = format!(
         "Slave started, replicating from {} at {}",
