@@ -58,6 +58,8 @@ pub struct AppSettings {
     pub ping_failures: u32,
     pub fast_crash_detection: bool,
     pub fencing: Fencing,
+    /// A deposed master that comes back with nothing of its own rejoins as a replica.
+    pub auto_rejoin: bool,
     pub hook_password_args: bool,
     pub secondary_check_script: Option<String>,
     pub master_ip_failover_script: Option<String>,

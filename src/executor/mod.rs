@@ -1,6 +1,7 @@
 //! Observe → decide (engine) → act. Everything here talks to servers, hosts or files.
 
 pub mod check_repl;
+pub mod client;
 pub mod deposed;
 pub mod failover;
 pub mod monitor;

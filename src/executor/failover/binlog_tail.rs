@@ -205,24 +205,8 @@ pub(super) fn client_defaults(
     workdir: &Path,
     s: &ServerConfig,
 ) -> PResult<tempfile::NamedTempFile> {
-    use std::io::Write;
-    let mut f = tempfile::Builder::new()
-        .prefix(".mha-client-")
-        .tempfile_in(workdir)
-        .map_err(|e| local_error("a client option file in the workdir", e))?;
-    // The password goes in a private option file, never on a command line.
-    let pw = s
-        .password
-        .expose()
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"");
-    writeln!(
-        f,
-        "[client]\nuser=\"{}\"\npassword=\"{pw}\"\nhost={}\nport={}\nprotocol=tcp",
-        s.user, s.ip, s.port
-    )
-    .map_err(|e| local_error("a client option file in the workdir", e))?;
-    Ok(f)
+    crate::executor::client::client_defaults(workdir, s)
+        .map_err(|e| local_error("a client option file in the workdir", e))
 }
 
 /// Apply saved binlog files to `s` with the server's own tools, as MHA did.
@@ -231,15 +215,7 @@ pub(super) async fn apply_binlogs(
     files: &[PathBuf],
     workdir: &Path,
 ) -> PResult<()> {
-    let find = |names: &[&str]| {
-        names.iter().find_map(|n| {
-            std::env::var_os("PATH").and_then(|p| {
-                std::env::split_paths(&p)
-                    .map(|d| d.join(n))
-                    .find(|p| p.is_file())
-            })
-        })
-    };
+    let find = crate::executor::client::find_tool;
     let binlog_tool = find(&["mariadb-binlog", "mysqlbinlog"]).ok_or_else(|| {
         local_error(
             "mariadb-binlog (mysqlbinlog)",
