@@ -8,9 +8,11 @@
 //! - GTID: each transaction whose GTID (domain, server id, sequence) is beyond the master's
 //!   GTID of the same domain and server id (MariaDB: `gtid_binlog_state` and `gtid_slave_pos`
 //!   of the master) is its own;
-//! - binlog file/position: each transaction at or after the coordinate up to which the
-//!   failover that deposed it got its binlog (saved, or replicated by the latest replica:
-//!   `dead_master_reached` in the failover record) is its own.
+//! - binlog file/position: each transaction it wrote itself (its server id) at or after the
+//!   coordinate up to which the failover that deposed it got its binlog (saved, or replicated
+//!   by the latest replica: `dead_master_reached` in the failover record) is its own. Only
+//!   the failover since its last rejoin counts: what it wrote as a master again later is not
+//!   measured by that record.
 //!
 //! Either check finding a transaction refuses the rejoin. `--flashback` undoes exactly those
 //! transactions; `decide` is then asked again with them as `undone`.
@@ -199,6 +201,8 @@ pub fn scan_from(
 pub struct Facts {
     /// `host(ip:port)`.
     pub server: String,
+    /// Its `server_id`: the transactions it wrote itself carry it in their GTIDs.
+    pub server_id: u32,
     pub flavour: Flavour,
     /// The current master, or why there is none to rejoin.
     pub master: Result<String, String>,
@@ -211,7 +215,7 @@ pub struct Facts {
     /// The master's `gtid_binlog_state` and `gtid_slave_pos` together.
     pub master_gtids: MariaGtidPos,
     /// How far the new master got its binlog in the failover that deposed it (from the
-    /// failover record); None when no record says.
+    /// failover record); None when no record says, or when it rejoined since.
     pub reached: Option<BinlogPos>,
     /// Where its binlog was read from (None: not read, nothing to look for).
     pub scanned_from: Option<BinlogPos>,
@@ -345,7 +349,10 @@ fn only_here(facts: &Facts) -> Vec<OnlyHere> {
         let by_gtid = t
             .gtid_parts()
             .is_some_and(|(d, s, n)| n > master_seq(facts, d, s));
-        let by_position = facts.reached.as_ref().is_some_and(|r| t.at() >= *r);
+        // What it wrote itself after what the failover got; what it replicated from others
+        // (someone attached it by hand) is theirs.
+        let own = t.gtid_parts().is_some_and(|(_, s, _)| s == facts.server_id);
+        let by_position = own && facts.reached.as_ref().is_some_and(|r| t.at() >= *r);
         let found_by = match (by_gtid, by_position) {
             (true, true) => FoundBy::Both,
             (true, false) => FoundBy::Gtid,
@@ -605,6 +612,7 @@ mod tests {
     fn facts(ours: &str, master: &str, reached: Option<(&str, u64)>, txns: Vec<Txn>) -> Facts {
         Facts {
             server: "db1(10.0.0.1:3306)".into(),
+            server_id: 1,
             flavour: Flavour::MariaDb,
             master: Ok("db2(10.0.0.2:3306)".into()),
             replicates_from_master: false,
@@ -646,6 +654,9 @@ mod tests {
             ("after the record, although the master has the GTID: refused all the same",
              facts("0-1-500", "0-1-500", Some(("b.000002", 900)), vec![txn("0-1-500", "b.000003", 328)]),
              Err(vec![only("0-1-500", Position, true)])),
+            ("replicated from another server after the record (attached by hand): not its own",
+             facts("0-1-500", "0-1-500,0-2-905", Some(("b.000002", 900)), vec![txn("0-2-905", "b.000003", 328)]),
+             Ok("0-1-500")),
             ("beyond the master but no longer in its binlog",
              facts("0-1-501", "0-1-500", None, vec![]),
              Err(vec![only("0-1-501", Gtid, false)])),

@@ -64,7 +64,11 @@ pub struct DeposedMarker {
 }
 
 pub fn marker_path(workdir: &Path, app: &str, s: &ServerConfig) -> PathBuf {
-    workdir.join(format!("{app}.deposed.{}_{}.json", s.hostname, s.port))
+    marker_file(workdir, app, &s.hostname, s.port)
+}
+
+pub fn marker_file(workdir: &Path, app: &str, hostname: &str, port: u16) -> PathBuf {
+    workdir.join(format!("{app}.deposed.{hostname}_{port}.json"))
 }
 
 pub fn read_marker(path: &Path) -> Option<DeposedMarker> {
@@ -72,7 +76,7 @@ pub fn read_marker(path: &Path) -> Option<DeposedMarker> {
 }
 
 /// Write through a temporary file, so that a reader never sees half a marker.
-fn write_marker(path: &Path, m: &DeposedMarker) -> std::io::Result<()> {
+pub(crate) fn write_marker(path: &Path, m: &DeposedMarker) -> std::io::Result<()> {
     let tmp = path.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(m).map_err(std::io::Error::other)?;
     std::fs::write(&tmp, text)?;

@@ -6,6 +6,7 @@ pub mod deposed;
 pub mod failover;
 pub mod monitor;
 pub mod observe;
+pub mod rejoin;
 pub mod seams;
 pub mod switchover;
 pub mod watch;

@@ -174,18 +174,18 @@ impl Dialect {
         }
     }
 
-    /// A deposed master about to rejoin: one row with `read_only`, `binlog_format`,
+    /// A deposed master about to rejoin: one row with `server_id`, `read_only`, `binlog_format`,
     /// `binlog_row_image`, `gtids` (MariaDB: `gtid_binlog_state`, the last GTID per domain
     /// and server id; MySQL: `gtid_executed`) and `slave_pos` (MariaDB `gtid_slave_pos`).
     pub fn rejoin_look(self) -> &'static str {
         match self {
             Dialect::MariaDb => {
-                "SELECT @@global.read_only AS read_only, @@global.binlog_format AS binlog_format, \
+                "SELECT @@global.server_id AS server_id, @@global.read_only AS read_only, @@global.binlog_format AS binlog_format, \
                  @@global.binlog_row_image AS binlog_row_image, @@global.gtid_binlog_state AS gtids, \
                  @@global.gtid_slave_pos AS slave_pos"
             }
             _ => {
-                "SELECT @@global.read_only AS read_only, @@global.binlog_format AS binlog_format, \
+                "SELECT @@global.server_id AS server_id, @@global.read_only AS read_only, @@global.binlog_format AS binlog_format, \
                  @@global.binlog_row_image AS binlog_row_image, @@global.gtid_executed AS gtids, \
                  '' AS slave_pos"
             }

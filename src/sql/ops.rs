@@ -94,6 +94,7 @@ impl Process {
 /// A returning server's GTIDs and binlog settings, as a rejoin reads them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RejoinLook {
+    pub server_id: u32,
     pub read_only: bool,
     pub binlog_format: String,
     pub binlog_row_image: String,
@@ -341,6 +342,7 @@ impl Session {
             MariaGtidPos::parse(&get(k)).map_err(|e| self.failed_parse(what, e.to_string()))
         };
         Ok(RejoinLook {
+            server_id: get("server_id").parse().unwrap_or(0),
             read_only: get("read_only") != "0",
             binlog_format: get("binlog_format"),
             binlog_row_image: get("binlog_row_image"),

@@ -513,6 +513,7 @@ async fn finish<W: World>(run: &mut Run<'_, W>) {
             && let Some(dead) = &run.rec.dead_master
             && let Some(s) = config.servers.iter().find(|s| &s.display_name() == dead)
         {
+            crate::executor::rejoin::keep_removed_block(config, workdir, s, now_unix());
             match crate::config::write::delete_server_block(&config.path, &s.block) {
                 Ok(true) => info!(
                     "Deleted [{}] entry from {} .",
