@@ -211,14 +211,14 @@ fn with_server_block(
     Ok((text, new_text, expected))
 }
 
+/// A server block's `hostname`, and its other entries as `key=value` text.
+pub type BlockParams = (String, Vec<(String, String)>);
+
 /// Server block `[block]` as [`add_server_block`] takes it back: its `hostname`, and its
 /// other entries as `key=value` text in file order (lists joined with commas). None when
 /// there is no such block. Kept before `--remove_dead_master_conf` deletes a block, so that
 /// `mha rejoin` can write it again.
-pub fn server_block_params(
-    path: &Path,
-    block: &str,
-) -> Result<Option<(String, Vec<(String, String)>)>, WriteError> {
+pub fn server_block_params(path: &Path, block: &str) -> Result<Option<BlockParams>, WriteError> {
     let (_, file) = read(path)?;
     let Some(b) = file
         .blocks

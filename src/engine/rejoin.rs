@@ -576,8 +576,16 @@ mod tests {
         ];
         let at = |f: &str, n: u64| Some(BinlogPos::new(f, n));
         let r = |f: &str, n: u64| BinlogPos::new(f, n);
+        /// (case, its GTIDs, the master's, the record's coordinate, where to read from)
+        type Case = (
+            &'static str,
+            MariaGtidPos,
+            MariaGtidPos,
+            Option<BinlogPos>,
+            Option<BinlogPos>,
+        );
         #[rustfmt::skip]
-        let cases: Vec<(&str, MariaGtidPos, MariaGtidPos, Option<BinlogPos>, Option<BinlogPos>)> = vec![
+        let cases: Vec<Case> = vec![
             ("contained, no record: nothing to read", p("0-1-300"), p("0-1-300"), None, None),
             ("beyond from 250: the file that began at 200", p("0-1-310"), p("0-1-250"), None, at("b.000004", 0)),
             ("beyond from exactly a file start", p("0-1-310"), p("0-1-300"), None, at("b.000005", 0)),
@@ -634,8 +642,10 @@ mod tests {
     fn containment() {
         use FoundBy::*;
         let after = |v: Vec<Txn>| v;
+        /// Contained from this start position, or refused for these (GTID, check, located).
+        type Want = Result<&'static str, Vec<(String, FoundBy, bool)>>;
         #[rustfmt::skip]
-        let cases: Vec<(&str, Facts, Result<&str, Vec<(String, FoundBy, bool)>>)> = vec![
+        let cases: Vec<(&str, Facts, Want)> = vec![
             ("a clean stop: all it has, the master has",
              facts("0-1-500", "0-1-500,0-2-900", Some(("b.000002", 900)), vec![]),
              Ok("0-1-500")),

@@ -14,6 +14,7 @@ use super::facts::open;
 use super::locate::Returning;
 use crate::config::{Config, ServerConfig, write};
 use crate::executor::deposed;
+use crate::secret::Secret;
 use crate::sql::Session;
 use crate::sql::dialect::StartAt;
 use crate::sql::ops::Toward;
@@ -69,11 +70,11 @@ pub(super) async fn attach(
     )
     .await?;
     steps.push(format!(
-        "CHANGE MASTER TO MASTER_HOST = '{}', MASTER_PORT = {}, MASTER_USER = '{user}', MASTER_PASSWORD = 'xxx', MASTER_USE_GTID = slave_pos",
-        master.ip, master.port
+        "pointed at the master: {}",
+        statement(db, master, &user)
     ));
     db.start_replica().await?;
-    steps.push("START SLAVE".into());
+    steps.push("replication started".into());
     let (mut mdb, _) = open(master).await?;
     let target = mdb.gtid_pos("gtid_binlog_pos").await;
     mdb.disconnect().await;
@@ -86,6 +87,13 @@ pub(super) async fn attach(
     db.wait_gtid(&target, catch_up.as_secs().max(1)).await?;
     steps.push(format!("caught up with the master at {target}"));
     Ok(())
+}
+
+/// The CHANGE MASTER statement as the report shows it, the password masked.
+pub(super) fn statement(db: &Session, master: &ServerConfig, user: &str) -> String {
+    let masked = Secret::new("xxx");
+    db.dialect()
+        .change_master(master, Some(user), Some(&masked), &StartAt::Gtid, None)
 }
 
 /// Its block back into the configuration file, unless it is there (a removed block written

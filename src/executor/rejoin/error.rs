@@ -67,3 +67,16 @@ pub(super) fn local(what: impl Into<String>, error: impl std::fmt::Display) -> R
         error: error.to_string(),
     }
 }
+
+/// Why there is no current master to rejoin.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NoMaster {
+    #[error("the configuration lists no other server")]
+    NoOtherServer,
+    #[error("the master {0} does not answer")]
+    Unreachable(String),
+    #[error("no configured server is a master")]
+    None,
+    #[error("several servers could be the master: {}", .0.join(", "))]
+    Several(Vec<String>),
+}

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::error::RejoinError;
+use super::error::{NoMaster, RejoinError};
 use super::locate::Returning;
 use crate::config::{Config, ServerConfig};
 use crate::engine::checks::{self, MasterView};
@@ -26,29 +26,21 @@ const MAX_EVENTS: usize = 2_000_000;
 pub(super) async fn current_master(
     config: &Config,
     returning: &ServerConfig,
-) -> Result<ServerConfig, String> {
+) -> Result<ServerConfig, NoMaster> {
     let mut others = config.clone();
     others
         .servers
         .retain(|s| !(s.ip == returning.ip && s.port == returning.port));
     if others.servers.is_empty() {
-        return Err("the configuration lists no other server".into());
+        return Err(NoMaster::NoOtherServer);
     }
     let topo = observe(&others, CONNECT).await;
     match checks::find_master(&topo) {
         MasterView::Alive { index } => Ok(others.servers[topo.servers[index].order].clone()),
-        MasterView::Unreachable { index } => Err(format!(
-            "the master {} does not answer",
-            topo.servers[index].name()
-        )),
-        MasterView::None => Err("no configured server is a master".into()),
-        MasterView::Several { indexes } => Err(format!(
-            "several servers could be the master: {}",
-            indexes
-                .iter()
-                .map(|&i| topo.servers[i].name())
-                .collect::<Vec<_>>()
-                .join(", ")
+        MasterView::Unreachable { index } => Err(NoMaster::Unreachable(topo.servers[index].name())),
+        MasterView::None => Err(NoMaster::None),
+        MasterView::Several { indexes } => Err(NoMaster::Several(
+            indexes.iter().map(|&i| topo.servers[i].name()).collect(),
         )),
     }
 }
@@ -67,7 +59,7 @@ pub(super) async fn gather(
     db: &mut Session,
     flavour: Flavour,
     returning: &Returning,
-    master: &Result<ServerConfig, String>,
+    master: &Result<ServerConfig, NoMaster>,
     config: &Config,
     workdir: &Path,
 ) -> Result<Facts, RejoinError> {
@@ -79,7 +71,7 @@ pub(super) async fn gather(
         master: master
             .as_ref()
             .map(ServerConfig::display_name)
-            .map_err(Clone::clone),
+            .map_err(ToString::to_string),
         replicates_from_master: false,
         gtids: MariaGtidPos::default(),
         slave_pos: MariaGtidPos::default(),

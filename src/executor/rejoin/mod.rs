@@ -25,7 +25,7 @@ mod flashback;
 mod locate;
 
 pub use act::ManagerLink;
-pub use error::RejoinError;
+pub use error::{NoMaster, RejoinError};
 pub use flashback::Undo;
 pub use locate::{BlockToWrite, Returning, keep_removed_block, locate};
 
@@ -202,7 +202,7 @@ impl Run<'_> {
         rep: &mut RejoinReport,
     ) -> Result<Outcome, RejoinError> {
         if self.opts.dry_run {
-            rep.steps = self.plan(verdict);
+            rep.steps = self.plan(db, verdict);
             return Ok(Outcome::DryRun);
         }
         let again = self.fence_and_recheck(db, facts.flavour, rep).await?;
@@ -231,8 +231,9 @@ impl Run<'_> {
         rep: &mut RejoinReport,
     ) -> Result<Verdict, RejoinError> {
         let killed = act::fence(db).await?;
-        rep.steps
-            .push(format!("read_only = 1, {killed} client session(s) killed"));
+        rep.steps.push(format!(
+            "read_only = 1, {killed} client session(s) killed; its GTIDs and binlog read again"
+        ));
         let master = Ok(self.master.clone());
         let f = facts::gather(
             db,
@@ -318,26 +319,31 @@ impl Run<'_> {
     }
 
     /// What a real run would do, for --dry-run.
-    fn plan(&self, verdict: &Verdict) -> Vec<String> {
+    fn plan(&self, db: &Session, verdict: &Verdict) -> Vec<String> {
         let s = self.server();
         let mut steps = vec![format!(
-            "SET GLOBAL read_only = 1 on {}, kill its client sessions; read its GTIDs and binlog again",
+            "read_only = 1 on {}, its client sessions killed; its GTIDs and binlog read again",
             s.display_name()
         )];
         if let Verdict::Contained { start } = verdict {
-            steps.push(format!("STOP SLAVE; SET GLOBAL gtid_slave_pos = '{start}'"));
+            let user = s
+                .repl_user
+                .as_deref()
+                .or(self.master.repl_user.as_deref())
+                .unwrap_or("(repl_user)");
+            steps.push(format!("replication stopped; gtid_slave_pos = {start}"));
             steps.push(format!(
-                "CHANGE MASTER TO MASTER_HOST = '{}', MASTER_PORT = {}, MASTER_USER = ..., MASTER_PASSWORD = 'xxx', MASTER_USE_GTID = slave_pos; START SLAVE",
-                self.master.ip, self.master.port
+                "pointed at the master: {}",
+                act::statement(db, self.master, user)
             ));
             steps.push(format!(
-                "wait (up to {:?}) until it has executed the master's gtid_binlog_pos",
+                "replication started; it must execute the master's gtid_binlog_pos within {:?}",
                 self.opts.catch_up
             ));
         }
         match &self.returning.write_back {
             Some(b) => steps.push(format!(
-                "write [{}] back to {}: {}",
+                "[{}] written back to {}: {}",
                 b.block,
                 self.config.path.display(),
                 b.from
@@ -348,7 +354,7 @@ impl Run<'_> {
                 self.config.path.display()
             )),
         }
-        steps.push("tell the running manager, if any, to read the configuration again".into());
+        steps.push("the running manager, if any, reads the configuration again".into());
         steps
     }
 
@@ -376,7 +382,7 @@ impl Run<'_> {
         let gtids: Vec<String> = txns.iter().map(|o| o.gtid.clone()).collect();
         let after = decide(facts, &gtids);
         if self.opts.dry_run || self.opts.flashback == Flashback::Preview {
-            let mut steps = self.plan(&after);
+            let mut steps = self.plan(db, &after);
             steps.insert(1, format!(
                 "undo {} transaction(s) with mariadb-binlog --flashback, newest first, sql_log_bin = 0; keep them as they were in the workdir; RESET MASTER",
                 gtids.len()
@@ -440,8 +446,9 @@ impl Run<'_> {
             kept.display()
         );
         db.reset_master().await?;
-        rep.steps
-            .push("RESET MASTER (its binlog no longer holds the undone transactions)".into());
+        rep.steps.push(
+            "its binlog reset (RESET MASTER): it no longer holds the undone transactions".into(),
+        );
         Ok(())
     }
 }
