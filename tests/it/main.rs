@@ -13,5 +13,6 @@ mod manager;
 mod mha_hooks;
 mod netns;
 mod proxy;
+mod rejoin;
 mod sandbox;
 mod switchover;
