@@ -141,3 +141,49 @@ Exit codes (MHA's status codes):
   51  FAILOVER_ERROR        the last failover failed
   64  invalid command-line options
   78  configuration error";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rejoin::{FoundBy, OnlyHere, Refusal, Verdict};
+    use crate::executor::rejoin::{Outcome, RejoinReport};
+
+    fn report(outcome: Outcome, verdict: Option<Verdict>) -> RejoinReport {
+        RejoinReport {
+            app: "app1".into(),
+            server: "db1(10.0.0.1:3306)".into(),
+            master: None,
+            outcome,
+            verdict,
+            facts: None,
+            flashback: None,
+            write_back: None,
+            steps: vec![],
+            error: None,
+        }
+    }
+
+    #[test]
+    fn rejoin_outcomes_to_exit_codes() {
+        let only = Verdict::Refused(Refusal::OnlyHere {
+            txns: vec![OnlyHere {
+                gtid: "0-1-5".into(),
+                txn: None,
+                found_by: FoundBy::Gtid,
+            }],
+        });
+        let no_master = Verdict::Refused(Refusal::NoMaster { why: "x".into() });
+        let cases = [
+            (report(Outcome::Rejoined, None), 0),
+            (report(Outcome::AlreadyReplica, None), 0),
+            (report(Outcome::DryRun, None), 0),
+            (report(Outcome::Refused, Some(only)), 13),
+            (report(Outcome::Refused, Some(no_master)), 1),
+            (report(Outcome::Partial, None), 10),
+            (report(Outcome::Failed, None), 1),
+        ];
+        for (r, code) in cases {
+            assert_eq!(Exit::of_rejoin(&r).code(), code, "{:?}", r.outcome);
+        }
+    }
+}

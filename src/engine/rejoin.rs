@@ -310,6 +310,16 @@ pub enum Verdict {
     Refused(Refusal),
 }
 
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Contained { start } => write!(f, "contained (it starts from {start})"),
+            Verdict::AlreadyReplica => f.write_str("already a replica of the master"),
+            Verdict::Refused(r) => write!(f, "refused: {r}"),
+        }
+    }
+}
+
 /// Is the returning server's history contained in the master's? `undone`: GTIDs of its own
 /// transactions that `--flashback` has undone.
 pub fn decide(facts: &Facts, undone: &[String]) -> Verdict {

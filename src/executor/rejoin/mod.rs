@@ -205,21 +205,26 @@ impl Run<'_> {
             rep.steps = self.plan(db, verdict);
             return Ok(Outcome::DryRun);
         }
-        let again = self.fence_and_recheck(db, facts.flavour, rep).await?;
-        if again != *verdict {
-            return Err(RejoinError::Stale {
-                server: facts.server.clone(),
-                why: format!("first {verdict:?}, then {again:?}"),
-            });
-        }
-        match &again {
-            Verdict::Contained { start } => self.attach(db, start, rep).await?,
-            _ => rep.steps.push(format!(
-                "already replicates from {}",
+        if *verdict == Verdict::AlreadyReplica {
+            // A working replica: its readers are left alone.
+            db.fence_read_only("read_only on a replica").await?;
+            rep.steps.push(format!(
+                "already replicates from {}; read_only = 1",
                 self.master.display_name()
-            )),
+            ));
+            return Ok(self.finish(rep, true));
         }
-        Ok(self.finish(rep, matches!(again, Verdict::AlreadyReplica)))
+        let again = self.fence_and_recheck(db, facts.flavour, rep).await?;
+        match &again {
+            Verdict::Contained { start } if again == *verdict => {
+                self.attach(db, start, rep).await?;
+                Ok(self.finish(rep, false))
+            }
+            _ => Err(RejoinError::Stale {
+                server: facts.server.clone(),
+                why: format!("first {verdict}, then {again}"),
+            }),
+        }
     }
 
     /// Read-only and its sessions killed, then the facts read again: what was decided on
