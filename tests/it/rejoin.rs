@@ -94,6 +94,16 @@ async fn drill_stop_fail_over_start_rejoin_under_load() {
     let comments_before = comment_lines(&text);
     let server1_before = block_of(&conf, "server1").unwrap();
     let p1 = c.node("server1").port;
+    // Not for the master itself; a replica of the master needs nothing.
+    let (code, out) = rejoin(&conf, "127.0.0.1", p1, &["--dry-run"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("it is the current master"), "{out}");
+    let (code, out) = rejoin(&conf, "127.0.0.1", c.node("server3").port, &["--dry-run"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("it already replicates from the master"),
+        "{out}"
+    );
 
     let m = Daemon::manager(
         &conf,

@@ -73,6 +73,9 @@ pub(super) fn local(what: impl Into<String>, error: impl std::fmt::Display) -> R
 pub enum NoMaster {
     #[error("the configuration lists no other server")]
     NoOtherServer,
+    /// Other servers replicate from it: it is the master, not a deposed one.
+    #[error("other servers replicate from {0}: it is the current master")]
+    ItIsTheMaster(String),
     #[error("the master {0} does not answer")]
     Unreachable(String),
     #[error("no configured server is a master")]

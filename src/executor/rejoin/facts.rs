@@ -35,6 +35,17 @@ pub(super) async fn current_master(
         return Err(NoMaster::NoOtherServer);
     }
     let topo = observe(&others, CONNECT).await;
+    let follow_it = topo.servers.iter().any(|o| {
+        o.alive()
+            .and_then(|st| st.replica.as_ref())
+            .is_some_and(|r| {
+                r.master_port == returning.port
+                    && (r.master_host == returning.ip || r.master_host == returning.hostname)
+            })
+    });
+    if follow_it {
+        return Err(NoMaster::ItIsTheMaster(returning.display_name()));
+    }
     match checks::find_master(&topo) {
         MasterView::Alive { index } => Ok(others.servers[topo.servers[index].order].clone()),
         MasterView::Unreachable { index } => Err(NoMaster::Unreachable(topo.servers[index].name())),
