@@ -352,14 +352,14 @@ pub struct RejoinArgs {
     /// With --flashback: really undo them.
     #[arg(long, requires = "flashback", conflicts_with = "dry_run")]
     pub yes: bool,
-    /// Seconds it may take to catch up with the master once it replicates.
+    /// Seconds it may take to catch up with the master once it replicates (default: the
+    /// configuration's failover_catch_up_timeout).
     #[arg(
         long = "catch_up_timeout",
         alias = "catch-up-timeout",
-        default_value_t = 300,
         value_name = "SECONDS"
     )]
-    pub catch_up_timeout: u64,
+    pub catch_up_timeout: Option<u64>,
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
 }

@@ -51,6 +51,13 @@ fn render_text(c: &Config) -> String {
     );
     for block in &c.effective {
         let _ = writeln!(out, "\n[{}]", block.name);
+        if block.name == "timeouts" {
+            // Not a block of the file: the waits, wherever they were set.
+            let _ = writeln!(
+                out,
+                "# Seconds; set in [server default]. ssh_connection_timeout is per server (below); waits not listed scale with ping_interval."
+            );
+        }
         let width = block
             .entries
             .iter()

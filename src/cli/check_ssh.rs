@@ -24,8 +24,6 @@ use super::exit::Exit;
 const STAGGER: Duration = Duration::from_millis(50);
 /// Source hosts checked at once.
 const MAX_PARALLEL: usize = 16;
-/// Time a remote command gets beyond the connect timeout of the ssh it runs.
-const EXEC_GRACE: Duration = Duration::from_secs(10);
 
 /// One host as check_ssh sees it.
 struct Host {
@@ -112,7 +110,9 @@ fn command_failure(program: &str, out: &ExecOutput) -> String {
     }
 }
 
-async fn check_from(hosts: &[Host], i: usize) -> SourceReport {
+/// `grace`: check_ssh_timeout, the time a remote command gets beyond the connect timeout of
+/// the ssh it runs.
+async fn check_from(hosts: &[Host], i: usize, grace: Duration) -> SourceReport {
     let src = &hosts[i];
     let others = hosts
         .iter()
@@ -124,7 +124,7 @@ async fn check_from(hosts: &[Host], i: usize) -> SourceReport {
         manager: Outcome::Ok,
         hops: Vec::new(),
     };
-    let exec_timeout = src.target.connect_timeout + EXEC_GRACE;
+    let exec_timeout = src.target.connect_timeout + grace;
     let session = match ssh::connect(&src.target).await {
         Ok(s) => match s.exec("exit 0", exec_timeout).await {
             Ok(out) if out.success() => Ok(s),
@@ -152,7 +152,7 @@ async fn check_from(hosts: &[Host], i: usize) -> SourceReport {
         let command = remote_ssh_command(&d.target, d.options.as_deref());
         tracing::debug!(to = %d.name, %command, "host → host");
         let outcome = match session
-            .exec(&command, d.target.connect_timeout + EXEC_GRACE)
+            .exec(&command, d.target.connect_timeout + grace)
             .await
         {
             Ok(out) if out.success() => Outcome::Ok,
@@ -274,6 +274,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Exit> {
     let n = hosts.len();
     let hosts = Arc::new(hosts);
     let limit = Arc::new(Semaphore::new(MAX_PARALLEL));
+    let grace = config.app.timeouts.check_ssh;
     let mut tasks = JoinSet::new();
     for i in 0..n {
         let hosts = Arc::clone(&hosts);
@@ -283,7 +284,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Exit> {
             async move {
                 tokio::time::sleep(STAGGER * i as u32).await;
                 let _permit = limit.acquire_owned().await;
-                (i, check_from(&hosts, i).await)
+                (i, check_from(&hosts, i, grace).await)
             }
             .instrument(span),
         );

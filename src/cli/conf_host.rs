@@ -1,8 +1,6 @@
 //! `mha conf_host`: add or delete a server block, keeping the file's comments and order and
 //! writing atomically (config::write). Deleting the current, reachable master is refused.
 
-use std::time::Duration;
-
 use super::args::{ConfHostArgs, ConfHostCommand};
 use super::exit::Exit;
 use crate::config::write;
@@ -68,7 +66,7 @@ pub fn run(a: &ConfHostArgs) -> anyhow::Result<Exit> {
             let config = loaded.config;
             let topo = super::runtime()?.block_on(crate::executor::observe::observe(
                 &config,
-                Duration::from_secs(3),
+                config.app.timeouts.observe,
             ));
             if let MasterView::Alive { index } = checks::find_master(&topo)
                 && topo.servers[index].block == block

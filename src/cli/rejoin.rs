@@ -34,7 +34,10 @@ pub fn run(a: &RejoinArgs) -> anyhow::Result<Exit> {
             (true, false) => Flashback::Preview,
             (true, true) => Flashback::Apply,
         },
-        catch_up: Duration::from_secs(a.catch_up_timeout),
+        catch_up: a
+            .catch_up_timeout
+            .map(Duration::from_secs)
+            .unwrap_or(config.app.timeouts.failover_catch_up),
         workdir,
         manager: ManagerLink::Signal,
     };

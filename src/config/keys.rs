@@ -30,6 +30,8 @@ pub enum Kind {
     Seconds,
     /// Seconds, > 0, fractions allowed (`0.5`).
     FractionalSeconds,
+    /// A bound on a wait: seconds, > 0 and at most [`MAX_TIMEOUT_SECS`], fractions allowed.
+    Timeout,
     /// Positive whole number.
     Count,
     /// One of the listed words (case-insensitive).
@@ -51,6 +53,9 @@ impl Kind {
             Kind::FractionalSeconds => {
                 "a number of seconds greater than 0 (fractions allowed)".into()
             }
+            Kind::Timeout => format!(
+                "a number of seconds greater than 0 and at most {MAX_TIMEOUT_SECS} (fractions allowed)"
+            ),
             Kind::Count => "a whole number greater than 0".into(),
             Kind::Choice(words) => format!("one of {}", words.join(", ")),
             Kind::List => "a comma-separated list".into(),
@@ -71,7 +76,16 @@ pub struct KeyDef {
     pub help: &'static str,
     /// Allowed in `[binlogN]` blocks too.
     pub binlog: bool,
+    /// A bound on a wait: `check_config` shows it under `[timeouts]`.
+    pub timeout: bool,
+    /// For a key without a default value whose absence still means a wait: what it means
+    /// then, as `check_config` shows it (`3 × --running_updates_limit`).
+    pub unset: &'static str,
 }
+
+/// The longest wait a `Timeout` key accepts: one day. Longer is a typo, and a far-off
+/// deadline would overflow the clock.
+pub const MAX_TIMEOUT_SECS: u32 = 86_400;
 
 const fn k(
     name: &'static str,
@@ -88,7 +102,16 @@ const fn k(
         mha: true,
         help,
         binlog: false,
+        timeout: false,
+        unset: "",
     }
+}
+
+/// An application-wide timeout (an mha extension: MHA hard-codes its waits).
+const fn tmo(name: &'static str, default: &'static str, help: &'static str) -> KeyDef {
+    let mut d = ext(k(name, App, Timeout, default, help));
+    d.timeout = true;
+    d
 }
 
 const fn ext(mut d: KeyDef) -> KeyDef {
@@ -359,7 +382,7 @@ pub static KEYS: &[KeyDef] = &[
         Server,
         Text,
         "",
-        "Directory of mysql/mysqlbinlog on the database hosts.",
+        "Directory of the client tools (mariadb-binlog/mysqlbinlog, mariadb/mysql) that a failover runs on the manager's host; looked in first, then PATH.",
     )),
     bin(k(
         "client_libdir",
@@ -460,13 +483,17 @@ pub static KEYS: &[KeyDef] = &[
         "0",
         "1 = also pass the passwords on hook command lines as MHA did (--new_master_password, --orig_master_password, --master_password), for unchanged MHA hooks that read them; visible to every local user in the process list. 0 = environment and standard input only.",
     )),
-    ext(k(
-        "hook_timeout",
-        App,
-        Seconds,
-        "60",
-        "Seconds a hook script may run before it is killed and counted as failed.",
-    )),
+    {
+        let mut d = ext(k(
+            "hook_timeout",
+            App,
+            Seconds,
+            "60",
+            "Seconds a hook script may run before it is killed and counted as failed.",
+        ));
+        d.timeout = true;
+        d
+    },
     k(
         "init_conf_load_script",
         App,
@@ -494,6 +521,97 @@ pub static KEYS: &[KeyDef] = &[
         Choice(LOG_LEVELS),
         "info",
         "Log verbosity.",
+    ),
+    // Timeouts: every wait of the manager that is not derived from ping_interval. Defaults
+    // are the values mha hard-coded before they became settings.
+    tmo(
+        "sql_timeout",
+        "5",
+        "Seconds a connect or a statement may take on the manager's SQL sessions: start-up checks and the monitor lock, check_repl, the switchover's sessions, the failover's sessions to the replicas and the new master. Waits with their own timeout below get it on top.",
+    ),
+    tmo(
+        "observe_timeout",
+        "3",
+        "Seconds each server has to answer when a failover starts (phase 1 reads every server's state) and when conf_host --command=delete checks which server is the master; a server that does not answer in time counts as down.",
+    ),
+    tmo(
+        "watch_connect_timeout",
+        "2",
+        "Seconds the connect of the manager's watch connection to the master may take (fast_crash_detection); after a failed connect it tries again a second later, while the pings go on.",
+    ),
+    tmo(
+        "heartbeat_wait_timeout",
+        "30",
+        "Longest wait, while a death is being confirmed and no replica's host could probe the master's port, for the replicas' heartbeats to stay silent for 1.5 heartbeat periods.",
+    ),
+    tmo(
+        "detection_max_age",
+        "30",
+        "Seconds the failover trusts the manager's finding that the master died: within it, phase 1 does not connect to the dead master again and fencing tries it only for dead_master_recheck_timeout.",
+    ),
+    tmo(
+        "dead_master_connect_timeout",
+        "1",
+        "Seconds a connect to the dead master may take: fencing's SET GLOBAL read_only=1 (when the death was not found moments ago), and each look at a deposed master (at most ping_interval).",
+    ),
+    tmo(
+        "dead_master_recheck_timeout",
+        "0.3",
+        "Seconds a connect to a master found dead moments ago (within detection_max_age) may take: fencing's read_only attempt, and the check before the first irreversible step that it still does not answer.",
+    ),
+    tmo(
+        "dead_master_ssh_timeout",
+        "3",
+        "Longest SSH login to the dead master's host during a failover (the lower of this and ssh_connection_timeout): decides whether its binlog can be saved and its mysqld killed.",
+    ),
+    tmo(
+        "fence_kill_timeout",
+        "10",
+        "Seconds fencing = kill may take: kill -9 of the dead master's mysqld over SSH and waiting until the process is gone.",
+    ),
+    tmo(
+        "binlog_save_timeout",
+        "120",
+        "Seconds each SSH command saving the dead master's binlog tail may take (listing its binlog directory, reading one binlog file).",
+    ),
+    tmo(
+        "relay_log_apply_timeout",
+        "600",
+        "Seconds each replica's SQL thread may take, in a failover (phase 3.1), to apply the relay log it already has; a replica still behind then fails.",
+    ),
+    tmo(
+        "replication_start_timeout",
+        "15",
+        "Seconds, in a failover (phase 4), from START SLAVE on a replica until both its replication threads run.",
+    ),
+    tmo(
+        "failover_catch_up_timeout",
+        "120",
+        "Seconds a server may take, in a failover, to reach a GTID position (MASTER_GTID_WAIT): the new master the latest replica's (phase 3.4), each other replica the new master's (phase 4). Whole seconds on the server (rounded up).",
+    ),
+    tmo(
+        "switch_catch_up_timeout",
+        "30",
+        "Seconds the new master and each replica may take, in an online switch, to apply the old master's last position while writes are blocked (MASTER_POS_WAIT / MASTER_GTID_WAIT). Whole seconds on the server (rounded up).",
+    ),
+    tmo(
+        "switch_orig_master_catch_up_timeout",
+        "10",
+        "Seconds the old master may take, in an online switch with --orig_master_is_new_slave, to reach the new master's position once it replicates from it.",
+    ),
+    {
+        let mut d = tmo(
+            "switch_lock_wait_timeout",
+            "",
+            "Seconds the old master waits, in an online switch, for running writes before read_only=1 and FLUSH TABLES WITH READ LOCK give up (the session's lock_wait_timeout). Unset: 3 × --running_updates_limit (3 s by default). Whole seconds on the server (rounded up).",
+        );
+        d.unset = "3 × --running_updates_limit";
+        d
+    },
+    tmo(
+        "check_ssh_timeout",
+        "10",
+        "Seconds each check_ssh login (manager to host, host to host) may take beyond the target's ssh_connection_timeout.",
     ),
 ];
 

@@ -71,6 +71,100 @@ pub struct AppSettings {
     pub manager_workdir: PathBuf,
     pub manager_log: Option<PathBuf>,
     pub log_level: String,
+    pub timeouts: Timeouts,
+}
+
+/// Every bound on a wait that is not derived from `ping_interval` (those that are, the
+/// pings and the confirmation's probes, scale with it as in MHA). One field per wait, each
+/// set by the key named in its doc (`[server default]`); the defaults are the values mha
+/// hard-coded before they became settings. `hook_timeout` and the per-server
+/// `ssh_connection_timeout` keep their places in [`AppSettings`] and [`SshConfig`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeouts {
+    /// `sql_timeout` (5 s): a connect or one statement on the manager's SQL sessions.
+    pub sql: Duration,
+    /// `observe_timeout` (3 s): each server's answer when a failover starts (phase 1) or
+    /// conf_host checks which server is the master.
+    pub observe: Duration,
+    /// `watch_connect_timeout` (2 s): the connect of the watch connection to the master.
+    pub watch_connect: Duration,
+    /// `heartbeat_wait_timeout` (30 s): the longest wait for the replicas' heartbeats to stay
+    /// silent while a death is confirmed.
+    pub heartbeat_wait: Duration,
+    /// `detection_max_age` (30 s): how long the manager's finding of a death spares the
+    /// failover from asking the dead master again.
+    pub detection_max_age: Duration,
+    /// `dead_master_connect_timeout` (1 s): a connect to the dead or a deposed master.
+    pub dead_master_connect: Duration,
+    /// `dead_master_recheck_timeout` (0.3 s): a connect to a master found dead moments ago.
+    pub dead_master_recheck: Duration,
+    /// `dead_master_ssh_timeout` (3 s): the failover's SSH check of the dead master's host
+    /// (capped by its ssh_connection_timeout).
+    pub dead_master_ssh: Duration,
+    /// `fence_kill_timeout` (10 s): kill -9 of the dead master's mysqld over SSH.
+    pub fence_kill: Duration,
+    /// `binlog_save_timeout` (120 s): each SSH command saving the dead master's binlog.
+    pub binlog_save: Duration,
+    /// `relay_log_apply_timeout` (600 s): a replica applying the relay log it has.
+    pub relay_log_apply: Duration,
+    /// `replication_start_timeout` (15 s): START SLAVE until both threads run.
+    pub replication_start: Duration,
+    /// `failover_catch_up_timeout` (120 s): MASTER_GTID_WAIT in a failover.
+    pub failover_catch_up: Duration,
+    /// `switch_catch_up_timeout` (30 s): the switchover's waits for the old master's last
+    /// position, writes blocked.
+    pub switch_catch_up: Duration,
+    /// `switch_orig_master_catch_up_timeout` (10 s): the old master reaching the new one's
+    /// position (--orig_master_is_new_slave).
+    pub switch_orig_master_catch_up: Duration,
+    /// `switch_lock_wait_timeout` (unset: 3 × --running_updates_limit): the old master's
+    /// lock_wait_timeout for read_only=1 and FLUSH TABLES WITH READ LOCK. Use
+    /// [`Timeouts::switch_lock_wait`].
+    pub switch_lock_wait: Option<Duration>,
+    /// `check_ssh_timeout` (10 s): each check_ssh login, beyond ssh_connection_timeout.
+    pub check_ssh: Duration,
+}
+
+impl Default for Timeouts {
+    /// The documented defaults (a unit test keeps them equal to keys.rs).
+    fn default() -> Timeouts {
+        let s = Duration::from_secs;
+        Timeouts {
+            sql: s(5),
+            observe: s(3),
+            watch_connect: s(2),
+            heartbeat_wait: s(30),
+            detection_max_age: s(30),
+            dead_master_connect: s(1),
+            dead_master_recheck: Duration::from_millis(300),
+            dead_master_ssh: s(3),
+            fence_kill: s(10),
+            binlog_save: s(120),
+            relay_log_apply: s(600),
+            replication_start: s(15),
+            failover_catch_up: s(120),
+            switch_catch_up: s(30),
+            switch_orig_master_catch_up: s(10),
+            switch_lock_wait: None,
+            check_ssh: s(10),
+        }
+    }
+}
+
+impl Timeouts {
+    /// The old master's lock wait in a switchover: `switch_lock_wait_timeout`, or, unset,
+    /// 3 × `--running_updates_limit` (a write allowed to run that long gets three times as
+    /// long to finish).
+    pub fn switch_lock_wait(&self, running_updates_limit: u64) -> Duration {
+        self.switch_lock_wait
+            .unwrap_or_else(|| Duration::from_secs(running_updates_limit.max(1) * 3))
+    }
+
+    /// A wait as the server takes it (MASTER_GTID_WAIT, MASTER_POS_WAIT, lock_wait_timeout):
+    /// whole seconds, rounded up, at least 1.
+    pub fn whole_secs(d: Duration) -> u64 {
+        d.as_secs_f64().ceil().max(1.0) as u64
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -119,7 +213,23 @@ pub struct ServerConfig {
     pub use_gtid_auto_pos: bool,
 }
 
+/// Which configured server: its block name, unique in a configuration. Code finds servers by
+/// it; display names (`hostname(ip:port)`) are for people.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct ServerId(pub String);
+
+impl std::fmt::Display for ServerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl ServerConfig {
+    pub fn id(&self) -> ServerId {
+        ServerId(self.block.clone())
+    }
+
     /// `hostname(ip:port)`, as MHA names servers in its logs.
     pub fn display_name(&self) -> String {
         format!("{}({}:{})", self.hostname, self.ip, self.port)
@@ -157,6 +267,13 @@ pub struct EffectiveEntry {
 pub struct EffectiveBlock {
     pub name: String,
     pub entries: Vec<EffectiveEntry>,
+}
+
+impl Config {
+    /// The configured server `id` names.
+    pub fn server(&self, id: &ServerId) -> Option<&ServerConfig> {
+        self.servers.iter().find(|s| s.block == id.0)
+    }
 }
 
 /// The whole, resolved configuration of one application.

@@ -115,15 +115,18 @@ fn parse_value(def: &KeyDef, raw: &RawValue) -> Result<Val, String> {
             .filter(|i| *i > 0)
             .map(|i| Val::Secs(Duration::from_secs(i as u64)))
             .ok_or_else(bad),
-        Kind::FractionalSeconds => {
+        Kind::FractionalSeconds | Kind::Timeout => {
             let x = match raw {
                 RawValue::Float(x) => Some(*x),
                 _ => int
                     .map(|i| i as f64)
                     .or_else(|| text.and_then(|t| t.parse::<f64>().ok())),
             };
-            x.filter(|x| x.is_finite() && *x > 0.0 && *x <= 86_400.0)
-                .map(|x| Val::Secs(Duration::from_secs_f64(x)))
+            x.filter(|x| x.is_finite() && *x > 0.0 && *x <= f64::from(keys::MAX_TIMEOUT_SECS))
+                .map(Duration::from_secs_f64)
+                // A value too small for the clock would be a zero wait.
+                .filter(|d| !d.is_zero())
+                .map(Val::Secs)
                 .ok_or_else(bad)
         }
         Kind::Count => int
@@ -542,10 +545,14 @@ pub(super) fn resolve(inputs: Inputs<'_>) -> Result<(Config, Vec<String>), Confi
         manager_workdir: PathBuf::from(app_view.text("manager_workdir").unwrap_or_default()),
         manager_log: app_view.text("manager_log").map(PathBuf::from),
         log_level: app_view.text("log_level").unwrap_or_else(|| "info".into()),
+        timeouts: timeouts(&app_view),
     };
-    let mut effective = vec![effective_block("application", &app_view, |d| {
-        d.scope == Scope::App
-    })];
+    let mut effective = vec![
+        effective_block("application", &app_view, |d| {
+            d.scope == Scope::App && !d.timeout
+        }),
+        effective_block("timeouts", &app_view, |d| d.timeout),
+    ];
 
     let mut servers = Vec::new();
     let mut binlog_servers = Vec::new();
@@ -682,6 +689,32 @@ pub(super) fn resolve(inputs: Inputs<'_>) -> Result<(Config, Vec<String>), Confi
     ))
 }
 
+fn timeouts(view: &View<'_>) -> Timeouts {
+    let secs = |key| view.secs(key);
+    Timeouts {
+        sql: secs("sql_timeout"),
+        observe: secs("observe_timeout"),
+        watch_connect: secs("watch_connect_timeout"),
+        heartbeat_wait: secs("heartbeat_wait_timeout"),
+        detection_max_age: secs("detection_max_age"),
+        dead_master_connect: secs("dead_master_connect_timeout"),
+        dead_master_recheck: secs("dead_master_recheck_timeout"),
+        dead_master_ssh: secs("dead_master_ssh_timeout"),
+        fence_kill: secs("fence_kill_timeout"),
+        binlog_save: secs("binlog_save_timeout"),
+        relay_log_apply: secs("relay_log_apply_timeout"),
+        replication_start: secs("replication_start_timeout"),
+        failover_catch_up: secs("failover_catch_up_timeout"),
+        switch_catch_up: secs("switch_catch_up_timeout"),
+        switch_orig_master_catch_up: secs("switch_orig_master_catch_up_timeout"),
+        switch_lock_wait: match view.lookup("switch_lock_wait_timeout") {
+            Some((Val::Secs(d), _, _)) => Some(d),
+            _ => None,
+        },
+        check_ssh: secs("check_ssh_timeout"),
+    }
+}
+
 fn ssh_config(view: &View<'_>, hostname: &str, ctx: &mut Ctx) -> SshConfig {
     let host = view
         .text("ssh_host")
@@ -708,7 +741,14 @@ fn effective_block(
         .iter()
         .filter(|d| include(d))
         .filter_map(|d| {
-            let (v, origin, _) = view.lookup(d.name)?;
+            let Some((v, origin, _)) = view.lookup(d.name) else {
+                // Unset, but still a wait: say what it is then.
+                return (!d.unset.is_empty()).then(|| EffectiveEntry {
+                    key: d.name.to_string(),
+                    value: serde_json::Value::String(d.unset.into()),
+                    origin: Origin::Default,
+                });
+            };
             Some(EffectiveEntry {
                 key: d.name.to_string(),
                 value: v.shown(d.kind == Kind::Secret),

@@ -574,3 +574,337 @@ fn promotion_rules_are_not_inherited_from_server_default() {
         );
     }
 }
+
+/// Every timeout key, the field it sets, and a value that is not its default.
+/// Reads one field of [`Timeouts`].
+type Field = fn(&Timeouts) -> Duration;
+
+fn timeout_fields() -> Vec<(&'static str, Field)> {
+    vec![
+        ("sql_timeout", |t| t.sql),
+        ("observe_timeout", |t| t.observe),
+        ("watch_connect_timeout", |t| t.watch_connect),
+        ("heartbeat_wait_timeout", |t| t.heartbeat_wait),
+        ("detection_max_age", |t| t.detection_max_age),
+        ("dead_master_connect_timeout", |t| t.dead_master_connect),
+        ("dead_master_recheck_timeout", |t| t.dead_master_recheck),
+        ("dead_master_ssh_timeout", |t| t.dead_master_ssh),
+        ("fence_kill_timeout", |t| t.fence_kill),
+        ("binlog_save_timeout", |t| t.binlog_save),
+        ("relay_log_apply_timeout", |t| t.relay_log_apply),
+        ("replication_start_timeout", |t| t.replication_start),
+        ("failover_catch_up_timeout", |t| t.failover_catch_up),
+        ("switch_catch_up_timeout", |t| t.switch_catch_up),
+        ("switch_orig_master_catch_up_timeout", |t| {
+            t.switch_orig_master_catch_up
+        }),
+        ("switch_lock_wait_timeout", |t| {
+            t.switch_lock_wait.unwrap_or_default()
+        }),
+        ("check_ssh_timeout", |t| t.check_ssh),
+    ]
+}
+
+#[test]
+fn timeouts_default_to_the_values_mha_hard_coded() {
+    let c = from_text("[server1]\nhostname=h\n");
+    assert_eq!(c.app.timeouts, Timeouts::default());
+    let t = &c.app.timeouts;
+    let s = Duration::from_secs;
+    assert_eq!(
+        [
+            t.sql,
+            t.observe,
+            t.watch_connect,
+            t.heartbeat_wait,
+            t.detection_max_age,
+            t.dead_master_connect,
+            t.dead_master_recheck,
+            t.dead_master_ssh,
+            t.fence_kill,
+            t.binlog_save,
+            t.relay_log_apply,
+            t.replication_start,
+            t.failover_catch_up,
+            t.switch_catch_up,
+            t.switch_orig_master_catch_up,
+            t.check_ssh,
+        ],
+        [
+            s(5),
+            s(3),
+            s(2),
+            s(30),
+            s(30),
+            s(1),
+            Duration::from_millis(300),
+            s(3),
+            s(10),
+            s(120),
+            s(600),
+            s(15),
+            s(120),
+            s(30),
+            s(10),
+            s(10),
+        ]
+    );
+    // Unset, the switch's lock wait is 3 × --running_updates_limit, as before it was a key.
+    assert_eq!(t.switch_lock_wait, None);
+    assert_eq!(t.switch_lock_wait(1), s(3));
+    assert_eq!(t.switch_lock_wait(5), s(15));
+    assert_eq!(t.switch_lock_wait(0), s(3));
+    assert_eq!(c.app.hook_timeout, s(60));
+}
+
+#[test]
+fn every_timeout_key_sets_its_field_from_ini_and_toml() {
+    // Every Timeout key is in the table, and every key of the table is a Timeout key.
+    let table = timeout_fields();
+    let timeout_keys: Vec<&str> = keys::KEYS
+        .iter()
+        .filter(|d| d.kind == keys::Kind::Timeout)
+        .map(|d| d.name)
+        .collect();
+    assert_eq!(
+        table.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        timeout_keys
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for (key, field) in &table {
+        let def = keys::find(key).unwrap();
+        assert!(
+            def.timeout && def.scope == keys::Scope::App && !def.mha,
+            "{key}"
+        );
+        for (value, want) in [
+            ("42", Duration::from_secs(42)),
+            ("0.25", Duration::from_millis(250)),
+            ("86400", Duration::from_secs(86_400)),
+        ] {
+            let ini = format!("[server default]\n{key}={value}\n[server1]\nhostname=h\n");
+            let toml = format!("[server_default]\n{key} = {value}\n[server1]\nhostname = \"h\"\n");
+            for (name, text) in [("t.cnf", ini), ("t.toml", toml)] {
+                let c = load(&write(dir.path(), name, &text), &no_global())
+                    .unwrap()
+                    .config;
+                assert_eq!(field(&c.app.timeouts), want, "{name}: {key}={value}");
+                let shown = c
+                    .effective
+                    .iter()
+                    .find(|b| b.name == "timeouts")
+                    .and_then(|b| b.entries.iter().find(|e| e.key == *key))
+                    .unwrap();
+                assert_eq!(
+                    shown
+                        .origin
+                        .to_string()
+                        .replace(&*dir.path().to_string_lossy(), "D"),
+                    format!("[server default] D/{name}:2")
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_timeouts_name_file_line_block_and_key() {
+    let expected =
+        "expected a number of seconds greater than 0 and at most 86400 (fractions allowed)";
+    let ini: &[(&str, String)] = &[
+        ("sql_timeout=0", format!("D/app1.cnf:2: [server default] sql_timeout: {expected}, got \"0\"")),
+        ("observe_timeout=-3", format!("D/app1.cnf:2: [server default] observe_timeout: {expected}, got \"-3\"")),
+        ("relay_log_apply_timeout=10m", format!("D/app1.cnf:2: [server default] relay_log_apply_timeout: {expected}, got \"10m\"")),
+        ("failover_catch_up_timeout=86401", format!("D/app1.cnf:2: [server default] failover_catch_up_timeout: {expected}, got \"86401\"")),
+        ("fence_kill_timeout=", format!("D/app1.cnf:2: [server default] fence_kill_timeout: {expected}, got \"\"")),
+        ("dead_master_recheck_timeout=1e-12", format!("D/app1.cnf:2: [server default] dead_master_recheck_timeout: {expected}, got \"1e-12\"")),
+        ("switch_lock_wait_timeout=nan", format!("D/app1.cnf:2: [server default] switch_lock_wait_timeout: {expected}, got \"nan\"")),
+        ("sql_timout=5", "D/app1.cnf:2: [server default] sql_timout: unknown parameter (did you mean `sql_timeout`?)".into()),
+        ("relay_log_apply_timout=5", "D/app1.cnf:2: [server default] relay_log_apply_timout: unknown parameter (did you mean `relay_log_apply_timeout`?)".into()),
+    ];
+    for (line, want) in ini {
+        let text = format!("[server default]\n{line}\n[server1]\nhostname=h1\n");
+        assert_eq!(errors("app1.cnf", &text), vec![want.clone()], "for {line}");
+    }
+    // Application-wide: not in a server block, not in a binlog block.
+    assert_eq!(
+        errors("app1.cnf", "[server1]\nhostname=h1\nsql_timeout=9\n"),
+        [
+            "D/app1.cnf:3: [server1] sql_timeout: `sql_timeout` is application-wide; set it in [server default]"
+        ]
+    );
+    assert_eq!(
+        errors(
+            "app1.cnf",
+            "[server1]\nhostname=h1\n[binlog1]\nhostname=b1\nbinlog_save_timeout=9\n"
+        ),
+        [
+            "D/app1.cnf:5: [binlog1] binlog_save_timeout: `binlog_save_timeout` is not allowed in a binlog server block"
+        ]
+    );
+    let toml: &[(&str, String)] = &[
+        (
+            "sql_timeout = 0",
+            format!("D/app1.toml:2: [server default] sql_timeout: {expected}, got 0"),
+        ),
+        (
+            "catch_up = 1",
+            "D/app1.toml:2: [server default] catch_up: unknown parameter".into(),
+        ),
+        (
+            "switch_catch_up_timeout = -0.5",
+            format!(
+                "D/app1.toml:2: [server default] switch_catch_up_timeout: {expected}, got -0.5"
+            ),
+        ),
+        (
+            "replication_start_timeout = true",
+            format!(
+                "D/app1.toml:2: [server default] replication_start_timeout: {expected}, got true"
+            ),
+        ),
+        (
+            "check_ssh_timeout = \"ten\"",
+            format!("D/app1.toml:2: [server default] check_ssh_timeout: {expected}, got \"ten\""),
+        ),
+        (
+            "heartbeat_wait_timeout = 1e9",
+            format!(
+                "D/app1.toml:2: [server default] heartbeat_wait_timeout: {expected}, got 1000000000"
+            ),
+        ),
+    ];
+    for (line, want) in toml {
+        let text = format!("[server_default]\n{line}\n[server1]\nhostname = \"h1\"\n");
+        assert_eq!(errors("app1.toml", &text), vec![want.clone()], "for {line}");
+    }
+}
+
+#[test]
+fn timeouts_layer_like_every_application_key_and_check_config_shows_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let global = write(
+        dir.path(),
+        "global.cnf",
+        "[server default]\nsql_timeout=8\nfence_kill_timeout=20\n",
+    );
+    let script = write(dir.path(), "t.sh", "echo relay_log_apply_timeout=1800\n");
+    let app = write(
+        dir.path(),
+        "app1.cnf",
+        &format!(
+            "[server default]\nsql_timeout=2.5\nswitch_lock_wait_timeout=7\ninit_conf_load_script=sh {}\n[server1]\nhostname=h\n",
+            script.display()
+        ),
+    );
+    let c = load(&app, &GlobalConf::Explicit(global)).unwrap().config;
+    let t = &c.app.timeouts;
+    assert_eq!(t.sql, Duration::from_millis(2500));
+    assert_eq!(t.fence_kill, Duration::from_secs(20));
+    assert_eq!(t.relay_log_apply, Duration::from_secs(1800));
+    assert_eq!(t.switch_lock_wait, Some(Duration::from_secs(7)));
+    // Set, it no longer depends on --running_updates_limit.
+    assert_eq!(t.switch_lock_wait(5), Duration::from_secs(7));
+    assert_eq!(t.observe, Duration::from_secs(3));
+    let block = |name: &str| {
+        c.effective
+            .iter()
+            .find(|b| b.name == name)
+            .unwrap()
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    e.key.as_str(),
+                    e.value.to_string(),
+                    e.origin
+                        .to_string()
+                        .replace(&*dir.path().to_string_lossy(), "D"),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let timeouts = block("timeouts");
+    // Every timeout key, hook_timeout included, in the table's order; no other key.
+    let want: Vec<&str> = keys::KEYS
+        .iter()
+        .filter(|d| d.timeout)
+        .map(|d| d.name)
+        .collect();
+    assert_eq!(timeouts.iter().map(|e| e.0).collect::<Vec<_>>(), want);
+    assert_eq!(want[0], "hook_timeout");
+    let get = |k: &str| timeouts.iter().find(|e| e.0 == k).cloned().unwrap();
+    assert_eq!(
+        get("sql_timeout"),
+        (
+            "sql_timeout",
+            "2.5".into(),
+            "[server default] D/app1.cnf:2".into()
+        )
+    );
+    assert_eq!(
+        get("fence_kill_timeout"),
+        (
+            "fence_kill_timeout",
+            "20".into(),
+            "global D/global.cnf:3".into()
+        )
+    );
+    assert_eq!(
+        get("relay_log_apply_timeout"),
+        (
+            "relay_log_apply_timeout",
+            "1800".into(),
+            "init_conf_load_script output line 1".into()
+        )
+    );
+    assert_eq!(
+        get("observe_timeout"),
+        ("observe_timeout", "3".into(), "default".into())
+    );
+    assert_eq!(
+        get("dead_master_recheck_timeout"),
+        (
+            "dead_master_recheck_timeout",
+            "0.3".into(),
+            "default".into()
+        )
+    );
+    assert_eq!(get("switch_lock_wait_timeout").1, "7");
+    // The application block no longer repeats them.
+    assert!(
+        block("application")
+            .iter()
+            .all(|e| !e.0.ends_with("_timeout"))
+    );
+    // Unset, the switch's lock wait is shown as what it then is.
+    let c = from_text("[server1]\nhostname=h\n");
+    let shown = c
+        .effective
+        .iter()
+        .find(|b| b.name == "timeouts")
+        .and_then(|b| {
+            b.entries
+                .iter()
+                .find(|e| e.key == "switch_lock_wait_timeout")
+        })
+        .unwrap();
+    assert_eq!(
+        shown.value,
+        serde_json::json!("3 × --running_updates_limit")
+    );
+    assert_eq!(shown.origin, Origin::Default);
+}
+
+#[test]
+fn server_side_waits_are_whole_seconds_rounded_up() {
+    for (d, want) in [
+        (Duration::from_millis(300), 1),
+        (Duration::from_secs(1), 1),
+        (Duration::from_millis(2500), 3),
+        (Duration::from_secs(120), 120),
+        (Duration::from_secs_f64(86_400.0), 86_400),
+    ] {
+        assert_eq!(Timeouts::whole_secs(d), want, "{d:?}");
+    }
+}

@@ -652,7 +652,7 @@ impl Checked {
                 Ok(i) => Value::from(i),
                 Err(_) => Value::from(v),
             },
-            Kind::FractionalSeconds => match (v.parse::<i64>(), v.parse::<f64>()) {
+            Kind::FractionalSeconds | Kind::Timeout => match (v.parse::<i64>(), v.parse::<f64>()) {
                 (Ok(i), _) => Value::from(i),
                 (_, Ok(x)) => Value::from(x),
                 _ => Value::from(v),
@@ -713,9 +713,9 @@ fn check_entries(
                 Kind::Flag => matches!(int, Some(0 | 1)),
                 Kind::Seconds => int.is_some_and(|s| s > 0),
                 Kind::Count => int.is_some_and(|c| c > 0 && c <= i64::from(u32::MAX)),
-                Kind::FractionalSeconds => trimmed
-                    .parse::<f64>()
-                    .is_ok_and(|x| x.is_finite() && x > 0.0 && x <= 86_400.0),
+                Kind::FractionalSeconds | Kind::Timeout => trimmed.parse::<f64>().is_ok_and(|x| {
+                    x.is_finite() && x > 0.0 && x <= f64::from(keys::MAX_TIMEOUT_SECS)
+                }),
                 Kind::Choice(words) => words.iter().any(|w| w.eq_ignore_ascii_case(trimmed)),
             }
             && !(def.name == "hostname" && trimmed.is_empty());

@@ -334,7 +334,7 @@ pub fn assess(topo: &Topology, config: &Config, opts: &CheckOptions) -> Assessme
                 Severity::Error,
                 Some(o),
                 Problem::IoThreadStopped {
-                    state: r.io_running.clone(),
+                    state: r.io_running.to_string(),
                     error: r.last_io_error.clone(),
                 },
             );
@@ -344,7 +344,7 @@ pub fn assess(topo: &Topology, config: &Config, opts: &CheckOptions) -> Assessme
                 Severity::Error,
                 Some(o),
                 Problem::SqlThreadStopped {
-                    state: r.sql_running.clone(),
+                    state: r.sql_running.to_string(),
                     error: r.last_sql_error.clone(),
                 },
             );

@@ -5,6 +5,8 @@
 
 use serde::Serialize;
 
+use crate::topology::ThreadState;
+
 /// Connection errors that mean the server is alive but refusing (MHA's list): never a crash.
 pub const ALIVE_ERROR_CODES: [u16; 11] = [
     1040, 1042, 1043, 1044, 1045, 1129, 1130, 1203, 1226, 1251, 1275,
@@ -96,7 +98,7 @@ pub struct ReplicaView {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReplicaAnswer {
     pub replicates_from_master: bool,
-    pub io_running: String,
+    pub io_running: ThreadState,
     pub io_state: String,
     pub last_io_errno: u32,
     pub last_io_error: String,
@@ -110,7 +112,7 @@ impl ReplicaAnswer {
     /// Still connected to the master and hearing from it.
     pub fn receives(&self) -> bool {
         self.replicates_from_master
-            && self.io_running == "Yes"
+            && self.io_running == ThreadState::Yes
             && self.last_io_errno == 0
             && self.progressed != Some(false)
     }
@@ -397,7 +399,7 @@ pub fn crash_proven(e: &CrashEvidence) -> Decision {
     if let Some(v) = asked.iter().find(|v| {
         v.answer
             .as_ref()
-            .is_some_and(|a| a.io_running == "Yes" && a.last_io_errno == 0)
+            .is_some_and(|a| a.io_running == ThreadState::Yes && a.last_io_errno == 0)
     }) {
         return Decision::NotDead {
             reason: format!("replica {} is still connected ({})", v.name, view_line(v)),
@@ -466,7 +468,7 @@ mod tests {
     fn answer(io: &str, errno: u32, progressed: Option<bool>) -> Option<ReplicaAnswer> {
         Some(ReplicaAnswer {
             replicates_from_master: true,
-            io_running: io.into(),
+            io_running: ThreadState::parse(io),
             io_state: "".into(),
             last_io_errno: errno,
             last_io_error: "".into(),

@@ -100,6 +100,16 @@ pub enum Problem {
         file: String,
         dirs: Vec<String>,
     },
+    /// A program the failover runs on the manager's host is missing.
+    ToolMissing {
+        tools: Vec<String>,
+        looked_in: String,
+    },
+    /// The manager cannot write its workdir.
+    WorkdirNotWritable {
+        path: String,
+        error: String,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -191,6 +201,15 @@ impl std::fmt::Display for Problem {
             BinlogServerBehind { file } => write!(
                 f,
                 "has no copy of the master's current binlog file {file} in master_binlog_dir: is it still receiving the master's binlog?"
+            ),
+            ToolMissing { tools, looked_in } => write!(
+                f,
+                "none of {} is installed on the manager's host (looked in {looked_in}): a failover could not apply the dead master's binlog; apt-get install mariadb-client, or set client_bindir",
+                tools.join(", ")
+            ),
+            WorkdirNotWritable { path, error } => write!(
+                f,
+                "manager_workdir {path} is not writable ({error}): a failover could not save the dead master's binlog nor write its record"
             ),
             BinlogNotInMasterBinlogDir { file, dirs } => write!(
                 f,

@@ -1,7 +1,5 @@
 //! `check_repl`: observe every server, run the hooks' `status` calls, and let the engine judge.
 
-use std::time::Duration;
-
 use serde::Serialize;
 
 use crate::config::{Config, ServerConfig};
@@ -347,13 +345,49 @@ pub fn master_binlog_file(topology: &Topology, assessment: &Assessment) -> Optio
     Some(topology.servers[i].alive()?.binlog.as_ref()?.file.clone())
 }
 
+/// What a failover needs on the manager's host, checked before one can start (MHA's node
+/// tools did it on each host): the binlog decoder and the client for every server (each
+/// may name its own `client_bindir`), and a writable `manager_workdir`.
+pub fn manager_host_checks(config: &Config) -> Vec<Finding> {
+    use crate::executor::tools;
+    let mut findings = Vec::new();
+    for s in &config.servers {
+        for names in [&tools::BINLOG_TOOLS[..], &tools::CLIENT_TOOLS[..]] {
+            if tools::find(names, s).is_none() {
+                let looked_in = tools::search_dirs(s)
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(":");
+                let problem = Problem::ToolMissing {
+                    tools: names.iter().map(|n| n.to_string()).collect(),
+                    looked_in,
+                };
+                // One finding per missing tool and place looked in, not one per server.
+                if !findings.iter().any(|f: &Finding| f.problem == problem) {
+                    findings.push(Finding::new(Severity::Error, None, problem));
+                }
+            }
+        }
+    }
+    let dir = &config.app.manager_workdir;
+    let probe = std::fs::create_dir_all(dir).and_then(|_| tempfile::tempfile_in(dir));
+    if let Err(e) = probe {
+        let problem = Problem::WorkdirNotWritable {
+            path: dir.display().to_string(),
+            error: e.to_string(),
+        };
+        findings.push(Finding::new(Severity::Error, None, problem));
+    }
+    findings
+}
+
 pub async fn check_repl(
     config: &Config,
     seconds_behind_master: u64,
     check_ssh: bool,
 ) -> ReplReport {
-    let timeout = Duration::from_secs(5);
-    let topology = super::observe::observe(config, timeout).await;
+    let topology = super::observe::observe(config, config.app.timeouts.sql).await;
     let opts = CheckOptions {
         seconds_behind_master,
         detection_window: config.app.ping_interval.as_secs_f64()
@@ -361,6 +395,7 @@ pub async fn check_repl(
         ignore_fail_on_start: false,
     };
     let mut assessment = checks::assess(&topology, config, &opts);
+    assessment.findings.extend(manager_host_checks(config));
     if check_ssh {
         assessment.findings.extend(ssh_logins(config).await);
     }

@@ -1,20 +1,10 @@
-//! The MariaDB/MySQL client tools `mha` runs on the manager host (`mariadb-binlog`,
-//! `mariadb`): where they are, and how they get a password without a command line showing it.
+//! How the client tools `mha` runs on the manager host (`mariadb-binlog`, `mariadb`; found
+//! by `executor::tools`) get a password without a command line showing it.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::config::ServerConfig;
-
-/// The first of `names` found in PATH.
-pub fn find_tool(names: &[&str]) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    names.iter().find_map(|n| {
-        std::env::split_paths(&path)
-            .map(|d| d.join(n))
-            .find(|p| p.is_file())
-    })
-}
 
 /// A private option file (mode 0600, in `dir`, removed when dropped) with the user,
 /// password, address and port of `s`, for `--defaults-extra-file`: the password goes in it,

@@ -199,6 +199,8 @@ impl DeposedWatches {
             path: path.clone(),
             marker,
             ping_interval: config.app.ping_interval,
+            connect_timeout: config.app.timeouts.dead_master_connect,
+            sql_timeout: config.app.timeouts.sql,
             may_fence: config.app.fencing != Fencing::None,
             conf: self.conf.clone(),
             global: self.global.clone(),
@@ -226,6 +228,10 @@ struct Watch {
     path: PathBuf,
     marker: DeposedMarker,
     ping_interval: Duration,
+    /// dead_master_connect_timeout: a look connects within the lower of it and ping_interval.
+    connect_timeout: Duration,
+    /// sql_timeout.
+    sql_timeout: Duration,
     may_fence: bool,
     conf: PathBuf,
     global: GlobalConf,
@@ -251,7 +257,7 @@ fn flag(row: &crate::topology::Row, k: &str) -> Option<bool> {
 
 impl Watch {
     async fn run(mut self, master: watch::Receiver<Option<ServerConfig>>) {
-        let timeout = self.ping_interval.min(Duration::from_secs(1));
+        let timeout = self.ping_interval.min(self.connect_timeout);
         let mut last: Option<Seen> = None;
         let mut next = tokio::time::Instant::now();
         let name = self.dead.display_name();
@@ -368,7 +374,7 @@ impl Watch {
         let st = ReplicaStatus::from_row(&row);
         let from_master = st.master_port == master.port
             && (st.master_host == master.ip || st.master_host == master.hostname);
-        if !(from_master && st.io_running == "Yes" && st.sql_running == "Yes") {
+        if !(from_master && st.io_running() && st.sql_running()) {
             return false;
         }
         match config::load(&self.conf, &self.global) {
@@ -401,7 +407,8 @@ impl Watch {
         let mut killed = 0;
         if fence {
             // SET GLOBAL read_only waits for running writes: longer than a look may take.
-            db.set_timeout(Duration::from_secs(5).max(self.ping_interval * 2));
+            let fence_timeout = self.sql_timeout.max(self.ping_interval * 2);
+            db.set_timeout(fence_timeout);
             match db
                 .exec("fence the deposed master", dialect.fence_read_only())
                 .await
@@ -417,7 +424,7 @@ impl Watch {
                 db.disconnect().await;
                 match sql::connect(&target(&self.dead), timeout).await {
                     Ok(mut again) => {
-                        again.set_timeout(Duration::from_secs(5).max(self.ping_interval * 2));
+                        again.set_timeout(fence_timeout);
                         killed = again.kill_client_sessions().await;
                         match again
                             .exec("fence the deposed master", dialect.fence_read_only())
@@ -476,9 +483,12 @@ impl Watch {
         flavour: Flavour,
     ) {
         let name = self.dead.display_name();
+        // ping_interval, but at least a second (a fast ping is no reason to give the current
+        // master less) and at most sql_timeout.
         let timeout = self
             .ping_interval
-            .clamp(Duration::from_secs(1), Duration::from_secs(5));
+            .max(Duration::from_secs(1))
+            .min(self.sql_timeout);
         let master_gtid = match current {
             Some(m) => match master_gtids(m, timeout).await {
                 Ok(g) => Some(g),
@@ -558,7 +568,7 @@ impl Watch {
         let opts = rejoin::Options {
             dry_run: false,
             flashback: rejoin::Flashback::Off,
-            catch_up: Duration::from_secs(300),
+            catch_up: config.app.timeouts.failover_catch_up,
             workdir: self.workdir.clone(),
             manager: rejoin::ManagerLink::InProcess(self.reload.clone()),
         };

@@ -4,9 +4,12 @@ pub mod check_repl;
 pub mod client;
 pub mod deposed;
 pub mod failover;
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod monitor;
 pub mod observe;
 pub mod rejoin;
 pub mod seams;
 pub mod switchover;
+pub mod tools;
 pub mod watch;

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::config::{Config, ServerConfig, SshConfig};
+use crate::config::{Config, ServerConfig, SshConfig, Timeouts};
 use crate::sql::seam::Connect;
 use crate::sql::{DbError, Session};
 use crate::ssh::seam::Remote;
@@ -17,6 +17,8 @@ pub use crate::sql::seam::Db;
 /// Everything the failover and switchover reach outside the process, hooks and local
 /// processes aside (those stay real, in tests too).
 pub trait World: Connect + Remote {
+    /// How long each wait may take (the configuration's timeouts).
+    fn timeouts(&self) -> &Timeouts;
     /// Every configured server's state (see `observe::observe_except`).
     fn observe(
         &self,
@@ -26,12 +28,25 @@ pub trait World: Connect + Remote {
     ) -> impl Future<Output = Topology> + Send;
 }
 
-/// The real servers and hosts.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Live;
+/// The real servers and hosts, waited for as configured.
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub timeouts: Timeouts,
+}
+
+impl Live {
+    pub fn new(timeouts: &Timeouts) -> Live {
+        Live {
+            timeouts: timeouts.clone(),
+        }
+    }
+}
 
 impl Connect for Live {
     type Db = Session;
+    fn sql_timeout(&self) -> Duration {
+        self.timeouts.sql
+    }
     async fn connect(&self, s: &ServerConfig, timeout: Duration) -> Result<Session, DbError> {
         crate::sql::connect(&super::observe::target(s), timeout).await
     }
@@ -52,6 +67,9 @@ impl Remote for Live {
 }
 
 impl World for Live {
+    fn timeouts(&self) -> &Timeouts {
+        &self.timeouts
+    }
     async fn observe(
         &self,
         config: &Config,

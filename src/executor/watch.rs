@@ -15,11 +15,12 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::config::{Config, ServerConfig};
+use crate::config::{Config, ServerConfig, Timeouts};
 use crate::engine::detect::{CrashEvidence, HostView, VantageAnswer, VantageView};
 use crate::sql::{self, DbError};
 use crate::ssh::TcpProbe;
 use crate::ssh::pool::pool;
+use crate::topology::ThreadState;
 
 use super::observe::target;
 
@@ -49,16 +50,25 @@ impl Drop for Watch {
     }
 }
 
-/// Keep a watch connection to `master` until the returned value is dropped. After a loss it
-/// reconnects after a second (the pings decide meanwhile).
-pub fn spawn_watch(master: ServerConfig) -> Watch {
+/// The statement the watch connection keeps outstanding: `SELECT SLEEP(60)`, again and again.
+const WATCH_SLEEP_SECS: u64 = 60;
+/// The pause before the watch connects again (the pings decide meanwhile): a retry pace, not
+/// a bound on a wait.
+const WATCH_RECONNECT_PAUSE: Duration = Duration::from_secs(1);
+
+/// Keep a watch connection to `master` until the returned value is dropped: connected
+/// within `watch_connect_timeout`, each SLEEP given `sql_timeout` beyond its own length.
+/// After a loss it reconnects after a second (the pings decide meanwhile).
+pub fn spawn_watch(master: ServerConfig, timeouts: &Timeouts) -> Watch {
     let (tx, rx) = mpsc::channel(4);
     let pid_file = Arc::new(Mutex::new(master_pid_file(&master)));
     let pf = pid_file.clone();
+    let connect_timeout = timeouts.watch_connect;
+    let sleep_timeout = Duration::from_secs(WATCH_SLEEP_SECS) + timeouts.sql;
     let task = tokio::spawn(async move {
         loop {
-            let Ok(mut db) = sql::connect(&target(&master), Duration::from_secs(2)).await else {
-                tokio::time::sleep(Duration::from_secs(1)).await;
+            let Ok(mut db) = sql::connect(&target(&master), connect_timeout).await else {
+                tokio::time::sleep(WATCH_RECONNECT_PAUSE).await;
                 continue;
             };
             if master.master_pid_file.is_none()
@@ -72,7 +82,7 @@ pub fn spawn_watch(master: ServerConfig) -> Watch {
                 *pf.lock().unwrap_or_else(|e| e.into_inner()) = (!path.is_empty()).then_some(path);
             }
             let event = loop {
-                match db.sleep_on_server(60, Duration::from_secs(65)).await {
+                match db.sleep_on_server(WATCH_SLEEP_SECS, sleep_timeout).await {
                     Ok(_) => continue,
                     Err(DbError::Lost { message, .. }) => break Some(WatchEvent::Lost(message)),
                     Err(e) if e.server_code().is_some_and(|c| NOTICE_CODES.contains(&c)) => {
@@ -87,7 +97,7 @@ pub fn spawn_watch(master: ServerConfig) -> Watch {
             {
                 return;
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(WATCH_RECONNECT_PAUSE).await;
         }
     });
     Watch {
@@ -103,6 +113,10 @@ pub fn spawn_watch(master: ServerConfig) -> Watch {
 /// by the failover's fencing kill.
 pub(crate) const ALIVE_SH: &str =
     "alive() { [ -d /proc/$1 ] && ! grep -qs '^State:[[:space:]]*[ZX]' /proc/$1/status; }; ";
+
+/// How long the host check's shell loop gives an exiting mysqld (20 × 0.05 s): its SSH
+/// command is allowed that long on top of the crash check's window.
+const HOST_CHECK_LOOP: Duration = Duration::from_secs(1);
 
 fn master_pid_file(m: &ServerConfig) -> Option<String> {
     m.master_pid_file.as_ref().map(|p| p.display().to_string())
@@ -193,11 +207,7 @@ pub async fn crash_evidence(
             }
         }
     };
-    let host = host_view(
-        &master,
-        pid_file.as_deref(),
-        within + Duration::from_secs(1),
-    );
+    let host = host_view(&master, pid_file.as_deref(), within + HOST_CHECK_LOOP);
     let replicas = async {
         let started = std::time::Instant::now();
         loop {
@@ -205,7 +215,9 @@ pub async fn crash_evidence(
             let views = super::monitor::answers(None, &sample, &master);
             let connected = views.iter().any(|v| {
                 v.answer.as_ref().is_some_and(|a| {
-                    a.replicates_from_master && a.io_running == "Yes" && a.last_io_errno == 0
+                    a.replicates_from_master
+                        && a.io_running == ThreadState::Yes
+                        && a.last_io_errno == 0
                 })
             });
             if !connected || started.elapsed() >= within {

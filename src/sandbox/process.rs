@@ -67,9 +67,7 @@ pub fn stop(pid: u32, marker: &Path, grace: Duration) -> bool {
 /// Find a program by name in PATH and the usual sbin directories.
 /// The first of `names` in the given directories.
 pub fn find_program_in(names: &[&str], dirs: &[PathBuf]) -> Option<PathBuf> {
-    names
-        .iter()
-        .find_map(|name| dirs.iter().map(|d| d.join(name)).find(|p| p.is_file()))
+    crate::executor::tools::find_program_in(names, dirs)
 }
 
 pub fn find_program(names: &[&str]) -> Option<PathBuf> {

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::dialect::StartAt;
-use super::ops::{Toward, WaitError};
+use super::ops::{Process, Toward, WaitError};
 use super::{DbError, Session};
 use crate::config::ServerConfig;
 use crate::secret::Secret;
@@ -18,6 +18,7 @@ use crate::topology::{BinlogPos, MariaGtidPos, Row};
 pub trait Db: Send + 'static {
     /// The server's display name, for messages.
     fn server(&self) -> &str;
+    fn connection_id(&self) -> u32;
     fn stop_io_thread(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
     fn stop_replica(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
     fn start_replica(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
@@ -55,6 +56,35 @@ pub trait Db: Send + 'static {
         pos: &MariaGtidPos,
         secs: u64,
     ) -> impl Future<Output = Result<(), WaitError>> + Send;
+    fn master_gtid_wait(
+        &mut self,
+        what: &'static str,
+        pos: &MariaGtidPos,
+        secs: u64,
+    ) -> impl Future<Output = Result<Option<String>, DbError>> + Send;
+    fn master_pos_wait(
+        &mut self,
+        what: &'static str,
+        coords: &BinlogPos,
+        secs: u64,
+    ) -> impl Future<Output = Result<Option<String>, DbError>> + Send;
+    fn set_read_only_waiting(
+        &mut self,
+        on: bool,
+        wait: Duration,
+    ) -> impl Future<Output = Result<(), DbError>> + Send;
+    fn lock_wait_timeout(&mut self, secs: u64) -> impl Future<Output = Result<(), DbError>> + Send;
+    fn flush_tables_with_read_lock(
+        &mut self,
+        wait: Duration,
+    ) -> impl Future<Output = Result<(), DbError>> + Send;
+    fn unlock_tables(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
+    fn processlist(&mut self) -> impl Future<Output = Result<Vec<Process>, DbError>> + Send;
+    fn kill_connection(
+        &mut self,
+        what: &'static str,
+        id: u64,
+    ) -> impl Future<Output = Result<(), DbError>> + Send;
     fn disconnect(self) -> impl Future<Output = ()> + Send;
 
     /// `SET GLOBAL read_only`.
@@ -71,6 +101,9 @@ pub trait Db: Send + 'static {
 impl Db for Session {
     fn server(&self) -> &str {
         Session::server(self)
+    }
+    fn connection_id(&self) -> u32 {
+        Session::connection_id(self)
     }
     async fn stop_io_thread(&mut self) -> Result<(), DbError> {
         Session::stop_io_thread(self).await
@@ -128,6 +161,40 @@ impl Db for Session {
     async fn wait_gtid(&mut self, pos: &MariaGtidPos, secs: u64) -> Result<(), WaitError> {
         Session::wait_gtid(self, pos, secs).await
     }
+    async fn master_gtid_wait(
+        &mut self,
+        what: &'static str,
+        pos: &MariaGtidPos,
+        secs: u64,
+    ) -> Result<Option<String>, DbError> {
+        Session::master_gtid_wait(self, what, pos, secs).await
+    }
+    async fn master_pos_wait(
+        &mut self,
+        what: &'static str,
+        coords: &BinlogPos,
+        secs: u64,
+    ) -> Result<Option<String>, DbError> {
+        Session::master_pos_wait(self, what, coords, secs).await
+    }
+    async fn set_read_only_waiting(&mut self, on: bool, wait: Duration) -> Result<(), DbError> {
+        Session::set_read_only_waiting(self, on, wait).await
+    }
+    async fn lock_wait_timeout(&mut self, secs: u64) -> Result<(), DbError> {
+        Session::lock_wait_timeout(self, secs).await
+    }
+    async fn flush_tables_with_read_lock(&mut self, wait: Duration) -> Result<(), DbError> {
+        Session::flush_tables_with_read_lock(self, wait).await
+    }
+    async fn unlock_tables(&mut self) -> Result<(), DbError> {
+        Session::unlock_tables(self).await
+    }
+    async fn processlist(&mut self) -> Result<Vec<Process>, DbError> {
+        Session::processlist(self).await
+    }
+    async fn kill_connection(&mut self, what: &'static str, id: u64) -> Result<(), DbError> {
+        Session::kill_connection(self, what, id).await
+    }
     async fn disconnect(self) {
         Session::disconnect(self).await
     }
@@ -136,6 +203,9 @@ impl Db for Session {
 /// Connect to a server within `timeout`.
 pub trait Connect: Send + Sync + Clone + 'static {
     type Db: Db;
+    /// How long a connect or one statement may take, unless a step says otherwise
+    /// (`sql_timeout`).
+    fn sql_timeout(&self) -> Duration;
     fn connect(
         &self,
         s: &ServerConfig,

@@ -71,6 +71,51 @@ pub struct BinlogEvent {
     pub info: String,
 }
 
+/// A replication thread as `Slave_IO_Running` / `Slave_SQL_Running` report it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ThreadState {
+    Yes,
+    #[default]
+    No,
+    /// The IO thread is (re)connecting to its master.
+    Connecting,
+    /// Anything else the server says (`Preparing`, a newer word), kept as written.
+    Other(String),
+}
+
+impl ThreadState {
+    pub fn parse(text: &str) -> ThreadState {
+        match text {
+            "Yes" => ThreadState::Yes,
+            "No" | "" => ThreadState::No,
+            "Connecting" => ThreadState::Connecting,
+            other => ThreadState::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            ThreadState::Yes => "Yes",
+            ThreadState::No => "No",
+            ThreadState::Connecting => "Connecting",
+            ThreadState::Other(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Display for ThreadState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Serialized as the server wrote it.
+impl Serialize for ThreadState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// What SHOW SLAVE STATUS (SHOW REPLICA STATUS) says, with column names of either dialect.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct ReplicaStatus {
@@ -80,10 +125,10 @@ pub struct ReplicaStatus {
     /// The master's server_id as the replica last saw it (`Master_Server_Id`): tells the
     /// master's own transactions from errant ones when the master cannot be asked.
     pub master_server_id: Option<u32>,
-    pub io_running: String,
+    pub io_running: ThreadState,
     /// What the IO thread is doing ("Waiting for master to send event", "Reconnecting ...").
     pub io_state: String,
-    pub sql_running: String,
+    pub sql_running: ThreadState,
     pub seconds_behind_master: Option<u64>,
     pub sql_delay: u64,
     /// Master coordinates the IO thread has read up to.
@@ -137,9 +182,9 @@ impl ReplicaStatus {
             master_server_id: num(&["Master_Server_Id", "Source_Server_Id"])
                 .and_then(|n| u32::try_from(n).ok())
                 .filter(|n| *n != 0),
-            io_running: text(&["Slave_IO_Running", "Replica_IO_Running"]),
+            io_running: ThreadState::parse(&text(&["Slave_IO_Running", "Replica_IO_Running"])),
             io_state: text(&["Slave_IO_State", "Replica_IO_State"]),
-            sql_running: text(&["Slave_SQL_Running", "Replica_SQL_Running"]),
+            sql_running: ThreadState::parse(&text(&["Slave_SQL_Running", "Replica_SQL_Running"])),
             seconds_behind_master: num(&["Seconds_Behind_Master", "Seconds_Behind_Source"]),
             sql_delay: num(&["SQL_Delay"]).unwrap_or(0),
             read_pos: pos(
@@ -172,11 +217,11 @@ impl ReplicaStatus {
     }
 
     pub fn io_running(&self) -> bool {
-        self.io_running == "Yes"
+        self.io_running == ThreadState::Yes
     }
 
     pub fn sql_running(&self) -> bool {
-        self.sql_running == "Yes"
+        self.sql_running == ThreadState::Yes
     }
 
     /// Replicating with GTID positioning (MariaDB Slave_Pos/Current_Pos, MySQL auto-position).

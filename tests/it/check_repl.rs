@@ -289,3 +289,84 @@ async fn detection_cost_follows_the_replicas_heartbeat() {
         "{d:#}"
     );
 }
+
+/// What a failover runs on the manager's host is checked before one can start (MHA's node
+/// tools checked it on each host): the binlog decoder and the client, and a writable
+/// manager_workdir. check_repl says so, and the manager refuses to start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_manager_hosts_tools_and_workdir_are_checked_before_any_failover() {
+    let c = Cluster::start(1, Mode::Gtid).await;
+    let conf = c.state.app_config();
+    let conf_s = conf.to_str().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], path: &std::path::Path| {
+        std::process::Command::new(bed::mha_bin())
+            .args(args)
+            .env("PATH", path)
+            .output()
+            .unwrap()
+    };
+    // No mariadb-binlog nor mariadb in PATH.
+    let out = run(
+        &["check_repl", "--conf", conf_s, "--output", "json"],
+        empty.path(),
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let missing: Vec<String> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["problem"] == "tool_missing" && f["severity"] == "error")
+        .map(|f| f["tools"][0].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(missing, ["mariadb-binlog", "mariadb"], "{doc:#}");
+    assert_eq!(out.status.code(), Some(1));
+    let out = run(&["manager", "--conf", conf_s], empty.path());
+    let (text, err) = bed::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{err}");
+    assert!(
+        format!("{text}{err}").contains("none of mariadb-binlog, mysqlbinlog is installed"),
+        "{text}{err}"
+    );
+    // client_bindir names where they are: healthy again.
+    let bin = c.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["mariadb-binlog", "mariadb"] {
+        std::os::unix::fs::symlink(format!("/usr/bin/{tool}"), bin.join(tool)).unwrap();
+    }
+    let text = std::fs::read_to_string(&conf).unwrap();
+    let with_bindir = text.replacen(
+        "ping_interval = 1\n",
+        &format!("ping_interval = 1\nclient_bindir = \"{}\"\n", bin.display()),
+        1,
+    );
+    std::fs::write(&conf, &with_bindir).unwrap();
+    let out = run(&["check_repl", "--conf", conf_s], empty.path());
+    let (text, err) = bed::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{err}");
+    // A manager_workdir under a file cannot be written.
+    let blocked = c.dir.path().join("a-file");
+    std::fs::write(&blocked, "").unwrap();
+    let workdir_line = with_bindir
+        .lines()
+        .find(|l| l.starts_with("manager_workdir"))
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        &conf,
+        with_bindir.replacen(
+            &workdir_line,
+            &format!("manager_workdir = \"{}/w\"", blocked.display()),
+            1,
+        ),
+    )
+    .unwrap();
+    let (code, text, doc) = check(&c);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        findings(&doc)
+            .iter()
+            .any(|(sev, p, _)| sev == "error" && p == "workdir_not_writable"),
+        "{text}"
+    );
+}

@@ -86,6 +86,84 @@ fn config_errors_exit_78_and_name_file_line_and_key() {
 }
 
 #[test]
+fn check_config_shows_every_timeout_with_its_origin_and_refuses_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = GOOD.replace("ping_interval=1\n", "ping_interval=1\nsql_timeout=7.5\n");
+    let c = conf(dir.path(), "app1.cnf", &body);
+    let out = run_mha(&mha_bin(), &["check_config", "--conf", &c]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(code(&out), 0, "{stderr}");
+    let line = |key: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("no {key} in:\n{stdout}"))
+            .to_string()
+    };
+    assert!(stdout.contains("\n[timeouts]\n"), "{stdout}");
+    // Line 2 is the manager_workdir that conf() adds.
+    let sql = line("sql_timeout");
+    assert!(
+        sql.starts_with("sql_timeout = 7.5 ")
+            && sql.ends_with(&format!("# [server default] {c}:6")),
+        "{sql}"
+    );
+    for (key, value) in [
+        ("observe_timeout", "3"),
+        ("relay_log_apply_timeout", "600"),
+        ("dead_master_recheck_timeout", "0.3"),
+        (
+            "switch_lock_wait_timeout",
+            "\"3 × --running_updates_limit\"",
+        ),
+        ("hook_timeout", "60"),
+    ] {
+        let l = line(key);
+        assert!(
+            l.starts_with(&format!("{key} = {value} ")) && l.ends_with("# default"),
+            "{l}"
+        );
+    }
+    let out = run_mha(
+        &mha_bin(),
+        &["check_config", "--conf", &c, "--output", "json"],
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let timeouts = doc["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "timeouts")
+        .unwrap();
+    let sql = timeouts["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"] == "sql_timeout")
+        .unwrap();
+    assert_eq!(sql["value"], serde_json::json!(7.5));
+    assert_eq!(sql["origin"]["from"], "server_default");
+    assert_eq!(sql["origin"]["line"], 6);
+
+    let c = conf(
+        dir.path(),
+        "bad.cnf",
+        &GOOD.replace("ping_interval=1\n", "ping_interval=1\nsql_timeout=0\n"),
+    );
+    for sub in ["check_config", "manager", "check_repl"] {
+        let out = run_mha(&mha_bin(), &[sub, "--conf", &c]);
+        let (_, stderr) = text(&out);
+        assert_eq!(code(&out), 78, "{sub}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "{c}:6: [server default] sql_timeout: expected a number of seconds greater than 0 and at most 86400 (fractions allowed), got \"0\""
+            )),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
 fn usage_errors_exit_64() {
     let out = run_mha(
         &mha_bin(),

@@ -57,7 +57,7 @@ pub(super) async fn save_binlog_tail(
     from: &BinlogPos,
     workdir: &Path,
 ) -> PResult<SavedTail> {
-    let timeout = Duration::from_secs(120);
+    let timeout = w.timeouts().binlog_save;
     // One round trip: the directory holding the file, then that directory's listing.
     let find = crate::executor::check_repl::in_first_dir_holding(
         src.dirs,
@@ -215,19 +215,20 @@ pub(super) async fn apply_binlogs(
     files: &[PathBuf],
     workdir: &Path,
 ) -> PResult<()> {
-    let find = crate::executor::client::find_tool;
-    let binlog_tool = find(&["mariadb-binlog", "mysqlbinlog"]).ok_or_else(|| {
-        local_error(
-            "mariadb-binlog (mysqlbinlog)",
-            "not installed on the manager host: apt-get install mariadb-client",
-        )
-    })?;
-    let client = find(&["mariadb", "mysql"]).ok_or_else(|| {
-        local_error(
-            "the mariadb (mysql) client",
-            "not installed on the manager host: apt-get install mariadb-client",
-        )
-    })?;
+    let binlog_tool = crate::executor::tools::find(&crate::executor::tools::BINLOG_TOOLS, s)
+        .ok_or_else(|| {
+            local_error(
+                "mariadb-binlog (mysqlbinlog)",
+                "not installed on the manager host: apt-get install mariadb-client",
+            )
+        })?;
+    let client = crate::executor::tools::find(&crate::executor::tools::CLIENT_TOOLS, s)
+        .ok_or_else(|| {
+            local_error(
+                "the mariadb (mysql) client",
+                "not installed on the manager host: apt-get install mariadb-client",
+            )
+        })?;
     let defaults = client_defaults(workdir, s)?;
     let decoded = tokio::process::Command::new(&binlog_tool)
         .args(files)

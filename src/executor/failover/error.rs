@@ -49,14 +49,14 @@ pub enum FailoverError {
 }
 
 /// A replica's state that stops the failover, in DBA words.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ReplicaProblem {
     #[error("no longer a replica")]
     NoLongerReplica,
     #[error("SQL thread stopped: {error}")]
     SqlThreadStopped { error: String },
-    #[error("relay log not applied after {minutes} minutes")]
-    RelayLogNotApplied { minutes: u64 },
+    #[error("relay log not applied after {secs} s (relay_log_apply_timeout)")]
+    RelayLogNotApplied { secs: f64 },
     #[error("replication did not start (IO {io}, SQL {sql}): {io_error} {sql_error}")]
     NotStarted {
         io: String,

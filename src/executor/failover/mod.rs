@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 use tracing::{Instrument, error, info, warn};
 
 use crate::binlog;
-use crate::config::{Config, ServerConfig};
+use crate::config::{Config, ServerConfig, ServerId, Timeouts};
 use crate::engine::elect::Ranking;
 use crate::engine::guard::{self, Markers};
 use crate::executor::seams::{Db, Live, World};
@@ -105,8 +105,8 @@ impl FailoverOptions {
 
 impl Detected {
     /// Seconds-old evidence is still evidence; older is re-probed.
-    fn fresh(&self) -> bool {
-        self.at.elapsed() < Duration::from_secs(30)
+    fn fresh(&self, max_age: Duration) -> bool {
+        self.at.elapsed() < max_age
     }
 }
 
@@ -192,26 +192,18 @@ impl<W: World> Run<'_, W> {
         } else {
             error!(phase, ms, "* Phase {phase}: {name} Phase failed.");
         }
-        self.rec.phases.push(PhaseRecord {
-            phase,
-            name,
-            ms,
-            ok,
-            notes,
-        });
-        crate::status::journal::append(
-            &self.opts.workdir,
-            &self.config.app_name,
+        let journal = (
+            self.opts.workdir.as_path(),
+            self.config.app_name.as_str(),
             crate::status::journal::Operation::Failover,
-            phase,
-            name,
-            if ok { "done" } else { "failed" },
         );
+        let record = PhaseRecord::ended(journal, phase, name, took, ok, notes);
+        self.rec.phases.push(record);
     }
 }
 
 async fn session<W: World>(w: &W, s: &ServerConfig) -> PResult<W::Db> {
-    Ok(w.connect(s, Duration::from_secs(5)).await?)
+    Ok(w.connect(s, w.sql_timeout()).await?)
 }
 
 async fn replica_status(db: &mut impl Db) -> PResult<Option<(ReplicaStatus, Row)>> {
@@ -227,7 +219,7 @@ async fn gtid_var(db: &mut impl Db, var: &'static str) -> PResult<MariaGtidPos> 
 // Phase 1: Configuration Check
 
 pub async fn failover(config: &Config, opts: &FailoverOptions) -> FailoverRecord {
-    failover_in(Live, config, opts).await
+    failover_in(Live::new(&config.app.timeouts), config, opts).await
 }
 
 /// `failover` against `world` (the real one, or a step-order test's fake).
@@ -322,7 +314,7 @@ async fn steps<W: World>(run: &mut Run<'_, W>) -> PResult<()> {
         run.opts
             .detected
             .as_ref()
-            .filter(|d| d.fresh())
+            .filter(|d| d.fresh(run.config.app.timeouts.detection_max_age))
             .and_then(|d| d.master_ssh)
     };
     make_plan(run, &facts, &dead_cfg, dead_ssh)?;
@@ -510,8 +502,8 @@ async fn finish<W: World>(run: &mut Run<'_, W>) {
         );
         let _ = std::fs::remove_file(error_marker(workdir, &config.app_name));
         if run.opts.remove_dead_master_conf
-            && let Some(dead) = &run.rec.dead_master
-            && let Some(s) = config.servers.iter().find(|s| &s.display_name() == dead)
+            && let Some(dead) = &run.rec.dead_master_id
+            && let Some(s) = config.server(dead)
         {
             crate::executor::rejoin::keep_removed_block(config, workdir, s, now_unix());
             match crate::config::write::delete_server_block(&config.path, &s.block) {
@@ -552,23 +544,21 @@ fn report_args(config: &Config, rec: &FailoverRecord) -> Vec<(String, String)> {
             .iter()
             .map(|r| format!("{}: {}", r.server, r.detail)),
     );
-    let host_of = |name: &str| {
-        config
-            .servers
-            .iter()
-            .find(|s| s.display_name() == name)
+    // MHA passes bare host names.
+    let host_of = |id: &Option<ServerId>| {
+        id.as_ref()
+            .and_then(|id| config.server(id))
             .map(|s| s.hostname.clone())
-            .unwrap_or_else(|| name.to_string())
+            .unwrap_or_default()
     };
-    let dead_name = rec.dead_master.clone().unwrap_or_default();
-    let mut args = vec![("orig_master_host".to_string(), host_of(&dead_name))];
-    if let Some(n) = &rec.new_master {
-        args.push(("new_master_host".into(), host_of(n)));
+    let mut args = vec![("orig_master_host".to_string(), host_of(&rec.dead_master_id))];
+    if rec.new_master.is_some() {
+        args.push(("new_master_host".into(), host_of(&rec.new_master_id)));
         let slaves: Vec<String> = rec
             .replicas
             .iter()
             .filter(|r| r.ok)
-            .map(|r| host_of(&r.server))
+            .map(|r| host_of(&Some(r.id.clone())))
             .collect();
         args.push(("new_slave_hosts".into(), slaves.join(",")));
     }

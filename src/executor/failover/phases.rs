@@ -5,6 +5,7 @@ use super::*;
 
 pub(super) async fn phase1<W: World>(run: &mut Run<'_, W>) -> PResult<Facts> {
     let config = run.config;
+    let t = &config.app.timeouts;
     let m = markers(&run.opts.workdir, &config.app_name);
     guard::check(
         &m,
@@ -22,14 +23,13 @@ pub(super) async fn phase1<W: World>(run: &mut Run<'_, W>) -> PResult<Facts> {
         .opts
         .detected
         .as_ref()
-        .filter(|d| d.fresh() && !run.opts.master_may_answer)
+        .filter(|d| d.fresh(t.detection_max_age) && !run.opts.master_may_answer)
         .and(run.opts.dead_master_block.as_deref());
-    let topo = run
-        .world
-        .observe(config, Duration::from_secs(3), known_down)
-        .await;
+    let topo = run.world.observe(config, t.observe, known_down).await;
     let facts = plan::facts(topo, config, &run.opts.asked())?;
-    run.rec.dead_master = Some(facts.topo.servers[facts.dead].name());
+    let dead = &facts.topo.servers[facts.dead];
+    run.rec.dead_master = Some(dead.name());
+    run.rec.dead_master_id = Some(config.servers[dead.order].id());
     for name in &facts.ignored {
         warn!("{name} is not a working replica of the dead master; ignored (ignore_fail=1)");
     }
@@ -85,14 +85,27 @@ pub(super) fn ssh_extras(prefix: &str, s: &ServerConfig) -> Vec<(String, String)
 }
 
 pub(super) fn ip_failover_args(command: &str, dead: &ServerConfig) -> Vec<(String, String)> {
+    server_args(command, "orig_master", dead)
+}
+
+/// `--command`, `--ssh_user`, then the server's host, ip and port named under `prefix`
+/// (`--orig_master_host`, or a bare `--host` when `prefix` is empty) and its SSH extras.
+fn server_args(command: &str, prefix: &str, s: &ServerConfig) -> Vec<(String, String)> {
+    let key = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}_{k}")
+        }
+    };
     let mut args = vec![
         ("command".to_string(), command.to_string()),
-        ("ssh_user".into(), dead.ssh.user.clone()),
-        ("orig_master_host".into(), dead.hostname.clone()),
-        ("orig_master_ip".into(), dead.ip.clone()),
-        ("orig_master_port".into(), dead.port.to_string()),
+        ("ssh_user".into(), s.ssh.user.clone()),
+        (key("host"), s.hostname.clone()),
+        (key("ip"), s.ip.clone()),
+        (key("port"), s.port.to_string()),
     ];
-    args.extend(ssh_extras("orig_master", dead));
+    args.extend(ssh_extras(prefix, s));
     args
 }
 
@@ -139,7 +152,7 @@ pub(super) async fn run_hook(
 
 /// Can a command run on the host over SSH (the held session when there is one)?
 pub(super) async fn ssh_reachable(w: &impl World, s: &ServerConfig) -> bool {
-    let timeout = s.ssh.connection_timeout.min(Duration::from_secs(3));
+    let timeout = s.ssh.connection_timeout.min(w.timeouts().dead_master_ssh);
     w.ssh_check(&s.ssh, timeout).await.is_ok()
 }
 
@@ -179,7 +192,7 @@ pub(super) async fn fence(
     if config.app.fencing == Fencing::Kill && ssh_ok {
         let cmd = kill_command(pid_file.as_deref(), dead.port);
         let out = w
-            .ssh_exec(&dead.ssh, &cmd, Duration::from_secs(10))
+            .ssh_exec(&dead.ssh, &cmd, config.app.timeouts.fence_kill)
             .await
             .map_err(|e| FailoverError::Fence {
                 server: name.clone(),
@@ -221,11 +234,12 @@ pub(super) async fn fence(
         );
         return Ok("NOT fenced: the host answers neither SQL nor SSH".into());
     }
-    let quick = detected.is_some_and(|d| d.fresh());
+    let t = &config.app.timeouts;
+    let quick = detected.is_some_and(|d| d.fresh(t.detection_max_age));
     let timeout = if quick {
-        Duration::from_millis(300)
+        t.dead_master_recheck
     } else {
-        Duration::from_secs(1)
+        t.dead_master_connect
     };
     match w.connect(dead, timeout).await {
         Ok(mut db) => {
@@ -263,7 +277,8 @@ pub(super) async fn fence(
 pub(super) async fn phase2<W: World>(run: &mut Run<'_, W>, f: &Facts) -> PResult<(bool, String)> {
     let config = run.config;
     let dead = run.server(f.topo.servers[f.dead].order).clone();
-    let detected = run.opts.detected.clone().filter(Detected::fresh);
+    let max_age = config.app.timeouts.detection_max_age;
+    let detected = run.opts.detected.clone().filter(|d| d.fresh(max_age));
     recheck(run, f, detected.as_ref()).await?;
     let flag = error_marker(&run.opts.workdir, &config.app_name);
     std::fs::write(&flag, format!("{RUNNING_PREFIX}{}\n", std::process::id())).map_err(|e| {
@@ -361,7 +376,8 @@ async fn recheck<W: World>(
         if !ask_master {
             return false;
         }
-        match run.world.connect(&dead, Duration::from_millis(300)).await {
+        let recheck = run.config.app.timeouts.dead_master_recheck;
+        match run.world.connect(&dead, recheck).await {
             Ok(db) => {
                 db.disconnect().await;
                 true
@@ -417,14 +433,7 @@ async fn stop_io_threads<W: World>(
 
 /// shutdown_script's arguments, as MHA passes them.
 pub(super) fn shutdown_args(command: &str, dead: &ServerConfig) -> Vec<(String, String)> {
-    let mut args = vec![
-        ("command".to_string(), command.to_string()),
-        ("ssh_user".into(), dead.ssh.user.clone()),
-        ("host".into(), dead.hostname.clone()),
-        ("ip".into(), dead.ip.clone()),
-        ("port".into(), dead.port.to_string()),
-    ];
-    args.extend(ssh_extras("", dead));
+    let mut args = server_args(command, "", dead);
     if let Some(p) = &dead.master_pid_file {
         args.push(("pid_file".into(), p.display().to_string()));
     }
@@ -579,10 +588,13 @@ pub(super) async fn wait_applied(
             last_exec = st.exec_pos.clone();
             stable_since = Instant::now();
         }
-        if started.elapsed() > Duration::from_secs(600) {
+        let limit = w.timeouts().relay_log_apply;
+        if started.elapsed() > limit {
             return Err(FailoverError::replica(
                 s.display_name(),
-                ReplicaProblem::RelayLogNotApplied { minutes: 10 },
+                ReplicaProblem::RelayLogNotApplied {
+                    secs: limit.as_secs_f64(),
+                },
             ));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -616,19 +628,19 @@ pub(super) async fn wait_gtid(db: &mut impl Db, pos: &MariaGtidPos, secs: u64) -
     Ok(db.wait_gtid(pos, secs).await?)
 }
 
-pub(super) async fn wait_threads(db: &mut impl Db) -> PResult<()> {
+pub(super) async fn wait_threads(db: &mut impl Db, limit: Duration) -> PResult<()> {
     let start = Instant::now();
     loop {
         if let Some((st, _)) = replica_status(db).await? {
             if st.io_running() && st.sql_running() {
                 return Ok(());
             }
-            if start.elapsed() > Duration::from_secs(15) {
+            if start.elapsed() > limit {
                 return Err(FailoverError::replica(
                     db.server(),
                     ReplicaProblem::NotStarted {
-                        io: st.io_running,
-                        sql: st.sql_running,
+                        io: st.io_running.to_string(),
+                        sql: st.sql_running.to_string(),
                         io_error: st.last_io_error,
                         sql_error: st.last_sql_error,
                     },
@@ -711,7 +723,8 @@ pub(super) async fn recover_replica(
     .await?;
     db.start_replica().await?;
     if delayed.is_none() && (wait_in_sync || mode == Mode::FilePos) {
-        wait_gtid(&mut db, &target_pos, 120).await?;
+        let secs = Timeouts::whole_secs(w.timeouts().failover_catch_up);
+        wait_gtid(&mut db, &target_pos, secs).await?;
     }
     if delayed.is_none() && mode == Mode::FilePos {
         // Identical to the new master now: continue from its binlog coordinates.
@@ -727,7 +740,7 @@ pub(super) async fn recover_replica(
         .await?;
         db.start_replica().await?;
     }
-    wait_threads(&mut db).await?;
+    wait_threads(&mut db, w.timeouts().replication_start).await?;
     let after = gtid_var(&mut db, "gtid_slave_pos").await?;
     db.disconnect().await;
     let gained = after.not_in(&before);
@@ -1093,6 +1106,7 @@ pub(super) async fn phase3_3<W: World>(
         .expect("ranked server exists");
     let new_cfg = run.server(facts.topo.servers[new_idx].order).clone();
     run.rec.new_master = Some(new_cfg.display_name());
+    run.rec.new_master_id = Some(new_cfg.id());
     info!("New master is {}", new_cfg.display_name());
     let note = planned.new_master.clone();
     run.rec.planned = Some(planned);
@@ -1201,7 +1215,8 @@ async fn catch_up_from_latest<W: World>(
     )
     .await?;
     db.start_replica().await?;
-    wait_gtid(db, &l.slave_pos, 120).await?;
+    let secs = Timeouts::whole_secs(run.world.timeouts().failover_catch_up);
+    wait_gtid(db, &l.slave_pos, secs).await?;
     db.stop_replica().await?;
     notes.push(format!("copied {behind} from {latest_name}"));
     Ok(())
@@ -1347,7 +1362,7 @@ pub(super) async fn phase4<W: World>(
                 facts.mode,
                 run.opts.wait_until_gtid_in_sync,
             );
-            let name = s.display_name();
+            let (id, name) = (s.id(), s.display_name());
             let w = run.world.clone();
             set.spawn(
                 async move {
@@ -1364,7 +1379,7 @@ pub(super) async fn phase4<W: World>(
                         delayed,
                     )
                     .await;
-                    (name, r)
+                    (id, name, r)
                 }
                 .in_current_span(),
             );
@@ -1382,11 +1397,12 @@ pub(super) async fn phase4<W: World>(
     *p5_out = Some((p5r, Instant::now()));
     let mut failed = false;
     for r in joined {
-        let (name, res) = r?;
+        let (id, name, res) = r?;
         match res {
             Ok(detail) => {
                 info!("{name}: OK: {detail}");
                 run.rec.replicas.push(ReplicaResult {
+                    id: id.clone(),
                     server: name,
                     ok: true,
                     detail,
@@ -1396,6 +1412,7 @@ pub(super) async fn phase4<W: World>(
                 error!("{name}: recovery failed: {e}");
                 failed = true;
                 run.rec.replicas.push(ReplicaResult {
+                    id: id.clone(),
                     server: name,
                     ok: false,
                     detail: e.to_string(),

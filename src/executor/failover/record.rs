@@ -4,6 +4,7 @@
 #[allow(unused_imports)]
 use super::*;
 
+use crate::config::ServerId;
 pub use crate::engine::plan::{HookPlan, Mode};
 
 /// How a failover ended. Its exit code (`FailoverRecord::exit_code`) is documented in
@@ -37,6 +38,30 @@ pub struct PhaseRecord {
     pub notes: Vec<String>,
 }
 
+impl PhaseRecord {
+    /// A phase that ended after `took`, and its journal line (`done` or `failed`) in the
+    /// workdir: `journal` is (workdir, application, which journal).
+    pub fn ended(
+        journal: (&Path, &str, crate::status::journal::Operation),
+        phase: &'static str,
+        name: &'static str,
+        took: Duration,
+        ok: bool,
+        notes: Vec<String>,
+    ) -> PhaseRecord {
+        let (workdir, app, op) = journal;
+        let state = if ok { "done" } else { "failed" };
+        crate::status::journal::append(workdir, app, op, phase, name, state);
+        PhaseRecord {
+            phase,
+            name,
+            ms: took.as_millis() as u64,
+            ok,
+            notes,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Recovered {
     pub from: String,
@@ -45,6 +70,7 @@ pub struct Recovered {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ReplicaResult {
+    pub id: ServerId,
     pub server: String,
     pub ok: bool,
     pub detail: String,
@@ -60,6 +86,9 @@ pub struct FailoverRecord {
     pub error: Option<String>,
     pub dead_master: Option<String>,
     pub new_master: Option<String>,
+    /// The dead and the new master's blocks (`dead_master`, `new_master` are display names).
+    pub dead_master_id: Option<ServerId>,
+    pub new_master_id: Option<ServerId>,
     pub mode: Option<Mode>,
     pub latest_replica: Option<String>,
     /// How far the new master has the dead master's binlog (in its coordinates): the end of
@@ -89,6 +118,8 @@ impl FailoverRecord {
             error: None,
             dead_master: None,
             new_master: None,
+            dead_master_id: None,
+            new_master_id: None,
             mode: None,
             latest_replica: None,
             dead_master_reached: None,

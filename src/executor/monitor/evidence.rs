@@ -17,6 +17,8 @@ use crate::topology::ReplicaStatus;
 
 use crate::executor::observe::{VersionError, server_version, target};
 
+use super::scale;
+
 /// One replica sample for death confirmation.
 #[derive(Debug, Clone)]
 struct ReplicaSample {
@@ -163,8 +165,9 @@ pub(crate) fn answers(
 }
 
 /// How long after the first sample the second must be taken to judge progress: one and a
-/// half heartbeat periods of the replicas whose IO thread still says it is connected.
-fn needed_gap(first: &Sample, master: &ServerConfig) -> Duration {
+/// half heartbeat periods of the replicas whose IO thread still says it is connected, at most
+/// `limit` (heartbeat_wait_timeout).
+fn needed_gap(first: &Sample, master: &ServerConfig, limit: Duration) -> Duration {
     let secs = first
         .replicas
         .iter()
@@ -174,7 +177,7 @@ fn needed_gap(first: &Sample, master: &ServerConfig) -> Duration {
         })
         .filter_map(|s| s.heartbeat_period.filter(|p| *p > 0.0))
         .fold(0.0_f64, f64::max);
-    Duration::from_secs_f64((secs * 1.5 + 0.1).min(30.0))
+    Duration::from_secs_f64((secs * 1.5 + 0.1).min(limit.as_secs_f64()))
 }
 
 async fn secondary_check(config: &Config, master: &ServerConfig) -> SecondaryCheck {
@@ -242,7 +245,7 @@ fn vantage_timeout(config: &Config) -> Duration {
         .app
         .ping_interval
         .mul_f64(0.9)
-        .clamp(Duration::from_millis(300), Duration::from_secs(1))
+        .clamp(scale::VANTAGE_MIN, scale::VANTAGE_MAX)
 }
 
 /// The probes started at the first failed ping, so that the confirmation finds them
@@ -271,7 +274,7 @@ impl EarlyProbes {
             self.first_sample = Some(tokio::spawn(sample_replicas(
                 config.clone(),
                 master_idx,
-                config.app.ping_interval.max(Duration::from_secs(1)),
+                config.app.ping_interval.max(scale::PROBE_FLOOR),
             )));
         }
         if self.ssh.is_none() {
@@ -350,7 +353,7 @@ pub(super) async fn gather_evidence(
         vantage,
     } = probes;
     let master = config.servers[master_idx].clone();
-    let timeout = config.app.ping_interval.max(Duration::from_secs(1));
+    let timeout = config.app.ping_interval.max(scale::PROBE_FLOOR);
     let vantage = vantage.await.unwrap_or_default();
     let vantage_up = vantage
         .iter()
@@ -372,7 +375,8 @@ pub(super) async fn gather_evidence(
         // When the replicas' hosts could open (or try) the master's port, their word decides;
         // without that route, silence must be long enough to have missed a heartbeat.
         if !vantage_decides {
-            let wait = needed_gap(&first, &master).saturating_sub(first.at.elapsed());
+            let limit = config.app.timeouts.heartbeat_wait;
+            let wait = needed_gap(&first, &master, limit).saturating_sub(first.at.elapsed());
             tokio::time::sleep(wait).await;
         }
         let second = sample_replicas(config.clone(), master_idx, timeout).await;
@@ -410,5 +414,54 @@ pub(super) async fn gather_evidence(
         vantage,
         secondary,
         ssh,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A first sample in which one replica of `master` hears from it with this heartbeat.
+    fn sample_with_heartbeat(master: &ServerConfig, period: f64) -> Sample {
+        let row: crate::topology::Row = [
+            ("Master_Host", master.ip.as_str()),
+            ("Master_Port", &master.port.to_string()),
+            ("Slave_IO_Running", "Yes"),
+            ("Last_IO_Errno", "0"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Some(v.to_string())))
+        .collect();
+        Sample {
+            at: Instant::now(),
+            replicas: vec![(
+                "server2".into(),
+                Some(ReplicaSample {
+                    status: ReplicaStatus::from_row(&row),
+                    heartbeats: Some(1),
+                    heartbeat_period: Some(period),
+                }),
+            )],
+        }
+    }
+
+    /// 1.5 heartbeat periods, at most heartbeat_wait_timeout (30 s unless configured).
+    #[test]
+    fn the_wait_for_heartbeat_silence_is_bounded_by_heartbeat_wait_timeout() {
+        let config = crate::config::from_text(
+            "[server1]\nhostname=10.0.0.1\n[server2]\nhostname=10.0.0.2\n",
+        );
+        let master = &config.servers[0];
+        let limit = config.app.timeouts.heartbeat_wait;
+        assert_eq!(limit, Duration::from_secs(30));
+        for (period, limit, want_ms) in [
+            (2.0, limit, 3_100),
+            (30.0, limit, 30_000),
+            (30.0, Duration::from_secs(60), 45_100),
+            (30.0, Duration::from_secs(5), 5_000),
+        ] {
+            let gap = needed_gap(&sample_with_heartbeat(master, period), master, limit);
+            assert_eq!(gap.as_millis(), want_ms, "period {period}, limit {limit:?}");
+        }
     }
 }

@@ -33,6 +33,25 @@ pub use startup::MONITOR_LOCK;
 use ping_loop::PingLoop;
 use startup::{startup_checks, take_monitor_lock};
 
+/// Detection's waits scale with ping_interval, as MHA's do (its ping connects within
+/// ping_interval), and check_repl's estimate of detection time (`engine::cost`) counts on it:
+/// they are not settings of their own. These bounds only keep a very short or very long
+/// ping_interval sensible; the waits that do not scale with it are in `config::Timeouts`.
+mod scale {
+    use std::time::Duration;
+
+    /// Asking a replica (or the master, for MHA's double check) during a confirmation:
+    /// ping_interval, but at least this.
+    pub(super) const PROBE_FLOOR: Duration = Duration::from_secs(1);
+    /// A replica's host opening the master's port: 0.9 × ping_interval within these.
+    pub(super) const VANTAGE_MIN: Duration = Duration::from_millis(300);
+    pub(super) const VANTAGE_MAX: Duration = Duration::from_secs(1);
+    /// Gathering a crash's evidence after the watch connection broke: ping_interval within
+    /// these.
+    pub(super) const CRASH_WINDOW_MIN: Duration = Duration::from_millis(500);
+    pub(super) const CRASH_WINDOW_MAX: Duration = Duration::from_secs(2);
+}
+
 /// SIGTERM/SIGINT, listened to for the manager's whole life. A signal is remembered: one that
 /// arrives while a failover runs is honoured once the failover has finished, and one that
 /// arrives during start-up checks or confirmation is not lost.
@@ -245,7 +264,8 @@ impl Manager {
         if self.opts.check_only {
             return Outcome::Checked;
         }
-        let lock = match take_monitor_lock(&self.config.servers[master_idx]).await {
+        let master = &self.config.servers[master_idx];
+        let lock = match take_monitor_lock(master, self.config.app.timeouts.sql).await {
             Ok(c) => c,
             Err(e) => return Outcome::AlreadyRunning(e),
         };
@@ -342,7 +362,11 @@ impl Manager {
         );
         let before = self.config.clone();
         self.config = config_without(&self.opts, &before, dead);
-        self.deposed.follow(self.server(&new_master).cloned());
+        let new_server = rec
+            .new_master_id
+            .as_ref()
+            .and_then(|id| self.config.server(id));
+        self.deposed.follow(new_server.cloned());
         if let Some(dead_server) = dead_server {
             self.deposed
                 .watch(&before, dead_server, &new_master, rec.started_unix);

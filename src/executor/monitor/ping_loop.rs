@@ -6,7 +6,7 @@
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing::{error, info, warn};
@@ -23,7 +23,7 @@ use crate::sql::{self, DbError, Session};
 use crate::status::{Status, StatusFile};
 
 use super::evidence::{EarlyProbes, gather_evidence};
-use super::{ManagerOptions, Outcome, StopSignal, notify, watchdog_ticker};
+use super::{ManagerOptions, Outcome, StopSignal, notify, scale, watchdog_ticker};
 
 /// The pinger: a held connection for SELECT/INSERT, a fresh one for CONNECT.
 struct Pinger {
@@ -132,7 +132,7 @@ impl<'a> PingLoop<'a> {
         let master = config.servers[master_idx].clone();
         let sighup = signal(SignalKind::hangup()).expect("SIGHUP handler");
         let detector = Detector::new(config.app.ping_failures);
-        let watch = spawn_watch(master.clone());
+        let watch = spawn_watch(master.clone(), &config.app.timeouts);
         PingLoop {
             opts,
             config,
@@ -323,7 +323,7 @@ impl<'a> PingLoop<'a> {
             .config
             .app
             .ping_interval
-            .clamp(Duration::from_millis(500), Duration::from_secs(2));
+            .clamp(scale::CRASH_WINDOW_MIN, scale::CRASH_WINDOW_MAX);
         let evidence = tokio::select! {
             e = crash_evidence(self.config, self.master_idx, detail, pid_file, within) => e,
             _ = self.stop.wait() => {

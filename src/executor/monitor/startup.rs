@@ -23,7 +23,7 @@ pub(super) async fn startup_checks(
     config: &Config,
     opts: &ManagerOptions,
 ) -> Result<usize, StartupError> {
-    let topo = observe(config, Duration::from_secs(5)).await;
+    let topo = observe(config, config.app.timeouts.sql).await;
     let checks_opts = CheckOptions {
         seconds_behind_master: u64::MAX / 2,
         detection_window: config.app.ping_interval.as_secs_f64()
@@ -31,6 +31,7 @@ pub(super) async fn startup_checks(
         ignore_fail_on_start: opts.ignore_fail_on_start,
     };
     let mut a = checks::assess(&topo, config, &checks_opts);
+    a.findings.extend(check_repl::manager_host_checks(config));
     if !opts.skip_ssh_check {
         a.findings.extend(check_repl::ssh_logins(config).await);
     }
@@ -70,9 +71,12 @@ pub(super) async fn startup_checks(
 }
 
 /// MHA's monitor lock: the master's advisory lock, held by the returned session for as long
-/// as the master is monitored.
-pub(super) async fn take_monitor_lock(master: &ServerConfig) -> Result<Session, MonitorLockError> {
-    let mut db = sql::connect(&target(master), Duration::from_secs(5)).await?;
+/// as the master is monitored. `timeout`: sql_timeout.
+pub(super) async fn take_monitor_lock(
+    master: &ServerConfig,
+    timeout: Duration,
+) -> Result<Session, MonitorLockError> {
+    let mut db = sql::connect(&target(master), timeout).await?;
     if !db
         .try_advisory_lock("take the monitor lock", MONITOR_LOCK)
         .await?

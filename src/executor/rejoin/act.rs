@@ -37,13 +37,13 @@ pub(super) async fn fence(db: &mut Session) -> Result<usize, RejoinError> {
 }
 
 /// Replicate from `master` from `start` with MASTER_USE_GTID=slave_pos, and wait until it
-/// has what the master has now.
+/// has what the master has now (`sql`: the connect timeout; `catch_up`: that wait).
 pub(super) async fn attach(
     db: &mut Session,
     returning: &ServerConfig,
     master: &ServerConfig,
     start: &MariaGtidPos,
-    catch_up: Duration,
+    (sql, catch_up): (Duration, Duration),
     steps: &mut Vec<String>,
 ) -> Result<(), RejoinError> {
     let user = returning
@@ -75,7 +75,7 @@ pub(super) async fn attach(
     ));
     db.start_replica().await?;
     steps.push("replication started".into());
-    let (mut mdb, _) = open(master).await?;
+    let (mut mdb, _) = open(master, sql).await?;
     let target = mdb.gtid_pos("gtid_binlog_pos").await;
     mdb.disconnect().await;
     let target = target?;

@@ -16,7 +16,6 @@ use crate::sql::{self, Session};
 use crate::status::rejoin::{last_rejoined_unix, latest_failover_of};
 use crate::topology::{BinlogEvent, BinlogPos, Flavour, MariaGtidPos};
 
-pub(super) const CONNECT: Duration = Duration::from_secs(5);
 /// Events per SHOW BINLOG EVENTS, and at most this many pages.
 const PAGE: u64 = 10_000;
 const MAX_EVENTS: usize = 2_000_000;
@@ -34,7 +33,7 @@ pub(super) async fn current_master(
     if others.servers.is_empty() {
         return Err(NoMaster::NoOtherServer);
     }
-    let topo = observe(&others, CONNECT).await;
+    let topo = observe(&others, config.app.timeouts.observe).await;
     let follow_it = topo.servers.iter().any(|o| {
         o.alive()
             .and_then(|st| st.replica.as_ref())
@@ -57,8 +56,11 @@ pub(super) async fn current_master(
 }
 
 /// Connect to `s`, speaking its dialect; its flavour.
-pub(super) async fn open(s: &ServerConfig) -> Result<(Session, Flavour), RejoinError> {
-    let mut db = sql::connect(&target(s), CONNECT).await?;
+pub(super) async fn open(
+    s: &ServerConfig,
+    timeout: Duration,
+) -> Result<(Session, Flavour), RejoinError> {
+    let mut db = sql::connect(&target(s), timeout).await?;
     let version = server_version(&mut db).await?;
     db.set_dialect(Dialect::of(&version));
     Ok((db, version.flavour))
@@ -104,7 +106,7 @@ pub(super) async fn gather(
     facts.slave_pos = look.slave_pos;
     facts.full_row_image = look.binlog_row_image.eq_ignore_ascii_case("FULL");
     facts.replicates_from_master = replicates_from(db, m).await?;
-    let (mut mdb, _) = open(m).await?;
+    let (mut mdb, _) = open(m, config.app.timeouts.sql).await?;
     let master_gtids = mdb.master_gtid_state().await;
     mdb.disconnect().await;
     facts.master_gtids = master_gtids?;

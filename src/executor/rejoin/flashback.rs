@@ -13,7 +13,8 @@ use tokio::io::AsyncWriteExt;
 use super::error::{RejoinError, local};
 use crate::config::ServerConfig;
 use crate::engine::rejoin::Txn;
-use crate::executor::client::{client_defaults, find_tool};
+use crate::executor::client::client_defaults;
+use crate::executor::tools::{self, BINLOG_TOOLS, CLIENT_TOOLS};
 
 /// What undoing one transaction does, row by row, as `mariadb-binlog -v` prints it
 /// (`DELETE FROM `db`.`t` WHERE @1=5000`).
@@ -23,8 +24,8 @@ pub struct Undo {
     pub rows: Vec<String>,
 }
 
-fn tool(names: &[&str]) -> Result<PathBuf, RejoinError> {
-    find_tool(names).ok_or_else(|| {
+fn tool(names: &[&str], s: &ServerConfig) -> Result<PathBuf, RejoinError> {
+    tools::find(names, s).ok_or_else(|| {
         local(
             names.join(" or "),
             "not installed on the manager host: apt-get install mariadb-client",
@@ -32,9 +33,14 @@ fn tool(names: &[&str]) -> Result<PathBuf, RejoinError> {
     })
 }
 
-/// `mariadb-binlog` reading `t` from the server (`defaults`: its option file) with `extra`.
-async fn binlog_of(defaults: &Path, t: &Txn, extra: &[&str]) -> Result<Vec<u8>, RejoinError> {
-    let bin = tool(&["mariadb-binlog", "mysqlbinlog"])?;
+/// `mariadb-binlog` reading `t` from the server `s` (`defaults`: its option file) with `extra`.
+async fn binlog_of(
+    s: &ServerConfig,
+    defaults: &Path,
+    t: &Txn,
+    extra: &[&str],
+) -> Result<Vec<u8>, RejoinError> {
+    let bin = tool(&BINLOG_TOOLS, s)?;
     let out = tokio::process::Command::new(&bin)
         .arg(format!("--defaults-extra-file={}", defaults.display()))
         .arg("--read-from-remote-server")
@@ -83,6 +89,7 @@ pub(super) async fn preview(
     let mut out = Vec::new();
     for t in txns {
         let text = binlog_of(
+            s,
             defaults.path(),
             t,
             &["--flashback", "-v", "--base64-output=decode-rows"],
@@ -108,7 +115,7 @@ pub(super) async fn keep(
     let mut all = Vec::new();
     for t in txns {
         all.extend(format!("-- {} at {}:{}-{}\n", t.gtid, t.file, t.start, t.end).bytes());
-        all.extend(binlog_of(defaults.path(), t, &["-v"]).await?);
+        all.extend(binlog_of(s, defaults.path(), t, &["-v"]).await?);
     }
     std::fs::write(file, all).map_err(|e| local(file.display().to_string(), e))
 }
@@ -127,7 +134,7 @@ pub(super) async fn apply(
     };
     for t in txns.iter().rev() {
         let r = async {
-            let undo = binlog_of(defaults.path(), t, &["--flashback"]).await?;
+            let undo = binlog_of(s, defaults.path(), t, &["--flashback"]).await?;
             run_client(defaults.path(), &undo, s).await
         }
         .await;
@@ -140,7 +147,7 @@ pub(super) async fn apply(
 }
 
 async fn run_client(defaults: &Path, input: &[u8], s: &ServerConfig) -> Result<(), RejoinError> {
-    let client = tool(&["mariadb", "mysql"])?;
+    let client = tool(&CLIENT_TOOLS, s)?;
     let name = client.display().to_string();
     let mut child = tokio::process::Command::new(&client)
         .arg(format!("--defaults-extra-file={}", defaults.display()))

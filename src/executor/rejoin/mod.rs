@@ -146,7 +146,7 @@ async fn rejoin_in(
     let s = &returning.server;
     let master = facts::current_master(config, s).await;
     rep.master = master.as_ref().ok().map(ServerConfig::display_name);
-    let (mut db, flavour) = facts::open(s).await?;
+    let (mut db, flavour) = facts::open(s, config.app.timeouts.sql).await?;
     let facts = facts::gather(&mut db, flavour, returning, &master, config, &opts.workdir).await?;
     let verdict = decide(&facts, &[]);
     rep.facts = Some(facts.clone());
@@ -264,7 +264,7 @@ impl Run<'_> {
             s,
             self.master,
             start,
-            self.opts.catch_up,
+            (self.config.app.timeouts.sql, self.opts.catch_up),
             &mut rep.steps,
         )
         .await

@@ -2,14 +2,12 @@
 //! it found is the [`Plan`] the later phases carry out (and `--dry-run` prints); each check
 //! passed leaves a line in DBA words.
 
-use std::time::Duration;
-
 use super::error::{Refusal, SwitchError};
 use super::{Done, session};
 use crate::config::{Config, ServerConfig};
 use crate::engine::checks::{self, MasterView};
 use crate::engine::elect::{self, Ranking, Verdict};
-use crate::executor::observe::observe;
+use crate::executor::seams::{Db, World};
 use crate::sql::ops::Process;
 use crate::topology::{Flavour, ReplicaStatus, Topology};
 
@@ -32,10 +30,11 @@ pub(super) struct Plan {
 
 /// Connect to every server, find the master, check its replicas, choose the new master.
 pub(super) async fn check(
+    w: &impl World,
     config: &Config,
     opts: &SwitchOptions,
 ) -> Result<Done<Plan>, SwitchError> {
-    let topo = observe(config, Duration::from_secs(5)).await;
+    let topo = w.observe(config, config.app.timeouts.sql, None).await;
     let m = find_orig_master(&topo)?;
     let mut checks = vec![
         format!(
@@ -46,7 +45,7 @@ pub(super) async fn check(
     ];
     let mut others = check_replicas(&topo, m, config, opts.seconds_behind_master, &mut checks)?;
     let orig = config.servers[topo.servers[m].order].clone();
-    check_running_updates(&orig, opts.running_updates_limit).await?;
+    check_running_updates(w, &orig, opts.running_updates_limit).await?;
     checks.push(format!(
         "no update has been running on the master for {} s or more (--running_updates_limit)",
         opts.running_updates_limit
@@ -69,7 +68,7 @@ pub(super) async fn check(
         new.display_name(),
         winner_reasons(&ranking).join("; ")
     ));
-    check_long_queries(&new, opts.running_seconds_limit).await?;
+    check_long_queries(w, &new, opts.running_seconds_limit).await?;
     checks.push(format!(
         "no query has been running on the new master for {} s or more (--running_seconds_limit)",
         opts.running_seconds_limit
@@ -165,8 +164,12 @@ fn check_replicas(
 }
 
 /// MHA: updates running on the master for `limit` seconds or more hold up the write lock.
-async fn check_running_updates(orig: &ServerConfig, limit: u64) -> Result<(), SwitchError> {
-    let mut db = session(orig).await?;
+async fn check_running_updates(
+    w: &impl World,
+    orig: &ServerConfig,
+    limit: u64,
+) -> Result<(), SwitchError> {
+    let mut db = session(w, orig).await?;
     let processes = db.processlist().await?;
     db.disconnect().await;
     let updates = long_updates(processes, limit);
@@ -281,8 +284,12 @@ pub(super) fn winner_reasons(ranking: &Ranking) -> Vec<String> {
 }
 
 /// MHA: a query running on the new master for `limit` seconds or more refuses the switch.
-async fn check_long_queries(new: &ServerConfig, limit: u64) -> Result<(), SwitchError> {
-    let mut db = session(new).await?;
+async fn check_long_queries(
+    w: &impl World,
+    new: &ServerConfig,
+    limit: u64,
+) -> Result<(), SwitchError> {
+    let mut db = session(w, new).await?;
     let processes = db.processlist().await?;
     db.disconnect().await;
     match processes

@@ -28,14 +28,15 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tracing::{Instrument, error, info};
 
-use super::observe::target;
 use crate::config::{Config, ServerConfig};
 use crate::executor::failover::PhaseRecord;
-use crate::sql::{self, Session};
-use crate::status::journal::{self, Operation};
+use crate::executor::seams::{Db, Live, World};
+use crate::status::journal::Operation;
 
 mod check;
 mod error;
+#[cfg(test)]
+mod order;
 mod phases;
 mod plan;
 
@@ -127,8 +128,8 @@ pub fn read_marker(workdir: &Path, app: &str) -> Option<SwitchMarker> {
 
 /// The one way the switchover opens a connection: every statement it sends goes through a
 /// session from here.
-async fn session(s: &ServerConfig) -> Result<Session, SwitchError> {
-    Ok(sql::connect(&target(s), Duration::from_secs(5)).await?)
+async fn session<W: World>(w: &W, s: &ServerConfig) -> Result<W::Db, SwitchError> {
+    Ok(w.connect(s, w.sql_timeout()).await?)
 }
 
 /// How far a switch got: what a failure at that point leaves to undo.
@@ -205,13 +206,14 @@ impl<T> Done<T> {
 /// The rollback is recorded and journaled like a phase, under this id.
 const ROLLBACK: &str = "rollback";
 
-struct Run<'a> {
+struct Run<'a, W: World> {
+    world: W,
     config: &'a Config,
     opts: &'a SwitchOptions,
     rec: SwitchRecord,
 }
 
-impl Run<'_> {
+impl<W: World> Run<'_, W> {
     /// One phase: MHA's `* Phase N: Name Phase..` line, then [`Run::timed`].
     async fn phase<T>(
         &mut self,
@@ -264,27 +266,29 @@ impl Run<'_> {
             (_, true) => info!(phase, ms, "* Phase {phase}: {name} Phase completed."),
             (_, false) => error!(phase, ms, "* Phase {phase}: {name} Phase failed."),
         }
-        self.rec.phases.push(PhaseRecord {
-            phase,
-            name,
-            ms,
-            ok,
-            notes,
-        });
-        journal::append(
-            &self.opts.workdir,
-            &self.config.app_name,
+        let journal = (
+            self.opts.workdir.as_path(),
+            self.config.app_name.as_str(),
             Operation::Switchover,
-            phase,
-            name,
-            if ok { "done" } else { "failed" },
         );
+        let record = PhaseRecord::ended(journal, phase, name, took, ok, notes);
+        self.rec.phases.push(record);
     }
 }
 
 pub async fn switchover(config: &Config, opts: &SwitchOptions) -> SwitchRecord {
+    switchover_in(Live::new(&config.app.timeouts), config, opts).await
+}
+
+/// `switchover` against `world` (the real one, or a step-order test's fake).
+pub async fn switchover_in<W: World>(
+    world: W,
+    config: &Config,
+    opts: &SwitchOptions,
+) -> SwitchRecord {
     let started = Instant::now();
     let mut run = Run {
+        world,
         config,
         opts,
         rec: SwitchRecord {
@@ -347,10 +351,10 @@ fn settled(error: SwitchError, state: SwitchState) -> Failure {
 }
 
 /// Phases 1 and 2, then the rest on the blocked old master.
-async fn steps(run: &mut Run<'_>) -> Result<SwitchOutcome, Failure> {
-    let (config, opts) = (run.config, run.opts);
+async fn steps<W: World>(run: &mut Run<'_, W>) -> Result<SwitchOutcome, Failure> {
+    let (config, opts, w) = (run.config, run.opts, run.world.clone());
     let plan = run
-        .phase("1", "Configuration Check", check::check(config, opts))
+        .phase("1", "Configuration Check", check::check(&w, config, opts))
         .await
         .map_err(|e| settled(e, SwitchState::Checking))?;
     run.rec.orig_master = Some(plan.orig.display_name());
@@ -371,14 +375,15 @@ async fn steps(run: &mut Run<'_>) -> Result<SwitchOutcome, Failure> {
         .phase(
             "2",
             "Rejecting updates",
-            phases::reject_updates(config, opts, &plan),
+            phases::reject_updates(&w, config, opts, &plan),
         )
         .await
         .map_err(|e| settled(e, SwitchState::Rejecting))?;
     let mut sw = Switch {
         plan: &plan,
         blocked,
-        moved: vec![],
+        touched: vec![],
+        new_master_caught_up: false,
         state: SwitchState::WritesBlocked,
     };
     let result = match to_new_master(run, &mut sw).await {
@@ -390,35 +395,43 @@ async fn steps(run: &mut Run<'_>) -> Result<SwitchOutcome, Failure> {
 }
 
 /// Phases 3 to 5, on writes blocked by phase 2.
-async fn to_new_master(run: &mut Run<'_>, sw: &mut Switch<'_>) -> Result<Cleanup, SwitchError> {
-    let (config, opts) = (run.config, run.opts);
+async fn to_new_master<W: World>(
+    run: &mut Run<'_, W>,
+    sw: &mut Switch<'_, W::Db>,
+) -> Result<Cleanup, SwitchError> {
+    let (config, opts, w) = (run.config, run.opts, run.world.clone());
     let new_pos: NewMasterPos = run
         .phase(
             "3",
             "Switching the master",
-            phases::switch_master(sw.plan, &sw.blocked),
+            phases::switch_master(&w, sw.plan, &sw.blocked, &mut sw.new_master_caught_up),
         )
         .await?;
-    let moved = &mut sw.moved;
+    let touched = &mut sw.touched;
     run.phase(
         "4",
         "Switching slaves",
-        phases::switch_slaves(sw.plan, &sw.blocked, &new_pos, moved),
+        phases::switch_slaves(&w, sw.plan, &sw.blocked, &new_pos, touched),
     )
     .await?;
     run.phase(
         "5",
         "New master cleanup",
-        phases::new_master_cleanup(config, opts, sw, &new_pos),
+        phases::new_master_cleanup(&w, config, opts, sw, &new_pos),
     )
     .await
 }
 
 /// The switch is done: report the replicas and the write block.
-fn finish(run: &mut Run<'_>, sw: &Switch<'_>, cleanup: Cleanup) -> SwitchOutcome {
+fn finish<W: World>(
+    run: &mut Run<'_, W>,
+    sw: &Switch<'_, W::Db>,
+    cleanup: Cleanup,
+) -> SwitchOutcome {
     let new = sw.plan.new.display_name();
     run.rec.write_block_ms = Some(cleanup.write_block_ms);
-    for s in &sw.moved {
+    // Phase 4 succeeded: every replica it touched replicates from the new master.
+    for s in &sw.touched {
         run.rec
             .replicas
             .push((s.display_name(), true, format!("replicating from {new}")));
@@ -434,7 +447,12 @@ fn finish(run: &mut Run<'_>, sw: &Switch<'_>, cleanup: Cleanup) -> SwitchOutcome
 }
 
 /// A failure after writes were blocked: undo what the state says can be undone.
-async fn recover(run: &mut Run<'_>, sw: &mut Switch<'_>, error: SwitchError) -> Failure {
+async fn recover<W: World>(
+    run: &mut Run<'_, W>,
+    sw: &mut Switch<'_, W::Db>,
+    error: SwitchError,
+) -> Failure {
+    let w = run.world.clone();
     let outcome = match aftermath(sw.state) {
         Aftermath::Settled(outcome) => outcome,
         Aftermath::LeaveReadOnly => {
@@ -443,7 +461,11 @@ async fn recover(run: &mut Run<'_>, sw: &mut Switch<'_>, error: SwitchError) -> 
         }
         Aftermath::RollBack { fence_new_master } => {
             let undone = run
-                .timed(ROLLBACK, "Rollback", phases::rollback(sw, fence_new_master))
+                .timed(
+                    ROLLBACK,
+                    "Rollback",
+                    phases::rollback(&w, sw, fence_new_master),
+                )
                 .await;
             if undone.unwrap_or(false) {
                 SwitchOutcome::RolledBack

@@ -10,20 +10,20 @@ use tracing::{error, info, warn};
 use super::check::Plan;
 use super::error::SwitchError;
 use super::plan::{
-    CATCH_UP_SECS, ONLINE_CHANGE, ORIG_CATCH_UP_SECS, lock_wait_secs, online_change_call,
+    ONLINE_CHANGE, catch_up_secs, lock_wait_secs, online_change_call, orig_catch_up_secs,
 };
 use super::{Done, SwitchOptions, SwitchState, session};
-use crate::config::{Config, ServerConfig};
+use crate::config::{Config, ServerConfig, Timeouts};
+use crate::executor::seams::{Db, World};
 use crate::hooks;
-use crate::sql::Session;
 use crate::sql::dialect::StartAt;
 use crate::sql::ops::Toward;
 use crate::topology::{BinlogPos, MariaGtidPos};
 
 /// Writes are blocked on the old master, on this session (the global read lock belongs to
 /// it), since `since`, at this position.
-pub(super) struct Blocked {
-    pub lock: Session,
+pub(super) struct Blocked<D: Db> {
+    pub lock: D,
     pub gtid: MariaGtidPos,
     pub coords: BinlogPos,
     pub since: Instant,
@@ -36,11 +36,17 @@ pub(super) struct NewMasterPos {
 }
 
 /// A switch past phase 2: what a failure has to put back.
-pub(super) struct Switch<'p> {
+pub(super) struct Switch<'p, D: Db> {
     pub plan: &'p Plan,
-    pub blocked: Blocked,
-    /// Replicas already pointed at the new master (phase 4).
-    pub moved: Vec<ServerConfig>,
+    pub blocked: Blocked<D>,
+    /// Replicas whose replication phase 4 changed: from STOP SLAVE on, whether or not they
+    /// then reached the new master (the rollback points them all back).
+    pub touched: Vec<ServerConfig>,
+    /// Phase 3 saw the new master apply everything the old one wrote (and then stopped its
+    /// replication): only then may the rollback point it back at the old master's end
+    /// coordinates. Before that it still replicates from the old master, untouched; pointing
+    /// it at the end would skip what it had not applied (file/position replication).
+    pub new_master_caught_up: bool,
     pub state: SwitchState,
 }
 
@@ -80,16 +86,17 @@ async fn online_change(
 
 /// Phase 2, Rejecting updates: the stop hook, then writes blocked on the old master and its
 /// position recorded. A failure here puts the old master back as it was.
-pub(super) async fn reject_updates(
+pub(super) async fn reject_updates<W: World>(
+    w: &W,
     config: &Config,
     opts: &SwitchOptions,
     plan: &Plan,
-) -> Result<Done<Blocked>, SwitchError> {
+) -> Result<Done<Blocked<W::Db>>, SwitchError> {
     online_change(config, opts, plan, "stop").await?;
     // From here writes are blocked on the old master; the clock runs.
     let since = Instant::now();
-    let mut lock = session(&plan.orig).await?;
-    match block_writes(&mut lock, opts).await {
+    let mut lock = session(w, &plan.orig).await?;
+    match block_writes(&mut lock, opts, w.timeouts()).await {
         Ok((gtid, coords)) => {
             let note = format!(
                 "writes blocked on {} at {coords} ({gtid})",
@@ -119,12 +126,13 @@ pub(super) async fn reject_updates(
 /// read_only=1, every client session ended, the global read lock (or a binlog that does not
 /// move), then the position every replica must reach.
 async fn block_writes(
-    lock: &mut Session,
+    lock: &mut impl Db,
     opts: &SwitchOptions,
+    t: &Timeouts,
 ) -> Result<(MariaGtidPos, BinlogPos), SwitchError> {
     // Bounded server-side waits: a long transaction makes these fail, not hang. The client
     // waits longer than the server, so the server's answer is never lost.
-    let wait = lock_wait_secs(opts);
+    let wait = lock_wait_secs(opts, t);
     let server_wait = Duration::from_secs(wait);
     lock.lock_wait_timeout(wait).await?;
     lock.set_read_only_waiting(true, server_wait).await?;
@@ -148,7 +156,7 @@ async fn block_writes(
 
 /// Wait until a replica has applied the old master up to `gtid` / `coords`.
 async fn wait_caught_up(
-    db: &mut Session,
+    db: &mut impl Db,
     use_gtid: bool,
     gtid: &MariaGtidPos,
     coords: &BinlogPos,
@@ -172,32 +180,38 @@ async fn wait_caught_up(
 
 /// Phase 3, Switching the master: the new master applies everything the old one wrote, stops
 /// replicating, and its own binlog position is read.
-pub(super) async fn switch_master(
+pub(super) async fn switch_master<W: World>(
+    w: &W,
     plan: &Plan,
-    blocked: &Blocked,
+    blocked: &Blocked<W::Db>,
+    caught_up_flag: &mut bool,
 ) -> Result<Done<NewMasterPos>, SwitchError> {
     let new = &plan.new;
     let caught_up = async {
-        let mut db = session(new).await?;
+        let mut db = session(w, new).await?;
         wait_caught_up(
             &mut db,
             plan.gtid,
             &blocked.gtid,
             &blocked.coords,
-            CATCH_UP_SECS,
+            catch_up_secs(w.timeouts()),
         )
         .await?;
+        *caught_up_flag = true;
         let heartbeat = db.heartbeat_period().await;
         db.stop_replica().await?;
         let coords = db.binlog_coords().await?;
         db.disconnect().await;
         Ok::<_, SwitchError>(NewMasterPos { coords, heartbeat })
     };
-    let pos = tokio::time::timeout(Duration::from_secs(CATCH_UP_SECS + 10), caught_up)
-        .await
-        .map_err(|_| SwitchError::Timeout {
-            what: new.display_name(),
-        })??;
+    // The client's bound: the server's wait plus a connect and a statement on each side.
+    let bound = w.timeouts().switch_catch_up + 2 * w.sql_timeout();
+    let pos =
+        tokio::time::timeout(bound, caught_up)
+            .await
+            .map_err(|_| SwitchError::Timeout {
+                what: new.display_name(),
+            })??;
     let note = format!(
         "{} applied everything up to {}; its binlog is at {}",
         new.display_name(),
@@ -208,13 +222,14 @@ pub(super) async fn switch_master(
 }
 
 /// Phase 4, Switching slaves: in parallel, every other replica catches up with the old master
-/// and then replicates from the new one. Those done are added to `moved` (the rollback puts
-/// them back).
-pub(super) async fn switch_slaves(
+/// and then replicates from the new one. Each one whose replication was changed (STOP SLAVE
+/// sent) is added to `touched`, done or not: the rollback puts those back.
+pub(super) async fn switch_slaves<W: World>(
+    w: &W,
     plan: &Plan,
-    blocked: &Blocked,
+    blocked: &Blocked<W::Db>,
     new_pos: &NewMasterPos,
-    moved: &mut Vec<ServerConfig>,
+    touched: &mut Vec<ServerConfig>,
 ) -> Result<Done<()>, SwitchError> {
     let mut set = JoinSet::new();
     for (s, r) in &plan.others {
@@ -226,11 +241,15 @@ pub(super) async fn switch_slaves(
             blocked.coords.clone(),
             new_pos.coords.clone(),
         );
+        let w = w.clone();
         set.spawn(async move {
+            let mut changed = false;
             let res = async {
-                let mut db = session(&s).await?;
-                wait_caught_up(&mut db, gtid, &og, &oc, CATCH_UP_SECS).await?;
+                let mut db = session(&w, &s).await?;
+                wait_caught_up(&mut db, gtid, &og, &oc, catch_up_secs(w.timeouts())).await?;
                 let hb = db.heartbeat_period().await;
+                // From here a failure leaves the replica stopped or pointed elsewhere.
+                changed = true;
                 db.stop_replica().await?;
                 let user = s.repl_user.clone().unwrap_or(user);
                 let to = start_at(gtid, &nc);
@@ -242,14 +261,16 @@ pub(super) async fn switch_slaves(
                 Ok::<_, SwitchError>(())
             }
             .await;
-            (s, res)
+            (s, changed, res)
         });
     }
     let mut failure = None;
-    while let Some(Ok((s, res))) = set.join_next().await {
-        match res {
-            Ok(()) => moved.push(s),
-            Err(e) => failure = Some(e.on_replica(s.display_name())),
+    while let Some(Ok((s, changed, res))) = set.join_next().await {
+        if let Err(e) = res {
+            failure = Some(e.on_replica(s.display_name()));
+        }
+        if changed {
+            touched.push(s);
         }
     }
     match failure {
@@ -261,14 +282,15 @@ pub(super) async fn switch_slaves(
 /// Phase 5, New master cleanup: the new master takes writes (the point of no return), the
 /// start hook, then the old master is released (and replicates from the new one if asked).
 /// Failures after the point of no return make the switch partial, never undo it.
-pub(super) async fn new_master_cleanup(
+pub(super) async fn new_master_cleanup<W: World>(
+    w: &W,
     config: &Config,
     opts: &SwitchOptions,
-    sw: &mut Switch<'_>,
+    sw: &mut Switch<'_, W::Db>,
     new_pos: &NewMasterPos,
 ) -> Result<Done<Cleanup>, SwitchError> {
     let mut notes = vec![];
-    promote(sw, &mut notes).await?;
+    promote(w, sw, &mut notes).await?;
     let mut ok = true;
     if let Err(e) = online_change(config, opts, sw.plan, "start").await {
         // The new master already takes writes: nothing is rolled back.
@@ -285,7 +307,7 @@ pub(super) async fn new_master_cleanup(
     let orig = &sw.plan.orig;
     let orig_master = if opts.orig_master_is_new_slave {
         let (new, name) = (sw.plan.new.display_name(), orig.display_name());
-        Some(match orig_as_new_slave(sw.plan, new_pos).await {
+        Some(match orig_as_new_slave(w, sw.plan, new_pos).await {
             Ok(()) => (name, true, format!("the old master replicates from {new}")),
             Err(e) => (name, false, e.to_string()),
         })
@@ -331,12 +353,16 @@ fn after_promote_error(read_back: &Result<bool, SwitchError>) -> PromoteVerdict 
 /// hook, so that a hook failing afterwards never undoes a master that took writes, and an
 /// unclear answer is settled by reading the state back. Leaves `sw.state` saying how it
 /// ended.
-async fn promote(sw: &mut Switch<'_>, notes: &mut Vec<String>) -> Result<(), SwitchError> {
+async fn promote<W: World>(
+    w: &W,
+    sw: &mut Switch<'_, W::Db>,
+    notes: &mut Vec<String>,
+) -> Result<(), SwitchError> {
     let new = &sw.plan.new;
     sw.state = SwitchState::PromoteSent;
     let mut conn_id: Option<u32> = None;
     let sent = async {
-        let mut db = session(new).await?;
+        let mut db = session(w, new).await?;
         conn_id = Some(db.connection_id());
         if !new.skip_reset_slave {
             db.reset_replica_all().await?;
@@ -353,9 +379,9 @@ async fn promote(sw: &mut Switch<'_>, notes: &mut Vec<String>) -> Result<(), Swi
     // A statement whose answer was lost may still be running on the server (waiting for a
     // lock): end it first, so that what is read back stays true.
     if let Some(id) = conn_id {
-        kill_connection(new, id).await;
+        kill_connection(w, new, id).await;
     }
-    let read_back = read_only_of(new).await;
+    let read_back = read_only_of(w, new).await;
     match after_promote_error(&read_back) {
         PromoteVerdict::Promoted => {
             warn!(
@@ -387,8 +413,8 @@ async fn promote(sw: &mut Switch<'_>, notes: &mut Vec<String>) -> Result<(), Swi
 }
 
 /// End connection `id` on a server (best effort: it may be gone already).
-async fn kill_connection(s: &ServerConfig, id: u32) {
-    if let Ok(mut db) = session(s).await {
+async fn kill_connection(w: &impl World, s: &ServerConfig, id: u32) {
+    if let Ok(mut db) = session(w, s).await {
         let _ = db
             .kill_connection("kill the unanswered statement", u64::from(id))
             .await;
@@ -397,8 +423,8 @@ async fn kill_connection(s: &ServerConfig, id: u32) {
 }
 
 /// `@@global.read_only` of a server, on a new connection.
-async fn read_only_of(s: &ServerConfig) -> Result<bool, SwitchError> {
-    let mut db = session(s).await?;
+async fn read_only_of(w: &impl World, s: &ServerConfig) -> Result<bool, SwitchError> {
+    let mut db = session(w, s).await?;
     let v = db.read_only().await?;
     db.disconnect().await;
     v.ok_or_else(|| SwitchError::NoAnswer {
@@ -409,12 +435,16 @@ async fn read_only_of(s: &ServerConfig) -> Result<bool, SwitchError> {
 
 /// `--orig_master_is_new_slave`: the old master replicates from the new one, and must reach
 /// where the new master stands now, or say why not.
-async fn orig_as_new_slave(plan: &Plan, new_pos: &NewMasterPos) -> Result<(), SwitchError> {
+async fn orig_as_new_slave(
+    w: &impl World,
+    plan: &Plan,
+    new_pos: &NewMasterPos,
+) -> Result<(), SwitchError> {
     let (orig, new) = (&plan.orig, &plan.new);
-    let mut db = session(new).await?;
+    let mut db = session(w, new).await?;
     let target = db.gtid_pos("gtid_binlog_pos").await?;
     db.disconnect().await;
-    let mut db = session(orig).await?;
+    let mut db = session(w, orig).await?;
     if plan.gtid {
         // What it wrote as master is in its binlog, not in gtid_slave_pos: without this,
         // MASTER_USE_GTID=slave_pos would ask for (and replay) all of it.
@@ -437,17 +467,19 @@ async fn orig_as_new_slave(plan: &Plan, new_pos: &NewMasterPos) -> Result<(), Sw
     .await?;
     db.start_replica().await?;
     // START SLAVE answers before anything was applied: check that it does.
-    db.wait_gtid(&target, ORIG_CATCH_UP_SECS).await?;
+    db.wait_gtid(&target, orig_catch_up_secs(w.timeouts()))
+        .await?;
     db.disconnect().await;
     Ok(())
 }
 
-/// Put everything back: replicas already moved go back to the old master, the new master
-/// replicates from it again (made read-only first if it was sent read_only=0), the old master
-/// takes writes again. Its value (and `ok`) says whether all of that was done; each thing not
+/// Put everything back: replicas phase 4 touched go back to the old master, the new master
+/// replicates from it again if phase 3 had stopped its replication (made read-only first if
+/// it was sent read_only=0), the old master takes writes again. Its value (and `ok`) says whether all of that was done; each thing not
 /// done is a `rollback: ... could not ...` note.
-pub(super) async fn rollback(
-    sw: &mut Switch<'_>,
+pub(super) async fn rollback<W: World>(
+    w: &W,
+    sw: &mut Switch<'_, W::Db>,
     fence_new_master: bool,
 ) -> Result<Done<bool>, SwitchError> {
     let plan = sw.plan;
@@ -459,7 +491,7 @@ pub(super) async fn rollback(
     let mut ok = true;
     // A new master that was sent read_only=0 must not take writes, whatever the answer was
     // (one that never was is still read-only: it was a replica).
-    if fence_new_master && let Err(e) = make_read_only(&plan.new).await {
+    if fence_new_master && let Err(e) = make_read_only(w, &plan.new).await {
         let note = format!(
             "rollback: {} could not be made read-only: {e}",
             plan.new.display_name()
@@ -468,8 +500,9 @@ pub(super) async fn rollback(
         notes.push(note);
         ok = false;
     }
-    for s in sw.moved.iter().chain(std::iter::once(&plan.new)) {
-        if let Err(e) = point_back(plan, s, &sw.blocked.coords).await {
+    let new_master = sw.new_master_caught_up.then_some(&plan.new);
+    for s in sw.touched.iter().chain(new_master) {
+        if let Err(e) = point_back(w, plan, s, &sw.blocked.coords).await {
             // Go on with the rest. A new master that cannot be pointed back is still
             // read-only (it was a replica, or read back as read-only): the old master may
             // take writes again, and the report names what is left to repair.
@@ -508,8 +541,8 @@ pub(super) async fn rollback(
     })
 }
 
-async fn make_read_only(s: &ServerConfig) -> Result<(), SwitchError> {
-    let mut db = session(s).await?;
+async fn make_read_only(w: &impl World, s: &ServerConfig) -> Result<(), SwitchError> {
+    let mut db = session(w, s).await?;
     db.set_read_only_as("read_only on", true).await?;
     db.disconnect().await;
     Ok(())
@@ -518,11 +551,12 @@ async fn make_read_only(s: &ServerConfig) -> Result<(), SwitchError> {
 /// A replica (or the new master) replicates from the old master again, from where the old
 /// master's writes stopped.
 async fn point_back(
+    w: &impl World,
     plan: &Plan,
     s: &ServerConfig,
     orig_coords: &BinlogPos,
 ) -> Result<(), SwitchError> {
-    let mut db = session(s).await?;
+    let mut db = session(w, s).await?;
     db.stop_replica().await?;
     let hb = db.heartbeat_period().await;
     // After RESET SLAVE ALL the old credentials are gone: give them again.

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::SwitchOptions;
 use super::check::{Plan, winner_reasons};
-use crate::config::{Config, ServerConfig};
+use crate::config::{Config, ServerConfig, Timeouts};
 use crate::engine::elect::Ranking;
 use crate::executor::check_repl::ssh_args;
 use crate::hooks::HookCall;
@@ -14,14 +14,22 @@ use crate::hooks::HookCall;
 /// `master_ip_online_change_script`, as MHA's MasterRotate.pm calls it.
 pub(super) const ONLINE_CHANGE: &str = "master_ip_online_change_script";
 
-/// How long a replica may take to apply the old master's last position (phases 3 and 4).
-pub(super) const CATCH_UP_SECS: u64 = 30;
-/// How long the old master may take to reach the new master's position once it replicates.
-pub(super) const ORIG_CATCH_UP_SECS: u64 = 10;
+/// How long a replica may take to apply the old master's last position (phases 3 and 4):
+/// `switch_catch_up_timeout`, in the server's whole seconds.
+pub(super) fn catch_up_secs(t: &Timeouts) -> u64 {
+    Timeouts::whole_secs(t.switch_catch_up)
+}
 
-/// The server-side wait for the write lock on the old master: 3 × --running_updates_limit.
-pub(super) fn lock_wait_secs(opts: &SwitchOptions) -> u64 {
-    opts.running_updates_limit.max(1) * 3
+/// How long the old master may take to reach the new master's position once it replicates:
+/// `switch_orig_master_catch_up_timeout`.
+pub(super) fn orig_catch_up_secs(t: &Timeouts) -> u64 {
+    Timeouts::whole_secs(t.switch_orig_master_catch_up)
+}
+
+/// The server-side wait for the write lock on the old master: `switch_lock_wait_timeout`, by
+/// default 3 × --running_updates_limit.
+pub(super) fn lock_wait_secs(opts: &SwitchOptions, t: &Timeouts) -> u64 {
+    Timeouts::whole_secs(t.switch_lock_wait(opts.running_updates_limit))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -84,18 +92,18 @@ impl SwitchPlan {
             ServerPlan {
                 server: plan.orig.display_name(),
                 role: Role::CurrentMaster,
-                actions: orig_master_actions(opts, plan),
+                actions: orig_master_actions(opts, plan, &config.app.timeouts),
             },
             ServerPlan {
                 server: plan.new.display_name(),
                 role: Role::NewMaster,
-                actions: new_master_actions(plan),
+                actions: new_master_actions(plan, &config.app.timeouts),
             },
         ];
         servers.extend(plan.others.iter().map(|(s, r)| ServerPlan {
             server: s.display_name(),
             role: Role::Replica,
-            actions: replica_actions(plan, s, &r.master_user),
+            actions: replica_actions(plan, s, &r.master_user, &config.app.timeouts),
         }));
         SwitchPlan {
             orig_master: plan.orig.display_name(),
@@ -124,14 +132,15 @@ fn change_master_to(plan: &Plan, user: &str) -> String {
     )
 }
 
-fn wait_for_orig(plan: &Plan) -> String {
+fn wait_for_orig(plan: &Plan, t: &Timeouts) -> String {
     format!(
-        "wait until it has applied the old master's last position ({}, at most {CATCH_UP_SECS} s)",
+        "wait until it has applied the old master's last position ({}, at most {} s)",
         if plan.gtid {
             "MASTER_GTID_WAIT"
         } else {
             "MASTER_POS_WAIT"
-        }
+        },
+        catch_up_secs(t)
     )
 }
 
@@ -139,8 +148,8 @@ fn repl_user(s: &ServerConfig, current: &str) -> String {
     s.repl_user.clone().unwrap_or_else(|| current.to_string())
 }
 
-fn orig_master_actions(opts: &SwitchOptions, plan: &Plan) -> Vec<String> {
-    let wait = lock_wait_secs(opts);
+fn orig_master_actions(opts: &SwitchOptions, plan: &Plan, t: &Timeouts) -> Vec<String> {
+    let wait = lock_wait_secs(opts, t);
     let mut a = vec![
         format!("read_only=1 (the server waits at most {wait} s: lock_wait_timeout)"),
         "end every client session but ours and replication's".to_string(),
@@ -163,7 +172,8 @@ fn orig_master_actions(opts: &SwitchOptions, plan: &Plan) -> Vec<String> {
             change_master_to(plan, &user)
         ));
         a.push(format!(
-            "wait until it has applied the new master's position (at most {ORIG_CATCH_UP_SECS} s)"
+            "wait until it has applied the new master's position (at most {} s)",
+            orig_catch_up_secs(t)
         ));
     } else {
         a.push("left outside replication (no --orig_master_is_new_slave)".into());
@@ -171,9 +181,9 @@ fn orig_master_actions(opts: &SwitchOptions, plan: &Plan) -> Vec<String> {
     a
 }
 
-fn new_master_actions(plan: &Plan) -> Vec<String> {
+fn new_master_actions(plan: &Plan, t: &Timeouts) -> Vec<String> {
     vec![
-        wait_for_orig(plan),
+        wait_for_orig(plan, t),
         "stop replication; read its binlog coordinates".into(),
         if plan.new.skip_reset_slave {
             "keep its replication settings (skip_reset_slave=1)".into()
@@ -184,9 +194,9 @@ fn new_master_actions(plan: &Plan) -> Vec<String> {
     ]
 }
 
-fn replica_actions(plan: &Plan, s: &ServerConfig, current_user: &str) -> Vec<String> {
+fn replica_actions(plan: &Plan, s: &ServerConfig, current_user: &str, t: &Timeouts) -> Vec<String> {
     vec![
-        wait_for_orig(plan),
+        wait_for_orig(plan, t),
         "stop replication".into(),
         format!(
             "{}; start replication",

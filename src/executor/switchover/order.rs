@@ -1,0 +1,310 @@
+//! Step-order tests: the switchover against the scripted fake of the seams
+//! (`executor::fake`). They check the ORDER of the steps only: writes are blocked after the stop
+//! hook, the new master takes writes only once it caught up and stopped replicating, a rollback
+//! undoes exactly what was done (in reverse), and an unclear answer to read_only=0 is read back
+//! before anything else is decided. Whether replication really follows is for the integration
+//! tests on real servers.
+
+use super::*;
+use crate::executor::fake::{Fake, Fault, Server, at, first};
+use crate::topology::testing;
+
+/// db1 (the master), db2 and db3 (its replicas, caught up).
+const CONF: &str = "\
+[server default]
+user=mha
+password=secret
+repl_user=repl
+repl_password=replsecret
+ssh_user=root
+master_ip_online_change_script=HOOK
+
+[server1]
+hostname=db1
+
+[server2]
+hostname=db2
+
+[server3]
+hostname=db3
+";
+
+const GTID: &str = "0-1-12";
+
+/// A replica of db1 that has everything and is not behind.
+fn replica() -> Server {
+    let mut row = testing::status_row("db1", 1200, GTID, 0);
+    row.insert("Seconds_Behind_Master".into(), Some("0".into()));
+    Server::replica(GTID, row)
+}
+
+fn world(dir: &Path) -> Fake {
+    Fake::new(dir)
+        .server("db1", Server::master(GTID))
+        .server("db2", replica())
+        .server("db3", replica())
+}
+
+/// A switch from db1 to db2 in `fake`'s world (the hook failing on `hook_fails`); the record
+/// and the ordered log.
+async fn switch(fake: Fake, hook_fails: Option<&str>) -> (SwitchRecord, Vec<String>) {
+    let hook = fake.hook(hook_fails);
+    let config = crate::config::from_text(&CONF.replace("HOOK", &hook.display().to_string()));
+    let work = tempfile::tempdir().unwrap();
+    let opts = SwitchOptions {
+        new_master: Some(("db2".into(), None)),
+        running_updates_limit: 1,
+        running_seconds_limit: 1,
+        seconds_behind_master: 1,
+        workdir: work.path().to_path_buf(),
+        ..Default::default()
+    };
+    let rec = switchover_in(fake.clone(), &config, &opts).await;
+    (rec, fake.log())
+}
+
+/// A switch from db1 to db2 where nothing fails.
+async fn clean_switch() -> (SwitchRecord, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    switch(world(dir.path()), None).await
+}
+
+/// A switch from db1 to db2 where the call logged as `entry` fails with `fault`.
+async fn switch_failing(entry: &str, fault: Fault) -> (SwitchRecord, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    switch(world(dir.path()).fail(entry, fault), None).await
+}
+
+/// What the switchover changes on a server, and what puts it back. Waits, reads, the lock
+/// session's own lock_wait_timeout and the client sessions it ends (nothing brings those
+/// back) are not changes.
+fn undo_of(entry: &str) -> Option<Vec<String>> {
+    let (server, op) = entry.split_once(": ")?;
+    let on = |ops: &[&str]| Some(ops.iter().map(|op| format!("{server}: {op}")).collect());
+    match op {
+        "read_only=1" => on(&["read_only=0"]),
+        "read_only=0" => on(&["read_only=1"]),
+        "flush_tables_with_read_lock" => on(&["unlock_tables"]),
+        // Any change to a server's replication is undone by pointing it back at db1.
+        "stop_replica" | "start_replica" | "reset_replica_all" => {
+            on(&["stop_replica", "point_at OldMaster db1", "start_replica"])
+        }
+        _ if op.starts_with("point_at ") => {
+            on(&["stop_replica", "point_at OldMaster db1", "start_replica"])
+        }
+        _ => None,
+    }
+}
+
+/// The inverse of the changes in `done`, in reverse order; a server's replication is put back
+/// once, where the undo of its first change goes. A change that failed counts: its answer may
+/// have been lost, and the rollback undoes what was sent.
+fn inverse(done: &[String]) -> Vec<String> {
+    let mut units: Vec<Vec<String>> = done.iter().rev().filter_map(|e| undo_of(e)).collect();
+    let mut i = 0;
+    while i < units.len() {
+        if units[i + 1..].contains(&units[i]) {
+            units.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    units.concat()
+}
+
+/// `log` cut at the scripted fault: what was sent up to and with the failing call, and what
+/// was sent after the failure (`end` left out).
+fn at_fault(log: &[String]) -> (Vec<String>, Vec<String>) {
+    let fault = log
+        .iter()
+        .position(|l| l.ends_with(": error") || l.ends_with(": connection lost"))
+        .unwrap_or_else(|| panic!("no fault in {log:#?}"));
+    let after = log[fault + 1..].iter().filter(|l| *l != "end").cloned();
+    (log[..fault].to_vec(), after.collect())
+}
+
+#[tokio::test]
+async fn writes_are_blocked_on_the_old_master_only_after_the_stop_hook() {
+    let (rec, log) = clean_switch().await;
+    assert_eq!(rec.outcome, SwitchOutcome::Success, "{log:#?}");
+    // The stop hook is the first thing done: nothing was sent to any server before it.
+    assert_eq!(at(&log, "hook: --command=stop"), 0, "{log:#?}");
+    // Then read_only=1 (new writes fail), the client sessions ended, the global read lock.
+    let order = [
+        "hook: --command=stop",
+        "db1: read_only=1",
+        "db1: kill_client_sessions",
+        "db1: flush_tables_with_read_lock",
+        "db2: master_gtid_wait 0-1-12",
+    ];
+    for pair in order.windows(2) {
+        assert!(at(&log, pair[0]) < at(&log, pair[1]), "{pair:?}: {log:#?}");
+    }
+}
+
+#[tokio::test]
+async fn the_new_master_takes_writes_only_after_it_caught_up_and_stopped_replicating() {
+    let (rec, log) = clean_switch().await;
+    assert_eq!(rec.outcome, SwitchOutcome::Success, "{log:#?}");
+    let writable = at(&log, "db2: read_only=0");
+    for before in [
+        "db1: flush_tables_with_read_lock",
+        "db2: master_gtid_wait 0-1-12",
+        "db2: stop_replica",
+        "db2: reset_replica_all",
+    ] {
+        assert!(at(&log, before) < writable, "{before}: {log:#?}");
+    }
+    // Only then the start hook (the service address moves to it), and the old master's lock
+    // is released; the old master is never made writable again.
+    assert!(writable < at(&log, "hook: --command=start"), "{log:#?}");
+    assert!(writable < at(&log, "db1: unlock_tables"), "{log:#?}");
+    assert_eq!(first(&log, "db1: read_only=0"), None, "{log:#?}");
+}
+
+#[tokio::test]
+async fn a_failing_stop_hook_touches_no_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, log) = switch(world(dir.path()), Some("stop")).await;
+    assert_eq!(rec.outcome, SwitchOutcome::RolledBack, "{log:#?}");
+    assert_eq!(log, ["hook: --command=stop", "end"]);
+}
+
+#[tokio::test]
+async fn a_failure_to_block_writes_undoes_exactly_what_was_done() {
+    let (rec, log) = switch_failing("db1: flush_tables_with_read_lock", Fault::Error).await;
+    assert_eq!(rec.outcome, SwitchOutcome::RolledBack, "{log:#?}");
+    let (done, after) = at_fault(&log);
+    assert_eq!(after, inverse(&done), "{log:#?}");
+    assert_eq!(after, ["db1: unlock_tables", "db1: read_only=0"]);
+}
+
+#[tokio::test]
+async fn a_replica_that_does_not_catch_up_rolls_back_exactly_what_was_done() {
+    let (rec, log) = switch_failing("db3: master_gtid_wait 0-1-12", Fault::Error).await;
+    assert_eq!(rec.outcome, SwitchOutcome::RolledBack, "{log:#?}");
+    let (done, after) = at_fault(&log);
+    assert_eq!(after, inverse(&done), "{log:#?}");
+    assert_eq!(
+        after,
+        [
+            "db2: stop_replica",
+            "db2: point_at OldMaster db1",
+            "db2: start_replica",
+            "db1: unlock_tables",
+            "db1: read_only=0",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_new_master_that_does_not_catch_up_is_left_replicating_untouched() {
+    // Its replication was never stopped: pointing it at the old master's end coordinates
+    // would skip what it had not applied (file/position replication).
+    let (rec, log) = switch_failing("db2: master_gtid_wait 0-1-12", Fault::Error).await;
+    assert_eq!(rec.outcome, SwitchOutcome::RolledBack, "{log:#?}");
+    let (done, after) = at_fault(&log);
+    assert_eq!(after, inverse(&done), "{log:#?}");
+    assert_eq!(after, ["db1: unlock_tables", "db1: read_only=0"]);
+}
+
+#[tokio::test]
+async fn a_replica_stopped_but_not_pointed_at_the_new_master_is_put_back_too() {
+    // db3 stopped replicating, then CHANGE MASTER to db2 failed: it goes back to db1 as well.
+    let (rec, log) = switch_failing("db3: point_at NewMaster db2", Fault::Error).await;
+    assert_eq!(rec.outcome, SwitchOutcome::RolledBack, "{log:#?}");
+    let (done, after) = at_fault(&log);
+    assert_eq!(after, inverse(&done), "{log:#?}");
+    assert_eq!(
+        after,
+        [
+            "db3: stop_replica",
+            "db3: point_at OldMaster db1",
+            "db3: start_replica",
+            "db2: stop_replica",
+            "db2: point_at OldMaster db1",
+            "db2: start_replica",
+            "db1: unlock_tables",
+            "db1: read_only=0",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_refused_read_only_0_on_the_new_master_rolls_back_exactly_what_was_done() {
+    // The server answers with an error; read back, db2 is still read-only: roll back.
+    let (rec, log) = switch_failing("db2: read_only=0", Fault::Error).await;
+    assert_eq!(rec.outcome, SwitchOutcome::RolledBack, "{log:#?}");
+    let (done, after) = at_fault(&log);
+    let settled = [
+        "db2: kill_connection 7".to_string(),
+        "db2: read read_only".to_string(),
+    ];
+    assert_eq!(after[..2], settled, "{log:#?}");
+    assert_eq!(after[2..], inverse(&done), "{log:#?}");
+    assert_eq!(
+        after[2..],
+        [
+            "db2: read_only=1",
+            "db3: stop_replica",
+            "db3: point_at OldMaster db1",
+            "db3: start_replica",
+            "db2: stop_replica",
+            "db2: point_at OldMaster db1",
+            "db2: start_replica",
+            "db1: unlock_tables",
+            "db1: read_only=0",
+        ]
+    );
+    assert_eq!(first(&log, "hook: --command=start"), None, "{log:#?}");
+}
+
+#[tokio::test]
+async fn a_lost_answer_to_read_only_0_that_took_effect_is_read_back_and_the_switch_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut took_effect = replica();
+    took_effect.read_only = Some(false);
+    let fake = world(dir.path())
+        .server("db2", took_effect)
+        .fail("db2: read_only=0", Fault::Lost);
+    let (rec, log) = switch(fake, None).await;
+    assert_eq!(rec.outcome, SwitchOutcome::Success, "{log:#?}");
+    let sent = at(&log, "db2: read_only=0");
+    assert_eq!(
+        log[sent..],
+        [
+            "db2: read_only=0",
+            "db2: connection lost",
+            "db2: kill_connection 7",
+            "db2: read read_only",
+            "hook: --command=start",
+            "db1: unlock_tables",
+            "end",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_lost_answer_to_read_only_0_that_cannot_be_read_back_leaves_both_masters_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = world(dir.path())
+        .fail("db2: read_only=0", Fault::Lost)
+        .fail("db2: read read_only", Fault::Lost);
+    let (rec, log) = switch(fake, None).await;
+    assert_eq!(rec.outcome, SwitchOutcome::Failed, "{log:#?}");
+    let sent = at(&log, "db2: read_only=0");
+    // Undecided: no server is made writable, no replica is moved back; only the old
+    // master's read lock is released.
+    assert_eq!(
+        log[sent..],
+        [
+            "db2: read_only=0",
+            "db2: connection lost",
+            "db2: kill_connection 7",
+            "db2: read read_only",
+            "db2: connection lost",
+            "db1: unlock_tables",
+            "end",
+        ]
+    );
+}
