@@ -62,6 +62,10 @@ pub enum Command {
     /// Add or delete a server block in the configuration file (masterha_conf_host).
     #[command(name = "conf_host", alias = "conf-host", after_help = EXIT_CODES_HELP)]
     ConfHost(ConfHostArgs),
+    /// Bring a deposed master back as a replica of the current master, if everything it has
+    /// is in the master's history.
+    #[command(name = "rejoin", after_help = super::exit::REJOIN_EXIT_CODES_HELP)]
+    Rejoin(RejoinArgs),
     /// Stop the running manager of an application (masterha_stop).
     #[command(name = "stop", after_help = EXIT_CODES_HELP)]
     Stop(StopArgs),
@@ -321,6 +325,41 @@ pub struct MasterSwitchArgs {
     pub check_only: bool,
     #[command(flatten)]
     pub failover: FailoverArgs,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct RejoinArgs {
+    #[command(flatten)]
+    pub conf: ConfArgs,
+    /// The returning server: its hostname or IP address, as its server block names it.
+    #[arg(long, value_name = "HOST")]
+    pub host: String,
+    /// Its port (needed when several servers share the host).
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Override manager_workdir (where the failover records and markers are).
+    #[arg(long = "manager_workdir", aliases = ["workdir", "manager-workdir"], value_name = "DIR")]
+    pub manager_workdir: Option<PathBuf>,
+    /// Check and print what would be done; change nothing.
+    #[arg(long = "dry-run", alias = "dry_run")]
+    pub dry_run: bool,
+    /// Undo the transactions only it has with mariadb-binlog --flashback: with --dry-run,
+    /// show the rows it would undo; with --yes, undo them and rejoin.
+    #[arg(long)]
+    pub flashback: bool,
+    /// With --flashback: really undo them.
+    #[arg(long, requires = "flashback", conflicts_with = "dry_run")]
+    pub yes: bool,
+    /// Seconds it may take to catch up with the master once it replicates (default: the
+    /// configuration's failover_catch_up_timeout).
+    #[arg(
+        long = "catch_up_timeout",
+        alias = "catch-up-timeout",
+        value_name = "SECONDS"
+    )]
+    pub catch_up_timeout: Option<u64>,
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
 }

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use crate::executor::{failover, monitor, switchover};
+use crate::executor::{failover, monitor, rejoin, switchover};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -17,6 +17,8 @@ pub enum Exit {
     DataNotRecovered,
     /// A failover stopped before promotion (the dead master's binlog could not be read).
     StoppedBeforePromotion,
+    /// `mha rejoin` refused: the server has transactions the current master does not have.
+    RejoinRefused,
     /// The master is dead (`manager --monitor_only`, MHA's masterha_master_monitor).
     MasterDead,
     /// Invalid command-line options.
@@ -37,6 +39,7 @@ impl Exit {
             Exit::Partial => 10,
             Exit::DataNotRecovered => 11,
             Exit::StoppedBeforePromotion => 12,
+            Exit::RejoinRefused => 13,
             Exit::MasterDead => 20,
             Exit::Usage => 64,
             Exit::Unavailable => 69,
@@ -70,6 +73,17 @@ impl Exit {
         }
     }
 
+    /// How a rejoin ended (`mha rejoin`).
+    pub fn of_rejoin(report: &rejoin::RejoinReport) -> Exit {
+        use rejoin::Outcome as O;
+        match report.outcome {
+            O::Rejoined | O::AlreadyReplica | O::DryRun => Exit::Ok,
+            O::Refused if !report.only_here().is_empty() => Exit::RejoinRefused,
+            O::Refused | O::Failed => Exit::Failure,
+            O::Partial => Exit::Partial,
+        }
+    }
+
     pub fn of_manager(outcome: &monitor::Outcome) -> Exit {
         use monitor::Outcome;
         match outcome {
@@ -96,10 +110,21 @@ Exit codes:
   10  done, but some replica failed (MHA's partial failure)
   11  failover done, but data was NOT recovered (listed in the report)
   12  failover stopped before promotion: nothing was promoted
+  13  rejoin refused: the server has transactions the master does not have
   20  the master is dead (manager --monitor_only)
   64  invalid command-line options
   69  a required program is not installed
   78  configuration error (the message names file, line, block and key)";
+
+/// `mha rejoin --help`.
+pub const REJOIN_EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0   rejoined (or already a replica of the master); with --dry-run: it would be rejoined
+  1   failure, or refused for another reason (no master answers, not MariaDB)
+  10  it replicates from the master, but its block could not be written back to the file
+  13  refused: it has transactions the master does not have (listed); nothing was changed
+  64  invalid command-line options (--flashback without --dry-run or --yes)
+  78  configuration error";
 
 pub const CHECK_STATUS_HELP: &str = "\
 Exit codes (MHA's status codes):
@@ -116,3 +141,49 @@ Exit codes (MHA's status codes):
   51  FAILOVER_ERROR        the last failover failed
   64  invalid command-line options
   78  configuration error";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rejoin::{FoundBy, OnlyHere, Refusal, Verdict};
+    use crate::executor::rejoin::{Outcome, RejoinReport};
+
+    fn report(outcome: Outcome, verdict: Option<Verdict>) -> RejoinReport {
+        RejoinReport {
+            app: "app1".into(),
+            server: "db1(10.0.0.1:3306)".into(),
+            master: None,
+            outcome,
+            verdict,
+            facts: None,
+            flashback: None,
+            write_back: None,
+            steps: vec![],
+            error: None,
+        }
+    }
+
+    #[test]
+    fn rejoin_outcomes_to_exit_codes() {
+        let only = Verdict::Refused(Refusal::OnlyHere {
+            txns: vec![OnlyHere {
+                gtid: "0-1-5".into(),
+                txn: None,
+                found_by: FoundBy::Gtid,
+            }],
+        });
+        let no_master = Verdict::Refused(Refusal::NoMaster { why: "x".into() });
+        let cases = [
+            (report(Outcome::Rejoined, None), 0),
+            (report(Outcome::AlreadyReplica, None), 0),
+            (report(Outcome::DryRun, None), 0),
+            (report(Outcome::Refused, Some(only)), 13),
+            (report(Outcome::Refused, Some(no_master)), 1),
+            (report(Outcome::Partial, None), 10),
+            (report(Outcome::Failed, None), 1),
+        ];
+        for (r, code) in cases {
+            assert_eq!(Exit::of_rejoin(&r).code(), code, "{:?}", r.outcome);
+        }
+    }
+}

@@ -10,6 +10,7 @@ pub mod exit;
 mod logging;
 mod manager;
 mod master_switch;
+mod rejoin;
 mod sandbox;
 mod status;
 
@@ -84,6 +85,13 @@ fn exit_for(e: &anyhow::Error) -> Exit {
     if e.downcast_ref::<ConfigErrors>().is_some()
         || e.downcast_ref::<crate::config::write::WriteError>()
             .is_some()
+        || matches!(
+            e.downcast_ref::<crate::executor::rejoin::RejoinError>(),
+            Some(
+                crate::executor::rejoin::RejoinError::Config(_)
+                    | crate::executor::rejoin::RejoinError::Write(_)
+            )
+        )
     {
         Exit::Config
     } else if matches!(
@@ -170,5 +178,6 @@ fn dispatch(command: Command) -> anyhow::Result<Exit> {
         Command::Stop(a) => status::stop(&a),
         Command::MasterSwitch(a) => master_switch::run(&a),
         Command::ConfHost(a) => conf_host::run(&a),
+        Command::Rejoin(a) => rejoin::run(&a),
     }
 }

@@ -434,6 +434,13 @@ pub static KEYS: &[KeyDef] = &[
         "kill",
         "What the failover does to a dead master whose host still answers SSH, before promotion: kill = kill -9 its mysqld and verify it is gone; read_only = only SET GLOBAL read_only=1 if it answers SQL; none = nothing (shutdown_script still runs).",
     )),
+    ext(k(
+        "auto_rejoin",
+        App,
+        Flag,
+        "0",
+        "1 = when a deposed master answers again after a failover and everything it has is in the current master's history, the manager makes it a replica of the current master and puts it back in the configuration (as `mha rejoin` does); when not, it stays fenced and the refusal is logged with its transactions. 0 = it stays fenced until an operator runs `mha rejoin`.",
+    )),
     k(
         "secondary_check_script",
         App,

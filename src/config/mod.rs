@@ -58,6 +58,8 @@ pub struct AppSettings {
     pub ping_failures: u32,
     pub fast_crash_detection: bool,
     pub fencing: Fencing,
+    /// A deposed master that comes back with nothing of its own rejoins as a replica.
+    pub auto_rejoin: bool,
     pub hook_password_args: bool,
     pub secondary_check_script: Option<String>,
     pub master_ip_failover_script: Option<String>,
@@ -322,6 +324,13 @@ pub fn parse_text(path: &Path, text: &str) -> Result<raw::RawFile, ConfigErrors>
 
 /// Load an application's configuration the way every subcommand does.
 pub fn load(conf: &Path, global: &GlobalConf) -> Result<Loaded, ConfigErrors> {
+    let text = std::fs::read_to_string(conf)
+        .map_err(|e| ConfigError::new(conf, format!("cannot read configuration file: {e}")))?;
+    load_text(conf, &text, global)
+}
+
+/// `load` of `text` as if it were the content of `conf` (a planned edit of the file).
+pub fn load_text(conf: &Path, text: &str, global: &GlobalConf) -> Result<Loaded, ConfigErrors> {
     let global_raw = match global {
         GlobalConf::Default => {
             let p = Path::new(DEFAULT_GLOBAL_CONF);
@@ -342,7 +351,7 @@ pub fn load(conf: &Path, global: &GlobalConf) -> Result<Loaded, ConfigErrors> {
             Some(parse_file(p)?)
         }
     };
-    let app_raw = parse_file(conf)?;
+    let app_raw = parse_text(conf, text)?;
     let script = resolve::init_conf_load_script(&app_raw, global_raw.as_ref());
     let script_output = match &script {
         Some(cmd) => Some(run_init_conf_load_script(conf, cmd)?),

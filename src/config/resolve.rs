@@ -529,6 +529,7 @@ pub(super) fn resolve(inputs: Inputs<'_>) -> Result<(Config, Vec<String>), Confi
         },
         fast_crash_detection: app_view.flag("fast_crash_detection"),
         hook_password_args: app_view.flag("hook_password_args"),
+        auto_rejoin: app_view.flag("auto_rejoin"),
         fencing: match app_view.text("fencing").as_deref() {
             Some("read_only") => Fencing::ReadOnly,
             Some("none") => Fencing::None,

@@ -143,6 +143,40 @@ pub fn add_server_block(
     hostname: &str,
     entries: &[(String, String)],
 ) -> Result<(), WriteError> {
+    let (text, new_text, expected) = with_server_block(path, block, hostname, entries)?;
+    commit(path, &text, &new_text, block, expected)
+}
+
+/// The file's text as [`add_server_block`] would write it, checked the same way, without
+/// writing anything: what a configuration with the block in it resolves to (`mha rejoin
+/// --dry-run`).
+pub fn text_with_server_block(
+    path: &Path,
+    block: &str,
+    hostname: &str,
+    entries: &[(String, String)],
+) -> Result<String, WriteError> {
+    let (_, new_text, expected) = with_server_block(path, block, hostname, entries)?;
+    let after = super::parse_text(path, &new_text).map_err(|errors| WriteError::WouldBreak {
+        path: path.into(),
+        errors,
+    })?;
+    if shape(&after) != expected {
+        return Err(WriteError::Unexpected {
+            path: path.into(),
+            block: block.into(),
+        });
+    }
+    Ok(new_text)
+}
+
+/// The old text, the new text with the block appended, and what the new text must mean.
+fn with_server_block(
+    path: &Path,
+    block: &str,
+    hostname: &str,
+    entries: &[(String, String)],
+) -> Result<(String, String, Shape), WriteError> {
     check_block_name(path, block)?;
     let (text, before) = read(path)?;
     if before.blocks.iter().any(|b| b.name == block) {
@@ -174,7 +208,42 @@ pub fn add_server_block(
             .collect(),
     ));
     expected.sort_by(|a, b| a.0.cmp(&b.0));
-    commit(path, &text, &new_text, block, expected)
+    Ok((text, new_text, expected))
+}
+
+/// A server block's `hostname`, and its other entries as `key=value` text.
+pub type BlockParams = (String, Vec<(String, String)>);
+
+/// Server block `[block]` as [`add_server_block`] takes it back: its `hostname`, and its
+/// other entries as `key=value` text in file order (lists joined with commas). None when
+/// there is no such block. Kept before `--remove_dead_master_conf` deletes a block, so that
+/// `mha rejoin` can write it again.
+pub fn server_block_params(path: &Path, block: &str) -> Result<Option<BlockParams>, WriteError> {
+    let (_, file) = read(path)?;
+    let Some(b) = file
+        .blocks
+        .iter()
+        .find(|b| b.name == block && b.kind == BlockKind::Server)
+    else {
+        return Ok(None);
+    };
+    let text = |v: &RawValue| match v {
+        RawValue::Text(t) => t.clone(),
+        RawValue::Int(i) => i.to_string(),
+        RawValue::Float(x) => x.to_string(),
+        RawValue::Bool(b) => if *b { "1" } else { "0" }.to_string(),
+        RawValue::List(l) => l.join(","),
+    };
+    let mut hostname = String::new();
+    let mut params = Vec::new();
+    for e in &b.entries {
+        if e.key == "hostname" {
+            hostname = text(&e.value);
+        } else {
+            params.push((e.key.clone(), text(&e.value)));
+        }
+    }
+    Ok(Some((hostname, params)))
 }
 
 /// The name of the server block whose `hostname` is `hostname` (and whose port is `port`, when
@@ -1010,6 +1079,51 @@ no_master = true
             s4.master_binlog_dir,
             [PathBuf::from("/a"), PathBuf::from("/b")]
         );
+    }
+
+    #[test]
+    fn a_deleted_block_is_written_back_from_its_params() {
+        let toml_server = "\n[server4]\nhostname = \"db4\"\nport = 3310\nmaster_binlog_dir = [\"/a\", \"/b\"]\nno_master = true\n";
+        let ini_server =
+            "\n[server4]\nhostname=db4\nport=3310\nmaster_binlog_dir=/a,/b\nno_master=1\n";
+        for (name, text) in [
+            ("app1.cnf", format!("{INI}{ini_server}")),
+            ("app1.toml", format!("{TOML}{toml_server}")),
+        ] {
+            let (dir, p) = setup(name, &text);
+            let before = load(&p, &no_global(dir.path())).unwrap().config;
+            let (hostname, params) = server_block_params(&p, "server4").unwrap().unwrap();
+            assert_eq!(hostname, "db4", "{name}");
+            assert_eq!(
+                params,
+                entries(&[
+                    ("port", "3310"),
+                    ("master_binlog_dir", "/a,/b"),
+                    ("no_master", "1")
+                ]),
+                "{name}"
+            );
+            assert!(server_block_params(&p, "server9").unwrap().is_none());
+            delete_server_block(&p, "server4").unwrap();
+            let without = read(&p);
+            // The text it would have, then the file written: the same, comments kept.
+            let planned = text_with_server_block(&p, "server4", &hostname, &params).unwrap();
+            assert_eq!(read(&p), without, "{name}: a plan writes nothing");
+            add_server_block(&p, "server4", &hostname, &params).unwrap();
+            assert_eq!(read(&p), planned, "{name}");
+            for comment in ["# the master", "# end of file", "# was 3306 until 2023"] {
+                assert!(planned.contains(comment), "{name}: {comment}");
+            }
+            let after = load(&p, &no_global(dir.path())).unwrap().config;
+            let s4 = |c: &crate::config::Config| {
+                c.servers
+                    .iter()
+                    .find(|s| s.block == "server4")
+                    .cloned()
+                    .unwrap()
+            };
+            assert_eq!(s4(&after), s4(&before), "{name}");
+        }
     }
 
     #[test]

@@ -12,14 +12,16 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use super::observe::{VersionError, server_version, target};
+use super::rejoin;
 use crate::config::{self, Config, Fencing, GlobalConf, ServerConfig};
 use crate::engine::deposed::{self, Action, Answer, Look, Return, Seen, StopReason};
 use crate::sql::dialect::Dialect;
@@ -64,7 +66,11 @@ pub struct DeposedMarker {
 }
 
 pub fn marker_path(workdir: &Path, app: &str, s: &ServerConfig) -> PathBuf {
-    workdir.join(format!("{app}.deposed.{}_{}.json", s.hostname, s.port))
+    marker_file(workdir, app, &s.hostname, s.port)
+}
+
+pub fn marker_file(workdir: &Path, app: &str, hostname: &str, port: u16) -> PathBuf {
+    workdir.join(format!("{app}.deposed.{hostname}_{port}.json"))
 }
 
 pub fn read_marker(path: &Path) -> Option<DeposedMarker> {
@@ -72,7 +78,7 @@ pub fn read_marker(path: &Path) -> Option<DeposedMarker> {
 }
 
 /// Write through a temporary file, so that a reader never sees half a marker.
-fn write_marker(path: &Path, m: &DeposedMarker) -> std::io::Result<()> {
+pub(crate) fn write_marker(path: &Path, m: &DeposedMarker) -> std::io::Result<()> {
     let tmp = path.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(m).map_err(std::io::Error::other)?;
     std::fs::write(&tmp, text)?;
@@ -113,6 +119,9 @@ pub(crate) struct DeposedWatches {
     /// it must replicate from to count as rejoined.
     master: watch::Sender<Option<ServerConfig>>,
     tasks: HashMap<PathBuf, JoinHandle<()>>,
+    /// Notified when an auto_rejoin wrote a server back into the configuration file: the
+    /// ping loop reads it again.
+    reload: Arc<Notify>,
 }
 
 impl DeposedWatches {
@@ -123,7 +132,13 @@ impl DeposedWatches {
             global: global.clone(),
             master: watch::channel(None).0,
             tasks: HashMap::new(),
+            reload: Arc::new(Notify::new()),
         }
+    }
+
+    /// What the manager listens to for "read the configuration again" (see `reload`).
+    pub(crate) fn reload_requests(&self) -> Arc<Notify> {
+        self.reload.clone()
     }
 
     /// The manager follows a new master (after a failover or a planned switchover).
@@ -189,6 +204,9 @@ impl DeposedWatches {
             may_fence: config.app.fencing != Fencing::None,
             conf: self.conf.clone(),
             global: self.global.clone(),
+            auto_rejoin: config.app.auto_rejoin,
+            workdir: self.workdir.clone(),
+            reload: self.reload.clone(),
         };
         let task = tokio::spawn(w.run(self.master.subscribe()));
         if let Some(old) = self.tasks.insert(path, task) {
@@ -217,6 +235,10 @@ struct Watch {
     may_fence: bool,
     conf: PathBuf,
     global: GlobalConf,
+    /// Rejoin it as a replica when it comes back with nothing of its own.
+    auto_rejoin: bool,
+    workdir: PathBuf,
+    reload: Arc<Notify>,
 }
 
 /// A deposed master that answered: the session stays open for the fence.
@@ -278,6 +300,9 @@ impl Watch {
                 Action::Act { why, fence } => {
                     if let Some(r) = reply {
                         self.act(r, current.as_ref(), why, fence, timeout).await;
+                        if self.auto_rejoin {
+                            self.rejoin().await;
+                        }
                     }
                 }
             }
@@ -516,6 +541,63 @@ impl Watch {
         m.errant = errant;
         m.errors = errors;
         update_marker(&self.path, &self.marker);
+    }
+}
+
+impl Watch {
+    /// auto_rejoin: it came back and was fenced; if everything it has is in the current
+    /// master's history, it becomes a replica of it (as `mha rejoin` does), else it stays
+    /// fenced and the refusal is logged with what only it has.
+    async fn rejoin(&self) {
+        let name = self.dead.display_name();
+        let config = match config::load(&self.conf, &self.global) {
+            Ok(l) => l.config,
+            Err(e) => {
+                error!("auto_rejoin: {name} stays fenced: the configuration cannot be read: {e}");
+                return;
+            }
+        };
+        let (host, port) = (&self.dead.hostname, Some(self.dead.port));
+        let returning = match rejoin::locate(&config, &self.global, &self.workdir, host, port) {
+            Ok(r) => r,
+            Err(e) => {
+                error!("auto_rejoin: {name} stays fenced: {e}");
+                return;
+            }
+        };
+        let opts = rejoin::Options {
+            dry_run: false,
+            flashback: rejoin::Flashback::Off,
+            catch_up: config.app.timeouts.failover_catch_up,
+            workdir: self.workdir.clone(),
+            manager: rejoin::ManagerLink::InProcess(self.reload.clone()),
+        };
+        info!("auto_rejoin: is everything the deposed master {name} has in the master's history?");
+        let rep = rejoin::rejoin(&config, &returning, &opts).await;
+        let master = rep.master.as_deref().unwrap_or("?");
+        match rep.outcome {
+            rejoin::Outcome::Rejoined | rejoin::Outcome::AlreadyReplica => info!(
+                "auto_rejoin: the deposed master {name} rejoined as a replica of {master}: {}",
+                rep.steps.join("; ")
+            ),
+            rejoin::Outcome::Refused => {
+                let why = match &rep.verdict {
+                    Some(crate::engine::rejoin::Verdict::Refused(r)) => r.to_string(),
+                    _ => "refused".into(),
+                };
+                error!(
+                    "auto_rejoin: the deposed master {name} is NOT rejoined and stays fenced: {why}"
+                );
+                for t in rep.only_here() {
+                    error!("auto_rejoin: only on {name}: {t}");
+                }
+            }
+            _ => error!(
+                "auto_rejoin: the rejoin of the deposed master {name} failed ({:?}): {}",
+                rep.outcome,
+                rep.error.as_deref().unwrap_or("")
+            ),
+        }
     }
 }
 

@@ -1,12 +1,14 @@
 //! Observe → decide (engine) → act. Everything here talks to servers, hosts or files.
 
 pub mod check_repl;
+pub mod client;
 pub mod deposed;
 pub mod failover;
 #[cfg(test)]
 pub(crate) mod fake;
 pub mod monitor;
 pub mod observe;
+pub mod rejoin;
 pub mod seams;
 pub mod switchover;
 pub mod tools;

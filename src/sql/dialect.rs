@@ -174,6 +174,60 @@ impl Dialect {
         }
     }
 
+    /// A deposed master about to rejoin: one row with `server_id`, `read_only`, `binlog_format`,
+    /// `binlog_row_image`, `gtids` (MariaDB: `gtid_binlog_state`, the last GTID per domain
+    /// and server id; MySQL: `gtid_executed`) and `slave_pos` (MariaDB `gtid_slave_pos`).
+    pub fn rejoin_look(self) -> &'static str {
+        match self {
+            Dialect::MariaDb => {
+                "SELECT @@global.server_id AS server_id, @@global.read_only AS read_only, @@global.binlog_format AS binlog_format, \
+                 @@global.binlog_row_image AS binlog_row_image, @@global.gtid_binlog_state AS gtids, \
+                 @@global.gtid_slave_pos AS slave_pos"
+            }
+            _ => {
+                "SELECT @@global.server_id AS server_id, @@global.read_only AS read_only, @@global.binlog_format AS binlog_format, \
+                 @@global.binlog_row_image AS binlog_row_image, @@global.gtid_executed AS gtids, \
+                 '' AS slave_pos"
+            }
+        }
+    }
+
+    /// Every GTID the master has, per domain and server id (MariaDB: `gtid_binlog_state` and
+    /// `gtid_slave_pos`; MySQL `gtid_executed`): one row, column `gtid`.
+    pub fn master_gtid_state(self) -> &'static str {
+        match self {
+            Dialect::MariaDb => {
+                "SELECT CONCAT_WS(',', NULLIF(@@global.gtid_binlog_state, ''), NULLIF(@@global.gtid_slave_pos, '')) AS gtid"
+            }
+            _ => "SELECT @@global.gtid_executed AS gtid",
+        }
+    }
+
+    /// The binlog files: columns `Log_name`, `File_size`.
+    pub fn binary_logs(self) -> &'static str {
+        "SHOW BINARY LOGS"
+    }
+
+    /// Up to `limit` events of binlog `file` from the event at `from` (the file's start when
+    /// `from` is before its first event): columns `Log_name`, `Pos`, `Event_type`,
+    /// `Server_id`, `End_log_pos`, `Info`.
+    pub fn binlog_events(self, file: &str, from: u64, limit: u64) -> String {
+        let from = if from >= 4 {
+            format!(" FROM {from}")
+        } else {
+            String::new()
+        };
+        format!("SHOW BINLOG EVENTS IN {}{from} LIMIT {limit}", quote(file))
+    }
+
+    /// Delete every binlog file and start a new one; the binlog's GTID state is emptied.
+    pub fn reset_master(self) -> &'static str {
+        match self {
+            Dialect::MySql84 => "RESET BINARY LOGS AND GTIDS",
+            _ => "RESET MASTER",
+        }
+    }
+
     /// Fence a server: no more writes from ordinary users (MariaDB), from anyone (MySQL, where
     /// `read_only` alone lets SUPER users write; super_read_only implies read_only).
     pub fn fence_read_only(self) -> &'static str {
@@ -436,6 +490,37 @@ mod tests {
             );
             assert_eq!(d(v).master_gtids(), "SELECT @@global.gtid_executed AS gtid");
         }
+    }
+
+    #[test]
+    fn rejoin_statements() {
+        let maria = d("10.11.19-MariaDB-log");
+        assert!(
+            maria
+                .rejoin_look()
+                .contains("@@global.gtid_binlog_state AS gtids")
+        );
+        assert!(
+            maria
+                .rejoin_look()
+                .contains("@@global.binlog_row_image AS binlog_row_image")
+        );
+        assert_eq!(
+            maria.master_gtid_state(),
+            "SELECT CONCAT_WS(',', NULLIF(@@global.gtid_binlog_state, ''), NULLIF(@@global.gtid_slave_pos, '')) AS gtid"
+        );
+        assert_eq!(
+            maria.binlog_events("mysql-bin.000002", 900, 5000),
+            "SHOW BINLOG EVENTS IN 'mysql-bin.000002' FROM 900 LIMIT 5000"
+        );
+        assert_eq!(
+            maria.binlog_events("it's.000001", 0, 3),
+            "SHOW BINLOG EVENTS IN 'it\\'s.000001' LIMIT 3"
+        );
+        assert_eq!(maria.binary_logs(), "SHOW BINARY LOGS");
+        assert_eq!(maria.reset_master(), "RESET MASTER");
+        assert_eq!(d("8.4.3").reset_master(), "RESET BINARY LOGS AND GTIDS");
+        assert!(d("8.0.36").rejoin_look().contains("gtid_executed AS gtids"));
     }
 
     #[test]

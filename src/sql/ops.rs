@@ -11,7 +11,7 @@ use super::dialect::{Dialect, StartAt};
 use super::{DbError, Session, row_to_map};
 use crate::config::ServerConfig;
 use crate::secret::Secret;
-use crate::topology::{BinlogPos, MariaGtidPos, ReplicaStatus, Row};
+use crate::topology::{BinlogEvent, BinlogPos, MariaGtidPos, ReplicaStatus, Row};
 
 fn column(row: Option<Row>, k: &str) -> Option<String> {
     row.and_then(|r| r.get(k).cloned().flatten())
@@ -26,6 +26,8 @@ pub enum Toward {
     LatestReplica,
     /// Back to the old master (a switchover rolled back).
     OldMaster,
+    /// A deposed master rejoining, to the current master.
+    CurrentMaster,
 }
 
 impl Toward {
@@ -35,6 +37,7 @@ impl Toward {
             Toward::NewMasterCoordinates => "CHANGE MASTER to the new master's coordinates",
             Toward::LatestReplica => "CHANGE MASTER to the latest replica",
             Toward::OldMaster => "CHANGE MASTER back",
+            Toward::CurrentMaster => "CHANGE MASTER to the current master",
         }
     }
 }
@@ -86,6 +89,18 @@ impl Process {
             .to_ascii_uppercase();
         !info.is_empty() && !info.starts_with("SELECT") && !info.starts_with("SHOW")
     }
+}
+
+/// A returning server's GTIDs and binlog settings, as a rejoin reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejoinLook {
+    pub server_id: u32,
+    pub read_only: bool,
+    pub binlog_format: String,
+    pub binlog_row_image: String,
+    /// MariaDB `gtid_binlog_state`: the last GTID per domain and server id.
+    pub gtids: MariaGtidPos,
+    pub slave_pos: MariaGtidPos,
 }
 
 /// Why a replica did not reach a GTID position.
@@ -318,6 +333,33 @@ impl Session {
         Ok(pos)
     }
 
+    /// What a rejoin looks at on a returning server (see [`Dialect::rejoin_look`]).
+    pub async fn rejoin_look(&mut self) -> Result<RejoinLook, DbError> {
+        let what = "read its GTIDs and binlog settings";
+        let row = self.row_map(what, self.dialect.rejoin_look()).await?;
+        let get = |k: &str| column(row.clone(), k).unwrap_or_default();
+        let pos = |k: &str| {
+            MariaGtidPos::parse(&get(k)).map_err(|e| self.failed_parse(what, e.to_string()))
+        };
+        Ok(RejoinLook {
+            server_id: get("server_id").parse().unwrap_or(0),
+            read_only: get("read_only") != "0",
+            binlog_format: get("binlog_format"),
+            binlog_row_image: get("binlog_row_image"),
+            gtids: pos("gtids")?,
+            slave_pos: pos("slave_pos")?,
+        })
+    }
+
+    /// Every GTID the master has, per domain and server id (see
+    /// [`Dialect::master_gtid_state`]).
+    pub async fn master_gtid_state(&mut self) -> Result<MariaGtidPos, DbError> {
+        let what = "read the master's GTIDs";
+        let row = self.row_map(what, self.dialect.master_gtid_state()).await?;
+        MariaGtidPos::parse(&column(row, "gtid").unwrap_or_default())
+            .map_err(|e| self.failed_parse(what, e.to_string()))
+    }
+
     /// Set `gtid_slave_pos` (replication threads stopped): the position a server reached by
     /// transactions a client session applied (relay-log diffs, a saved binlog tail), which
     /// otherwise stays where replication left it.
@@ -337,6 +379,51 @@ impl Session {
             .await?;
         let get = |k: &str| column(row.clone(), k).unwrap_or_default();
         Ok((get("b"), get("d")))
+    }
+
+    /// `RESET MASTER`: every binlog file deleted, the binlog's GTID state emptied.
+    pub async fn reset_master(&mut self) -> Result<(), DbError> {
+        self.exec("RESET MASTER", self.dialect.reset_master()).await
+    }
+
+    /// The binlog files, oldest first, with their sizes.
+    pub async fn binary_logs(&mut self) -> Result<Vec<(String, u64)>, DbError> {
+        let rows = self
+            .rows("SHOW BINARY LOGS", self.dialect.binary_logs())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(row_to_map)
+            .map(|r| {
+                let get = |k: &str| r.get(k).cloned().flatten().unwrap_or_default();
+                (get("Log_name"), get("File_size").parse().unwrap_or(0))
+            })
+            .collect())
+    }
+
+    /// Up to `limit` events of binlog `file` from position `from` (0: its start).
+    pub async fn binlog_events(
+        &mut self,
+        file: &str,
+        from: u64,
+        limit: u64,
+    ) -> Result<Vec<BinlogEvent>, DbError> {
+        let sql = self.dialect.binlog_events(file, from, limit);
+        let rows = self.rows("SHOW BINLOG EVENTS", &sql).await?;
+        Ok(rows
+            .into_iter()
+            .map(row_to_map)
+            .map(|r| {
+                let get = |k: &str| r.get(k).cloned().flatten().unwrap_or_default();
+                BinlogEvent {
+                    file: get("Log_name"),
+                    pos: get("Pos").parse().unwrap_or(0),
+                    kind: get("Event_type"),
+                    end: get("End_log_pos").parse().unwrap_or(0),
+                    info: get("Info"),
+                }
+            })
+            .collect())
     }
 
     /// `SHOW MASTER STATUS` as a position.

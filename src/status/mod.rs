@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 pub mod journal;
+pub mod rejoin;
 
 /// MHA's status codes and strings, kept exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

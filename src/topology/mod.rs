@@ -9,14 +9,14 @@ mod version;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use gtid::{GtidError, MariaGtidPos, MysqlGtidSet};
 pub use version::{Flavour, Version};
 
 /// A position in a binary log, ordered by file number (not file name: MHA compared names
 /// lexically, which breaks when the suffix width changes) and then by offset.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BinlogPos {
     pub file: String,
     pub pos: u64,
@@ -57,6 +57,18 @@ impl std::fmt::Display for BinlogPos {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}", self.file, self.pos)
     }
+}
+
+/// One event of a binary log, as `SHOW BINLOG EVENTS` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BinlogEvent {
+    pub file: String,
+    /// Where it starts and where it ends (the next event's position).
+    pub pos: u64,
+    /// `Event_type`: `Gtid`, `Query`, `Write_rows_v1`, `Xid`, ...
+    pub kind: String,
+    pub end: u64,
+    pub info: String,
 }
 
 /// A replication thread as `Slave_IO_Running` / `Slave_SQL_Running` report it.

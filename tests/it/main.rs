@@ -14,5 +14,6 @@ mod mha_hooks;
 mod netns;
 mod positions;
 mod proxy;
+mod rejoin;
 mod sandbox;
 mod switchover;

@@ -147,9 +147,13 @@ async fn clean_restart_is_no_failover_and_sigterm_while_confirming() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let out = m.output();
     assert!(!out.contains("Master is down!"), "{out}");
+    // How the restart shows depends on timing: the shutdown notice on the watch connection,
+    // or (notice missed under load) a closed watch while mysqld still runs. Either way the
+    // pings decide, and they recover.
     assert!(
         out.contains("a clean shutdown, not a crash")
-            || out.contains("announced the end of the watch connection"),
+            || out.contains("announced the end of the watch connection")
+            || out.contains("Not a proven crash (mysqld (pid"),
         "{out}"
     );
     drop(m);

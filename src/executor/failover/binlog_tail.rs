@@ -205,24 +205,8 @@ pub(super) fn client_defaults(
     workdir: &Path,
     s: &ServerConfig,
 ) -> PResult<tempfile::NamedTempFile> {
-    use std::io::Write;
-    let mut f = tempfile::Builder::new()
-        .prefix(".mha-client-")
-        .tempfile_in(workdir)
-        .map_err(|e| local_error("a client option file in the workdir", e))?;
-    // The password goes in a private option file, never on a command line.
-    let pw = s
-        .password
-        .expose()
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"");
-    writeln!(
-        f,
-        "[client]\nuser=\"{}\"\npassword=\"{pw}\"\nhost={}\nport={}\nprotocol=tcp",
-        s.user, s.ip, s.port
-    )
-    .map_err(|e| local_error("a client option file in the workdir", e))?;
-    Ok(f)
+    crate::executor::client::client_defaults(workdir, s)
+        .map_err(|e| local_error("a client option file in the workdir", e))
 }
 
 /// Apply saved binlog files to `s` with the server's own tools, as MHA did.

@@ -509,6 +509,7 @@ async fn finish<W: World>(run: &mut Run<'_, W>) {
             && let Some(dead) = &run.rec.dead_master_id
             && let Some(s) = config.server(dead)
         {
+            crate::executor::rejoin::keep_removed_block(config, workdir, s, now_unix());
             match crate::config::write::delete_server_block(&config.path, &s.block) {
                 Ok(true) => info!(
                     "Deleted [{}] entry from {} .",

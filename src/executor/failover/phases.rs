@@ -883,6 +883,7 @@ pub(super) async fn phase3_2<W: World>(
 ) -> PResult<Done<Saved>> {
     let latest_exec = latest.exec_pos();
     let mut tries = Tries::default();
+    run.rec.dead_master_reached = (!latest_exec.file.is_empty()).then(|| latest_exec.clone());
     if run.opts.skip_save_master_binlog {
         tries
             .notes
@@ -914,6 +915,7 @@ pub(super) async fn phase3_2<W: World>(
     let saved = match chosen {
         Some((label, is_master, t)) => {
             announce_saved(&label, is_master, &t, &latest_exec);
+            run.rec.dead_master_reached = Some(t.end.clone());
             tries
                 .notes
                 .extend(t.files.iter().map(|f| format!("saved {}", f.display())));

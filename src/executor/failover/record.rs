@@ -91,6 +91,10 @@ pub struct FailoverRecord {
     pub new_master_id: Option<ServerId>,
     pub mode: Option<Mode>,
     pub latest_replica: Option<String>,
+    /// How far the new master has the dead master's binlog (in its coordinates): the end of
+    /// the saved tail, else what the latest replica had received. What the dead master has
+    /// after it, it has alone (`mha rejoin` checks that).
+    pub dead_master_reached: Option<BinlogPos>,
     pub ranking: Option<Ranking>,
     pub phases: Vec<PhaseRecord>,
     pub recovered: Vec<Recovered>,
@@ -118,6 +122,7 @@ impl FailoverRecord {
             new_master_id: None,
             mode: None,
             latest_replica: None,
+            dead_master_reached: None,
             ranking: None,
             phases: vec![],
             recovered: vec![],

@@ -277,6 +277,7 @@ impl Manager {
             &mut self.stop,
             master_idx,
             lock,
+            self.deposed.reload_requests(),
         )
         .run()
         .await

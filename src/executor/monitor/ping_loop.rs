@@ -103,6 +103,8 @@ pub(super) struct PingLoop<'a> {
     /// The session holding MONITOR_LOCK on the master; let go when it is declared dead.
     lock: Option<Session>,
     sighup: Signal,
+    /// An auto_rejoin wrote a server back into the configuration file.
+    reload: Arc<tokio::sync::Notify>,
     detector: Detector,
     pinger: Pinger,
     probes: EarlyProbes,
@@ -115,6 +117,8 @@ pub(super) struct PingLoop<'a> {
 }
 
 impl<'a> PingLoop<'a> {
+    // The manager's parts this loop borrows, one argument each.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         opts: &'a ManagerOptions,
         config: &'a mut Arc<Config>,
@@ -123,6 +127,7 @@ impl<'a> PingLoop<'a> {
         stop: &'a mut StopSignal,
         master_idx: usize,
         lock: Session,
+        reload: Arc<tokio::sync::Notify>,
     ) -> PingLoop<'a> {
         let master = config.servers[master_idx].clone();
         let sighup = signal(SignalKind::hangup()).expect("SIGHUP handler");
@@ -138,6 +143,7 @@ impl<'a> PingLoop<'a> {
             master,
             lock: Some(lock),
             sighup,
+            reload,
             detector,
             pinger: Pinger {
                 conn: None,
@@ -252,6 +258,7 @@ impl<'a> PingLoop<'a> {
         tokio::select! {
             _ = self.stop.wait() => Wake::Stop,
             _ = self.sighup.recv() => Wake::Reload,
+            _ = self.reload.notified() => Wake::Reload,
             ev = self.watch.events.recv(), if config.app.fast_crash_detection => Wake::Watch(ev),
             (started, o) = ping => {
                 self.next_ping = started + config.app.ping_interval;
