@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use super::exit::{CHECK_STATUS_HELP, EXIT_CODES_HELP};
+use super::exit::{CHECK_STATUS_HELP, EXIT_CODES_HELP, SECONDARY_CHECK_HELP};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -17,15 +17,11 @@ use super::exit::{CHECK_STATUS_HELP, EXIT_CODES_HELP};
     propagate_version = true
 )]
 pub struct Cli {
-    /// Log format on standard error.
-    #[arg(
-        long = "log-format",
-        alias = "log_format",
-        global = true,
-        value_enum,
-        default_value = "human"
-    )]
-    pub log_format: LogFormat,
+    /// Log format on standard error or in manager_log: human (the default), json, or mha
+    /// (MHA's `Mon Nov 25 10:00:00 2026 - [info] ...` lines). Without it, the `log_format`
+    /// key of the configuration decides.
+    #[arg(long = "log-format", alias = "log_format", global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -34,6 +30,8 @@ pub struct Cli {
 pub enum LogFormat {
     Human,
     Json,
+    /// MHA's own line format, for existing log parsers and alerting rules.
+    Mha,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -64,7 +62,11 @@ pub enum Command {
     ConfHost(ConfHostArgs),
     /// Stop the running manager of an application (masterha_stop).
     #[command(name = "stop", after_help = EXIT_CODES_HELP)]
-    Stop(StopArgs),
+    Stop(StatusArgs),
+    /// Ask other hosts, over SSH, whether they reach the master (masterha_secondary_check):
+    /// the command MHA's `secondary_check_script` names.
+    #[command(name = "secondary_check", alias = "secondary-check", after_help = SECONDARY_CHECK_HELP)]
+    SecondaryCheck(SecondaryCheckArgs),
     /// Validate a configuration and print the effective values, secrets masked.
     #[command(name = "check_config", alias = "check-config", after_help = EXIT_CODES_HELP)]
     CheckConfig(CheckConfigArgs),
@@ -150,6 +152,10 @@ pub struct FailoverArgs {
     /// Print the plan (ranking, steps, hooks, predicted loss) and change nothing.
     #[arg(long = "dry-run", alias = "dry_run")]
     pub dry_run: bool,
+    /// MHA's internal hand-over from its monitor (0 = not reachable, 1 = reachable, 2 =
+    /// check): only 2 is accepted, mha checks the dead master's SSH itself.
+    #[arg(long = "ssh_reachable", alias = "ssh-reachable", value_name = "0|1|2", value_parser = clap::value_parser!(u8).range(0..=2), hide = true)]
+    pub ssh_reachable: Option<u8>,
 }
 
 #[derive(Debug, Args)]
@@ -182,6 +188,21 @@ pub struct ManagerArgs {
     /// Monitor only: exit with code 20 when the master is dead, without failing over.
     #[arg(long = "monitor_only", alias = "monitor-only")]
     pub monitor_only: bool,
+    /// With --check_only: also check replication health as check_repl does (MHA's
+    /// masterha_check_repl is `--check_only --check_repl_health`).
+    #[arg(long = "check_repl_health", alias = "check-repl-health")]
+    pub check_repl_health: bool,
+    /// With --check_only --check_repl_health: a replica further behind than this is NOT OK.
+    #[arg(
+        long = "seconds_behind_master",
+        alias = "seconds-behind-master",
+        default_value_t = 30,
+        value_name = "SECONDS"
+    )]
+    pub seconds_behind_master: u64,
+    /// 0 only: the manager never asks (MHA's masterha_manager passes --interactive=0 itself).
+    #[arg(long, value_name = "0", value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub interactive: Option<u8>,
     #[command(flatten)]
     pub failover: FailoverArgs,
 }
@@ -201,24 +222,65 @@ pub struct CheckReplArgs {
     /// Skip the SSH checks.
     #[arg(long = "skip_check_ssh", aliases = ["skip_ssh_check", "skip-check-ssh"])]
     pub skip_check_ssh: bool,
+    /// A replica that is down but has ignore_fail=1 is not an error (as MHA).
+    #[arg(long = "ignore_fail_on_start", alias = "ignore-fail-on-start")]
+    pub ignore_fail_on_start: bool,
+    #[command(flatten)]
+    pub mha_monitor: MonitorNoOps,
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
 }
 
+/// Options MHA's masterha_check_repl accepts because it runs MHA's monitor with
+/// `--check_only --check_repl_health`, and that have no effect there (MHA logs a check to
+/// the screen, keeps no files and never waits): accepted so that MHA command lines keep
+/// working, and hidden from --help.
+#[derive(Debug, Args)]
+pub struct MonitorNoOps {
+    #[arg(long = "manager_workdir", aliases = ["workdir", "manager-workdir"], value_name = "DIR", hide = true)]
+    pub manager_workdir: Option<PathBuf>,
+    #[arg(long = "manager_log", aliases = ["log_output", "manager-log"], value_name = "FILE", hide = true)]
+    pub manager_log: Option<PathBuf>,
+    #[arg(long = "wait_on_monitor_error", alias = "wait-on-monitor-error", value_name = "SECONDS", hide = true)]
+    pub wait_on_monitor_error: Option<u64>,
+    #[arg(long, value_name = "0|1", value_parser = clap::value_parser!(u8).range(0..=1), hide = true)]
+    pub interactive: Option<u8>,
+    #[arg(long = "check_only", alias = "check-only", hide = true)]
+    pub check_only: bool,
+    #[arg(long = "check_repl_health", alias = "check-repl-health", hide = true)]
+    pub check_repl_health: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Application configuration file; or give --app with --manager_workdir.
-    #[arg(long, value_name = "FILE", required_unless_present = "app")]
+    /// Application configuration file; or --app (with --manager_workdir, or alone: then
+    /// /usr/local/masterha/conf/APP.cnf, as MHA), or --all.
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["app", "all"])]
     pub conf: Option<PathBuf>,
     /// Global defaults file.
     #[arg(long = "global_conf", alias = "global-conf", value_name = "FILE", default_value = crate::config::DEFAULT_GLOBAL_CONF)]
     pub global_conf: PathBuf,
     /// Application name (the config file name without extension).
-    #[arg(long, value_name = "NAME", requires = "manager_workdir")]
+    #[arg(long, value_name = "NAME")]
     pub app: Option<String>,
+    /// Every application daemontools runs: each /service/masterha_APP, with
+    /// /usr/local/masterha/conf/APP.cnf (or --basedir/APP as its workdir). Exit 1 if any
+    /// is not fine.
+    #[arg(long, conflicts_with_all = ["conf", "app"])]
+    pub all: bool,
+    /// With --all: the workdir of APP is DIR/APP (instead of reading its conf file).
+    #[arg(long, value_name = "DIR", requires = "all")]
+    pub basedir: Option<PathBuf>,
+    /// With --all --basedir: the log of APP is DIR/APP/APP.log.
+    #[arg(long, value_name = "DIR", requires = "basedir")]
+    pub baselog: Option<PathBuf>,
     /// Directory holding the application's status file.
     #[arg(long = "manager_workdir", aliases = ["status_dir", "workdir", "manager-workdir"], value_name = "DIR")]
     pub manager_workdir: Option<PathBuf>,
+    /// The manager's log, named in `Check LOG for details.` (with --conf, manager_log of
+    /// the file wins, as in MHA).
+    #[arg(long = "manager_log", aliases = ["log_output", "manager-log"], value_name = "FILE")]
+    pub manager_log: Option<PathBuf>,
     /// Seconds after which a not refreshed status file means the manager hangs.
     #[arg(
         long = "ping_limit",
@@ -227,19 +289,12 @@ pub struct StatusArgs {
         value_name = "SECONDS"
     )]
     pub ping_limit: u64,
-    #[arg(long, value_enum, default_value = "text")]
-    pub output: Output,
-}
-
-#[derive(Debug, Args)]
-pub struct StopArgs {
-    #[command(flatten)]
-    pub status: StatusArgs,
-    /// Kill the manager if it does not stop within --abort_timeout, even during a failover;
-    /// when the manager is gone but its hooks still run (PARTIALLY_RUNNING), kill those.
+    /// (stop) Kill the manager if it does not stop within --abort_timeout, even during a
+    /// failover; when the manager is gone but its hooks still run (PARTIALLY_RUNNING), kill
+    /// those.
     #[arg(long)]
     pub abort: bool,
-    /// Seconds to wait for a graceful stop.
+    /// (stop) Seconds to wait for a graceful stop.
     #[arg(
         long = "abort_timeout",
         alias = "abort-timeout",
@@ -247,6 +302,14 @@ pub struct StopArgs {
         value_name = "SECONDS"
     )]
     pub abort_timeout: u64,
+    /// Where --all looks for daemontools services (MHA: /service).
+    #[arg(long = "service_dir", value_name = "DIR", default_value = "/service", hide = true)]
+    pub service_dir: PathBuf,
+    /// Where --app and --all find APP.cnf (MHA: /usr/local/masterha/conf).
+    #[arg(long = "default_confdir", value_name = "DIR", default_value = "/usr/local/masterha/conf", hide = true)]
+    pub default_confdir: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: Output,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -313,16 +376,65 @@ pub struct MasterSwitchArgs {
     /// (alive) Do not take FLUSH TABLES WITH READ LOCK on the old master.
     #[arg(long = "skip_lock_all_tables", alias = "skip-lock-all-tables")]
     pub skip_lock_all_tables: bool,
-    /// (alive) 1 = FLUSH NO_WRITE_TO_BINLOG TABLES on the old master first.
-    #[arg(long = "flush_tables", alias = "flush-tables", value_parser = clap::value_parser!(u8).range(0..=1))]
-    pub flush_tables: Option<u8>,
-    /// Run the checks only.
+    /// (alive) FLUSH NO_WRITE_TO_BINLOG TABLES on the old master before its writes are
+    /// blocked: 1 = yes, 0 = no, 2 (MHA's default) = ask with --interactive=1, else yes.
+    #[arg(long = "flush_tables", alias = "flush-tables", value_name = "0|1|2", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub flush_tables: u8,
+    /// Run the checks only (phase 1), change nothing; exit 0 when they pass.
     #[arg(long = "check_only", alias = "check-only")]
     pub check_only: bool,
+    /// Override manager_workdir (status file, markers, saved binlogs, records).
+    #[arg(long = "manager_workdir", aliases = ["workdir", "manager-workdir"], value_name = "DIR")]
+    pub manager_workdir: Option<PathBuf>,
+    /// Log to FILE (dead: also manager_log of the configuration with --interactive=0, as MHA;
+    /// with --interactive=1 the log stays on the screen, as MHA).
+    #[arg(long = "manager_log", aliases = ["log_output", "manager-log"], value_name = "FILE")]
+    pub manager_log: Option<PathBuf>,
     #[command(flatten)]
     pub failover: FailoverArgs,
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
+}
+
+/// MHA's masterha_secondary_check options (`-s` repeats).
+#[derive(Debug, Args)]
+pub struct SecondaryCheckArgs {
+    /// A host to check the master from, over SSH; repeat for each route.
+    #[arg(short = 's', long = "secondary_host", alias = "secondary-host", value_name = "HOST", required = true)]
+    pub secondary_host: Vec<String>,
+    /// SSH user on the secondary hosts.
+    #[arg(long, value_name = "USER", default_value = "root")]
+    pub user: String,
+    /// SSH port of the secondary hosts.
+    #[arg(long, value_name = "PORT", default_value_t = 22)]
+    pub port: u16,
+    /// ssh options (MHA passes its own plus ssh_options): -i, -p, -o StrictHostKeyChecking,
+    /// -o UserKnownHostsFile and -o ConnectTimeout are honoured.
+    #[arg(long, value_name = "SSH_OPTIONS", allow_hyphen_values = true)]
+    pub options: Option<String>,
+    /// The master, as the secondary hosts resolve it.
+    #[arg(long = "master_host", alias = "master-host", value_name = "HOST")]
+    pub master_host: String,
+    /// The master's address (MHA passes it; the probe uses --master_host, as MHA's).
+    #[arg(long = "master_ip", alias = "master-ip", value_name = "IP")]
+    pub master_ip: Option<String>,
+    #[arg(long = "master_port", alias = "master-port", value_name = "PORT", default_value_t = 3306)]
+    pub master_port: u16,
+    /// With --ping_type=INSERT: the user that writes on the master.
+    #[arg(long = "master_user", alias = "master-user", value_name = "USER")]
+    pub master_user: Option<String>,
+    /// With --ping_type=INSERT: its password. Prefer the environment variable
+    /// MHA_MASTER_PASSWORD (what mha's manager sets): a command line is visible to every
+    /// local user.
+    #[arg(long = "master_password", alias = "master-password", value_name = "PASSWORD", hide_default_value = true)]
+    pub master_password: Option<String>,
+    /// SELECT or CONNECT: a master port that answers means reachable. INSERT: the master must
+    /// also take a write from that host, else it counts as down.
+    #[arg(long = "ping_type", alias = "ping-type", value_name = "TYPE", default_value = "SELECT", value_parser = ["SELECT", "CONNECT", "INSERT", "select", "connect", "insert"])]
+    pub ping_type: String,
+    /// Seconds for each SSH login and each probe.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -27,6 +27,10 @@ pub enum Exit {
     Config,
     /// A check_status code, passed through as MHA does.
     Status(u8),
+    /// secondary_check: a secondary host could not be reached over SSH (MHA's 2).
+    RouteUnreachable,
+    /// secondary_check: the master answers from a secondary host (MHA's 3).
+    MasterReachable,
 }
 
 impl Exit {
@@ -42,6 +46,8 @@ impl Exit {
             Exit::Unavailable => 69,
             Exit::Config => 78,
             Exit::Status(c) => c,
+            Exit::RouteUnreachable => 2,
+            Exit::MasterReachable => 3,
         }
     }
 
@@ -100,6 +106,14 @@ Exit codes:
   64  invalid command-line options
   69  a required program is not installed
   78  configuration error (the message names file, line, block and key)";
+
+pub const SECONDARY_CHECK_HELP: &str = "\
+Exit codes (MHA's masterha_secondary_check):
+  0   the master is unreachable from every secondary host (it is down)
+  1   unexpected error
+  2   a secondary host could not be reached over SSH
+  3   the master is reachable from a secondary host
+  64  invalid command-line options";
 
 pub const CHECK_STATUS_HELP: &str = "\
 Exit codes (MHA's status codes):

@@ -9,6 +9,7 @@ pub mod elect;
 pub mod guard;
 pub mod plan;
 pub mod reason;
+pub mod secondary;
 
 #[cfg(test)]
 mod purity {
