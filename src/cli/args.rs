@@ -186,7 +186,12 @@ pub struct ManagerArgs {
     #[arg(long = "check_only", alias = "check-only")]
     pub check_only: bool,
     /// Monitor only: exit with code 20 when the master is dead, without failing over.
-    #[arg(long = "monitor_only", alias = "monitor-only")]
+    /// (masterha_master_monitor is `manager --monitor_only`; saying it again is fine.)
+    #[arg(
+        long = "monitor_only",
+        alias = "monitor-only",
+        overrides_with = "monitor_only"
+    )]
     pub monitor_only: bool,
     /// With --check_only: also check replication health as check_repl does (MHA's
     /// masterha_check_repl is `--check_only --check_repl_health`).
@@ -241,7 +246,12 @@ pub struct MonitorNoOps {
     pub manager_workdir: Option<PathBuf>,
     #[arg(long = "manager_log", aliases = ["log_output", "manager-log"], value_name = "FILE", hide = true)]
     pub manager_log: Option<PathBuf>,
-    #[arg(long = "wait_on_monitor_error", alias = "wait-on-monitor-error", value_name = "SECONDS", hide = true)]
+    #[arg(
+        long = "wait_on_monitor_error",
+        alias = "wait-on-monitor-error",
+        value_name = "SECONDS",
+        hide = true
+    )]
     pub wait_on_monitor_error: Option<u64>,
     #[arg(long, value_name = "0|1", value_parser = clap::value_parser!(u8).range(0..=1), hide = true)]
     pub interactive: Option<u8>,
@@ -249,6 +259,8 @@ pub struct MonitorNoOps {
     pub check_only: bool,
     #[arg(long = "check_repl_health", alias = "check-repl-health", hide = true)]
     pub check_repl_health: bool,
+    #[arg(long = "monitor_only", alias = "monitor-only", hide = true)]
+    pub monitor_only: bool,
 }
 
 #[derive(Debug, Args)]
@@ -303,10 +315,20 @@ pub struct StatusArgs {
     )]
     pub abort_timeout: u64,
     /// Where --all looks for daemontools services (MHA: /service).
-    #[arg(long = "service_dir", value_name = "DIR", default_value = "/service", hide = true)]
+    #[arg(
+        long = "service_dir",
+        value_name = "DIR",
+        default_value = "/service",
+        hide = true
+    )]
     pub service_dir: PathBuf,
     /// Where --app and --all find APP.cnf (MHA: /usr/local/masterha/conf).
-    #[arg(long = "default_confdir", value_name = "DIR", default_value = "/usr/local/masterha/conf", hide = true)]
+    #[arg(
+        long = "default_confdir",
+        value_name = "DIR",
+        default_value = "/usr/local/masterha/conf",
+        hide = true
+    )]
     pub default_confdir: PathBuf,
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
@@ -400,7 +422,13 @@ pub struct MasterSwitchArgs {
 #[derive(Debug, Args)]
 pub struct SecondaryCheckArgs {
     /// A host to check the master from, over SSH; repeat for each route.
-    #[arg(short = 's', long = "secondary_host", alias = "secondary-host", value_name = "HOST", required = true)]
+    #[arg(
+        short = 's',
+        long = "secondary_host",
+        alias = "secondary-host",
+        value_name = "HOST",
+        required = true
+    )]
     pub secondary_host: Vec<String>,
     /// SSH user on the secondary hosts.
     #[arg(long, value_name = "USER", default_value = "root")]
@@ -418,7 +446,12 @@ pub struct SecondaryCheckArgs {
     /// The master's address (MHA passes it; the probe uses --master_host, as MHA's).
     #[arg(long = "master_ip", alias = "master-ip", value_name = "IP")]
     pub master_ip: Option<String>,
-    #[arg(long = "master_port", alias = "master-port", value_name = "PORT", default_value_t = 3306)]
+    #[arg(
+        long = "master_port",
+        alias = "master-port",
+        value_name = "PORT",
+        default_value_t = 3306
+    )]
     pub master_port: u16,
     /// With --ping_type=INSERT: the user that writes on the master.
     #[arg(long = "master_user", alias = "master-user", value_name = "USER")]
@@ -426,7 +459,12 @@ pub struct SecondaryCheckArgs {
     /// With --ping_type=INSERT: its password. Prefer the environment variable
     /// MHA_MASTER_PASSWORD (what mha's manager sets): a command line is visible to every
     /// local user.
-    #[arg(long = "master_password", alias = "master-password", value_name = "PASSWORD", hide_default_value = true)]
+    #[arg(
+        long = "master_password",
+        alias = "master-password",
+        value_name = "PASSWORD",
+        hide_default_value = true
+    )]
     pub master_password: Option<String>,
     /// SELECT or CONNECT: a master port that answers means reachable. INSERT: the master must
     /// also take a write from that host, else it counts as down.
@@ -551,5 +589,207 @@ fn heartbeat_secs(v: &str) -> Result<f64, String> {
         _ => Err(format!(
             "{v:?} is not a number of seconds from 0 to 4294967"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every option MHA 0.58's tools accept (their GetOptions lists: bin/masterha_* and the
+    /// MasterMonitor, MasterFailover, MasterRotate and ManagerAdminWrapper modules they call),
+    /// given to the tool's `masterha_*` name with a value where MHA's takes one, must parse.
+    /// masterha_manager takes MasterMonitor's and MasterFailover's options (it hands its whole
+    /// command line to both), except --dead_master_host/ip/port, which it sets itself.
+    #[test]
+    fn every_masterha_tool_accepts_mhas_full_option_list() {
+        const MONITOR: &[&str] = &[
+            "--global_conf=/etc/masterha_default.cnf",
+            "--check_only",
+            "--check_repl_health",
+            "--seconds_behind_master=30",
+            "--monitor_only",
+            "--interactive=0",
+            "--wait_on_monitor_error=5",
+            "--workdir=/var/tmp",
+            "--manager_workdir=/var/tmp",
+            "--log_output=/var/log/app1.log",
+            "--manager_log=/var/log/app1.log",
+            "--skip_ssh_check",
+            "--skip_check_ssh",
+            "--ignore_fail_on_start",
+        ];
+        const FAILOVER: &[&str] = &[
+            "--global_conf=/etc/masterha_default.cnf",
+            "--new_master_host=db2",
+            "--new_master_port=3306",
+            "--interactive=0",
+            "--ssh_reachable=2",
+            "--last_failover_minute=480",
+            "--wait_on_failover_error=5",
+            "--ignore_last_failover",
+            "--workdir=/var/tmp",
+            "--manager_workdir=/var/tmp",
+            "--log_output=/var/log/app1.log",
+            "--manager_log=/var/log/app1.log",
+            "--skip_save_master_binlog",
+            "--remove_dead_master_conf",
+            "--remove_orig_master_conf",
+            "--skip_change_master",
+            "--skip_disable_read_only",
+            "--wait_until_gtid_in_sync=1",
+            "--ignore_binlog_server_error",
+        ];
+        const ROTATE: &[&str] = &[
+            "--global_conf=/etc/masterha_default.cnf",
+            "--check_only",
+            "--new_master_host=db2",
+            "--new_master_port=3306",
+            "--workdir=/var/tmp",
+            "--manager_workdir=/var/tmp",
+            "--interactive=0",
+            "--orig_master_is_new_slave",
+            "--running_updates_limit=1",
+            "--running_seconds_limit=10",
+            "--skip_lock_all_tables",
+            "--remove_dead_master_conf",
+            "--remove_orig_master_conf",
+            "--flush_tables=0",
+            "--flush_tables=1",
+            "--flush_tables=2",
+        ];
+        // ManagerAdminWrapper: masterha_check_status and masterha_stop share one list.
+        const ADMIN: &[&str] = &[
+            "--all",
+            "--all --basedir=/var/masterha",
+            "--all --basedir=/var/masterha --baselog=/var/log/masterha",
+            "--app=app1",
+            "--app=app1 --status_dir=/var/tmp",
+            "--global_conf=/etc/masterha_default.cnf",
+            "--status_dir=/var/tmp",
+            "--manager_workdir=/var/tmp",
+            "--workdir=/var/tmp",
+            "--log_output=/var/log/app1.log",
+            "--manager_log=/var/log/app1.log",
+            "--ping_limit=10",
+            "--abort",
+            "--abort_timeout=5",
+        ];
+        const SECONDARY: &[&str] = &[
+            "-s db3",
+            "--secondary_host=db3",
+            "--user=root",
+            "--port=22",
+            "--options=-o StrictHostKeyChecking=no -o BatchMode=yes",
+            "--master_ip=10.0.0.1",
+            "--master_port=3306",
+            "--master_user=mha",
+            "--master_password=pw",
+            "--ping_type=SELECT",
+            "--ping_type=INSERT",
+            "--timeout=5",
+        ];
+        let conf = "--conf=/etc/masterha/app1.cnf";
+        let table: &[(&str, &[&str], &[&str])] = &[
+            ("masterha_manager", &[conf], MONITOR),
+            ("masterha_manager", &[conf], FAILOVER),
+            ("masterha_master_monitor", &[conf], MONITOR),
+            ("masterha_check_repl", &[conf], MONITOR),
+            (
+                "masterha_check_ssh",
+                &[conf],
+                &["--global_conf=/etc/masterha_default.cnf"],
+            ),
+            ("masterha_check_status", &[conf], ADMIN),
+            ("masterha_stop", &[conf], ADMIN),
+            (
+                "masterha_master_switch",
+                &["--master_state=dead", conf, "--dead_master_host=db1"],
+                &[
+                    &["--dead_master_ip=10.0.0.1", "--dead_master_port=3306"],
+                    FAILOVER,
+                ]
+                .concat(),
+            ),
+            (
+                "masterha_master_switch",
+                &["--master_state=alive", conf],
+                ROTATE,
+            ),
+            (
+                "masterha_conf_host",
+                &["--command=add", conf, "--hostname=db4"],
+                &["--block=server4", "--params=candidate_master=1;no_master=0"],
+            ),
+            (
+                "masterha_conf_host",
+                &["--command=delete", conf],
+                &["--block=server4", "--hostname=db4"],
+            ),
+            (
+                "masterha_secondary_check",
+                &["-s", "db2", "--master_host=db1"],
+                SECONDARY,
+            ),
+        ];
+        for (program, base, options) in table {
+            for option in *options {
+                let extra: Vec<&str> = if option.starts_with("--options=") {
+                    vec![option]
+                } else {
+                    option.split(' ').collect()
+                };
+                // --all and --app select the application themselves.
+                let selects = extra
+                    .iter()
+                    .any(|o| o.starts_with("--all") || o.starts_with("--app"));
+                let mut argv: Vec<&str> = vec![program];
+                argv.extend(
+                    base.iter()
+                        .filter(|b| !(selects && b.starts_with("--conf"))),
+                );
+                argv.extend(&extra);
+                let args: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
+                let parsed = Cli::try_parse_from(crate::cli::normalise_args(args));
+                assert!(parsed.is_ok(), "{argv:?}: {}", parsed.err().unwrap());
+                // `--opt value` works as well as `--opt=value`.
+                if let Some((name, value)) =
+                    option.split_once('=').filter(|_| !option.contains(' '))
+                {
+                    let mut argv: Vec<&str> = vec![program];
+                    argv.extend(
+                        base.iter()
+                            .filter(|b| !(selects && b.starts_with("--conf"))),
+                    );
+                    argv.extend([name, value]);
+                    let args: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
+                    let parsed = Cli::try_parse_from(crate::cli::normalise_args(args));
+                    assert!(parsed.is_ok(), "{argv:?}: {}", parsed.err().unwrap());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn secondary_check_takes_repeated_hosts_and_mhas_defaults() {
+        let argv = [
+            "masterha_secondary_check",
+            "-s",
+            "db2",
+            "-s",
+            "db3",
+            "--secondary_host=db4",
+            "--master_host=db1",
+        ];
+        let args: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
+        let Command::SecondaryCheck(a) = Cli::try_parse_from(crate::cli::normalise_args(args))
+            .unwrap()
+            .command
+        else {
+            panic!("not secondary_check");
+        };
+        assert_eq!(a.secondary_host, ["db2", "db3", "db4"]);
+        assert_eq!((a.user.as_str(), a.port, a.master_port), ("root", 22, 3306));
+        assert_eq!((a.ping_type.as_str(), a.timeout), ("SELECT", 5));
     }
 }

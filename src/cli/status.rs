@@ -92,6 +92,7 @@ fn daemontools_apps(dir: &Path) -> anyhow::Result<Vec<String>> {
             e.file_name()
                 .to_str()
                 .and_then(|n| n.strip_prefix("masterha_"))
+                .filter(|app| !app.is_empty())
                 .map(str::to_string)
         })
         .collect();
@@ -254,4 +255,89 @@ fn stop_one(a: &StatusArgs, t: &Target) -> anyhow::Result<Exit> {
     }
     println!("Failed to stop {app}.");
     Ok(Exit::Failure)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::args::{Cli, Command};
+    use clap::Parser;
+
+    fn args(argv: &[&str]) -> StatusArgs {
+        let mut v = vec!["mha", "check_status"];
+        v.extend(argv);
+        match Cli::try_parse_from(v).unwrap().command {
+            Command::CheckStatus(a) => a,
+            _ => unreachable!(),
+        }
+    }
+
+    fn dir(app: &str, workdir: &str, log: Option<&str>) -> Selector {
+        Selector::Dir(Target {
+            app: app.into(),
+            workdir: workdir.into(),
+            log: log.map(PathBuf::from),
+        })
+    }
+
+    /// MHA's ManagerAdminWrapper: which files and directories each selector means.
+    #[test]
+    fn selectors_as_mha() {
+        let services = ["app1".to_string(), "app2".to_string()];
+        let conf = |c: &str, w: Option<&str>, l: Option<&str>| Selector::Conf {
+            conf: c.into(),
+            workdir: w.map(PathBuf::from),
+            log: l.map(PathBuf::from),
+        };
+        for (argv, want) in [
+            (
+                vec!["--conf=/etc/app1.cnf"],
+                vec![conf("/etc/app1.cnf", None, None)],
+            ),
+            (
+                vec!["--conf=/etc/app1.cnf", "--workdir=/w", "--manager_log=/l"],
+                vec![conf("/etc/app1.cnf", Some("/w"), Some("/l"))],
+            ),
+            // --app alone: MHA's default conf directory.
+            (
+                vec!["--app=app1"],
+                vec![conf("/usr/local/masterha/conf/app1.cnf", None, None)],
+            ),
+            (
+                vec!["--app=app1", "--status_dir=/w", "--log_output=/l"],
+                vec![dir("app1", "/w", Some("/l"))],
+            ),
+            (
+                vec!["--all"],
+                vec![
+                    conf("/usr/local/masterha/conf/app1.cnf", None, None),
+                    conf("/usr/local/masterha/conf/app2.cnf", None, None),
+                ],
+            ),
+            (
+                vec!["--all", "--basedir=/b", "--baselog=/logs"],
+                vec![
+                    dir("app1", "/b/app1", Some("/logs/app1/app1.log")),
+                    dir("app2", "/b/app2", Some("/logs/app2/app2.log")),
+                ],
+            ),
+            (
+                vec!["--all", "--basedir=/b"],
+                vec![dir("app1", "/b/app1", None), dir("app2", "/b/app2", None)],
+            ),
+        ] {
+            assert_eq!(selectors(&args(&argv), &services), want, "{argv:?}");
+        }
+    }
+
+    #[test]
+    fn daemontools_services_name_the_applications() {
+        let d = tempfile::tempdir().unwrap();
+        for name in ["masterha_app2", "masterha_app1", "other", "masterha_"] {
+            std::fs::create_dir(d.path().join(name)).unwrap();
+        }
+        assert_eq!(daemontools_apps(d.path()).unwrap(), ["app1", "app2"]);
+        let err = daemontools_apps(&d.path().join("none")).unwrap_err();
+        assert!(err.to_string().contains("--all: cannot list"), "{err}");
+    }
 }

@@ -117,9 +117,7 @@ async fn route(o: &Options, host: &str) -> RouteView {
         TcpProbe::Unavailable(why) => perl_probe(o, &session, &why).await,
     };
     let view = match view {
-        RouteView::MasterReachable { detail } if o.insert => {
-            insert_from(o, &session, detail).await
-        }
+        RouteView::MasterReachable { detail } if o.insert => insert_from(o, &session, detail).await,
         v => v,
     };
     session.close().await;

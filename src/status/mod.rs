@@ -670,15 +670,27 @@ mod tests {
         let log = Path::new("/var/log/masterha/app1/manager.log");
         let check = "\nCheck /var/log/masterha/app1/manager.log for details.";
         for (status, text, logged) in [
-            (Status::PingOk, "app1 (pid:7) is running(0:PING_OK), master:h1", false),
+            (
+                Status::PingOk,
+                "app1 (pid:7) is running(0:PING_OK), master:h1",
+                false,
+            ),
             (Status::NotRunning, "app1 is stopped(2:NOT_RUNNING).", false),
             (
                 Status::InitializingMonitor,
                 "app1 monitoring program is now on initialization phase(10:INITIALIZING_MONITOR). Wait for a while and try checking again.",
                 false,
             ),
-            (Status::PingFailing, "app1 master maybe down(20:PING_FAILING). master:h1", true),
-            (Status::PingFailed, "app1 master maybe down(21:PING_FAILED). master:h1", true),
+            (
+                Status::PingFailing,
+                "app1 master maybe down(20:PING_FAILING). master:h1",
+                true,
+            ),
+            (
+                Status::PingFailed,
+                "app1 master maybe down(21:PING_FAILED). master:h1",
+                true,
+            ),
             (
                 Status::RetryingMonitor,
                 "app1 monitoring waits for retrying to monitor master again(30:RETRYING_MONITOR). Wait for a while and try checking again.",
@@ -705,7 +717,10 @@ mod tests {
                 true,
             ),
         ] {
-            assert_eq!(message("app1", status, Some(7), Some("h1"), &[], None), text);
+            assert_eq!(
+                message("app1", status, Some(7), Some("h1"), &[], None),
+                text
+            );
             let with_log = message("app1", status, Some(7), Some("h1"), &[], Some(log));
             let want = if logged {
                 format!("{text}{check}")
@@ -771,7 +786,10 @@ mod tests {
             );
             assert_eq!((r.status, r.code), (status, status.code()));
             let (first, second) = r.message.split_once('\n').unwrap();
-            assert_eq!(first, message("app1", status, Some(me), Some("h2"), &[], None));
+            assert_eq!(
+                first,
+                message("app1", status, Some(me), Some("h2"), &[], None)
+            );
             assert!(second.contains(words), "{second}");
             assert!(second.contains("app1.failover.1700000000.json"), "{second}");
         }

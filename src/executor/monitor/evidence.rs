@@ -202,7 +202,7 @@ async fn secondary_check(config: &Config, master: &ServerConfig) -> SecondaryChe
             vec![]
         },
         hook: "secondary_check_script",
-        command: cmd.clone(),
+        command: hooks::resolve_own_tool(cmd, std::env::var_os("PATH").as_deref()),
         stdin_json: serde_json::json!({"master_host": master.hostname, "master_ip": master.ip, "master_port": master.port}),
         args,
         env: vec![],
