@@ -137,15 +137,45 @@ where
             return self.human.format_event(ctx, writer, event);
         }
         let meta = event.metadata();
-        let mut message = String::new();
-        ctx.field_format()
-            .format_fields(Writer::new(&mut message), event)?;
+        // MHA's lines are the message alone: the structured fields mha adds (`master=...`)
+        // would break rules anchored at the end of MHA's text. A field-only event keeps them.
+        let mut visitor = MessageOnly::default();
+        event.record(&mut visitor);
+        let message = match visitor.message {
+            Some(m) => m,
+            None => {
+                let mut fields = String::new();
+                ctx.field_format()
+                    .format_fields(Writer::new(&mut fields), event)?;
+                fields
+            }
+        };
         writer.write_str(&mha_line(
             &ctime(std::time::SystemTime::now()),
             *meta.level(),
             meta.file().zip(meta.line()),
             &message,
         ))
+    }
+}
+
+/// The `message` field of an event, if it has one.
+#[derive(Default)]
+struct MessageOnly {
+    message: Option<String>,
+}
+
+impl tracing::field::Visit for MessageOnly {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.message = Some(format!("{value:?}"));
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.message = Some(value.to_string());
+        }
     }
 }
 

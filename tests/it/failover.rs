@@ -480,6 +480,14 @@ async fn transient_statuses_and_a_stop_during_failover() {
         bed::wait_manager_status(&conf, 50, T, &m),
         "app1 master is down and failover is running(50:FAILOVER_RUNNING). master:127.0.0.1"
     );
+    // With the manager's log known (manager_log, here --manager_log), MHA points at it.
+    assert_eq!(
+        bed::check_status(&conf, &["--manager_log=/var/log/masterha/app1.log"]),
+        (
+            50,
+            "app1 master is down and failover is running(50:FAILOVER_RUNNING). master:127.0.0.1\nCheck /var/log/masterha/app1.log for details.".to_string()
+        )
+    );
     let out = bed::run_mha(&bed::mha_bin(), &["stop", "--conf", conf_s]);
     assert_eq!(
         (out.status.code(), bed::text(&out).0.trim()),
