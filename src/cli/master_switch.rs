@@ -79,6 +79,9 @@ fn log_file<'a>(a: &'a MasterSwitchArgs, config: &'a Config) -> Option<&'a std::
 
 pub fn run(a: &MasterSwitchArgs) -> anyhow::Result<Exit> {
     refuse_ssh_reachable(&a.failover)?;
+    if a.master_state == MasterState::Alive {
+        refuse_failover_options(a)?;
+    }
     let loaded = super::load(&a.conf)?;
     let config = loaded.config;
     if let Some(log) = log_file(a, &config) {
@@ -282,6 +285,37 @@ pub fn render(r: &FailoverRecord) -> String {
         }
     );
     out
+}
+
+/// Failover options given to an online switch: MHA's MasterRotate refused them
+/// (`Unknown options:`); so does mha, naming them, rather than ignore them.
+fn refuse_failover_options(a: &MasterSwitchArgs) -> Result<(), super::UsageError> {
+    let f = &a.failover;
+    let given: Vec<&str> = [
+        (a.dead_master_host.is_some(), "--dead_master_host"),
+        (a.dead_master_ip.is_some(), "--dead_master_ip"),
+        (a.dead_master_port.is_some(), "--dead_master_port"),
+        (f.ignore_last_failover, "--ignore_last_failover"),
+        (f.last_failover_minute != 480, "--last_failover_minute"),
+        (f.wait_on_failover_error != 0, "--wait_on_failover_error"),
+        (f.ignore_binlog_server_error, "--ignore_binlog_server_error"),
+        (f.ignore_binlog_save_error, "--ignore_binlog_save_error"),
+        (f.skip_save_master_binlog, "--skip_save_master_binlog"),
+        (f.skip_change_master, "--skip_change_master"),
+        (f.skip_disable_read_only, "--skip_disable_read_only"),
+        (f.wait_until_gtid_in_sync != 1, "--wait_until_gtid_in_sync"),
+        (f.ssh_reachable.is_some(), "--ssh_reachable"),
+    ]
+    .into_iter()
+    .filter_map(|(given, name)| given.then_some(name))
+    .collect();
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(super::UsageError(format!(
+        "{} only apply to a failover (--master_state=dead); leave them out of an online switch",
+        given.join(", ")
+    )))
 }
 
 fn switch_alive(a: &MasterSwitchArgs, config: &Config) -> anyhow::Result<Exit> {

@@ -258,6 +258,17 @@ fn unsupported_values_of_mha_options_are_refused_with_a_way_out() {
             ],
             "--ssh_reachable=0: mha checks the dead master's SSH itself",
         ),
+        (
+            vec![
+                "master_switch",
+                "--master_state=alive",
+                "--conf",
+                "/nonexistent.cnf",
+                "--skip_save_master_binlog",
+                "--dead_master_host=db1",
+            ],
+            "--dead_master_host, --skip_save_master_binlog only apply to a failover (--master_state=dead)",
+        ),
     ] {
         let out = run_mha(&mha_bin(), &args);
         let (_, err) = text(&out);
