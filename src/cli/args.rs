@@ -107,7 +107,9 @@ pub struct FailoverArgs {
         value_name = "SECONDS"
     )]
     pub wait_on_failover_error: u64,
-    /// After a successful failover, delete the dead master's block from the config file.
+    /// After a failover that recovered every replica (not a partial one), delete the dead
+    /// master's block from the config file; with --master_state=alive (as
+    /// --remove_orig_master_conf), the old master's after a complete switch.
     #[arg(long = "remove_dead_master_conf", aliases = ["remove-dead-master-conf", "remove_orig_master_conf"])]
     pub remove_dead_master_conf: bool,
     /// Fail over even when a configured binlog server ([binlogN]) does not answer SSH
