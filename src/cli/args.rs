@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use super::exit::{CHECK_STATUS_HELP, EXIT_CODES_HELP};
+use super::exit::{CHECK_STATUS_HELP, EXIT_CODES_HELP, SECONDARY_CHECK_HELP};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -17,15 +17,11 @@ use super::exit::{CHECK_STATUS_HELP, EXIT_CODES_HELP};
     propagate_version = true
 )]
 pub struct Cli {
-    /// Log format on standard error.
-    #[arg(
-        long = "log-format",
-        alias = "log_format",
-        global = true,
-        value_enum,
-        default_value = "human"
-    )]
-    pub log_format: LogFormat,
+    /// Log format on standard error or in manager_log: human (the default), json, or mha
+    /// (MHA's `Mon Nov 25 10:00:00 2026 - [info] ...` lines). Without it, the `log_format`
+    /// key of the configuration decides.
+    #[arg(long = "log-format", alias = "log_format", global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -34,6 +30,8 @@ pub struct Cli {
 pub enum LogFormat {
     Human,
     Json,
+    /// MHA's own line format, for existing log parsers and alerting rules.
+    Mha,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -68,7 +66,11 @@ pub enum Command {
     Rejoin(RejoinArgs),
     /// Stop the running manager of an application (masterha_stop).
     #[command(name = "stop", after_help = EXIT_CODES_HELP)]
-    Stop(StopArgs),
+    Stop(StatusArgs),
+    /// Ask other hosts, over SSH, whether they reach the master (masterha_secondary_check):
+    /// the command MHA's `secondary_check_script` names.
+    #[command(name = "secondary_check", alias = "secondary-check", after_help = SECONDARY_CHECK_HELP)]
+    SecondaryCheck(SecondaryCheckArgs),
     /// Validate a configuration and print the effective values, secrets masked.
     #[command(name = "check_config", alias = "check-config", after_help = EXIT_CODES_HELP)]
     CheckConfig(CheckConfigArgs),
@@ -109,7 +111,9 @@ pub struct FailoverArgs {
         value_name = "SECONDS"
     )]
     pub wait_on_failover_error: u64,
-    /// After a successful failover, delete the dead master's block from the config file.
+    /// After a failover that recovered every replica (not a partial one), delete the dead
+    /// master's block from the config file; with --master_state=alive (as
+    /// --remove_orig_master_conf), the old master's after a complete switch.
     #[arg(long = "remove_dead_master_conf", aliases = ["remove-dead-master-conf", "remove_orig_master_conf"])]
     pub remove_dead_master_conf: bool,
     /// Fail over even when a configured binlog server ([binlogN]) does not answer SSH
@@ -154,6 +158,10 @@ pub struct FailoverArgs {
     /// Print the plan (ranking, steps, hooks, predicted loss) and change nothing.
     #[arg(long = "dry-run", alias = "dry_run")]
     pub dry_run: bool,
+    /// MHA's internal hand-over from its monitor (0 = not reachable, 1 = reachable, 2 =
+    /// check): only 2 is accepted, mha checks the dead master's SSH itself.
+    #[arg(long = "ssh_reachable", alias = "ssh-reachable", value_name = "0|1|2", value_parser = clap::value_parser!(u8).range(0..=2), hide = true)]
+    pub ssh_reachable: Option<u8>,
 }
 
 #[derive(Debug, Args)]
@@ -184,8 +192,28 @@ pub struct ManagerArgs {
     #[arg(long = "check_only", alias = "check-only")]
     pub check_only: bool,
     /// Monitor only: exit with code 20 when the master is dead, without failing over.
-    #[arg(long = "monitor_only", alias = "monitor-only")]
+    /// (masterha_master_monitor is `manager --monitor_only`; saying it again is fine.)
+    #[arg(
+        long = "monitor_only",
+        alias = "monitor-only",
+        overrides_with = "monitor_only"
+    )]
     pub monitor_only: bool,
+    /// With --check_only: also check replication health as check_repl does (MHA's
+    /// masterha_check_repl is `--check_only --check_repl_health`).
+    #[arg(long = "check_repl_health", alias = "check-repl-health")]
+    pub check_repl_health: bool,
+    /// With --check_only --check_repl_health: a replica further behind than this is NOT OK.
+    #[arg(
+        long = "seconds_behind_master",
+        alias = "seconds-behind-master",
+        default_value_t = 30,
+        value_name = "SECONDS"
+    )]
+    pub seconds_behind_master: u64,
+    /// 0 only: the manager never asks (MHA's masterha_manager passes --interactive=0 itself).
+    #[arg(long, value_name = "0", value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub interactive: Option<u8>,
     #[command(flatten)]
     pub failover: FailoverArgs,
 }
@@ -205,24 +233,72 @@ pub struct CheckReplArgs {
     /// Skip the SSH checks.
     #[arg(long = "skip_check_ssh", aliases = ["skip_ssh_check", "skip-check-ssh"])]
     pub skip_check_ssh: bool,
+    /// A replica that is down but has ignore_fail=1 is not an error (as MHA).
+    #[arg(long = "ignore_fail_on_start", alias = "ignore-fail-on-start")]
+    pub ignore_fail_on_start: bool,
+    #[command(flatten)]
+    pub mha_monitor: MonitorNoOps,
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
 }
 
+/// Options MHA's masterha_check_repl accepts because it runs MHA's monitor with
+/// `--check_only --check_repl_health`, and that have no effect there (MHA logs a check to
+/// the screen, keeps no files and never waits): accepted so that MHA command lines keep
+/// working, and hidden from --help.
+#[derive(Debug, Args)]
+pub struct MonitorNoOps {
+    #[arg(long = "manager_workdir", aliases = ["workdir", "manager-workdir"], value_name = "DIR", hide = true)]
+    pub manager_workdir: Option<PathBuf>,
+    #[arg(long = "manager_log", aliases = ["log_output", "manager-log"], value_name = "FILE", hide = true)]
+    pub manager_log: Option<PathBuf>,
+    #[arg(
+        long = "wait_on_monitor_error",
+        alias = "wait-on-monitor-error",
+        value_name = "SECONDS",
+        hide = true
+    )]
+    pub wait_on_monitor_error: Option<u64>,
+    #[arg(long, value_name = "0|1", value_parser = clap::value_parser!(u8).range(0..=1), hide = true)]
+    pub interactive: Option<u8>,
+    #[arg(long = "check_only", alias = "check-only", hide = true)]
+    pub check_only: bool,
+    #[arg(long = "check_repl_health", alias = "check-repl-health", hide = true)]
+    pub check_repl_health: bool,
+    #[arg(long = "monitor_only", alias = "monitor-only", hide = true)]
+    pub monitor_only: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Application configuration file; or give --app with --manager_workdir.
-    #[arg(long, value_name = "FILE", required_unless_present = "app")]
+    /// Application configuration file; or --app (with --manager_workdir, or alone: then
+    /// /usr/local/masterha/conf/APP.cnf, as MHA), or --all.
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["app", "all"])]
     pub conf: Option<PathBuf>,
     /// Global defaults file.
     #[arg(long = "global_conf", alias = "global-conf", value_name = "FILE", default_value = crate::config::DEFAULT_GLOBAL_CONF)]
     pub global_conf: PathBuf,
     /// Application name (the config file name without extension).
-    #[arg(long, value_name = "NAME", requires = "manager_workdir")]
+    #[arg(long, value_name = "NAME")]
     pub app: Option<String>,
+    /// Every application daemontools runs: each /service/masterha_APP, with
+    /// /usr/local/masterha/conf/APP.cnf (or --basedir/APP as its workdir). Exit 1 if any
+    /// is not fine.
+    #[arg(long, conflicts_with_all = ["conf", "app"])]
+    pub all: bool,
+    /// With --all: the workdir of APP is DIR/APP (instead of reading its conf file).
+    #[arg(long, value_name = "DIR", requires = "all")]
+    pub basedir: Option<PathBuf>,
+    /// With --all --basedir: the log of APP is DIR/APP/APP.log.
+    #[arg(long, value_name = "DIR", requires = "basedir")]
+    pub baselog: Option<PathBuf>,
     /// Directory holding the application's status file.
     #[arg(long = "manager_workdir", aliases = ["status_dir", "workdir", "manager-workdir"], value_name = "DIR")]
     pub manager_workdir: Option<PathBuf>,
+    /// The manager's log, named in `Check LOG for details.` (with --conf, manager_log of
+    /// the file wins, as in MHA).
+    #[arg(long = "manager_log", aliases = ["log_output", "manager-log"], value_name = "FILE")]
+    pub manager_log: Option<PathBuf>,
     /// Seconds after which a not refreshed status file means the manager hangs.
     #[arg(
         long = "ping_limit",
@@ -231,19 +307,12 @@ pub struct StatusArgs {
         value_name = "SECONDS"
     )]
     pub ping_limit: u64,
-    #[arg(long, value_enum, default_value = "text")]
-    pub output: Output,
-}
-
-#[derive(Debug, Args)]
-pub struct StopArgs {
-    #[command(flatten)]
-    pub status: StatusArgs,
-    /// Kill the manager if it does not stop within --abort_timeout, even during a failover;
-    /// when the manager is gone but its hooks still run (PARTIALLY_RUNNING), kill those.
+    /// (stop) Kill the manager if it does not stop within --abort_timeout, even during a
+    /// failover; when the manager is gone but its hooks still run (PARTIALLY_RUNNING), kill
+    /// those.
     #[arg(long)]
     pub abort: bool,
-    /// Seconds to wait for a graceful stop.
+    /// (stop) Seconds to wait for a graceful stop.
     #[arg(
         long = "abort_timeout",
         alias = "abort-timeout",
@@ -251,6 +320,24 @@ pub struct StopArgs {
         value_name = "SECONDS"
     )]
     pub abort_timeout: u64,
+    /// Where --all looks for daemontools services (MHA: /service).
+    #[arg(
+        long = "service_dir",
+        value_name = "DIR",
+        default_value = "/service",
+        hide = true
+    )]
+    pub service_dir: PathBuf,
+    /// Where --app and --all find APP.cnf (MHA: /usr/local/masterha/conf).
+    #[arg(
+        long = "default_confdir",
+        value_name = "DIR",
+        default_value = "/usr/local/masterha/conf",
+        hide = true
+    )]
+    pub default_confdir: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: Output,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -317,12 +404,20 @@ pub struct MasterSwitchArgs {
     /// (alive) Do not take FLUSH TABLES WITH READ LOCK on the old master.
     #[arg(long = "skip_lock_all_tables", alias = "skip-lock-all-tables")]
     pub skip_lock_all_tables: bool,
-    /// (alive) 1 = FLUSH NO_WRITE_TO_BINLOG TABLES on the old master first.
-    #[arg(long = "flush_tables", alias = "flush-tables", value_parser = clap::value_parser!(u8).range(0..=1))]
-    pub flush_tables: Option<u8>,
-    /// Run the checks only.
+    /// (alive) FLUSH NO_WRITE_TO_BINLOG TABLES on the old master before its writes are
+    /// blocked: 1 = yes, 0 = no, 2 (MHA's default) = ask with --interactive=1, else yes.
+    #[arg(long = "flush_tables", alias = "flush-tables", value_name = "0|1|2", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub flush_tables: u8,
+    /// Run the checks only (phase 1), change nothing; exit 0 when they pass.
     #[arg(long = "check_only", alias = "check-only")]
     pub check_only: bool,
+    /// Override manager_workdir (status file, markers, saved binlogs, records).
+    #[arg(long = "manager_workdir", aliases = ["workdir", "manager-workdir"], value_name = "DIR")]
+    pub manager_workdir: Option<PathBuf>,
+    /// Log to FILE (dead: also manager_log of the configuration with --interactive=0, as MHA;
+    /// with --interactive=1 the log stays on the screen, as MHA).
+    #[arg(long = "manager_log", aliases = ["log_output", "manager-log"], value_name = "FILE")]
+    pub manager_log: Option<PathBuf>,
     #[command(flatten)]
     pub failover: FailoverArgs,
     #[arg(long, value_enum, default_value = "text")]
@@ -362,6 +457,63 @@ pub struct RejoinArgs {
     pub catch_up_timeout: Option<u64>,
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
+}
+
+/// MHA's masterha_secondary_check options (`-s` repeats).
+#[derive(Debug, Args)]
+pub struct SecondaryCheckArgs {
+    /// A host to check the master from, over SSH; repeat for each route.
+    #[arg(
+        short = 's',
+        long = "secondary_host",
+        alias = "secondary-host",
+        value_name = "HOST",
+        required = true
+    )]
+    pub secondary_host: Vec<String>,
+    /// SSH user on the secondary hosts.
+    #[arg(long, value_name = "USER", default_value = "root")]
+    pub user: String,
+    /// SSH port of the secondary hosts.
+    #[arg(long, value_name = "PORT", default_value_t = 22)]
+    pub port: u16,
+    /// ssh options (MHA passes its own plus ssh_options): -i, -p, -o StrictHostKeyChecking,
+    /// -o UserKnownHostsFile and -o ConnectTimeout are honoured.
+    #[arg(long, value_name = "SSH_OPTIONS", allow_hyphen_values = true)]
+    pub options: Option<String>,
+    /// The master, as the secondary hosts resolve it.
+    #[arg(long = "master_host", alias = "master-host", value_name = "HOST")]
+    pub master_host: String,
+    /// The master's address (MHA passes it; the probe uses --master_host, as MHA's).
+    #[arg(long = "master_ip", alias = "master-ip", value_name = "IP")]
+    pub master_ip: Option<String>,
+    #[arg(
+        long = "master_port",
+        alias = "master-port",
+        value_name = "PORT",
+        default_value_t = 3306
+    )]
+    pub master_port: u16,
+    /// With --ping_type=INSERT: the user that writes on the master.
+    #[arg(long = "master_user", alias = "master-user", value_name = "USER")]
+    pub master_user: Option<String>,
+    /// With --ping_type=INSERT: its password. Prefer the environment variable
+    /// MHA_MASTER_PASSWORD (what mha's manager sets): a command line is visible to every
+    /// local user.
+    #[arg(
+        long = "master_password",
+        alias = "master-password",
+        value_name = "PASSWORD",
+        hide_default_value = true
+    )]
+    pub master_password: Option<String>,
+    /// SELECT or CONNECT: a master port that answers means reachable. INSERT: the master must
+    /// also take a write from that host, else it counts as down.
+    #[arg(long = "ping_type", alias = "ping-type", value_name = "TYPE", default_value = "SELECT", value_parser = ["SELECT", "CONNECT", "INSERT", "select", "connect", "insert"])]
+    pub ping_type: String,
+    /// Seconds for each SSH login and each probe.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -483,5 +635,207 @@ fn heartbeat_secs(v: &str) -> Result<f64, String> {
         _ => Err(format!(
             "{v:?} is not a number of seconds from 0 to 4294967"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every option MHA 0.58's tools accept (their GetOptions lists: bin/masterha_* and the
+    /// MasterMonitor, MasterFailover, MasterRotate and ManagerAdminWrapper modules they call),
+    /// given to the tool's `masterha_*` name with a value where MHA's takes one, must parse.
+    /// masterha_manager takes MasterMonitor's and MasterFailover's options (it hands its whole
+    /// command line to both), except --dead_master_host/ip/port, which it sets itself.
+    #[test]
+    fn every_masterha_tool_accepts_mhas_full_option_list() {
+        const MONITOR: &[&str] = &[
+            "--global_conf=/etc/masterha_default.cnf",
+            "--check_only",
+            "--check_repl_health",
+            "--seconds_behind_master=30",
+            "--monitor_only",
+            "--interactive=0",
+            "--wait_on_monitor_error=5",
+            "--workdir=/var/tmp",
+            "--manager_workdir=/var/tmp",
+            "--log_output=/var/log/app1.log",
+            "--manager_log=/var/log/app1.log",
+            "--skip_ssh_check",
+            "--skip_check_ssh",
+            "--ignore_fail_on_start",
+        ];
+        const FAILOVER: &[&str] = &[
+            "--global_conf=/etc/masterha_default.cnf",
+            "--new_master_host=db2",
+            "--new_master_port=3306",
+            "--interactive=0",
+            "--ssh_reachable=2",
+            "--last_failover_minute=480",
+            "--wait_on_failover_error=5",
+            "--ignore_last_failover",
+            "--workdir=/var/tmp",
+            "--manager_workdir=/var/tmp",
+            "--log_output=/var/log/app1.log",
+            "--manager_log=/var/log/app1.log",
+            "--skip_save_master_binlog",
+            "--remove_dead_master_conf",
+            "--remove_orig_master_conf",
+            "--skip_change_master",
+            "--skip_disable_read_only",
+            "--wait_until_gtid_in_sync=1",
+            "--ignore_binlog_server_error",
+        ];
+        const ROTATE: &[&str] = &[
+            "--global_conf=/etc/masterha_default.cnf",
+            "--check_only",
+            "--new_master_host=db2",
+            "--new_master_port=3306",
+            "--workdir=/var/tmp",
+            "--manager_workdir=/var/tmp",
+            "--interactive=0",
+            "--orig_master_is_new_slave",
+            "--running_updates_limit=1",
+            "--running_seconds_limit=10",
+            "--skip_lock_all_tables",
+            "--remove_dead_master_conf",
+            "--remove_orig_master_conf",
+            "--flush_tables=0",
+            "--flush_tables=1",
+            "--flush_tables=2",
+        ];
+        // ManagerAdminWrapper: masterha_check_status and masterha_stop share one list.
+        const ADMIN: &[&str] = &[
+            "--all",
+            "--all --basedir=/var/masterha",
+            "--all --basedir=/var/masterha --baselog=/var/log/masterha",
+            "--app=app1",
+            "--app=app1 --status_dir=/var/tmp",
+            "--global_conf=/etc/masterha_default.cnf",
+            "--status_dir=/var/tmp",
+            "--manager_workdir=/var/tmp",
+            "--workdir=/var/tmp",
+            "--log_output=/var/log/app1.log",
+            "--manager_log=/var/log/app1.log",
+            "--ping_limit=10",
+            "--abort",
+            "--abort_timeout=5",
+        ];
+        const SECONDARY: &[&str] = &[
+            "-s db3",
+            "--secondary_host=db3",
+            "--user=root",
+            "--port=22",
+            "--options=-o StrictHostKeyChecking=no -o BatchMode=yes",
+            "--master_ip=10.0.0.1",
+            "--master_port=3306",
+            "--master_user=mha",
+            "--master_password=pw",
+            "--ping_type=SELECT",
+            "--ping_type=INSERT",
+            "--timeout=5",
+        ];
+        let conf = "--conf=/etc/masterha/app1.cnf";
+        let table: &[(&str, &[&str], &[&str])] = &[
+            ("masterha_manager", &[conf], MONITOR),
+            ("masterha_manager", &[conf], FAILOVER),
+            ("masterha_master_monitor", &[conf], MONITOR),
+            ("masterha_check_repl", &[conf], MONITOR),
+            (
+                "masterha_check_ssh",
+                &[conf],
+                &["--global_conf=/etc/masterha_default.cnf"],
+            ),
+            ("masterha_check_status", &[conf], ADMIN),
+            ("masterha_stop", &[conf], ADMIN),
+            (
+                "masterha_master_switch",
+                &["--master_state=dead", conf, "--dead_master_host=db1"],
+                &[
+                    &["--dead_master_ip=10.0.0.1", "--dead_master_port=3306"],
+                    FAILOVER,
+                ]
+                .concat(),
+            ),
+            (
+                "masterha_master_switch",
+                &["--master_state=alive", conf],
+                ROTATE,
+            ),
+            (
+                "masterha_conf_host",
+                &["--command=add", conf, "--hostname=db4"],
+                &["--block=server4", "--params=candidate_master=1;no_master=0"],
+            ),
+            (
+                "masterha_conf_host",
+                &["--command=delete", conf],
+                &["--block=server4", "--hostname=db4"],
+            ),
+            (
+                "masterha_secondary_check",
+                &["-s", "db2", "--master_host=db1"],
+                SECONDARY,
+            ),
+        ];
+        for (program, base, options) in table {
+            for option in *options {
+                let extra: Vec<&str> = if option.starts_with("--options=") {
+                    vec![option]
+                } else {
+                    option.split(' ').collect()
+                };
+                // --all and --app select the application themselves.
+                let selects = extra
+                    .iter()
+                    .any(|o| o.starts_with("--all") || o.starts_with("--app"));
+                let mut argv: Vec<&str> = vec![program];
+                argv.extend(
+                    base.iter()
+                        .filter(|b| !(selects && b.starts_with("--conf"))),
+                );
+                argv.extend(&extra);
+                let args: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
+                let parsed = Cli::try_parse_from(crate::cli::normalise_args(args));
+                assert!(parsed.is_ok(), "{argv:?}: {}", parsed.err().unwrap());
+                // `--opt value` works as well as `--opt=value`.
+                if let Some((name, value)) =
+                    option.split_once('=').filter(|_| !option.contains(' '))
+                {
+                    let mut argv: Vec<&str> = vec![program];
+                    argv.extend(
+                        base.iter()
+                            .filter(|b| !(selects && b.starts_with("--conf"))),
+                    );
+                    argv.extend([name, value]);
+                    let args: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
+                    let parsed = Cli::try_parse_from(crate::cli::normalise_args(args));
+                    assert!(parsed.is_ok(), "{argv:?}: {}", parsed.err().unwrap());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn secondary_check_takes_repeated_hosts_and_mhas_defaults() {
+        let argv = [
+            "masterha_secondary_check",
+            "-s",
+            "db2",
+            "-s",
+            "db3",
+            "--secondary_host=db4",
+            "--master_host=db1",
+        ];
+        let args: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
+        let Command::SecondaryCheck(a) = Cli::try_parse_from(crate::cli::normalise_args(args))
+            .unwrap()
+            .command
+        else {
+            panic!("not secondary_check");
+        };
+        assert_eq!(a.secondary_host, ["db2", "db3", "db4"]);
+        assert_eq!((a.user.as_str(), a.port, a.master_port), ("root", 22, 3306));
+        assert_eq!((a.ping_type.as_str(), a.timeout), ("SELECT", 5));
     }
 }

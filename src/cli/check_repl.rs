@@ -8,6 +8,33 @@ use crate::executor::check_repl::ReplReport;
 use crate::topology::Observed;
 
 pub const OK: &str = "MySQL Replication Health is OK.";
+
+/// `check_repl` (also `manager --check_only --check_repl_health`, as MHA's
+/// masterha_check_repl is): the report, and exit 0 when healthy, else 1.
+pub fn run(
+    conf: &super::ConfArgs,
+    seconds_behind_master: u64,
+    check_ssh: bool,
+    ignore_fail_on_start: bool,
+    output: super::args::Output,
+) -> anyhow::Result<super::exit::Exit> {
+    let loaded = super::load(conf)?;
+    let report = super::runtime()?.block_on(crate::executor::check_repl::check_repl(
+        &loaded.config,
+        seconds_behind_master,
+        check_ssh,
+        ignore_fail_on_start,
+    ));
+    match output {
+        super::args::Output::Text => print!("{}", render_text(&report)),
+        super::args::Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(if report.healthy {
+        super::exit::Exit::Ok
+    } else {
+        super::exit::Exit::Failure
+    })
+}
 pub const NOT_OK: &str = "MySQL Replication Health is NOT OK!";
 
 fn describe(o: &Observed, is_master: bool) -> String {

@@ -29,6 +29,10 @@ pub enum Exit {
     Config,
     /// A check_status code, passed through as MHA does.
     Status(u8),
+    /// secondary_check: a secondary host could not be reached over SSH (MHA's 2).
+    RouteUnreachable,
+    /// secondary_check: the master answers from a secondary host (MHA's 3).
+    MasterReachable,
 }
 
 impl Exit {
@@ -45,6 +49,8 @@ impl Exit {
             Exit::Unavailable => 69,
             Exit::Config => 78,
             Exit::Status(c) => c,
+            Exit::RouteUnreachable => 2,
+            Exit::MasterReachable => 3,
         }
     }
 
@@ -125,6 +131,14 @@ Exit codes:
   13  refused: it has transactions the master does not have (listed); nothing was changed
   64  invalid command-line options (--flashback without --dry-run or --yes)
   78  configuration error";
+
+pub const SECONDARY_CHECK_HELP: &str = "\
+Exit codes (MHA's masterha_secondary_check):
+  0   the master is unreachable from every secondary host (it is down)
+  1   unexpected error
+  2   a secondary host could not be reached over SSH
+  3   the master is reachable from a secondary host
+  64  invalid command-line options";
 
 pub const CHECK_STATUS_HELP: &str = "\
 Exit codes (MHA's status codes):

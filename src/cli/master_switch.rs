@@ -4,6 +4,8 @@
 use std::fmt::Write;
 use std::io::BufRead;
 
+use anyhow::Context;
+
 use super::args::{FailoverArgs, MasterState, MasterSwitchArgs, Output};
 use super::exit::Exit;
 use crate::config::Config;
@@ -43,9 +45,49 @@ fn confirm(question: &str) -> bool {
     line.trim().eq_ignore_ascii_case("yes")
 }
 
+/// MHA's `(YES/no)` question: anything but an answer starting with `n` is yes.
+fn confirm_default_yes(question: &str) -> bool {
+    eprint!("{question} (YES/no): ");
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    !line.trim().to_ascii_lowercase().starts_with('n')
+}
+
+/// `--ssh_reachable` is how MHA's masterha_manager handed its monitor's SSH finding to the
+/// failover; mha's failover checks the dead master's SSH itself, so only 2 ("check") means
+/// what it says.
+pub fn refuse_ssh_reachable(a: &FailoverArgs) -> Result<(), super::UsageError> {
+    match a.ssh_reachable {
+        Some(v @ (0 | 1)) => Err(super::UsageError(format!(
+            "--ssh_reachable={v}: mha checks the dead master's SSH itself and cannot be told \
+             the answer; leave the option out (or give 2), and use --skip_save_master_binlog \
+             not to read the dead master's binlog"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// MHA sent the log of a manual failover to --manager_log, or with --interactive=0 to the
+/// configuration's manager_log; an interactive failover logs to the screen.
+fn log_file<'a>(a: &'a MasterSwitchArgs, config: &'a Config) -> Option<&'a std::path::Path> {
+    a.manager_log.as_deref().or(if a.interactive == 0 {
+        config.app.manager_log.as_deref()
+    } else {
+        None
+    })
+}
+
 pub fn run(a: &MasterSwitchArgs) -> anyhow::Result<Exit> {
+    refuse_ssh_reachable(&a.failover)?;
+    if a.master_state == MasterState::Alive {
+        refuse_failover_options(a)?;
+    }
     let loaded = super::load(&a.conf)?;
     let config = loaded.config;
+    if let Some(log) = log_file(a, &config) {
+        super::logging::log_to_file(log)
+            .with_context(|| format!("cannot open the log {}", log.display()))?;
+    }
     if a.master_state == MasterState::Alive {
         return switch_alive(a, &config);
     }
@@ -71,8 +113,11 @@ pub fn run(a: &MasterSwitchArgs) -> anyhow::Result<Exit> {
                 config.path.display()
             )
         })?;
-    let mut opts = failover_options(&config, &a.failover, None);
+    let mut opts = failover_options(&config, &a.failover, a.manager_workdir.clone());
     opts.dead_master = Some((dead.ip.clone(), dead.port));
+    // MHA's masterha_master_switch --master_state=dead ignored --check_only and failed over;
+    // mha takes it at its word: the checks and the plan, nothing changed.
+    opts.dry_run |= a.check_only;
     if a.interactive == 1
         && !opts.dry_run
         && !confirm(&format!("Master {} is dead. Proceed?", dead.display_name()))
@@ -80,12 +125,67 @@ pub fn run(a: &MasterSwitchArgs) -> anyhow::Result<Exit> {
         eprintln!("Not failing over (answer was not yes).");
         return Ok(Exit::Failure);
     }
+    let mut status = (!opts.dry_run)
+        .then(|| ManualStatus::begin(&opts.workdir, &config.app_name, &dead.hostname))
+        .flatten();
     let record = super::runtime()?.block_on(failover::failover(&config, &opts));
     match a.output {
         Output::Text => print!("{}", render(&record)),
         Output::Json => println!("{}", serde_json::to_string_pretty(&record)?),
     }
-    Ok(Exit::of_failover(record.outcome))
+    let exit = Exit::of_failover(record.outcome);
+    if let Some(status) = status.as_mut() {
+        let wait = (a.interactive == 0).then_some(a.failover.wait_on_failover_error);
+        status.end(exit == Exit::Ok, wait);
+    }
+    Ok(exit)
+}
+
+/// The status file of a manual failover, as MHA's MasterFailover wrote it, so check_status
+/// (and Nagios) see it: FAILOVER_RUNNING while it runs; removed after a success; after a
+/// failure (any exit but 0, a partial one too) FAILOVER_ERROR, kept --wait_on_failover_error
+/// seconds when not interactive, then removed. Not written while a manager runs for the
+/// application (the file is the manager's): the manager lock is held instead, so none starts
+/// meanwhile.
+struct ManualStatus {
+    file: crate::status::StatusFile,
+    master: String,
+    _lock: crate::status::ManagerLock,
+}
+
+impl ManualStatus {
+    fn begin(workdir: &std::path::Path, app: &str, master: &str) -> Option<ManualStatus> {
+        let _ = std::fs::create_dir_all(workdir);
+        let lock = match crate::status::ManagerLock::acquire(workdir, app) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("the status file is left to the manager: {e}");
+                return None;
+            }
+        };
+        let mut file = crate::status::StatusFile::new(workdir, app);
+        if let Err(e) = file.set(crate::status::Status::FailoverRunning, Some(master)) {
+            tracing::warn!("cannot write {}: {e}", file.path().display());
+        }
+        Some(ManualStatus {
+            file,
+            master: master.to_string(),
+            _lock: lock,
+        })
+    }
+
+    fn end(&mut self, ok: bool, wait_on_failover_error: Option<u64>) {
+        if !ok {
+            let _ = self
+                .file
+                .set(crate::status::Status::FailoverError, Some(&self.master));
+            if let Some(secs) = wait_on_failover_error.filter(|s| *s > 0) {
+                tracing::info!("Waiting for {secs} seconds for error exit..");
+                std::thread::sleep(std::time::Duration::from_secs(secs));
+            }
+        }
+        self.file.remove();
+    }
 }
 
 pub fn render(r: &FailoverRecord) -> String {
@@ -187,9 +287,42 @@ pub fn render(r: &FailoverRecord) -> String {
     out
 }
 
+/// Failover options given to an online switch: MHA's MasterRotate refused them
+/// (`Unknown options:`); so does mha, naming them, rather than ignore them.
+fn refuse_failover_options(a: &MasterSwitchArgs) -> Result<(), super::UsageError> {
+    let f = &a.failover;
+    let given: Vec<&str> = [
+        (a.dead_master_host.is_some(), "--dead_master_host"),
+        (a.dead_master_ip.is_some(), "--dead_master_ip"),
+        (a.dead_master_port.is_some(), "--dead_master_port"),
+        (f.ignore_last_failover, "--ignore_last_failover"),
+        (f.last_failover_minute != 480, "--last_failover_minute"),
+        (f.wait_on_failover_error != 0, "--wait_on_failover_error"),
+        (f.ignore_binlog_server_error, "--ignore_binlog_server_error"),
+        (f.ignore_binlog_save_error, "--ignore_binlog_save_error"),
+        (f.skip_save_master_binlog, "--skip_save_master_binlog"),
+        (f.skip_change_master, "--skip_change_master"),
+        (f.skip_disable_read_only, "--skip_disable_read_only"),
+        (f.wait_until_gtid_in_sync != 1, "--wait_until_gtid_in_sync"),
+        (f.ssh_reachable.is_some(), "--ssh_reachable"),
+    ]
+    .into_iter()
+    .filter_map(|(given, name)| given.then_some(name))
+    .collect();
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(super::UsageError(format!(
+        "{} only apply to a failover (--master_state=dead); leave them out of an online switch",
+        given.join(", ")
+    )))
+}
+
 fn switch_alive(a: &MasterSwitchArgs, config: &Config) -> anyhow::Result<Exit> {
     use crate::executor::switchover::{self, SwitchOptions};
-    let opts = SwitchOptions {
+    // MHA's --check_only: phase 1's checks, nothing changed (exit 0 when they pass).
+    let dry_run = a.failover.dry_run || a.check_only;
+    let mut opts = SwitchOptions {
         new_master: a
             .failover
             .new_master_host
@@ -200,13 +333,24 @@ fn switch_alive(a: &MasterSwitchArgs, config: &Config) -> anyhow::Result<Exit> {
         running_seconds_limit: a.running_seconds_limit,
         seconds_behind_master: a.seconds_behind_master,
         skip_lock_all_tables: a.skip_lock_all_tables,
-        // MHA's --check_only: run the checks, change nothing.
-        dry_run: a.failover.dry_run || a.check_only,
-        workdir: config.app.manager_workdir.clone(),
+        flush_tables: a.flush_tables != 0,
+        dry_run,
+        workdir: a
+            .manager_workdir
+            .clone()
+            .unwrap_or_else(|| config.app.manager_workdir.clone()),
     };
-    if a.interactive == 1 && !opts.dry_run && !confirm("Starting master switch. Proceed?") {
-        eprintln!("Not switching (answer was not yes).");
-        return Ok(Exit::Failure);
+    if a.interactive == 1 && !opts.dry_run {
+        if !confirm("Starting master switch. Proceed?") {
+            eprintln!("Not switching (answer was not yes).");
+            return Ok(Exit::Failure);
+        }
+        // MHA's default --flush_tables=2 asks.
+        if a.flush_tables == 2 {
+            opts.flush_tables = confirm_default_yes(
+                "It is better to execute FLUSH NO_WRITE_TO_BINLOG TABLES on the master before switching. Is it ok to execute?",
+            );
+        }
     }
     let _ = std::fs::create_dir_all(&opts.workdir);
     let rec = super::runtime()?.block_on(switchover::switchover(config, &opts));
@@ -214,7 +358,41 @@ fn switch_alive(a: &MasterSwitchArgs, config: &Config) -> anyhow::Result<Exit> {
         Output::Json => println!("{}", serde_json::to_string_pretty(&rec)?),
         Output::Text => print!("{}", render_switch(&rec)),
     }
+    if rec.outcome == SwitchOutcome::Success
+        && a.failover.remove_dead_master_conf
+        && !a.orig_master_is_new_slave
+    {
+        remove_orig_master_conf(config, rec.orig_master.as_deref());
+    }
     Ok(Exit::of_switch(rec.outcome))
+}
+
+/// MHA's --remove_orig_master_conf: after a complete switch (and only when the old master did
+/// not become a replica), its block leaves the configuration file.
+fn remove_orig_master_conf(config: &Config, orig: Option<&str>) {
+    let Some(s) = config
+        .servers
+        .iter()
+        .find(|s| Some(s.display_name().as_str()) == orig)
+    else {
+        tracing::warn!("--remove_orig_master_conf: the old master is not in the configuration");
+        return;
+    };
+    match crate::config::write::delete_server_block(&config.path, &s.block) {
+        Ok(true) => tracing::info!(
+            "Deleted [{}] entry from {} .",
+            s.block,
+            config.path.display()
+        ),
+        Ok(false) => tracing::warn!(
+            "Entry [{}] not found in {} .",
+            s.block,
+            config.path.display()
+        ),
+        Err(e) => {
+            tracing::error!("could not remove the old master from the configuration: {e}")
+        }
+    }
 }
 
 /// The switchover's outcome as an exit code (docs/exit-codes.md, docs/switchover.md).

@@ -12,6 +12,7 @@ mod manager;
 mod master_switch;
 mod rejoin;
 mod sandbox;
+mod secondary_check;
 mod status;
 
 use std::ffi::OsString;
@@ -34,6 +35,7 @@ fn mha_alias(program: &str) -> Option<&'static [&'static str]> {
         "masterha_master_switch" => &["master_switch"],
         "masterha_conf_host" => &["conf_host"],
         "masterha_stop" => &["stop"],
+        "masterha_secondary_check" => &["secondary_check"],
         _ => return None,
     })
 }
@@ -80,9 +82,17 @@ pub fn run(args: Vec<OsString>) -> Exit {
     }
 }
 
+/// A command line that parses but asks for something mha refuses (an MHA option whose
+/// value mha does not support): exit 64, nothing changed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
 /// Error categories → exit codes.
 fn exit_for(e: &anyhow::Error) -> Exit {
-    if e.downcast_ref::<ConfigErrors>().is_some()
+    if e.downcast_ref::<UsageError>().is_some() {
+        Exit::Usage
+    } else if e.downcast_ref::<ConfigErrors>().is_some()
         || e.downcast_ref::<crate::config::write::WriteError>()
             .is_some()
         || matches!(
@@ -118,6 +128,7 @@ pub(crate) fn global_conf(args: &std::path::Path) -> GlobalConf {
 /// Load the configuration as every subcommand does, logging its warnings.
 fn load(conf: &ConfArgs) -> anyhow::Result<Loaded> {
     let loaded = config::load(&conf.conf, &global_conf(&conf.global_conf))?;
+    logging::apply_config(&loaded.config.app.log_format);
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
@@ -158,26 +169,25 @@ fn dispatch(command: Command) -> anyhow::Result<Exit> {
             rt.block_on(check_ssh::run(&loaded.config))
         }
         Command::CheckRepl(a) => {
-            let loaded = load(&a.conf)?;
-            let report = runtime()?.block_on(crate::executor::check_repl::check_repl(
-                &loaded.config,
+            if a.mha_monitor.interactive == Some(1) {
+                return Err(UsageError(
+                    "--interactive=1: check_repl never asks; leave the option out".into(),
+                )
+                .into());
+            }
+            check_repl::run(
+                &a.conf,
                 a.seconds_behind_master,
                 !a.skip_check_ssh,
-            ));
-            match a.output {
-                args::Output::Text => print!("{}", check_repl::render_text(&report)),
-                args::Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-            }
-            Ok(if report.healthy {
-                Exit::Ok
-            } else {
-                Exit::Failure
-            })
+                a.ignore_fail_on_start,
+                a.output,
+            )
         }
         Command::CheckStatus(a) => status::check_status(&a),
         Command::Stop(a) => status::stop(&a),
         Command::MasterSwitch(a) => master_switch::run(&a),
         Command::ConfHost(a) => conf_host::run(&a),
         Command::Rejoin(a) => rejoin::run(&a),
+        Command::SecondaryCheck(a) => secondary_check::run(&a),
     }
 }

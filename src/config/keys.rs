@@ -127,6 +127,7 @@ const fn bin(mut d: KeyDef) -> KeyDef {
 pub const PING_TYPES: &[&str] = &["SELECT", "CONNECT", "INSERT"];
 pub const FENCING: &[&str] = &["kill", "read_only", "none"];
 pub const LOG_LEVELS: &[&str] = &["debug", "info", "warning", "error"];
+pub const LOG_FORMATS: &[&str] = &["human", "mha"];
 
 use Kind::*;
 use Scope::*;
@@ -522,6 +523,13 @@ pub static KEYS: &[KeyDef] = &[
         "info",
         "Log verbosity.",
     ),
+    ext(k(
+        "log_format",
+        App,
+        Choice(LOG_FORMATS),
+        "human",
+        "Format of the log lines: human (mha's default), or mha for MHA's own `Mon Nov 25 10:00:00 2026 - [info] ...` lines, so log parsers and alerting rules written for MHA keep matching. `--log-format` wins over it; JSON lines are chosen with `--log-format json`.",
+    )),
     // Timeouts: every wait of the manager that is not derived from ping_interval. Defaults
     // are the values mha hard-coded before they became settings.
     tmo(

@@ -71,6 +71,8 @@ pub struct AppSettings {
     pub manager_workdir: PathBuf,
     pub manager_log: Option<PathBuf>,
     pub log_level: String,
+    /// `log_format`: `human` or `mha` (lower case).
+    pub log_format: String,
     pub timeouts: Timeouts,
 }
 

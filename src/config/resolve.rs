@@ -545,6 +545,10 @@ pub(super) fn resolve(inputs: Inputs<'_>) -> Result<(Config, Vec<String>), Confi
         manager_workdir: PathBuf::from(app_view.text("manager_workdir").unwrap_or_default()),
         manager_log: app_view.text("manager_log").map(PathBuf::from),
         log_level: app_view.text("log_level").unwrap_or_else(|| "info".into()),
+        log_format: app_view
+            .text("log_format")
+            .unwrap_or_else(|| "human".into())
+            .to_ascii_lowercase(),
         timeouts: timeouts(&app_view),
     };
     let mut effective = vec![

@@ -10,6 +10,7 @@ pub mod guard;
 pub mod plan;
 pub mod reason;
 pub mod rejoin;
+pub mod secondary;
 
 #[cfg(test)]
 mod purity {

@@ -255,7 +255,7 @@ pub enum Refusal {
     #[error("no replica of the dead master is reachable")]
     NoReplica,
     #[error(
-        "binlog server not reachable over SSH: {}. Fix it, or fail over without it with --ignore_binlog_server_error.",
+        "no binlog server is reachable over SSH: {}. Fix one, or remove the [binlogN] blocks to fail over without them.",
         .failed.join("; ")
     )]
     BinlogServers { failed: Vec<String> },

@@ -479,17 +479,20 @@ pub fn manager_host_checks(config: &Config) -> Vec<Finding> {
     findings
 }
 
+/// `ignore_fail_on_start`: MHA's --ignore_fail_on_start, a replica that is down but has
+/// ignore_fail=1 is only a warning.
 pub async fn check_repl(
     config: &Config,
     seconds_behind_master: u64,
     check_ssh: bool,
+    ignore_fail_on_start: bool,
 ) -> ReplReport {
     let topology = super::observe::observe(config, config.app.timeouts.sql).await;
     let opts = CheckOptions {
         seconds_behind_master,
         detection_window: config.app.ping_interval.as_secs_f64()
             * f64::from(config.app.ping_failures),
-        ignore_fail_on_start: false,
+        ignore_fail_on_start,
     };
     let mut assessment = checks::assess(&topology, config, &opts);
     assessment.findings.extend(manager_host_checks(config));

@@ -323,6 +323,9 @@ impl Db for FakeDb {
     async fn unlock_tables(&mut self) -> Result<(), DbError> {
         self.did("unlock_tables")
     }
+    async fn flush_tables(&mut self, _wait: Duration) -> Result<(), DbError> {
+        self.did("flush_tables")
+    }
     async fn processlist(&mut self) -> Result<Vec<Process>, DbError> {
         Ok(vec![])
     }

@@ -10,6 +10,7 @@ pub mod monitor;
 pub mod observe;
 pub mod rejoin;
 pub mod seams;
+pub mod secondary_check;
 pub mod switchover;
 pub mod tools;
 pub mod watch;

@@ -2,6 +2,7 @@
 //! they travel in environment variables and in the JSON document written to the hook's
 //! standard input (which a hook may ignore).
 
+use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -77,6 +78,36 @@ pub fn shell_quote(s: &str) -> String {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// The MHA program names `mha` answers to that configurations name in hooks: MHA's
+/// `secondary_check_script = masterha_secondary_check -s db2 -s db3`.
+const OWN_TOOLS: &[(&str, &str)] = &[("masterha_secondary_check", "secondary_check")];
+
+/// A hook command that starts with one of MHA's tool names `mha` provides
+/// (`masterha_secondary_check`) runs that name from PATH when it is installed there (the
+/// symlink to `mha` a package installs, or MHA's own script); else `mha` itself
+/// (`/path/to/mha secondary_check ...`), so an unchanged app1.cnf works without MHA.
+pub fn resolve_own_tool(command: &str, path: Option<&std::ffi::OsStr>) -> String {
+    let trimmed = command.trim_start();
+    let (first, rest) = trimmed
+        .split_once(char::is_whitespace)
+        .unwrap_or((trimmed, ""));
+    let Some((_, sub)) = OWN_TOOLS.iter().find(|(name, _)| *name == first) else {
+        return command.to_string();
+    };
+    let on_path = path.is_some_and(|p| {
+        std::env::split_paths(p).any(|dir| {
+            std::fs::metadata(dir.join(first))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    });
+    match std::env::current_exe() {
+        Ok(exe) if !on_path => format!("{} {sub} {rest}", shell_quote(&exe.to_string_lossy()))
+            .trim_end()
+            .to_string(),
+        _ => command.to_string(),
     }
 }
 
@@ -201,6 +232,34 @@ mod tests {
         assert!(logged.ends_with(" --orig_master_is_new_slave --new_master_password=xxx"));
         assert!(!logged.contains("s3cret"));
         assert!(c.line(true).ends_with(" --new_master_password=s3cret"));
+    }
+
+    #[test]
+    fn masterha_secondary_check_is_mha_itself_unless_installed() {
+        let exe = std::env::current_exe().unwrap();
+        let cmd = "masterha_secondary_check -s db2 -s db3";
+        let empty = tempfile::tempdir().unwrap();
+        assert_eq!(
+            resolve_own_tool(cmd, Some(empty.path().as_os_str())),
+            format!(
+                "{} secondary_check -s db2 -s db3",
+                shell_quote(&exe.to_string_lossy())
+            )
+        );
+        // Installed on PATH (a symlink to mha, or MHA's script): that one runs.
+        let bin = tempfile::tempdir().unwrap();
+        let link = bin.path().join("masterha_secondary_check");
+        std::os::unix::fs::symlink(&exe, &link).unwrap();
+        let path = std::env::join_paths([empty.path(), bin.path()]).unwrap();
+        assert_eq!(resolve_own_tool(cmd, Some(&path)), cmd);
+        // Anything else is left alone.
+        for other in [
+            "/usr/bin/masterha_secondary_check -s db2",
+            "my_check.sh --x",
+            "",
+        ] {
+            assert_eq!(resolve_own_tool(other, None), other);
+        }
     }
 
     #[test]

@@ -100,10 +100,14 @@ pub fn configure(keys: &SshKeys, node_ssh_dir: &Path, host: &str, port: u16) -> 
     // not carry a developer's profile.
     let home = node_ssh_dir.join("home");
     std::fs::create_dir_all(&home).map_err(io_err("cannot create", &home))?;
+    // A node with an address of its own (a network namespace) also answers on the standard
+    // port, as a real database host does: tools that take only a host name reach it
+    // (masterha_secondary_check -s HOST).
+    let standard_port = if host == "127.0.0.1" { "" } else { "Port 22\n" };
     std::fs::write(
         &config,
         format!(
-            "# Written by `mha sandbox up`.\nPort {port}\nListenAddress {host}\nHostKey {}\n\
+            "# Written by `mha sandbox up`.\nPort {port}\n{standard_port}ListenAddress {host}\nHostKey {}\n\
              PidFile {}\nAuthorizedKeysFile {}\nAllowUsers {}\n\
              PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
              PermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\nMaxStartups 100:30:200\n\

@@ -409,6 +409,12 @@ impl Dialect {
         "FLUSH TABLES WITH READ LOCK"
     }
 
+    /// MHA's --flush_tables before an online switch: close the tables while writes still run,
+    /// so the global read lock comes quickly.
+    pub fn flush_tables(self) -> &'static str {
+        "FLUSH NO_WRITE_TO_BINLOG TABLES"
+    }
+
     pub fn unlock_tables(self) -> &'static str {
         "UNLOCK TABLES"
     }
@@ -717,7 +723,7 @@ mod tests {
         let m = Dialect::MariaDb;
         let pos = MariaGtidPos::parse("0-1-5,1-2-7").unwrap();
         let coords = BinlogPos::new("mysql-bin.000003", 1234);
-        let cases: [(String, &str); 21] = [
+        let cases: [(String, &str); 22] = [
             (m.set_read_only(true).into(), "SET GLOBAL read_only = 1"),
             (m.set_read_only(false).into(), "SET GLOBAL read_only = 0"),
             (m.read_only().into(), "SELECT @@global.read_only AS ro"),
@@ -758,6 +764,7 @@ mod tests {
                 "FLUSH TABLES WITH READ LOCK",
             ),
             (m.unlock_tables().into(), "UNLOCK TABLES"),
+            (m.flush_tables().into(), "FLUSH NO_WRITE_TO_BINLOG TABLES"),
             (
                 m.get_lock("MHA_Master_High_Availability_Monitor"),
                 "SELECT GET_LOCK('MHA_Master_High_Availability_Monitor', 0) AS got",

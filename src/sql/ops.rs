@@ -531,6 +531,12 @@ impl Session {
         .await
     }
 
+    /// FLUSH NO_WRITE_TO_BINLOG TABLES, waited for up to `wait` on the server.
+    pub async fn flush_tables(&mut self, wait: Duration) -> Result<(), DbError> {
+        self.exec_waiting("FLUSH TABLES", self.dialect.flush_tables(), wait)
+            .await
+    }
+
     /// Release the global read lock this session holds.
     pub async fn unlock_tables(&mut self) -> Result<(), DbError> {
         self.exec("UNLOCK TABLES", self.dialect.unlock_tables())

@@ -79,6 +79,7 @@ pub trait Db: Send + 'static {
         wait: Duration,
     ) -> impl Future<Output = Result<(), DbError>> + Send;
     fn unlock_tables(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
+    fn flush_tables(&mut self, wait: Duration) -> impl Future<Output = Result<(), DbError>> + Send;
     fn processlist(&mut self) -> impl Future<Output = Result<Vec<Process>, DbError>> + Send;
     fn kill_connection(
         &mut self,
@@ -202,6 +203,9 @@ impl Db for Session {
     }
     async fn unlock_tables(&mut self) -> Result<(), DbError> {
         Session::unlock_tables(self).await
+    }
+    async fn flush_tables(&mut self, wait: Duration) -> Result<(), DbError> {
+        Session::flush_tables(self, wait).await
     }
     async fn processlist(&mut self) -> Result<Vec<Process>, DbError> {
         Session::processlist(self).await

@@ -64,7 +64,7 @@ fn home_dir() -> Option<PathBuf> {
 }
 
 /// `~/.ssh/known_hosts` as config/resolve.rs expands the default of `ssh_known_hosts_file`.
-fn default_known_hosts() -> PathBuf {
+pub(crate) fn default_known_hosts() -> PathBuf {
     match std::env::var_os("HOME") {
         Some(home) => PathBuf::from(home).join(".ssh/known_hosts"),
         None => PathBuf::from("~/.ssh/known_hosts"),
@@ -507,7 +507,18 @@ impl SshSession {
 
     /// Run `command` through the remote user's shell and collect its output and exit status.
     pub async fn exec(&self, command: &str, timeout: Duration) -> Result<ExecOutput, SshError> {
-        tokio::time::timeout(timeout, self.exec_inner(command))
+        self.exec_with_input(command, &[], timeout).await
+    }
+
+    /// [`SshSession::exec`] with `input` written to the command's standard input (how a
+    /// secret reaches a remote command without being on its command line).
+    pub async fn exec_with_input(
+        &self,
+        command: &str,
+        input: &[u8],
+        timeout: Duration,
+    ) -> Result<ExecOutput, SshError> {
+        tokio::time::timeout(timeout, self.exec_inner(command, input))
             .await
             .map_err(|_| SshError::Timeout {
                 target: self.target.clone(),
@@ -516,7 +527,7 @@ impl SshSession {
             })?
     }
 
-    async fn exec_inner(&self, command: &str) -> Result<ExecOutput, SshError> {
+    async fn exec_inner(&self, command: &str, input: &[u8]) -> Result<ExecOutput, SshError> {
         let exec_err = |message: String| SshError::Exec {
             target: self.target.clone(),
             message,
@@ -530,7 +541,13 @@ impl SshSession {
             .exec(true, command)
             .await
             .map_err(|e| exec_err(e.to_string()))?;
-        // Nothing to send: EOF on stdin lets a command that reads it finish.
+        if !input.is_empty() {
+            channel
+                .data(input)
+                .await
+                .map_err(|e| exec_err(format!("cannot send the command's input: {e}")))?;
+        }
+        // EOF on stdin lets a command that reads it finish.
         let _ = channel.eof().await;
         let mut out = ExecOutput::default();
         while let Some(msg) = channel.wait().await {

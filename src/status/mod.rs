@@ -400,16 +400,21 @@ fn children_of(pid: u32) -> Vec<u32> {
     out
 }
 
-/// MHA's exact check_status lines.
+/// MHA's exact check_status lines (ManagerAdmin.pm). `log` is the manager's log: MHA adds
+/// `Check LOG for details.` under the states that need a look at it, when it knows the log.
 pub fn message(
     app: &str,
     s: Status,
     pid: Option<u32>,
     master: Option<&str>,
     children: &[u32],
+    log: Option<&Path>,
 ) -> String {
     let m = master.unwrap_or("");
     let pid = pid.unwrap_or(0);
+    let check_log = log
+        .map(|l| format!("\nCheck {} for details.", l.display()))
+        .unwrap_or_default();
     match s {
         Status::PingOk => format!("{app} (pid:{pid}) is running(0:PING_OK), master:{m}"),
         Status::NotRunning => format!("{app} is stopped(2:NOT_RUNNING)."),
@@ -425,38 +430,46 @@ pub fn message(
             "{app} monitoring program is now on initialization phase(10:INITIALIZING_MONITOR). Wait for a while and try checking again."
         ),
         Status::PingFailing => {
-            format!("{app} master maybe down(20:PING_FAILING). master:{m}\nCheck LOG for details.")
+            format!("{app} master maybe down(20:PING_FAILING). master:{m}{check_log}")
         }
-        Status::PingFailed => format!("{app} master maybe down(21:PING_FAILED). master:{m}"),
+        Status::PingFailed => {
+            format!("{app} master maybe down(21:PING_FAILED). master:{m}{check_log}")
+        }
         Status::RetryingMonitor => format!(
-            "{app} monitoring waits for retrying to monitor master again(30:RETRYING_MONITOR). master:{m}"
+            "{app} monitoring waits for retrying to monitor master again(30:RETRYING_MONITOR). Wait for a while and try checking again."
         ),
         Status::ConfigError => {
-            format!("{app} servers are not correctly configured(31:CONFIG_ERROR).")
+            format!("{app} servers are not correctly configured(31:CONFIG_ERROR).{check_log}")
         }
         Status::TimestampOld => format!(
-            "{app} is running, but master_ping.health is too old(32:TIMESTAMP_OLD). Maybe process hangs? master:{m}"
+            "{app} is running, but master_ping.health is too old(32:TIMESTAMP_OLD). Maybe process hangs?{}",
+            master.map(|m| format!(" master:{m}")).unwrap_or_default()
         ),
-        Status::FailoverRunning => {
-            format!("{app} master is down and failover is running(50:FAILOVER_RUNNING). master:{m}")
-        }
-        Status::FailoverError => {
-            format!(
-                "{app} master is down and failover was not successful(51:FAILOVER_ERROR). master:{m}"
-            )
-        }
+        Status::FailoverRunning => format!(
+            "{app} master is down and failover is running(50:FAILOVER_RUNNING). master:{m}{check_log}"
+        ),
+        Status::FailoverError => format!(
+            "{app} master is down and failover was not successful(51:FAILOVER_ERROR). master:{m}{check_log}"
+        ),
     }
 }
 
-/// Read the status file and decide, as masterha_check_status does.
-pub fn check(workdir: &Path, app: &str, ping_limit: Duration, now: SystemTime) -> Report {
+/// Read the status file and decide, as masterha_check_status does. `log` is the manager's
+/// log for `Check LOG for details.` (manager_log, or --manager_log).
+pub fn check(
+    workdir: &Path,
+    app: &str,
+    log: Option<&Path>,
+    ping_limit: Duration,
+    now: SystemTime,
+) -> Report {
     let path = status_path(workdir, app);
     let line = std::fs::read_to_string(&path)
         .ok()
         .and_then(|t| StatusLine::parse(&t));
     let last_failover = line.as_ref().and_then(|l| l.last_failover);
     let report = |status: Status, pid, master: Option<String>, children: Vec<u32>, stale| {
-        let mut message = message(app, status, pid, master.as_deref(), &children);
+        let mut message = message(app, status, pid, master.as_deref(), &children, log);
         // MHA's line stays first and unchanged; a failover that was not complete adds one.
         if let Some(l) = last_failover.filter(|l| l.result != FailoverResult::Complete) {
             message.push_str(&format!(
@@ -504,12 +517,24 @@ pub fn check(workdir: &Path, app: &str, ping_limit: Duration, now: SystemTime) -
         .ok()
         .and_then(|m| now.duration_since(m).ok())
         .unwrap_or_default();
-    let status = if line.status == Status::PingOk && age > ping_limit {
-        Status::TimestampOld
-    } else {
-        line.status
-    };
-    report(status, Some(line.pid), line.master, vec![], false)
+    if line.status == Status::PingOk && age > ping_limit {
+        // MHA prints how far behind the file is before the status line.
+        let mut r = report(
+            Status::TimestampOld,
+            Some(line.pid),
+            line.master,
+            vec![],
+            false,
+        );
+        r.message = format!(
+            "{} behinds {} seconds!\n{}",
+            path.display(),
+            age.as_secs(),
+            r.message
+        );
+        return r;
+    }
+    report(line.status, Some(line.pid), line.master, vec![], false)
 }
 
 #[cfg(test)]
@@ -561,6 +586,7 @@ mod tests {
             let r = check(
                 dir.path(),
                 "app1",
+                None,
                 Duration::from_secs(10),
                 SystemTime::now(),
             );
@@ -584,14 +610,23 @@ mod tests {
         )
         .unwrap();
         let later = SystemTime::now() + Duration::from_secs(60);
-        let r = check(dir.path(), "app1", Duration::from_secs(10), later);
+        let r = check(dir.path(), "app1", None, Duration::from_secs(10), later);
+        let (behinds, line) = r.message.split_once('\n').unwrap();
         assert_eq!(
-            r.message,
+            line,
             "app1 is running, but master_ping.health is too old(32:TIMESTAMP_OLD). Maybe process hangs? master:h1"
         );
+        let path = status_path(dir.path(), "app1");
+        let secs: u64 = behinds
+            .strip_prefix(&format!("{} behinds ", path.display()))
+            .and_then(|r| r.strip_suffix(" seconds!"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{behinds}"));
+        assert!((59..=61).contains(&secs), "{behinds}");
         let r = check(
             dir.path(),
             "app1",
+            None,
             Duration::from_secs(10),
             SystemTime::now(),
         );
@@ -608,6 +643,7 @@ mod tests {
         let r = check(
             dir.path(),
             "app1",
+            None,
             Duration::from_secs(10),
             SystemTime::now(),
         );
@@ -620,11 +656,84 @@ mod tests {
             check(
                 dir.path(),
                 "app1",
+                None,
                 Duration::from_secs(10),
                 SystemTime::now()
             )
             .status,
             Status::NotRunning
+        );
+    }
+
+    /// MHA's ManagerAdmin.pm texts, word for word, with and without a known manager log.
+    #[test]
+    fn check_status_texts_are_mhas() {
+        let log = Path::new("/var/log/masterha/app1/manager.log");
+        let check = "\nCheck /var/log/masterha/app1/manager.log for details.";
+        for (status, text, logged) in [
+            (
+                Status::PingOk,
+                "app1 (pid:7) is running(0:PING_OK), master:h1",
+                false,
+            ),
+            (Status::NotRunning, "app1 is stopped(2:NOT_RUNNING).", false),
+            (
+                Status::InitializingMonitor,
+                "app1 monitoring program is now on initialization phase(10:INITIALIZING_MONITOR). Wait for a while and try checking again.",
+                false,
+            ),
+            (
+                Status::PingFailing,
+                "app1 master maybe down(20:PING_FAILING). master:h1",
+                true,
+            ),
+            (
+                Status::PingFailed,
+                "app1 master maybe down(21:PING_FAILED). master:h1",
+                true,
+            ),
+            (
+                Status::RetryingMonitor,
+                "app1 monitoring waits for retrying to monitor master again(30:RETRYING_MONITOR). Wait for a while and try checking again.",
+                false,
+            ),
+            (
+                Status::ConfigError,
+                "app1 servers are not correctly configured(31:CONFIG_ERROR).",
+                true,
+            ),
+            (
+                Status::TimestampOld,
+                "app1 is running, but master_ping.health is too old(32:TIMESTAMP_OLD). Maybe process hangs? master:h1",
+                false,
+            ),
+            (
+                Status::FailoverRunning,
+                "app1 master is down and failover is running(50:FAILOVER_RUNNING). master:h1",
+                true,
+            ),
+            (
+                Status::FailoverError,
+                "app1 master is down and failover was not successful(51:FAILOVER_ERROR). master:h1",
+                true,
+            ),
+        ] {
+            assert_eq!(
+                message("app1", status, Some(7), Some("h1"), &[], None),
+                text
+            );
+            let with_log = message("app1", status, Some(7), Some("h1"), &[], Some(log));
+            let want = if logged {
+                format!("{text}{check}")
+            } else {
+                text.to_string()
+            };
+            assert_eq!(with_log, want, "{status:?}");
+        }
+        // TIMESTAMP_OLD without a master says nothing after "hangs?".
+        assert_eq!(
+            message("app1", Status::TimestampOld, Some(7), None, &[], None),
+            "app1 is running, but master_ping.health is too old(32:TIMESTAMP_OLD). Maybe process hangs?"
         );
     }
 
@@ -672,12 +781,16 @@ mod tests {
             let r = check(
                 dir.path(),
                 "app1",
+                None,
                 Duration::from_secs(10),
                 SystemTime::now(),
             );
             assert_eq!((r.status, r.code), (status, status.code()));
             let (first, second) = r.message.split_once('\n').unwrap();
-            assert_eq!(first, message("app1", status, Some(me), Some("h2"), &[]));
+            assert_eq!(
+                first,
+                message("app1", status, Some(me), Some("h2"), &[], None)
+            );
             assert!(second.contains(words), "{second}");
             assert!(second.contains("app1.failover.1700000000.json"), "{second}");
         }
@@ -690,6 +803,7 @@ mod tests {
         let r = check(
             dir.path(),
             "app1",
+            None,
             Duration::from_secs(10),
             SystemTime::now(),
         );

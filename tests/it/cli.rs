@@ -289,6 +289,7 @@ fn help_documents_every_subcommand_its_options_and_exit_codes() {
         "stop",
         "check_config",
         "sandbox",
+        "secondary_check",
     ];
     for sub in subs {
         let out = run_mha(&mha_bin(), &[sub, "--help"]);

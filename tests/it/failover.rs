@@ -480,6 +480,14 @@ async fn transient_statuses_and_a_stop_during_failover() {
         bed::wait_manager_status(&conf, 50, T, &m),
         "app1 master is down and failover is running(50:FAILOVER_RUNNING). master:127.0.0.1"
     );
+    // With the manager's log known (manager_log, here --manager_log), MHA points at it.
+    assert_eq!(
+        bed::check_status(&conf, &["--manager_log=/var/log/masterha/app1.log"]),
+        (
+            50,
+            "app1 master is down and failover is running(50:FAILOVER_RUNNING). master:127.0.0.1\nCheck /var/log/masterha/app1.log for details.".to_string()
+        )
+    );
     let out = bed::run_mha(&bed::mha_bin(), &["stop", "--conf", conf_s]);
     assert_eq!(
         (out.status.code(), bed::text(&out).0.trim()),
@@ -755,16 +763,20 @@ async fn a_binlog_server_supplies_what_no_replica_received() {
     }
 
     // binlog2 is now on the dead host (its sshd is down too).
-    let conf = with_binlog_servers(c.node("server1").sshd.port, &store);
-    // As MHA: a binlog server that does not answer refuses the failover before any change...
-    let (code, rec, text) = switch_dead_json(&conf, &c, &[]);
+    // As MHA: when no binlog server answers SSH, the failover is refused before any change.
+    let only_binlog2 = format!(
+        "{orig}\n[binlog2]\nhostname = \"127.0.0.1\"\nssh_port = {}\nmaster_binlog_dir = \"{}\"\n",
+        c.node("server1").sshd.port,
+        store.display()
+    );
+    std::fs::write(&app_conf, only_binlog2).unwrap();
+    let (code, rec, text) = switch_dead_json(&app_conf, &c, &["--ignore_binlog_server_error"]);
     assert_eq!(code, Some(1), "{text}");
     assert_eq!(rec["outcome"], "refused", "{text}");
     assert!(
-        rec["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("binlog server not reachable over SSH: binlog server binlog2(127.0.0.1)"),
+        rec["error"].as_str().unwrap().starts_with(
+            "no binlog server is reachable over SSH: binlog server binlog2(127.0.0.1)"
+        ),
         "{text}"
     );
     assert_eq!(
@@ -774,10 +786,30 @@ async fn a_binlog_server_supplies_what_no_replica_received() {
         Some("1"),
         "nothing changed"
     );
-    // ... unless told to go on without it.
+    // One answers SSH but holds nothing readable, the other is down: MHA's "All binlog servers
+    // failed!" stops the failover before promotion...
+    let conf = with_binlog_servers(c.node("server1").sshd.port, &store);
+    let text = std::fs::read_to_string(&conf).unwrap().replacen(
+        &format!("master_binlog_dir = \"{}\"", store.display()),
+        &format!("master_binlog_dir = \"{}\"", dir.join("empty").display()),
+        1,
+    );
+    std::fs::write(&conf, text).unwrap();
+    let (code, rec, text) = switch_dead_json(&conf, &c, &[]);
+    assert_eq!(code, Some(12), "{text}");
+    assert_eq!(rec["outcome"], "stopped_before_promotion", "{text}");
+    assert!(
+        rec["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("All binlog servers failed!"),
+        "{text}"
+    );
+    // ... and with both configured as they are, binlog2 (down) is left out: no flag needed.
     // What server1 wrote after binlog1's last event cannot be known: listed under NOT
     // recovered, so the exit code and the outcome say so.
-    let (code, rec, text) = switch_dead_json(&conf, &c, &["--ignore_binlog_server_error"]);
+    let conf = with_binlog_servers(c.node("server1").sshd.port, &store);
+    let (code, rec, text) = switch_dead_json(&conf, &c, &["--ignore_last_failover"]);
     assert_eq!(code, Some(11), "{text}");
     assert_eq!(rec["outcome"], "data_not_recovered", "{text}");
     let from_server = rec["recovered"].as_array().unwrap().iter().any(|r| {

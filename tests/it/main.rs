@@ -10,6 +10,7 @@ mod cli;
 mod conf_host;
 mod failover;
 mod manager;
+mod mha_compat;
 mod mha_hooks;
 mod netns;
 mod positions;

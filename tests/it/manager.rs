@@ -220,7 +220,10 @@ async fn no_false_death_busy_master_or_manager_only_failure() {
         m.output()
     );
     let s = bed::wait_status(&conf, 30, Duration::from_secs(5));
-    assert!(s.contains("(30:RETRYING_MONITOR)"), "{s}");
+    assert_eq!(
+        s,
+        "app1 monitoring waits for retrying to monitor master again(30:RETRYING_MONITOR). Wait for a while and try checking again."
+    );
     lock.exec("release the global read lock", "UNLOCK TABLES")
         .await
         .unwrap();
@@ -400,8 +403,14 @@ async fn one_manager_per_app_and_every_reachable_status() {
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let (code, out) = bed::check_status(&conf, &["--ping_limit=1"]);
     assert_eq!(code, 32, "{out}");
+    // MHA's `behinds` line, then its status line.
+    let (behinds, line) = out.split_once('\n').unwrap();
+    assert!(
+        behinds.contains("app1.master_status.health behinds ") && behinds.ends_with(" seconds!"),
+        "{out}"
+    );
     assert_eq!(
-        out,
+        line,
         "app1 is running, but master_ping.health is too old(32:TIMESTAMP_OLD). Maybe process hangs? master:127.0.0.1"
     );
     // kill -9: the status file stays behind; check_status sees the pid is gone.

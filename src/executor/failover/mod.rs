@@ -505,7 +505,9 @@ async fn finish<W: World>(run: &mut Run<'_, W>) {
             format!("{}\n", now_unix()),
         );
         let _ = std::fs::remove_file(error_marker(workdir, &config.app_name));
+        // As MHA: only after a failover that recovered every replica (not a partial one).
         if run.opts.remove_dead_master_conf
+            && run.rec.outcome != Outcome::Partial
             && let Some(dead) = &run.rec.dead_master_id
             && let Some(s) = config.server(dead)
         {

@@ -46,8 +46,10 @@ pub(super) async fn phase1<W: World>(run: &mut Run<'_, W>) -> PResult<Facts> {
     Ok(facts)
 }
 
-/// As MHA: every configured binlog server must answer SSH before anything is changed, unless
-/// --ignore_binlog_server_error (then the failover goes on without the ones that do not).
+/// As MHA (init_binlog_server): at least one configured binlog server must answer SSH before
+/// anything is changed; the ones that do not are left out with a warning.
+/// --ignore_binlog_server_error does not change this check (in MHA neither): it lets phase 3.2
+/// go on when every binlog server fails to give its copy.
 pub(super) async fn check_binlog_servers<W: World>(run: &mut Run<'_, W>) -> PResult<()> {
     if run.opts.skip_save_master_binlog || run.config.binlog_servers.is_empty() {
         return Ok(());
@@ -63,14 +65,9 @@ pub(super) async fn check_binlog_servers<W: World>(run: &mut Run<'_, W>) -> PRes
             _ => None,
         })
         .collect();
-    if failed.is_empty() {
-        return Ok(());
-    }
-    if run.opts.ignore_binlog_server_error {
+    if failed.len() < run.config.binlog_servers.len() {
         for f in &failed {
-            warn!(
-                "binlog server not reachable over SSH, ignored (--ignore_binlog_server_error): {f}"
-            );
+            warn!("binlog server not reachable over SSH, left out: {f}");
         }
         return Ok(());
     }
@@ -1002,6 +999,16 @@ async fn from_binlog_servers<W: World>(
         }
     }
     got.sort_by_key(|(k, _, _)| *k);
+    if got.is_empty() && !run.opts.ignore_binlog_server_error {
+        // MHA's "All binlog servers failed!": what only they hold is not given up silently.
+        return Err(FailoverError::BinlogNotSaved(format!(
+            "All binlog servers failed! ({}). Nothing was promoted; the replicas' IO threads are stopped. Fix them and fail over again with --ignore_last_failover, or fail over without what only they hold with --ignore_binlog_server_error.",
+            tries.failures.join("; ")
+        )));
+    }
+    if got.is_empty() {
+        warn!("All binlog servers failed; going on without them (--ignore_binlog_server_error)");
+    }
     let tails: Vec<(String, SavedTail)> = got.into_iter().map(|(_, l, t)| (l, t)).collect();
     let Some((best, disagree)) = most_complete(&tails) else {
         return Ok(None);

@@ -202,7 +202,7 @@ async fn secondary_check(config: &Config, master: &ServerConfig) -> SecondaryChe
             vec![]
         },
         hook: "secondary_check_script",
-        command: cmd.clone(),
+        command: hooks::resolve_own_tool(cmd, std::env::var_os("PATH").as_deref()),
         stdin_json: serde_json::json!({"master_host": master.hostname, "master_ip": master.ip, "master_port": master.port}),
         args,
         env: vec![],
@@ -210,6 +210,11 @@ async fn secondary_check(config: &Config, master: &ServerConfig) -> SecondaryChe
         secret_env: vec![("MHA_MASTER_PASSWORD".into(), master.password.clone())],
         timeout: config.app.hook_timeout,
     };
+    // MHA's line (HealthCheck.pm); passwords masked.
+    tracing::info!(
+        "Executing secondary network check script: {}",
+        call.command_line()
+    );
     match hooks::run(&call).await {
         Ok(o) if o.exit_code == Some(0) => SecondaryCheck::MasterDown,
         Ok(o) if o.exit_code == Some(3) => SecondaryCheck::MasterReachable {

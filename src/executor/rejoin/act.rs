@@ -142,6 +142,7 @@ pub(super) fn tell_manager(link: &ManagerLink, workdir: &Path, app: &str) -> Opt
             let r = crate::status::check(
                 workdir,
                 app,
+                None,
                 Duration::from_secs(3600),
                 std::time::SystemTime::now(),
             );

@@ -53,6 +53,8 @@ pub struct SwitchOptions {
     pub running_seconds_limit: u64,
     pub seconds_behind_master: u64,
     pub skip_lock_all_tables: bool,
+    /// MHA's --flush_tables: FLUSH NO_WRITE_TO_BINLOG TABLES on the old master before phase 2.
+    pub flush_tables: bool,
     pub dry_run: bool,
     pub workdir: PathBuf,
 }

@@ -63,6 +63,29 @@ async fn switch(fake: Fake, hook_fails: Option<&str>) -> (SwitchRecord, Vec<Stri
     (rec, fake.log())
 }
 
+/// A switch with MHA's --flush_tables=1, the flush failing with `fault` if given.
+async fn switch_flushing(fault: Option<Fault>) -> (SwitchRecord, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut fake = world(dir.path());
+    if let Some(f) = fault {
+        fake = fake.fail("db1: flush_tables", f);
+    }
+    let hook = fake.hook(None);
+    let config = crate::config::from_text(&CONF.replace("HOOK", &hook.display().to_string()));
+    let work = tempfile::tempdir().unwrap();
+    let opts = SwitchOptions {
+        new_master: Some(("db2".into(), None)),
+        running_updates_limit: 1,
+        running_seconds_limit: 1,
+        seconds_behind_master: 1,
+        flush_tables: true,
+        workdir: work.path().to_path_buf(),
+        ..Default::default()
+    };
+    let rec = switchover_in(fake.clone(), &config, &opts).await;
+    (rec, fake.log())
+}
+
 /// A switch from db1 to db2 where nothing fails.
 async fn clean_switch() -> (SwitchRecord, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
@@ -160,6 +183,21 @@ async fn the_new_master_takes_writes_only_after_it_caught_up_and_stopped_replica
     assert!(writable < at(&log, "hook: --command=start"), "{log:#?}");
     assert!(writable < at(&log, "db1: unlock_tables"), "{log:#?}");
     assert_eq!(first(&log, "db1: read_only=0"), None, "{log:#?}");
+}
+
+#[tokio::test]
+async fn flush_tables_comes_first_and_a_failing_flush_only_warns() {
+    let (rec, log) = switch_flushing(None).await;
+    assert_eq!(rec.outcome, SwitchOutcome::Success, "{log:#?}");
+    assert!(
+        at(&log, "db1: flush_tables") < at(&log, "hook: --command=stop"),
+        "{log:#?}"
+    );
+    let (rec, log) = switch_flushing(Some(Fault::Error)).await;
+    assert_eq!(rec.outcome, SwitchOutcome::Success, "{log:#?}");
+    // Without --flush_tables (the options' default), no flush.
+    let (_, log) = clean_switch().await;
+    assert!(!log.iter().any(|l| l == "db1: flush_tables"), "{log:#?}");
 }
 
 #[tokio::test]

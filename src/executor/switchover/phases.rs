@@ -92,6 +92,9 @@ pub(super) async fn reject_updates<W: World>(
     opts: &SwitchOptions,
     plan: &Plan,
 ) -> Result<Done<Blocked<W::Db>>, SwitchError> {
+    if opts.flush_tables {
+        flush_tables(w, opts, plan).await;
+    }
     online_change(config, opts, plan, "stop").await?;
     // From here writes are blocked on the old master; the clock runs.
     let since = Instant::now();
@@ -121,6 +124,30 @@ pub(super) async fn reject_updates<W: World>(
             })
         }
     }
+}
+
+/// MHA's FLUSH NO_WRITE_TO_BINLOG TABLES on the old master while it still takes writes
+/// (--flush_tables), on a session of its own (the stop hook may end sessions). It only makes
+/// the global read lock quicker to get, so a failure is a warning.
+async fn flush_tables<W: World>(w: &W, opts: &SwitchOptions, plan: &Plan) {
+    let wait = lock_wait_secs(opts, w.timeouts());
+    let name = plan.orig.display_name();
+    let mut db = match session(w, &plan.orig).await {
+        Ok(db) => db,
+        Err(e) => {
+            warn!("FLUSH NO_WRITE_TO_BINLOG TABLES skipped on {name}: {e}");
+            return;
+        }
+    };
+    let r = match db.lock_wait_timeout(wait).await {
+        Ok(()) => db.flush_tables(Duration::from_secs(wait)).await,
+        Err(e) => Err(e),
+    };
+    match r {
+        Ok(()) => info!("Executed FLUSH NO_WRITE_TO_BINLOG TABLES on {name}."),
+        Err(e) => warn!("FLUSH NO_WRITE_TO_BINLOG TABLES failed on {name}, going on: {e}"),
+    }
+    db.disconnect().await;
 }
 
 /// read_only=1, every client session ended, the global read lock (or a binlog that does not
