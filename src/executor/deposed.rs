@@ -28,6 +28,16 @@ use crate::sql::dialect::Dialect;
 use crate::sql::{self, DbError, Session};
 use crate::topology::{Flavour, ReplicaStatus};
 
+/// Where the watch of a deposed master stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkerState {
+    /// Watched: fenced whenever it answers again.
+    Watching,
+    /// It replicates from the current master again (`mha rejoin`, `auto_rejoin`).
+    Rejoined,
+}
+
 /// The marker file: what the watch of one deposed master knows. Written at failover time
 /// (`state = watching`, nothing seen yet) and at each return. The latest return's facts are
 /// at the top level; `returns` counts them.
@@ -39,8 +49,7 @@ pub struct DeposedMarker {
     pub hostname: String,
     pub ip: String,
     pub port: u16,
-    /// `watching`, or `rejoined` once it replicates from the current master again.
-    pub state: String,
+    pub state: MarkerState,
     /// When the failover that deposed it started.
     pub deposed_unix: u64,
     /// The master promoted in its place.
@@ -163,7 +172,7 @@ impl DeposedWatches {
             hostname: dead.hostname.clone(),
             ip: dead.ip.clone(),
             port: dead.port,
-            state: "watching".into(),
+            state: MarkerState::Watching,
             deposed_unix,
             new_master: new_master.to_string(),
             fencing: fencing_name(config.app.fencing).into(),
@@ -289,7 +298,7 @@ impl Watch {
                 Action::Stop(reason) => {
                     info!("No longer watching the deposed master {name}: {reason}");
                     if reason == StopReason::Rejoined {
-                        self.marker.state = "rejoined".into();
+                        self.marker.state = MarkerState::Rejoined;
                         update_marker(&self.path, &self.marker);
                     }
                     if let Some(r) = reply {

@@ -35,17 +35,42 @@ impl DiffFile {
     }
 }
 
+/// Why a server has no relay-log diff.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum NoDiff {
+    /// Where the relay logs are could not be read from the latest replica.
+    #[error("{0}")]
+    Location(String),
+    #[error("{what} over SSH: {error}")]
+    Ssh { what: String, error: String },
+    #[error("cannot list {dir} over SSH: {stderr}")]
+    List { dir: String, stderr: String },
+    #[error("cannot read {path} over SSH")]
+    Unreadable { path: String },
+    #[error("{path}: {arrived} of {size} bytes arrived")]
+    CutShort {
+        path: String,
+        arrived: usize,
+        size: usize,
+    },
+    #[error("no relay log {prefix}.NNNNNN in {dir}")]
+    NoRelayLog { prefix: String, dir: String },
+    /// The relay logs read do not hold the range (see `binlog::relay::RelayError`).
+    #[error("{0}")]
+    Relay(String),
+}
+
 /// The diffs cut in phase 3.4, per server (by index into the topology): the file, or why
 /// there is none (the relay logs could not be read, or do not reach back far enough).
 #[derive(Debug, Clone, Default)]
 pub(super) struct RelayDiffs {
     /// `relay logs of the latest replica H(IP:PORT)`.
     pub(super) source: String,
-    pub(super) per: Vec<(usize, Result<DiffFile, String>)>,
+    pub(super) per: Vec<(usize, Result<DiffFile, NoDiff>)>,
 }
 
 impl RelayDiffs {
-    pub(super) fn of(&self, idx: usize) -> Option<&Result<DiffFile, String>> {
+    pub(super) fn of(&self, idx: usize) -> Option<&Result<DiffFile, NoDiff>> {
         self.per.iter().find(|(i, _)| *i == idx).map(|(_, d)| d)
     }
 }
@@ -78,9 +103,10 @@ async fn read_relay_logs<W: World>(
     status: &ReplicaStatus,
     need_from: &BinlogPos,
     up_to: &BinlogPos,
-) -> Result<Read, String> {
-    let mut db = session(w, latest).await.map_err(|e| e.to_string())?;
-    let (basename, datadir) = db.relay_log_location().await.map_err(|e| e.to_string())?;
+) -> Result<Read, NoDiff> {
+    let location = |e: &dyn std::fmt::Display| NoDiff::Location(e.to_string());
+    let mut db = session(w, latest).await.map_err(|e| location(&e))?;
+    let (basename, datadir) = db.relay_log_location().await.map_err(|e| location(&e))?;
     db.disconnect().await;
     let (dir, prefix) = relay_dir(&basename, &datadir, &status.relay_log_file);
     if let Some(read) = read_tail(w, latest, status, &dir, need_from, up_to).await {
@@ -92,12 +118,15 @@ async fn read_relay_logs<W: World>(
     let out = w
         .ssh_exec(&latest.ssh, &format!("ls -1 {dir_q}"), timeout)
         .await
-        .map_err(|e| format!("listing {dir} over SSH: {e}"))?;
+        .map_err(|e| NoDiff::Ssh {
+            what: format!("listing {dir}"),
+            error: e.to_string(),
+        })?;
     if !out.success() {
-        return Err(format!(
-            "cannot list {dir} over SSH: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        return Err(NoDiff::List {
+            dir,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     let names = relay_files(&String::from_utf8_lossy(&out.stdout), &prefix);
     let mut read: Vec<(String, Vec<u8>)> = Vec::new();
@@ -110,7 +139,10 @@ async fn read_relay_logs<W: World>(
                 timeout,
             )
             .await
-            .map_err(|e| format!("reading {dir}/{name} over SSH: {e}"))?;
+            .map_err(|e| NoDiff::Ssh {
+                what: format!("reading {dir}/{name}"),
+                error: e.to_string(),
+            })?;
         read.insert(0, (name.clone(), sized(&got.stdout, &dir, name)?));
         let files: Vec<RelayFile<'_>> = read
             .iter()
@@ -122,7 +154,7 @@ async fn read_relay_logs<W: World>(
         }
     }
     if read.is_empty() {
-        return Err(format!("no relay log {prefix}.NNNNNN in {dir}"));
+        return Err(NoDiff::NoRelayLog { prefix, dir });
     }
     Ok((read, None))
 }
@@ -167,18 +199,20 @@ async fn read_tail<W: World>(
 }
 
 /// `wc -c` then the bytes: the bytes, if all arrived.
-fn sized(got: &[u8], dir: &str, name: &str) -> Result<Vec<u8>, String> {
+fn sized(got: &[u8], dir: &str, name: &str) -> Result<Vec<u8>, NoDiff> {
+    let path = format!("{dir}/{name}");
     let nl = got.iter().position(|b| *b == b'\n').unwrap_or(got.len());
     let size: usize = String::from_utf8_lossy(&got[..nl])
         .trim()
         .parse()
-        .map_err(|_| format!("cannot read {dir}/{name} over SSH"))?;
+        .map_err(|_| NoDiff::Unreadable { path: path.clone() })?;
     let bytes = got.get(nl + 1..).unwrap_or_default();
     if bytes.len() != size {
-        return Err(format!(
-            "{dir}/{name}: {} of {size} bytes arrived",
-            bytes.len()
-        ));
+        return Err(NoDiff::CutShort {
+            path,
+            arrived: bytes.len(),
+            size,
+        });
     }
     Ok(bytes.to_vec())
 }
@@ -247,7 +281,7 @@ pub(super) async fn cut_relay_diffs<W: World>(
             }
             Err(e) => {
                 warn!("{}: no relay-log diff from {source}: {e}", s.display_name());
-                diffs.per.push((*i, Err(e.to_string())));
+                diffs.per.push((*i, Err(NoDiff::Relay(e.to_string()))));
                 continue;
             }
         };
@@ -364,7 +398,7 @@ pub(super) async fn replay_on_new_master<W: World>(
 /// saved tail applied, its `gtid_slave_pos` made to cover them, then it replicates from the
 /// new master's binlog coordinates (where the new master stood once it had applied the same).
 pub(super) struct Replay {
-    pub(super) diff: Option<Result<DiffFile, String>>,
+    pub(super) diff: Option<Result<DiffFile, NoDiff>>,
     pub(super) source: String,
     pub(super) tail: Vec<PathBuf>,
     pub(super) tail_gtids: Vec<String>,
@@ -389,7 +423,7 @@ pub(super) async fn replay_on_replica(
                 s.display_name(),
                 ReplicaProblem::NoRelayDiff {
                     relay_logs: job.source,
-                    why,
+                    why: why.to_string(),
                 },
             ));
         }

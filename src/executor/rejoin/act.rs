@@ -125,7 +125,7 @@ pub(super) fn write_back(config: &Config, returning: &Returning) -> Result<Strin
 pub(super) fn mark_rejoined(workdir: &Path, app: &str, s: &ServerConfig) {
     let path = deposed::marker_path(workdir, app, s);
     if let Some(mut m) = deposed::read_marker(&path) {
-        m.state = "rejoined".into();
+        m.state = crate::executor::deposed::MarkerState::Rejoined;
         let _ = deposed::write_marker(&path, &m);
     }
 }

@@ -135,7 +135,7 @@ async fn flush_tables<W: World>(w: &W, opts: &SwitchOptions, plan: &Plan) {
     let mut db = match session(w, &plan.orig).await {
         Ok(db) => db,
         Err(e) => {
-            warn!("FLUSH NO_WRITE_TO_BINLOG TABLES skipped on {name}: {e}");
+            warn!("Flushing tables (--flush_tables) skipped on {name}: {e}");
             return;
         }
     };
@@ -145,7 +145,7 @@ async fn flush_tables<W: World>(w: &W, opts: &SwitchOptions, plan: &Plan) {
     };
     match r {
         Ok(()) => info!("Executed FLUSH NO_WRITE_TO_BINLOG TABLES on {name}."),
-        Err(e) => warn!("FLUSH NO_WRITE_TO_BINLOG TABLES failed on {name}, going on: {e}"),
+        Err(e) => warn!("Flushing tables (--flush_tables) failed on {name}, going on: {e}"),
     }
     db.disconnect().await;
 }
