@@ -430,6 +430,11 @@ pub struct SandboxUpArgs {
     /// server's own, half of slave_net_timeout (the sandbox sets 10 s, so 5 s).
     #[arg(long, value_name = "SECONDS", value_parser = heartbeat_secs)]
     pub heartbeat: Option<f64>,
+    /// Semi-synchronous replication (MariaDB's built-in): the master side on the master
+    /// (wait point AFTER_SYNC, rpl_semi_sync_master_timeout 60 s), the replica side on every
+    /// replica.
+    #[arg(long = "semi-sync", alias = "semi_sync")]
+    pub semi_sync: bool,
 }
 
 /// MASTER_HEARTBEAT_PERIOD takes 0 (off) to 4294967 seconds, with millisecond resolution.

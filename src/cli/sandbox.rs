@@ -22,6 +22,7 @@ pub async fn run(action: SandboxAction) -> anyhow::Result<Exit> {
                 basedir: a.basedir,
                 hosts: vec![],
                 heartbeat: a.heartbeat,
+                semi_sync: a.semi_sync,
             };
             let state = sandbox::up(&opts).await?;
             let report = sandbox::status(&state.dir).await?;

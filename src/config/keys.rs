@@ -126,6 +126,7 @@ const fn bin(mut d: KeyDef) -> KeyDef {
 
 pub const PING_TYPES: &[&str] = &["SELECT", "CONNECT", "INSERT"];
 pub const FENCING: &[&str] = &["kill", "read_only", "none"];
+pub const SEMI_SYNC: &[&str] = &["auto", "on", "off"];
 pub const LOG_LEVELS: &[&str] = &["debug", "info", "warning", "error"];
 
 use Kind::*;
@@ -433,6 +434,13 @@ pub static KEYS: &[KeyDef] = &[
         Choice(FENCING),
         "kill",
         "What the failover does to a dead master whose host still answers SSH, before promotion: kill = kill -9 its mysqld and verify it is gone; read_only = only SET GLOBAL read_only=1 if it answers SQL; none = nothing (shutdown_script still runs).",
+    )),
+    ext(k(
+        "semi_sync",
+        App,
+        Choice(SEMI_SYNC),
+        "auto",
+        "Semi-synchronous replication after a failover or switchover: auto = keep what the cluster had (if it used semi-sync, the new master gets the master side with the old master's wait point and timeout, its replicas the replica side); on = the same even if it did not; off = never change a semi-sync setting.",
     )),
     k(
         "secondary_check_script",

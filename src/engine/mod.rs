@@ -9,6 +9,7 @@ pub mod elect;
 pub mod guard;
 pub mod plan;
 pub mod reason;
+pub mod semi_sync;
 
 #[cfg(test)]
 mod purity {

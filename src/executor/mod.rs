@@ -8,5 +8,6 @@ pub(crate) mod fake;
 pub mod monitor;
 pub mod observe;
 pub mod seams;
+pub mod semi_sync;
 pub mod switchover;
 pub mod watch;

@@ -63,7 +63,15 @@ pub struct UpOptions {
     /// a production replica usually has it: half of slave_net_timeout (the sandbox's my.cnf
     /// sets 10, so 5 s; 30 s on a server with no setting).
     pub heartbeat: Option<f64>,
+    /// MariaDB's built-in semi-synchronous replication in every my.cnf: the master side on
+    /// the master (AFTER_SYNC, [`SEMI_SYNC_TIMEOUT_MS`]), the replica side on the replicas.
+    pub semi_sync: bool,
 }
+
+/// The sandbox master's `rpl_semi_sync_master_timeout` with `--semi-sync`: a minute, far
+/// longer than any wait of a test (a failover or a switchover takes seconds), so that the
+/// master never falls back to asynchronous unless a test makes it (`SET GLOBAL` a short one).
+pub const SEMI_SYNC_TIMEOUT_MS: u64 = 60_000;
 
 /// A node placed in a network namespace with its own address, so a test can cut its
 /// network for real. The namespace must exist and reach the others (the caller builds it).
@@ -372,6 +380,7 @@ async fn build(
             port,
             state.mode,
             i > 0,
+            opts.semi_sync,
             sshd,
         )?;
         node.netns = hosts.get(i).map(|h| h.netns.clone());

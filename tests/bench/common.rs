@@ -34,6 +34,7 @@ pub async fn sandbox_up(
         basedir: None,
         hosts: vec![],
         heartbeat: None,
+        semi_sync: false,
     };
     let state = mha::sandbox::up(&opts).await.expect("sandbox up");
     (dir, state)

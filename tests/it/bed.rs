@@ -50,6 +50,24 @@ impl Cluster {
 
     /// A cluster whose nodes live in the given network namespaces.
     pub async fn start_on(replicas: u8, mode: Mode, hosts: Vec<mha::sandbox::NodeHost>) -> Cluster {
+        Cluster::start_with(replicas, mode, hosts, false).await
+    }
+
+    /// `sandbox up --semi-sync`: the master side on server1, the replica side on the others.
+    pub async fn start_semi_sync(
+        replicas: u8,
+        mode: Mode,
+        hosts: Vec<mha::sandbox::NodeHost>,
+    ) -> Cluster {
+        Cluster::start_with(replicas, mode, hosts, true).await
+    }
+
+    async fn start_with(
+        replicas: u8,
+        mode: Mode,
+        hosts: Vec<mha::sandbox::NodeHost>,
+        semi_sync: bool,
+    ) -> Cluster {
         let ports = port_block();
         let dir = tempfile::Builder::new()
             .prefix("mha-it-")
@@ -63,6 +81,7 @@ impl Cluster {
             basedir: None,
             hosts,
             heartbeat: None,
+            semi_sync,
         };
         let state = match sandbox::up(&opts).await {
             Ok(s) => s,

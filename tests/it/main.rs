@@ -14,4 +14,5 @@ mod mha_hooks;
 mod netns;
 mod proxy;
 mod sandbox;
+mod semi_sync;
 mod switchover;

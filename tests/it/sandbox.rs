@@ -54,6 +54,7 @@ async fn gtid_sandbox_replicates_and_survives_every_fault() {
         basedir: None,
         hosts: vec![],
         heartbeat: None,
+        semi_sync: false,
     })
     .await;
     assert!(
