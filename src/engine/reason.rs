@@ -111,6 +111,10 @@ pub enum Problem {
     },
     SemiSyncMasterSideOnReplica,
     SemiSyncReplicaNotRegistered,
+    SemiSyncTimeoutShort {
+        timeout_ms: u64,
+        window: f64,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -228,6 +232,11 @@ impl std::fmt::Display for Problem {
             ),
             SemiSyncMasterSideOnReplica => f.write_str(
                 "semi-sync master side is ON on a replica: MariaDB makes its SQL thread wait rpl_semi_sync_master_timeout for an acknowledgement of a replicated commit, then falls back; set rpl_semi_sync_master_enabled = OFF on replicas (mha turns it on when it promotes one)",
+            ),
+            SemiSyncTimeoutShort { timeout_ms, window } => write!(
+                f,
+                "rpl_semi_sync_master_timeout ({}) is not longer than the manager's detection window ({window} s, ping_interval × ping_failures): a master cut off the network may fall back to asynchronous before it is declared dead, so a failover cannot state that semi-sync kept every acknowledged commit; a longer timeout keeps that guarantee",
+                crate::topology::millis(*timeout_ms)
             ),
             SemiSyncReplicaNotRegistered => f.write_str(
                 "semi-sync replica side is ON but its IO thread connected before that (Rpl_semi_sync_slave_status=OFF): it does not acknowledge until the IO thread reconnects (STOP SLAVE IO_THREAD; START SLAVE IO_THREAD)",

@@ -24,8 +24,9 @@ use crate::topology::{MasterSettings, Observed, SemiSync, Topology, WaitPoint, m
 // ------------------------------------------------------------------------------------------
 // check_repl
 
-/// What is wrong with semi-sync in this topology (`master`: the master's index).
-pub fn findings(topo: &Topology, master: Option<usize>) -> Vec<Finding> {
+/// What is wrong with semi-sync in this topology (`master`: the master's index;
+/// `detection_window`: ping_interval × ping_failures, in seconds).
+pub fn findings(topo: &Topology, master: Option<usize>, detection_window: f64) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut add = |sev, o: &Observed, p| out.push(Finding::new(sev, Some(o.name()), p));
     let m = master.map(|i| &topo.servers[i]);
@@ -81,6 +82,18 @@ pub fn findings(topo: &Topology, master: Option<usize>) -> Vec<Finding> {
     }
     if ms.wait_point == Some(WaitPoint::AfterCommit) {
         add(Severity::Info, m, Problem::SemiSyncAfterCommit);
+    }
+    if let Some(t) = ms.timeout_ms
+        && (t as f64) / 1000.0 <= detection_window
+    {
+        add(
+            Severity::Info,
+            m,
+            Problem::SemiSyncTimeoutShort {
+                timeout_ms: t,
+                window: detection_window,
+            },
+        );
     }
     for (o, semi, io_running) in &replicas {
         if semi.slave_enabled && !semi.slave_active && *io_running {
@@ -666,7 +679,7 @@ mod tests {
             ..SemiSync::default()
         };
         let problems = |t: &Topology| -> Vec<(String, String)> {
-            findings(t, Some(0))
+            findings(t, Some(0), 4.0)
                 .into_iter()
                 .map(|f| {
                     let p = serde_json::to_value(&f.problem).unwrap()["problem"]
@@ -683,6 +696,12 @@ mod tests {
             acking.clone(),
         );
         assert!(problems(&healthy).is_empty());
+        let mut short = master(true, true, WaitPoint::AfterSync, 2);
+        short.timeout_ms = Some(3000);
+        assert_eq!(
+            problems(&topo(short, acking.clone(), acking.clone())),
+            [("db1(db1:3306)".into(), "semi_sync_timeout_short".into())]
+        );
         let off = SemiSync::default();
         assert!(problems(&topo(off.clone(), off.clone(), off.clone())).is_empty());
         let fell = topo(

@@ -199,6 +199,8 @@ async fn a_fallback_to_asynchronous_is_reported_and_logged_once_each_way() {
     for r in ["server2", "server3"] {
         c.exec(r, "START SLAVE IO_THREAD").await;
     }
+    c.exec("server1", "SET GLOBAL rpl_semi_sync_master_timeout = 60000")
+        .await;
     let back = "semi-sync is active again";
     assert!(m.wait_for(back, T), "{}", m.output());
     // A few more looks: each line stands once.

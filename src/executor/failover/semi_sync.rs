@@ -92,3 +92,90 @@ pub(super) async fn settle<W: World>(
         notes,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::fake::{Fake, Server, at, first};
+    use crate::topology::{SemiSync, testing};
+
+    /// db1 (dead), db2 and db3 its replicas with the replica side on.
+    const CONF: &str = "\
+[server default]
+user=mha
+password=secret
+repl_user=repl
+repl_password=replsecret
+ssh_user=root
+master_binlog_dir=/var/lib/mysql
+semi_sync=SETTING
+
+[server1]
+hostname=db1
+
+[server2]
+hostname=db2
+candidate_master=1
+
+[server3]
+hostname=db3
+";
+
+    fn replica(read_pos: u64, gtid: &str) -> Server {
+        let mut s = Server::replica(gtid, testing::status_row("db1", read_pos, gtid, 0));
+        s.state.semi_sync = Some(SemiSync {
+            slave_enabled: true,
+            slave_active: true,
+            ..SemiSync::default()
+        });
+        s
+    }
+
+    async fn run(setting: &str) -> (FailoverRecord, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::new(dir.path())
+            .server("db2", replica(1200, "0-1-12"))
+            .server("db3", replica(1200, "0-1-12"));
+        let config = crate::config::from_text(&CONF.replace("SETTING", setting));
+        let opts = FailoverOptions {
+            workdir: dir.path().join("work"),
+            ..Default::default()
+        };
+        let rec = failover_in(fake.clone(), &config, &opts).await;
+        (rec, fake.log())
+    }
+
+    #[tokio::test]
+    async fn the_master_side_is_on_before_the_new_master_takes_writes() {
+        let (rec, log) = run("auto").await;
+        assert_eq!(rec.new_master.as_deref(), Some("db2(db2:3306)"), "{log:#?}");
+        assert!(
+            at(&log, "db2: semi_sync_master=1") < at(&log, "db2: read_only=0"),
+            "{log:#?}"
+        );
+        // db3 had the replica side and is registered: nothing to change on it.
+        assert_eq!(first(&log, "db3: semi_sync"), None, "{log:#?}");
+        assert!(
+            rec.phases.iter().any(|p| p.phase == "5.1"),
+            "{:?}",
+            rec.phases
+        );
+        let semi = rec.semi_sync.unwrap();
+        // No manager looked at db1: no guarantee, but semi-sync is kept.
+        assert!(!semi.guarantee.held());
+        assert!(semi.line.contains("was not seen"), "{}", semi.line);
+        assert!(semi.keep.replica_side);
+    }
+
+    #[tokio::test]
+    async fn semi_sync_off_changes_nothing() {
+        let (rec, log) = run("off").await;
+        assert_eq!(rec.new_master.as_deref(), Some("db2(db2:3306)"), "{log:#?}");
+        assert!(!log.iter().any(|l| l.contains("semi_sync")), "{log:#?}");
+        assert!(
+            !rec.phases.iter().any(|p| p.phase == "5.1"),
+            "{:?}",
+            rec.phases
+        );
+    }
+}

@@ -528,15 +528,6 @@ pub(super) async fn rollback<W: World>(
     let mut ok = true;
     // A new master that was sent read_only=0 must not take writes, whatever the answer was
     // (one that never was is still read-only: it was a replica).
-    if fence_new_master && plan.semi_sync.master_side.is_some() && !plan.new_had_master_side {
-        // As a replica again, a master side left on would hold its SQL thread.
-        if let Err(e) = semi_sync_off(w, &plan.new).await {
-            notes.push(format!(
-                "rollback: {}: semi-sync master side could not be turned off again: {e}",
-                plan.new.display_name()
-            ));
-        }
-    }
     if fence_new_master && let Err(e) = make_read_only(w, &plan.new).await {
         let note = format!(
             "rollback: {} could not be made read-only: {e}",
@@ -545,6 +536,16 @@ pub(super) async fn rollback<W: World>(
         error!("{note}");
         notes.push(note);
         ok = false;
+    }
+    // Sent just before read_only=0 (see `promote`).
+    if fence_new_master && plan.semi_sync.master_side.is_some() && !plan.new_had_master_side {
+        // As a replica again, a master side left on would hold its SQL thread.
+        if let Err(e) = semi_sync_off(w, &plan.new).await {
+            notes.push(format!(
+                "rollback: {}: semi-sync master side could not be turned off again: {e}",
+                plan.new.display_name()
+            ));
+        }
     }
     let new_master = sw.new_master_caught_up.then_some(&plan.new);
     for s in sw.touched.iter().chain(new_master) {
