@@ -285,7 +285,7 @@ impl std::fmt::Display for Guarantee {
                 timeout_ms,
             } => write!(
                 f,
-                "guaranteed: every commit {master} acknowledged was on a surviving replica when it died (AFTER_SYNC, active, acknowledged by {} as seen {before_death:.1} s before the death was declared, within rpl_semi_sync_master_timeout {})",
+                "guaranteed: every commit {master} acknowledged was on a surviving replica when it died, so nothing listed as NOT recovered was acknowledged to a client (AFTER_SYNC, active, acknowledged by {} as seen {before_death:.1} s before the death was declared, within rpl_semi_sync_master_timeout {})",
                 acknowledgers.join(", "),
                 millis(*timeout_ms)
             ),
@@ -435,10 +435,8 @@ impl std::fmt::Display for Keep {
             Used::Master => "the master had the master side".to_string(),
         };
         match (self.setting, self.enables()) {
-            (SemiSyncSetting::Off, _) => {
-                f.write_str("semi_sync = off: no semi-sync setting is changed")
-            }
-            (_, false) => write!(f, "semi-sync is not turned on ({why}; semi_sync = auto)"),
+            (SemiSyncSetting::Off, _) => f.write_str("not changed (semi_sync = off)"),
+            (_, false) => write!(f, "not turned on ({why}; semi_sync = auto)"),
             (s, true) => {
                 let mut settings = Vec::new();
                 if let Some(m) = &self.master_side {
@@ -451,7 +449,7 @@ impl std::fmt::Display for Keep {
                 }
                 write!(
                     f,
-                    "semi-sync kept: the master side on the new master{}, the replica side on its replicas (semi_sync = {}; {why})",
+                    "kept: the master side on the new master{}, the replica side on its replicas (semi_sync = {}; {why})",
                     if settings.is_empty() {
                         String::new()
                     } else {
@@ -633,22 +631,19 @@ mod tests {
         assert!(k.replica_side);
         assert_eq!(
             k.to_string(),
-            "semi-sync kept: the master side on the new master (AFTER_SYNC, timeout 10 s), the replica side on its replicas (semi_sync = auto; the master had the master side)"
+            "kept: the master side on the new master (AFTER_SYNC, timeout 10 s), the replica side on its replicas (semi_sync = auto; the master had the master side)"
         );
         let k = keep(SemiSyncSetting::Auto, Used::No, None);
         assert!(!k.enables());
         assert_eq!(
             k.to_string(),
-            "semi-sync is not turned on (the cluster did not use it; semi_sync = auto)"
+            "not turned on (the cluster did not use it; semi_sync = auto)"
         );
         let k = keep(SemiSyncSetting::On, Used::No, None);
         assert_eq!(k.master_side, Some(MasterSettings::default()));
         let k = keep(SemiSyncSetting::Off, Used::Master, Some(settings));
         assert!(!k.enables());
-        assert_eq!(
-            k.to_string(),
-            "semi_sync = off: no semi-sync setting is changed"
-        );
+        assert_eq!(k.to_string(), "not changed (semi_sync = off)");
     }
 
     fn with(state: &mut crate::topology::ServerState, s: SemiSync) {

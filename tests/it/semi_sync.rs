@@ -82,6 +82,12 @@ async fn a_cut_semi_sync_master_loses_no_acknowledged_write() {
     );
     let acked = w.stop().await;
     let out = m.output();
+    for line in out
+        .lines()
+        .filter(|l| l.contains("emi-sync") || l.contains("Phase 5"))
+    {
+        eprintln!("{line}");
+    }
     assert!(out.contains("SSH is NOT reachable"), "{out}");
     assert!(
         out.contains("Semi-sync: guaranteed: every commit 198.18.0.11(198.18.0.11:")
@@ -175,6 +181,7 @@ async fn a_fallback_to_asynchronous_is_reported_and_logged_once_each_way() {
     c.exec("server1", "INSERT INTO mha_it.acked VALUES (1)")
         .await;
     let (code, text, json) = check_repl(&c);
+    eprintln!("{text}");
     assert_ne!(code, 0, "the IO threads are stopped: {text}");
     assert!(
         text.contains(
@@ -203,6 +210,9 @@ async fn a_fallback_to_asynchronous_is_reported_and_logged_once_each_way() {
         .await;
     let back = "semi-sync is active again";
     assert!(m.wait_for(back, T), "{}", m.output());
+    for line in m.output().lines().filter(|l| l.contains("emi-sync")) {
+        eprintln!("{line}");
+    }
     // A few more looks: each line stands once.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let out = m.output();
@@ -295,14 +305,15 @@ async fn without_semi_sync_the_report_gives_no_guarantee_and_turns_nothing_on() 
         m.output()
     );
     let out = m.output();
+    for line in out.lines().filter(|l| l.contains("emi-sync")) {
+        eprintln!("{line}");
+    }
     assert!(
         out.contains("Semi-sync: no guarantee: the master did not use semi-sync (rpl_semi_sync_master_enabled=OFF)"),
         "{out}"
     );
     assert!(
-        out.contains(
-            "Semi-sync: semi-sync is not turned on (the cluster did not use it; semi_sync = auto)"
-        ),
+        out.contains("Semi-sync: not turned on (the cluster did not use it; semi_sync = auto)"),
         "{out}"
     );
     assert!(!out.contains("Phase 5.1"), "{out}");

@@ -84,7 +84,7 @@ pub(super) async fn check(
         if gtid { "GTID" } else { "file/position" }
     ));
     let semi_sync = keep_semi_sync(config, &topo, m);
-    checks.push(semi_sync.to_string());
+    checks.push(format!("semi-sync: {semi_sync}"));
     let new_had_master_side = topo
         .servers
         .iter()
