@@ -403,21 +403,32 @@ pub struct Keep {
     /// The replica side on every replica of the new master (and on an old master that
     /// becomes one), the master side off on such an old master.
     pub replica_side: bool,
+    /// Semi-sync was wanted but the new master has no replica left to acknowledge: its master
+    /// side would make the first commit wait the whole timeout, then fall back.
+    pub lone: bool,
 }
 
 /// What `semi_sync` asks for, given what the cluster had. `old_master`: the old master's
-/// settings when known (copied, so that a wait point or a timeout chosen by the DBA stays).
-pub fn keep(setting: SemiSyncSetting, used: Used, old_master: Option<MasterSettings>) -> Keep {
+/// settings when known (copied, so that a wait point or a timeout chosen by the DBA stays);
+/// `replicas_left`: how many servers will replicate from the new master.
+pub fn keep(
+    setting: SemiSyncSetting,
+    used: Used,
+    old_master: Option<MasterSettings>,
+    replicas_left: usize,
+) -> Keep {
     let on = match setting {
         SemiSyncSetting::Off => false,
         SemiSyncSetting::On => true,
         SemiSyncSetting::Auto => used != Used::No,
     };
+    let lone = on && replicas_left == 0;
     Keep {
         setting,
         used,
-        master_side: on.then(|| old_master.unwrap_or_default()),
-        replica_side: on,
+        master_side: (on && !lone).then(|| old_master.unwrap_or_default()),
+        replica_side: on && !lone,
+        lone,
     }
 }
 
@@ -436,6 +447,10 @@ impl std::fmt::Display for Keep {
         };
         match (self.setting, self.enables()) {
             (SemiSyncSetting::Off, _) => f.write_str("not changed (semi_sync = off)"),
+            _ if self.lone => write!(
+                f,
+                "not turned on: the new master has no replica left to acknowledge, and its master side would make the first commit wait rpl_semi_sync_master_timeout, then fall back ({why})"
+            ),
             (_, false) => write!(f, "not turned on ({why}; semi_sync = auto)"),
             (s, true) => {
                 let mut settings = Vec::new();
@@ -626,22 +641,34 @@ mod tests {
         assert_eq!(used(Some(&none), &[("db2".into(), None)]), Used::No);
 
         let settings = m_on.master_settings();
-        let k = keep(SemiSyncSetting::Auto, Used::Master, Some(settings.clone()));
+        let k = keep(
+            SemiSyncSetting::Auto,
+            Used::Master,
+            Some(settings.clone()),
+            2,
+        );
         assert_eq!(k.master_side, Some(settings.clone()));
         assert!(k.replica_side);
         assert_eq!(
             k.to_string(),
             "kept: the master side on the new master (AFTER_SYNC, timeout 10 s), the replica side on its replicas (semi_sync = auto; the master had the master side)"
         );
-        let k = keep(SemiSyncSetting::Auto, Used::No, None);
+        let k = keep(SemiSyncSetting::Auto, Used::No, None, 2);
         assert!(!k.enables());
         assert_eq!(
             k.to_string(),
             "not turned on (the cluster did not use it; semi_sync = auto)"
         );
-        let k = keep(SemiSyncSetting::On, Used::No, None);
+        let k = keep(SemiSyncSetting::On, Used::No, None, 1);
         assert_eq!(k.master_side, Some(MasterSettings::default()));
-        let k = keep(SemiSyncSetting::Off, Used::Master, Some(settings));
+        // Nobody left to acknowledge: nothing is turned on, and the line says why.
+        let k = keep(SemiSyncSetting::On, Used::Master, Some(settings.clone()), 0);
+        assert!(!k.enables() && k.lone);
+        assert!(
+            k.to_string()
+                .starts_with("not turned on: the new master has no replica left")
+        );
+        let k = keep(SemiSyncSetting::Off, Used::Master, Some(settings), 2);
         assert!(!k.enables());
         assert_eq!(k.to_string(), "not changed (semi_sync = off)");
     }

@@ -48,7 +48,9 @@ pub(super) fn assess(
     let old_settings = master
         .filter(|m| m.master_enabled)
         .map(|m| m.master_settings());
-    let keep = rule::keep(config.app.semi_sync, used, old_settings);
+    // Every replica taking part but the new master (one of them) will follow it.
+    let replicas_left = facts.replicas.len().saturating_sub(1);
+    let keep = rule::keep(config.app.semi_sync, used, old_settings, replicas_left);
     let line = format!("Semi-sync: {guarantee}");
     info!("{line}");
     info!("Semi-sync: {keep}");

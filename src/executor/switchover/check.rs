@@ -83,7 +83,8 @@ pub(super) async fn check(
         "replication mode: {}",
         if gtid { "GTID" } else { "file/position" }
     ));
-    let semi_sync = keep_semi_sync(config, &topo, m);
+    let replicas_left = others.len() + usize::from(opts.orig_master_is_new_slave);
+    let semi_sync = keep_semi_sync(config, &topo, m, replicas_left);
     checks.push(format!("semi-sync: {semi_sync}"));
     let new_had_master_side = topo
         .servers
@@ -109,7 +110,7 @@ pub(super) async fn check(
 
 /// What semi-sync the new topology gets: the old master answers, so its own settings say
 /// whether the cluster used it, with its replicas' replica side.
-fn keep_semi_sync(config: &Config, topo: &Topology, m: usize) -> Keep {
+fn keep_semi_sync(config: &Config, topo: &Topology, m: usize, replicas_left: usize) -> Keep {
     let master = topo.servers[m].alive().and_then(|s| s.semi_sync.as_ref());
     let replicas: Vec<(String, Option<&SemiSync>)> = topo
         .servers
@@ -122,7 +123,7 @@ fn keep_semi_sync(config: &Config, topo: &Topology, m: usize) -> Keep {
     let settings = master
         .filter(|s| s.master_enabled)
         .map(SemiSync::master_settings);
-    semi_sync::keep(config.app.semi_sync, used, settings)
+    semi_sync::keep(config.app.semi_sync, used, settings, replicas_left)
 }
 
 /// Every server answers and runs MariaDB, and one of them is the master.
