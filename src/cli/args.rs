@@ -626,6 +626,11 @@ pub struct SandboxUpArgs {
     /// positions (see docs/failover.md).
     #[arg(long = "no-log-slave-updates", alias = "no_log_slave_updates")]
     pub no_log_slave_updates: bool,
+    /// Semi-synchronous replication (MariaDB's built-in): the master side on the master
+    /// (wait point AFTER_SYNC, rpl_semi_sync_master_timeout 60 s), the replica side on every
+    /// replica.
+    #[arg(long = "semi-sync", alias = "semi_sync")]
+    pub semi_sync: bool,
 }
 
 /// MASTER_HEARTBEAT_PERIOD takes 0 (off) to 4294967 seconds, with millisecond resolution.

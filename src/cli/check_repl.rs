@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::engine::checks::MasterView;
 use crate::engine::elect::Verdict;
 use crate::executor::check_repl::ReplReport;
-use crate::topology::Observed;
+use crate::topology::{Observed, SemiSync};
 
 pub const OK: &str = "MySQL Replication Health is OK.";
 
@@ -112,6 +112,7 @@ pub fn render_text(r: &ReplReport) -> String {
             }
         }
     }
+    out.push_str(&render_semi_sync(r, master));
     if a.findings.is_empty() {
         let _ = writeln!(out, "\nNo problems found.");
     } else {
@@ -140,6 +141,43 @@ pub fn render_text(r: &ReplReport) -> String {
         let _ = write!(out, "\n{d}");
     }
     let _ = writeln!(out, "\n{}", if r.healthy { OK } else { NOT_OK });
+    out
+}
+
+/// Each reachable server's semi-sync state, the master's side first on the master: one line
+/// each, or one line for a cluster where no server has it on.
+pub fn render_semi_sync(r: &ReplReport, master: Option<usize>) -> String {
+    let mut out = String::new();
+    let states: Vec<(&Observed, Option<&SemiSync>)> = r
+        .topology
+        .servers
+        .iter()
+        .filter_map(|o| o.alive().map(|s| (o, s.semi_sync.as_ref())))
+        .collect();
+    let any_on = states
+        .iter()
+        .any(|(_, s)| s.is_some_and(|s| s.master_enabled || s.slave_enabled));
+    if !any_on {
+        let _ = writeln!(
+            out,
+            "\nSemi-synchronous replication: off on every server (replication is asynchronous)."
+        );
+        return out;
+    }
+    let _ = writeln!(out, "\nSemi-synchronous replication:");
+    for (o, s) in &states {
+        let is_master = master.is_some_and(|m| std::ptr::eq(&r.topology.servers[m], *o));
+        let line = match s {
+            None => "unknown (the server has no semi-sync variables)".to_string(),
+            Some(s) if is_master && s.slave_enabled => {
+                format!("{}; {}", s.master_side(), s.slave_side())
+            }
+            Some(s) if is_master => s.master_side(),
+            Some(s) if s.master_enabled => format!("{}; {}", s.slave_side(), s.master_side()),
+            Some(s) => s.slave_side(),
+        };
+        let _ = writeln!(out, "  {:<8} {line}", o.block);
+    }
     out
 }
 

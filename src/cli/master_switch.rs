@@ -256,6 +256,12 @@ pub fn render(r: &FailoverRecord) -> String {
             x.detail
         );
     }
+    if let Some(s) = &r.semi_sync {
+        let _ = writeln!(out, "{}", s.line);
+        if r.outcome == Outcome::DryRun {
+            let _ = writeln!(out, "Semi-sync: {}", s.keep);
+        }
+    }
     if let Some(e) = &r.error {
         let _ = writeln!(out, "Error: {e}");
     }
@@ -574,6 +580,7 @@ mod tests {
             write_block_ms: None,
             phases: vec![],
             plan: None,
+            semi_sync: None,
             total_ms: 0,
         }
     }

@@ -23,6 +23,7 @@ pub async fn run(action: SandboxAction) -> anyhow::Result<Exit> {
                 hosts: vec![],
                 heartbeat: a.heartbeat,
                 log_slave_updates: !a.no_log_slave_updates,
+                semi_sync: a.semi_sync,
             };
             let state = sandbox::up(&opts).await?;
             let report = sandbox::status(&state.dir).await?;

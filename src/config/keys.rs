@@ -126,6 +126,7 @@ const fn bin(mut d: KeyDef) -> KeyDef {
 
 pub const PING_TYPES: &[&str] = &["SELECT", "CONNECT", "INSERT"];
 pub const FENCING: &[&str] = &["kill", "read_only", "none"];
+pub const SEMI_SYNC: &[&str] = &["auto", "on", "off"];
 pub const LOG_LEVELS: &[&str] = &["debug", "info", "warning", "error"];
 pub const LOG_FORMATS: &[&str] = &["human", "mha"];
 
@@ -441,6 +442,13 @@ pub static KEYS: &[KeyDef] = &[
         Flag,
         "0",
         "1 = when a deposed master answers again after a failover and everything it has is in the current master's history, the manager makes it a replica of the current master and puts it back in the configuration (as `mha rejoin` does); when not, it stays fenced and the refusal is logged with its transactions. 0 = it stays fenced until an operator runs `mha rejoin`.",
+    )),
+    ext(k(
+        "semi_sync",
+        App,
+        Choice(SEMI_SYNC),
+        "auto",
+        "Semi-synchronous replication after a failover or switchover: auto = keep what the cluster had (if it used semi-sync, the new master gets the master side with the old master's wait point and timeout, its replicas the replica side); on = the same even if it did not; off = never change a semi-sync setting.",
     )),
     k(
         "secondary_check_script",

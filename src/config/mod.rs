@@ -50,6 +50,19 @@ pub enum Fencing {
     None,
 }
 
+/// What a failover or switchover does about semi-synchronous replication (`semi_sync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SemiSyncSetting {
+    /// Keep what the cluster had: enable it on the new topology if the cluster used it.
+    #[default]
+    Auto,
+    /// Enable it on the new topology whatever the cluster had.
+    On,
+    /// Never change a semi-sync setting.
+    Off,
+}
+
 /// Application-wide settings (MHA's "App" scope).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppSettings {
@@ -60,6 +73,7 @@ pub struct AppSettings {
     pub fencing: Fencing,
     /// A deposed master that comes back with nothing of its own rejoins as a replica.
     pub auto_rejoin: bool,
+    pub semi_sync: SemiSyncSetting,
     pub hook_password_args: bool,
     pub secondary_check_script: Option<String>,
     pub master_ip_failover_script: Option<String>,

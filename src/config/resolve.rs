@@ -535,6 +535,11 @@ pub(super) fn resolve(inputs: Inputs<'_>) -> Result<(Config, Vec<String>), Confi
             Some("none") => Fencing::None,
             _ => Fencing::Kill,
         },
+        semi_sync: match app_view.text("semi_sync").as_deref() {
+            Some("on") => SemiSyncSetting::On,
+            Some("off") => SemiSyncSetting::Off,
+            _ => SemiSyncSetting::Auto,
+        },
         secondary_check_script: app_view.text("secondary_check_script"),
         master_ip_failover_script: app_view.text("master_ip_failover_script"),
         master_ip_online_change_script: app_view.text("master_ip_online_change_script"),

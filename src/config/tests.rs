@@ -87,6 +87,18 @@ fn broken_ini_files_name_file_line_block_and_key() {
             ],
         ),
         (
+            "[server default]\nsemi_sync=yes\n[server1]\nhostname=h1\n",
+            &[
+                "D/app1.cnf:2: [server default] semi_sync: expected one of auto, on, off, got \"yes\"",
+            ],
+        ),
+        (
+            "[server1]\nhostname=h1\nsemi_sync=on\n",
+            &[
+                "D/app1.cnf:3: [server1] semi_sync: `semi_sync` is application-wide; set it in [server default]",
+            ],
+        ),
+        (
             "[server default]\nping_interval=0\n[server1]\nhostname=h1\n",
             &[
                 "D/app1.cnf:2: [server default] ping_interval: expected a number of seconds greater than 0 (fractions allowed), got \"0\"",
@@ -272,6 +284,7 @@ fn seed_sample_app1_cnf_loads() {
     assert_eq!(c.app.ping_type, PingType::Select);
     assert_eq!(c.app.ping_failures, 4);
     assert!(c.app.fast_crash_detection);
+    assert_eq!(c.app.semi_sync, SemiSyncSetting::Auto);
     assert_eq!(
         c.app.report_script.as_deref(),
         Some("/script/masterha/send_report")

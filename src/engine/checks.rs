@@ -510,6 +510,11 @@ pub fn assess(topo: &Topology, config: &Config, opts: &CheckOptions) -> Assessme
         }
     }
 
+    f.extend(super::semi_sync::findings(
+        topo,
+        m_idx,
+        opts.detection_window,
+    ));
     let ranking = elect::rank(&replica_facts(topo, config, m_idx), None);
     if m_idx.is_some() && replicating > 0 && ranking.winner().is_none() {
         f.push(Finding::new(Severity::Error, None, Problem::NoCandidate));

@@ -11,6 +11,7 @@ pub mod plan;
 pub mod reason;
 pub mod rejoin;
 pub mod secondary;
+pub mod semi_sync;
 
 #[cfg(test)]
 mod purity {

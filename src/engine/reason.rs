@@ -115,6 +115,21 @@ pub enum Problem {
         path: String,
         error: String,
     },
+    SemiSyncFellBack {
+        clients: u32,
+        timeout_ms: Option<u64>,
+    },
+    SemiSyncNoAcknowledger,
+    SemiSyncAfterCommit,
+    SemiSyncMasterSideOff {
+        replicas: Vec<String>,
+    },
+    SemiSyncMasterSideOnReplica,
+    SemiSyncReplicaNotRegistered,
+    SemiSyncTimeoutShort {
+        timeout_ms: u64,
+        window: f64,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -224,6 +239,35 @@ impl std::fmt::Display for Problem {
                 f,
                 "its current binlog file {file} is not in master_binlog_dir ({}): a failover could not save the transactions no replica received; set master_binlog_dir to the directory of @@log_bin_basename",
                 dirs.join(", ")
+            ),
+            SemiSyncFellBack { clients, timeout_ms } => write!(
+                f,
+                "semi-sync master side is ON but has fallen back to asynchronous replication (Rpl_semi_sync_master_status=OFF, {clients} acknowledging replica(s){}): commits are acknowledged without any replica having them, so a failover now may lose acknowledged commits; it switches back once a semi-sync replica has caught up",
+                timeout_ms
+                    .map(|t| format!(", after a wait of rpl_semi_sync_master_timeout {}", crate::topology::millis(t)))
+                    .unwrap_or_default()
+            ),
+            SemiSyncNoAcknowledger => f.write_str(
+                "semi-sync master side is ON but no replica acknowledges (Rpl_semi_sync_master_clients=0): the next commit waits rpl_semi_sync_master_timeout, then the master falls back to asynchronous",
+            ),
+            SemiSyncAfterCommit => f.write_str(
+                "semi-sync wait point is AFTER_COMMIT: other clients can read a commit before a replica has it, and a failover can lose what they read; AFTER_SYNC does not (SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC)",
+            ),
+            SemiSyncMasterSideOff { replicas } => write!(
+                f,
+                "semi-sync master side is OFF although {} have the replica side ON: replication is asynchronous (SET GLOBAL rpl_semi_sync_master_enabled = ON)",
+                replicas.join(", ")
+            ),
+            SemiSyncMasterSideOnReplica => f.write_str(
+                "semi-sync master side is ON on a replica: MariaDB makes its SQL thread wait rpl_semi_sync_master_timeout for an acknowledgement of a replicated commit, then falls back; set rpl_semi_sync_master_enabled = OFF on replicas (mha turns it on when it promotes one)",
+            ),
+            SemiSyncTimeoutShort { timeout_ms, window } => write!(
+                f,
+                "rpl_semi_sync_master_timeout ({}) is not longer than the manager's detection window ({window} s, ping_interval × ping_failures): a master cut off the network may fall back to asynchronous before it is declared dead, so a failover cannot state that semi-sync kept every acknowledged commit; a longer timeout keeps that guarantee",
+                crate::topology::millis(*timeout_ms)
+            ),
+            SemiSyncReplicaNotRegistered => f.write_str(
+                "semi-sync replica side is ON but its IO thread connected before that (Rpl_semi_sync_slave_status=OFF): it does not acknowledge until the IO thread reconnects (STOP SLAVE IO_THREAD; START SLAVE IO_THREAD)",
             ),
         }
     }

@@ -25,7 +25,10 @@ use crate::sql::ops::{Process, Toward, WaitError};
 use crate::sql::seam::Connect;
 use crate::ssh::seam::Remote;
 use crate::ssh::{ExecOutput, SshError};
-use crate::topology::{BinlogPos, GtidState, MariaGtidPos, Row, ServerState, Topology, testing};
+use crate::topology::{
+    BinlogPos, GtidState, MariaGtidPos, MasterSettings, Row, SemiSync, ServerState, Topology,
+    testing,
+};
 
 /// What one server answers, whatever it is asked.
 #[derive(Clone)]
@@ -237,6 +240,21 @@ impl Db for FakeDb {
     }
     async fn start_replica(&mut self) -> Result<(), DbError> {
         self.did("start_replica")
+    }
+    async fn start_io_thread(&mut self) -> Result<(), DbError> {
+        self.did("start_io_thread")
+    }
+    async fn semi_sync(&mut self) -> Result<Option<SemiSync>, DbError> {
+        Ok(self.answers.state.semi_sync.clone())
+    }
+    async fn semi_sync_master_on(&mut self, _keep: &MasterSettings) -> Result<(), DbError> {
+        self.did("semi_sync_master=1")
+    }
+    async fn semi_sync_master_off(&mut self) -> Result<(), DbError> {
+        self.did("semi_sync_master=0")
+    }
+    async fn semi_sync_slave_on(&mut self) -> Result<(), DbError> {
+        self.did("semi_sync_slave=1")
     }
     async fn reset_replica_all(&mut self) -> Result<(), DbError> {
         self.did("reset_replica_all")

@@ -11,6 +11,7 @@ pub mod observe;
 pub mod rejoin;
 pub mod seams;
 pub mod secondary_check;
+pub mod semi_sync;
 pub mod switchover;
 pub mod tools;
 pub mod watch;

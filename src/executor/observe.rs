@@ -136,6 +136,9 @@ async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, D
         .clone()
         .or_else(|| replica.as_ref().map(|r| r.master_user.clone()));
     let repl_user_ok = repl_user_exists(db, dialect, repl_user).await;
+    db.set_dialect(dialect);
+    // Not readable (MySQL without the plugins, a missing privilege): unknown, not an error.
+    let semi_sync = db.semi_sync().await.ok().flatten();
     Ok(ServerState {
         server_id: get(&vars, "server_id").parse().unwrap_or(0),
         read_only: on(get(&vars, "read_only")),
@@ -169,6 +172,7 @@ async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, D
         heartbeat_period,
         slave_net_timeout: get(&vars, "slave_net_timeout").parse().ok(),
         repl_user_ok,
+        semi_sync,
         version,
     })
 }

@@ -66,7 +66,15 @@ pub struct UpOptions {
     /// `log_slave_updates` of every server: ON (what MHA asks for), or OFF, where a replica's
     /// binlog holds none of what it replicates (position-based recovery's case).
     pub log_slave_updates: bool,
+    /// MariaDB's built-in semi-synchronous replication in every my.cnf: the master side on
+    /// the master (AFTER_SYNC, [`SEMI_SYNC_TIMEOUT_MS`]), the replica side on the replicas.
+    pub semi_sync: bool,
 }
+
+/// The sandbox master's `rpl_semi_sync_master_timeout` with `--semi-sync`: a minute, far
+/// longer than any wait of a test (a failover or a switchover takes seconds), so that the
+/// master never falls back to asynchronous unless a test makes it (`SET GLOBAL` a short one).
+pub const SEMI_SYNC_TIMEOUT_MS: u64 = 60_000;
 
 /// A node placed in a network namespace with its own address, so a test can cut its
 /// network for real. The namespace must exist and reach the others (the caller builds it).
@@ -376,6 +384,7 @@ async fn build(
             state.mode,
             i > 0,
             opts.log_slave_updates,
+            opts.semi_sync,
             sshd,
         )?;
         node.netns = hosts.get(i).map(|h| h.netns.clone());

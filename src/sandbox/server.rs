@@ -208,8 +208,16 @@ pub fn prepare_node(
     mode: Mode,
     replica: bool,
     log_slave_updates: bool,
+    semi_sync: bool,
     sshd: super::SshdState,
 ) -> Result<NodeState> {
+    if semi_sync && bin.flavour != Flavour::MariaDb {
+        return Err(SandboxError::Node {
+            node: name.to_string(),
+            message: "--semi-sync needs MariaDB (built-in semi-sync); MySQL would need its plugins"
+                .into(),
+        });
+    }
     let node_dir = dir.join(name);
     let datadir = node_dir.join("data");
     copy_dir(template, &datadir)?;
@@ -251,6 +259,20 @@ pub fn prepare_node(
     );
     if replica {
         cnf.push_str("read-only = ON\n");
+    }
+    if semi_sync && replica {
+        cnf.push_str(
+            "# Semi-sync (--semi-sync): this replica acknowledges what it received.\n\
+             rpl-semi-sync-slave-enabled = ON\n",
+        );
+    } else if semi_sync {
+        cnf.push_str(&format!(
+            "# Semi-sync (--semi-sync): a commit returns once a replica has it (AFTER_SYNC: before\n\
+             # anyone sees it); a minute without an acknowledgement falls back to asynchronous.\n\
+             rpl-semi-sync-master-enabled = ON\nrpl-semi-sync-master-wait-point = AFTER_SYNC\n\
+             rpl-semi-sync-master-timeout = {}\n",
+            super::SEMI_SYNC_TIMEOUT_MS
+        ));
     }
     match (bin.flavour, mode) {
         (Flavour::MariaDb, Mode::Gtid) => cnf.push_str("gtid-strict-mode = ON\n"),

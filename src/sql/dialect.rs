@@ -4,7 +4,7 @@
 use crate::config::ServerConfig;
 use crate::secret::Secret;
 use crate::sql::quote;
-use crate::topology::{BinlogPos, Flavour, MariaGtidPos, Version};
+use crate::topology::{BinlogPos, Flavour, MariaGtidPos, Version, WaitPoint};
 
 /// Where a repointed replica starts reading.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +144,61 @@ impl Dialect {
         out.join(" ")
     }
 
+    /// Every semi-sync variable and status counter of the server, one row each: columns
+    /// `name` and `value` (no rows where the server has no semi-sync: MySQL without the
+    /// plugins).
+    pub fn semi_sync_state(self) -> &'static str {
+        match self {
+            Dialect::MariaDb => {
+                "SELECT VARIABLE_NAME AS name, VARIABLE_VALUE AS value FROM information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME LIKE 'rpl_semi_sync%' \
+                 UNION ALL SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME LIKE 'rpl_semi_sync%'"
+            }
+            _ => {
+                "SELECT VARIABLE_NAME AS name, VARIABLE_VALUE AS value FROM performance_schema.global_variables WHERE LOWER(VARIABLE_NAME) LIKE 'rpl_semi_sync%' \
+                 UNION ALL SELECT VARIABLE_NAME, VARIABLE_VALUE FROM performance_schema.global_status WHERE LOWER(VARIABLE_NAME) LIKE 'rpl_semi_sync%'"
+            }
+        }
+    }
+
+    /// The semi-sync variables' stem per side: MariaDB and MySQL before 8.0.26 say
+    /// master/slave; MySQL 8.0.26+ with its current plugins (semisync_source,
+    /// semisync_replica) says source/replica.
+    fn semi_sync_stems(self) -> (&'static str, &'static str) {
+        match self {
+            Dialect::MariaDb | Dialect::MySqlLegacy => {
+                ("rpl_semi_sync_master", "rpl_semi_sync_slave")
+            }
+            Dialect::MySql8 | Dialect::MySql84 => ("rpl_semi_sync_source", "rpl_semi_sync_replica"),
+        }
+    }
+
+    /// Turn the master side on or off (`rpl_semi_sync_master_enabled`).
+    pub fn set_semi_sync_master(self, on: bool) -> String {
+        let on = if on { "ON" } else { "OFF" };
+        format!("SET GLOBAL {}_enabled = {on}", self.semi_sync_stems().0)
+    }
+
+    /// Turn the replica side on or off (`rpl_semi_sync_slave_enabled`); a running IO thread
+    /// takes it only when it reconnects.
+    pub fn set_semi_sync_slave(self, on: bool) -> String {
+        let on = if on { "ON" } else { "OFF" };
+        format!("SET GLOBAL {}_enabled = {on}", self.semi_sync_stems().1)
+    }
+
+    /// `rpl_semi_sync_master_wait_point`.
+    pub fn set_semi_sync_wait_point(self, wait_point: &WaitPoint) -> String {
+        format!(
+            "SET GLOBAL {}_wait_point = {}",
+            self.semi_sync_stems().0,
+            quote(wait_point.as_str())
+        )
+    }
+
+    /// `rpl_semi_sync_master_timeout`, in milliseconds.
+    pub fn set_semi_sync_timeout(self, ms: u64) -> String {
+        format!("SET GLOBAL {}_timeout = {ms}", self.semi_sync_stems().0)
+    }
+
     /// A deposed master, looked at after the failover: one row with `read_only`,
     /// `super_read_only` (NULL on MariaDB), `uptime` (seconds) and `gtid`, every transaction
     /// it has written or applied (MariaDB: `gtid_binlog_pos`; MySQL: `gtid_executed`).
@@ -255,6 +310,10 @@ impl Dialect {
 
     pub fn start_replica(self) -> String {
         format!("START {}", self.replica_word())
+    }
+
+    pub fn start_io_thread(self) -> String {
+        format!("START {} IO_THREAD", self.replica_word())
     }
 
     /// Forget the master and the replication settings (MHA: unless skip_reset_slave).
@@ -716,6 +775,62 @@ mod tests {
             assert_eq!(d.lift_replica_delay(), lift, "{version}");
             assert_eq!(d.log_slave_updates(), lsu, "{version}");
         }
+    }
+
+    #[test]
+    fn semi_sync_statements_per_version() {
+        let m = d("10.11.19-MariaDB-log");
+        assert!(
+            m.semi_sync_state()
+                .contains("information_schema.GLOBAL_STATUS")
+        );
+        let cases = [
+            (
+                "10.11.19-MariaDB-log",
+                "SET GLOBAL rpl_semi_sync_master_enabled = ON",
+                "SET GLOBAL rpl_semi_sync_slave_enabled = ON",
+                "SET GLOBAL rpl_semi_sync_master_wait_point = 'AFTER_SYNC'",
+                "SET GLOBAL rpl_semi_sync_master_timeout = 60000",
+                "START SLAVE IO_THREAD",
+            ),
+            (
+                "5.7.44-log",
+                "SET GLOBAL rpl_semi_sync_master_enabled = ON",
+                "SET GLOBAL rpl_semi_sync_slave_enabled = ON",
+                "SET GLOBAL rpl_semi_sync_master_wait_point = 'AFTER_SYNC'",
+                "SET GLOBAL rpl_semi_sync_master_timeout = 60000",
+                "START SLAVE IO_THREAD",
+            ),
+            (
+                "8.4.3",
+                "SET GLOBAL rpl_semi_sync_source_enabled = ON",
+                "SET GLOBAL rpl_semi_sync_replica_enabled = ON",
+                "SET GLOBAL rpl_semi_sync_source_wait_point = 'AFTER_SYNC'",
+                "SET GLOBAL rpl_semi_sync_source_timeout = 60000",
+                "START REPLICA IO_THREAD",
+            ),
+        ];
+        for (version, master, slave, wait_point, timeout, start_io) in cases {
+            let d = d(version);
+            assert_eq!(d.set_semi_sync_master(true), master, "{version}");
+            assert_eq!(d.set_semi_sync_slave(true), slave, "{version}");
+            assert_eq!(
+                d.set_semi_sync_wait_point(&WaitPoint::AfterSync),
+                wait_point,
+                "{version}"
+            );
+            assert_eq!(d.set_semi_sync_timeout(60000), timeout, "{version}");
+            assert_eq!(d.start_io_thread(), start_io, "{version}");
+        }
+        assert_eq!(
+            m.set_semi_sync_master(false),
+            "SET GLOBAL rpl_semi_sync_master_enabled = OFF"
+        );
+        assert!(
+            d("8.0.36")
+                .semi_sync_state()
+                .contains("performance_schema.global_status")
+        );
     }
 
     #[test]

@@ -11,7 +11,9 @@ use super::dialect::{Dialect, StartAt};
 use super::{DbError, Session, row_to_map};
 use crate::config::ServerConfig;
 use crate::secret::Secret;
-use crate::topology::{BinlogEvent, BinlogPos, MariaGtidPos, ReplicaStatus, Row};
+use crate::topology::{
+    BinlogEvent, BinlogPos, MariaGtidPos, MasterSettings, ReplicaStatus, Row, SemiSync,
+};
 
 fn column(row: Option<Row>, k: &str) -> Option<String> {
     row.and_then(|r| r.get(k).cloned().flatten())
@@ -167,6 +169,62 @@ impl Session {
     pub async fn start_replica(&mut self) -> Result<(), DbError> {
         let sql = self.dialect.start_replica();
         self.exec("START SLAVE", &sql).await
+    }
+
+    /// The IO thread connects again (after STOP SLAVE IO_THREAD): how a replica whose
+    /// semi-sync side was just enabled registers with its master as a semi-sync replica.
+    pub async fn start_io_thread(&mut self) -> Result<(), DbError> {
+        let sql = self.dialect.start_io_thread();
+        self.exec("START SLAVE IO_THREAD", &sql).await
+    }
+
+    /// Both sides of semi-sync replication, settings and status; None where the server has
+    /// no semi-sync variable.
+    pub async fn semi_sync(&mut self) -> Result<Option<SemiSync>, DbError> {
+        let rows = self
+            .rows("read semi-sync state", self.dialect.semi_sync_state())
+            .await?;
+        let pairs: Vec<(String, String)> = rows
+            .into_iter()
+            .map(row_to_map)
+            .map(|r| {
+                let get = |k: &str| r.get(k).cloned().flatten().unwrap_or_default();
+                (get("name"), get("value"))
+            })
+            .collect();
+        Ok(SemiSync::from_pairs(
+            pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+        ))
+    }
+
+    /// The master side on: commits wait for a replica's acknowledgement. The wait point and
+    /// the timeout are set first when given, so that no commit waits under other settings.
+    pub async fn semi_sync_master_on(&mut self, keep: &MasterSettings) -> Result<(), DbError> {
+        if let Some(w) = &keep.wait_point {
+            let sql = self.dialect.set_semi_sync_wait_point(w);
+            self.exec("set rpl_semi_sync_master_wait_point", &sql)
+                .await?;
+        }
+        if let Some(ms) = keep.timeout_ms {
+            let sql = self.dialect.set_semi_sync_timeout(ms);
+            self.exec("set rpl_semi_sync_master_timeout", &sql).await?;
+        }
+        let sql = self.dialect.set_semi_sync_master(true);
+        self.exec("enable semi-sync (master side)", &sql).await
+    }
+
+    /// The master side off: on a server that becomes a replica, a master side left on makes
+    /// its SQL thread wait `rpl_semi_sync_master_timeout` for an acknowledgement that never
+    /// comes (MariaDB waits on replicated commits too).
+    pub async fn semi_sync_master_off(&mut self) -> Result<(), DbError> {
+        let sql = self.dialect.set_semi_sync_master(false);
+        self.exec("disable semi-sync (master side)", &sql).await
+    }
+
+    /// The replica side on; a running IO thread takes it only when it connects again.
+    pub async fn semi_sync_slave_on(&mut self) -> Result<(), DbError> {
+        let sql = self.dialect.set_semi_sync_slave(true);
+        self.exec("enable semi-sync (slave side)", &sql).await
     }
 
     pub async fn reset_replica_all(&mut self) -> Result<(), DbError> {

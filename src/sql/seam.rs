@@ -11,7 +11,7 @@ use super::ops::{Process, Toward, WaitError};
 use super::{DbError, Session};
 use crate::config::ServerConfig;
 use crate::secret::Secret;
-use crate::topology::{BinlogPos, MariaGtidPos, Row};
+use crate::topology::{BinlogPos, MariaGtidPos, MasterSettings, Row, SemiSync};
 
 /// One connection to one server, by typed operation. Every method is the `Session` method of
 /// the same name; see there for what it does.
@@ -22,6 +22,14 @@ pub trait Db: Send + 'static {
     fn stop_io_thread(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
     fn stop_replica(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
     fn start_replica(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
+    fn start_io_thread(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
+    fn semi_sync(&mut self) -> impl Future<Output = Result<Option<SemiSync>, DbError>> + Send;
+    fn semi_sync_master_on(
+        &mut self,
+        keep: &MasterSettings,
+    ) -> impl Future<Output = Result<(), DbError>> + Send;
+    fn semi_sync_master_off(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
+    fn semi_sync_slave_on(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
     fn reset_replica_all(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
     fn lift_replica_delay(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
     fn point_at(
@@ -128,6 +136,21 @@ impl Db for Session {
     }
     async fn start_replica(&mut self) -> Result<(), DbError> {
         Session::start_replica(self).await
+    }
+    async fn start_io_thread(&mut self) -> Result<(), DbError> {
+        Session::start_io_thread(self).await
+    }
+    async fn semi_sync(&mut self) -> Result<Option<SemiSync>, DbError> {
+        Session::semi_sync(self).await
+    }
+    async fn semi_sync_master_on(&mut self, keep: &MasterSettings) -> Result<(), DbError> {
+        Session::semi_sync_master_on(self, keep).await
+    }
+    async fn semi_sync_master_off(&mut self) -> Result<(), DbError> {
+        Session::semi_sync_master_off(self).await
+    }
+    async fn semi_sync_slave_on(&mut self) -> Result<(), DbError> {
+        Session::semi_sync_slave_on(self).await
     }
     async fn reset_replica_all(&mut self) -> Result<(), DbError> {
         Session::reset_replica_all(self).await

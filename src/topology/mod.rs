@@ -2,6 +2,7 @@
 //! status, and the snapshot of a whole cluster. No I/O here.
 
 mod gtid;
+mod semi_sync;
 #[cfg(test)]
 pub mod testing;
 mod version;
@@ -12,6 +13,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use gtid::{GtidError, MariaGtidPos, MysqlGtidSet};
+pub use semi_sync::{MasterSettings, SemiSync, WaitPoint, millis};
 pub use version::{Flavour, Version};
 
 /// A position in a binary log, ordered by file number (not file name: MHA compared names
@@ -272,6 +274,9 @@ pub struct ServerState {
     pub slave_net_timeout: Option<u32>,
     /// The configured repl_user exists here with the replication privilege.
     pub repl_user_ok: Option<bool>,
+    /// Semi-synchronous replication, both sides; None where the server has none (MySQL
+    /// without the plugins) or would not say.
+    pub semi_sync: Option<SemiSync>,
 }
 
 /// One configured server as observed: reachable with its state, or not with the reason.

@@ -51,6 +51,7 @@ pub fn state(gtid: &str, replica: Option<Row>) -> ServerState {
         heartbeat_period: None,
         slave_net_timeout: None,
         repl_user_ok: Some(true),
+        semi_sync: Some(SemiSync::default()),
     }
 }
 

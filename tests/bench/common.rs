@@ -35,6 +35,7 @@ pub async fn sandbox_up(
         hosts: vec![],
         heartbeat: None,
         log_slave_updates: true,
+        semi_sync: false,
     };
     let state = mha::sandbox::up(&opts).await.expect("sandbox up");
     (dir, state)

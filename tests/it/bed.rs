@@ -50,12 +50,21 @@ impl Cluster {
 
     /// A cluster whose nodes live in the given network namespaces.
     pub async fn start_on(replicas: u8, mode: Mode, hosts: Vec<mha::sandbox::NodeHost>) -> Cluster {
-        Cluster::start_with(replicas, mode, hosts, true).await
+        Cluster::start_with(replicas, mode, hosts, true, false).await
     }
 
     /// A cluster in which every server has log_slave_updates=OFF.
     pub async fn start_without_log_slave_updates(replicas: u8, mode: Mode) -> Cluster {
-        Cluster::start_with(replicas, mode, vec![], false).await
+        Cluster::start_with(replicas, mode, vec![], false, false).await
+    }
+
+    /// `sandbox up --semi-sync`: the master side on server1, the replica side on the others.
+    pub async fn start_semi_sync(
+        replicas: u8,
+        mode: Mode,
+        hosts: Vec<mha::sandbox::NodeHost>,
+    ) -> Cluster {
+        Cluster::start_with(replicas, mode, hosts, true, true).await
     }
 
     async fn start_with(
@@ -63,6 +72,7 @@ impl Cluster {
         mode: Mode,
         hosts: Vec<mha::sandbox::NodeHost>,
         log_slave_updates: bool,
+        semi_sync: bool,
     ) -> Cluster {
         let ports = port_block();
         let dir = tempfile::Builder::new()
@@ -78,6 +88,7 @@ impl Cluster {
             hosts,
             heartbeat: None,
             log_slave_updates,
+            semi_sync,
         };
         let state = match sandbox::up(&opts).await {
             Ok(s) => s,

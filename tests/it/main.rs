@@ -17,4 +17,5 @@ mod positions;
 mod proxy;
 mod rejoin;
 mod sandbox;
+mod semi_sync;
 mod switchover;

@@ -55,6 +55,7 @@ async fn gtid_sandbox_replicates_and_survives_every_fault() {
         hosts: vec![],
         heartbeat: None,
         log_slave_updates: true,
+        semi_sync: false,
     })
     .await;
     assert!(

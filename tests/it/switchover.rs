@@ -12,7 +12,7 @@ use crate::proxy::Proxy;
 const T: Duration = Duration::from_secs(30);
 
 /// An application user without READ ONLY ADMIN: read_only blocks it, as it blocks apps.
-async fn app_writer(c: &Cluster, node: &str) -> Writer {
+pub(crate) async fn app_writer(c: &Cluster, node: &str) -> Writer {
     c.exec(
         "server1",
         "CREATE USER IF NOT EXISTS 'app'@'%' IDENTIFIED BY 'apppw'",

@@ -36,12 +36,14 @@ mod order;
 mod phases;
 mod record;
 mod relay_diff;
+mod semi_sync;
 
 use binlog_tail::*;
 pub use error::{FailoverError, HookFailed, ReplicaProblem};
 use phases::*;
 pub use record::*;
 use relay_diff::*;
+pub use semi_sync::SemiSyncRecord;
 
 use crate::engine::plan::{self, Facts, Plan, Recovery, Refusal};
 
@@ -93,6 +95,8 @@ pub struct Detected {
     pub master_sql: MasterSql,
     /// mysqld's pid file on the master's host, as the server reported it.
     pub pid_file: Option<String>,
+    /// The manager's last look at the master's semi-sync state before the death.
+    pub semi_sync: Option<Box<crate::engine::semi_sync::LastSeen>>,
 }
 
 impl FailoverOptions {
@@ -310,6 +314,11 @@ async fn steps<W: World>(run: &mut Run<'_, W>) -> PResult<()> {
         Ok(done(phase1(&mut *run).await?, vec![]))
     });
     let dead_cfg = run.server(facts.topo.servers[facts.dead].order).clone();
+    run.rec.semi_sync = Some(semi_sync::assess(
+        run.config,
+        &facts,
+        run.opts.detected.as_ref(),
+    ));
     // The plan, before anything is changed: a refusal now leaves every server untouched.
     // The dry run asks SSH now; the real run knows it from detection, or in phase 2.
     let dead_ssh = if run.opts.dry_run {
@@ -347,6 +356,11 @@ async fn steps<W: World>(run: &mut Run<'_, W>) -> PResult<()> {
         phase3_4(&mut *run, &latest, &new_master, &saved).await
     });
     let partial = phases_4_and_5(run, &facts, &latest, &new_master, &promotion, &dead_cfg).await?;
+    if run.rec.semi_sync.as_ref().is_some_and(|s| s.keep.enables()) {
+        phase!(run, "5.1", "Semi-sync", {
+            semi_sync::settle(&mut *run, &new_master.cfg).await
+        });
+    }
     conclude(run, &new_master.cfg, partial);
     Ok(())
 }
@@ -389,12 +403,18 @@ async fn phases_4_and_5<W: World>(
     let t5 = Instant::now();
     let world = run.world.clone();
     let config = run.config;
+    let semi_sync_master = run
+        .rec
+        .semi_sync
+        .as_ref()
+        .and_then(|s| s.keep.master_side.clone());
     let p5 = phase5(
         &world,
         config,
         dead_cfg,
         &new_master.cfg,
         run.opts.skip_disable_read_only,
+        semi_sync_master.as_ref(),
     )
     .instrument(tracing::info_span!(
         "phase",
@@ -488,6 +508,9 @@ async fn finish<W: World>(run: &mut Run<'_, W>) {
     for n in &run.rec.not_recovered {
         warn!("NOT recovered: {n}");
     }
+    if let Some(s) = &run.rec.semi_sync {
+        info!("{}", s.line);
+    }
     let record = workdir.join(format!(
         "{}.failover.{}.json",
         config.app_name, run.rec.started_unix
@@ -550,6 +573,7 @@ fn report_args(config: &Config, rec: &FailoverRecord) -> Vec<(String, String)> {
             .iter()
             .map(|r| format!("{}: {}", r.server, r.detail)),
     );
+    body.extend(rec.semi_sync.as_ref().map(|s| s.line.clone()));
     // MHA passes bare host names.
     let host_of = |id: &Option<ServerId>| {
         id.as_ref()

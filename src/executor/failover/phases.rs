@@ -1493,7 +1493,8 @@ fn spawn_follower<W: World>(
     );
 }
 
-/// Phase 5: the new master takes writes (read_only=0), then master_ip_failover_script
+/// Phase 5: the new master takes writes (read_only=0; semi-sync's master side first when it is
+/// kept), then master_ip_failover_script
 /// --command=start moves the VIP to it.
 pub(super) async fn phase5(
     w: &impl World,
@@ -1501,9 +1502,14 @@ pub(super) async fn phase5(
     dead_cfg: &ServerConfig,
     new_cfg: &ServerConfig,
     skip_disable_read_only: bool,
+    semi_sync_master: Option<&crate::topology::MasterSettings>,
 ) -> PResult<Done<bool>> {
     let mut notes = Vec::new();
     let mut start_failed = false;
+    // Before the first write: no commit on the new master is acknowledged alone.
+    if let Some(keep) = semi_sync_master {
+        notes.push(crate::executor::semi_sync::master_on(w, new_cfg, keep).await);
+    }
     if !skip_disable_read_only {
         let mut db = session(w, new_cfg).await?;
         db.set_read_only(false).await?;

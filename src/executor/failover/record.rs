@@ -105,6 +105,8 @@ pub struct FailoverRecord {
     pub plan: Vec<String>,
     /// The plan: as predicted (dry run, a refusal) or as executed (from phase 3.3 on).
     pub planned: Option<Plan>,
+    /// Semi-sync: whether it guaranteed no acknowledged commit was lost, what was kept.
+    pub semi_sync: Option<SemiSyncRecord>,
     pub total_ms: u64,
 }
 
@@ -131,6 +133,7 @@ impl FailoverRecord {
             hooks: vec![],
             plan: vec![],
             planned: None,
+            semi_sync: None,
             total_ms: 0,
         }
     }

@@ -24,6 +24,7 @@ use super::failover::{self, Detected, FailoverOptions, FailoverRecord};
 mod error;
 mod evidence;
 mod ping_loop;
+mod semi_sync;
 mod startup;
 
 pub use error::{MonitorLockError, StartupError};

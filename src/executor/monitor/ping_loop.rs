@@ -23,6 +23,7 @@ use crate::sql::{self, DbError, Session};
 use crate::status::{Status, StatusFile};
 
 use super::evidence::{EarlyProbes, gather_evidence};
+use super::semi_sync::SemiSyncWatch;
 use super::{ManagerOptions, Outcome, StopSignal, notify, scale, watchdog_ticker};
 
 /// The pinger: a held connection for SELECT/INSERT, a fresh one for CONNECT.
@@ -114,6 +115,8 @@ pub(super) struct PingLoop<'a> {
     next_ping: tokio::time::Instant,
     /// Health checks are paused while a planned switchover runs.
     paused: bool,
+    /// The look at semi-sync beside the pings.
+    semi_sync: SemiSyncWatch,
 }
 
 impl<'a> PingLoop<'a> {
@@ -133,6 +136,7 @@ impl<'a> PingLoop<'a> {
         let sighup = signal(SignalKind::hangup()).expect("SIGHUP handler");
         let detector = Detector::new(config.app.ping_failures);
         let watch = spawn_watch(master.clone(), &config.app.timeouts);
+        let semi_sync = SemiSyncWatch::spawn(config, master_idx, config.app.ping_interval);
         PingLoop {
             opts,
             config,
@@ -153,6 +157,7 @@ impl<'a> PingLoop<'a> {
             watch,
             next_ping: tokio::time::Instant::now(),
             paused: false,
+            semi_sync,
         }
     }
 
@@ -338,6 +343,7 @@ impl<'a> PingLoop<'a> {
                     master_ssh: Some(true),
                     master_sql: MasterSql::Refused,
                     pid_file: self.master_pid_file(),
+                    semi_sync: None,
                 };
                 ControlFlow::Break(self.master_down("crashed!", lines, facts))
             }
@@ -415,6 +421,7 @@ impl<'a> PingLoop<'a> {
                     },
                     master_sql: MasterSql::Silent,
                     pid_file: self.master_pid_file(),
+                    semi_sync: None,
                 };
                 ControlFlow::Break(self.master_down("is not reachable!", lines, facts))
             }
@@ -432,8 +439,9 @@ impl<'a> PingLoop<'a> {
 
     /// Let go of the monitor lock, log the verdict and its evidence, MHA's `Master is down!`,
     /// and hand over to the failover.
-    fn master_down(&mut self, how: &str, evidence: Vec<String>, facts: Detected) -> Outcome {
+    fn master_down(&mut self, how: &str, evidence: Vec<String>, mut facts: Detected) -> Outcome {
         drop(self.lock.take());
+        facts.semi_sync = self.semi_sync.last_seen(facts.at).map(Box::new);
         let master = &self.master;
         error!("Master {} {how}", master.display_name());
         for line in &evidence {

@@ -7,9 +7,10 @@ use super::{Done, session};
 use crate::config::{Config, ServerConfig};
 use crate::engine::checks::{self, MasterView};
 use crate::engine::elect::{self, Ranking, Verdict};
+use crate::engine::semi_sync::{self, Keep};
 use crate::executor::seams::{Db, World};
 use crate::sql::ops::Process;
-use crate::topology::{Flavour, ReplicaStatus, Topology};
+use crate::topology::{Flavour, ReplicaStatus, SemiSync, Topology};
 
 use super::SwitchOptions;
 
@@ -26,6 +27,10 @@ pub(super) struct Plan {
     pub ranking: Ranking,
     /// The checks passed, one line each.
     pub checks: Vec<String>,
+    /// What semi-sync the new topology gets (`semi_sync`, what the cluster had).
+    pub semi_sync: Keep,
+    /// The new master's semi-sync master side was already on (then a rollback leaves it).
+    pub new_had_master_side: bool,
 }
 
 /// Connect to every server, find the master, check its replicas, choose the new master.
@@ -78,6 +83,15 @@ pub(super) async fn check(
         "replication mode: {}",
         if gtid { "GTID" } else { "file/position" }
     ));
+    let replicas_left = others.len() + usize::from(opts.orig_master_is_new_slave);
+    let semi_sync = keep_semi_sync(config, &topo, m, replicas_left);
+    checks.push(format!("semi-sync: {semi_sync}"));
+    let new_had_master_side = topo
+        .servers
+        .iter()
+        .find(|o| o.block == new.block)
+        .and_then(|o| o.alive()?.semi_sync.as_ref())
+        .is_some_and(|s| s.master_enabled);
     Ok(Done::ok(
         Plan {
             orig,
@@ -87,9 +101,29 @@ pub(super) async fn check(
             gtid,
             ranking,
             checks: checks.clone(),
+            semi_sync,
+            new_had_master_side,
         },
         checks,
     ))
+}
+
+/// What semi-sync the new topology gets: the old master answers, so its own settings say
+/// whether the cluster used it, with its replicas' replica side.
+fn keep_semi_sync(config: &Config, topo: &Topology, m: usize, replicas_left: usize) -> Keep {
+    let master = topo.servers[m].alive().and_then(|s| s.semi_sync.as_ref());
+    let replicas: Vec<(String, Option<&SemiSync>)> = topo
+        .servers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != m)
+        .map(|(_, o)| (o.name(), o.alive().and_then(|s| s.semi_sync.as_ref())))
+        .collect();
+    let used = semi_sync::used(master, &replicas);
+    let settings = master
+        .filter(|s| s.master_enabled)
+        .map(SemiSync::master_settings);
+    semi_sync::keep(config.app.semi_sync, used, settings, replicas_left)
 }
 
 /// Every server answers and runs MariaDB, and one of them is the master.

@@ -92,7 +92,16 @@ pub struct SwitchRecord {
     pub phases: Vec<PhaseRecord>,
     /// `--dry-run`: what the switch would do.
     pub plan: Option<SwitchPlan>,
+    /// Semi-sync: what the new topology got (`semi_sync`), and what was done.
+    pub semi_sync: Option<SwitchSemiSync>,
     pub total_ms: u64,
+}
+
+/// The switch and semi-sync: what was decided in phase 1 and what phase 5 found.
+#[derive(Debug, Clone, Serialize)]
+pub struct SwitchSemiSync {
+    pub keep: crate::engine::semi_sync::Keep,
+    pub settled: Option<crate::executor::semi_sync::Settled>,
 }
 
 pub fn switch_marker(workdir: &Path, app: &str) -> PathBuf {
@@ -304,6 +313,7 @@ pub async fn switchover_in<W: World>(
             write_block_ms: None,
             phases: vec![],
             plan: None,
+            semi_sync: None,
             total_ms: 0,
         },
     };
@@ -361,6 +371,10 @@ async fn steps<W: World>(run: &mut Run<'_, W>) -> Result<SwitchOutcome, Failure>
         .map_err(|e| settled(e, SwitchState::Checking))?;
     run.rec.orig_master = Some(plan.orig.display_name());
     run.rec.new_master = Some(plan.new.display_name());
+    run.rec.semi_sync = Some(SwitchSemiSync {
+        keep: plan.semi_sync.clone(),
+        settled: None,
+    });
     if opts.dry_run {
         let p = SwitchPlan::new(config, opts, &plan);
         run.rec.steps = p.steps.clone();
@@ -439,6 +453,9 @@ fn finish<W: World>(
             .push((s.display_name(), true, format!("replicating from {new}")));
     }
     run.rec.replicas.extend(cleanup.orig_master);
+    if let Some(s) = run.rec.semi_sync.as_mut() {
+        s.settled = cleanup.semi_sync;
+    }
     if cleanup.partial {
         error!("Switching master to {new} done, but switching slaves partially failed.");
         SwitchOutcome::Partial

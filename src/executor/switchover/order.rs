@@ -108,6 +108,7 @@ fn undo_of(entry: &str) -> Option<Vec<String>> {
         "read_only=1" => on(&["read_only=0"]),
         "read_only=0" => on(&["read_only=1"]),
         "flush_tables_with_read_lock" => on(&["unlock_tables"]),
+        "semi_sync_master=1" => on(&["semi_sync_master=0"]),
         // Any change to a server's replication is undone by pointing it back at db1.
         "stop_replica" | "start_replica" | "reset_replica_all" => {
             on(&["stop_replica", "point_at OldMaster db1", "start_replica"])
@@ -345,4 +346,108 @@ async fn a_lost_answer_to_read_only_0_that_cannot_be_read_back_leaves_both_maste
             "end",
         ]
     );
+}
+
+/// `world` where the cluster uses semi-sync: db1's master side on, db2's and db3's replica
+/// side on and registered.
+fn semi_sync_world(dir: &Path) -> Fake {
+    use crate::topology::{SemiSync, WaitPoint};
+    let mut master = Server::master(GTID);
+    master.state.semi_sync = Some(SemiSync {
+        master_enabled: true,
+        master_active: true,
+        wait_point: Some(WaitPoint::AfterSync),
+        timeout_ms: Some(60_000),
+        clients: 2,
+        ..SemiSync::default()
+    });
+    let semi_replica = || {
+        let mut r = replica();
+        r.state.semi_sync = Some(SemiSync {
+            slave_enabled: true,
+            slave_active: true,
+            ..SemiSync::default()
+        });
+        r
+    };
+    Fake::new(dir)
+        .server("db1", master)
+        .server("db2", semi_replica())
+        .server("db3", semi_replica())
+}
+
+#[tokio::test]
+async fn semi_sync_is_on_before_the_new_master_takes_writes_and_the_old_master_acknowledges() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = semi_sync_world(dir.path());
+    let hook = fake.hook(None);
+    let config = crate::config::from_text(&CONF.replace("HOOK", &hook.display().to_string()));
+    let work = tempfile::tempdir().unwrap();
+    let opts = SwitchOptions {
+        new_master: Some(("db2".into(), None)),
+        orig_master_is_new_slave: true,
+        running_updates_limit: 1,
+        running_seconds_limit: 1,
+        seconds_behind_master: 1,
+        workdir: work.path().to_path_buf(),
+        ..Default::default()
+    };
+    let rec = switchover_in(fake.clone(), &config, &opts).await;
+    let log = fake.log();
+    assert_eq!(rec.outcome, SwitchOutcome::Success, "{log:#?}");
+    // The master side before the first write on the new master.
+    assert!(
+        at(&log, "db2: semi_sync_master=1") < at(&log, "db2: read_only=0"),
+        "{log:#?}"
+    );
+    // The old master: its master side off and its replica side on before it replicates.
+    let order = [
+        "db1: semi_sync_master=0",
+        "db1: semi_sync_slave=1",
+        "db1: point_at NewMaster db2",
+        "db1: start_replica",
+    ];
+    for pair in order.windows(2) {
+        assert!(at(&log, pair[0]) < at(&log, pair[1]), "{pair:?}: {log:#?}");
+    }
+    // db3 already acknowledges: nothing to change there.
+    assert_eq!(first(&log, "db3: semi_sync"), None, "{log:#?}");
+    let semi = rec.semi_sync.unwrap();
+    assert!(semi.keep.replica_side && semi.settled.is_some());
+}
+
+#[tokio::test]
+async fn a_rollback_turns_the_new_masters_semi_sync_off_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = semi_sync_world(dir.path()).fail("db2: read_only=0", Fault::Error);
+    let (rec, log) = switch(fake, None).await;
+    assert_eq!(rec.outcome, SwitchOutcome::RolledBack, "{log:#?}");
+    let (done, after) = at_fault(&log);
+    assert_eq!(after[2..], inverse(&done), "{log:#?}");
+    assert_eq!(after[2..4], ["db2: read_only=1", "db2: semi_sync_master=0"]);
+}
+
+#[tokio::test]
+async fn semi_sync_off_changes_no_semi_sync_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = semi_sync_world(dir.path());
+    let hook = fake.hook(None);
+    let text = CONF.replace("HOOK", &hook.display().to_string());
+    let config = crate::config::from_text(
+        &text.replace("[server default]\n", "[server default]\nsemi_sync=off\n"),
+    );
+    let work = tempfile::tempdir().unwrap();
+    let opts = SwitchOptions {
+        new_master: Some(("db2".into(), None)),
+        orig_master_is_new_slave: true,
+        running_updates_limit: 1,
+        running_seconds_limit: 1,
+        seconds_behind_master: 1,
+        workdir: work.path().to_path_buf(),
+        ..Default::default()
+    };
+    let rec = switchover_in(fake.clone(), &config, &opts).await;
+    let log = fake.log();
+    assert_eq!(rec.outcome, SwitchOutcome::Success, "{log:#?}");
+    assert!(!log.iter().any(|l| l.contains("semi_sync")), "{log:#?}");
 }

@@ -15,6 +15,7 @@ use super::plan::{
 use super::{Done, SwitchOptions, SwitchState, session};
 use crate::config::{Config, ServerConfig, Timeouts};
 use crate::executor::seams::{Db, World};
+use crate::executor::semi_sync::Settled;
 use crate::hooks;
 use crate::sql::dialect::StartAt;
 use crate::sql::ops::Toward;
@@ -58,6 +59,8 @@ pub(super) struct Cleanup {
     pub orig_master: Option<(String, bool, String)>,
     /// The start hook failed, or the old master could not be made a replica.
     pub partial: bool,
+    /// Semi-sync on the new topology, when it is kept.
+    pub semi_sync: Option<Settled>,
 }
 
 /// `master_ip_online_change_script --command=<command>`, when one is configured. Exit 0 and
@@ -346,15 +349,42 @@ pub(super) async fn new_master_cleanup<W: World>(
         None
     };
     ok = ok && orig_master.as_ref().is_none_or(|(_, done, _)| *done);
+    let semi_sync = settle_semi_sync(w, sw.plan, &orig_master).await;
+    if let Some(settled) = &semi_sync {
+        notes.extend(settled.notes.iter().cloned());
+    }
     Ok(Done {
         value: Cleanup {
             write_block_ms,
             orig_master,
             partial: !ok,
+            semi_sync,
         },
         ok,
         notes,
     })
+}
+
+/// Semi-sync on the new topology, when it is kept: the replica side on the new master's
+/// replicas (the old master too, if it became one), and the new master counting them.
+async fn settle_semi_sync<W: World>(
+    w: &W,
+    plan: &Plan,
+    orig_master: &Option<(String, bool, String)>,
+) -> Option<Settled> {
+    if !plan.semi_sync.enables() {
+        return None;
+    }
+    let orig_replicates = orig_master.as_ref().is_some_and(|(_, done, _)| *done);
+    let replicas: Vec<ServerConfig> = plan
+        .others
+        .iter()
+        .map(|(s, _)| s.clone())
+        .chain(orig_replicates.then(|| plan.orig.clone()))
+        .collect();
+    let wait = w.timeouts().replication_start;
+    let replica_side = plan.semi_sync.replica_side;
+    Some(crate::executor::semi_sync::settle(w, &plan.new, &replicas, replica_side, wait).await)
 }
 
 /// What to do when `SET GLOBAL read_only = 0` on the new master returned an error.
@@ -387,6 +417,10 @@ async fn promote<W: World>(
 ) -> Result<(), SwitchError> {
     let new = &sw.plan.new;
     sw.state = SwitchState::PromoteSent;
+    // Before the first write: no commit on the new master is acknowledged alone.
+    if let Some(keep) = &sw.plan.semi_sync.master_side {
+        notes.push(crate::executor::semi_sync::master_on(w, new, keep).await);
+    }
     let mut conn_id: Option<u32> = None;
     let sent = async {
         let mut db = session(w, new).await?;
@@ -481,6 +515,9 @@ async fn orig_as_new_slave(
         .repl_user
         .clone()
         .unwrap_or_else(|| plan.new_status.master_user.clone());
+    if plan.semi_sync.replica_side {
+        crate::executor::semi_sync::become_replica(&mut db).await?;
+    }
     let to = start_at(plan.gtid, &new_pos.coords);
     let password = orig.repl_password.as_ref();
     db.point_at(
@@ -527,6 +564,16 @@ pub(super) async fn rollback<W: World>(
         notes.push(note);
         ok = false;
     }
+    // Sent just before read_only=0 (see `promote`).
+    if fence_new_master && plan.semi_sync.master_side.is_some() && !plan.new_had_master_side {
+        // As a replica again, a master side left on would hold its SQL thread.
+        if let Err(e) = semi_sync_off(w, &plan.new).await {
+            notes.push(format!(
+                "rollback: {}: semi-sync master side could not be turned off again: {e}",
+                plan.new.display_name()
+            ));
+        }
+    }
     let new_master = sw.new_master_caught_up.then_some(&plan.new);
     for s in sw.touched.iter().chain(new_master) {
         if let Err(e) = point_back(w, plan, s, &sw.blocked.coords).await {
@@ -566,6 +613,13 @@ pub(super) async fn rollback<W: World>(
         ok,
         notes,
     })
+}
+
+async fn semi_sync_off(w: &impl World, s: &ServerConfig) -> Result<(), SwitchError> {
+    let mut db = session(w, s).await?;
+    db.semi_sync_master_off().await?;
+    db.disconnect().await;
+    Ok(())
 }
 
 async fn make_read_only(w: &impl World, s: &ServerConfig) -> Result<(), SwitchError> {
