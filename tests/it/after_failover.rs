@@ -228,6 +228,13 @@ async fn a_hung_master_never_acknowledges_after_the_failover_nor_takes_writes() 
         Duration::from_secs(5),
     )
     .await;
+    // The fence also kills every client session it finds: wait until it has, so that the
+    // sessions below are not caught by it (they would fail for the wrong reason).
+    assert!(
+        m.wait_for("client session(s) killed", Duration::from_secs(10)),
+        "{}",
+        m.output()
+    );
     let mut s1 = mha::sql::connect(&app("server1"), Duration::from_secs(5))
         .await
         .unwrap();
