@@ -570,18 +570,10 @@ mod tests {
     }
     fn switch_record(outcome: SwitchOutcome) -> SwitchRecord {
         SwitchRecord {
-            app: "app1".into(),
             outcome,
             orig_master: Some("db1(10.0.0.1:3306)".into()),
             new_master: Some("db2(10.0.0.2:3306)".into()),
-            error: None,
-            steps: vec![],
-            replicas: vec![],
-            write_block_ms: None,
-            phases: vec![],
-            plan: None,
-            semi_sync: None,
-            total_ms: 0,
+            ..SwitchRecord::new("app1")
         }
     }
 

@@ -334,17 +334,7 @@ async fn a_rejoin_is_refused_for_a_transaction_only_the_old_master_has() {
 /// it: when the new master dies too, it takes part in the next failover.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_rejoin_brings_a_deposed_master_back_as_a_replica() {
-    let c = Cluster::start(2, Mode::Gtid).await;
-    c.create_acked_table().await;
-    for n in ["server2", "server3"] {
-        c.wait_acked_table(n, T).await;
-    }
-    let conf = c.state.app_config();
-    let text = std::fs::read_to_string(&conf).unwrap().replace(
-        "ping_interval = 1\n",
-        "ping_interval = 1\nauto_rejoin = 1\n",
-    );
-    std::fs::write(&conf, text).unwrap();
+    let (c, conf) = auto_rejoin_cluster().await;
     let m = Daemon::manager(
         &conf,
         &["--remove_dead_master_conf", "--last_failover_minute=0"],
@@ -441,17 +431,7 @@ async fn auto_rejoin_brings_a_deposed_master_back_as_a_replica() {
 /// the manager logs the refusal with the transaction.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_rejoin_leaves_a_master_with_its_own_transactions_fenced() {
-    let c = Cluster::start(2, Mode::Gtid).await;
-    c.create_acked_table().await;
-    for n in ["server2", "server3"] {
-        c.wait_acked_table(n, T).await;
-    }
-    let conf = c.state.app_config();
-    let text = std::fs::read_to_string(&conf).unwrap().replace(
-        "ping_interval = 1\n",
-        "ping_interval = 1\nauto_rejoin = 1\n",
-    );
-    std::fs::write(&conf, text).unwrap();
+    let (c, conf) = auto_rejoin_cluster().await;
     let m = Daemon::manager(
         &conf,
         &["--remove_dead_master_conf", "--skip_save_master_binlog"],
@@ -504,4 +484,20 @@ async fn auto_rejoin_leaves_a_master_with_its_own_transactions_fenced() {
     );
     assert!(c.slave_status("server1").await.is_empty(), "not a replica");
     assert!(block_of(&conf, "server1").is_none(), "not written back");
+}
+
+/// A master and two replicas with the acknowledged-writes table, and `auto_rejoin = 1`.
+async fn auto_rejoin_cluster() -> (Cluster, std::path::PathBuf) {
+    let c = Cluster::start(2, Mode::Gtid).await;
+    c.create_acked_table().await;
+    for n in ["server2", "server3"] {
+        c.wait_acked_table(n, T).await;
+    }
+    let conf = c.state.app_config();
+    let text = std::fs::read_to_string(&conf).unwrap().replace(
+        "ping_interval = 1\n",
+        "ping_interval = 1\nauto_rejoin = 1\n",
+    );
+    std::fs::write(&conf, text).unwrap();
+    (c, conf)
 }

@@ -287,6 +287,26 @@ impl<W: World> Run<'_, W> {
     }
 }
 
+impl SwitchRecord {
+    /// A switch that has just started: refused until it says otherwise.
+    pub fn new(app: &str) -> SwitchRecord {
+        SwitchRecord {
+            app: app.to_string(),
+            outcome: SwitchOutcome::Refused,
+            orig_master: None,
+            new_master: None,
+            error: None,
+            steps: vec![],
+            replicas: vec![],
+            write_block_ms: None,
+            phases: vec![],
+            plan: None,
+            semi_sync: None,
+            total_ms: 0,
+        }
+    }
+}
+
 pub async fn switchover(config: &Config, opts: &SwitchOptions) -> SwitchRecord {
     switchover_in(Live::new(&config.app.timeouts), config, opts).await
 }
@@ -302,20 +322,7 @@ pub async fn switchover_in<W: World>(
         world,
         config,
         opts,
-        rec: SwitchRecord {
-            app: config.app_name.clone(),
-            outcome: SwitchOutcome::Refused,
-            orig_master: None,
-            new_master: None,
-            error: None,
-            steps: vec![],
-            replicas: vec![],
-            write_block_ms: None,
-            phases: vec![],
-            plan: None,
-            semi_sync: None,
-            total_ms: 0,
-        },
+        rec: SwitchRecord::new(&config.app_name),
     };
     let outcome = match steps(&mut run).await {
         Ok(outcome) => outcome,
