@@ -11,6 +11,7 @@ mod conf_host;
 mod failover;
 mod manager;
 mod mha_hooks;
+mod mha_regression;
 mod netns;
 mod positions;
 mod proxy;
