@@ -634,3 +634,60 @@ async fn regr_older_binlog_file_excludes_the_candidate() {
     check_blob(&c, &survivors).await;
     eprintln!("test took {:?}", started.elapsed());
 }
+
+/// Apply errors (file/position, MHA's default run). server3's SQL thread is stopped before
+/// a row (t_slave_sql_start); server4 stops receiving, then gets a local row with an id the
+/// master writes later (t_recover_slave_fail). MHA started server3's SQL thread and went on;
+/// mha stops in phase 3.1 naming server3, before promoting anyone (a difference: see
+/// docs/coming-from-mha.md). Once server3's SQL thread runs, a second master_switch fails
+/// over: server2 is promoted, server3 recovered, server4 cannot be (duplicate key) and the
+/// outcome is partial (exit 10), as in MHA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_stopped_sql_thread_and_a_diverged_replica() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::FilePos).await;
+    seed(&c, &["server2", "server3", "server4"]).await;
+    let conf = conf(&c, "app1.toml", "", &[], &[]);
+    c.exec("server3", "STOP SLAVE SQL_THREAD").await;
+    c.exec("server4", "STOP SLAVE IO_THREAD").await;
+    ins(&c, 2, 6).await;
+    c.exec("server4", "SET GLOBAL read_only = 0").await;
+    c.exec("server4", "INSERT INTO test.t1 VALUES (4, 4, 'local')")
+        .await;
+    c.exec("server4", "SET GLOBAL read_only = 1").await;
+    wait_count(&c, "server2", 6).await;
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    c.exec("server4", "START SLAVE IO_THREAD").await;
+    let (code, rec, text) = switch_dead_json(&conf, &c, &[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert_eq!(rec["outcome"], "failed", "{text}");
+    assert!(
+        rec["error"].as_str().unwrap().starts_with(&format!(
+            "127.0.0.1(127.0.0.1:{}): SQL thread stopped",
+            c.node("server3").port
+        )),
+        "{text}"
+    );
+    for r in ["server2", "server3", "server4"] {
+        assert_master(&c, r, "server1").await;
+    }
+    c.exec("server3", "START SLAVE SQL_THREAD").await;
+    let (code, rec, text) = switch_dead_json(&conf, &c, &["--ignore_last_failover"]);
+    assert_eq!(code, Some(10), "{text}");
+    assert_eq!(rec["outcome"], "partial", "{text}");
+    assert!(ends_with_port(&rec["new_master"], &c, "server2"), "{text}");
+    c.wait_replicating_from("server3", "server2", T).await;
+    probe(&c, "server2").await;
+    check(&c, &["server2", "server3"], 7).await;
+    let st = c.slave_status("server4").await;
+    assert_ne!(st["Slave_SQL_Running"].as_deref(), Some("Yes"), "{st:?}");
+    assert_eq!(
+        c.value("server4", "SELECT value2 FROM test.t1 WHERE id = 4")
+            .await
+            .as_deref(),
+        Some("local")
+    );
+    eprintln!("test took {:?}", started.elapsed());
+}
