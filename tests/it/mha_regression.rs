@@ -393,8 +393,8 @@ async fn regr_start_up_refusals_then_ignore_fail_failover() {
 
 /// kill -9 of the master with replicas lagging by different amounts, recovered by relay-log
 /// diffs (use_gtid_auto_pos=0, file/position) with latest_priority=0: t_needsync_1,
-/// t_needsync_2 (1000 rows before the lag, 500 after), t_recover_slave_ok (server4 lags
-/// too), t_latest_recovery1 (the lagging candidate still wins with latest_priority=0),
+/// t_needsync_2 (1000 rows before the lag, 500 after), t_apply_many_logs2 (8 KB relay
+/// logs), t_recover_slave_ok (server4 lags too), t_latest_recovery1 (the lagging candidate still wins with latest_priority=0),
 /// t_needsync_flush2's ROLLBACK strings and t_binary's CR LF BLOB in what the diffs carry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regr_lagging_replicas_get_relay_log_diffs() {
@@ -409,6 +409,10 @@ async fn regr_lagging_replicas_get_relay_log_diffs() {
         &[],
         &[],
     );
+    // t_apply_many_logs2: relay logs of 8 KB, all kept (the sandbox has relay_log_purge=OFF).
+    for r in survivors {
+        c.exec(r, "SET GLOBAL max_relay_log_size = 8192").await;
+    }
     ins(&c, 2, 1000).await;
     wait_count(&c, "server2", 1000).await;
     c.exec("server2", "STOP SLAVE IO_THREAD").await; // lag S1 (the candidate)
@@ -418,6 +422,14 @@ async fn regr_lagging_replicas_get_relay_log_diffs() {
     ins(&c, 1301, 1500).await;
     tricky_rows(&c, 1501).await;
     wait_count(&c, "server3", 1503).await;
+    let relay = c.slave_status("server3").await["Relay_Log_File"]
+        .clone()
+        .unwrap_or_default();
+    let n: u32 = relay.rsplit('.').next().unwrap().parse().unwrap();
+    assert!(
+        n > 10,
+        "8 KB relay logs should have rotated many times: {relay}"
+    );
     sandbox::fault(c.dir.path(), "server1", Fault::Crash)
         .await
         .unwrap();
@@ -448,7 +460,8 @@ async fn regr_lagging_replicas_get_relay_log_diffs() {
 /// binlog. server2 gets rows 301..600 from the latest replica by GTID, no relay log needed
 /// (t_no_relay_log_gtid, t_needsync_1 in GTID mode); the master-only rows are saved over SSH
 /// and applied on the new master (t_save_master_log, t_normal_crash), with t_binary's BLOB
-/// and the ROLLBACK strings through mariadb-binlog | mariadb --binary-mode.
+/// and the ROLLBACK strings through mariadb-binlog | mariadb --binary-mode. A minute-long
+/// SELECT runs on server2 meanwhile and does not hold the failover up (t_new_master_heavy).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regr_crash_gtid_purged_relay_logs_and_rows_only_in_the_masters_binlog() {
     let started = Instant::now();
@@ -470,16 +483,33 @@ async fn regr_crash_gtid_purged_relay_logs_and_rows_only_in_the_masters_binlog()
     }
     ins(&c, 601, 606).await;
     tricky_rows(&c, 607).await;
+    // t_new_master_heavy: a long SELECT runs on the new master during the failover.
+    let mut heavy = c.session("server2").await;
+    let long = tokio::spawn(async move {
+        heavy
+            .rows(
+                "long select",
+                "SELECT id, SLEEP(60) FROM test.t1 WHERE id = 1",
+            )
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
     sandbox::fault(c.dir.path(), "server1", Fault::Crash)
         .await
         .unwrap();
     for r in survivors {
         c.exec(r, "START SLAVE IO_THREAD").await;
     }
+    let switch_started = Instant::now();
     let (code, rec, text) = switch_dead_json(&conf, &c, &[]);
     assert_eq!(code, Some(0), "{text}");
     assert_eq!(rec["outcome"], "success", "{text}");
     assert!(ends_with_port(&rec["new_master"], &c, "server2"), "{text}");
+    assert!(
+        !long.is_finished() && switch_started.elapsed() < T,
+        "the long SELECT on the new master must neither end nor block the failover"
+    );
+    long.abort();
     for r in ["server3", "server4"] {
         c.wait_replicating_from(r, "server2", T).await;
     }
