@@ -47,6 +47,56 @@ fn conf(
     p
 }
 
+/// MHA's grant.sql account (t_*_pass): user name and password made of shell, SQL, option
+/// file and TOML metacharacters.
+const META_USER: &str = "mha'\"\\$`!&;|";
+const META_PASSWORD: &str = "p'\"\\$(id)`#;&|<>*? x";
+
+/// Create `user` with every privilege on the master (replicated everywhere).
+async fn create_account(c: &Cluster, user: &str, password: &str, replicas: &[&str]) {
+    let q = |s: &str| s.replace('\\', "\\\\").replace('\'', "\\'");
+    c.exec(
+        "server1",
+        &format!(
+            "CREATE USER '{}'@'%' IDENTIFIED BY '{}'",
+            q(user),
+            q(password)
+        ),
+    )
+    .await;
+    c.exec(
+        "server1",
+        &format!(
+            "GRANT ALL PRIVILEGES ON *.* TO '{}'@'%' WITH GRANT OPTION",
+            q(user)
+        ),
+    )
+    .await;
+    for r in replicas {
+        let stmt = format!("SELECT COUNT(*) FROM mysql.user WHERE User = '{}'", q(user));
+        c.wait_value(r, &stmt, "1", T).await;
+    }
+}
+
+/// The configuration at `path` with mha's own account replaced by `user`/`password`
+/// (MHA's mha_test_pass, mha_test_nopass): written in the file, TOML-escaped.
+fn with_account(path: &Path, user: &str, password: &str) {
+    let toml = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut text = std::fs::read_to_string(path).unwrap();
+    for (key, value) in [("user", user), ("password_file", password)] {
+        let start = text.find(&format!("\n{key} = ")).unwrap() + 1;
+        let end = start + text[start..].find('\n').unwrap();
+        let name = if key == "user" { "user" } else { "password" };
+        text.replace_range(start..end, &format!("{name} = \"{}\"", toml(value)));
+    }
+    assert!(
+        !text.contains("\npassword_file = ")
+            && text.contains(&format!("\nuser = \"{}\"\n", toml(user))),
+        "{text}"
+    );
+    std::fs::write(path, text).unwrap();
+}
+
 /// A count that may not be readable yet (the table not replicated yet): None then.
 async fn try_value(c: &Cluster, node: &str, stmt: &str) -> Option<String> {
     let target = c.state.admin_target(c.node(node)).unwrap();
@@ -395,7 +445,8 @@ async fn regr_start_up_refusals_then_ignore_fail_failover() {
 /// diffs (use_gtid_auto_pos=0, file/position) with latest_priority=0: t_needsync_1,
 /// t_needsync_2 (1000 rows before the lag, 500 after), t_apply_many_logs2 (8 KB relay
 /// logs), t_recover_slave_ok (server4 lags too), t_latest_recovery1 (the lagging candidate still wins with latest_priority=0),
-/// t_needsync_flush2's ROLLBACK strings and t_binary's CR LF BLOB in what the diffs carry.
+/// t_needsync_flush2's ROLLBACK strings and t_binary's CR LF BLOB in what the diffs carry;
+/// mha's account is MHA's metacharacter one (t_needsync_1_pass, t_needsync_2_pass).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regr_lagging_replicas_get_relay_log_diffs() {
     let started = Instant::now();
@@ -409,6 +460,9 @@ async fn regr_lagging_replicas_get_relay_log_diffs() {
         &[],
         &[],
     );
+    // t_needsync_1_pass, t_needsync_2_pass: mha's account is MHA's metacharacter one.
+    create_account(&c, META_USER, META_PASSWORD, &survivors).await;
+    with_account(&conf, META_USER, META_PASSWORD);
     // t_apply_many_logs2: relay logs of 8 KB, all kept (the sandbox has relay_log_purge=OFF).
     for r in survivors {
         c.exec(r, "SET GLOBAL max_relay_log_size = 8192").await;
@@ -462,6 +516,7 @@ async fn regr_lagging_replicas_get_relay_log_diffs() {
 /// and applied on the new master (t_save_master_log, t_normal_crash), with t_binary's BLOB
 /// and the ROLLBACK strings through mariadb-binlog | mariadb --binary-mode. A minute-long
 /// SELECT runs on server2 meanwhile and does not hold the failover up (t_new_master_heavy).
+/// mha's account is MHA's metacharacter one (t_save_master_log_pass).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regr_crash_gtid_purged_relay_logs_and_rows_only_in_the_masters_binlog() {
     let started = Instant::now();
@@ -473,6 +528,9 @@ async fn regr_crash_gtid_purged_relay_logs_and_rows_only_in_the_masters_binlog()
         c.exec(r, "SET GLOBAL relay_log_purge = ON").await;
     }
     let conf = conf(&c, "app1.toml", "", &[], &[]);
+    // t_save_master_log_pass: the saved binlog applied with MHA's metacharacter account.
+    create_account(&c, META_USER, META_PASSWORD, &survivors).await;
+    with_account(&conf, META_USER, META_PASSWORD);
     ins(&c, 2, 300).await;
     wait_count(&c, "server2", 300).await;
     c.exec("server2", "STOP SLAVE IO_THREAD").await;
@@ -537,7 +595,8 @@ fn switch_alive(conf: &Path, c: &Cluster, extra: &[&str]) -> (Option<i32>, Strin
 /// Online switchover (file/position, MHA's default run): t_online_normal (err1 and err2
 /// refused, then ok), t_online_slave_sql_stop (refused while a replica's SQL thread is
 /// stopped, ok once it runs), t_online_slave (--orig_master_is_new_slave: the old master
-/// replicates from the new one and gets the probe).
+/// replicates from the new one and gets the probe), all with MHA's metacharacter account
+/// (t_online_slave_pass).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regr_online_switch_refusals_then_old_master_as_replica() {
     let started = Instant::now();
@@ -545,6 +604,15 @@ async fn regr_online_switch_refusals_then_old_master_as_replica() {
     seed(&c, &["server2", "server3", "server4"]).await;
     ins(&c, 2, 2).await;
     let default = conf(&c, "app1.toml", "", &[], &[]);
+    // t_online_slave_pass: MHA's metacharacter account.
+    create_account(
+        &c,
+        META_USER,
+        META_PASSWORD,
+        &["server2", "server3", "server4"],
+    )
+    .await;
+    with_account(&default, META_USER, META_PASSWORD);
     let err1 = conf(&c, "err1.toml", "", &[], &["server1"]);
     let err2 = conf(&c, "err2.toml", "", &[], &["server2", "server3", "server4"]);
     for f in [&err1, &err2] {
@@ -616,13 +684,15 @@ async fn regr_online_switch_refusals_then_old_master_as_replica() {
 /// stops receiving later; server4 alone has the last row. With latest_priority=0 the first
 /// eligible replica in configuration order wins although it lacks that row, and gets it
 /// (t_latest_recovery2, t_latest_recovery3); by default the latest replica wins
-/// (t_needsync_flush3), shown by a dry run first.
+/// (t_needsync_flush3), shown by a dry run first. The real run uses an account with an empty
+/// password (t_needsync_1_nopass).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regr_older_binlog_file_excludes_the_candidate() {
     let started = Instant::now();
     let c = Cluster::start(3, Mode::FilePos).await;
     let survivors = ["server2", "server3", "server4"];
     seed(&c, &survivors).await;
+    create_account(&c, "admin", "", &survivors).await;
     ins(&c, 2, 2).await;
     wait_count(&c, "server2", 2).await;
     c.exec("server2", "STOP SLAVE IO_THREAD").await;
@@ -652,6 +722,8 @@ async fn regr_older_binlog_file_excludes_the_candidate() {
     assert_eq!(server2["verdict"], "ineligible", "{text}");
     assert_eq!(server2["reasons"][0]["reason"], "sql_far_behind", "{text}");
     let latest = conf(&c, "latest.toml", "latest_priority = 0\n", &[], &[]);
+    // t_needsync_1_nopass: an account with an empty password.
+    with_account(&latest, "admin", "");
     let (code, rec, text) = switch_dead_json(&latest, &c, &[]);
     assert_eq!(code, Some(0), "{text}");
     assert_eq!(rec["outcome"], "success", "{text}");
