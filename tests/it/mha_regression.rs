@@ -793,3 +793,47 @@ async fn regr_stopped_sql_thread_and_a_diverged_replica() {
     );
     eprintln!("test took {:?}", started.elapsed());
 }
+
+/// t_needsync_1_nocm, t_normal_crash_nocm (file/position): the candidate lags by one row;
+/// master_switch --skip_change_master --skip_disable_read_only gives it that row and leaves
+/// it read-only, and re-points nobody; every survivor has the same 2 rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_skip_change_master_applies_the_diff_and_repoints_nobody() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::FilePos).await;
+    let survivors = ["server2", "server3", "server4"];
+    seed(&c, &survivors).await;
+    let conf = conf(&c, "app1.toml", "", &[], &[]);
+    c.exec("server2", "STOP SLAVE IO_THREAD").await;
+    ins(&c, 2, 2).await;
+    for r in ["server3", "server4"] {
+        wait_count(&c, r, 2).await;
+    }
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    c.exec("server2", "START SLAVE IO_THREAD").await;
+    let (code, rec, text) = switch_dead_json(
+        &conf,
+        &c,
+        &["--skip_change_master", "--skip_disable_read_only"],
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(rec["outcome"], "success", "{text}");
+    assert!(ends_with_port(&rec["new_master"], &c, "server2"), "{text}");
+    assert_eq!(
+        c.value("server2", "SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("1"),
+        "--skip_disable_read_only"
+    );
+    for r in ["server3", "server4"] {
+        assert_master(&c, r, "server1").await;
+    }
+    // MHA left the new master's own replication settings too (master(S1)=M); mha resets
+    // them as it always does unless skip_reset_slave=1.
+    assert!(c.slave_status("server2").await.is_empty());
+    check(&c, &survivors, 2).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
