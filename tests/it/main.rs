@@ -12,6 +12,7 @@ mod failover;
 mod manager;
 mod mha_compat;
 mod mha_hooks;
+mod mha_regression;
 mod netns;
 mod positions;
 mod proxy;
