@@ -244,6 +244,9 @@ impl Db for FakeDb {
     async fn start_io_thread(&mut self) -> Result<(), DbError> {
         self.did("start_io_thread")
     }
+    async fn start_sql_thread(&mut self) -> Result<(), DbError> {
+        self.did("start_sql_thread")
+    }
     async fn semi_sync(&mut self) -> Result<Option<SemiSync>, DbError> {
         Ok(self.answers.state.semi_sync.clone())
     }

@@ -316,6 +316,10 @@ impl Dialect {
         format!("START {} IO_THREAD", self.replica_word())
     }
 
+    pub fn start_sql_thread(self) -> String {
+        format!("START {} SQL_THREAD", self.replica_word())
+    }
+
     /// Forget the master and the replication settings (MHA: unless skip_reset_slave).
     pub fn reset_replica_all(self) -> String {
         format!("RESET {} ALL", self.replica_word())
@@ -821,6 +825,11 @@ mod tests {
             );
             assert_eq!(d.set_semi_sync_timeout(60000), timeout, "{version}");
             assert_eq!(d.start_io_thread(), start_io, "{version}");
+            assert_eq!(
+                d.start_sql_thread(),
+                start_io.replace("IO_THREAD", "SQL_THREAD"),
+                "{version}"
+            );
         }
         assert_eq!(
             m.set_semi_sync_master(false),

@@ -178,6 +178,13 @@ impl Session {
         self.exec("START SLAVE IO_THREAD", &sql).await
     }
 
+    /// Only the SQL thread starts (the IO thread stays stopped): a replica whose SQL thread
+    /// was stopped without an error applies what it received.
+    pub async fn start_sql_thread(&mut self) -> Result<(), DbError> {
+        let sql = self.dialect.start_sql_thread();
+        self.exec("START SLAVE SQL_THREAD", &sql).await
+    }
+
     /// Both sides of semi-sync replication, settings and status; None where the server has
     /// no semi-sync variable.
     pub async fn semi_sync(&mut self) -> Result<Option<SemiSync>, DbError> {

@@ -23,6 +23,7 @@ pub trait Db: Send + 'static {
     fn stop_replica(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
     fn start_replica(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
     fn start_io_thread(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
+    fn start_sql_thread(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
     fn semi_sync(&mut self) -> impl Future<Output = Result<Option<SemiSync>, DbError>> + Send;
     fn semi_sync_master_on(
         &mut self,
@@ -139,6 +140,9 @@ impl Db for Session {
     }
     async fn start_io_thread(&mut self) -> Result<(), DbError> {
         Session::start_io_thread(self).await
+    }
+    async fn start_sql_thread(&mut self) -> Result<(), DbError> {
+        Session::start_sql_thread(self).await
     }
     async fn semi_sync(&mut self) -> Result<Option<SemiSync>, DbError> {
         Session::semi_sync(self).await

@@ -522,6 +522,7 @@ pub(super) async fn wait_applied(
     let started = Instant::now();
     let mut last_exec: Option<BinlogPos> = None;
     let mut stable_since = Instant::now();
+    let mut sql_started: Option<Instant> = None;
     loop {
         let (st, row) = replica_status(&mut db).await?.ok_or_else(|| {
             FailoverError::replica(s.display_name(), ReplicaProblem::NoLongerReplica)
@@ -537,6 +538,11 @@ pub(super) async fn wait_applied(
                     .unwrap_or_default()
             );
             return applied_now(db, idx, st, true).await;
+        }
+        let restart = (&mut sql_started, w.timeouts().replication_start);
+        if !st.sql_running() && sql_thread_restarted(&mut db, &st, s, restart).await? {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
         }
         if !st.sql_running() {
             return Err(FailoverError::replica(
@@ -596,6 +602,30 @@ pub(super) async fn wait_applied(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// An SQL thread stopped without an error (by hand, or STOP SLAVE SQL_THREAD) is started
+/// again, once, to apply what the replica received, as MHA did; true while it is starting
+/// (within replication_start_timeout). One stopped by an error is left to stop the failover.
+async fn sql_thread_restarted(
+    db: &mut impl Db,
+    st: &ReplicaStatus,
+    s: &ServerConfig,
+    (started, limit): (&mut Option<Instant>, Duration),
+) -> PResult<bool> {
+    if st.last_sql_errno != 0 {
+        return Ok(false);
+    }
+    let Some(at) = started else {
+        warn!(
+            "{}: its SQL thread was stopped (no error): starting it to apply its relay log",
+            s.display_name()
+        );
+        db.start_sql_thread().await?;
+        *started = Some(Instant::now());
+        return Ok(true);
+    };
+    Ok(at.elapsed() < limit)
 }
 
 /// The replica as it stands once applied (or, delayed, as it is).
