@@ -171,6 +171,16 @@ async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, D
         replica,
         heartbeat_period,
         slave_net_timeout: get(&vars, "slave_net_timeout").parse().ok(),
+        own_filters: vars
+            .get("replicate_do_db")
+            .map(|_| crate::topology::ReplicationFilters {
+                do_db: get(&vars, "replicate_do_db").into(),
+                ignore_db: get(&vars, "replicate_ignore_db").into(),
+                do_table: get(&vars, "replicate_do_table").into(),
+                ignore_table: get(&vars, "replicate_ignore_table").into(),
+                wild_do_table: get(&vars, "replicate_wild_do_table").into(),
+                wild_ignore_table: get(&vars, "replicate_wild_ignore_table").into(),
+            }),
         repl_user_ok,
         semi_sync,
         version,

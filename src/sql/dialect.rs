@@ -59,7 +59,11 @@ impl Dialect {
                  @@global.log_slave_updates AS log_slave_updates, @@global.binlog_format AS binlog_format, \
                  @@global.relay_log_purge AS relay_log_purge, @@global.gtid_binlog_pos AS gtid_binlog_pos, \
                  @@global.gtid_current_pos AS gtid_current_pos, @@global.gtid_slave_pos AS gtid_slave_pos, \
-                 @@global.gtid_strict_mode AS gtid_strict_mode, @@global.slave_net_timeout AS slave_net_timeout"
+                 @@global.gtid_strict_mode AS gtid_strict_mode, @@global.slave_net_timeout AS slave_net_timeout, \
+                 @@global.replicate_do_db AS replicate_do_db, @@global.replicate_ignore_db AS replicate_ignore_db, \
+                 @@global.replicate_do_table AS replicate_do_table, @@global.replicate_ignore_table AS replicate_ignore_table, \
+                 @@global.replicate_wild_do_table AS replicate_wild_do_table, \
+                 @@global.replicate_wild_ignore_table AS replicate_wild_ignore_table"
             }
             Dialect::MySqlLegacy => {
                 "SELECT @@global.server_id AS server_id, @@global.read_only AS read_only, \

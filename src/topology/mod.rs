@@ -148,6 +148,30 @@ pub struct ReplicaStatus {
     pub filters: ReplicationFilters,
 }
 
+/// Shown as the non-empty filters, `replicate_do_table=test.t1; ...`, or `none`.
+impl std::fmt::Display for ReplicationFilters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let all = [
+            ("replicate_do_db", &self.do_db),
+            ("replicate_ignore_db", &self.ignore_db),
+            ("replicate_do_table", &self.do_table),
+            ("replicate_ignore_table", &self.ignore_table),
+            ("replicate_wild_do_table", &self.wild_do_table),
+            ("replicate_wild_ignore_table", &self.wild_ignore_table),
+        ];
+        let set: Vec<String> = all
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if set.is_empty() {
+            f.write_str("none")
+        } else {
+            f.write_str(&set.join("; "))
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct ReplicationFilters {
     pub do_db: String,
@@ -272,6 +296,10 @@ pub struct ServerState {
     /// slave_net_timeout (replica_net_timeout): seconds a replica waits for data before it
     /// drops its connection to the master and reconnects.
     pub slave_net_timeout: Option<u32>,
+    /// The replication filters it is configured with (MariaDB's `replicate_*` variables),
+    /// also when it replicates from nobody: what it would apply as a replica. None where the
+    /// server has no such variables (MySQL: per channel).
+    pub own_filters: Option<ReplicationFilters>,
     /// The configured repl_user exists here with the replication privilege.
     pub repl_user_ok: Option<bool>,
     /// Semi-synchronous replication, both sides; None where the server has none (MySQL

@@ -488,3 +488,39 @@ esac
         c.assert_has_all(n, &acked).await;
     }
 }
+
+/// MHA's t_online_filter: with --orig_master_is_new_slave, an old master configured with
+/// replication filters the replicas do not have would, as a replica, silently skip writes.
+/// Refused before anything changes (MHA refused too); without the option the switch goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_master_with_other_replication_filters_is_not_made_a_replica() {
+    let c = Cluster::start(1, Mode::Gtid).await;
+    c.create_acked_table().await;
+    c.wait_acked_table("server2", T).await;
+    c.exec("server1", "SET GLOBAL replicate_do_table = 'mha_it.acked'")
+        .await;
+    let port2 = format!("--new_master_port={}", c.node("server2").port);
+    let (code, out) = switch(
+        &c,
+        &[
+            "--new_master_host=127.0.0.1",
+            &port2,
+            "--orig_master_is_new_slave",
+        ],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("has replication filters (replicate_do_table=mha_it.acked) that differ from the replicas' (none)"),
+        "{out}"
+    );
+    // Nothing changed: server1 still takes writes, server2 still replicates from it.
+    assert_eq!(
+        c.value("server1", "SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+    c.wait_replicating_from("server2", "server1", T).await;
+    let (code, out) = switch(&c, &["--new_master_host=127.0.0.1", &port2]);
+    assert_eq!(code, 0, "{out}");
+}

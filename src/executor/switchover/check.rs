@@ -78,6 +78,9 @@ pub(super) async fn check(
         "no query has been running on the new master for {} s or more (--running_seconds_limit)",
         opts.running_seconds_limit
     ));
+    if opts.orig_master_is_new_slave {
+        orig_master_filters(&topo, m, &orig, &new_status)?;
+    }
     let gtid = new_status.uses_gtid();
     checks.push(format!(
         "replication mode: {}",
@@ -106,6 +109,27 @@ pub(super) async fn check(
         },
         checks,
     ))
+}
+
+/// `--orig_master_is_new_slave`: the old master's own replication filters (what it would apply
+/// as a replica) must be the replicas' (the new master's, read from its replica status).
+fn orig_master_filters(
+    topo: &Topology,
+    m: usize,
+    orig: &ServerConfig,
+    new_status: &ReplicaStatus,
+) -> Result<(), Refusal> {
+    let Some(own) = topo.servers[m].alive().and_then(|s| s.own_filters.as_ref()) else {
+        return Ok(());
+    };
+    if *own == new_status.filters {
+        return Ok(());
+    }
+    Err(Refusal::OrigMasterFilters {
+        orig: orig.display_name(),
+        own: own.to_string(),
+        replicas: new_status.filters.to_string(),
+    })
 }
 
 /// What semi-sync the new topology gets: the old master answers, so its own settings say

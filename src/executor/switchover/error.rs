@@ -50,6 +50,16 @@ pub enum Refusal {
     LongUpdates { limit: u64, updates: Vec<String> },
     #[error("{0} is not a configured server")]
     UnknownNewMaster(String),
+    /// `--orig_master_is_new_slave`: as a replica, the old master would apply its own
+    /// replication filters, not the replicas' (MHA refused this too).
+    #[error(
+        "{orig} has replication filters ({own}) that differ from the replicas' ({replicas}): as a replica of the new master it would silently miss writes; make them equal, or switch without --orig_master_is_new_slave"
+    )]
+    OrigMasterFilters {
+        orig: String,
+        own: String,
+        replicas: String,
+    },
     /// Each entry: a server and why it cannot be promoted.
     #[error(
         "no replica can become the new master{}",
