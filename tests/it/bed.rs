@@ -680,3 +680,23 @@ pub fn switch_dead(conf: &Path, c: &Cluster, extra: &[&str]) -> (Option<i32>, St
     let (o, e) = text(&out);
     (out.status.code(), format!("{o}\n{e}"))
 }
+
+/// A shell script at `path`, executable.
+pub fn script(path: &Path, body: &str) {
+    std::fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+}
+
+impl Cluster {
+    /// Application settings added to the sandbox's app1.toml (after `ping_interval`), in place.
+    pub fn add_app_settings(&self, extra: &str) {
+        let conf = self.state.app_config();
+        let text = std::fs::read_to_string(&conf).unwrap();
+        let text = text.replacen(
+            "ping_interval = 1\n",
+            &format!("ping_interval = 1\n{extra}"),
+            1,
+        );
+        std::fs::write(&conf, text).unwrap();
+    }
+}

@@ -357,10 +357,7 @@ async fn hooks_candidates_and_forced_choice() {
     c.wait_replicating_from("server2", "server3", T).await;
 }
 
-fn script(path: &std::path::Path, body: &str) {
-    std::fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
-    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-}
+use crate::bed::script;
 
 /// The statuses a manager holds only for a moment, made long by slow hooks:
 /// INITIALIZING_MONITOR, PARTIALLY_RUNNING (the manager killed while a hook runs), PING_FAILED,

@@ -294,10 +294,7 @@ fn conf_with(c: &Cluster, name: &str, server_extra: &[(&str, &str)], app_extra: 
     p
 }
 
-fn script(path: &Path, body: &str) {
-    std::fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
-    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-}
+use crate::bed::script;
 
 /// check_repl --ignore_fail_on_start (and MHA's masterha_check_repl command line,
 /// `manager --check_only --check_repl_health`), then an online switch with --flush_tables

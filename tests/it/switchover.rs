@@ -178,20 +178,10 @@ async fn file_pos_switch_refusals_and_rollback() {
     )
     .unwrap();
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let conf = c.state.app_config();
-    let text = std::fs::read_to_string(&conf).unwrap();
-    std::fs::write(
-        &conf,
-        text.replacen(
-            "ping_interval = 1\n",
-            &format!(
-                "ping_interval = 1\nmaster_ip_online_change_script = \"{}\"\n",
-                hook.display()
-            ),
-            1,
-        ),
-    )
-    .unwrap();
+    c.add_app_settings(&format!(
+        "master_ip_online_change_script = \"{}\"\n",
+        hook.display()
+    ));
     std::fs::write(c.dir.path().join("freeze"), "").unwrap();
     let (code, out) = switch(&c, &new2);
     mha::sandbox::fault(c.dir.path(), "server2", mha::sandbox::Fault::Resume)
@@ -392,20 +382,11 @@ esac
     )
     .unwrap();
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    c.add_app_settings(&format!(
+        "master_ip_online_change_script = \"{}\"\n",
+        hook.display()
+    ));
     let conf = c.state.app_config();
-    let text = std::fs::read_to_string(&conf).unwrap();
-    std::fs::write(
-        &conf,
-        text.replacen(
-            "ping_interval = 1\n",
-            &format!(
-                "ping_interval = 1\nmaster_ip_online_change_script = \"{}\"\n",
-                hook.display()
-            ),
-            1,
-        ),
-    )
-    .unwrap();
 
     let w = app_writer(&c, "server1").await;
     w.wait_acked(20, T).await;
