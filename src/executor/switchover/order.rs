@@ -98,6 +98,16 @@ async fn switch_failing(entry: &str, fault: Fault) -> (SwitchRecord, Vec<String>
     switch(world(dir.path()).fail(entry, fault), None).await
 }
 
+/// A switch whose call `entry` fails with an error: it is rolled back, and the rollback is
+/// exactly the inverse of what was done before the fault. Returns the rollback's calls.
+async fn rolled_back_at(entry: &str) -> Vec<String> {
+    let (rec, log) = switch_failing(entry, Fault::Error).await;
+    assert_eq!(rec.outcome, SwitchOutcome::RolledBack, "{log:#?}");
+    let (done, after) = at_fault(&log);
+    assert_eq!(after, inverse(&done), "{log:#?}");
+    after
+}
+
 /// What the switchover changes on a server, and what puts it back. Waits, reads, the lock
 /// session's own lock_wait_timeout and the client sessions it ends (nothing brings those
 /// back) are not changes.
@@ -211,19 +221,13 @@ async fn a_failing_stop_hook_touches_no_server() {
 
 #[tokio::test]
 async fn a_failure_to_block_writes_undoes_exactly_what_was_done() {
-    let (rec, log) = switch_failing("db1: flush_tables_with_read_lock", Fault::Error).await;
-    assert_eq!(rec.outcome, SwitchOutcome::RolledBack, "{log:#?}");
-    let (done, after) = at_fault(&log);
-    assert_eq!(after, inverse(&done), "{log:#?}");
+    let after = rolled_back_at("db1: flush_tables_with_read_lock").await;
     assert_eq!(after, ["db1: unlock_tables", "db1: read_only=0"]);
 }
 
 #[tokio::test]
 async fn a_replica_that_does_not_catch_up_rolls_back_exactly_what_was_done() {
-    let (rec, log) = switch_failing("db3: master_gtid_wait 0-1-12", Fault::Error).await;
-    assert_eq!(rec.outcome, SwitchOutcome::RolledBack, "{log:#?}");
-    let (done, after) = at_fault(&log);
-    assert_eq!(after, inverse(&done), "{log:#?}");
+    let after = rolled_back_at("db3: master_gtid_wait 0-1-12").await;
     assert_eq!(
         after,
         [
@@ -240,20 +244,14 @@ async fn a_replica_that_does_not_catch_up_rolls_back_exactly_what_was_done() {
 async fn a_new_master_that_does_not_catch_up_is_left_replicating_untouched() {
     // Its replication was never stopped: pointing it at the old master's end coordinates
     // would skip what it had not applied (file/position replication).
-    let (rec, log) = switch_failing("db2: master_gtid_wait 0-1-12", Fault::Error).await;
-    assert_eq!(rec.outcome, SwitchOutcome::RolledBack, "{log:#?}");
-    let (done, after) = at_fault(&log);
-    assert_eq!(after, inverse(&done), "{log:#?}");
+    let after = rolled_back_at("db2: master_gtid_wait 0-1-12").await;
     assert_eq!(after, ["db1: unlock_tables", "db1: read_only=0"]);
 }
 
 #[tokio::test]
 async fn a_replica_stopped_but_not_pointed_at_the_new_master_is_put_back_too() {
     // db3 stopped replicating, then CHANGE MASTER to db2 failed: it goes back to db1 as well.
-    let (rec, log) = switch_failing("db3: point_at NewMaster db2", Fault::Error).await;
-    assert_eq!(rec.outcome, SwitchOutcome::RolledBack, "{log:#?}");
-    let (done, after) = at_fault(&log);
-    assert_eq!(after, inverse(&done), "{log:#?}");
+    let after = rolled_back_at("db3: point_at NewMaster db2").await;
     assert_eq!(
         after,
         [
