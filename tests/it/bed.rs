@@ -100,6 +100,11 @@ impl Cluster {
         Cluster { state, dir, ports }
     }
 
+    /// A writer of acknowledged rows on `name`, as its admin user.
+    pub fn writer(&self, name: &str) -> Writer {
+        Writer::start(self.state.admin_target(self.node(name)).unwrap())
+    }
+
     pub fn node(&self, name: &str) -> &NodeState {
         self.state.node(name).unwrap()
     }
@@ -287,6 +292,17 @@ impl Daemon {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         true
+    }
+
+    /// Wait until the manager has failed over `n` times in all ("monitoring the new master"),
+    /// and fail the test with its output if not within `timeout`.
+    pub async fn expect_failovers(&self, n: usize, timeout: Duration) {
+        assert!(
+            self.wait_for_nth("monitoring the new master", n, timeout)
+                .await,
+            "{}",
+            self.output()
+        );
     }
 
     /// Wait until the output contains `text`.

@@ -726,7 +726,7 @@ async fn a_binlog_server_supplies_what_no_replica_received() {
     for r in ["server2", "server3"] {
         c.exec(r, "STOP SLAVE IO_THREAD").await;
     }
-    let w = Writer::start(c.state.admin_target(c.node("server1")).unwrap());
+    let w = c.writer("server1");
     w.wait_acked(30, T).await;
     let acked = w.stop().await;
     // Wait until the binlog server has everything the master wrote.

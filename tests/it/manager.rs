@@ -47,7 +47,7 @@ async fn crash_then_freeze_fail_over_under_load_at_default_heartbeat() {
     let m = manager(&c, &conf, &["--last_failover_minute=0"]);
 
     // kill -9 under load.
-    let w = bed::Writer::start(c.state.admin_target(c.node("server1")).unwrap());
+    let w = c.writer("server1");
     w.wait_acked(30, Duration::from_secs(30)).await;
     sandbox::fault(dir, "server1", Fault::Crash).await.unwrap();
     let fault_at = std::time::Instant::now();
@@ -88,7 +88,7 @@ async fn crash_then_freeze_fail_over_under_load_at_default_heartbeat() {
         "not monitoring the new master:\n{}",
         m.output()
     );
-    let w = bed::Writer::start(c.state.admin_target(c.node("server2")).unwrap());
+    let w = c.writer("server2");
     w.wait_acked(30, Duration::from_secs(30)).await;
     let before = m.output().matches("completed successfully").count();
     sandbox::fault(dir, "server2", Fault::Freeze).await.unwrap();
@@ -523,7 +523,7 @@ async fn no_two_writable_masters_after_a_restart_by_a_supervisor() {
     insert_as_app("server1", 1_000_000).await.unwrap();
     let m = manager(&c, &conf, &[]);
 
-    let w = bed::Writer::start(c.state.admin_target(c.node("server1")).unwrap());
+    let w = c.writer("server1");
     w.wait_acked(30, T).await;
     sandbox::fault(dir, "server1", Fault::Crash).await.unwrap();
     assert!(m.wait_for("monitoring the new master", T), "{}", m.output());

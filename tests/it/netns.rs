@@ -69,7 +69,7 @@ async fn partitions_in_network_namespaces() {
     // 2. The master's host drops off the network: no SQL, no SSH, the replicas hear nothing.
     //    The manager fails over from the latest replica and reports what could not be saved.
     c.create_acked_table().await;
-    let w = bed::Writer::start(c.state.admin_target(c.node("server1")).unwrap());
+    let w = c.writer("server1");
     let mut m = Daemon::manager(
         &conf,
         &["--last_failover_minute=0"],
@@ -157,7 +157,7 @@ async fn partitions_in_network_namespaces() {
         Duration::from_secs(20),
     )
     .await;
-    let w = bed::Writer::start(c.state.admin_target(c.node("server2")).unwrap());
+    let w = c.writer("server2");
     w.wait_acked(20, Duration::from_secs(30)).await;
     let before = m.output().matches("monitoring the new master").count();
     net.unplug(1);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use mha::sandbox::{self, Fault, Mode};
 
-use crate::bed::{self, Cluster, Writer, switch_dead_json};
+use crate::bed::{self, Cluster, switch_dead_json};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -44,7 +44,7 @@ async fn lagging_then_crash(c: &Cluster, rotate: bool, master_alone: bool) -> Ve
     for r in ["server2", "server3", "server4"] {
         c.wait_acked_table(r, T).await;
     }
-    let w = Writer::start(c.state.admin_target(c.node("server1")).unwrap());
+    let w = c.writer("server1");
     w.wait_acked(30, T).await;
     c.exec("server4", "STOP SLAVE IO_THREAD").await;
     w.wait_acked(60, T).await;

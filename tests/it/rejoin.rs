@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use mha::sandbox::{self, Fault, Mode};
 
-use crate::bed::{self, Cluster, Daemon, Network, Writer};
+use crate::bed::{self, Cluster, Daemon, Network};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -111,18 +111,13 @@ async fn drill_stop_fail_over_start_rejoin_under_load() {
         c.dir.path().join("manager.log"),
         T,
     );
-    let w = Writer::start(c.state.admin_target(c.node("server1")).unwrap());
+    let w = c.writer("server1");
     w.wait_acked(100, T).await;
     // (1)
     sandbox::fault(c.dir.path(), "server1", Fault::Stop)
         .await
         .unwrap();
-    assert!(
-        m.wait_for_nth("monitoring the new master", 1, Duration::from_secs(60))
-            .await,
-        "{}",
-        m.output()
-    );
+    m.expect_failovers(1, Duration::from_secs(60)).await;
     let mut acked = w.stop().await;
     assert!(
         block_of(&conf, "server1").is_none(),
@@ -135,7 +130,7 @@ async fn drill_stop_fail_over_start_rejoin_under_load() {
         Duration::from_secs(10),
     )
     .await;
-    let w2 = Writer::start(c.state.admin_target(c.node("server2")).unwrap());
+    let w2 = c.writer("server2");
     w2.wait_acked(50, T).await;
 
     // (2) Started again: the manager makes it read-only; then the rejoin, under writes.
@@ -341,17 +336,12 @@ async fn auto_rejoin_brings_a_deposed_master_back_as_a_replica() {
         c.dir.path().join("manager.log"),
         T,
     );
-    let w = Writer::start(c.state.admin_target(c.node("server1")).unwrap());
+    let w = c.writer("server1");
     w.wait_acked(50, T).await;
     sandbox::fault(c.dir.path(), "server1", Fault::Crash)
         .await
         .unwrap();
-    assert!(
-        m.wait_for_nth("monitoring the new master", 1, Duration::from_secs(60))
-            .await,
-        "{}",
-        m.output()
-    );
+    m.expect_failovers(1, Duration::from_secs(60)).await;
     let acked = w.stop().await;
     assert!(block_of(&conf, "server1").is_none());
     c.exec("server2", "INSERT INTO mha_it.acked VALUES (1000000)")
@@ -389,12 +379,7 @@ async fn auto_rejoin_brings_a_deposed_master_back_as_a_replica() {
     sandbox::fault(c.dir.path(), "server2", Fault::Crash)
         .await
         .unwrap();
-    assert!(
-        m.wait_for_nth("monitoring the new master", 2, Duration::from_secs(60))
-            .await,
-        "{}",
-        m.output()
-    );
+    m.expect_failovers(2, Duration::from_secs(60)).await;
     // The second failover's record names server1: promoted, or repointed as a replica.
     let p1 = c.node("server1").port;
     let mut records: Vec<serde_json::Value> = std::fs::read_dir(c.dir.path().join("manager"))
@@ -446,12 +431,7 @@ async fn auto_rejoin_leaves_a_master_with_its_own_transactions_fenced() {
     sandbox::fault(c.dir.path(), "server1", Fault::Crash)
         .await
         .unwrap();
-    assert!(
-        m.wait_for_nth("monitoring the new master", 1, Duration::from_secs(60))
-            .await,
-        "{}",
-        m.output()
-    );
+    m.expect_failovers(1, Duration::from_secs(60)).await;
     sandbox::fault(c.dir.path(), "server1", Fault::Start)
         .await
         .unwrap();

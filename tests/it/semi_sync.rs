@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use mha::sandbox::{self, Fault, Mode};
 
-use crate::bed::{self, Cluster, Daemon, Network, Writer};
+use crate::bed::{self, Cluster, Daemon, Network};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -64,7 +64,7 @@ async fn a_cut_semi_sync_master_loses_no_acknowledged_write() {
     let c = Cluster::start_semi_sync(2, Mode::Gtid, net.hosts.clone()).await;
     let conf = c.state.app_config();
     c.create_acked_table().await;
-    let w = Writer::start(c.state.admin_target(c.node("server1")).unwrap());
+    let w = c.writer("server1");
     let mut m = Daemon::manager(
         &conf,
         &["--last_failover_minute=0"],
@@ -74,12 +74,7 @@ async fn a_cut_semi_sync_master_loses_no_acknowledged_write() {
     w.wait_acked(50, T).await;
     // The master's host drops off the network: nothing can be saved from it.
     net.unplug(0);
-    assert!(
-        m.wait_for_nth("monitoring the new master", 1, Duration::from_secs(60))
-            .await,
-        "{}",
-        m.output()
-    );
+    m.expect_failovers(1, Duration::from_secs(60)).await;
     let acked = w.stop().await;
     let out = m.output();
     for line in out
@@ -299,11 +294,7 @@ async fn without_semi_sync_the_report_gives_no_guarantee_and_turns_nothing_on() 
     sandbox::fault(c.dir.path(), "server1", Fault::Crash)
         .await
         .unwrap();
-    assert!(
-        m.wait_for_nth("monitoring the new master", 1, T).await,
-        "{}",
-        m.output()
-    );
+    m.expect_failovers(1, T).await;
     let out = m.output();
     for line in out.lines().filter(|l| l.contains("emi-sync")) {
         eprintln!("{line}");
