@@ -667,6 +667,22 @@ pub fn switch_dead_command(conf: &Path, c: &Cluster, dead: &str) -> std::process
     cmd
 }
 
+/// `mha master_switch --master_state=alive --interactive=0` onto 127.0.0.1:`new_port`, ready
+/// for more arguments.
+pub fn switch_alive_command(conf: &Path, new_port: u16) -> std::process::Command {
+    let mut cmd = std::process::Command::new(mha_bin());
+    cmd.args([
+        "master_switch",
+        "--master_state=alive",
+        "--conf",
+        conf.to_str().unwrap(),
+        "--interactive=0",
+        "--new_master_host=127.0.0.1",
+        &format!("--new_master_port={new_port}"),
+    ]);
+    cmd
+}
+
 /// The same for server1, plus `extra`, run to its end.
 fn run_switch_dead(conf: &Path, c: &Cluster, extra: &[&str]) -> Output {
     switch_dead_command(conf, c, "server1")

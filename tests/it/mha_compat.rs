@@ -339,20 +339,11 @@ async fn check_repl_ignore_fail_on_start_and_switch_options() {
     c.wait_replicating_from("server3", "server1", T).await;
 
     // --check_only: phase 1's checks, exit 0, nothing changed.
-    let p2 = c.node("server2").port.to_string();
     let switch = |extra: &[&str]| {
-        let mut args = vec![
-            "master_switch",
-            "--master_state=alive",
-            "--conf",
-            conf_s,
-            "--interactive=0",
-            "--new_master_host=127.0.0.1",
-        ];
-        let port = format!("--new_master_port={p2}");
-        args.push(&port);
-        args.extend(extra);
-        let out = run_mha(&mha_bin(), &args);
+        let out = bed::switch_alive_command(&conf, c.node("server2").port)
+            .args(extra)
+            .output()
+            .unwrap();
         (code(&out), format!("{}\n{}", text(&out).0, text(&out).1))
     };
     let (rc, out) = switch(&["--check_only"]);

@@ -578,18 +578,12 @@ async fn regr_crash_gtid_purged_relay_logs_and_rows_only_in_the_masters_binlog()
 }
 
 fn switch_alive(conf: &Path, c: &Cluster, extra: &[&str]) -> (Option<i32>, String) {
-    let port = format!("--new_master_port={}", c.node("server2").port);
-    let mut args = vec![
-        "master_switch",
-        "--master_state=alive",
-        "--conf",
-        conf.to_str().unwrap(),
-        "--interactive=0",
-        "--new_master_host=127.0.0.1",
-        &port,
-    ];
-    args.extend_from_slice(extra);
-    mha(&args)
+    let out = bed::switch_alive_command(conf, c.node("server2").port)
+        .args(extra)
+        .output()
+        .unwrap();
+    let (o, e) = bed::text(&out);
+    (out.status.code(), format!("{o}\n{e}"))
 }
 
 /// Online switchover (file/position, MHA's default run): t_online_normal (err1 and err2

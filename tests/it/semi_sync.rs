@@ -230,22 +230,10 @@ async fn a_switchover_keeps_semi_sync() {
     let w = crate::switchover::app_writer(&c, "server1").await;
     w.wait_acked(20, T).await;
     let conf = c.state.app_config();
-    let port2 = format!("--new_master_port={}", c.node("server2").port);
-    let out = bed::run_mha(
-        &bed::mha_bin(),
-        &[
-            "master_switch",
-            "--master_state=alive",
-            "--conf",
-            conf.to_str().unwrap(),
-            "--interactive=0",
-            "--new_master_host=127.0.0.1",
-            &port2,
-            "--orig_master_is_new_slave",
-            "--output",
-            "json",
-        ],
-    );
+    let out = bed::switch_alive_command(&conf, c.node("server2").port)
+        .args(["--orig_master_is_new_slave", "--output", "json"])
+        .output()
+        .unwrap();
     let acked = w.stop().await;
     let (text, err) = bed::text(&out);
     assert_eq!(out.status.code(), Some(0), "{text}\n{err}");

@@ -390,22 +390,10 @@ esac
 
     let w = app_writer(&c, "server1").await;
     w.wait_acked(20, T).await;
-    let port = format!("--new_master_port={via_proxy}");
-    let out = bed::run_mha(
-        &bed::mha_bin(),
-        &[
-            "master_switch",
-            "--master_state=alive",
-            "--conf",
-            conf.to_str().unwrap(),
-            "--interactive=0",
-            "--new_master_host=127.0.0.1",
-            &port,
-            "--orig_master_is_new_slave",
-            "--output",
-            "json",
-        ],
-    );
+    let out = bed::switch_alive_command(&conf, via_proxy)
+        .args(["--orig_master_is_new_slave", "--output", "json"])
+        .output()
+        .unwrap();
     let acked = w.stop().await;
     let (json, log) = bed::text(&out);
     let all = format!("{json}\n{log}");
