@@ -276,7 +276,7 @@ pub(super) async fn phase2<W: World>(run: &mut Run<'_, W>, f: &Facts) -> PResult
     let dead = run.server(f.topo.servers[f.dead].order).clone();
     let max_age = config.app.timeouts.detection_max_age;
     let detected = run.opts.detected.clone().filter(|d| d.fresh(max_age));
-    recheck(run, f, detected.as_ref()).await?;
+    let sessions = recheck(run, f, detected.as_ref()).await?;
     let flag = error_marker(&run.opts.workdir, &config.app_name);
     std::fs::write(&flag, format!("{RUNNING_PREFIX}{}\n", std::process::id())).map_err(|e| {
         FailoverError::Local {
@@ -286,7 +286,7 @@ pub(super) async fn phase2<W: World>(run: &mut Run<'_, W>, f: &Facts) -> PResult
     })?;
     run.changed = true;
     let w = run.world.clone();
-    let mut ssh_ok = stop_io_threads(run, f, &dead, detected.as_ref()).await?;
+    let mut ssh_ok = stop_io_threads(run, sessions, &dead, detected.as_ref()).await?;
     info!(
         "{}",
         if ssh_ok {
@@ -345,12 +345,13 @@ fn hook_failed(what: String, why: String) -> FailoverError {
 
 /// Before the first irreversible step: is the plan still true? Every replica still
 /// replicates from the dead master, and the dead master still refuses connections (not asked
-/// again when it was silent moments ago: a hung master coming back is fenced next).
+/// again when it was silent moments ago: a hung master coming back is fenced next). Returns
+/// the sessions to the replicas, for phase 2 to stop their IO threads on.
 async fn recheck<W: World>(
     run: &Run<'_, W>,
     f: &Facts,
     detected: Option<&Detected>,
-) -> PResult<()> {
+) -> PResult<Vec<W::Db>> {
     let mut set = JoinSet::new();
     for &i in &f.replicas {
         let s = run.server(f.topo.servers[i].order).clone();
@@ -362,8 +363,7 @@ async fn recheck<W: World>(
                 .await?
                 .map(|r| ReplicaStatus::from_row(&r))
                 .map(|r| (r.master_host, r.master_port));
-            db.disconnect().await;
-            Ok::<_, FailoverError>((i, from))
+            Ok::<_, FailoverError>(((i, from), db))
         });
     }
     let ask_master =
@@ -383,29 +383,31 @@ async fn recheck<W: World>(
         }
     };
     let replicas = async {
-        let mut now = Vec::new();
+        let (mut now, mut sessions) = (Vec::new(), Vec::new());
         while let Some(r) = set.join_next().await {
-            now.push(r??);
+            let (seen, db) = r??;
+            now.push(seen);
+            sessions.push(db);
         }
-        Ok::<_, FailoverError>(now)
+        Ok::<_, FailoverError>((now, sessions))
     };
-    let (now, master_answers) = tokio::join!(replicas, master);
-    Ok(plan::still_current(f, &now?, master_answers)?)
+    let (replicas, master_answers) = tokio::join!(replicas, master);
+    let (now, sessions) = replicas?;
+    plan::still_current(f, &now, master_answers)?;
+    Ok(sessions)
 }
 
-/// Every replica's IO thread stopped, and meanwhile: does the dead master's host answer SSH?
+/// Every replica's IO thread stopped (on the sessions `recheck` opened), and meanwhile: does
+/// the dead master's host answer SSH?
 async fn stop_io_threads<W: World>(
     run: &Run<'_, W>,
-    f: &Facts,
+    sessions: Vec<W::Db>,
     dead: &ServerConfig,
     detected: Option<&Detected>,
 ) -> PResult<bool> {
     let mut set = JoinSet::new();
-    for &i in &f.replicas {
-        let s = run.server(f.topo.servers[i].order).clone();
-        let w = run.world.clone();
+    for mut db in sessions {
         set.spawn(async move {
-            let mut db = session(&w, &s).await?;
             db.stop_io_thread().await?;
             db.disconnect().await;
             Ok::<_, FailoverError>(())
