@@ -106,11 +106,17 @@ impl MariaGtidPos {
 
     /// Has this position reached `other` in every domain of `other`?
     pub fn covers(&self, other: &MariaGtidPos) -> bool {
-        let have = self.domain_max();
-        other
-            .domain_max()
-            .iter()
-            .all(|(d, n)| have.get(d).is_some_and(|h| h >= n))
+        other.beyond(self).is_empty()
+    }
+
+    /// The domains in which this position is beyond `other`, with this position's last
+    /// sequence number there: what `other` lacks.
+    pub fn beyond(&self, other: &MariaGtidPos) -> Vec<(u32, u64)> {
+        let have = other.domain_max();
+        self.domain_max()
+            .into_iter()
+            .filter(|(d, n)| have.get(d).is_none_or(|m| m < n))
+            .collect()
     }
 }
 
@@ -248,6 +254,16 @@ impl Serialize for MysqlGtidSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn beyond_and_covers_go_by_each_domains_last_sequence() {
+        let p = |t: &str| MariaGtidPos::parse(t).unwrap();
+        assert_eq!(p("0-1-5,1-2-3").beyond(&p("0-2-5,1-2-2")), [(1, 3)]);
+        assert_eq!(p("0-1-5").beyond(&p("")), [(0, 5)]);
+        assert!(p("0-1-5,1-2-3").covers(&p("0-2-5")));
+        assert!(!p("0-1-5").covers(&p("0-1-5,1-1-1")));
+        assert!(p("").covers(&p("")));
+    }
 
     #[test]
     fn ahead_of_compares_within_a_domain() {

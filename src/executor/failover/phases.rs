@@ -695,11 +695,9 @@ pub(super) struct NewMasterPos {
 /// The domains (with the new master's last sequence number) in which `replica` is behind
 /// `replicated`: transactions it would have to fetch and cannot.
 pub(super) fn behind_in(replicated: &MariaGtidPos, replica: &MariaGtidPos) -> Vec<String> {
-    let have = replica.domain_max();
     replicated
-        .domain_max()
+        .beyond(replica)
         .into_iter()
-        .filter(|(d, n)| have.get(d).is_none_or(|m| m < n))
         .map(|(d, n)| format!("domain {d} up to sequence {n}"))
         .collect()
 }
