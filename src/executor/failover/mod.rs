@@ -175,6 +175,12 @@ impl<W: World> Run<'_, W> {
         &self.config.servers[i]
     }
 
+    /// What the manager's detection found, while it is fresh (`detection_max_age`).
+    fn detected(&self) -> Option<&Detected> {
+        let max_age = self.config.app.timeouts.detection_max_age;
+        self.opts.detected.as_ref().filter(|d| d.fresh(max_age))
+    }
+
     fn phase_done(
         &mut self,
         phase: &'static str,
@@ -324,11 +330,7 @@ async fn steps<W: World>(run: &mut Run<'_, W>) -> PResult<()> {
     let dead_ssh = if run.opts.dry_run {
         Some(ssh_reachable(&run.world, &dead_cfg).await)
     } else {
-        run.opts
-            .detected
-            .as_ref()
-            .filter(|d| d.fresh(run.config.app.timeouts.detection_max_age))
-            .and_then(|d| d.master_ssh)
+        run.detected().and_then(|d| d.master_ssh)
     };
     make_plan(run, &facts, &dead_cfg, dead_ssh)?;
     if run.opts.dry_run {

@@ -20,10 +20,8 @@ pub(super) async fn phase1<W: World>(run: &mut Run<'_, W>) -> PResult<Facts> {
     }
     // The manager has just found the master unreachable: do not wait for it again.
     let known_down = run
-        .opts
-        .detected
-        .as_ref()
-        .filter(|d| d.fresh(t.detection_max_age) && !run.opts.master_may_answer)
+        .detected()
+        .filter(|_| !run.opts.master_may_answer)
         .and(run.opts.dead_master_block.as_deref());
     let topo = run.world.observe(config, t.observe, known_down).await;
     let facts = plan::facts(topo, config, &run.opts.asked())?;
@@ -274,8 +272,7 @@ pub(super) async fn fence(
 pub(super) async fn phase2<W: World>(run: &mut Run<'_, W>, f: &Facts) -> PResult<(bool, String)> {
     let config = run.config;
     let dead = run.server(f.topo.servers[f.dead].order).clone();
-    let max_age = config.app.timeouts.detection_max_age;
-    let detected = run.opts.detected.clone().filter(|d| d.fresh(max_age));
+    let detected = run.detected().cloned();
     let sessions = recheck(run, f, detected.as_ref()).await?;
     let flag = error_marker(&run.opts.workdir, &config.app_name);
     std::fs::write(&flag, format!("{RUNNING_PREFIX}{}\n", std::process::id())).map_err(|e| {
