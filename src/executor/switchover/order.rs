@@ -48,10 +48,26 @@ fn world(dir: &Path) -> Fake {
 /// A switch from db1 to db2 in `fake`'s world (the hook failing on `hook_fails`); the record
 /// and the ordered log.
 async fn switch(fake: Fake, hook_fails: Option<&str>) -> (SwitchRecord, Vec<String>) {
+    run_switch(fake, hook_fails, "", |_| {}).await
+}
+
+/// A switch from db1 to db2 on `fake`, its hook failing on `hook_fails`: `app_extra` goes into
+/// `[server default]`, and `adjust` changes the options from these.
+async fn run_switch(
+    fake: Fake,
+    hook_fails: Option<&str>,
+    app_extra: &str,
+    adjust: impl FnOnce(&mut SwitchOptions),
+) -> (SwitchRecord, Vec<String>) {
     let hook = fake.hook(hook_fails);
-    let config = crate::config::from_text(&CONF.replace("HOOK", &hook.display().to_string()));
+    let text = CONF.replace("HOOK", &hook.display().to_string());
+    let text = text.replace(
+        "[server default]\n",
+        &format!("[server default]\n{app_extra}"),
+    );
+    let config = crate::config::from_text(&text);
     let work = tempfile::tempdir().unwrap();
-    let opts = SwitchOptions {
+    let mut opts = SwitchOptions {
         new_master: Some(("db2".into(), None)),
         running_updates_limit: 1,
         running_seconds_limit: 1,
@@ -59,6 +75,7 @@ async fn switch(fake: Fake, hook_fails: Option<&str>) -> (SwitchRecord, Vec<Stri
         workdir: work.path().to_path_buf(),
         ..Default::default()
     };
+    adjust(&mut opts);
     let rec = switchover_in(fake.clone(), &config, &opts).await;
     (rec, fake.log())
 }
@@ -70,20 +87,7 @@ async fn switch_flushing(fault: Option<Fault>) -> (SwitchRecord, Vec<String>) {
     if let Some(f) = fault {
         fake = fake.fail("db1: flush_tables", f);
     }
-    let hook = fake.hook(None);
-    let config = crate::config::from_text(&CONF.replace("HOOK", &hook.display().to_string()));
-    let work = tempfile::tempdir().unwrap();
-    let opts = SwitchOptions {
-        new_master: Some(("db2".into(), None)),
-        running_updates_limit: 1,
-        running_seconds_limit: 1,
-        seconds_behind_master: 1,
-        flush_tables: true,
-        workdir: work.path().to_path_buf(),
-        ..Default::default()
-    };
-    let rec = switchover_in(fake.clone(), &config, &opts).await;
-    (rec, fake.log())
+    run_switch(fake, None, "", |o| o.flush_tables = true).await
 }
 
 /// A switch from db1 to db2 where nothing fails.
@@ -378,20 +382,7 @@ fn semi_sync_world(dir: &Path) -> Fake {
 async fn semi_sync_is_on_before_the_new_master_takes_writes_and_the_old_master_acknowledges() {
     let dir = tempfile::tempdir().unwrap();
     let fake = semi_sync_world(dir.path());
-    let hook = fake.hook(None);
-    let config = crate::config::from_text(&CONF.replace("HOOK", &hook.display().to_string()));
-    let work = tempfile::tempdir().unwrap();
-    let opts = SwitchOptions {
-        new_master: Some(("db2".into(), None)),
-        orig_master_is_new_slave: true,
-        running_updates_limit: 1,
-        running_seconds_limit: 1,
-        seconds_behind_master: 1,
-        workdir: work.path().to_path_buf(),
-        ..Default::default()
-    };
-    let rec = switchover_in(fake.clone(), &config, &opts).await;
-    let log = fake.log();
+    let (rec, log) = run_switch(fake, None, "", |o| o.orig_master_is_new_slave = true).await;
     assert_eq!(rec.outcome, SwitchOutcome::Success, "{log:#?}");
     // The master side before the first write on the new master.
     assert!(
@@ -429,23 +420,10 @@ async fn a_rollback_turns_the_new_masters_semi_sync_off_again() {
 async fn semi_sync_off_changes_no_semi_sync_setting() {
     let dir = tempfile::tempdir().unwrap();
     let fake = semi_sync_world(dir.path());
-    let hook = fake.hook(None);
-    let text = CONF.replace("HOOK", &hook.display().to_string());
-    let config = crate::config::from_text(
-        &text.replace("[server default]\n", "[server default]\nsemi_sync=off\n"),
-    );
-    let work = tempfile::tempdir().unwrap();
-    let opts = SwitchOptions {
-        new_master: Some(("db2".into(), None)),
-        orig_master_is_new_slave: true,
-        running_updates_limit: 1,
-        running_seconds_limit: 1,
-        seconds_behind_master: 1,
-        workdir: work.path().to_path_buf(),
-        ..Default::default()
-    };
-    let rec = switchover_in(fake.clone(), &config, &opts).await;
-    let log = fake.log();
+    let (rec, log) = run_switch(fake, None, "semi_sync=off\n", |o| {
+        o.orig_master_is_new_slave = true
+    })
+    .await;
     assert_eq!(rec.outcome, SwitchOutcome::Success, "{log:#?}");
     assert!(!log.iter().any(|l| l.contains("semi_sync")), "{log:#?}");
 }
