@@ -297,9 +297,15 @@ impl Daemon {
     /// Wait until the manager has failed over `n` times in all ("monitoring the new master"),
     /// and fail the test with its output if not within `timeout`.
     pub async fn expect_failovers(&self, n: usize, timeout: Duration) {
+        self.expect_nth("monitoring the new master", n, timeout)
+            .await;
+    }
+
+    /// Wait until the output holds `text` `n` times, and fail the test with the output if not
+    /// within `timeout`.
+    pub async fn expect_nth(&self, text: &str, n: usize, timeout: Duration) {
         assert!(
-            self.wait_for_nth("monitoring the new master", n, timeout)
-                .await,
+            self.wait_for_nth(text, n, timeout).await,
             "{}",
             self.output()
         );

@@ -349,16 +349,12 @@ async fn auto_rejoin_brings_a_deposed_master_back_as_a_replica() {
     sandbox::fault(c.dir.path(), "server1", Fault::Start)
         .await
         .unwrap();
-    assert!(
-        m.wait_for_nth(
-            "auto_rejoin: the deposed master",
-            1,
-            Duration::from_secs(60)
-        )
-        .await,
-        "{}",
-        m.output()
-    );
+    m.expect_nth(
+        "auto_rejoin: the deposed master",
+        1,
+        Duration::from_secs(60),
+    )
+    .await;
     assert!(
         m.output()
             .contains("rejoined as a replica of 127.0.0.1(127.0.0.1:"),
@@ -435,16 +431,12 @@ async fn auto_rejoin_leaves_a_master_with_its_own_transactions_fenced() {
     sandbox::fault(c.dir.path(), "server1", Fault::Start)
         .await
         .unwrap();
-    assert!(
-        m.wait_for_nth(
-            "auto_rejoin: the deposed master",
-            1,
-            Duration::from_secs(60)
-        )
-        .await,
-        "{}",
-        m.output()
-    );
+    m.expect_nth(
+        "auto_rejoin: the deposed master",
+        1,
+        Duration::from_secs(60),
+    )
+    .await;
     assert!(
         m.wait_for("auto_rejoin: only on 127.0.0.1(127.0.0.1:", T),
         "{}",
