@@ -47,7 +47,7 @@ pub enum Command {
     Manager(ManagerArgs),
     /// Check SSH from the manager to every server and between all servers (masterha_check_ssh).
     #[command(name = "check_ssh", alias = "check-ssh", after_help = EXIT_CODES_HELP)]
-    CheckSsh(ConfArgs),
+    CheckSsh(CheckSshArgs),
     /// Check replication health and failover readiness (masterha_check_repl).
     #[command(name = "check_repl", alias = "check-repl", after_help = EXIT_CODES_HELP)]
     CheckRepl(CheckReplArgs),
@@ -77,6 +77,20 @@ pub enum Command {
     /// Run a real local cluster (mariadbd + sshd on 127.0.0.1) to try mha on.
     #[command(name = "sandbox", after_help = EXIT_CODES_HELP)]
     Sandbox(SandboxArgs),
+    /// Print a shell completion script on standard output: bash, zsh, fish, elvish or
+    /// powershell (e.g. `mha completions bash > /etc/bash_completion.d/mha`).
+    #[command(name = "completions", after_help = EXIT_CODES_HELP)]
+    Completions {
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages of mha and of every subcommand into DIR (mha.1, mha-check_repl.1,
+    /// ...), e.g. ~/.local/share/man/man1 after `cargo install`; the Debian package has them.
+    #[command(name = "man", after_help = EXIT_CODES_HELP)]
+    Man {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +233,15 @@ pub struct ManagerArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CheckSshArgs {
+    #[command(flatten)]
+    pub conf: ConfArgs,
+    /// Output format: text (the default) or json (one schema per command: docs/output-json.md).
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
 pub struct CheckReplArgs {
     #[command(flatten)]
     pub conf: ConfArgs,
@@ -238,6 +261,7 @@ pub struct CheckReplArgs {
     pub ignore_fail_on_start: bool,
     #[command(flatten)]
     pub mha_monitor: MonitorNoOps,
+    /// Output format: text (the default) or json (one schema per command: docs/output-json.md).
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
 }
@@ -336,6 +360,7 @@ pub struct StatusArgs {
         hide = true
     )]
     pub default_confdir: PathBuf,
+    /// Output format: text (the default) or json (one schema per command: docs/output-json.md).
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
 }
@@ -420,6 +445,7 @@ pub struct MasterSwitchArgs {
     pub manager_log: Option<PathBuf>,
     #[command(flatten)]
     pub failover: FailoverArgs,
+    /// Output format: text (the default) or json (one schema per command: docs/output-json.md).
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
 }
@@ -455,6 +481,7 @@ pub struct RejoinArgs {
         value_name = "SECONDS"
     )]
     pub catch_up_timeout: Option<u64>,
+    /// Output format: text (the default) or json (one schema per command: docs/output-json.md).
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
 }
@@ -545,6 +572,7 @@ pub struct ConfHostArgs {
 pub struct CheckConfigArgs {
     #[command(flatten)]
     pub conf: ConfArgs,
+    /// Output format: text (the default) or json (one schema per command: docs/output-json.md).
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
 }
@@ -570,6 +598,7 @@ pub enum SandboxAction {
     Status {
         #[command(flatten)]
         dir: SandboxDir,
+        /// Output format: text (the default) or json (one schema per command: docs/output-json.md).
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
     },

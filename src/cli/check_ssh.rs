@@ -18,6 +18,7 @@ use tracing::Instrument;
 use crate::config::{Config, SshConfig};
 use crate::ssh::{self, ExecOutput, SshTarget, quote, split_words};
 
+use super::args::Output;
 use super::exit::Exit;
 
 /// Gap between the starts of two source hosts' checks.
@@ -67,6 +68,8 @@ struct SourceReport {
 }
 
 const MANAGER: &str = "the manager";
+/// The manager as `from` in the JSON report.
+const MANAGER_JSON: &str = "manager";
 
 /// The command run on the source host to prove SSH to `dest`. Our `-p` and `-o` come before
 /// `ssh_options` because OpenSSH takes the first value given, so the remote ssh resolves port and
@@ -198,11 +201,22 @@ fn render_block(r: &SourceReport) -> String {
     out
 }
 
-/// The verdict: MHA's success line, or every connection that failed or could not be tried and
-/// MHA's failure line.
-fn render_summary(reports: &[SourceReport]) -> (String, bool) {
-    let mut total = 0;
-    let mut failed = Vec::new();
+/// One connection checked (or not), in check order: manager → source first, then source →
+/// each other host.
+#[derive(Debug, serde::Serialize)]
+struct Connection<'a> {
+    /// `manager`, or the source host's `user@host(ip:port)`.
+    from: &'a str,
+    to: &'a str,
+    /// `ok`, `failed` or `not_checked`.
+    result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+/// Every connection of the reports, flattened.
+fn connections(reports: &[SourceReport]) -> Vec<Connection<'_>> {
+    let mut all = Vec::new();
     for r in reports {
         let hops = std::iter::once((MANAGER, r.source.as_str(), &r.manager)).chain(
             r.hops
@@ -210,18 +224,37 @@ fn render_summary(reports: &[SourceReport]) -> (String, bool) {
                 .map(|h| (r.source.as_str(), h.to.as_str(), &h.outcome)),
         );
         for (from, to, outcome) in hops {
-            total += 1;
-            match outcome {
-                Outcome::Ok => {}
-                Outcome::Failed(reason) => {
-                    failed.push(format!("  from {from} to {to}: {reason}"));
-                }
-                Outcome::NotChecked(why) => {
-                    failed.push(format!("  from {from} to {to}: not checked, {why}"));
-                }
-            }
+            let (result, reason) = match outcome {
+                Outcome::Ok => ("ok", None),
+                Outcome::Failed(reason) => ("failed", Some(reason.as_str())),
+                Outcome::NotChecked(why) => ("not_checked", Some(why.as_str())),
+            };
+            all.push(Connection {
+                from,
+                to,
+                result,
+                reason,
+            });
         }
     }
+    all
+}
+
+/// The verdict: MHA's success line, or every connection that failed or could not be tried and
+/// MHA's failure line.
+fn render_summary(reports: &[SourceReport]) -> (String, bool) {
+    let all = connections(reports);
+    let failed: Vec<String> = all
+        .iter()
+        .filter(|c| c.result != "ok")
+        .map(|c| {
+            let reason = c.reason.unwrap_or_default();
+            match c.result {
+                "not_checked" => format!("  from {} to {}: not checked, {reason}", c.from, c.to),
+                _ => format!("  from {} to {}: {reason}", c.from, c.to),
+            }
+        })
+        .collect();
     if failed.is_empty() {
         return (
             "All SSH connection tests passed successfully.\n".into(),
@@ -229,8 +262,9 @@ fn render_summary(reports: &[SourceReport]) -> (String, bool) {
         );
     }
     let mut out = format!(
-        "\n{} of {total} SSH connections failed or could not be checked:\n",
-        failed.len()
+        "\n{} of {} SSH connections failed or could not be checked:\n",
+        failed.len(),
+        all.len()
     );
     for f in failed {
         out.push_str(&f);
@@ -240,10 +274,46 @@ fn render_summary(reports: &[SourceReport]) -> (String, bool) {
     (out, false)
 }
 
-/// Run the checks and print MHA's lines on stdout; exit 0 when every connection works.
-pub async fn run(config: &Config) -> anyhow::Result<Exit> {
-    println!("Starting SSH connection tests..");
+/// A server left out by `skip_init_ssh_check=1`.
+#[derive(Debug, serde::Serialize)]
+struct Skipped {
+    block: String,
+    host: String,
+}
+
+/// `check_ssh --output json`: docs/output-json.md.
+#[derive(Debug, serde::Serialize)]
+struct JsonReport<'a> {
+    app: &'a str,
+    ok: bool,
+    total: usize,
+    failed: usize,
+    skipped: Vec<Skipped>,
+    connections: Vec<Connection<'a>>,
+}
+
+fn render_json(app: &str, reports: &[SourceReport], skipped: Vec<Skipped>) -> String {
+    let mut connections = connections(reports);
+    for c in connections.iter_mut().filter(|c| c.from == MANAGER) {
+        c.from = MANAGER_JSON;
+    }
+    let failed = connections.iter().filter(|c| c.result != "ok").count();
+    let report = JsonReport {
+        app,
+        ok: failed == 0,
+        total: connections.len(),
+        failed,
+        skipped,
+        connections,
+    };
+    serde_json::to_string_pretty(&report).expect("plain data serialises")
+}
+
+/// The hosts to check from, with their warnings logged once for all the servers they affect,
+/// and the servers `skip_init_ssh_check=1` leaves out.
+fn hosts(config: &Config) -> (Vec<Host>, Vec<Skipped>) {
     let mut hosts = Vec::new();
+    let mut skipped = Vec::new();
     // ssh_options usually sits in [server default]: one warning for all the servers it affects.
     let mut warnings: Vec<(String, Vec<&str>)> = Vec::new();
     for s in &config.servers {
@@ -256,10 +326,10 @@ pub async fn run(config: &Config) -> anyhow::Result<Exit> {
         }
         let name = ssh_name(&s.ssh, &target);
         if s.skip_init_ssh_check {
-            println!(
-                " Skipping SSH checks of {name} ({}): skip_init_ssh_check=1.",
-                s.block
-            );
+            skipped.push(Skipped {
+                block: s.block.clone(),
+                host: name,
+            });
             continue;
         }
         hosts.push(Host {
@@ -270,6 +340,25 @@ pub async fn run(config: &Config) -> anyhow::Result<Exit> {
     }
     for (w, blocks) in &warnings {
         tracing::warn!("{w} ({})", blocks.join(", "));
+    }
+    (hosts, skipped)
+}
+
+/// Run the checks and print MHA's lines on stdout (or the JSON report at the end); exit 0 when
+/// every connection works.
+pub async fn run(config: &Config, output: Output) -> anyhow::Result<Exit> {
+    let text = output == Output::Text;
+    if text {
+        println!("Starting SSH connection tests..");
+    }
+    let (hosts, skipped) = hosts(config);
+    if text {
+        for s in &skipped {
+            println!(
+                " Skipping SSH checks of {} ({}): skip_init_ssh_check=1.",
+                s.host, s.block
+            );
+        }
     }
     let n = hosts.len();
     let hosts = Arc::new(hosts);
@@ -296,13 +385,18 @@ pub async fn run(config: &Config) -> anyhow::Result<Exit> {
         let (i, report) = joined.map_err(|e| anyhow::anyhow!("an SSH check task failed: {e}"))?;
         reports[i] = Some(report);
         while let Some(Some(r)) = reports.get(printed) {
-            print!("{}", render_block(r));
+            if text {
+                print!("{}", render_block(r));
+            }
             printed += 1;
         }
     }
     let reports: Vec<SourceReport> = reports.into_iter().flatten().collect();
     let (summary, ok) = render_summary(&reports);
-    print!("{summary}");
+    match output {
+        Output::Text => print!("{summary}"),
+        Output::Json => println!("{}", render_json(&config.app_name, &reports, skipped)),
+    }
     Ok(if ok { Exit::Ok } else { Exit::Failure })
 }
 
@@ -458,6 +552,35 @@ mod tests {
                     .into(),
                 false
             )
+        );
+    }
+
+    #[test]
+    fn json_lists_every_connection_with_its_result() {
+        let reports = vec![SourceReport {
+            source: "u@a(1:22)".into(),
+            manager: Outcome::Ok,
+            hops: vec![Hop {
+                to: "u@b(2:22)".into(),
+                outcome: Outcome::Failed("refused".into()),
+            }],
+        }];
+        let skipped = vec![Skipped {
+            block: "server3".into(),
+            host: "u@c(3:22)".into(),
+        }];
+        let json: serde_json::Value =
+            serde_json::from_str(&render_json("app1", &reports, skipped)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "app": "app1", "ok": false, "total": 2, "failed": 1,
+                "skipped": [{"block": "server3", "host": "u@c(3:22)"}],
+                "connections": [
+                    {"from": "manager", "to": "u@a(1:22)", "result": "ok"},
+                    {"from": "u@a(1:22)", "to": "u@b(2:22)", "result": "failed", "reason": "refused"},
+                ]
+            })
         );
     }
 }

@@ -7,6 +7,7 @@ mod check_repl;
 mod check_ssh;
 mod conf_host;
 pub mod exit;
+pub mod generated;
 mod logging;
 mod manager;
 mod master_switch;
@@ -160,13 +161,13 @@ fn dispatch(command: Command) -> anyhow::Result<Exit> {
         }
         Command::Manager(a) => manager::run(&a),
         Command::CheckSsh(a) => {
-            let loaded = load(&a)?;
+            let loaded = load(&a.conf)?;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()
                 .context("cannot start the async runtime")?;
-            rt.block_on(check_ssh::run(&loaded.config))
+            rt.block_on(check_ssh::run(&loaded.config, a.output))
         }
         Command::CheckRepl(a) => {
             if a.mha_monitor.interactive == Some(1) {
@@ -189,5 +190,13 @@ fn dispatch(command: Command) -> anyhow::Result<Exit> {
         Command::ConfHost(a) => conf_host::run(&a),
         Command::Rejoin(a) => rejoin::run(&a),
         Command::SecondaryCheck(a) => secondary_check::run(&a),
+        Command::Completions { shell } => {
+            generated::completions(shell, &mut std::io::stdout().lock())?;
+            Ok(Exit::Ok)
+        }
+        Command::Man { dir } => {
+            generated::man_pages(&dir)?;
+            Ok(Exit::Ok)
+        }
     }
 }
