@@ -14,6 +14,7 @@ mod mha_compat;
 mod mha_hooks;
 mod mha_regression;
 mod netns;
+mod output_json;
 mod positions;
 mod proxy;
 mod rejoin;
