@@ -15,6 +15,7 @@ mod mha_hooks;
 mod mha_regression;
 mod netns;
 mod output_json;
+mod packaging;
 mod positions;
 mod proxy;
 mod rejoin;

@@ -1,0 +1,111 @@
+//! What ships beside the binary: the Grafana dashboard in samples/ uses only the manager's
+//! metric names, and covers what the issue asks it to show.
+
+use serde_json::Value;
+
+/// The metrics the manager's `/metrics` serves (every one labelled with `app`).
+const METRICS: &[&str] = &[
+    "mha_master_up",
+    "mha_ping_duration_seconds",
+    "mha_detection_state",
+    "mha_ping_failures_consecutive",
+    "mha_replica_io_running",
+    "mha_replica_sql_running",
+    "mha_replica_lag_seconds",
+    "mha_replica_lag_bytes",
+    "mha_replica_heartbeat_age_seconds",
+    "mha_failover_ready",
+    "mha_failover_candidates",
+    "mha_failovers_total",
+    "mha_switchovers_total",
+    "mha_failover_phase_duration_seconds",
+    "mha_switchover_phase_duration_seconds",
+    "mha_last_failover_timestamp_seconds",
+    "mha_build_info",
+];
+
+const HISTOGRAMS: &[&str] = &[
+    "mha_ping_duration_seconds",
+    "mha_failover_phase_duration_seconds",
+    "mha_switchover_phase_duration_seconds",
+];
+
+/// Every `mha_...` word in `text`.
+fn metric_words(text: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("mha_") {
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+            .unwrap_or(tail.len());
+        let before = rest[..i].chars().next_back();
+        if !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            words.push(&tail[..end]);
+        }
+        rest = &tail[end..];
+    }
+    words
+}
+
+/// The metric a series name belongs to: a histogram's `_bucket`, `_sum` and `_count` are its.
+fn metric_of(series: &str) -> Option<&'static str> {
+    if let Some(m) = METRICS.iter().find(|m| **m == series) {
+        return Some(m);
+    }
+    ["_bucket", "_sum", "_count"].iter().find_map(|suffix| {
+        let base = series.strip_suffix(suffix)?;
+        HISTOGRAMS.iter().find(|h| **h == base).copied()
+    })
+}
+
+/// Every string of the document (descriptions, queries, legends ...).
+fn strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::String(s) => out.push(s),
+        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn grafana_dashboard_uses_only_the_managers_metrics() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/grafana-mha.json");
+    let dash: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut all = Vec::new();
+    strings(&dash, &mut all);
+    let mut used: Vec<&str> = Vec::new();
+    for s in &all {
+        for word in metric_words(s) {
+            let metric = metric_of(word)
+                .unwrap_or_else(|| panic!("{word} (in {s:?}) is not a metric of the manager"));
+            used.push(metric);
+        }
+    }
+    // Each panel with data asks for at least one of them, with the app selector.
+    let panels = dash["panels"].as_array().unwrap();
+    for p in panels.iter().filter(|p| p["type"] != "row") {
+        let targets = p["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "{}", p["title"]);
+        for t in targets {
+            let expr = t["expr"].as_str().unwrap();
+            assert!(!metric_words(expr).is_empty(), "{}: {expr}", p["title"]);
+            assert!(expr.contains("app=~\"$app\""), "{}: {expr}", p["title"]);
+        }
+    }
+    // What the dashboard is for: master up, failover readiness, replica lag, phase timings.
+    for m in [
+        "mha_master_up",
+        "mha_failover_ready",
+        "mha_replica_lag_seconds",
+        "mha_failover_phase_duration_seconds",
+    ] {
+        assert!(used.contains(&m), "the dashboard does not show {m}");
+    }
+    assert_eq!(
+        metric_words("x mha_a_b{y} (mha_c) amha_d"),
+        ["mha_a_b", "mha_c"]
+    );
+    assert_eq!(metric_of("mha_master_up_sum"), None);
+}
