@@ -103,9 +103,50 @@ fn grafana_dashboard_uses_only_the_managers_metrics() {
     ] {
         assert!(used.contains(&m), "the dashboard does not show {m}");
     }
+    promtool_accepts(&dash);
     assert_eq!(
         metric_words("x mha_a_b{y} (mha_c) amha_d"),
         ["mha_a_b", "mha_c"]
     );
     assert_eq!(metric_of("mha_master_up_sum"), None);
+}
+
+/// Every query of the dashboard, with Grafana's variables given values, is valid PromQL:
+/// `promtool check rules` (Debian's prometheus package) on one recording rule per query.
+fn promtool_accepts(dash: &Value) {
+    let mut exprs: Vec<&str> = Vec::new();
+    for p in dash["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            exprs.extend(t["expr"].as_str());
+        }
+    }
+    for a in dash["annotations"]["list"].as_array().unwrap() {
+        exprs.extend(a["expr"].as_str());
+    }
+    let mut rules = String::from("groups:\n  - name: grafana-mha\n    rules:\n");
+    for (i, e) in exprs.iter().enumerate() {
+        let e = e
+            .replace("$__rate_interval", "1m")
+            .replace("$__range", "6h")
+            .replace("$app", ".*");
+        rules.push_str(&format!(
+            "      - record: dashboard:query{i}\n        expr: {}\n",
+            serde_json::to_string(&e).unwrap()
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.yml");
+    std::fs::write(&file, &rules).unwrap();
+    let out = std::process::Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&file)
+        .output()
+        .expect("promtool (apt-get install prometheus) checks the dashboard's queries");
+    assert!(
+        out.status.success(),
+        "{rules}\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(exprs.len() >= 15, "{exprs:?}");
 }
