@@ -85,7 +85,7 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
     /// Write the man pages of mha and of every subcommand into DIR (mha.1, mha-check_repl.1,
-    /// ...), e.g. ~/.local/share/man/man1 after `cargo install`; the Debian package has them.
+    /// ...), e.g. ~/.cargo/share/man/man1 after `cargo install`; the Debian package has them.
     #[command(name = "man", after_help = EXIT_CODES_HELP)]
     Man {
         #[arg(long, value_name = "DIR")]
