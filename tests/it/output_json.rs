@@ -10,11 +10,38 @@ use serde_json::Value;
 
 use crate::bed::{self, Cluster};
 
-/// The document's sections: title → the field paths of its table that are always present.
-fn documented() -> BTreeMap<String, (Vec<String>, Vec<Value>)> {
+/// One section of the document: its table's field paths and its examples.
+#[derive(Default)]
+struct Section {
+    /// Paths not marked *(optional)*: always in the output.
+    always: Vec<String>,
+    /// Every path of the table.
+    all: Vec<String>,
+    examples: Vec<Value>,
+}
+
+impl Section {
+    /// The top-level fields of `v` that no path of the table starts with.
+    fn undocumented<'a>(&self, v: &'a Value) -> Vec<&'a str> {
+        let tops: Vec<&str> = self
+            .all
+            .iter()
+            .map(|p| p.split(['.', '[']).next().unwrap())
+            .collect();
+        v.as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !tops.contains(k))
+            .collect()
+    }
+}
+
+/// The document's sections, by title.
+fn documented() -> BTreeMap<String, Section> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/output-json.md");
     let text = std::fs::read_to_string(path).unwrap();
-    let mut out: BTreeMap<String, (Vec<String>, Vec<Value>)> = BTreeMap::new();
+    let mut out: BTreeMap<String, Section> = BTreeMap::new();
     let mut section = None;
     let mut example: Option<String> = None;
     for line in text.lines() {
@@ -22,7 +49,10 @@ fn documented() -> BTreeMap<String, (Vec<String>, Vec<Value>)> {
             if line == "```" {
                 let v = serde_json::from_str(json)
                     .unwrap_or_else(|e| panic!("example of {section:?}: {e}"));
-                out.get_mut(section.as_ref().unwrap()).unwrap().1.push(v);
+                out.get_mut(section.as_ref().unwrap())
+                    .unwrap()
+                    .examples
+                    .push(v);
                 example = None;
             } else {
                 json.push_str(line);
@@ -30,14 +60,16 @@ fn documented() -> BTreeMap<String, (Vec<String>, Vec<Value>)> {
             }
         } else if let Some(title) = line.strip_prefix("## ") {
             section = Some(title.to_string());
-            out.insert(title.to_string(), (vec![], vec![]));
+            out.insert(title.to_string(), Section::default());
         } else if line == "```json" {
             example = Some(String::new());
         } else if let (Some(s), Some(row)) = (&section, line.strip_prefix("| `")) {
             let (field, rest) = row.split_once('`').unwrap();
+            let section = out.get_mut(s).unwrap();
             if !rest.contains("*(optional)*") {
-                out.get_mut(s).unwrap().0.push(field.to_string());
+                section.always.push(field.to_string());
             }
+            section.all.push(field.to_string());
         }
     }
     out
@@ -194,11 +226,17 @@ async fn every_documented_field_is_in_the_json_output() {
         "skipped[].host",
     ];
     for (section, _, v) in &runs {
-        let (paths, examples) = doc
+        let d = doc
             .get(*section)
             .unwrap_or_else(|| panic!("docs/output-json.md has no section {section}"));
+        let (paths, examples) = (&d.always, &d.examples);
         assert!(paths.len() >= 8, "{section}: {paths:?}");
         assert_eq!(examples.len(), 1, "{section}: one example");
+        let undocumented = d.undocumented(v);
+        assert!(
+            undocumented.is_empty(),
+            "{section}: {undocumented:?} not documented"
+        );
         for empty in check(section, paths, v) {
             assert!(
                 may_be_empty.contains(&empty.as_str()),
