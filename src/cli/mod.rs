@@ -25,20 +25,25 @@ use crate::config::{self, ConfigErrors, GlobalConf, Loaded};
 use args::{Cli, Command, ConfArgs};
 use exit::Exit;
 
-/// MHA's program names, so `masterha_check_status` as a symlink behaves like MHA's tool.
+/// MHA's program names, so `masterha_check_status` as a symlink behaves like MHA's tool: each
+/// with the arguments it stands for. The Debian package (.ci/deb) links each name to `mha`.
+pub const MHA_PROGRAMS: &[(&str, &[&str])] = &[
+    ("masterha_manager", &["manager"]),
+    ("masterha_master_monitor", &["manager", "--monitor_only"]),
+    ("masterha_check_ssh", &["check_ssh"]),
+    ("masterha_check_repl", &["check_repl"]),
+    ("masterha_check_status", &["check_status"]),
+    ("masterha_master_switch", &["master_switch"]),
+    ("masterha_conf_host", &["conf_host"]),
+    ("masterha_stop", &["stop"]),
+    ("masterha_secondary_check", &["secondary_check"]),
+];
+
 fn mha_alias(program: &str) -> Option<&'static [&'static str]> {
-    Some(match program {
-        "masterha_manager" => &["manager"],
-        "masterha_master_monitor" => &["manager", "--monitor_only"],
-        "masterha_check_ssh" => &["check_ssh"],
-        "masterha_check_repl" => &["check_repl"],
-        "masterha_check_status" => &["check_status"],
-        "masterha_master_switch" => &["master_switch"],
-        "masterha_conf_host" => &["conf_host"],
-        "masterha_stop" => &["stop"],
-        "masterha_secondary_check" => &["secondary_check"],
-        _ => return None,
-    })
+    MHA_PROGRAMS
+        .iter()
+        .find(|(name, _)| *name == program)
+        .map(|(_, args)| *args)
 }
 
 /// argv as clap should see it: a `masterha_*` program name becomes `mha <subcommand>`.

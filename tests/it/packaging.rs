@@ -1,5 +1,6 @@
-//! What ships beside the binary: the Grafana dashboard in samples/ uses only the manager's
-//! metric names, and covers what the issue asks it to show.
+//! What ships beside the binary: the Debian package links every MHA program name mha answers
+//! to; the Grafana dashboard in samples/ uses only the manager's metric names, and covers what
+//! the issue asks it to show.
 
 use serde_json::Value;
 
@@ -149,4 +150,30 @@ fn promtool_accepts(dash: &Value) {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(exprs.len() >= 15, "{exprs:?}");
+}
+
+/// .ci/deb's list of `masterha_*` symlinks is exactly the names mha takes as argv[0], each with
+/// its subcommand.
+#[test]
+fn the_package_links_every_mha_program_name() {
+    let script = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/deb")).unwrap();
+    let list = script
+        .split_once("aliases=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .expect("aliases=\"...\" in .ci/deb")
+        .0;
+    let mut packaged: Vec<(String, String)> = list
+        .split_whitespace()
+        .map(|pair| {
+            let (name, sub) = pair.split_once(':').unwrap();
+            (format!("masterha_{name}"), sub.to_string())
+        })
+        .collect();
+    let mut accepted: Vec<(String, String)> = mha::cli::MHA_PROGRAMS
+        .iter()
+        .map(|(name, args)| (name.to_string(), args[0].to_string()))
+        .collect();
+    packaged.sort();
+    accepted.sort();
+    assert_eq!(packaged, accepted);
 }
