@@ -10,6 +10,7 @@ pub mod exit;
 mod logging;
 mod manager;
 mod master_switch;
+pub mod purge_relay_logs;
 mod rejoin;
 mod sandbox;
 mod secondary_check;
@@ -24,7 +25,8 @@ use crate::config::{self, ConfigErrors, GlobalConf, Loaded};
 use args::{Cli, Command, ConfArgs};
 use exit::Exit;
 
-/// MHA's program names, so `masterha_check_status` as a symlink behaves like MHA's tool.
+/// MHA's program names, so `masterha_check_status` (or `purge_relay_logs`) as a symlink
+/// behaves like MHA's tool.
 fn mha_alias(program: &str) -> Option<&'static [&'static str]> {
     Some(match program {
         "masterha_manager" => &["manager"],
@@ -36,6 +38,8 @@ fn mha_alias(program: &str) -> Option<&'static [&'static str]> {
         "masterha_conf_host" => &["conf_host"],
         "masterha_stop" => &["stop"],
         "masterha_secondary_check" => &["secondary_check"],
+        // MHA's node tool, run by cron on each replica host.
+        "purge_relay_logs" => &["purge_relay_logs"],
         _ => return None,
     })
 }
@@ -189,5 +193,6 @@ fn dispatch(command: Command) -> anyhow::Result<Exit> {
         Command::ConfHost(a) => conf_host::run(&a),
         Command::Rejoin(a) => rejoin::run(&a),
         Command::SecondaryCheck(a) => secondary_check::run(&a),
+        Command::PurgeRelayLogs(a) => purge_relay_logs::run(&a),
     }
 }

@@ -16,6 +16,7 @@ mod mha_regression;
 mod netns;
 mod positions;
 mod proxy;
+mod purge;
 mod rejoin;
 mod sandbox;
 mod semi_sync;

@@ -7,7 +7,7 @@
 #[allow(unused_imports)]
 use super::*;
 use crate::binlog::relay::{self, RelayError, RelayFile};
-use crate::executor::check_repl::relay_dir;
+use crate::executor::check_repl::{relay_dir, relay_files};
 
 /// What one server behind the latest replica gets from the latest replica's relay logs.
 #[derive(Debug, Clone)]
@@ -73,20 +73,6 @@ impl RelayDiffs {
     pub(super) fn of(&self, idx: usize) -> Option<&Result<DiffFile, NoDiff>> {
         self.per.iter().find(|(i, _)| *i == idx).map(|(_, d)| d)
     }
-}
-
-/// The relay log files in a directory listing, oldest first (by number, not by name).
-fn relay_files(listing: &str, prefix: &str) -> Vec<String> {
-    let mut files: Vec<(u64, String)> = listing
-        .lines()
-        .filter_map(|l| {
-            let (p, n) = l.trim().rsplit_once('.')?;
-            let n: u64 = n.parse().ok()?;
-            (p == prefix).then(|| (n, l.trim().to_string()))
-        })
-        .collect();
-    files.sort();
-    files.into_iter().map(|(_, f)| f).collect()
 }
 
 /// Relay log bytes as read: (name, bytes) in order, and the master coordinate the first
