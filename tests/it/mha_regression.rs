@@ -823,3 +823,139 @@ async fn regr_skip_change_master_applies_the_diff_and_repoints_nobody() {
     check(&c, &survivors, 2).await;
     eprintln!("test took {:?}", started.elapsed());
 }
+
+/// t_apply_many_logs, t_apply_many_logs3 (position-based recovery, MHA's file branch): 8 KB
+/// relay logs everywhere, but only server4 keeps them (relay_log_purge=0); the others purge
+/// theirs as they apply them. The candidate server2 stops receiving after 1000 rows; the
+/// 1000 rows it lacks are only in server4's relay logs, although server3 is as advanced and
+/// first in the configuration: the diff comes from server4's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_only_one_replica_kept_its_relay_logs() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::FilePos).await;
+    let survivors = ["server2", "server3", "server4"];
+    seed(&c, &survivors).await;
+    let conf = conf(&c, "app1.toml", "use_gtid_auto_pos = 0\n", &[], &[]);
+    for r in survivors {
+        c.exec(r, "SET GLOBAL max_relay_log_size = 8192").await;
+    }
+    for r in ["server2", "server3"] {
+        c.exec(r, "SET GLOBAL relay_log_purge = 1").await;
+    }
+    ins(&c, 2, 1000).await;
+    wait_count(&c, "server2", 1000).await;
+    c.exec("server2", "STOP SLAVE IO_THREAD").await; // lag S1
+    ins(&c, 1001, 2000).await;
+    for r in ["server3", "server4"] {
+        wait_count(&c, r, 2000).await;
+    }
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    c.exec("server2", "START SLAVE IO_THREAD").await;
+    let (code, rec, text) = switch_dead_json(&conf, &c, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(rec["outcome"], "success", "{text}");
+    assert_eq!(
+        rec["planned"]["recovery"]["recovery"], "positions",
+        "{text}"
+    );
+    assert!(ends_with_port(&rec["new_master"], &c, "server2"), "{text}");
+    for r in ["server3", "server4"] {
+        c.wait_replicating_from(r, "server2", T).await;
+    }
+    probe(&c, "server2").await;
+    check(&c, &survivors, 2001).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+/// The large-data scenarios at a scale the suite affords (position-based recovery): the
+/// candidate server2 stops receiving after 1000 rows, then the master writes, in row
+/// format, one 39,000-row transaction (t_large_data, t_large_data_slow), 30 transactions of
+/// 1000 rows (t_large_data_tran), 10-row multi-VALUES inserts committed every 1000 rows and
+/// four range UPDATEs (t_large_data_bulk, t_large_data_bulk_slow). server3, the latest
+/// replica and the diff's source, has 64 KB relay logs (relay64k: the big transaction spans
+/// many of them, MHA's "fast position search should fail"); server4's were flushed twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_large_transactions_in_the_relay_log_diff() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::FilePos).await;
+    let survivors = ["server2", "server3", "server4"];
+    seed(&c, &survivors).await;
+    let conf = conf(&c, "app1.toml", "use_gtid_auto_pos = 0\n", &[], &[]);
+    c.exec("server3", "SET GLOBAL max_relay_log_size = 65536")
+        .await;
+    for _ in 0..2 {
+        c.exec("server4", "FLUSH RELAY LOGS").await;
+    }
+    ins(&c, 2, 1000).await;
+    wait_count(&c, "server2", 1000).await;
+    c.exec("server2", "STOP SLAVE IO_THREAD").await; // lag S1
+    let mut m = c.session("server1").await;
+    let mut run = async |sql: String| m.exec("load", &sql).await.unwrap();
+    run("USE test".into()).await;
+    run("SET SESSION binlog_format = 'ROW'".into()).await;
+    run("INSERT INTO test.t1 SELECT seq, seq, 'aaaaaaa' FROM seq_1001_to_40000".into()).await;
+    for k in 0..30u32 {
+        let (a, b) = (40_001 + k * 1000, 41_000 + k * 1000);
+        run("BEGIN".into()).await;
+        run(format!(
+            "INSERT INTO test.t1 SELECT seq, seq, CONCAT('aaaaaa', seq) FROM seq_{a}_to_{b}"
+        ))
+        .await;
+        run("COMMIT".into()).await;
+    }
+    for k in 0..10u32 {
+        run("BEGIN".into()).await;
+        for j in 0..100u32 {
+            let first = 70_001 + k * 1000 + j * 10;
+            let values: Vec<String> = (first..first + 10)
+                .map(|i| format!("({i}, {i}, 'bulk')"))
+                .collect();
+            run(format!("INSERT INTO test.t1 VALUES {}", values.join(", "))).await;
+        }
+        run("COMMIT".into()).await;
+    }
+    for (k, add) in [100, 200, 300, 400].into_iter().enumerate() {
+        let (a, b) = (1 + k * 10_000, (k + 1) * 10_000);
+        run(format!(
+            "UPDATE test.t1 SET value = value + {add} WHERE id BETWEEN {a} AND {b}"
+        ))
+        .await;
+    }
+    m.disconnect().await;
+    for r in ["server3", "server4"] {
+        wait_count(&c, r, 80_000).await;
+    }
+    let relay = c.slave_status("server3").await["Relay_Log_File"]
+        .clone()
+        .unwrap_or_default();
+    let n: u32 = relay.rsplit('.').next().unwrap().parse().unwrap();
+    assert!(
+        n > 20,
+        "64 KB relay logs should have rotated often: {relay}"
+    );
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    c.exec("server2", "START SLAVE IO_THREAD").await;
+    let (code, rec, text) = switch_dead_json(&conf, &c, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(
+        rec["planned"]["recovery"]["recovery"], "positions",
+        "{text}"
+    );
+    assert!(ends_with_port(&rec["new_master"], &c, "server2"), "{text}");
+    let from_relay_logs = rec["recovered"].as_array().unwrap().iter().any(|r| {
+        r["from"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("relay logs of the latest replica"))
+    });
+    assert!(from_relay_logs, "{text}");
+    for r in ["server3", "server4"] {
+        c.wait_replicating_from(r, "server2", T).await;
+    }
+    probe(&c, "server2").await;
+    check(&c, &survivors, 80_001).await;
+    eprintln!("test took {:?}", started.elapsed());
+}

@@ -846,6 +846,18 @@ pub(super) struct Latest {
 }
 
 impl Latest {
+    /// Where relay-log diffs can be cut from: the latest replica, then every other one that
+    /// executed as far (not delayed), in configuration order. MHA (find_latest_base_slave)
+    /// also looked among the latest replicas for one whose relay logs reach back far enough.
+    pub(super) fn diff_sources(&self) -> Vec<&Applied> {
+        let up_to = &self.latest.status.exec_pos;
+        let same = self
+            .applied
+            .iter()
+            .filter(|a| a.idx != self.latest.idx && !a.delayed && a.status.exec_pos == *up_to);
+        std::iter::once(&self.latest).chain(same).collect()
+    }
+
     pub(super) fn exec_pos(&self) -> BinlogPos {
         self.latest
             .status
