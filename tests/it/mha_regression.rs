@@ -959,3 +959,144 @@ async fn regr_large_transactions_in_the_relay_log_diff() {
     check(&c, &survivors, 80_001).await;
     eprintln!("test took {:?}", started.elapsed());
 }
+
+/// MHA's `mm`: server1 (M) also replicates from server2 (S1), from S1's current binlog
+/// position.
+async fn master_master(c: &Cluster) {
+    let pw = std::fs::read_to_string(c.dir.path().join("secrets/repl.password")).unwrap();
+    let at = c.rows("server2", "SHOW MASTER STATUS").await[0].clone();
+    let s1 = c.node("server2");
+    c.exec(
+        "server1",
+        &format!(
+            "CHANGE MASTER TO MASTER_HOST = '{}', MASTER_PORT = {}, MASTER_USER = '{}', \
+             MASTER_PASSWORD = '{}', MASTER_LOG_FILE = '{}', MASTER_LOG_POS = {}",
+            s1.host,
+            s1.port,
+            c.state.repl_user,
+            pw.trim(),
+            at["File"].clone().unwrap(),
+            at["Position"].clone().unwrap()
+        ),
+    )
+    .await;
+    c.exec("server1", "START SLAVE").await;
+    c.wait_replicating_from("server1", "server2", T).await;
+}
+
+async fn read_only(c: &Cluster, m: bool, s1: bool) {
+    for (node, on) in [("server1", m), ("server2", s1)] {
+        c.exec(node, &format!("SET GLOBAL read_only = {}", u8::from(on)))
+            .await;
+    }
+}
+
+/// Master-master pairs (t_mm, t_mm_ro_fail, t_mm_normal), file/position: with M and S1
+/// replicating from each other, check_repl and the manager refuse while both are writable,
+/// while both are read-only, and while only S1 is writable; with M writable and S1
+/// read-only, check_repl is OK and M is the master. Then rows on M, kill -9 of M: the
+/// failover promotes S1 and the survivors agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_master_master_pair() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::FilePos).await;
+    let survivors = ["server2", "server3", "server4"];
+    seed(&c, &survivors).await;
+    let conf = conf(&c, "app1.toml", "", &[], &[]);
+    master_master(&c).await;
+    for (m, s1, scenario) in [
+        (false, false, "both writable"),
+        (true, true, "both read-only"),
+        (true, false, "only S1 writable"),
+    ] {
+        read_only(&c, m, s1).await;
+        both_refuse(&c, &conf, scenario);
+    }
+    read_only(&c, false, true).await;
+    let (code, text) = check_repl(&conf);
+    assert_eq!(code, Some(0), "M writable, S1 read-only:\n{text}");
+    ins(&c, 2, 6).await;
+    for r in survivors {
+        wait_count(&c, r, 6).await;
+    }
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    let (code, rec, text) = switch_dead_json(&conf, &c, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(rec["outcome"], "success", "{text}");
+    assert!(ends_with_port(&rec["new_master"], &c, "server2"), "{text}");
+    for r in ["server3", "server4"] {
+        c.wait_replicating_from(r, "server2", T).await;
+    }
+    probe(&c, "server2").await;
+    check(&c, &survivors, 7).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+/// t_online_mm: an online switch in a master-master pair (file/position) is refused while
+/// both are writable and while both are read-only, and done with M writable and S1
+/// read-only; S1 then takes the probe and every replica has it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_online_switch_in_a_master_master_pair() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::FilePos).await;
+    let replicas = ["server2", "server3", "server4"];
+    seed(&c, &replicas).await;
+    let conf = conf(&c, "app1.toml", "", &[], &[]);
+    master_master(&c).await;
+    for (m, s1, scenario) in [
+        (false, false, "both writable"),
+        (true, true, "both read-only"),
+    ] {
+        read_only(&c, m, s1).await;
+        let (code, text) = switch_alive(&conf, &c, &[]);
+        assert!(
+            matches!(code, Some(c) if c != 0),
+            "{scenario}: the switch should be refused:\n{text}"
+        );
+        assert_master(&c, "server3", "server1").await;
+    }
+    read_only(&c, false, true).await;
+    let (code, text) = switch_alive(&conf, &c, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    for r in ["server3", "server4"] {
+        c.wait_replicating_from(r, "server2", T).await;
+    }
+    probe(&c, "server2").await;
+    check(&c, &replicas, 2).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+/// t_mm_noslaves: only the pair M and S1 in the configuration (the other replicas of M are
+/// not managed): the checks refuse both writable and both read-only and accept M writable;
+/// after kill -9 of M the failover promotes S1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_master_master_pair_alone_in_the_configuration() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::FilePos).await;
+    seed(&c, &["server2", "server3", "server4"]).await;
+    let conf = conf(&c, "mm.toml", "", &[], &["server3", "server4"]);
+    master_master(&c).await;
+    for (m, s1, scenario) in [
+        (false, false, "both writable"),
+        (true, true, "both read-only"),
+    ] {
+        read_only(&c, m, s1).await;
+        both_refuse(&c, &conf, scenario);
+    }
+    read_only(&c, false, true).await;
+    let (code, text) = check_repl(&conf);
+    assert_eq!(code, Some(0), "M writable, S1 read-only:\n{text}");
+    ins(&c, 2, 6).await;
+    wait_count(&c, "server2", 6).await;
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    let (code, rec, text) = switch_dead_json(&conf, &c, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(ends_with_port(&rec["new_master"], &c, "server2"), "{text}");
+    probe(&c, "server2").await;
+    check(&c, &["server2"], 7).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
