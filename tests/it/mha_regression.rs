@@ -1100,3 +1100,79 @@ async fn regr_master_master_pair_alone_in_the_configuration() {
     check(&c, &["server2"], 7).await;
     eprintln!("test took {:?}", started.elapsed());
 }
+
+/// t_mm_normal_skip_reset (file/position, `skip_reset_slave = 1`): a master-master pair
+/// fails over to S1, which keeps its replication settings (stopped, not reset). M comes back
+/// with its data and replicates from S1 again (the probe reaches it); S1 is started by hand
+/// and gets M's new row: the pair is whole again and every server has both rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_master_master_pair_kept_by_skip_reset_slave() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::FilePos).await;
+    let all = ["server1", "server2", "server3", "server4"];
+    seed(&c, &all[1..]).await;
+    let conf = conf(&c, "reset.toml", "skip_reset_slave = 1\n", &[], &[]);
+    master_master(&c).await;
+    ins(&c, 2, 2).await;
+    read_only(&c, false, true).await;
+    ins(&c, 3, 3).await;
+    for r in &all[1..] {
+        wait_count(&c, r, 3).await;
+    }
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    let (code, rec, text) = switch_dead_json(&conf, &c, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(ends_with_port(&rec["new_master"], &c, "server2"), "{text}");
+    probe(&c, "server2").await;
+    sandbox::fault(c.dir.path(), "server1", Fault::Start)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let st = c.slave_status("server2").await;
+    assert_eq!(st["Slave_SQL_Running"].as_deref(), Some("No"), "{st:?}");
+    assert_eq!(master_port(&st), Some(c.node("server1").port.to_string()));
+    c.exec("server2", "START SLAVE").await;
+    c.wait_replicating_from("server2", "server1", T).await;
+    c.exec("server1", "SET GLOBAL read_only = 0").await;
+    c.exec(
+        "server1",
+        "INSERT INTO test.t1 VALUES (10000004, 400, 'cccaaaaaaa')",
+    )
+    .await;
+    check(&c, &all, 5).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+/// t_online_mm_skip_reset (file/position, `skip_reset_slave = 1`): an online switch in a
+/// master-master pair with --orig_master_is_new_slave; S1 keeps its replication settings
+/// (stopped), M replicates from S1; S1 started by hand gets M's new row; every server has
+/// both rows. (MHA's configuration had no repl credentials; the sandbox's has.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_online_switch_keeps_the_pair_with_skip_reset_slave() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::FilePos).await;
+    let all = ["server1", "server2", "server3", "server4"];
+    seed(&c, &all[1..]).await;
+    let conf = conf(&c, "reset.toml", "skip_reset_slave = 1\n", &[], &[]);
+    master_master(&c).await;
+    read_only(&c, false, true).await;
+    let (code, text) = switch_alive(&conf, &c, &["--orig_master_is_new_slave"]);
+    assert_eq!(code, Some(0), "{text}");
+    probe(&c, "server2").await;
+    let st = c.slave_status("server2").await;
+    assert_eq!(st["Slave_SQL_Running"].as_deref(), Some("No"), "{st:?}");
+    assert_eq!(master_port(&st), Some(c.node("server1").port.to_string()));
+    c.wait_replicating_from("server1", "server2", T).await;
+    c.exec("server2", "START SLAVE").await;
+    c.wait_replicating_from("server2", "server1", T).await;
+    c.exec("server1", "SET GLOBAL read_only = 0").await;
+    c.exec(
+        "server1",
+        "INSERT INTO test.t1 VALUES (10000004, 400, 'cccaaaaaaa')",
+    )
+    .await;
+    check(&c, &all, 3).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
