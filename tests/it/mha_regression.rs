@@ -1176,3 +1176,51 @@ async fn regr_online_switch_keeps_the_pair_with_skip_reset_slave() {
     check(&c, &all, 3).await;
     eprintln!("test took {:?}", started.elapsed());
 }
+
+/// t_online_busy (part b) then t_online_slave_fail, file/position. A query running on the new
+/// master longer than --running_seconds_limit refuses the switch (MHA's 15 `SELECT
+/// SLEEP(100)` and its 10 s limit, at 1 s here); nothing changes. Then, with no repl_user
+/// and repl_password in the configuration (MHA's default test configuration), the switch
+/// with --orig_master_is_new_slave moves the replicas (they keep their account) but the old
+/// master cannot be attached: non-zero exit; the replicas have the probe, M has not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_online_switch_busy_new_master_then_no_repl_credentials() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::FilePos).await;
+    let replicas = ["server2", "server3", "server4"];
+    seed(&c, &replicas).await;
+    let path = conf(&c, "app1.toml", "", &[], &[]);
+    let mut busy = c.session("server2").await;
+    let long = tokio::spawn(async move { busy.rows("busy", "SELECT SLEEP(100)").await });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (code, text) = switch_alive(
+        &path,
+        &c,
+        &["--orig_master_is_new_slave", "--running_seconds_limit=1"],
+    );
+    assert!(matches!(code, Some(c) if c != 0), "{text}");
+    assert!(text.contains("--running_seconds_limit"), "{text}");
+    long.abort();
+    for r in ["server2", "server3", "server4"] {
+        assert_master(&c, r, "server1").await;
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("repl_user") && !l.starts_with("repl_password"))
+        .collect();
+    std::fs::write(&path, kept.join("\n") + "\n").unwrap();
+    let (code, text) = switch_alive(&path, &c, &["--orig_master_is_new_slave"]);
+    assert_eq!(
+        code,
+        Some(10),
+        "partial: the old master is not attached\n{text}"
+    );
+    for r in ["server3", "server4"] {
+        c.wait_replicating_from(r, "server2", T).await;
+    }
+    probe(&c, "server2").await;
+    check(&c, &replicas, 2).await;
+    wait_count(&c, "server1", 1).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
