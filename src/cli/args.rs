@@ -71,6 +71,10 @@ pub enum Command {
     /// the command MHA's `secondary_check_script` names.
     #[command(name = "secondary_check", alias = "secondary-check", after_help = SECONDARY_CHECK_HELP)]
     SecondaryCheck(SecondaryCheckArgs),
+    /// Purge a replica's relay logs without stalling its SQL thread, under the failover lock
+    /// (MHA's purge_relay_logs, the cron tool of each replica host).
+    #[command(name = "purge_relay_logs", alias = "purge-relay-logs", after_help = super::exit::PURGE_RELAY_LOGS_HELP)]
+    PurgeRelayLogs(super::purge_relay_logs::PurgeRelayLogsArgs),
     /// Validate a configuration and print the effective values, secrets masked.
     #[command(name = "check_config", alias = "check-config", after_help = EXIT_CODES_HELP)]
     CheckConfig(CheckConfigArgs),

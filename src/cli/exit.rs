@@ -33,6 +33,8 @@ pub enum Exit {
     RouteUnreachable,
     /// secondary_check: the master answers from a secondary host (MHA's 3).
     MasterReachable,
+    /// Try again later: purge_relay_logs found the failover lock held (a failover runs).
+    TempFail,
 }
 
 impl Exit {
@@ -51,6 +53,7 @@ impl Exit {
             Exit::Status(c) => c,
             Exit::RouteUnreachable => 2,
             Exit::MasterReachable => 3,
+            Exit::TempFail => 75,
         }
     }
 
@@ -139,6 +142,15 @@ Exit codes (MHA's masterha_secondary_check):
   2   a secondary host could not be reached over SSH
   3   the master is reachable from a secondary host
   64  invalid command-line options";
+
+pub const PURGE_RELAY_LOGS_HELP: &str = "\
+Exit codes:
+  0   relay logs purged, or relay_log_purge=1 and no --disable_relay_log_purge (nothing done)
+  1   failure (cannot connect, not a replica, a file operation failed, ...)
+  64  invalid command-line options: also --host not an address of this host, a bad
+      --workdir (missing, the relay log directory, another filesystem), --use_hardlink=0
+  75  the failover lock stayed held for --lock_wait seconds (a failover runs): nothing done
+  78  the --defaults_file cannot be read";
 
 pub const CHECK_STATUS_HELP: &str = "\
 Exit codes (MHA's status codes):

@@ -11,6 +11,7 @@ pub mod generated;
 mod logging;
 mod manager;
 mod master_switch;
+pub mod purge_relay_logs;
 mod rejoin;
 mod sandbox;
 mod secondary_check;
@@ -25,7 +26,7 @@ use crate::config::{self, ConfigErrors, GlobalConf, Loaded};
 use args::{Cli, Command, ConfArgs};
 use exit::Exit;
 
-/// MHA's program names, so `masterha_check_status` as a symlink behaves like MHA's tool: each
+/// MHA's program names, so `masterha_check_status` (or `purge_relay_logs`) as a symlink behaves like MHA's tool: each
 /// with the arguments it stands for. The Debian package (.ci/deb) links each name to `mha`.
 pub const MHA_PROGRAMS: &[(&str, &[&str])] = &[
     ("masterha_manager", &["manager"]),
@@ -37,6 +38,8 @@ pub const MHA_PROGRAMS: &[(&str, &[&str])] = &[
     ("masterha_conf_host", &["conf_host"]),
     ("masterha_stop", &["stop"]),
     ("masterha_secondary_check", &["secondary_check"]),
+    // MHA's node tool, run by cron on each replica host.
+    ("purge_relay_logs", &["purge_relay_logs"]),
 ];
 
 fn mha_alias(program: &str) -> Option<&'static [&'static str]> {
@@ -203,5 +206,6 @@ fn dispatch(command: Command) -> anyhow::Result<Exit> {
             generated::man_pages(&dir)?;
             Ok(Exit::Ok)
         }
+        Command::PurgeRelayLogs(a) => purge_relay_logs::run(&a),
     }
 }

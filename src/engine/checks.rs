@@ -105,19 +105,39 @@ pub fn find_master(topo: &Topology) -> MasterView {
             votes[i] += 1;
         }
     }
+    // A tie (a pair alone, each the other's replica) goes to the writable one.
+    let writable = |i: usize| topo.servers[i].alive().is_some_and(|s| !s.read_only);
     match votes
         .iter()
         .enumerate()
         .filter(|(_, v)| **v > 0)
-        .max_by_key(|(_, v)| **v)
+        .max_by_key(|(i, v)| (**v, writable(*i)))
     {
         Some((i, _)) => match topo.servers[i].alive() {
             None => MasterView::Unreachable { index: i },
-            Some(s) if !s.read_only => MasterView::Alive { index: i },
+            Some(s) if !s.read_only => match writable_peer(topo, i) {
+                // MHA: in a master-master pair only one may take writes.
+                Some(peer) => MasterView::Several {
+                    indexes: vec![i, peer],
+                },
+                None => MasterView::Alive { index: i },
+            },
             Some(_) => MasterView::None,
         },
         None => MasterView::None,
     }
+}
+
+/// The server master `i` itself replicates from (its master-master peer), when that one is
+/// writable too.
+fn writable_peer(topo: &Topology, i: usize) -> Option<usize> {
+    let r = topo.servers[i].alive()?.replica.as_ref()?;
+    let peer = topo
+        .servers
+        .iter()
+        .position(|o| o.is_at(&r.master_host, r.master_port))?;
+    let writable = topo.servers[peer].alive().is_some_and(|s| !s.read_only);
+    (peer != i && writable).then_some(peer)
 }
 
 fn errant(replica: &ServerState, master: &ServerState) -> Option<String> {
@@ -587,6 +607,43 @@ mod tests {
 
     /// check_repl says which recovery a failover would use, and relay_log_purge=ON becomes a
     /// warning when that recovery may read relay logs.
+    /// Master-master pairs (MHA's t_mm, t_mm_ro_fail, t_mm_noslaves): the writable one of
+    /// the pair is the master, also when the pair is alone; both writable is an error.
+    #[test]
+    fn the_master_of_a_master_master_pair() {
+        use crate::topology::testing::{observed, state, status_row};
+        // (m read_only, s1 read_only, other replicas of m, expected)
+        let cases = [
+            (false, true, 2, "alive 0"),
+            (false, true, 0, "alive 0"),
+            (true, false, 0, "alive 1"),
+            (false, false, 2, "several"),
+            (false, false, 0, "several"),
+            (true, true, 2, "none"),
+            (true, true, 0, "none"),
+            (true, false, 2, "none"),
+        ];
+        for (m_ro, s1_ro, others, want) in cases {
+            let mut m = state("0-1-5", Some(status_row("s1", 100, "0-1-5", 0)));
+            m.read_only = m_ro;
+            let mut s1 = state("0-1-5", Some(status_row("m", 100, "0-1-5", 0)));
+            s1.read_only = s1_ro;
+            let mut servers = vec![observed(0, "m", Ok(m)), observed(1, "s1", Ok(s1))];
+            for k in 0..others {
+                let r = state("0-1-5", Some(status_row("m", 100, "0-1-5", 0)));
+                servers.push(observed(2 + k, &format!("r{k}"), Ok(r)));
+            }
+            let topo = Topology { servers };
+            let got = match find_master(&topo) {
+                MasterView::Alive { index } => format!("alive {index}"),
+                MasterView::Several { .. } => "several".into(),
+                MasterView::None => "none".into(),
+                other => format!("{other:?}"),
+            };
+            assert_eq!(got, want, "m_ro={m_ro} s1_ro={s1_ro} others={others}");
+        }
+    }
+
     #[test]
     fn the_recovery_outlook_and_what_relay_log_diffs_need() {
         let opts = CheckOptions {

@@ -269,6 +269,16 @@ pub enum Refusal {
     NoCandidate,
     #[error("every replica is delayed (MASTER_DELAY): none has applied what it received")]
     AllDelayed,
+    /// MHA's failover lock on a replica stayed held by another session (a relay-log purge
+    /// that does not end, or another failover) for as long as the failover waits for it.
+    #[error(
+        "Getting the failover lock ({lock}) on {server} failed within {secs} s: purge_relay_logs or another failover holds it; nothing was changed"
+    )]
+    FailoverLockHeld {
+        server: String,
+        lock: &'static str,
+        secs: u64,
+    },
     /// The facts changed between the plan and its first irreversible step.
     #[error("the failover plan has gone stale: {what}; nothing was changed")]
     Stale { what: String },

@@ -250,6 +250,20 @@ pub fn relay_dir(basename: &str, datadir: &str, relay_log_file: &str) -> (String
     )
 }
 
+/// The relay log files in a directory listing, oldest first (by number, not by name).
+pub fn relay_files(listing: &str, prefix: &str) -> Vec<String> {
+    let mut files: Vec<(u64, String)> = listing
+        .lines()
+        .filter_map(|l| {
+            let (p, n) = l.trim().rsplit_once('.')?;
+            let n: u64 = n.parse().ok()?;
+            (p == prefix).then(|| (n, l.trim().to_string()))
+        })
+        .collect();
+    files.sort();
+    files.into_iter().map(|(_, f)| f).collect()
+}
+
 /// What position-based recovery needs, when a failover may go by positions: every replica's
 /// current relay log readable over SSH (an error when the failover would certainly go by
 /// positions, a warning when only a lag at that moment would make it).

@@ -8,6 +8,7 @@ pub mod failover;
 pub(crate) mod fake;
 pub mod monitor;
 pub mod observe;
+pub mod purge;
 pub mod rejoin;
 pub mod seams;
 pub mod secondary_check;

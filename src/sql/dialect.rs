@@ -488,7 +488,36 @@ impl Dialect {
 
     /// A named advisory lock, not waited for: one row, column `got` (1 taken).
     pub fn get_lock(self, name: &str) -> String {
-        format!("SELECT GET_LOCK({}, 0) AS got", quote(name))
+        self.get_lock_within(name, 0)
+    }
+
+    /// A named advisory lock, waited for up to `secs`: one row, column `got` (1 taken, 0
+    /// still held by another session when the time ran out).
+    pub fn get_lock_within(self, name: &str, secs: u64) -> String {
+        format!("SELECT GET_LOCK({}, {secs}) AS got", quote(name))
+    }
+
+    /// Give a named advisory lock back: one row, column `released`.
+    pub fn release_lock(self, name: &str) -> String {
+        format!("SELECT RELEASE_LOCK({}) AS released", quote(name))
+    }
+
+    /// One row, column `p`: `@@global.relay_log_purge` (1 or 0).
+    pub fn relay_log_purge(self) -> &'static str {
+        "SELECT @@global.relay_log_purge AS p"
+    }
+
+    pub fn set_relay_log_purge(self, on: bool) -> &'static str {
+        if on {
+            "SET GLOBAL relay_log_purge = 1"
+        } else {
+            "SET GLOBAL relay_log_purge = 0"
+        }
+    }
+
+    /// A new relay log, nothing written to the binlog (MariaDB; MySQL since 5.5.3).
+    pub fn flush_relay_logs(self) -> &'static str {
+        "FLUSH NO_WRITE_TO_BINLOG RELAY LOGS"
     }
 
     /// A statement that holds the connection for `secs` (a server shutting down ends it with
@@ -851,7 +880,7 @@ mod tests {
         let m = Dialect::MariaDb;
         let pos = MariaGtidPos::parse("0-1-5,1-2-7").unwrap();
         let coords = BinlogPos::new("mysql-bin.000003", 1234);
-        let cases: [(String, &str); 22] = [
+        let cases: [(String, &str); 28] = [
             (m.set_read_only(true).into(), "SET GLOBAL read_only = 1"),
             (m.set_read_only(false).into(), "SET GLOBAL read_only = 0"),
             (m.read_only().into(), "SELECT @@global.read_only AS ro"),
@@ -896,6 +925,30 @@ mod tests {
             (
                 m.get_lock("MHA_Master_High_Availability_Monitor"),
                 "SELECT GET_LOCK('MHA_Master_High_Availability_Monitor', 0) AS got",
+            ),
+            (
+                m.get_lock_within("MHA_Master_High_Availability_Failover", 200),
+                "SELECT GET_LOCK('MHA_Master_High_Availability_Failover', 200) AS got",
+            ),
+            (
+                m.release_lock("MHA_Master_High_Availability_Failover"),
+                "SELECT RELEASE_LOCK('MHA_Master_High_Availability_Failover') AS released",
+            ),
+            (
+                m.relay_log_purge().into(),
+                "SELECT @@global.relay_log_purge AS p",
+            ),
+            (
+                m.set_relay_log_purge(true).into(),
+                "SET GLOBAL relay_log_purge = 1",
+            ),
+            (
+                m.set_relay_log_purge(false).into(),
+                "SET GLOBAL relay_log_purge = 0",
+            ),
+            (
+                m.flush_relay_logs().into(),
+                "FLUSH NO_WRITE_TO_BINLOG RELAY LOGS",
             ),
             (m.sleep(60), "SELECT SLEEP(60) AS watch"),
             (m.ping_select().into(), "SELECT 1 AS Value"),

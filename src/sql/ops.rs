@@ -619,6 +619,50 @@ impl Session {
         Ok(column(row, "got").as_deref() == Some("1"))
     }
 
+    /// Take the advisory lock `name`, waiting up to `wait` while another session holds it;
+    /// true when taken (held until released or this session ends).
+    pub async fn advisory_lock_within(
+        &mut self,
+        what: &'static str,
+        name: &str,
+        wait: Duration,
+    ) -> Result<bool, DbError> {
+        let sql = self.dialect.get_lock_within(name, wait.as_secs());
+        let row = self.row_map_waiting(what, &sql, wait).await?;
+        Ok(column(row, "got").as_deref() == Some("1"))
+    }
+
+    /// Give the advisory lock `name` back.
+    pub async fn release_advisory_lock(&mut self, name: &str) -> Result<(), DbError> {
+        let sql = self.dialect.release_lock(name);
+        self.rows("release the advisory lock", &sql)
+            .await
+            .map(|_| ())
+    }
+
+    /// `@@global.relay_log_purge`.
+    pub async fn relay_log_purge(&mut self) -> Result<bool, DbError> {
+        let row = self
+            .row_map("read relay_log_purge", self.dialect.relay_log_purge())
+            .await?;
+        Ok(column(row, "p").as_deref() == Some("1"))
+    }
+
+    pub async fn set_relay_log_purge(&mut self, on: bool) -> Result<(), DbError> {
+        let what = if on {
+            "SET relay_log_purge = 1"
+        } else {
+            "SET relay_log_purge = 0"
+        };
+        self.exec(what, self.dialect.set_relay_log_purge(on)).await
+    }
+
+    /// Start a new relay log (`FLUSH RELAY LOGS`).
+    pub async fn flush_relay_logs(&mut self) -> Result<(), DbError> {
+        self.exec("FLUSH RELAY LOGS", self.dialect.flush_relay_logs())
+            .await
+    }
+
     /// The server's pid file setting and datadir.
     pub async fn pid_file(&mut self) -> Result<Option<(String, String)>, DbError> {
         let row = self

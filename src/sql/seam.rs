@@ -111,6 +111,17 @@ pub trait Db: Send + 'static {
         async { Ok((String::new(), String::new())) }
     }
 
+    /// The advisory lock `name`, waited for up to `wait`; true when taken. Provided (as a
+    /// lock always free) so that a scripted fake need not script it.
+    fn advisory_lock_within(
+        &mut self,
+        _what: &'static str,
+        _name: &str,
+        _wait: Duration,
+    ) -> impl Future<Output = Result<bool, DbError>> + Send {
+        async { Ok(true) }
+    }
+
     /// `SET GLOBAL read_only`.
     fn set_read_only(&mut self, on: bool) -> impl Future<Output = Result<(), DbError>> + Send {
         let what = if on {
@@ -248,6 +259,14 @@ impl Db for Session {
     }
     async fn relay_log_location(&mut self) -> Result<(String, String), DbError> {
         Session::relay_log_location(self).await
+    }
+    async fn advisory_lock_within(
+        &mut self,
+        what: &'static str,
+        name: &str,
+        wait: Duration,
+    ) -> Result<bool, DbError> {
+        Session::advisory_lock_within(self, what, name, wait).await
     }
 }
 

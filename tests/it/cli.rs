@@ -240,6 +240,7 @@ fn masterha_program_names_behave_as_mha_tools() {
         ("masterha_manager", "manager"),
         ("masterha_check_repl", "check_repl"),
         ("masterha_master_switch", "master_switch"),
+        ("purge_relay_logs", "purge_relay_logs"),
     ] {
         let link = dir.path().join(name);
         std::os::unix::fs::symlink(mha_bin(), &link).unwrap();
@@ -290,6 +291,7 @@ fn help_documents_every_subcommand_its_options_and_exit_codes() {
         "check_config",
         "sandbox",
         "secondary_check",
+        "purge_relay_logs",
     ];
     for sub in subs {
         let out = run_mha(&mha_bin(), &[sub, "--help"]);

@@ -18,6 +18,7 @@ mod output_json;
 mod packaging;
 mod positions;
 mod proxy;
+mod purge;
 mod rejoin;
 mod sandbox;
 mod semi_sync;

@@ -823,3 +823,404 @@ async fn regr_skip_change_master_applies_the_diff_and_repoints_nobody() {
     check(&c, &survivors, 2).await;
     eprintln!("test took {:?}", started.elapsed());
 }
+
+/// t_apply_many_logs, t_apply_many_logs3 (position-based recovery, MHA's file branch): 8 KB
+/// relay logs everywhere, but only server4 keeps them (relay_log_purge=0); the others purge
+/// theirs as they apply them. The candidate server2 stops receiving after 1000 rows; the
+/// 1000 rows it lacks are only in server4's relay logs, although server3 is as advanced and
+/// first in the configuration: the diff comes from server4's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_only_one_replica_kept_its_relay_logs() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::FilePos).await;
+    let survivors = ["server2", "server3", "server4"];
+    seed(&c, &survivors).await;
+    let conf = conf(&c, "app1.toml", "use_gtid_auto_pos = 0\n", &[], &[]);
+    for r in survivors {
+        c.exec(r, "SET GLOBAL max_relay_log_size = 8192").await;
+    }
+    for r in ["server2", "server3"] {
+        c.exec(r, "SET GLOBAL relay_log_purge = 1").await;
+    }
+    ins(&c, 2, 1000).await;
+    wait_count(&c, "server2", 1000).await;
+    c.exec("server2", "STOP SLAVE IO_THREAD").await; // lag S1
+    ins(&c, 1001, 2000).await;
+    for r in ["server3", "server4"] {
+        wait_count(&c, r, 2000).await;
+    }
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    c.exec("server2", "START SLAVE IO_THREAD").await;
+    let (code, rec, text) = switch_dead_json(&conf, &c, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(rec["outcome"], "success", "{text}");
+    assert_eq!(
+        rec["planned"]["recovery"]["recovery"], "positions",
+        "{text}"
+    );
+    assert!(ends_with_port(&rec["new_master"], &c, "server2"), "{text}");
+    for r in ["server3", "server4"] {
+        c.wait_replicating_from(r, "server2", T).await;
+    }
+    probe(&c, "server2").await;
+    check(&c, &survivors, 2001).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+/// The large-data scenarios at a scale the suite affords (position-based recovery): the
+/// candidate server2 stops receiving after 1000 rows, then the master writes, in row
+/// format, one 39,000-row transaction (t_large_data, t_large_data_slow), 30 transactions of
+/// 1000 rows (t_large_data_tran), 10-row multi-VALUES inserts committed every 1000 rows and
+/// four range UPDATEs (t_large_data_bulk, t_large_data_bulk_slow). server3, the latest
+/// replica and the diff's source, has 64 KB relay logs (relay64k: the big transaction spans
+/// many of them, MHA's "fast position search should fail"); server4's were flushed twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_large_transactions_in_the_relay_log_diff() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::FilePos).await;
+    let survivors = ["server2", "server3", "server4"];
+    seed(&c, &survivors).await;
+    let conf = conf(&c, "app1.toml", "use_gtid_auto_pos = 0\n", &[], &[]);
+    c.exec("server3", "SET GLOBAL max_relay_log_size = 65536")
+        .await;
+    for _ in 0..2 {
+        c.exec("server4", "FLUSH RELAY LOGS").await;
+    }
+    ins(&c, 2, 1000).await;
+    wait_count(&c, "server2", 1000).await;
+    c.exec("server2", "STOP SLAVE IO_THREAD").await; // lag S1
+    let mut m = c.session("server1").await;
+    let mut run = async |sql: String| m.exec("load", &sql).await.unwrap();
+    run("USE test".into()).await;
+    run("SET SESSION binlog_format = 'ROW'".into()).await;
+    run("INSERT INTO test.t1 SELECT seq, seq, 'aaaaaaa' FROM seq_1001_to_40000".into()).await;
+    for k in 0..30u32 {
+        let (a, b) = (40_001 + k * 1000, 41_000 + k * 1000);
+        run("BEGIN".into()).await;
+        run(format!(
+            "INSERT INTO test.t1 SELECT seq, seq, CONCAT('aaaaaa', seq) FROM seq_{a}_to_{b}"
+        ))
+        .await;
+        run("COMMIT".into()).await;
+    }
+    for k in 0..10u32 {
+        run("BEGIN".into()).await;
+        for j in 0..100u32 {
+            let first = 70_001 + k * 1000 + j * 10;
+            let values: Vec<String> = (first..first + 10)
+                .map(|i| format!("({i}, {i}, 'bulk')"))
+                .collect();
+            run(format!("INSERT INTO test.t1 VALUES {}", values.join(", "))).await;
+        }
+        run("COMMIT".into()).await;
+    }
+    for (k, add) in [100, 200, 300, 400].into_iter().enumerate() {
+        let (a, b) = (1 + k * 10_000, (k + 1) * 10_000);
+        run(format!(
+            "UPDATE test.t1 SET value = value + {add} WHERE id BETWEEN {a} AND {b}"
+        ))
+        .await;
+    }
+    m.disconnect().await;
+    for r in ["server3", "server4"] {
+        wait_count(&c, r, 80_000).await;
+    }
+    let relay = c.slave_status("server3").await["Relay_Log_File"]
+        .clone()
+        .unwrap_or_default();
+    let n: u32 = relay.rsplit('.').next().unwrap().parse().unwrap();
+    assert!(
+        n > 20,
+        "64 KB relay logs should have rotated often: {relay}"
+    );
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    c.exec("server2", "START SLAVE IO_THREAD").await;
+    let (code, rec, text) = switch_dead_json(&conf, &c, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(
+        rec["planned"]["recovery"]["recovery"], "positions",
+        "{text}"
+    );
+    assert!(ends_with_port(&rec["new_master"], &c, "server2"), "{text}");
+    let from_relay_logs = rec["recovered"].as_array().unwrap().iter().any(|r| {
+        r["from"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("relay logs of the latest replica"))
+    });
+    assert!(from_relay_logs, "{text}");
+    for r in ["server3", "server4"] {
+        c.wait_replicating_from(r, "server2", T).await;
+    }
+    probe(&c, "server2").await;
+    check(&c, &survivors, 80_001).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+/// MHA's `mm`: server1 (M) also replicates from server2 (S1), from S1's current binlog
+/// position.
+async fn master_master(c: &Cluster) {
+    let pw = std::fs::read_to_string(c.dir.path().join("secrets/repl.password")).unwrap();
+    let at = c.rows("server2", "SHOW MASTER STATUS").await[0].clone();
+    let s1 = c.node("server2");
+    c.exec(
+        "server1",
+        &format!(
+            "CHANGE MASTER TO MASTER_HOST = '{}', MASTER_PORT = {}, MASTER_USER = '{}', \
+             MASTER_PASSWORD = '{}', MASTER_LOG_FILE = '{}', MASTER_LOG_POS = {}",
+            s1.host,
+            s1.port,
+            c.state.repl_user,
+            pw.trim(),
+            at["File"].clone().unwrap(),
+            at["Position"].clone().unwrap()
+        ),
+    )
+    .await;
+    c.exec("server1", "START SLAVE").await;
+    c.wait_replicating_from("server1", "server2", T).await;
+}
+
+async fn read_only(c: &Cluster, m: bool, s1: bool) {
+    for (node, on) in [("server1", m), ("server2", s1)] {
+        c.exec(node, &format!("SET GLOBAL read_only = {}", u8::from(on)))
+            .await;
+    }
+}
+
+/// Master-master pairs (t_mm, t_mm_ro_fail, t_mm_normal), file/position: with M and S1
+/// replicating from each other, check_repl and the manager refuse while both are writable,
+/// while both are read-only, and while only S1 is writable; with M writable and S1
+/// read-only, check_repl is OK and M is the master. Then rows on M, kill -9 of M: the
+/// failover promotes S1 and the survivors agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_master_master_pair() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::FilePos).await;
+    let survivors = ["server2", "server3", "server4"];
+    seed(&c, &survivors).await;
+    let conf = conf(&c, "app1.toml", "", &[], &[]);
+    master_master(&c).await;
+    for (m, s1, scenario) in [
+        (false, false, "both writable"),
+        (true, true, "both read-only"),
+        (true, false, "only S1 writable"),
+    ] {
+        read_only(&c, m, s1).await;
+        both_refuse(&c, &conf, scenario);
+    }
+    read_only(&c, false, true).await;
+    let (code, text) = check_repl(&conf);
+    assert_eq!(code, Some(0), "M writable, S1 read-only:\n{text}");
+    ins(&c, 2, 6).await;
+    for r in survivors {
+        wait_count(&c, r, 6).await;
+    }
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    let (code, rec, text) = switch_dead_json(&conf, &c, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(rec["outcome"], "success", "{text}");
+    assert!(ends_with_port(&rec["new_master"], &c, "server2"), "{text}");
+    for r in ["server3", "server4"] {
+        c.wait_replicating_from(r, "server2", T).await;
+    }
+    probe(&c, "server2").await;
+    check(&c, &survivors, 7).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+/// t_online_mm: an online switch in a master-master pair (file/position) is refused while
+/// both are writable and while both are read-only, and done with M writable and S1
+/// read-only; S1 then takes the probe and every replica has it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_online_switch_in_a_master_master_pair() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::FilePos).await;
+    let replicas = ["server2", "server3", "server4"];
+    seed(&c, &replicas).await;
+    let conf = conf(&c, "app1.toml", "", &[], &[]);
+    master_master(&c).await;
+    for (m, s1, scenario) in [
+        (false, false, "both writable"),
+        (true, true, "both read-only"),
+    ] {
+        read_only(&c, m, s1).await;
+        let (code, text) = switch_alive(&conf, &c, &[]);
+        assert!(
+            matches!(code, Some(c) if c != 0),
+            "{scenario}: the switch should be refused:\n{text}"
+        );
+        assert_master(&c, "server3", "server1").await;
+    }
+    read_only(&c, false, true).await;
+    let (code, text) = switch_alive(&conf, &c, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    for r in ["server3", "server4"] {
+        c.wait_replicating_from(r, "server2", T).await;
+    }
+    probe(&c, "server2").await;
+    check(&c, &replicas, 2).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+/// t_mm_noslaves: only the pair M and S1 in the configuration (the other replicas of M are
+/// not managed): the checks refuse both writable and both read-only and accept M writable;
+/// after kill -9 of M the failover promotes S1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_master_master_pair_alone_in_the_configuration() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::FilePos).await;
+    seed(&c, &["server2", "server3", "server4"]).await;
+    let conf = conf(&c, "mm.toml", "", &[], &["server3", "server4"]);
+    master_master(&c).await;
+    for (m, s1, scenario) in [
+        (false, false, "both writable"),
+        (true, true, "both read-only"),
+    ] {
+        read_only(&c, m, s1).await;
+        both_refuse(&c, &conf, scenario);
+    }
+    read_only(&c, false, true).await;
+    let (code, text) = check_repl(&conf);
+    assert_eq!(code, Some(0), "M writable, S1 read-only:\n{text}");
+    ins(&c, 2, 6).await;
+    wait_count(&c, "server2", 6).await;
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    let (code, rec, text) = switch_dead_json(&conf, &c, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(ends_with_port(&rec["new_master"], &c, "server2"), "{text}");
+    probe(&c, "server2").await;
+    check(&c, &["server2"], 7).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+/// t_mm_normal_skip_reset (file/position, `skip_reset_slave = 1`): a master-master pair
+/// fails over to S1, which keeps its replication settings (stopped, not reset). M comes back
+/// with its data and replicates from S1 again (the probe reaches it); S1 is started by hand
+/// and gets M's new row: the pair is whole again and every server has both rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_master_master_pair_kept_by_skip_reset_slave() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::FilePos).await;
+    let all = ["server1", "server2", "server3", "server4"];
+    seed(&c, &all[1..]).await;
+    let conf = conf(&c, "reset.toml", "skip_reset_slave = 1\n", &[], &[]);
+    master_master(&c).await;
+    ins(&c, 2, 2).await;
+    read_only(&c, false, true).await;
+    ins(&c, 3, 3).await;
+    for r in &all[1..] {
+        wait_count(&c, r, 3).await;
+    }
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    let (code, rec, text) = switch_dead_json(&conf, &c, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(ends_with_port(&rec["new_master"], &c, "server2"), "{text}");
+    probe(&c, "server2").await;
+    sandbox::fault(c.dir.path(), "server1", Fault::Start)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let st = c.slave_status("server2").await;
+    assert_eq!(st["Slave_SQL_Running"].as_deref(), Some("No"), "{st:?}");
+    assert_eq!(master_port(&st), Some(c.node("server1").port.to_string()));
+    c.exec("server2", "START SLAVE").await;
+    c.wait_replicating_from("server2", "server1", T).await;
+    c.exec("server1", "SET GLOBAL read_only = 0").await;
+    c.exec(
+        "server1",
+        "INSERT INTO test.t1 VALUES (10000004, 400, 'cccaaaaaaa')",
+    )
+    .await;
+    check(&c, &all, 5).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+/// t_online_mm_skip_reset (file/position, `skip_reset_slave = 1`): an online switch in a
+/// master-master pair with --orig_master_is_new_slave; S1 keeps its replication settings
+/// (stopped), M replicates from S1; S1 started by hand gets M's new row; every server has
+/// both rows. (MHA's configuration had no repl credentials; the sandbox's has.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_online_switch_keeps_the_pair_with_skip_reset_slave() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::FilePos).await;
+    let all = ["server1", "server2", "server3", "server4"];
+    seed(&c, &all[1..]).await;
+    let conf = conf(&c, "reset.toml", "skip_reset_slave = 1\n", &[], &[]);
+    master_master(&c).await;
+    read_only(&c, false, true).await;
+    let (code, text) = switch_alive(&conf, &c, &["--orig_master_is_new_slave"]);
+    assert_eq!(code, Some(0), "{text}");
+    probe(&c, "server2").await;
+    let st = c.slave_status("server2").await;
+    assert_eq!(st["Slave_SQL_Running"].as_deref(), Some("No"), "{st:?}");
+    assert_eq!(master_port(&st), Some(c.node("server1").port.to_string()));
+    c.wait_replicating_from("server1", "server2", T).await;
+    c.exec("server2", "START SLAVE").await;
+    c.wait_replicating_from("server2", "server1", T).await;
+    c.exec("server1", "SET GLOBAL read_only = 0").await;
+    c.exec(
+        "server1",
+        "INSERT INTO test.t1 VALUES (10000004, 400, 'cccaaaaaaa')",
+    )
+    .await;
+    check(&c, &all, 3).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+/// t_online_busy (part b) then t_online_slave_fail, file/position. A query running on the new
+/// master longer than --running_seconds_limit refuses the switch (MHA's 15 `SELECT
+/// SLEEP(100)` and its 10 s limit, at 1 s here); nothing changes. Then, with no repl_user
+/// and repl_password in the configuration (MHA's default test configuration), the switch
+/// with --orig_master_is_new_slave moves the replicas (they keep their account) but the old
+/// master cannot be attached: non-zero exit; the replicas have the probe, M has not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_online_switch_busy_new_master_then_no_repl_credentials() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::FilePos).await;
+    let replicas = ["server2", "server3", "server4"];
+    seed(&c, &replicas).await;
+    let path = conf(&c, "app1.toml", "", &[], &[]);
+    let mut busy = c.session("server2").await;
+    let long = tokio::spawn(async move { busy.rows("busy", "SELECT SLEEP(100)").await });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (code, text) = switch_alive(
+        &path,
+        &c,
+        &["--orig_master_is_new_slave", "--running_seconds_limit=1"],
+    );
+    assert!(matches!(code, Some(c) if c != 0), "{text}");
+    assert!(text.contains("--running_seconds_limit"), "{text}");
+    long.abort();
+    for r in ["server2", "server3", "server4"] {
+        assert_master(&c, r, "server1").await;
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("repl_user") && !l.starts_with("repl_password"))
+        .collect();
+    std::fs::write(&path, kept.join("\n") + "\n").unwrap();
+    let (code, text) = switch_alive(&path, &c, &["--orig_master_is_new_slave"]);
+    assert_eq!(
+        code,
+        Some(10),
+        "partial: the old master is not attached\n{text}"
+    );
+    for r in ["server3", "server4"] {
+        c.wait_replicating_from(r, "server2", T).await;
+    }
+    probe(&c, "server2").await;
+    check(&c, &replicas, 2).await;
+    wait_count(&c, "server1", 1).await;
+    eprintln!("test took {:?}", started.elapsed());
+}

@@ -152,7 +152,7 @@ fn promtool_accepts(dash: &Value) {
     assert!(exprs.len() >= 15, "{exprs:?}");
 }
 
-/// .ci/deb's list of `masterha_*` symlinks is exactly the names mha takes as argv[0], each with
+/// .ci/deb's list of symlinks (`masterha_*`, `purge_relay_logs`) is exactly the names mha takes as argv[0], each with
 /// its subcommand.
 #[test]
 fn the_package_links_every_mha_program_name() {
@@ -166,7 +166,7 @@ fn the_package_links_every_mha_program_name() {
         .split_whitespace()
         .map(|pair| {
             let (name, sub) = pair.split_once(':').unwrap();
-            (format!("masterha_{name}"), sub.to_string())
+            (name.to_string(), sub.to_string())
         })
         .collect();
     let mut accepted: Vec<(String, String)> = mha::cli::MHA_PROGRAMS

@@ -159,8 +159,20 @@ pub fn markers(workdir: &Path, app: &str) -> Markers {
 /// interrupted. A failed failover replaces the text by the time; a successful one removes it.
 const RUNNING_PREFIX: &str = "running pid=";
 
+/// MHA's failover lock: a failover holds it on every replica it changes, and
+/// `purge_relay_logs` (MHA's and mha's) takes it on its replica, so the two never race.
+pub const FAILOVER_LOCK: &str = "MHA_Master_High_Availability_Failover";
+
+/// How long a failover waits for the failover lock on a replica. `mha purge_relay_logs`
+/// holds it for a few seconds (the flush of the relay log, not the slow removal of the old
+/// files: see `executor::purge::SQL_THREAD_WAIT`); a lock held longer than this is held by
+/// another failover, and this one is refused.
+pub const FAILOVER_LOCK_WAIT: Duration = Duration::from_secs(20);
+
 struct Run<'a, W: World> {
     world: W,
+    /// The sessions holding the failover lock on the replicas, until the failover ends.
+    locks: Vec<W::Db>,
     config: &'a Config,
     opts: &'a FailoverOptions,
     rec: FailoverRecord,
@@ -244,6 +256,7 @@ pub async fn failover_in<W: World>(
 ) -> FailoverRecord {
     let mut run = Run {
         world,
+        locks: Vec::new(),
         config,
         opts,
         rec: FailoverRecord::new(&config.app_name, now_unix()),
@@ -257,6 +270,9 @@ pub async fn failover_in<W: World>(
         ended_by(&mut run, e);
     }
     finish(&mut run).await;
+    for db in std::mem::take(&mut run.locks) {
+        db.disconnect().await;
+    }
     run.rec
 }
 
@@ -317,7 +333,11 @@ macro_rules! phase {
 
 async fn steps<W: World>(run: &mut Run<'_, W>) -> PResult<()> {
     let facts = phase!(run, "1", "Configuration Check", {
-        Ok(done(phase1(&mut *run).await?, vec![]))
+        let facts = phase1(&mut *run).await?;
+        if !run.opts.dry_run {
+            run.locks = failover_locks(&*run, &facts).await?;
+        }
+        Ok(done(facts, vec![]))
     });
     let dead_cfg = run.server(facts.topo.servers[facts.dead].order).clone();
     run.rec.semi_sync = Some(semi_sync::assess(

@@ -44,6 +44,58 @@ pub(super) async fn phase1<W: World>(run: &mut Run<'_, W>) -> PResult<Facts> {
     Ok(facts)
 }
 
+/// MHA's failover lock on every replica of the dead master, waited for while a relay-log
+/// purge holds it (MHA did not wait: it gave up after a second). A replica that cannot be
+/// reached now is left to the phases that need it; a lock that stays held refuses the
+/// failover before anything is changed.
+pub(super) async fn failover_locks<W: World>(run: &Run<'_, W>, f: &Facts) -> PResult<Vec<W::Db>> {
+    let mut set = JoinSet::new();
+    for &i in &f.replicas {
+        let s = run.server(f.topo.servers[i].order).clone();
+        let w = run.world.clone();
+        set.spawn(async move {
+            let mut db = match session(&w, &s).await {
+                Ok(db) => db,
+                Err(e) => {
+                    warn!("{}: failover lock not taken: {e}", s.display_name());
+                    return Ok(None);
+                }
+            };
+            let what = "take the failover lock";
+            if db
+                .advisory_lock_within(what, FAILOVER_LOCK, Duration::ZERO)
+                .await?
+            {
+                return Ok(Some(db));
+            }
+            info!(
+                "{}: the failover lock is held (purge_relay_logs runs there?); waiting up to {} s",
+                s.display_name(),
+                FAILOVER_LOCK_WAIT.as_secs()
+            );
+            if db
+                .advisory_lock_within(what, FAILOVER_LOCK, FAILOVER_LOCK_WAIT)
+                .await?
+            {
+                info!("{}: failover lock taken", s.display_name());
+                return Ok(Some(db));
+            }
+            Err(FailoverError::from(Refusal::FailoverLockHeld {
+                server: s.display_name(),
+                lock: FAILOVER_LOCK,
+                secs: FAILOVER_LOCK_WAIT.as_secs(),
+            }))
+        });
+    }
+    let mut held = Vec::new();
+    while let Some(r) = set.join_next().await {
+        if let Some(db) = r?? {
+            held.push(db);
+        }
+    }
+    Ok(held)
+}
+
 /// As MHA (init_binlog_server): at least one configured binlog server must answer SSH before
 /// anything is changed; the ones that do not are left out with a warning.
 /// --ignore_binlog_server_error does not change this check (in MHA neither): it lets phase 3.2
@@ -794,6 +846,18 @@ pub(super) struct Latest {
 }
 
 impl Latest {
+    /// Where relay-log diffs can be cut from: the latest replica, then every other one that
+    /// executed as far (not delayed), in configuration order. MHA (find_latest_base_slave)
+    /// also looked among the latest replicas for one whose relay logs reach back far enough.
+    pub(super) fn diff_sources(&self) -> Vec<&Applied> {
+        let up_to = &self.latest.status.exec_pos;
+        let same = self
+            .applied
+            .iter()
+            .filter(|a| a.idx != self.latest.idx && !a.delayed && a.status.exec_pos == *up_to);
+        std::iter::once(&self.latest).chain(same).collect()
+    }
+
     pub(super) fn exec_pos(&self) -> BinlogPos {
         self.latest
             .status

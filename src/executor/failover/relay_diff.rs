@@ -7,7 +7,7 @@
 #[allow(unused_imports)]
 use super::*;
 use crate::binlog::relay::{self, RelayError, RelayFile};
-use crate::executor::check_repl::relay_dir;
+use crate::executor::check_repl::{relay_dir, relay_files};
 
 /// What one server behind the latest replica gets from the latest replica's relay logs.
 #[derive(Debug, Clone)]
@@ -73,20 +73,6 @@ impl RelayDiffs {
     pub(super) fn of(&self, idx: usize) -> Option<&Result<DiffFile, NoDiff>> {
         self.per.iter().find(|(i, _)| *i == idx).map(|(_, d)| d)
     }
-}
-
-/// The relay log files in a directory listing, oldest first (by number, not by name).
-fn relay_files(listing: &str, prefix: &str) -> Vec<String> {
-    let mut files: Vec<(u64, String)> = listing
-        .lines()
-        .filter_map(|l| {
-            let (p, n) = l.trim().rsplit_once('.')?;
-            let n: u64 = n.parse().ok()?;
-            (p == prefix).then(|| (n, l.trim().to_string()))
-        })
-        .collect();
-    files.sort();
-    files.into_iter().map(|(_, f)| f).collect()
 }
 
 /// Relay log bytes as read: (name, bytes) in order, and the master coordinate the first
@@ -217,10 +203,38 @@ fn sized(got: &[u8], dir: &str, name: &str) -> Result<Vec<u8>, NoDiff> {
     Ok(bytes.to_vec())
 }
 
+/// The diffs from the first of `sources` (equally advanced replicas, the latest first) whose
+/// relay logs give every server behind its diff; else those of the first source. A replica
+/// that purges its relay logs (relay_log_purge=1) can be the latest while another, as far,
+/// kept them.
+pub(super) async fn cut_relay_diffs<W: World>(
+    run: &Run<'_, W>,
+    topo: &Topology,
+    sources: &[&Applied],
+    behind: &[(usize, BinlogPos)],
+) -> PResult<RelayDiffs> {
+    let mut first: Option<RelayDiffs> = None;
+    for (k, latest) in sources.iter().enumerate() {
+        let diffs = cut_relay_diffs_from(run, topo, latest, behind).await?;
+        if diffs.per.iter().all(|(_, d)| d.is_ok()) {
+            return Ok(diffs);
+        }
+        if let Some(next) = sources.get(k + 1) {
+            let next = run.server(topo.servers[next.idx].order).display_name();
+            info!(
+                "{}: not every diff could be cut; trying the relay logs of {next}, as advanced",
+                diffs.source
+            );
+        }
+        first.get_or_insert(diffs);
+    }
+    Ok(first.unwrap_or_default())
+}
+
 /// The diff of every server behind the latest replica (`behind`: index, master coordinate it
 /// executed), cut from the latest replica's relay logs up to `up_to` (what it executed) and
 /// written to `workdir`. A server whose diff cannot be had gets the reason instead.
-pub(super) async fn cut_relay_diffs<W: World>(
+async fn cut_relay_diffs_from<W: World>(
     run: &Run<'_, W>,
     topo: &Topology,
     latest: &Applied,
@@ -353,7 +367,8 @@ pub(super) async fn replay_on_new_master<W: World>(
     // since phase 3.1.
     let exec = replica_status(db).await?.and_then(|(st, _)| st.exec_pos);
     let behind = behind_latest(latest, new_master.idx, exec);
-    let diffs = cut_relay_diffs(run, &new_master.topo, &latest.latest, &behind).await?;
+    let sources = latest.diff_sources();
+    let diffs = cut_relay_diffs(run, &new_master.topo, &sources, &behind).await?;
     let new_cfg = &new_master.cfg;
     let Some(mine) = diffs.of(new_master.idx) else {
         return Ok(diffs);

@@ -518,6 +518,10 @@ async fn orig_as_new_slave(
     if plan.semi_sync.replica_side {
         crate::executor::semi_sync::become_replica(&mut db).await?;
     }
+    // Already a replica (of its master-master peer, MHA's mm): CHANGE MASTER needs it stopped.
+    if db.replica_status_row().await?.is_some() {
+        db.stop_replica().await?;
+    }
     let to = start_at(plan.gtid, &new_pos.coords);
     let password = orig.repl_password.as_ref();
     db.point_at(
