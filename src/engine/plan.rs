@@ -250,6 +250,10 @@ pub enum Refusal {
         "{server} does not replicate from the dead master {master}; fix it or set ignore_fail=1"
     )]
     NotReplicating { server: String, master: String },
+    #[error(
+        "{server} replicates from {parent}, a replica: set multi_tier_slave=1 to leave replicas of replicas alone (as MHA), or ignore_fail=1 on it"
+    )]
+    SubReplica { server: String, parent: String },
     #[error("{server} is not reachable ({why}); set ignore_fail=1 on it to fail over without it")]
     Unreachable { server: String, why: String },
     #[error("no replica of the dead master is reachable")]
@@ -285,6 +289,8 @@ pub struct Facts {
     pub mode: Mode,
     /// Servers left out with `ignore_fail=1`, and why.
     pub ignored: Vec<String>,
+    /// Replicas of replicas left alone with `multi_tier_slave=1`: (server, its parent).
+    pub unmanaged: Vec<(String, String)>,
 }
 
 /// What the operator asked for.
@@ -326,11 +332,16 @@ pub fn facts(topo: Topology, config: &Config, asked: &Asked) -> Result<Facts, Re
     }
     let mut replicas = Vec::new();
     let mut ignored = Vec::new();
+    let mut unmanaged = Vec::new();
     for (i, o) in topo.servers.iter().enumerate() {
         if i == dead {
             continue;
         }
         let of_dead = |r: &ReplicaStatus| topo.servers[dead].is_at(&r.master_host, r.master_port);
+        let cfg = &config.servers[o.order];
+        let parent = topo
+            .sub_replica_parent(o, dead)
+            .map(|p| topo.servers[p].name());
         match o.alive() {
             Some(s) if s.replica.as_ref().is_some_and(of_dead) => {
                 if s.version.flavour != Flavour::MariaDb {
@@ -338,7 +349,16 @@ pub fn facts(topo: Topology, config: &Config, asked: &Asked) -> Result<Facts, Re
                 }
                 replicas.push(i);
             }
-            _ if config.servers[o.order].ignore_fail => ignored.push(o.name()),
+            Some(_) if parent.is_some() && cfg.multi_tier_slave => {
+                unmanaged.push((o.name(), parent.unwrap_or_default()));
+            }
+            _ if cfg.ignore_fail => ignored.push(o.name()),
+            Some(_) if parent.is_some() => {
+                return Err(Refusal::SubReplica {
+                    server: o.name(),
+                    parent: parent.unwrap_or_default(),
+                });
+            }
             Some(_) => {
                 return Err(Refusal::NotReplicating {
                     server: o.name(),
@@ -368,6 +388,7 @@ pub fn facts(topo: Topology, config: &Config, asked: &Asked) -> Result<Facts, Re
         replicas,
         mode: if all_gtid { Mode::Gtid } else { Mode::FilePos },
         ignored,
+        unmanaged,
     })
 }
 
@@ -875,6 +896,54 @@ mod tests {
         for (topo, conf, asked, want) in cases {
             assert_eq!(planned(topo, &conf, &asked), Err(want.clone()), "{want}");
         }
+    }
+
+    #[test]
+    fn multi_tier_slave_leaves_a_replica_of_a_replica_alone() {
+        // db3 replicates from db2, a replica of the dead db1.
+        let sub = || {
+            let mut topo = cluster((1000, "0-1-10", 0), (1000, "0-1-10", 0));
+            topo.servers[2].state = Ok(state("0-1-10", Some(status_row("db2", 900, "0-1-10", 0))));
+            topo
+        };
+        let tier = "hostname=db3\nmulti_tier_slave=1";
+        type Want = Result<(Vec<usize>, Vec<(String, String)>), Refusal>;
+        let cases: Vec<(&str, String, Want)> = vec![
+            (
+                "multi_tier_slave=1 on the sub-replica: left alone",
+                CONF.replace("hostname=db3", tier),
+                Ok((
+                    vec![1],
+                    vec![("db3(db3:3306)".into(), "db2(db2:3306)".into())],
+                )),
+            ),
+            (
+                "in [server default]: the same",
+                CONF.replace("ssh_user=root", "ssh_user=root\nmulti_tier_slave=1"),
+                Ok((
+                    vec![1],
+                    vec![("db3(db3:3306)".into(), "db2(db2:3306)".into())],
+                )),
+            ),
+            (
+                "multi_tier_slave=0: refused, naming the key",
+                CONF.to_string(),
+                Err(Refusal::SubReplica {
+                    server: "db3(db3:3306)".into(),
+                    parent: "db2(db2:3306)".into(),
+                }),
+            ),
+        ];
+        for (what, conf, want) in cases {
+            let config = crate::config::from_text(&conf);
+            let got = facts(sub(), &config, &Asked::default()).map(|f| (f.replicas, f.unmanaged));
+            assert_eq!(got, want, "{what}");
+        }
+        let err = Refusal::SubReplica {
+            server: "db3".into(),
+            parent: "db2".into(),
+        };
+        assert!(err.to_string().contains("multi_tier_slave=1"), "{err}");
     }
 
     #[test]

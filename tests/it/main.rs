@@ -13,6 +13,7 @@ mod manager;
 mod mha_compat;
 mod mha_hooks;
 mod mha_regression;
+mod multi_tier;
 mod netns;
 mod positions;
 mod proxy;
