@@ -15,6 +15,7 @@ mod mha_hooks;
 mod mha_regression;
 mod multi_tier;
 mod netns;
+mod parity;
 mod positions;
 mod proxy;
 mod rejoin;

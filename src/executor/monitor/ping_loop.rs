@@ -283,6 +283,7 @@ impl<'a> PingLoop<'a> {
                 .position(|s| s.ip == self.master.ip && s.port == self.master.port)
             {
                 Some(i) => {
+                    crate::log_level::apply(&l.config.app.log_level);
                     *self.config = Arc::new(l.config);
                     self.master_idx = i;
                     self.master = self.config.servers[i].clone();
