@@ -87,9 +87,14 @@ pub fn render_text(r: &ReplReport) -> String {
             _ if o.alive().is_some_and(|s| s.replica.is_some()) => "replica",
             _ => "-",
         };
+        let label = r
+            .labels
+            .get(&o.block)
+            .map(|l| format!(" label={l}"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {:<8} {:<26} {:<8} {}",
+            "  {:<8} {:<26} {:<8} {}{label}",
             o.block,
             o.name(),
             role,

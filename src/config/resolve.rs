@@ -321,6 +321,28 @@ impl View<'_> {
         }
     }
 
+    /// A flag set to a value mha does not support: a configuration error at the line that
+    /// set it, with `why` (what mha does instead, and what to do).
+    fn refuse_flag(&self, key: &str, unsupported: bool, why: &str, ctx: &mut Ctx) {
+        for layer in &self.layers {
+            let Some((v, line)) = layer.get(key) else {
+                continue;
+            };
+            if *v == Val::Flag(unsupported) {
+                let mut e = ConfigError::new(layer.file.clone().unwrap_or_default(), why)
+                    .line(line)
+                    .key(key);
+                if let Origin::ServerBlock { block, .. } = (layer.origin_of)(line) {
+                    e = e.block(&block);
+                }
+                if !ctx.errors.contains(&e) {
+                    ctx.errors.push(e);
+                }
+            }
+            return;
+        }
+    }
+
     /// The secret `base` from the most specific layer that gives it in any of its three forms.
     fn secret(&self, base: &str, ctx: &mut Ctx) -> Option<(Secret, Origin)> {
         let forms = [
@@ -615,6 +637,7 @@ pub(super) fn resolve(inputs: Inputs<'_>) -> Result<(Config, Vec<String>), Confi
             });
             continue;
         }
+        refuse_unsupported(&view, &mut ctx);
         let server = ServerConfig {
             block: block.name.clone(),
             ip: view.text("ip").unwrap_or_else(|| hostname.clone()),
@@ -696,6 +719,22 @@ pub(super) fn resolve(inputs: Inputs<'_>) -> Result<(Config, Vec<String>), Confi
         },
         ctx.warnings,
     ))
+}
+
+/// MHA values whose mechanism mha does not have: refused with the reason, never ignored.
+fn refuse_unsupported(view: &View<'_>, ctx: &mut Ctx) {
+    view.refuse_flag(
+        "handle_raw_binlog",
+        false,
+        "0 (MHA: convert the dead master's binlog to SQL text on its host) is not supported: mha always copies the binlog bytes raw over SSH and decodes them on the manager with mariadb-binlog, which is MHA's default handle_raw_binlog=1; remove the line",
+        ctx,
+    );
+    view.refuse_flag(
+        "disable_log_bin",
+        true,
+        "1 (MHA: apply the recovered events without writing them to the target's binlog) is not supported: mha applies the dead master's events once, on the new master, and the other replicas fetch them from its binlog (GTID catch-up), so they must be binlogged; remove the line (MHA's default 0)",
+        ctx,
+    );
 }
 
 fn timeouts(view: &View<'_>) -> Timeouts {

@@ -53,3 +53,55 @@ fn log_level_is_the_least_severe_level_logged() {
         "{err}"
     );
 }
+
+/// A two-server config on loopback ports nobody listens on, with `server1` lines `extra`.
+fn unreachable_conf(dir: &std::path::Path, name: &str, server1: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(
+        &p,
+        format!(
+            "[server default]\nuser=mha\nssh_user=root\nmanager_workdir={}\n\
+             [server1]\n{server1}\n[server2]\nhostname=127.0.0.1\nport=2\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+/// MHA's values that mha has no mechanism for are refused (78) at their line with the
+/// reason; node_label is shown by check_repl; `localhost` becomes its address (from
+/// /etc/hosts, no DNS query) in the server names hooks and logs use.
+#[test]
+fn unsupported_values_refused_labels_shown_names_resolved() {
+    let dir = tempfile::tempdir().unwrap();
+    for (line, want) in [
+        ("handle_raw_binlog=0", "handle_raw_binlog: 0 (MHA: convert"),
+        ("disable_log_bin=1", "disable_log_bin: 1 (MHA: apply"),
+    ] {
+        let c = unreachable_conf(
+            dir.path(),
+            "refused.cnf",
+            &format!("hostname=127.0.0.1\nport=1\n{line}"),
+        );
+        let (code, _, err) = mha(&["check_config", "--conf", &c]);
+        assert_eq!(code, 78, "{line}: {err}");
+        assert!(err.contains(&format!(":8: [server1] {want}")), "{err}");
+        assert!(err.contains("remove the line"), "{err}");
+    }
+    let c = unreachable_conf(
+        dir.path(),
+        "app1.cnf",
+        "hostname=localhost\nport=1\nnode_label=rack-a",
+    );
+    let (code, out, err) = mha(&["check_repl", "--conf", &c, "--skip_check_ssh"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("server1 "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains("localhost(127.0.0.1:1)") && line.ends_with(" label=rack-a"),
+        "{out}"
+    );
+}
