@@ -260,15 +260,6 @@ fn home_expand(p: &str) -> PathBuf {
     }
 }
 
-fn current_os_user() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "root".into())
-}
-
 /// The values one server (or the application) sees, most specific layer first.
 struct View<'a> {
     layers: Vec<&'a Layer>,
@@ -768,7 +759,9 @@ fn ssh_config(view: &View<'_>, hostname: &str, ctx: &mut Ctx) -> SshConfig {
         .text("ssh_host")
         .unwrap_or_else(|| hostname.to_string());
     SshConfig {
-        user: view.text("ssh_user").unwrap_or_else(current_os_user),
+        user: view
+            .text("ssh_user")
+            .unwrap_or_else(crate::ssh::current_os_user),
         ip: view.text("ssh_ip").unwrap_or_else(|| host.clone()),
         host,
         port: view.port("ssh_port"),
