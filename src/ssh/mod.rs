@@ -238,10 +238,11 @@ pub enum SshError {
         after: Duration,
     },
     #[error(
-        "{target}: unknown host key {} {}: {detail}; if the fingerprint is right, add the key \
-         (ssh-keyscan -p {} {} >> {}), or skip host key checks with ssh_options = \
-         \"-o StrictHostKeyChecking=no\" as MHA did",
-        .key.key_type, .key.fingerprint, .key.port, .key.host, .key.known_hosts
+        "{target}: unknown host key {} {}: {detail}; if the fingerprint is right, add this line \
+         to {}: `{} {}` (or run ssh-keyscan -p {} {} >> {}), or skip host key checks with \
+         ssh_options = \"-o StrictHostKeyChecking=no\" as MHA did",
+        .key.key_type, .key.fingerprint, .key.known_hosts, .key.entry, .key.openssh,
+        .key.port, .key.host, .key.known_hosts
     )]
     UnknownHostKey {
         target: String,
@@ -281,6 +282,8 @@ pub struct PresentedKey {
     /// How known_hosts names the host: `host` or `[host]:port`.
     pub entry: String,
     pub known_hosts: String,
+    /// The key as a known_hosts line writes it: `ssh-ed25519 AAAA...`.
+    pub openssh: String,
 }
 
 /// What a TCP connection opened from a remote host found.
@@ -472,6 +475,10 @@ impl client::Handler for Verifier {
             port: t.port,
             entry: entry.clone(),
             known_hosts: shown.clone(),
+            openssh: key
+                .to_openssh()
+                .map(|k| k.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+                .unwrap_or_else(|_| known_hosts::key_type(key)),
         });
         let unknown = |detail: String| {
             Err(HandlerError::Refused(SshError::UnknownHostKey {
