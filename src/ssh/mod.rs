@@ -886,6 +886,48 @@ mod tests {
         }
     }
 
+    /// ~/.ssh/config fills in what mha's own settings leave at their defaults, never more;
+    /// a ProxyJump makes every connection fail with the file and line.
+    #[test]
+    fn the_users_ssh_config_fills_defaults_only_and_refuses_a_jump_host() {
+        let file = "Host db1\n  HostName 192.0.2.1\n  Port 2222\n  User dba\n  IdentityFile /k\n";
+        let settings = user_config::lookup(file, "db1", "cfg");
+        let path = std::path::Path::new("cfg");
+        let mut os = config(None);
+        os.user = current_os_user();
+        let mut set = config(Some("-i /mine"));
+        set.port = 2300;
+        for (c, want) in [
+            (os, ("192.0.2.1", 2222, "dba", KeySource::File("/k".into()))),
+            (
+                set,
+                ("192.0.2.1", 2300, "mha", KeySource::File("/mine".into())),
+            ),
+        ] {
+            let (mut t, _) = SshTarget::from_config(&c);
+            t.apply_user_config(&c, settings.clone(), path);
+            assert_eq!(
+                (t.host.as_str(), t.port, t.user.as_str(), t.key.clone()),
+                want
+            );
+            assert_eq!(t.refused, None);
+        }
+        let jump = user_config::lookup("Host db*\n  ProxyJump bastion\n", "db1", "cfg");
+        let (mut t, _) = SshTarget::from_config(&config(None));
+        t.apply_user_config(&config(None), jump, path);
+        let why = t.refused.clone().unwrap();
+        assert!(
+            why.starts_with("cfg:2 says `ProxyJump bastion` for db1"),
+            "{why}"
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let err = rt.block_on(connect(&t)).err().unwrap().to_string();
+        assert!(err.contains("cannot go through a jump host"), "{err}");
+    }
+
     #[test]
     fn defaults_without_ssh_options() {
         let (t, w) = SshTarget::from_config(&config(None));
