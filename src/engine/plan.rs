@@ -305,6 +305,46 @@ pub struct Asked<'a> {
     pub skip_save_master_binlog: bool,
 }
 
+/// What phase 1 makes of server `i`: a replica of the dead master, left out, or a refusal.
+enum Part {
+    Replica,
+    /// `ignore_fail=1`.
+    Ignored(String),
+    /// A replica of a replica with `multi_tier_slave=1`: (server, parent).
+    Unmanaged(String, String),
+}
+
+fn part(topo: &Topology, config: &Config, dead: usize, i: usize) -> Result<Part, Refusal> {
+    let o = &topo.servers[i];
+    let of_dead = |r: &ReplicaStatus| topo.servers[dead].is_at(&r.master_host, r.master_port);
+    let cfg = &config.servers[o.order];
+    let parent = topo
+        .sub_replica_parent(o, dead)
+        .map(|p| topo.servers[p].name());
+    match (o.alive(), parent) {
+        (Some(s), _) if s.replica.as_ref().is_some_and(of_dead) => {
+            if s.version.flavour != Flavour::MariaDb {
+                return Err(Refusal::NotMariaDb { server: o.name() });
+            }
+            Ok(Part::Replica)
+        }
+        (Some(_), Some(p)) if cfg.multi_tier_slave => Ok(Part::Unmanaged(o.name(), p)),
+        _ if cfg.ignore_fail => Ok(Part::Ignored(o.name())),
+        (Some(_), Some(parent)) => Err(Refusal::SubReplica {
+            server: o.name(),
+            parent,
+        }),
+        (Some(_), None) => Err(Refusal::NotReplicating {
+            server: o.name(),
+            master: topo.servers[dead].name(),
+        }),
+        (None, _) => Err(Refusal::Unreachable {
+            server: o.name(),
+            why: o.state.clone().err().unwrap_or_default(),
+        }),
+    }
+}
+
 /// Phase 1: the dead master is what the replicas replicate from; every other server must be a
 /// working replica of it (MariaDB), or be left out with `ignore_fail`.
 pub fn facts(topo: Topology, config: &Config, asked: &Asked) -> Result<Facts, Refusal> {
@@ -333,44 +373,11 @@ pub fn facts(topo: Topology, config: &Config, asked: &Asked) -> Result<Facts, Re
     let mut replicas = Vec::new();
     let mut ignored = Vec::new();
     let mut unmanaged = Vec::new();
-    for (i, o) in topo.servers.iter().enumerate() {
-        if i == dead {
-            continue;
-        }
-        let of_dead = |r: &ReplicaStatus| topo.servers[dead].is_at(&r.master_host, r.master_port);
-        let cfg = &config.servers[o.order];
-        let parent = topo
-            .sub_replica_parent(o, dead)
-            .map(|p| topo.servers[p].name());
-        match o.alive() {
-            Some(s) if s.replica.as_ref().is_some_and(of_dead) => {
-                if s.version.flavour != Flavour::MariaDb {
-                    return Err(Refusal::NotMariaDb { server: o.name() });
-                }
-                replicas.push(i);
-            }
-            Some(_) if parent.is_some() && cfg.multi_tier_slave => {
-                unmanaged.push((o.name(), parent.unwrap_or_default()));
-            }
-            _ if cfg.ignore_fail => ignored.push(o.name()),
-            Some(_) if parent.is_some() => {
-                return Err(Refusal::SubReplica {
-                    server: o.name(),
-                    parent: parent.unwrap_or_default(),
-                });
-            }
-            Some(_) => {
-                return Err(Refusal::NotReplicating {
-                    server: o.name(),
-                    master: topo.servers[dead].name(),
-                });
-            }
-            None => {
-                return Err(Refusal::Unreachable {
-                    server: o.name(),
-                    why: o.state.clone().err().unwrap_or_default(),
-                });
-            }
+    for i in (0..topo.servers.len()).filter(|&i| i != dead) {
+        match part(&topo, config, dead, i)? {
+            Part::Replica => replicas.push(i),
+            Part::Ignored(name) => ignored.push(name),
+            Part::Unmanaged(name, parent) => unmanaged.push((name, parent)),
         }
     }
     if replicas.is_empty() {
