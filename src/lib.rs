@@ -16,6 +16,7 @@ pub mod config;
 pub mod engine;
 pub mod executor;
 pub mod hooks;
+pub mod log_level;
 pub mod sandbox;
 pub mod secret;
 pub mod sql;

@@ -87,9 +87,14 @@ pub fn render_text(r: &ReplReport) -> String {
             _ if o.alive().is_some_and(|s| s.replica.is_some()) => "replica",
             _ => "-",
         };
+        let label = r
+            .labels
+            .get(&o.block)
+            .map(|l| format!(" label={l}"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {:<8} {:<26} {:<8} {}",
+            "  {:<8} {:<26} {:<8} {}{label}",
             o.block,
             o.name(),
             role,
@@ -104,13 +109,7 @@ pub fn render_text(r: &ReplReport) -> String {
             _ => " (current master)",
         };
         let _ = writeln!(out, "\n{}{}", mo.name(), tag);
-        for o in &r.topology.servers {
-            if let Some(rep) = o.alive().and_then(|s| s.replica.as_ref())
-                && mo.is_at(&rep.master_host, rep.master_port)
-            {
-                let _ = writeln!(out, " +--{}", o.name());
-            }
-        }
+        render_tree(&mut out, &r.topology, m, 0, &mut vec![]);
     }
     out.push_str(&render_semi_sync(r, master));
     if a.findings.is_empty() {
@@ -142,6 +141,25 @@ pub fn render_text(r: &ReplReport) -> String {
     }
     let _ = writeln!(out, "\n{}", if r.healthy { OK } else { NOT_OK });
     out
+}
+
+/// MHA's tree below server `parent` at `depth`: its replicas, and theirs indented
+/// (multi_tier_slave). `seen` holds the servers printed (a master-master pair replicates
+/// both ways).
+fn render_tree(
+    out: &mut String,
+    topo: &crate::topology::Topology,
+    parent: usize,
+    depth: usize,
+    seen: &mut Vec<usize>,
+) {
+    seen.push(parent);
+    for (i, o) in topo.servers.iter().enumerate() {
+        if !seen.contains(&i) && topo.source_of(o) == Some(parent) {
+            let _ = writeln!(out, "{} +--{}", "    ".repeat(depth), o.name());
+            render_tree(out, topo, i, depth + 1, seen);
+        }
+    }
 }
 
 /// Each reachable server's semi-sync state, the master's side first on the master: one line

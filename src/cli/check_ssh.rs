@@ -414,6 +414,7 @@ mod tests {
             key: KeySource::DefaultFiles,
             known_hosts: "/dev/null".into(),
             verify_host_key: verify,
+            refused: None,
         }
     }
 

@@ -81,7 +81,19 @@ const MHA: u8 = 1;
 static FROM_COMMAND_LINE: AtomicU8 = AtomicU8::new(0);
 
 pub fn init(format: Option<LogFormat>) {
-    let filter = EnvFilter::try_from_env("MHA_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    // MHA_LOG wins; otherwise everything down to debug reaches log_level's filter, which the
+    // configuration (and a reload) sets.
+    let filter = match EnvFilter::try_from_env("MHA_LOG") {
+        Ok(f) => {
+            crate::log_level::set_from_env();
+            f
+        }
+        Err(_) => EnvFilter::new("info,mha=debug"),
+    };
+    let level =
+        tracing_subscriber::filter::filter_fn(|meta| crate::log_level::enabled(meta.level()));
     use std::io::IsTerminal;
     if format.is_some() {
         FROM_COMMAND_LINE.store(1, Ordering::Relaxed);
@@ -95,17 +107,22 @@ pub fn init(format: Option<LogFormat>) {
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none());
     let _ = match format {
-        Some(LogFormat::Json) => builder.json().try_init(),
+        Some(LogFormat::Json) => builder.json().finish().with(level).try_init(),
         _ => builder
             .event_format(TextFormat {
                 human: format::format().with_target(false),
             })
+            .finish()
+            .with(level)
             .try_init(),
     };
 }
 
-/// The configuration's `log_format` (`human` or `mha`), unless `--log-format` was given.
-pub fn apply_config(log_format: &str) {
+/// The configuration's `log_level` (unless MHA_LOG is set) and `log_format` (`human` or
+/// `mha`, unless `--log-format` was given).
+pub fn apply_config(app: &crate::config::AppSettings) {
+    crate::log_level::apply(&app.log_level);
+    let log_format = app.log_format.as_str();
     if FROM_COMMAND_LINE.load(Ordering::Relaxed) == 1 {
         return;
     }

@@ -137,7 +137,7 @@ pub(crate) fn global_conf(args: &std::path::Path) -> GlobalConf {
 /// Load the configuration as every subcommand does, logging its warnings.
 fn load(conf: &ConfArgs) -> anyhow::Result<Loaded> {
     let loaded = config::load(&conf.conf, &global_conf(&conf.global_conf))?;
-    logging::apply_config(&loaded.config.app.log_format);
+    logging::apply_config(&loaded.config.app);
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }

@@ -155,7 +155,7 @@ pub static KEYS: &[KeyDef] = &[
         ServerOnly,
         Text,
         "",
-        "Free-form label shown next to the server.",
+        "Free-form label, shown on the server's line of check_repl.",
     ),
     // SQL credentials.
     k(
@@ -341,7 +341,7 @@ pub static KEYS: &[KeyDef] = &[
         Server,
         Flag,
         "0",
-        "1 = replicas of replicas are allowed (left unmanaged).",
+        "1 = replicas of replicas are left alone by checks, failover and switchover.",
     ),
     // Files on the database hosts.
     bin(k(
@@ -370,14 +370,14 @@ pub static KEYS: &[KeyDef] = &[
         Server,
         Flag,
         "1",
-        "1 = copy binlog bytes raw; 0 = convert to SQL with mysqlbinlog.",
+        "1 = copy binlog bytes raw (0 is refused: mha always decodes on the manager).",
     ),
     k(
         "disable_log_bin",
         Server,
         Flag,
         "0",
-        "1 = applied differences are not written to the target's binlog.",
+        "0 = recovered events are binlogged (1 is refused: replicas fetch them from the new master's binlog).",
     ),
     bin(k(
         "client_bindir",
@@ -391,7 +391,7 @@ pub static KEYS: &[KeyDef] = &[
         Server,
         Text,
         "",
-        "Library directory for those clients.",
+        "Library directory for those clients (first in their LD_LIBRARY_PATH).",
     )),
     k(
         "use_gtid_auto_pos",
@@ -529,7 +529,7 @@ pub static KEYS: &[KeyDef] = &[
         App,
         Choice(LOG_LEVELS),
         "info",
-        "Log verbosity.",
+        "The least severe level logged (MHA_LOG wins).",
     ),
     ext(k(
         "log_format",

@@ -4,6 +4,7 @@
 //! `keys` lists every parameter; `toml` and `mha_cnf` read files into the raw model of `raw`;
 //! `resolve` layers and types them into [`Config`]; `error` names file, line, block and key.
 
+pub mod address;
 pub mod error;
 pub mod keys;
 pub mod mha_cnf;
@@ -373,11 +374,12 @@ pub fn load_text(conf: &Path, text: &str, global: &GlobalConf) -> Result<Loaded,
         Some(cmd) => Some(run_init_conf_load_script(conf, cmd)?),
         None => None,
     };
-    let (config, warnings) = resolve::resolve(resolve::Inputs {
+    let (mut config, warnings) = resolve::resolve(resolve::Inputs {
         app: &app_raw,
         global: global_raw.as_ref(),
         init_script_output: script_output.as_deref(),
     })?;
+    address::resolve_addresses(&mut config, address::default_resolver().as_ref())?;
     Ok(Loaded { config, warnings })
 }
 

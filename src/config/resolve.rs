@@ -260,15 +260,6 @@ fn home_expand(p: &str) -> PathBuf {
     }
 }
 
-fn current_os_user() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "root".into())
-}
-
 /// The values one server (or the application) sees, most specific layer first.
 struct View<'a> {
     layers: Vec<&'a Layer>,
@@ -318,6 +309,28 @@ impl View<'_> {
         match self.lookup(key) {
             Some((Val::List(l), _, _)) => l.into_iter().map(PathBuf::from).collect(),
             _ => vec![],
+        }
+    }
+
+    /// A flag set to a value mha does not support: a configuration error at the line that
+    /// set it, with `why` (what mha does instead, and what to do).
+    fn refuse_flag(&self, key: &str, unsupported: bool, why: &str, ctx: &mut Ctx) {
+        for layer in &self.layers {
+            let Some((v, line)) = layer.get(key) else {
+                continue;
+            };
+            if *v == Val::Flag(unsupported) {
+                let mut e = ConfigError::new(layer.file.clone().unwrap_or_default(), why)
+                    .line(line)
+                    .key(key);
+                if let Origin::ServerBlock { block, .. } = (layer.origin_of)(line) {
+                    e = e.block(&block);
+                }
+                if !ctx.errors.contains(&e) {
+                    ctx.errors.push(e);
+                }
+            }
+            return;
         }
     }
 
@@ -615,6 +628,7 @@ pub(super) fn resolve(inputs: Inputs<'_>) -> Result<(Config, Vec<String>), Confi
             });
             continue;
         }
+        refuse_unsupported(&view, &mut ctx);
         let server = ServerConfig {
             block: block.name.clone(),
             ip: view.text("ip").unwrap_or_else(|| hostname.clone()),
@@ -698,6 +712,22 @@ pub(super) fn resolve(inputs: Inputs<'_>) -> Result<(Config, Vec<String>), Confi
     ))
 }
 
+/// MHA values whose mechanism mha does not have: refused with the reason, never ignored.
+fn refuse_unsupported(view: &View<'_>, ctx: &mut Ctx) {
+    view.refuse_flag(
+        "handle_raw_binlog",
+        false,
+        "0 (MHA: convert the dead master's binlog to SQL text on its host) is not supported: mha always copies the binlog bytes raw over SSH and decodes them on the manager with mariadb-binlog, which is MHA's default handle_raw_binlog=1; remove the line",
+        ctx,
+    );
+    view.refuse_flag(
+        "disable_log_bin",
+        true,
+        "1 (MHA: apply the recovered events without writing them to the target's binlog) is not supported: mha applies the dead master's events once, on the new master, and the other replicas fetch them from its binlog (GTID catch-up), so they must be binlogged; remove the line (MHA's default 0)",
+        ctx,
+    );
+}
+
 fn timeouts(view: &View<'_>) -> Timeouts {
     let secs = |key| view.secs(key);
     Timeouts {
@@ -729,7 +759,9 @@ fn ssh_config(view: &View<'_>, hostname: &str, ctx: &mut Ctx) -> SshConfig {
         .text("ssh_host")
         .unwrap_or_else(|| hostname.to_string());
     SshConfig {
-        user: view.text("ssh_user").unwrap_or_else(current_os_user),
+        user: view
+            .text("ssh_user")
+            .unwrap_or_else(crate::ssh::current_os_user),
         ip: view.text("ssh_ip").unwrap_or_else(|| host.clone()),
         host,
         port: view.port("ssh_port"),

@@ -93,16 +93,12 @@ pub fn find_master(topo: &Topology) -> MasterView {
         }
         _ => {}
     }
-    // The configured server most replicas point at.
+    // The configured server most replicas point at, through read-only intermediate replicas
+    // (a replica of a replica counts for its parent's master: multi_tier_slave).
     let mut votes = vec![0usize; topo.servers.len()];
     for o in &topo.servers {
-        if let Some(r) = o.alive().and_then(|s| s.replica.as_ref())
-            && let Some(i) = topo
-                .servers
-                .iter()
-                .position(|m| m.is_at(&r.master_host, r.master_port))
-        {
-            votes[i] += 1;
+        if let Some(i) = topo.source_of(o) {
+            votes[top_of_chain(topo, i)] += 1;
         }
     }
     // A tie (a pair alone, each the other's replica) goes to the writable one.
@@ -131,13 +127,22 @@ pub fn find_master(topo: &Topology) -> MasterView {
 /// The server master `i` itself replicates from (its master-master peer), when that one is
 /// writable too.
 fn writable_peer(topo: &Topology, i: usize) -> Option<usize> {
-    let r = topo.servers[i].alive()?.replica.as_ref()?;
-    let peer = topo
-        .servers
-        .iter()
-        .position(|o| o.is_at(&r.master_host, r.master_port))?;
+    let peer = topo.source_of(&topo.servers[i])?;
     let writable = topo.servers[peer].alive().is_some_and(|s| !s.read_only);
     (peer != i && writable).then_some(peer)
+}
+
+/// From server `i` up through read-only replicas of configured servers to the server at the
+/// top (a writable replica is one side of a master-master pair and stays a top).
+fn top_of_chain(topo: &Topology, mut i: usize) -> usize {
+    for _ in 0..topo.servers.len() {
+        let o = &topo.servers[i];
+        match topo.source_of(o) {
+            Some(up) if o.alive().is_some_and(|s| s.read_only) => i = up,
+            _ => break,
+        }
+    }
+    i
 }
 
 fn errant(replica: &ServerState, master: &ServerState) -> Option<String> {
@@ -253,6 +258,41 @@ pub fn replica_facts(topo: &Topology, config: &Config, master: Option<usize>) ->
         .collect()
 }
 
+/// What is wrong with replica `o` replicating from somewhere other than the master `m`:
+/// a replica of a configured replica is only information with `multi_tier_slave=1` (as MHA).
+fn off_master(
+    topo: &Topology,
+    o: &Observed,
+    m: &Observed,
+    multi_tier: bool,
+) -> (Severity, Problem) {
+    match topo.source_of(o).map(|p| &topo.servers[p]) {
+        Some(p) if !std::ptr::eq(p, m) && multi_tier => {
+            (Severity::Info, Problem::SubReplica { parent: p.name() })
+        }
+        Some(p) if !std::ptr::eq(p, m) => (
+            Severity::Error,
+            Problem::SubReplicaRefused {
+                parent: p.name(),
+                master: m.name(),
+            },
+        ),
+        _ => {
+            let r = o.alive().and_then(|s| s.replica.as_ref());
+            let from = r
+                .map(|r| format!("{}:{}", r.master_host, r.master_port))
+                .unwrap_or_default();
+            (
+                Severity::Error,
+                Problem::ReplicatesFromElsewhere {
+                    from,
+                    master: m.name(),
+                },
+            )
+        }
+    }
+}
+
 pub fn assess(topo: &Topology, config: &Config, opts: &CheckOptions) -> Assessment {
     let mut f: Vec<Finding> = Vec::new();
     let mut add =
@@ -336,24 +376,8 @@ pub fn assess(topo: &Topology, config: &Config, opts: &CheckOptions) -> Assessme
         if let Some(m) = m_obs
             && !m.is_at(&r.master_host, r.master_port)
         {
-            let from = format!("{}:{}", r.master_host, r.master_port);
-            let is_multi_tier = topo
-                .servers
-                .iter()
-                .any(|x| x.is_at(&r.master_host, r.master_port));
-            let sev = if is_multi_tier && cfg.multi_tier_slave {
-                Severity::Info
-            } else {
-                Severity::Error
-            };
-            add(
-                sev,
-                Some(o),
-                Problem::ReplicatesFromElsewhere {
-                    from,
-                    master: m.name(),
-                },
-            );
+            let (sev, problem) = off_master(topo, o, m, cfg.multi_tier_slave);
+            add(sev, Some(o), problem);
             continue;
         }
         replicating += 1;
@@ -685,5 +709,58 @@ mod tests {
         let a = assess(&file_pos(true), &config, &opts);
         assert_eq!(a.recovery.clone().unwrap().recovery, Recovery::Positions);
         assert_eq!(purge_findings(&a).len(), 2);
+    }
+
+    /// A replica of a replica: information with multi_tier_slave=1, an error naming the key
+    /// without it; a replica of an unknown server stays an error either way.
+    #[test]
+    fn a_replica_of_a_replica_and_multi_tier_slave() {
+        let opts = CheckOptions {
+            seconds_behind_master: 30,
+            detection_window: 4.0,
+            ignore_fail_on_start: false,
+        };
+        let topo = |db3_source: &str| {
+            let mut t = file_pos(true);
+            t.servers[2].state = Ok(state(
+                "0-1-10",
+                Some(status_row(db3_source, 900, "0-1-10", 0)),
+            ));
+            for (i, o) in t.servers.iter_mut().enumerate() {
+                if let Ok(s) = &mut o.state {
+                    s.server_id = 1 + i as u32;
+                }
+            }
+            t
+        };
+        let tier = CONF.replace("hostname=db3", "hostname=db3\nmulti_tier_slave=1");
+        let cases = [
+            ("db2", tier.as_str(), Severity::Info, "left alone", true),
+            (
+                "db2",
+                CONF,
+                Severity::Error,
+                "needs multi_tier_slave=1",
+                false,
+            ),
+            (
+                "elsewhere",
+                tier.as_str(),
+                Severity::Error,
+                "the real master is",
+                false,
+            ),
+        ];
+        for (source, conf, sev, text, healthy) in cases {
+            let a = assess(&topo(source), &crate::config::from_text(conf), &opts);
+            let f = a
+                .findings
+                .iter()
+                .find(|f| f.server.as_deref() == Some("db3(db3:3306)"))
+                .unwrap_or_else(|| panic!("{source}: no finding on db3: {:?}", a.findings));
+            assert_eq!(f.severity, sev, "{source}: {f}");
+            assert!(f.to_string().contains(text), "{source}: {f}");
+            assert_eq!(a.healthy(), healthy, "{source}: {:?}", a.findings);
+        }
     }
 }

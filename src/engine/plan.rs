@@ -250,6 +250,10 @@ pub enum Refusal {
         "{server} does not replicate from the dead master {master}; fix it or set ignore_fail=1"
     )]
     NotReplicating { server: String, master: String },
+    #[error(
+        "{server} replicates from {parent}, a replica: set multi_tier_slave=1 to leave replicas of replicas alone (as MHA), or ignore_fail=1 on it"
+    )]
+    SubReplica { server: String, parent: String },
     #[error("{server} is not reachable ({why}); set ignore_fail=1 on it to fail over without it")]
     Unreachable { server: String, why: String },
     #[error("no replica of the dead master is reachable")]
@@ -295,6 +299,8 @@ pub struct Facts {
     pub mode: Mode,
     /// Servers left out with `ignore_fail=1`, and why.
     pub ignored: Vec<String>,
+    /// Replicas of replicas left alone with `multi_tier_slave=1`: (server, its parent).
+    pub unmanaged: Vec<(String, String)>,
 }
 
 /// What the operator asked for.
@@ -307,6 +313,46 @@ pub struct Asked<'a> {
     /// ping_type=INSERT: a dead master may still accept connections.
     pub master_may_answer: bool,
     pub skip_save_master_binlog: bool,
+}
+
+/// What phase 1 makes of server `i`: a replica of the dead master, left out, or a refusal.
+enum Part {
+    Replica,
+    /// `ignore_fail=1`.
+    Ignored(String),
+    /// A replica of a replica with `multi_tier_slave=1`: (server, parent).
+    Unmanaged(String, String),
+}
+
+fn part(topo: &Topology, config: &Config, dead: usize, i: usize) -> Result<Part, Refusal> {
+    let o = &topo.servers[i];
+    let of_dead = |r: &ReplicaStatus| topo.servers[dead].is_at(&r.master_host, r.master_port);
+    let cfg = &config.servers[o.order];
+    let parent = topo
+        .sub_replica_parent(o, dead)
+        .map(|p| topo.servers[p].name());
+    match (o.alive(), parent) {
+        (Some(s), _) if s.replica.as_ref().is_some_and(of_dead) => {
+            if s.version.flavour != Flavour::MariaDb {
+                return Err(Refusal::NotMariaDb { server: o.name() });
+            }
+            Ok(Part::Replica)
+        }
+        (Some(_), Some(p)) if cfg.multi_tier_slave => Ok(Part::Unmanaged(o.name(), p)),
+        _ if cfg.ignore_fail => Ok(Part::Ignored(o.name())),
+        (Some(_), Some(parent)) => Err(Refusal::SubReplica {
+            server: o.name(),
+            parent,
+        }),
+        (Some(_), None) => Err(Refusal::NotReplicating {
+            server: o.name(),
+            master: topo.servers[dead].name(),
+        }),
+        (None, _) => Err(Refusal::Unreachable {
+            server: o.name(),
+            why: o.state.clone().err().unwrap_or_default(),
+        }),
+    }
 }
 
 /// Phase 1: the dead master is what the replicas replicate from; every other server must be a
@@ -336,31 +382,12 @@ pub fn facts(topo: Topology, config: &Config, asked: &Asked) -> Result<Facts, Re
     }
     let mut replicas = Vec::new();
     let mut ignored = Vec::new();
-    for (i, o) in topo.servers.iter().enumerate() {
-        if i == dead {
-            continue;
-        }
-        let of_dead = |r: &ReplicaStatus| topo.servers[dead].is_at(&r.master_host, r.master_port);
-        match o.alive() {
-            Some(s) if s.replica.as_ref().is_some_and(of_dead) => {
-                if s.version.flavour != Flavour::MariaDb {
-                    return Err(Refusal::NotMariaDb { server: o.name() });
-                }
-                replicas.push(i);
-            }
-            _ if config.servers[o.order].ignore_fail => ignored.push(o.name()),
-            Some(_) => {
-                return Err(Refusal::NotReplicating {
-                    server: o.name(),
-                    master: topo.servers[dead].name(),
-                });
-            }
-            None => {
-                return Err(Refusal::Unreachable {
-                    server: o.name(),
-                    why: o.state.clone().err().unwrap_or_default(),
-                });
-            }
+    let mut unmanaged = Vec::new();
+    for i in (0..topo.servers.len()).filter(|&i| i != dead) {
+        match part(&topo, config, dead, i)? {
+            Part::Replica => replicas.push(i),
+            Part::Ignored(name) => ignored.push(name),
+            Part::Unmanaged(name, parent) => unmanaged.push((name, parent)),
         }
     }
     if replicas.is_empty() {
@@ -378,6 +405,7 @@ pub fn facts(topo: Topology, config: &Config, asked: &Asked) -> Result<Facts, Re
         replicas,
         mode: if all_gtid { Mode::Gtid } else { Mode::FilePos },
         ignored,
+        unmanaged,
     })
 }
 
@@ -885,6 +913,54 @@ mod tests {
         for (topo, conf, asked, want) in cases {
             assert_eq!(planned(topo, &conf, &asked), Err(want.clone()), "{want}");
         }
+    }
+
+    #[test]
+    fn multi_tier_slave_leaves_a_replica_of_a_replica_alone() {
+        // db3 replicates from db2, a replica of the dead db1.
+        let sub = || {
+            let mut topo = cluster((1000, "0-1-10", 0), (1000, "0-1-10", 0));
+            topo.servers[2].state = Ok(state("0-1-10", Some(status_row("db2", 900, "0-1-10", 0))));
+            topo
+        };
+        let tier = "hostname=db3\nmulti_tier_slave=1";
+        type Want = Result<(Vec<usize>, Vec<(String, String)>), Refusal>;
+        let cases: Vec<(&str, String, Want)> = vec![
+            (
+                "multi_tier_slave=1 on the sub-replica: left alone",
+                CONF.replace("hostname=db3", tier),
+                Ok((
+                    vec![1],
+                    vec![("db3(db3:3306)".into(), "db2(db2:3306)".into())],
+                )),
+            ),
+            (
+                "in [server default]: the same",
+                CONF.replace("ssh_user=root", "ssh_user=root\nmulti_tier_slave=1"),
+                Ok((
+                    vec![1],
+                    vec![("db3(db3:3306)".into(), "db2(db2:3306)".into())],
+                )),
+            ),
+            (
+                "multi_tier_slave=0: refused, naming the key",
+                CONF.to_string(),
+                Err(Refusal::SubReplica {
+                    server: "db3(db3:3306)".into(),
+                    parent: "db2(db2:3306)".into(),
+                }),
+            ),
+        ];
+        for (what, conf, want) in cases {
+            let config = crate::config::from_text(&conf);
+            let got = facts(sub(), &config, &Asked::default()).map(|f| (f.replicas, f.unmanaged));
+            assert_eq!(got, want, "{what}");
+        }
+        let err = Refusal::SubReplica {
+            server: "db3".into(),
+            parent: "db2".into(),
+        };
+        assert!(err.to_string().contains("multi_tier_slave=1"), "{err}");
     }
 
     #[test]

@@ -33,6 +33,16 @@ pub enum Problem {
         from: String,
         master: String,
     },
+    /// multi_tier_slave=1: a replica of a replica, left alone by checks, failover and
+    /// switchover (as MHA).
+    SubReplica {
+        parent: String,
+    },
+    /// multi_tier_slave=0: a replica of a replica is refused.
+    SubReplicaRefused {
+        parent: String,
+        master: String,
+    },
     IoThreadStopped {
         state: String,
         error: String,
@@ -153,6 +163,14 @@ impl std::fmt::Display for Problem {
             ReplicatesFromElsewhere { from, master } => {
                 write!(f, "replicates from {from}, but the real master is {master}")
             }
+            SubReplica { parent } => write!(
+                f,
+                "replicates from {parent}, a replica (multi_tier_slave=1): left alone by checks, failover and switchover"
+            ),
+            SubReplicaRefused { parent, master } => write!(
+                f,
+                "replicates from {parent}, but the real master is {master}: a replica of a replica needs multi_tier_slave=1 (it is then left alone by checks, failover and switchover)"
+            ),
             IoThreadStopped { state, error } => {
                 write!(f, "Slave IO thread is not running (Slave_IO_Running={state})")?;
                 if !error.is_empty() {

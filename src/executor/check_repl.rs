@@ -19,6 +19,8 @@ pub struct ReplReport {
     pub assessment: Assessment,
     /// What detection will cost; None when the master is not identified.
     pub detection: Option<DetectionCost>,
+    /// MHA's `node_label` of each server that has one, by block.
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// MHA's ssh extras: only where they differ from the defaults.
@@ -533,5 +535,10 @@ pub async fn check_repl(
         topology,
         assessment,
         detection,
+        labels: config
+            .servers
+            .iter()
+            .filter_map(|s| Some((s.block.clone(), s.node_label.clone()?)))
+            .collect(),
     }
 }

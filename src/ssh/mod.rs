@@ -7,6 +7,7 @@ pub mod known_hosts;
 pub mod options;
 pub mod pool;
 pub mod seam;
+pub mod user_config;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,6 +53,19 @@ pub struct SshTarget {
     pub key: KeySource,
     pub known_hosts: PathBuf,
     pub verify_host_key: bool,
+    /// Why mha cannot connect as configured (a `ProxyJump` in ~/.ssh/config): every
+    /// connection fails with it.
+    pub refused: Option<String>,
+}
+
+/// The OS user mha runs as (ssh_user's default, as MHA).
+pub(crate) fn current_os_user() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "root".into())
 }
 
 fn home_dir() -> Option<PathBuf> {
@@ -143,7 +157,7 @@ impl SshTarget {
             }
             None => c.connection_timeout,
         };
-        let target = SshTarget {
+        let mut target = SshTarget {
             user: c.user.clone(),
             host: c.ip.clone(),
             port,
@@ -151,8 +165,51 @@ impl SshTarget {
             key,
             known_hosts,
             verify_host_key: opts.strict_host_key_checking != Some(false),
+            refused: None,
         };
+        // Unit tests never read the real user's file.
+        if let Some(path) = user_config::default_path().filter(|_| !cfg!(test)) {
+            let settings = user_config::for_host(&path, &c.host);
+            warnings.extend(target.apply_user_config(c, settings, &path));
+        }
         (target, warnings)
+    }
+
+    /// `~/.ssh/config` for `ssh_host`, as ssh would read it when MHA ran `ssh ssh_host`:
+    /// HostName is where to connect; Port, User and IdentityFile fill in what mha's own
+    /// settings leave at their defaults (ssh_port 22, ssh_user = the OS user, no key given).
+    fn apply_user_config(
+        &mut self,
+        c: &SshConfig,
+        s: user_config::HostSettings,
+        path: &std::path::Path,
+    ) -> Vec<String> {
+        if let Some(h) = s.hostname {
+            self.host = h;
+        }
+        if let Some(p) = s.port
+            && self.port == DEFAULT_PORT
+        {
+            self.port = p;
+        }
+        if let Some(u) = s.user
+            && c.user == current_os_user()
+        {
+            self.user = u;
+        }
+        if let Some(f) = s.identity_file
+            && self.key == KeySource::DefaultFiles
+        {
+            self.key = KeySource::File(f);
+        }
+        if let Some((what, line)) = s.proxy {
+            self.refused = Some(format!(
+                "{}:{line} says `{what}` for {}: mha's own SSH client connects directly and cannot go through a jump host; reach the host directly (remove it for this host) or run mha on a host that can",
+                path.display(),
+                c.host
+            ));
+        }
+        s.warnings
     }
 
     /// `user@host:port`, the name used in errors.
@@ -181,10 +238,11 @@ pub enum SshError {
         after: Duration,
     },
     #[error(
-        "{target}: unknown host key {} {}: {detail}; if the fingerprint is right, add the key \
-         (ssh-keyscan -p {} {} >> {}), or skip host key checks with ssh_options = \
-         \"-o StrictHostKeyChecking=no\" as MHA did",
-        .key.key_type, .key.fingerprint, .key.port, .key.host, .key.known_hosts
+        "{target}: unknown host key {} {}: {detail}; if the fingerprint is right, add this line \
+         to {}: `{} {}` (or run ssh-keyscan -p {} {} >> {}), or skip host key checks with \
+         ssh_options = \"-o StrictHostKeyChecking=no\" as MHA did",
+        .key.key_type, .key.fingerprint, .key.known_hosts, .key.entry, .key.openssh,
+        .key.port, .key.host, .key.known_hosts
     )]
     UnknownHostKey {
         target: String,
@@ -224,6 +282,8 @@ pub struct PresentedKey {
     /// How known_hosts names the host: `host` or `[host]:port`.
     pub entry: String,
     pub known_hosts: String,
+    /// The key as a known_hosts line writes it: `ssh-ed25519 AAAA...`.
+    pub openssh: String,
 }
 
 /// What a TCP connection opened from a remote host found.
@@ -261,18 +321,40 @@ struct LoadedKey {
 fn decode_key(text: &str, label: &str) -> Result<PrivateKey, String> {
     russh::keys::decode_secret_key(text, None).map_err(|e| match e {
         russh::keys::Error::KeyIsEncrypted => format!(
-            "{label} is protected by a passphrase; mha needs a key without one (it does not use \
-             ssh-agent)"
+            "{label} is protected by a passphrase: load it into ssh-agent (ssh-add) and run mha \
+             with SSH_AUTH_SOCK set, or use a key without one"
         ),
         // The parser's messages describe the format, never the key material.
         e => format!("{label} cannot be used: {e}"),
     })
 }
 
-fn load_keys(target: &SshTarget) -> Result<Vec<LoadedKey>, SshError> {
+/// The ssh-agent socket mha may use for `target`: SSH_AUTH_SOCK, unless a key is configured
+/// with ssh_key/ssh_key_file/ssh_key_env (that key alone, as ssh with IdentitiesOnly).
+fn agent_socket(target: &SshTarget) -> Option<PathBuf> {
+    if matches!(target.key, KeySource::Config(_)) {
+        return None;
+    }
+    std::env::var_os("SSH_AUTH_SOCK")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The key files to try. With an agent, a key file that is passphrase-protected (or no key
+/// file at all) is not an error: the agent holds the key, as ssh would use it.
+fn load_keys(target: &SshTarget, agent: bool) -> Result<Vec<LoadedKey>, SshError> {
     let key_err = |message: String| SshError::Key {
         target: target.name(),
         message,
+    };
+    let encrypted = |path: &std::path::Path| {
+        agent
+            && std::fs::read_to_string(path).is_ok_and(|t| {
+                matches!(
+                    russh::keys::decode_secret_key(&t, None),
+                    Err(russh::keys::Error::KeyIsEncrypted)
+                )
+            })
     };
     match &target.key {
         KeySource::Config(secret) => {
@@ -280,8 +362,9 @@ fn load_keys(target: &SshTarget) -> Result<Vec<LoadedKey>, SshError> {
             let key = decode_key(secret.expose(), &label).map_err(key_err)?;
             Ok(vec![LoadedKey { label, key }])
         }
+        KeySource::File(path) if encrypted(path) => Ok(vec![]),
         KeySource::File(path) => {
-            let label = format!("{} (ssh_options -i)", path.display());
+            let label = format!("{} (ssh_options -i or IdentityFile)", path.display());
             let text = std::fs::read_to_string(path)
                 .map_err(|e| key_err(format!("cannot read {}: {e}", path.display())))?;
             let key = decode_key(&text, &label).map_err(key_err)?;
@@ -306,6 +389,9 @@ fn load_keys(target: &SshTarget) -> Result<Vec<LoadedKey>, SshError> {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => notes.push(format!("cannot read {label}: {e}")),
                 }
+            }
+            if keys.is_empty() && agent {
+                return Ok(keys);
             }
             if keys.is_empty() {
                 if notes.is_empty() {
@@ -389,6 +475,10 @@ impl client::Handler for Verifier {
             port: t.port,
             entry: entry.clone(),
             known_hosts: shown.clone(),
+            openssh: key
+                .to_openssh()
+                .map(|k| k.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+                .unwrap_or_else(|_| known_hosts::key_type(key)),
         });
         let unknown = |detail: String| {
             Err(HandlerError::Refused(SshError::UnknownHostKey {
@@ -430,10 +520,17 @@ pub struct SshSession {
 
 /// Connect, verify the host key and authenticate, all within `target.connect_timeout`.
 pub async fn connect(target: &SshTarget) -> Result<SshSession, SshError> {
+    if let Some(why) = &target.refused {
+        return Err(SshError::Connect {
+            target: target.name(),
+            message: why.clone(),
+        });
+    }
     // Keys first: a missing or unreadable key is a local problem, not worth a connection.
-    let keys = load_keys(target)?;
+    let agent = agent_socket(target);
+    let keys = load_keys(target, agent.is_some())?;
     let after = target.connect_timeout;
-    tokio::time::timeout(after, handshake(target, keys))
+    tokio::time::timeout(after, handshake(target, keys, agent))
         .await
         .map_err(|_| SshError::Timeout {
             target: target.name(),
@@ -442,7 +539,11 @@ pub async fn connect(target: &SshTarget) -> Result<SshSession, SshError> {
         })?
 }
 
-async fn handshake(target: &SshTarget, keys: Vec<LoadedKey>) -> Result<SshSession, SshError> {
+async fn handshake(
+    target: &SshTarget,
+    keys: Vec<LoadedKey>,
+    agent: Option<PathBuf>,
+) -> Result<SshSession, SshError> {
     let name = target.name();
     // Keepalives close a session whose host went away (no FIN, no RST) within about 6 s, so
     // the pool (pool.rs) notices and reconnects instead of handing out a dead session.
@@ -465,7 +566,7 @@ async fn handshake(target: &SshTarget, keys: Vec<LoadedKey>) -> Result<SshSessio
             HandlerError::Refused(e) => e,
             HandlerError::Ssh(e) => connect_err(e.to_string()),
         })?;
-    let rsa_hash = if keys.iter().any(|k| k.key.algorithm().is_rsa()) {
+    let rsa_hash = if agent.is_some() || keys.iter().any(|k| k.key.algorithm().is_rsa()) {
         handle
             .best_supported_rsa_hash()
             .await
@@ -476,6 +577,18 @@ async fn handshake(target: &SshTarget, keys: Vec<LoadedKey>) -> Result<SshSessio
         None
     };
     let mut tried = Vec::new();
+    // As ssh: the agent's keys first, then the key files.
+    if let Some(sock) = agent {
+        match with_agent(&mut handle, &target.user, &sock, rsa_hash).await {
+            Ok(None) => {
+                return Ok(SshSession {
+                    handle,
+                    target: name,
+                });
+            }
+            Ok(Some(t)) | Err(t) => tried.push(t),
+        }
+    }
     for LoadedKey { label, key } in keys {
         let auth = handle
             .authenticate_publickey(
@@ -497,6 +610,43 @@ async fn handshake(target: &SshTarget, keys: Vec<LoadedKey>) -> Result<SshSessio
         target: name,
         tried: tried.join(", "),
     })
+}
+
+/// Public-key authentication with each key ssh-agent (at `sock`) holds. `Ok(None)`: in;
+/// otherwise what was tried (or why the agent could not be used), for the error.
+async fn with_agent(
+    handle: &mut client::Handle<Verifier>,
+    user: &str,
+    sock: &std::path::Path,
+    rsa_hash: Option<russh::keys::HashAlg>,
+) -> Result<Option<String>, String> {
+    use russh::keys::agent::client::AgentClient;
+    let shown = format!("ssh-agent ({})", sock.display());
+    let mut agent = AgentClient::connect_uds(sock)
+        .await
+        .map_err(|e| format!("{shown}: cannot connect: {e}"))?;
+    let ids = agent
+        .request_identities()
+        .await
+        .map_err(|e| format!("{shown}: cannot list keys: {e}"))?;
+    let n = ids.len();
+    for id in ids {
+        let key = id.public_key().into_owned();
+        let hash = if key.algorithm().is_rsa() {
+            rsa_hash
+        } else {
+            None
+        };
+        let auth = handle
+            .authenticate_publickey_with(user.to_string(), key, hash, &mut agent)
+            .await
+            .map_err(|e| format!("{shown}: {e}"))?;
+        if auth.success() {
+            tracing::debug!(key = %id.comment(), "SSH connection authenticated by ssh-agent");
+            return Ok(None);
+        }
+    }
+    Ok(Some(format!("{shown}: {n} key(s)")))
 }
 
 impl SshSession {
@@ -736,6 +886,48 @@ mod tests {
         }
     }
 
+    /// ~/.ssh/config fills in what mha's own settings leave at their defaults, never more;
+    /// a ProxyJump makes every connection fail with the file and line.
+    #[test]
+    fn the_users_ssh_config_fills_defaults_only_and_refuses_a_jump_host() {
+        let file = "Host db1\n  HostName 192.0.2.1\n  Port 2222\n  User dba\n  IdentityFile /k\n";
+        let settings = user_config::lookup(file, "db1", "cfg");
+        let path = std::path::Path::new("cfg");
+        let mut os = config(None);
+        os.user = current_os_user();
+        let mut set = config(Some("-i /mine"));
+        set.port = 2300;
+        for (c, want) in [
+            (os, ("192.0.2.1", 2222, "dba", KeySource::File("/k".into()))),
+            (
+                set,
+                ("192.0.2.1", 2300, "mha", KeySource::File("/mine".into())),
+            ),
+        ] {
+            let (mut t, _) = SshTarget::from_config(&c);
+            t.apply_user_config(&c, settings.clone(), path);
+            assert_eq!(
+                (t.host.as_str(), t.port, t.user.as_str(), t.key.clone()),
+                want
+            );
+            assert_eq!(t.refused, None);
+        }
+        let jump = user_config::lookup("Host db*\n  ProxyJump bastion\n", "db1", "cfg");
+        let (mut t, _) = SshTarget::from_config(&config(None));
+        t.apply_user_config(&config(None), jump, path);
+        let why = t.refused.clone().unwrap();
+        assert!(
+            why.starts_with("cfg:2 says `ProxyJump bastion` for db1"),
+            "{why}"
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let err = rt.block_on(connect(&t)).err().unwrap().to_string();
+        assert!(err.contains("cannot go through a jump host"), "{err}");
+    }
+
     #[test]
     fn defaults_without_ssh_options() {
         let (t, w) = SshTarget::from_config(&config(None));
@@ -750,6 +942,7 @@ mod tests {
                 key: KeySource::DefaultFiles,
                 known_hosts: default_known_hosts(),
                 verify_host_key: true,
+                refused: None,
             }
         );
         assert_eq!(t.name(), "mha@10.0.0.1:22");
@@ -824,7 +1017,7 @@ mod tests {
             key: KeySource::Config(Secret::new("-----BEGIN OPENSSH PRIVATE KEY-----\nsecret")),
             ..SshTarget::from_config(&config(None)).0
         };
-        let err = match load_keys(&t) {
+        let err = match load_keys(&t, false) {
             Err(e) => e.to_string(),
             Ok(_) => panic!("garbage decoded as a key"),
         };
@@ -842,7 +1035,7 @@ mod tests {
             key: KeySource::File("/nonexistent/id".into()),
             ..SshTarget::from_config(&config(None)).0
         };
-        let err = load_keys(&t)
+        let err = load_keys(&t, false)
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();

@@ -341,6 +341,22 @@ pub struct Topology {
     pub servers: Vec<Observed>,
 }
 
+impl Topology {
+    /// The configured server `o` replicates from, if it answers and names one.
+    pub fn source_of(&self, o: &Observed) -> Option<usize> {
+        let r = o.alive()?.replica.as_ref()?;
+        self.servers
+            .iter()
+            .position(|x| x.is_at(&r.master_host, r.master_port))
+    }
+
+    /// A replica of a replica (MHA's multi-tier slave): `o` replicates from a configured
+    /// server other than the master `master`. Its parent's index.
+    pub fn sub_replica_parent(&self, o: &Observed, master: usize) -> Option<usize> {
+        self.source_of(o).filter(|&p| p != master)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

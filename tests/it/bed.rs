@@ -743,3 +743,32 @@ impl Cluster {
         std::fs::write(&conf, text).unwrap();
     }
 }
+
+/// Wait for the failover record the manager writes in its workdir for application `app`.
+pub fn wait_record(c: &Cluster, app: &str, m: &Daemon) -> serde_json::Value {
+    let workdir = c.dir.path().join("manager");
+    let start = Instant::now();
+    loop {
+        let rec = std::fs::read_dir(&workdir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                let n = p.file_name().unwrap().to_string_lossy().into_owned();
+                n.starts_with(&format!("{app}.failover.1")) && n.ends_with(".json")
+            })
+            .find_map(|p| {
+                serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(p).ok()?).ok()
+            });
+        if let Some(rec) = rec {
+            return rec;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no failover record:\n{}",
+            m.output()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -136,7 +136,8 @@ async fn healthy_cluster_then_each_cause_of_not_ok() {
     .await;
     c.exec("server3", "SET GLOBAL server_id = 3").await;
 
-    // 5. A replica pointing elsewhere (at server2 instead of the master).
+    // 5. A replica pointing elsewhere (at server2 instead of the master): a replica of a
+    // replica, without multi_tier_slave=1.
     c.exec("server3", "STOP SLAVE").await;
     c.exec(
         "server3",
@@ -147,9 +148,9 @@ async fn healthy_cluster_then_each_cause_of_not_ok() {
     expect_not_ok(
         &c,
         "elsewhere",
-        "replicates_from_elsewhere",
+        "sub_replica_refused",
         &s3,
-        &format!("replicates from {s2}, but the real master is"),
+        &format!("replicates from 127.0.0.1({s2}), but the real master is"),
     )
     .await;
     c.exec("server3", "STOP SLAVE").await;

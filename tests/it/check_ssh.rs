@@ -184,6 +184,15 @@ async fn check_ssh_passes_and_refuses_unknown_or_changed_host_keys() {
         let port = c.node(s).sshd.port;
         let entry = format!("{} has no entry for [127.0.0.1]:{port}", empty.display());
         assert!(run.stdout.contains(&entry), "{s}: {}", run.stdout);
+        // The line to add is the one the sandbox itself trusts for that host.
+        let known = std::fs::read_to_string(&c.state.ssh_keys.known_hosts).unwrap();
+        let line = known
+            .lines()
+            .find(|l| l.starts_with(&format!("[127.0.0.1]:{port} ssh-ed25519 ")))
+            .unwrap_or_else(|| panic!("{known}"));
+        let key: Vec<&str> = line.split_whitespace().take(3).collect();
+        let add = format!("add this line to {}: `{}`", empty.display(), key.join(" "));
+        assert!(run.stdout.contains(&add), "{s}: {add}\n{}", run.stdout);
     }
     assert!(
         run.stdout

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use mha::sandbox::{self, Fault, Mode};
 
-use crate::bed::{self, Cluster, Daemon, switch_dead_json};
+use crate::bed::{self, Cluster, Daemon, switch_dead_json, wait_record};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -290,31 +290,6 @@ async fn reattach(c: &Cluster, node: &str, master: &str) {
     c.exec(node, "SET GLOBAL read_only = 1").await;
     c.exec(node, "START SLAVE").await;
     c.wait_replicating_from(node, master, T).await;
-}
-
-/// Wait for the failover record the manager writes in its workdir for application `app`.
-fn wait_record(c: &Cluster, app: &str, m: &Daemon) -> serde_json::Value {
-    let workdir = c.dir.path().join("manager");
-    let start = Instant::now();
-    loop {
-        let rec = std::fs::read_dir(&workdir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                let n = p.file_name().unwrap().to_string_lossy().into_owned();
-                n.starts_with(&format!("{app}.failover.1")) && n.ends_with(".json")
-            })
-            .find_map(|p| {
-                serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(p).ok()?).ok()
-            });
-        if let Some(rec) = rec {
-            return rec;
-        }
-        assert!(start.elapsed() < T, "no failover record:\n{}", m.output());
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn ends_with_port(v: &serde_json::Value, c: &Cluster, node: &str) -> bool {

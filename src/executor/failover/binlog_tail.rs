@@ -230,7 +230,7 @@ pub(super) async fn apply_binlogs(
             )
         })?;
     let defaults = client_defaults(workdir, s)?;
-    let decoded = tokio::process::Command::new(&binlog_tool)
+    let decoded = crate::executor::tools::command(&binlog_tool, s)
         .args(files)
         .output()
         .await
@@ -241,7 +241,7 @@ pub(super) async fn apply_binlogs(
             String::from_utf8_lossy(&decoded.stderr).trim(),
         ));
     }
-    let mut child = tokio::process::Command::new(&client)
+    let mut child = crate::executor::tools::command(&client, s)
         .arg(format!(
             "--defaults-extra-file={}",
             defaults.path().display()

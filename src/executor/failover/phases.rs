@@ -31,6 +31,10 @@ pub(super) async fn phase1<W: World>(run: &mut Run<'_, W>) -> PResult<Facts> {
     for name in &facts.ignored {
         warn!("{name} is not a working replica of the dead master; ignored (ignore_fail=1)");
     }
+    for (name, parent) in &facts.unmanaged {
+        info!("{name} replicates from {parent}: left alone (multi_tier_slave=1)");
+        run.rec.left_alone.push(format!("{name} <- {parent}"));
+    }
     run.rec.mode = Some(facts.mode);
     check_binlog_servers(run).await?;
     info!(

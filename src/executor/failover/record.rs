@@ -100,6 +100,8 @@ pub struct FailoverRecord {
     pub recovered: Vec<Recovered>,
     pub not_recovered: Vec<String>,
     pub replicas: Vec<ReplicaResult>,
+    /// Replicas of replicas left alone (multi_tier_slave=1), as `server <- parent`.
+    pub left_alone: Vec<String>,
     pub hooks: Vec<HookPlan>,
     /// Dry run: the steps that would be taken.
     pub plan: Vec<String>,
@@ -130,6 +132,7 @@ impl FailoverRecord {
             recovered: vec![],
             not_recovered: vec![],
             replicas: vec![],
+            left_alone: vec![],
             hooks: vec![],
             plan: vec![],
             planned: None,

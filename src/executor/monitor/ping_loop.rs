@@ -199,7 +199,15 @@ impl<'a> PingLoop<'a> {
 
     /// A planned switchover: its write block is not a failure; afterwards follow it.
     fn planned_switch(&mut self) -> PlannedSwitch {
-        match crate::executor::switchover::read_marker(self.workdir, &self.config.app_name) {
+        let app = &self.config.app_name;
+        match crate::executor::switchover::read_marker(self.workdir, app) {
+            // A switch that ended before this manager found its master (the one it switched
+            // to): there is nothing to follow.
+            Some(m) if m.state == "done" && m.new_master == self.master.display_name() => {
+                let marker = crate::executor::switchover::switch_marker(self.workdir, app);
+                let _ = std::fs::remove_file(marker);
+                PlannedSwitch::None
+            }
             Some(m) if m.state == "done" => PlannedSwitch::Done {
                 new_master: m.new_master,
             },
@@ -283,6 +291,7 @@ impl<'a> PingLoop<'a> {
                 .position(|s| s.ip == self.master.ip && s.port == self.master.port)
             {
                 Some(i) => {
+                    crate::log_level::apply(&l.config.app.log_level);
                     *self.config = Arc::new(l.config);
                     self.master_idx = i;
                     self.master = self.config.servers[i].clone();

@@ -41,7 +41,7 @@ async fn binlog_of(
     extra: &[&str],
 ) -> Result<Vec<u8>, RejoinError> {
     let bin = tool(&BINLOG_TOOLS, s)?;
-    let out = tokio::process::Command::new(&bin)
+    let out = tools::command(&bin, s)
         .arg(format!("--defaults-extra-file={}", defaults.display()))
         .arg("--read-from-remote-server")
         .arg(format!("--start-position={}", t.start))
@@ -149,7 +149,7 @@ pub(super) async fn apply(
 async fn run_client(defaults: &Path, input: &[u8], s: &ServerConfig) -> Result<(), RejoinError> {
     let client = tool(&CLIENT_TOOLS, s)?;
     let name = client.display().to_string();
-    let mut child = tokio::process::Command::new(&client)
+    let mut child = tools::command(&client, s)
         .arg(format!("--defaults-extra-file={}", defaults.display()))
         .arg("--binary-mode")
         .arg("--init-command=SET SESSION sql_log_bin = 0")

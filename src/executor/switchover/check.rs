@@ -190,6 +190,18 @@ fn check_replicas(
         if i == m {
             continue;
         }
+        if let Some(p) = topo.sub_replica_parent(o, m)
+            && config.servers[o.order].multi_tier_slave
+        {
+            let line = format!(
+                "{} replicates from {}: left alone (multi_tier_slave=1)",
+                o.name(),
+                topo.servers[p].name()
+            );
+            tracing::info!("{line}");
+            checks.push(line);
+            continue;
+        }
         if !topo.servers[m].is_at(&r.master_host, r.master_port) {
             return Err(Refusal::ReplicatesElsewhere {
                 replica: o.name(),

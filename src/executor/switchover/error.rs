@@ -22,7 +22,9 @@ pub enum Refusal {
     NotMariaDb(String),
     #[error("the current master could not be identified")]
     NoMaster,
-    #[error("{replica} replicates from {master_host}:{master_port}, not from the master")]
+    #[error(
+        "{replica} replicates from {master_host}:{master_port}, not from the master (a replica of a replica needs multi_tier_slave=1)"
+    )]
     ReplicatesElsewhere {
         replica: String,
         master_host: String,
