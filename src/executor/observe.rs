@@ -122,14 +122,15 @@ async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, D
         .row_map("read replica status", dialect.show_replica_status())
         .await?;
     let replica = replica_row.as_ref().map(ReplicaStatus::from_row);
-    let heartbeat_period = if replica.is_some() {
-        db.row_map("read the heartbeat period", dialect.heartbeat_period())
-            .await
-            .ok()
-            .flatten()
-            .and_then(|r| get(&r, "period").parse::<f64>().ok())
+    let (heartbeat_period, last_heartbeat_age) = if replica.is_some() {
+        let period = dialect.heartbeat_period();
+        let age = dialect.last_heartbeat_age();
+        (
+            number(db, "read the heartbeat period", period, "period").await,
+            number(db, "read the last heartbeat", age, "age").await,
+        )
     } else {
-        None
+        (None, None)
     };
     let repl_user = s
         .repl_user
@@ -170,6 +171,7 @@ async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, D
         gtid,
         replica,
         heartbeat_period,
+        last_heartbeat_age,
         slave_net_timeout: get(&vars, "slave_net_timeout").parse().ok(),
         own_filters: vars
             .get("replicate_do_db")
@@ -185,6 +187,15 @@ async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, D
         semi_sync,
         version,
     })
+}
+
+/// The number in column `col` of the one row `sql` returns; None when unreadable.
+async fn number(db: &mut Session, what: &'static str, sql: &str, col: &str) -> Option<f64> {
+    db.row_map(what, sql)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| get(&r, col).parse::<f64>().ok())
 }
 
 /// The GTID variables of either flavour.

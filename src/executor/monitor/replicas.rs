@@ -1,0 +1,276 @@
+//! The manager's slow look at the whole cluster, beside the pings: every
+//! `replica_check_interval` it reads every server as check_repl does, exports the replicas'
+//! figures, asks the failover's own planning whether a failover now would succeed
+//! (`engine::readiness`), and logs each change of that answer in one line. Without it a
+//! replica that went away would be found only when the master died and the failover was
+//! refused. It also counts the switchovers `master_switch` recorded in the workdir.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::engine::readiness::{self, Readiness};
+use crate::executor::observe::{observe, target};
+use crate::sql;
+use crate::telemetry::{ReplicaFigures, Telemetry, unix};
+use crate::topology::{BinlogPos, Topology};
+
+/// The looking task; stopped when dropped (the master it looks at is no longer monitored).
+pub(super) struct ReplicaCheck(tokio::task::JoinHandle<()>);
+
+impl Drop for ReplicaCheck {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl ReplicaCheck {
+    /// Start looking at the cluster of master `master_idx`, at once and then every
+    /// replica_check_interval.
+    pub(super) fn spawn(
+        config: Arc<Config>,
+        master_idx: usize,
+        telemetry: Arc<Telemetry>,
+        workdir: PathBuf,
+    ) -> ReplicaCheck {
+        ReplicaCheck(tokio::spawn(look_loop(
+            config, master_idx, telemetry, workdir,
+        )))
+    }
+}
+
+async fn look_loop(
+    config: Arc<Config>,
+    master_idx: usize,
+    telemetry: Arc<Telemetry>,
+    workdir: PathBuf,
+) {
+    let mut tick = tokio::time::interval(config.app.replica_check_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut moved = Moves::default();
+    let mut switches = SwitchRecords::since(unix(SystemTime::now()));
+    loop {
+        tick.tick().await;
+        switches.count(&workdir, &config.app_name, &telemetry);
+        // A planned switchover changes the topology under our feet: its verdicts mean nothing.
+        if crate::executor::switchover::read_marker(&workdir, &config.app_name).is_some() {
+            continue;
+        }
+        let topo = observe(&config, config.app.timeouts.sql).await;
+        let Some(m) = topo.servers.iter().position(|o| o.order == master_idx) else {
+            continue;
+        };
+        let logs = master_logs(&config, &topo, m).await;
+        let figures = figures(&topo, m, &logs, &mut moved, Instant::now());
+        let now = readiness::if_master_died(&topo, &config, m);
+        let before = telemetry.replicas(&figures, topo, now.clone(), SystemTime::now());
+        log_change(before.as_ref(), &now);
+    }
+}
+
+/// Log the answer when it changed: when readiness came or went, or the refusal's reason
+/// changed. The first answer is logged only when it is a refusal (the start-up checks
+/// already said who would be promoted).
+fn log_change(before: Option<&Readiness>, now: &Readiness) {
+    let changed = match before {
+        None => !now.ready,
+        Some(b) => b.ready != now.ready || b.refusal != now.refusal,
+    };
+    if !changed {
+        return;
+    }
+    if now.ready {
+        info!("failover readiness: {}", now.line());
+    } else {
+        warn!("failover readiness: {}", now.line());
+    }
+}
+
+/// The master's binlog files with their sizes, when some replica executes in an older file
+/// than the master writes (the bytes between need them).
+async fn master_logs(config: &Config, topo: &Topology, m: usize) -> Vec<(String, u64)> {
+    let Some(master_file) = topo.servers[m]
+        .alive()
+        .and_then(|s| s.binlog.as_ref())
+        .map(|b| b.file.clone())
+    else {
+        return vec![];
+    };
+    let behind = topo.servers.iter().any(|o| {
+        o.alive()
+            .and_then(|s| s.replica.as_ref())
+            .and_then(|r| r.exec_pos.as_ref())
+            .is_some_and(|p| p.file != master_file)
+    });
+    if !behind {
+        return vec![];
+    }
+    let server = &config.servers[topo.servers[m].order];
+    let Ok(mut db) = sql::connect(&target(server), config.app.timeouts.sql).await else {
+        return vec![];
+    };
+    let logs = db.binary_logs().await.unwrap_or_default();
+    db.disconnect().await;
+    logs
+}
+
+/// When each replica's read position last moved, as this look saw it.
+#[derive(Default)]
+struct Moves(HashMap<String, (Option<BinlogPos>, Option<Instant>)>);
+
+impl Moves {
+    /// Seconds since `replica`'s read position was last seen to move (None: not seen yet).
+    fn update(&mut self, replica: &str, read: Option<&BinlogPos>, now: Instant) -> Option<f64> {
+        let entry = self.0.entry(replica.to_string()).or_insert((None, None));
+        if entry.0.as_ref() != read {
+            if entry.0.is_some() {
+                entry.1 = Some(now);
+            }
+            entry.0 = read.cloned();
+        }
+        entry.1.map(|t| now.duration_since(t).as_secs_f64())
+    }
+}
+
+/// Every server but the master, as the metrics show it.
+fn figures(
+    topo: &Topology,
+    m: usize,
+    logs: &[(String, u64)],
+    moved: &mut Moves,
+    now: Instant,
+) -> Vec<ReplicaFigures> {
+    let master_pos = topo.servers[m].alive().and_then(|s| s.binlog.clone());
+    topo.servers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != m)
+        .map(|(_, o)| {
+            let s = o.alive();
+            let r = s.and_then(|s| s.replica.as_ref());
+            let read = r.and_then(|r| r.read_pos.as_ref());
+            let moved_ago = moved.update(&o.name(), read, now);
+            ReplicaFigures {
+                replica: o.name(),
+                io_running: r.is_some_and(|r| r.io_running()),
+                sql_running: r.is_some_and(|r| r.sql_running()),
+                lag_seconds: r.and_then(|r| r.seconds_behind_master).map(|s| s as f64),
+                lag_bytes: match (r.and_then(|r| r.exec_pos.as_ref()), &master_pos) {
+                    (Some(e), Some(mp)) => readiness::lag_bytes(logs, mp, e),
+                    _ => None,
+                },
+                heartbeat_age: r.and_then(|_| {
+                    readiness::heard_age(s.and_then(|s| s.last_heartbeat_age), moved_ago)
+                }),
+            }
+        })
+        .collect()
+}
+
+/// The switchover records (`<app>.switch.<unix>.json`) `master_switch` writes in the
+/// workdir: each one written since the manager started is counted once.
+struct SwitchRecords {
+    since: u64,
+    seen: HashSet<String>,
+}
+
+impl SwitchRecords {
+    fn since(since: u64) -> SwitchRecords {
+        SwitchRecords {
+            since,
+            seen: HashSet::new(),
+        }
+    }
+
+    fn count(&mut self, workdir: &Path, app: &str, telemetry: &Telemetry) {
+        let prefix = format!("{app}.switch.");
+        let Ok(dir) = std::fs::read_dir(workdir) else {
+            return;
+        };
+        for entry in dir.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(stamp) = name
+                .strip_prefix(&prefix)
+                .and_then(|n| n.strip_suffix(".json"))
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            if stamp < self.since || !self.seen.insert(name) {
+                continue;
+            }
+            let Some((outcome, phases)) = read_switch_record(&entry.path()) else {
+                continue;
+            };
+            let phases: Vec<(&str, u64)> = phases.iter().map(|(p, ms)| (p.as_str(), *ms)).collect();
+            telemetry.metrics.switchover(&outcome, &phases);
+        }
+    }
+}
+
+/// A switchover record's outcome and (phase, milliseconds).
+fn read_switch_record(path: &Path) -> Option<(String, Vec<(String, u64)>)> {
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    let outcome = v["outcome"].as_str()?.to_string();
+    let phases = v["phases"]
+        .as_array()?
+        .iter()
+        .filter_map(|p| Some((p["phase"].as_str()?.to_string(), p["ms"].as_u64()?)))
+        .collect();
+    Some((outcome, phases))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replica_moves_once_its_position_changes() {
+        let mut m = Moves::default();
+        let t0 = Instant::now();
+        let p = |n| BinlogPos::new("bin.000001", n);
+        assert_eq!(m.update("r", Some(&p(10)), t0), None);
+        assert_eq!(
+            m.update("r", Some(&p(10)), t0 + std::time::Duration::from_secs(5)),
+            None
+        );
+        let t1 = t0 + std::time::Duration::from_secs(10);
+        assert_eq!(m.update("r", Some(&p(20)), t1), Some(0.0));
+        let t2 = t1 + std::time::Duration::from_secs(3);
+        assert_eq!(m.update("r", Some(&p(20)), t2), Some(3.0));
+    }
+
+    #[test]
+    fn switch_records_are_counted_once_and_only_new_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Telemetry::new(
+            "app1",
+            dir.path().into(),
+            None,
+            std::time::Duration::from_secs(1),
+        );
+        let rec = r#"{"outcome":"success","phases":[{"phase":"1","ms":3},{"phase":"2","ms":40}]}"#;
+        std::fs::write(dir.path().join("app1.switch.100.json"), rec).unwrap();
+        std::fs::write(dir.path().join("app1.switch.200.json"), rec).unwrap();
+        std::fs::write(dir.path().join("app1.switch.journal"), "{}").unwrap();
+        std::fs::write(dir.path().join("app2.switch.300.json"), rec).unwrap();
+        let mut r = SwitchRecords::since(150);
+        r.count(dir.path(), "app1", &t);
+        r.count(dir.path(), "app1", &t);
+        let text = t.metrics.render();
+        let sample = |series| crate::telemetry::metrics::tests::sample(&text, series);
+        assert_eq!(
+            sample(r#"mha_switchovers_total{app="app1",result="success"}"#),
+            Some(1.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(r#"mha_switchover_phase_duration_seconds_count{app="app1",phase="2"}"#),
+            Some(1.0)
+        );
+    }
+}
