@@ -122,16 +122,20 @@ async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, D
         .row_map("read replica status", dialect.show_replica_status())
         .await?;
     let replica = replica_row.as_ref().map(ReplicaStatus::from_row);
-    let (heartbeat_period, last_heartbeat_age) = if replica.is_some() {
+    let (mut heartbeat_period, mut last_heartbeat_age, mut received_heartbeats) =
+        (None, None, None);
+    if replica.is_some() {
         let period = dialect.heartbeat_period();
-        let age = dialect.last_heartbeat_age();
-        (
-            number(db, "read the heartbeat period", period, "period").await,
-            number(db, "read the last heartbeat", age, "age").await,
-        )
-    } else {
-        (None, None)
-    };
+        heartbeat_period = number(db, "read the heartbeat period", period, "period").await;
+        if let Some(sql) = dialect.last_heartbeat_age() {
+            last_heartbeat_age = number(db, "read the last heartbeat", sql, "age").await;
+        }
+        if let Some(sql) = dialect.received_heartbeats() {
+            received_heartbeats = number(db, "count the heartbeats", sql, "n")
+                .await
+                .map(|n| n as u64);
+        }
+    }
     let repl_user = s
         .repl_user
         .clone()
@@ -172,6 +176,7 @@ async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, D
         replica,
         heartbeat_period,
         last_heartbeat_age,
+        received_heartbeats,
         slave_net_timeout: get(&vars, "slave_net_timeout").parse().ok(),
         own_filters: vars
             .get("replicate_do_db")

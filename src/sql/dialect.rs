@@ -103,15 +103,14 @@ impl Dialect {
     }
 
     /// One row with an `age` column: seconds since the replica's last heartbeat from its
-    /// master; no row (or NULL) before the first one.
-    pub fn last_heartbeat_age(self) -> &'static str {
+    /// master (MySQL; no row before the first one). MariaDB has no such time, only a counter
+    /// (`received_heartbeats`).
+    pub fn last_heartbeat_age(self) -> Option<&'static str> {
         match self {
-            Dialect::MariaDb => {
-                "SELECT UNIX_TIMESTAMP() - UNIX_TIMESTAMP(VARIABLE_VALUE) AS age FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_LAST_HEARTBEAT' AND VARIABLE_VALUE <> ''"
-            }
-            _ => {
-                "SELECT TIMESTAMPDIFF(MICROSECOND, LAST_HEARTBEAT_TIMESTAMP, NOW(6)) / 1000000 AS age FROM performance_schema.replication_connection_status WHERE LAST_HEARTBEAT_TIMESTAMP > '1970-01-02' LIMIT 1"
-            }
+            Dialect::MariaDb => None,
+            _ => Some(
+                "SELECT TIMESTAMPDIFF(MICROSECOND, LAST_HEARTBEAT_TIMESTAMP, NOW(6)) / 1000000 AS age FROM performance_schema.replication_connection_status WHERE LAST_HEARTBEAT_TIMESTAMP > '1970-01-02' LIMIT 1",
+            ),
         }
     }
 

@@ -197,15 +197,16 @@ pub async fn run(opts: ManagerOptions, config: Arc<Config>) -> Outcome {
         config.app.manager_log.clone(),
         config.app.ping_interval,
     );
-    let mut status = open_status_file(&workdir, &config.app_name);
-    let observer = telemetry.clone();
-    status.on_change(move |s| observer.status(s));
+    // Before the status file: a manager that cannot serve what it was told to leaves none.
     let _http = match opts.http_listen.map(server::bind).transpose() {
         Ok(listener) => {
             listener.map(|l| AbortOnDrop(tokio::spawn(server::serve(l, telemetry.clone()))))
         }
         Err(e) => return Outcome::ConfigError(StartupError::Http(e)),
     };
+    let mut status = open_status_file(&workdir, &config.app_name);
+    let observer = telemetry.clone();
+    status.on_change(move |s| observer.status(s));
     let stop = StopSignal::install();
     let _warm = keep_ssh_sessions(&config);
     let mut manager = Manager {

@@ -118,21 +118,26 @@ async fn master_logs(config: &Config, topo: &Topology, m: usize) -> Vec<(String,
     logs
 }
 
-/// When each replica's read position last moved, as this look saw it.
+/// A replica's signs of life from its master: where its IO thread has read to, and how many
+/// heartbeats it has received (MariaDB counts them; heartbeats come only when no event does).
+type Signs = (Option<BinlogPos>, Option<u64>);
+
+/// When each replica's signs of life last changed, as these looks saw them.
 #[derive(Default)]
-struct Moves(HashMap<String, (Option<BinlogPos>, Option<Instant>)>);
+struct Moves(HashMap<String, (Signs, Option<Instant>)>);
 
 impl Moves {
-    /// Seconds since `replica`'s read position was last seen to move (None: not seen yet).
-    fn update(&mut self, replica: &str, read: Option<&BinlogPos>, now: Instant) -> Option<f64> {
-        let entry = self.0.entry(replica.to_string()).or_insert((None, None));
-        if entry.0.as_ref() != read {
-            if entry.0.is_some() {
-                entry.1 = Some(now);
+    /// Seconds since `replica`'s signs were last seen to change (None: not seen yet).
+    fn update(&mut self, replica: &str, signs: Signs, now: Instant) -> Option<f64> {
+        match self.0.get_mut(replica) {
+            None => {
+                self.0.insert(replica.to_string(), (signs, None));
             }
-            entry.0 = read.cloned();
+            Some(entry) if entry.0 != signs => *entry = (signs, Some(now)),
+            Some(_) => {}
         }
-        entry.1.map(|t| now.duration_since(t).as_secs_f64())
+        let changed = self.0.get(replica).and_then(|e| e.1)?;
+        Some(now.duration_since(changed).as_secs_f64())
     }
 }
 
@@ -152,8 +157,11 @@ fn figures(
         .map(|(_, o)| {
             let s = o.alive();
             let r = s.and_then(|s| s.replica.as_ref());
-            let read = r.and_then(|r| r.read_pos.as_ref());
-            let moved_ago = moved.update(&o.name(), read, now);
+            let signs = (
+                r.and_then(|r| r.read_pos.clone()),
+                s.and_then(|s| s.received_heartbeats),
+            );
+            let moved_ago = moved.update(&o.name(), signs, now);
             ReplicaFigures {
                 replica: o.name(),
                 io_running: r.is_some_and(|r| r.io_running()),
@@ -229,19 +237,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_replica_moves_once_its_position_changes() {
+    fn a_replica_moves_once_its_position_or_heartbeats_change() {
         let mut m = Moves::default();
         let t0 = Instant::now();
-        let p = |n| BinlogPos::new("bin.000001", n);
-        assert_eq!(m.update("r", Some(&p(10)), t0), None);
-        assert_eq!(
-            m.update("r", Some(&p(10)), t0 + std::time::Duration::from_secs(5)),
-            None
-        );
-        let t1 = t0 + std::time::Duration::from_secs(10);
-        assert_eq!(m.update("r", Some(&p(20)), t1), Some(0.0));
-        let t2 = t1 + std::time::Duration::from_secs(3);
-        assert_eq!(m.update("r", Some(&p(20)), t2), Some(3.0));
+        let at = |s| t0 + std::time::Duration::from_secs(s);
+        let p = |n| Some(BinlogPos::new("bin.000001", n));
+        assert_eq!(m.update("r", (p(10), Some(1)), t0), None);
+        assert_eq!(m.update("r", (p(10), Some(1)), at(5)), None);
+        assert_eq!(m.update("r", (p(20), Some(1)), at(10)), Some(0.0));
+        assert_eq!(m.update("r", (p(20), Some(1)), at(13)), Some(3.0));
+        assert_eq!(m.update("r", (p(20), Some(2)), at(20)), Some(0.0));
+        assert_eq!(m.update("r", (p(20), Some(2)), at(21)), Some(1.0));
+        assert_eq!(m.update("other", (p(20), Some(2)), at(21)), None);
     }
 
     #[test]
