@@ -250,6 +250,90 @@ mod tests {
         assert_eq!(state(), "failing_over");
     }
 
+    /// The backticked names in the first column of the table that follows `heading` in
+    /// docs/monitoring.md.
+    fn documented(heading: &str) -> Vec<String> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/monitoring.md");
+        let docs = std::fs::read_to_string(path).unwrap();
+        let section = docs.split(heading).nth(1).expect(heading);
+        let table = section
+            .lines()
+            .skip_while(|l| !l.starts_with('|'))
+            .take_while(|l| l.starts_with('|'))
+            .skip(2);
+        table
+            .flat_map(|row| {
+                let first = row.split('|').nth(1).unwrap_or("");
+                first
+                    .split('`')
+                    .skip(1)
+                    .step_by(2)
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_status_schema_is_documented_field_by_field() {
+        let t = Telemetry::new(
+            "a",
+            PathBuf::from("/nonexistent"),
+            None,
+            Duration::from_secs(1),
+        );
+        let doc = serde_json::to_value(t.status_doc(SystemTime::now())).unwrap();
+        let fields = documented("### `/status`\n");
+        for field in &fields {
+            let mut v = &doc;
+            for part in field.split('.') {
+                v = v
+                    .get(part)
+                    .unwrap_or_else(|| panic!("documented {field} not in {doc}"));
+            }
+        }
+        let objects = ["", "detection."];
+        for prefix in objects {
+            let obj = if prefix.is_empty() {
+                &doc
+            } else {
+                &doc["detection"]
+            };
+            for key in obj.as_object().unwrap().keys() {
+                let path = format!("{prefix}{key}");
+                let covered = fields
+                    .iter()
+                    .any(|f| *f == path || f.starts_with(&format!("{path}.")));
+                assert!(covered, "{path} is not documented");
+            }
+        }
+        assert_eq!(doc["schema"], STATUS_SCHEMA);
+    }
+
+    #[test]
+    fn every_metric_is_documented_and_every_documented_metric_exported() {
+        let documented = documented("### Metrics\n");
+        let text = Metrics::new("a").render();
+        let exported: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split(' ').next())
+            .collect();
+        // The replica metrics appear once a replica was read, the phases once one ran.
+        let replica =
+            |n: &str| n.starts_with("mha_replica_") || n.ends_with("_phase_duration_seconds");
+        for name in &exported {
+            assert!(
+                documented.iter().any(|d| d == name),
+                "{name} is not documented"
+            );
+        }
+        for name in documented.iter().filter(|n| !replica(n)) {
+            assert!(exported.contains(&name.as_str()), "{name} is not exported");
+        }
+        assert_eq!(documented.iter().filter(|n| replica(n)).count(), 7);
+    }
+
     #[test]
     fn ready_needs_monitoring_and_a_read_of_the_replicas() {
         let t = Telemetry::new(
