@@ -70,13 +70,23 @@ pub struct Metrics {
     ping: Histogram,
     detection: IntGaugeVec,
     failures: IntGauge,
+    ready: IntGauge,
+    candidates: IntGauge,
+    replica: ReplicaGauges,
+    ops: Operations,
+}
+
+/// Per replica (label `replica`).
+struct ReplicaGauges {
     io: IntGaugeVec,
     sql: IntGaugeVec,
     lag_seconds: GaugeVec,
     lag_bytes: GaugeVec,
     heartbeat_age: GaugeVec,
-    ready: IntGauge,
-    candidates: IntGauge,
+}
+
+/// Failovers and switchovers.
+struct Operations {
     failovers: IntCounterVec,
     switchovers: IntCounterVec,
     failover_phase: HistogramVec,
@@ -84,119 +94,133 @@ pub struct Metrics {
     last_failover: Gauge,
 }
 
-fn registered<M: prometheus::core::Collector + Clone + 'static>(r: &Registry, m: M) -> M {
-    r.register(Box::new(m.clone()))
-        .expect("metric names are fixed and unique");
-    m
+/// Registers metrics with fixed, valid names: a refusal is a programming error.
+struct Reg(Registry);
+
+impl Reg {
+    fn add<M: prometheus::core::Collector + Clone + 'static>(&self, m: prometheus::Result<M>) -> M {
+        let m = m.expect("a valid metric");
+        self.0
+            .register(Box::new(m.clone()))
+            .expect("metric names are fixed and unique");
+        m
+    }
+
+    fn int(&self, name: &str, help: &str) -> IntGauge {
+        self.add(IntGauge::with_opts(Opts::new(name, help)))
+    }
+
+    fn ints(&self, name: &str, help: &str, label: &str) -> IntGaugeVec {
+        self.add(IntGaugeVec::new(Opts::new(name, help), &[label]))
+    }
+
+    fn floats(&self, name: &str, help: &str) -> GaugeVec {
+        self.add(GaugeVec::new(Opts::new(name, help), &["replica"]))
+    }
+
+    fn counters(&self, name: &str, help: &str) -> IntCounterVec {
+        self.add(IntCounterVec::new(Opts::new(name, help), &["result"]))
+    }
+
+    fn phases(&self, name: &str, help: &str) -> HistogramVec {
+        let o = HistogramOpts::new(name, help).buckets(PHASE_BUCKETS.to_vec());
+        self.add(HistogramVec::new(o, &["phase"]))
+    }
 }
 
-fn opts(name: &str, help: &str) -> Opts {
-    Opts::new(name, help)
+impl ReplicaGauges {
+    fn new(r: &Reg) -> ReplicaGauges {
+        ReplicaGauges {
+            io: r.ints(
+                "mha_replica_io_running",
+                "1 if the replica's IO thread runs.",
+                "replica",
+            ),
+            sql: r.ints(
+                "mha_replica_sql_running",
+                "1 if the replica's SQL thread runs.",
+                "replica",
+            ),
+            lag_seconds: r.floats(
+                "mha_replica_lag_seconds",
+                "Seconds_Behind_Master of the replica.",
+            ),
+            lag_bytes: r.floats(
+                "mha_replica_lag_bytes",
+                "Bytes of the master's binlog the replica has not executed yet.",
+            ),
+            heartbeat_age: r.floats(
+                "mha_replica_heartbeat_age_seconds",
+                "Seconds since the replica was last seen hearing from its master.",
+            ),
+        }
+    }
+}
+
+impl Operations {
+    fn new(r: &Reg) -> Operations {
+        let ops = Operations {
+            failovers: r.counters("mha_failovers_total", "Failovers by result."),
+            switchovers: r.counters("mha_switchovers_total", "Planned switchovers by result."),
+            failover_phase: r.phases(
+                "mha_failover_phase_duration_seconds",
+                "Duration of each failover phase (MHA's phase numbers).",
+            ),
+            switchover_phase: r.phases(
+                "mha_switchover_phase_duration_seconds",
+                "Duration of each switchover phase (MHA's phase numbers).",
+            ),
+            last_failover: r.add(Gauge::with_opts(Opts::new(
+                "mha_last_failover_timestamp_seconds",
+                "Unix time the last failover started; 0 if none.",
+            ))),
+        };
+        for result in FAILOVER_RESULTS {
+            ops.failovers.with_label_values(&[result]);
+        }
+        for result in SWITCHOVER_RESULTS {
+            ops.switchovers.with_label_values(&[result]);
+        }
+        ops
+    }
 }
 
 impl Metrics {
     pub fn new(app: &str) -> Metrics {
         let labels = HashMap::from([("app".to_string(), app.to_string())]);
-        let r = Registry::new_custom(None, Some(labels)).expect("a valid label");
-        let gauge = |n, h| registered(&r, IntGauge::with_opts(opts(n, h)).expect("valid"));
-        let gauges =
-            |n, h, l: &[&str]| registered(&r, IntGaugeVec::new(opts(n, h), l).expect("valid"));
-        let floats =
-            |n, h, l: &[&str]| registered(&r, GaugeVec::new(opts(n, h), l).expect("valid"));
-        let counters =
-            |n, h, l: &[&str]| registered(&r, IntCounterVec::new(opts(n, h), l).expect("valid"));
-        let phases = |n: &str, h: &str| {
-            let o = HistogramOpts::new(n, h).buckets(PHASE_BUCKETS.to_vec());
-            registered(&r, HistogramVec::new(o, &["phase"]).expect("valid"))
-        };
+        let r = Reg(Registry::new_custom(None, Some(labels)).expect("a valid label"));
+        let ping = HistogramOpts::new("mha_ping_duration_seconds", "Master ping latency.")
+            .buckets(PING_BUCKETS.to_vec());
         let m = Metrics {
-            master_up: gauge(
+            master_up: r.int(
                 "mha_master_up",
                 "1 if the last ping of the master was answered.",
             ),
-            ping: registered(
-                &r,
-                Histogram::with_opts(
-                    HistogramOpts::new("mha_ping_duration_seconds", "Master ping latency.")
-                        .buckets(PING_BUCKETS.to_vec()),
-                )
-                .expect("valid"),
-            ),
-            detection: gauges(
+            ping: r.add(Histogram::with_opts(ping)),
+            detection: r.ints(
                 "mha_detection_state",
                 "1 for the manager's current detection state, 0 for the others.",
-                &["state"],
+                "state",
             ),
-            failures: gauge(
+            failures: r.int(
                 "mha_ping_failures_consecutive",
                 "Consecutive failed pings of the master.",
             ),
-            io: gauges(
-                "mha_replica_io_running",
-                "1 if the replica's IO thread runs.",
-                &["replica"],
-            ),
-            sql: gauges(
-                "mha_replica_sql_running",
-                "1 if the replica's SQL thread runs.",
-                &["replica"],
-            ),
-            lag_seconds: floats(
-                "mha_replica_lag_seconds",
-                "Seconds_Behind_Master of the replica.",
-                &["replica"],
-            ),
-            lag_bytes: floats(
-                "mha_replica_lag_bytes",
-                "Bytes of the master's binlog the replica has not executed yet.",
-                &["replica"],
-            ),
-            heartbeat_age: floats(
-                "mha_replica_heartbeat_age_seconds",
-                "Seconds since the replica last heard from its master (heartbeat or event).",
-                &["replica"],
-            ),
-            ready: gauge(
+            ready: r.int(
                 "mha_failover_ready",
                 "1 if a failover now would find an eligible candidate and not be refused.",
             ),
-            candidates: gauge(
+            candidates: r.int(
                 "mha_failover_candidates",
                 "Replicas a failover now would find eligible.",
             ),
-            failovers: counters("mha_failovers_total", "Failovers by result.", &["result"]),
-            switchovers: counters(
-                "mha_switchovers_total",
-                "Planned switchovers by result.",
-                &["result"],
-            ),
-            failover_phase: phases(
-                "mha_failover_phase_duration_seconds",
-                "Duration of each failover phase (MHA's phase numbers).",
-            ),
-            switchover_phase: phases(
-                "mha_switchover_phase_duration_seconds",
-                "Duration of each switchover phase (MHA's phase numbers).",
-            ),
-            last_failover: registered(
-                &r,
-                Gauge::with_opts(opts(
-                    "mha_last_failover_timestamp_seconds",
-                    "Unix time the last failover started; 0 if none.",
-                ))
-                .expect("valid"),
-            ),
-            registry: r.clone(),
+            replica: ReplicaGauges::new(&r),
+            ops: Operations::new(&r),
+            registry: r.0.clone(),
         };
-        gauges("mha_build_info", "The manager's version.", &["version"])
+        r.ints("mha_build_info", "The manager's version.", "version")
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
-        for result in FAILOVER_RESULTS {
-            m.failovers.with_label_values(&[result]);
-        }
-        for result in SWITCHOVER_RESULTS {
-            m.switchovers.with_label_values(&[result]);
-        }
         m.detection_state("starting");
         m
     }
@@ -226,24 +250,25 @@ impl Metrics {
 
     /// The replicas as last read: replaces every replica's samples.
     pub fn replicas(&self, figures: &[ReplicaFigures]) {
-        for v in [&self.io, &self.sql] {
+        let g = &self.replica;
+        for v in [&g.io, &g.sql] {
             v.reset();
         }
-        for v in [&self.lag_seconds, &self.lag_bytes, &self.heartbeat_age] {
+        for v in [&g.lag_seconds, &g.lag_bytes, &g.heartbeat_age] {
             v.reset();
         }
         for f in figures {
             let l = [f.replica.as_str()];
-            self.io.with_label_values(&l).set(i64::from(f.io_running));
-            self.sql.with_label_values(&l).set(i64::from(f.sql_running));
+            g.io.with_label_values(&l).set(i64::from(f.io_running));
+            g.sql.with_label_values(&l).set(i64::from(f.sql_running));
             let set = |v: &GaugeVec, x: Option<f64>| {
                 if let Some(x) = x {
                     v.with_label_values(&l).set(x);
                 }
             };
-            set(&self.lag_seconds, f.lag_seconds);
-            set(&self.lag_bytes, f.lag_bytes.map(|b| b as f64));
-            set(&self.heartbeat_age, f.heartbeat_age);
+            set(&g.lag_seconds, f.lag_seconds);
+            set(&g.lag_bytes, f.lag_bytes.map(|b| b as f64));
+            set(&g.heartbeat_age, f.heartbeat_age);
         }
     }
 
@@ -256,16 +281,16 @@ impl Metrics {
     /// A failover ended with `result`; `phases` are (phase, milliseconds); `started_unix` is
     /// set when it changed something.
     pub fn failover(&self, result: &str, phases: &[(&str, u64)], started_unix: Option<u64>) {
-        self.failovers.with_label_values(&[result]).inc();
-        observe_phases(&self.failover_phase, phases);
+        self.ops.failovers.with_label_values(&[result]).inc();
+        observe_phases(&self.ops.failover_phase, phases);
         if let Some(t) = started_unix {
-            self.last_failover.set(t as f64);
+            self.ops.last_failover.set(t as f64);
         }
     }
 
     pub fn switchover(&self, result: &str, phases: &[(&str, u64)]) {
-        self.switchovers.with_label_values(&[result]).inc();
-        observe_phases(&self.switchover_phase, phases);
+        self.ops.switchovers.with_label_values(&[result]).inc();
+        observe_phases(&self.ops.switchover_phase, phases);
     }
 }
 

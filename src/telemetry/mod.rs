@@ -16,6 +16,7 @@ use crate::topology::Topology;
 
 pub mod metrics;
 pub mod server;
+mod switches;
 
 pub use metrics::{Metrics, ReplicaFigures};
 
@@ -75,6 +76,7 @@ pub struct Telemetry {
     ping_limit: Duration,
     pub metrics: Metrics,
     shared: Mutex<Shared>,
+    switches: Mutex<switches::SwitchRecords>,
 }
 
 /// `/status`: check_status's report, the detection, the readiness, and check_repl's topology
@@ -116,6 +118,7 @@ impl Telemetry {
             ping_limit: (ping_interval * 3).max(Duration::from_secs(10)),
             metrics: Metrics::new(app),
             shared: Mutex::new(Shared::default()),
+            switches: Mutex::new(switches::SwitchRecords::since(unix(SystemTime::now()))),
         })
     }
 
@@ -176,6 +179,12 @@ impl Telemetry {
             s.checked_unix = Some(unix(now));
             s.readiness.replace(readiness)
         })
+    }
+
+    /// Count the switchovers recorded in the workdir since the manager started.
+    pub fn count_switchovers(&self) {
+        let mut s = self.switches.lock().unwrap_or_else(|e| e.into_inner());
+        s.count(&self.workdir, &self.app, &self.metrics);
     }
 
     /// Ready: monitoring, and a failover now would promote a candidate.

@@ -1,7 +1,8 @@
 //! The manager's HTTP telemetry on a real cluster: `/metrics` validated by Prometheus' own
 //! `promtool check metrics`, `/status` against its documented schema, `/health/ready`; a
 //! crash of the master under a write load moves the failover counter and the phase
-//! histograms; a replica that goes away makes the manager not ready, and says why.
+//! histograms; a replica that goes away makes the manager not ready, and says why; a planned
+//! switchover beside it is counted.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -310,6 +311,38 @@ async fn a_replica_going_away_makes_the_manager_not_ready_and_it_says_why() {
     // Each change once: not repeated at every look.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(m.output().matches(line).count(), 1, "{}", m.output());
+
+    // A planned switchover, run by master_switch beside the manager, is counted with its
+    // phases once the manager follows the new master.
+    let out = bed::switch_alive_command(&conf, c.node("server2").port)
+        .arg("--orig_master_is_new_slave")
+        .output()
+        .unwrap();
+    let (o, e) = bed::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    let done = r#"mha_switchovers_total{app="app1",result="success"}"#;
+    let start = Instant::now();
+    let text = loop {
+        let text = scrape(port, c.dir.path());
+        if sample(&text, done) == Some(1.0) {
+            break text;
+        }
+        assert!(
+            start.elapsed() < T,
+            "switchover not counted:\n{text}\n{}",
+            m.output()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    for phase in ["1", "2", "3"] {
+        let count =
+            format!(r#"mha_switchover_phase_duration_seconds_count{{app="app1",phase="{phase}"}}"#);
+        assert_eq!(value(&text, &count), 1.0, "phase {phase}");
+    }
+    assert_eq!(
+        value(&text, r#"mha_failovers_total{app="app1",result="success"}"#),
+        0.0
+    );
 }
 
 #[test]

@@ -3,10 +3,10 @@
 //! figures, asks the failover's own planning whether a failover now would succeed
 //! (`engine::readiness`), and logs each change of that answer in one line. Without it a
 //! replica that went away would be found only when the master died and the failover was
-//! refused. It also counts the switchovers `master_switch` recorded in the workdir.
+//! refused. It also has the switchovers `master_switch` recorded in the workdir counted.
 
-use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::engine::readiness::{self, Readiness};
 use crate::executor::observe::{observe, target};
 use crate::sql;
-use crate::telemetry::{ReplicaFigures, Telemetry, unix};
+use crate::telemetry::{ReplicaFigures, Telemetry};
 use crate::topology::{BinlogPos, Topology};
 
 /// The looking task; stopped when dropped (the master it looks at is no longer monitored).
@@ -52,10 +52,9 @@ async fn look_loop(
     let mut tick = tokio::time::interval(config.app.replica_check_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut moved = Moves::default();
-    let mut switches = SwitchRecords::since(unix(SystemTime::now()));
     loop {
         tick.tick().await;
-        switches.count(&workdir, &config.app_name, &telemetry);
+        telemetry.count_switchovers();
         // A planned switchover changes the topology under our feet: its verdicts mean nothing.
         if crate::executor::switchover::read_marker(&workdir, &config.app_name).is_some() {
             continue;
@@ -179,59 +178,6 @@ fn figures(
         .collect()
 }
 
-/// The switchover records (`<app>.switch.<unix>.json`) `master_switch` writes in the
-/// workdir: each one written since the manager started is counted once.
-struct SwitchRecords {
-    since: u64,
-    seen: HashSet<String>,
-}
-
-impl SwitchRecords {
-    fn since(since: u64) -> SwitchRecords {
-        SwitchRecords {
-            since,
-            seen: HashSet::new(),
-        }
-    }
-
-    fn count(&mut self, workdir: &Path, app: &str, telemetry: &Telemetry) {
-        let prefix = format!("{app}.switch.");
-        let Ok(dir) = std::fs::read_dir(workdir) else {
-            return;
-        };
-        for entry in dir.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(stamp) = name
-                .strip_prefix(&prefix)
-                .and_then(|n| n.strip_suffix(".json"))
-                .and_then(|n| n.parse::<u64>().ok())
-            else {
-                continue;
-            };
-            if stamp < self.since || !self.seen.insert(name) {
-                continue;
-            }
-            let Some((outcome, phases)) = read_switch_record(&entry.path()) else {
-                continue;
-            };
-            let phases: Vec<(&str, u64)> = phases.iter().map(|(p, ms)| (p.as_str(), *ms)).collect();
-            telemetry.metrics.switchover(&outcome, &phases);
-        }
-    }
-}
-
-/// A switchover record's outcome and (phase, milliseconds).
-fn read_switch_record(path: &Path) -> Option<(String, Vec<(String, u64)>)> {
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-    let outcome = v["outcome"].as_str()?.to_string();
-    let phases = v["phases"]
-        .as_array()?
-        .iter()
-        .filter_map(|p| Some((p["phase"].as_str()?.to_string(), p["ms"].as_u64()?)))
-        .collect();
-    Some((outcome, phases))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,35 +195,5 @@ mod tests {
         assert_eq!(m.update("r", (p(20), Some(2)), at(20)), Some(0.0));
         assert_eq!(m.update("r", (p(20), Some(2)), at(21)), Some(1.0));
         assert_eq!(m.update("other", (p(20), Some(2)), at(21)), None);
-    }
-
-    #[test]
-    fn switch_records_are_counted_once_and_only_new_ones() {
-        let dir = tempfile::tempdir().unwrap();
-        let t = Telemetry::new(
-            "app1",
-            dir.path().into(),
-            None,
-            std::time::Duration::from_secs(1),
-        );
-        let rec = r#"{"outcome":"success","phases":[{"phase":"1","ms":3},{"phase":"2","ms":40}]}"#;
-        std::fs::write(dir.path().join("app1.switch.100.json"), rec).unwrap();
-        std::fs::write(dir.path().join("app1.switch.200.json"), rec).unwrap();
-        std::fs::write(dir.path().join("app1.switch.journal"), "{}").unwrap();
-        std::fs::write(dir.path().join("app2.switch.300.json"), rec).unwrap();
-        let mut r = SwitchRecords::since(150);
-        r.count(dir.path(), "app1", &t);
-        r.count(dir.path(), "app1", &t);
-        let text = t.metrics.render();
-        let sample = |series| crate::telemetry::metrics::tests::sample(&text, series);
-        assert_eq!(
-            sample(r#"mha_switchovers_total{app="app1",result="success"}"#),
-            Some(1.0),
-            "{text}"
-        );
-        assert_eq!(
-            sample(r#"mha_switchover_phase_duration_seconds_count{app="app1",phase="2"}"#),
-            Some(1.0)
-        );
     }
 }
