@@ -33,15 +33,10 @@ pub const FAILOVER_RESULTS: [&str; 7] = [
     "dry_run",
 ];
 
-/// The results `mha_switchovers_total` counts (a switchover record's outcome).
-pub const SWITCHOVER_RESULTS: [&str; 6] = [
-    "success",
-    "partial",
-    "refused",
-    "rolled_back",
-    "failed",
-    "dry_run",
-];
+/// The results `mha_switchovers_total` counts (a switchover record's outcome; a dry run writes
+/// none).
+pub const SWITCHOVER_RESULTS: [&str; 5] =
+    ["success", "partial", "refused", "rolled_back", "failed"];
 
 /// Ping latencies: milliseconds on a LAN up to the ping timeout (ping_interval, 3 s by default).
 const PING_BUCKETS: [f64; 12] = [
