@@ -9,6 +9,7 @@
 //!   text per flavour in `dialect.rs`, the typed operations the executor uses in `ops.rs`.
 //! - `ssh`: the SSH seam (russh: public-key auth, known_hosts checks, exec with timeouts).
 //! - `secret`: a value that is never printed.
+//! - `telemetry`: the manager's /metrics (Prometheus), /status and /health over HTTP.
 
 pub mod binlog;
 pub mod cli;
@@ -22,4 +23,5 @@ pub mod secret;
 pub mod sql;
 pub mod ssh;
 pub mod status;
+pub mod telemetry;
 pub mod topology;

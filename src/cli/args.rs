@@ -232,6 +232,9 @@ pub struct ManagerArgs {
     /// 0 only: the manager never asks (MHA's masterha_manager passes --interactive=0 itself).
     #[arg(long, value_name = "0", value_parser = clap::value_parser!(u8).range(0..=1))]
     pub interactive: Option<u8>,
+    /// Serve /metrics, /status and /health on this IP:PORT (overrides http_listen).
+    #[arg(long, value_name = "IP:PORT")]
+    pub http: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub failover: FailoverArgs,
 }

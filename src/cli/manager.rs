@@ -40,6 +40,7 @@ pub fn run(a: &ManagerArgs) -> anyhow::Result<Exit> {
             super::master_switch::failover_options(&config, &a.failover, a.manager_workdir.clone())
         }),
         wait_on_failover_error: Duration::from_secs(a.failover.wait_on_failover_error),
+        http_listen: a.http.or(config.app.http_listen),
     };
     let config = Arc::new(config);
     let outcome = super::runtime()?.block_on(monitor::run(opts, config.clone()));

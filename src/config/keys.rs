@@ -40,6 +40,9 @@ pub enum Kind {
     List,
     /// A secret value; never printed.
     Secret,
+    /// An IP address and a port to listen on (`127.0.0.1:9104`, `[::1]:9104`): no host
+    /// name, so nothing is looked up in DNS.
+    ListenAddr,
 }
 
 impl Kind {
@@ -60,6 +63,7 @@ impl Kind {
             Kind::Choice(words) => format!("one of {}", words.join(", ")),
             Kind::List => "a comma-separated list".into(),
             Kind::Secret => "a string".into(),
+            Kind::ListenAddr => "an IP address and port such as 127.0.0.1:9104".into(),
         }
     }
 }
@@ -428,6 +432,20 @@ pub static KEYS: &[KeyDef] = &[
         Flag,
         "1",
         "1 = a crash proven at once (watch connection reset, connects refused, mysqld gone on its host, every replica disconnected) ends detection without waiting for ping_failures pings; 0 = MHA's ping counting only.",
+    )),
+    ext(k(
+        "replica_check_interval",
+        App,
+        FractionalSeconds,
+        "10",
+        "Seconds between the manager's reads of every replica while it monitors: the replica metrics, and whether a failover now would succeed (a change is logged).",
+    )),
+    ext(k(
+        "http_listen",
+        App,
+        ListenAddr,
+        "",
+        "IP:PORT where the manager serves /metrics (Prometheus), /status (JSON), /health/live and /health/ready, read-only; unset = no HTTP server. `--http` overrides it.",
     )),
     ext(k(
         "fencing",

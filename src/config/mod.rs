@@ -71,6 +71,10 @@ pub struct AppSettings {
     pub ping_type: PingType,
     pub ping_failures: u32,
     pub fast_crash_detection: bool,
+    /// How often the manager reads every replica while it monitors (readiness, metrics).
+    pub replica_check_interval: Duration,
+    /// Where the manager serves /metrics, /status and /health (None: nowhere).
+    pub http_listen: Option<std::net::SocketAddr>,
     pub fencing: Fencing,
     /// A deposed master that comes back with nothing of its own rejoins as a replica.
     pub auto_rejoin: bool,

@@ -138,6 +138,10 @@ fn parse_value(def: &KeyDef, raw: &RawValue) -> Result<Val, String> {
             .and_then(|t| words.iter().find(|w| w.eq_ignore_ascii_case(t)))
             .map(|w| Val::Text(w.to_string()))
             .ok_or_else(bad),
+        Kind::ListenAddr => text
+            .filter(|t| t.parse::<std::net::SocketAddr>().is_ok())
+            .map(|t| Val::Text(t.to_string()))
+            .ok_or_else(bad),
         Kind::List => match raw {
             // MHA removes every space from the list before splitting on commas.
             RawValue::Text(s) => Ok(Val::List(
@@ -541,6 +545,8 @@ pub(super) fn resolve(inputs: Inputs<'_>) -> Result<(Config, Vec<String>), Confi
             _ => 4,
         },
         fast_crash_detection: app_view.flag("fast_crash_detection"),
+        replica_check_interval: app_view.secs("replica_check_interval"),
+        http_listen: app_view.text("http_listen").and_then(|t| t.parse().ok()),
         hook_password_args: app_view.flag("hook_password_args"),
         auto_rejoin: app_view.flag("auto_rejoin"),
         fencing: match app_view.text("fencing").as_deref() {

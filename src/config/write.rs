@@ -664,7 +664,7 @@ impl Checked {
                     .filter(|p| !p.is_empty())
                     .collect::<Array>(),
             ),
-            Kind::Text | Kind::Secret | Kind::Choice(_) => Value::from(v),
+            Kind::Text | Kind::Secret | Kind::Choice(_) | Kind::ListenAddr => Value::from(v),
         }
     }
 }
@@ -717,6 +717,7 @@ fn check_entries(
                     x.is_finite() && x > 0.0 && x <= f64::from(keys::MAX_TIMEOUT_SECS)
                 }),
                 Kind::Choice(words) => words.iter().any(|w| w.eq_ignore_ascii_case(trimmed)),
+                Kind::ListenAddr => trimmed.parse::<std::net::SocketAddr>().is_ok(),
             }
             && !(def.name == "hostname" && trimmed.is_empty());
         if !ok {

@@ -629,8 +629,6 @@ mod tests {
             .collect()
     }
 
-    /// check_repl says which recovery a failover would use, and relay_log_purge=ON becomes a
-    /// warning when that recovery may read relay logs.
     /// Master-master pairs (MHA's t_mm, t_mm_ro_fail, t_mm_noslaves): the writable one of
     /// the pair is the master, also when the pair is alone; both writable is an error.
     #[test]
@@ -645,7 +643,9 @@ mod tests {
             (false, false, 0, "several"),
             (true, true, 2, "none"),
             (true, true, 0, "none"),
-            (true, false, 2, "none"),
+            // m read-only under s1: the others are replicas of a replica (multi_tier_slave
+            // decides whether they are allowed), s1 is the master.
+            (true, false, 2, "alive 1"),
         ];
         for (m_ro, s1_ro, others, want) in cases {
             let mut m = state("0-1-5", Some(status_row("s1", 100, "0-1-5", 0)));
@@ -668,6 +668,8 @@ mod tests {
         }
     }
 
+    /// check_repl says which recovery a failover would use, and relay_log_purge=ON becomes a
+    /// warning when that recovery may read relay logs.
     #[test]
     fn the_recovery_outlook_and_what_relay_log_diffs_need() {
         let opts = CheckOptions {

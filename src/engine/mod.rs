@@ -8,6 +8,7 @@ pub mod detect;
 pub mod elect;
 pub mod guard;
 pub mod plan;
+pub mod readiness;
 pub mod reason;
 pub mod rejoin;
 pub mod secondary;

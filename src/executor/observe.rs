@@ -122,15 +122,20 @@ async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, D
         .row_map("read replica status", dialect.show_replica_status())
         .await?;
     let replica = replica_row.as_ref().map(ReplicaStatus::from_row);
-    let heartbeat_period = if replica.is_some() {
-        db.row_map("read the heartbeat period", dialect.heartbeat_period())
-            .await
-            .ok()
-            .flatten()
-            .and_then(|r| get(&r, "period").parse::<f64>().ok())
-    } else {
-        None
-    };
+    let (mut heartbeat_period, mut last_heartbeat_age, mut received_heartbeats) =
+        (None, None, None);
+    if replica.is_some() {
+        let period = dialect.heartbeat_period();
+        heartbeat_period = number(db, "read the heartbeat period", period, "period").await;
+        if let Some(sql) = dialect.last_heartbeat_age() {
+            last_heartbeat_age = number(db, "read the last heartbeat", sql, "age").await;
+        }
+        if let Some(sql) = dialect.received_heartbeats() {
+            received_heartbeats = number(db, "count the heartbeats", sql, "n")
+                .await
+                .map(|n| n as u64);
+        }
+    }
     let repl_user = s
         .repl_user
         .clone()
@@ -170,6 +175,8 @@ async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, D
         gtid,
         replica,
         heartbeat_period,
+        last_heartbeat_age,
+        received_heartbeats,
         slave_net_timeout: get(&vars, "slave_net_timeout").parse().ok(),
         own_filters: vars
             .get("replicate_do_db")
@@ -185,6 +192,15 @@ async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, D
         semi_sync,
         version,
     })
+}
+
+/// The number in column `col` of the one row `sql` returns; None when unreadable.
+async fn number(db: &mut Session, what: &'static str, sql: &str, col: &str) -> Option<f64> {
+    db.row_map(what, sql)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| get(&r, col).parse::<f64>().ok())
 }
 
 /// The GTID variables of either flavour.

@@ -102,6 +102,18 @@ impl Dialect {
         }
     }
 
+    /// One row with an `age` column: seconds since the replica's last heartbeat from its
+    /// master (MySQL; no row before the first one). MariaDB has no such time, only a counter
+    /// (`received_heartbeats`).
+    pub fn last_heartbeat_age(self) -> Option<&'static str> {
+        match self {
+            Dialect::MariaDb => None,
+            _ => Some(
+                "SELECT TIMESTAMPDIFF(MICROSECOND, LAST_HEARTBEAT_TIMESTAMP, NOW(6)) / 1000000 AS age FROM performance_schema.replication_connection_status WHERE LAST_HEARTBEAT_TIMESTAMP > '1970-01-02' LIMIT 1",
+            ),
+        }
+    }
+
     /// MariaDB counts heartbeats received by the default replication connection; with the
     /// replica's position it tells whether the replica still hears from its master.
     pub fn received_heartbeats(self) -> Option<&'static str> {

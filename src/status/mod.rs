@@ -224,6 +224,8 @@ pub struct StatusFile {
     path: PathBuf,
     last: Option<StatusLine>,
     last_failover: Option<LastFailover>,
+    /// Told every state written (the manager's telemetry).
+    observer: Option<Box<dyn Fn(Status) + Send + Sync>>,
 }
 
 impl StatusFile {
@@ -232,7 +234,13 @@ impl StatusFile {
             path: status_path(workdir, app),
             last: None,
             last_failover: None,
+            observer: None,
         }
+    }
+
+    /// Call `f` with every state written from now on.
+    pub fn on_change(&mut self, f: impl Fn(Status) + Send + Sync + 'static) {
+        self.observer = Some(Box::new(f));
     }
 
     pub fn path(&self) -> &Path {
@@ -250,6 +258,9 @@ impl StatusFile {
     /// Write a state (atomically: temp file + rename); an unchanged state only refreshes the
     /// file's modification time, which check_status compares with --ping_limit.
     pub fn set(&mut self, status: Status, master: Option<&str>) -> std::io::Result<()> {
+        if let Some(f) = &self.observer {
+            f(status);
+        }
         let line = StatusLine {
             pid: std::process::id(),
             status,

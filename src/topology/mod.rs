@@ -293,6 +293,11 @@ pub struct ServerState {
     pub replica: Option<ReplicaStatus>,
     /// Replication heartbeat period in seconds, when replicating and known.
     pub heartbeat_period: Option<f64>,
+    /// Seconds since the replica last received a heartbeat from its master (MySQL), when
+    /// known.
+    pub last_heartbeat_age: Option<f64>,
+    /// Heartbeats the replica received from its master (MariaDB's counter), when known.
+    pub received_heartbeats: Option<u64>,
     /// slave_net_timeout (replica_net_timeout): seconds a replica waits for data before it
     /// drops its connection to the master and reconnects.
     pub slave_net_timeout: Option<u32>,

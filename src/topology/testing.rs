@@ -49,6 +49,8 @@ pub fn state(gtid: &str, replica: Option<Row>) -> ServerState {
         },
         replica: replica.map(|r| ReplicaStatus::from_row(&r)),
         heartbeat_period: None,
+        last_heartbeat_age: None,
+        received_heartbeats: None,
         slave_net_timeout: None,
         own_filters: None,
         repl_user_ok: Some(true),

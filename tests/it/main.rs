@@ -10,6 +10,7 @@ mod cli;
 mod conf_host;
 mod failover;
 mod manager;
+mod metrics;
 mod mha_compat;
 mod mha_hooks;
 mod mha_regression;

@@ -20,6 +20,9 @@ pub enum StartupError {
     /// The topology is not healthy enough to fail over: the error findings.
     #[error("{}", joined(errors))]
     Unhealthy { errors: Vec<Finding> },
+    /// `http_listen` / `--http`: the address cannot be listened on.
+    #[error(transparent)]
+    Http(#[from] crate::telemetry::server::BindError),
 }
 
 fn joined(findings: &[Finding]) -> String {

@@ -17,6 +17,7 @@ use tracing::{error, info, warn};
 
 use crate::config::{self, Config, GlobalConf, PingType, ServerConfig};
 use crate::status::{ManagerLock, Status, StatusFile};
+use crate::telemetry::{Telemetry, server};
 
 use super::deposed::DeposedWatches;
 use super::failover::{self, Detected, FailoverOptions, FailoverRecord};
@@ -24,6 +25,7 @@ use super::failover::{self, Detected, FailoverOptions, FailoverRecord};
 mod error;
 mod evidence;
 mod ping_loop;
+mod replicas;
 mod semi_sync;
 mod startup;
 
@@ -96,6 +98,8 @@ pub struct ManagerOptions {
     /// What to do after a confirmed death: None = only report it (--monitor_only).
     pub failover: Option<super::failover::FailoverOptions>,
     pub wait_on_failover_error: Duration,
+    /// Where to serve /metrics, /status and /health (`--http`, else `http_listen`).
+    pub http_listen: Option<std::net::SocketAddr>,
 }
 
 /// How the manager ended. `cli::exit::Exit::of_manager` is the one place that turns it into
@@ -158,6 +162,8 @@ struct Manager {
     failover: Option<FailoverOptions>,
     /// Deposed masters, watched after their failover for as long as the manager runs.
     deposed: DeposedWatches,
+    /// What the HTTP server (if any) tells: fed as the manager goes.
+    telemetry: Arc<Telemetry>,
 }
 
 /// What the manager does once a confirmed death has been handed over.
@@ -185,7 +191,22 @@ pub async fn run(opts: ManagerOptions, config: Arc<Config>) -> Outcome {
         Ok(l) => l,
         Err(e) => return Outcome::AlreadyRunning(e.into()),
     };
-    let status = open_status_file(&workdir, &config.app_name);
+    let telemetry = Telemetry::new(
+        &config.app_name,
+        workdir.clone(),
+        config.app.manager_log.clone(),
+        config.app.ping_interval,
+    );
+    // Before the status file: a manager that cannot serve what it was told to leaves none.
+    let _http = match opts.http_listen.map(server::bind).transpose() {
+        Ok(listener) => {
+            listener.map(|l| AbortOnDrop(tokio::spawn(server::serve(l, telemetry.clone()))))
+        }
+        Err(e) => return Outcome::ConfigError(StartupError::Http(e)),
+    };
+    let mut status = open_status_file(&workdir, &config.app_name);
+    let observer = telemetry.clone();
+    status.on_change(move |s| observer.status(s));
     let stop = StopSignal::install();
     let _warm = keep_ssh_sessions(&config);
     let mut manager = Manager {
@@ -196,6 +217,7 @@ pub async fn run(opts: ManagerOptions, config: Arc<Config>) -> Outcome {
         workdir,
         status,
         stop,
+        telemetry,
     };
     let outcome = manager.supervise().await;
     manager.shut_down(&outcome).await;
@@ -240,6 +262,7 @@ impl Manager {
             let Outcome::MasterDead { master, facts, .. } = &outcome else {
                 return outcome;
             };
+            self.telemetry.dead();
             match self.fail_over(master, facts).await {
                 AfterFailover::MonitorNewMaster => {}
                 AfterFailover::ReportDeath => return outcome,
@@ -279,6 +302,7 @@ impl Manager {
             master_idx,
             lock,
             self.deposed.reload_requests(),
+            self.telemetry.clone(),
         )
         .run()
         .await
@@ -326,6 +350,7 @@ impl Manager {
         }
         let _ = self.status.set(Status::FailoverRunning, dead_host);
         let rec = run_failover(&self.config, fo, &mut self.stop).await;
+        count_failover(&self.telemetry, &rec);
         // An operator's --ignore_last_failover covers the first failover only: the next one
         // within last_failover_minute waits for an acknowledgement.
         fo.ignore_last_failover = false;
@@ -447,6 +472,17 @@ async fn run_failover(
     };
     ticker.abort();
     rec
+}
+
+/// The failover's result and phase durations, in the metrics.
+fn count_failover(telemetry: &Telemetry, rec: &FailoverRecord) {
+    let result = serde_json::to_value(rec.outcome)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let phases: Vec<(&str, u64)> = rec.phases.iter().map(|p| (p.phase, p.ms)).collect();
+    let started = rec.last_failover().map(|l| l.started_unix);
+    telemetry.metrics.failover(&result, &phases, started);
 }
 
 fn log_dry_run(rec: &FailoverRecord) {

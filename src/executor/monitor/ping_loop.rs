@@ -23,8 +23,10 @@ use crate::sql::{self, DbError, Session};
 use crate::status::{Status, StatusFile};
 
 use super::evidence::{EarlyProbes, gather_evidence};
+use super::replicas::ReplicaCheck;
 use super::semi_sync::SemiSyncWatch;
 use super::{ManagerOptions, Outcome, StopSignal, notify, scale, watchdog_ticker};
+use crate::telemetry::Telemetry;
 
 /// The pinger: a held connection for SELECT/INSERT, a fresh one for CONNECT.
 struct Pinger {
@@ -85,7 +87,7 @@ enum Wake {
     Stop,
     Reload,
     Watch(Option<WatchEvent>),
-    Ping(PingOutcome),
+    Ping(PingOutcome, std::time::Duration),
 }
 
 /// Continue: the next round. Break: this master is no longer monitored, and why.
@@ -117,6 +119,9 @@ pub(super) struct PingLoop<'a> {
     paused: bool,
     /// The look at semi-sync beside the pings.
     semi_sync: SemiSyncWatch,
+    telemetry: Arc<Telemetry>,
+    /// The slow look at every replica (readiness, replica metrics).
+    replicas: ReplicaCheck,
 }
 
 impl<'a> PingLoop<'a> {
@@ -131,12 +136,19 @@ impl<'a> PingLoop<'a> {
         master_idx: usize,
         lock: Session,
         reload: Arc<tokio::sync::Notify>,
+        telemetry: Arc<Telemetry>,
     ) -> PingLoop<'a> {
         let master = config.servers[master_idx].clone();
         let sighup = signal(SignalKind::hangup()).expect("SIGHUP handler");
         let detector = Detector::new(config.app.ping_failures);
         let watch = spawn_watch(master.clone(), &config.app.timeouts);
         let semi_sync = SemiSyncWatch::spawn(config, master_idx, config.app.ping_interval);
+        let replicas = ReplicaCheck::spawn(
+            config.clone(),
+            master_idx,
+            telemetry.clone(),
+            workdir.to_path_buf(),
+        );
         PingLoop {
             opts,
             config,
@@ -158,22 +170,26 @@ impl<'a> PingLoop<'a> {
             next_ping: tokio::time::Instant::now(),
             paused: false,
             semi_sync,
+            telemetry,
+            replicas,
         }
     }
 
     /// The loop, until this master is no longer the one monitored.
     pub(super) async fn run(mut self) -> Outcome {
         self.announce();
-        loop {
+        let outcome = loop {
             let round = match self.planned_switch() {
-                PlannedSwitch::Done { new_master } => return Outcome::FollowSwitch(new_master),
+                PlannedSwitch::Done { new_master } => break Outcome::FollowSwitch(new_master),
                 PlannedSwitch::Running(marker) => self.pause_for_switch(&marker).await,
                 PlannedSwitch::None => self.health_check().await,
             };
             if let ControlFlow::Break(outcome) = round {
-                return outcome;
+                break outcome;
             }
-        }
+        };
+        self.telemetry.monitoring(None);
+        outcome
     }
 
     fn set_status(&mut self, status: Status) {
@@ -182,6 +198,7 @@ impl<'a> PingLoop<'a> {
 
     /// The start-up checks passed: MHA's "Ping succeeded", and systemd's READY.
     fn announce(&mut self) {
+        self.telemetry.monitoring(Some(self.master.display_name()));
         self.set_status(Status::PingOk);
         info!(
             master = %self.master.display_name(),
@@ -216,6 +233,7 @@ impl<'a> PingLoop<'a> {
                 if self.paused {
                     info!("The planned switchover ended without a new master: monitoring goes on.");
                     self.paused = false;
+                    self.telemetry.paused(false);
                 }
                 PlannedSwitch::None
             }
@@ -230,6 +248,7 @@ impl<'a> PingLoop<'a> {
                 m.new_master, m.pid
             );
             self.paused = true;
+            self.telemetry.paused(true);
             self.detector.reset();
             self.probes.clear();
         }
@@ -256,7 +275,7 @@ impl<'a> PingLoop<'a> {
                 ControlFlow::Continue(())
             }
             Wake::Watch(event) => self.on_watch_event(event).await,
-            Wake::Ping(outcome) => self.on_ping(outcome).await,
+            Wake::Ping(outcome, took) => self.on_ping(outcome, took).await,
         }
     }
 
@@ -266,16 +285,17 @@ impl<'a> PingLoop<'a> {
         let ping = async move {
             tokio::time::sleep_until(next_ping).await;
             let started = tokio::time::Instant::now();
-            (started, pinger.ping(config, master).await)
+            let outcome = pinger.ping(config, master).await;
+            (started, started.elapsed(), outcome)
         };
         tokio::select! {
             _ = self.stop.wait() => Wake::Stop,
             _ = self.sighup.recv() => Wake::Reload,
             _ = self.reload.notified() => Wake::Reload,
             ev = self.watch.events.recv(), if config.app.fast_crash_detection => Wake::Watch(ev),
-            (started, o) = ping => {
+            (started, took, o) = ping => {
                 self.next_ping = started + config.app.ping_interval;
-                Wake::Ping(o)
+                Wake::Ping(o, took)
             }
         }
     }
@@ -296,6 +316,12 @@ impl<'a> PingLoop<'a> {
                     self.master_idx = i;
                     self.master = self.config.servers[i].clone();
                     self.detector = Detector::new(self.config.app.ping_failures);
+                    self.replicas = ReplicaCheck::spawn(
+                        self.config.clone(),
+                        i,
+                        self.telemetry.clone(),
+                        self.workdir.to_path_buf(),
+                    );
                     info!("configuration reloaded from {}", conf.display());
                 }
                 None => error!(
@@ -365,9 +391,11 @@ impl<'a> PingLoop<'a> {
     }
 
     /// A ping's outcome, as the detector judges it.
-    async fn on_ping(&mut self, outcome: PingOutcome) -> Round {
+    async fn on_ping(&mut self, outcome: PingOutcome, took: std::time::Duration) -> Round {
         notify(&[sd_notify::NotifyState::Watchdog]);
-        match self.detector.on_probe(&outcome) {
+        let step = self.detector.on_probe(&outcome);
+        self.telemetry.ping(took, self.detector.failures());
+        match step {
             Step::Healthy => {
                 if self.probes.clear() {
                     info!("Ping succeeded again; the master is alive.");

@@ -318,6 +318,7 @@ pub async fn switchover_in<W: World>(
     opts: &SwitchOptions,
 ) -> SwitchRecord {
     let started = Instant::now();
+    let started_unix = crate::telemetry::unix(std::time::SystemTime::now());
     let mut run = Run {
         world,
         config,
@@ -344,7 +345,20 @@ pub async fn switchover_in<W: World>(
         SwitchOutcome::Refused | SwitchOutcome::DryRun => {}
     }
     run.rec.total_ms = started.elapsed().as_millis() as u64;
+    if outcome != SwitchOutcome::DryRun {
+        write_record(&opts.workdir, &config.app_name, started_unix, &run.rec);
+    }
     run.rec
+}
+
+/// `<app>.switch.<unix>.json` in the workdir: what a running manager counts in its metrics
+/// (`mha_switchovers_total`, the phase durations), and what is left to read afterwards.
+fn write_record(workdir: &Path, app: &str, started_unix: u64, rec: &SwitchRecord) {
+    let path = workdir.join(format!("{app}.switch.{started_unix}.json"));
+    let tmp = path.with_extension("json.tmp");
+    if std::fs::write(&tmp, serde_json::to_string_pretty(rec).unwrap_or_default()).is_ok() {
+        let _ = std::fs::rename(tmp, path);
+    }
 }
 
 /// What the rollback could not do is part of the error, never only a log line.
