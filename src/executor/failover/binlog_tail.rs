@@ -124,7 +124,7 @@ pub(super) async fn save_binlog_tail(
         if events.is_empty() {
             continue;
         }
-        gtids.extend(binlog::mariadb_gtids(events));
+        gtids.extend(binlog::gtids(events));
         end = BinlogPos::new(name.clone(), (start + events.len()) as u64);
         let mut out = fde.to_vec();
         out.extend_from_slice(events);
@@ -177,10 +177,13 @@ fn committed_events<'a>(
         return Err(bad("output cut short".into()));
     }
     let (head, rest) = body.split_at(head_len);
-    let fde_end = binlog::format_description_end(head).map_err(|e| bad(e.to_string()))?;
+    let fde = binlog::format_description(head).map_err(|e| bad(e.to_string()))?;
+    let fde_end = fde.end;
     let start = tail_from.max(fde_end);
     let events: &[u8] = rest.get(start - tail_from..).unwrap_or_default();
-    let whole = binlog::complete_events_len(events);
+    // With checksums (CRC32, both flavours' default), a torn write whose length field
+    // survived is found by its checksum.
+    let whole = binlog::checked_events_len(events, fde.checksum);
     if whole < events.len() {
         warn!(
             "{label}: {path}: the last {} bytes are a torn event (crash); cut at offset {}",
