@@ -92,7 +92,7 @@ pub enum Checksum {
 }
 
 impl Checksum {
-    pub fn len(self) -> usize {
+    pub fn trailer_len(self) -> usize {
         match self {
             Checksum::Off => 0,
             Checksum::Crc32 => 4,
@@ -204,7 +204,7 @@ pub fn checked_events_len(events: &[u8], checksum: Checksum) -> usize {
     let mut at = 0;
     while let Some(h) = parse_header(&events[at..]) {
         let len = h.length as usize;
-        if len < HEADER_LEN + checksum.len()
+        if len < HEADER_LEN + checksum.trailer_len()
             || at + len > events.len()
             || !checksum.holds(&events[at..at + len])
         {
@@ -373,7 +373,7 @@ pub fn previous_gtids(event: &[u8], checksum: Checksum) -> Option<String> {
     if h.type_code != PREVIOUS_GTIDS_LOG_EVENT {
         return None;
     }
-    let body = event.get(HEADER_LEN..event.len().checked_sub(checksum.len())?)?;
+    let body = event.get(HEADER_LEN..event.len().checked_sub(checksum.trailer_len())?)?;
     let u64_at = |i: usize| -> Option<u64> {
         Some(u64::from_le_bytes(body.get(i..i + 8)?.try_into().ok()?))
     };

@@ -470,7 +470,7 @@ mod tests {
             );
         }
         for bad in [
-            format!("{A}"),
+            A.to_string(),
             format!("{A}:"),
             format!("{A}:0-3"),
             format!("{A}:tag"),
