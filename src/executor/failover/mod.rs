@@ -27,7 +27,7 @@ use crate::hooks::{self, HookCall};
 use crate::secret::Secret;
 use crate::sql::dialect::StartAt;
 use crate::sql::ops::Toward;
-use crate::topology::{BinlogPos, MariaGtidPos, ReplicaStatus, Row, Topology};
+use crate::topology::{BinlogPos, Flavour, MariaGtidPos, ReplicaStatus, Row, Topology};
 
 mod binlog_tail;
 mod error;
