@@ -4,7 +4,7 @@
 use crate::config::ServerConfig;
 use crate::secret::Secret;
 use crate::sql::quote;
-use crate::topology::{BinlogPos, Flavour, MariaGtidPos, Version, WaitPoint};
+use crate::topology::{BinlogPos, Flavour, MariaGtidPos, MysqlGtidSet, Version, WaitPoint};
 
 /// Where a repointed replica starts reading.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -388,13 +388,31 @@ impl Dialect {
         sql
     }
 
-    /// `@@global.read_only` is spelled the same everywhere; fencing (`fence_read_only`) is not.
+    /// Read-only on: MySQL takes super_read_only (which implies read_only), so that SUPER
+    /// users (and the server's own tools) cannot write to a replica either. Off: read_only = 0,
+    /// which on MySQL clears super_read_only too.
     pub fn set_read_only(self, on: bool) -> &'static str {
-        if on {
-            "SET GLOBAL read_only = 1"
-        } else {
-            "SET GLOBAL read_only = 0"
+        match (self, on) {
+            (Dialect::MariaDb, true) => "SET GLOBAL read_only = 1",
+            (_, true) => "SET GLOBAL super_read_only = 1",
+            (_, false) => "SET GLOBAL read_only = 0",
         }
+    }
+
+    /// MySQL's GTID sets: one row, columns `executed` (`@@gtid_executed`: every transaction
+    /// the server has, binlogged or not) and `purged` (`@@gtid_purged`: those no longer in its
+    /// binlog, which no replica can fetch from it).
+    pub fn mysql_gtids(self) -> &'static str {
+        "SELECT @@global.gtid_executed AS executed, @@global.gtid_purged AS purged"
+    }
+
+    /// Wait up to `secs` for a MySQL server to have executed `set`: one row, column `r`
+    /// (0 reached, 1 timed out).
+    pub fn wait_for_executed_gtid_set(self, set: &MysqlGtidSet, secs: u64) -> String {
+        format!(
+            "SELECT WAIT_FOR_EXECUTED_GTID_SET({}, {secs}) AS r",
+            quote(&set.to_string())
+        )
     }
 
     /// One row, column `ro`.
@@ -460,9 +478,14 @@ impl Dialect {
 
     /// Wait up to `secs` for a replica to apply its master up to `coords`: one row, column `r`
     /// (events waited for, -1 timed out, NULL not replicating).
+    /// MySQL 8.4 knows only SOURCE_POS_WAIT (there since 8.0.26).
     pub fn master_pos_wait(self, coords: &BinlogPos, secs: u64) -> String {
+        let f = match self {
+            Dialect::MySql84 => "SOURCE_POS_WAIT",
+            _ => "MASTER_POS_WAIT",
+        };
         format!(
-            "SELECT MASTER_POS_WAIT({}, {}, {secs}) AS r",
+            "SELECT {f}({}, {}, {secs}) AS r",
             quote(&coords.file),
             coords.pos
         )

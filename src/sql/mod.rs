@@ -4,6 +4,8 @@
 pub mod dialect;
 pub mod handshake;
 pub mod ops;
+#[cfg(test)]
+mod recorded;
 pub mod seam;
 
 use std::path::PathBuf;
