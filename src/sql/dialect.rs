@@ -36,6 +36,17 @@ impl Dialect {
         }
     }
 
+    /// From the version the server announced when the connection opened: MariaDB is 10 and
+    /// later (the client library reads past the `5.5.5-` prefix MariaDB 10 puts before its
+    /// version), MySQL before 10. An unknown version (0) keeps MariaDB, the default.
+    pub fn of_handshake((major, minor, patch): (u16, u16, u16)) -> Dialect {
+        if major >= 10 || major == 0 {
+            return Dialect::MariaDb;
+        }
+        let text = format!("{major}.{minor}.{patch}");
+        Version::parse(&text).map_or(Dialect::MariaDb, |v| Dialect::of(&v))
+    }
+
     pub fn show_replica_status(self) -> &'static str {
         match self {
             Dialect::MariaDb | Dialect::MySqlLegacy => "SHOW SLAVE STATUS",
@@ -549,6 +560,23 @@ mod tests {
 
     fn d(v: &str) -> Dialect {
         Dialect::of(&Version::parse(v).unwrap())
+    }
+
+    #[test]
+    fn dialect_from_the_handshake_version() {
+        let cases = [
+            ((10, 11, 19), Dialect::MariaDb),
+            ((11, 4, 2), Dialect::MariaDb),
+            ((0, 0, 0), Dialect::MariaDb),
+            ((5, 7, 44), Dialect::MySqlLegacy),
+            ((8, 0, 21), Dialect::MySqlLegacy),
+            ((8, 0, 22), Dialect::MySql8),
+            ((8, 4, 3), Dialect::MySql84),
+            ((9, 1, 0), Dialect::MySql84),
+        ];
+        for (v, want) in cases {
+            assert_eq!(Dialect::of_handshake(v), want, "{v:?}");
+        }
     }
 
     #[test]

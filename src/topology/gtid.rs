@@ -345,6 +345,142 @@ impl Serialize for MysqlGtidSet {
     }
 }
 
+/// A server's GTID position, of either flavour: what the failover, the switchover and a
+/// rejoin compare and wait for. MariaDB's is a position (the last GTID per domain and
+/// server); MySQL's a set. Operations between the two flavours (one cluster never mixes them)
+/// treat the other as empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GtidPos {
+    MariaDb(MariaGtidPos),
+    MySql(MysqlGtidSet),
+}
+
+impl Default for GtidPos {
+    fn default() -> Self {
+        GtidPos::MariaDb(MariaGtidPos::default())
+    }
+}
+
+impl From<MariaGtidPos> for GtidPos {
+    fn from(p: MariaGtidPos) -> Self {
+        GtidPos::MariaDb(p)
+    }
+}
+
+impl From<MysqlGtidSet> for GtidPos {
+    fn from(s: MysqlGtidSet) -> Self {
+        GtidPos::MySql(s)
+    }
+}
+
+impl GtidPos {
+    /// A position (MariaDB) or set (MySQL) as the server wrote it.
+    pub fn parse(flavour: super::Flavour, text: &str) -> Result<GtidPos, GtidError> {
+        Ok(match flavour {
+            super::Flavour::MariaDb => GtidPos::MariaDb(MariaGtidPos::parse(text)?),
+            super::Flavour::MySql => GtidPos::MySql(MysqlGtidSet::parse(text)?),
+        })
+    }
+
+    /// `text` read as a GTID of this one's flavour (one from a binlog tail's list).
+    pub fn parse_like(&self, text: &str) -> Result<GtidPos, GtidError> {
+        GtidPos::parse(self.flavour(), text)
+    }
+
+    pub fn flavour(&self) -> super::Flavour {
+        match self {
+            GtidPos::MariaDb(_) => super::Flavour::MariaDb,
+            GtidPos::MySql(_) => super::Flavour::MySql,
+        }
+    }
+
+    /// The MariaDB position (empty for MySQL): for what only MariaDB has (gtid_slave_pos).
+    pub fn maria(&self) -> MariaGtidPos {
+        match self {
+            GtidPos::MariaDb(p) => p.clone(),
+            GtidPos::MySql(_) => MariaGtidPos::default(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        match self {
+            GtidPos::MariaDb(p) => p.is_empty(),
+            GtidPos::MySql(s) => s.is_empty(),
+        }
+    }
+
+    /// What this has that `other` does not (MariaDB: per domain and server; MySQL: set
+    /// difference).
+    pub fn not_in(&self, other: &GtidPos) -> GtidPos {
+        match (self, other) {
+            (GtidPos::MariaDb(a), GtidPos::MariaDb(b)) => GtidPos::MariaDb(a.not_in(b)),
+            (GtidPos::MySql(a), GtidPos::MySql(b)) => GtidPos::MySql(a.minus(b)),
+            _ => self.clone(),
+        }
+    }
+
+    pub fn union(&self, other: &GtidPos) -> GtidPos {
+        match (self, other) {
+            (GtidPos::MariaDb(a), GtidPos::MariaDb(b)) => GtidPos::MariaDb(a.union(b)),
+            (GtidPos::MySql(a), GtidPos::MySql(b)) => GtidPos::MySql(a.union(b)),
+            _ if self.is_empty() => other.clone(),
+            _ => self.clone(),
+        }
+    }
+
+    /// Has this reached `other` (MariaDB: in every domain; MySQL: a superset)?
+    pub fn covers(&self, other: &GtidPos) -> bool {
+        match (self, other) {
+            (GtidPos::MariaDb(a), GtidPos::MariaDb(b)) => a.covers(b),
+            (GtidPos::MySql(a), GtidPos::MySql(b)) => a.contains(b),
+            _ => other.is_empty(),
+        }
+    }
+
+    /// The form a wait takes: MariaDB's last GTID per domain; a MySQL set as it is.
+    pub fn last_per_domain(&self) -> GtidPos {
+        match self {
+            GtidPos::MariaDb(p) => GtidPos::MariaDb(p.last_per_domain()),
+            GtidPos::MySql(_) => self.clone(),
+        }
+    }
+
+    /// What `replica` lacks of this, in words: MariaDB per domain (`domain 0 up to sequence
+    /// 12`), MySQL as the missing set.
+    pub fn lacking_in(&self, replica: &GtidPos) -> Vec<String> {
+        match (self, replica) {
+            (GtidPos::MariaDb(a), GtidPos::MariaDb(b)) => a
+                .beyond(b)
+                .into_iter()
+                .map(|(d, n)| format!("domain {d} up to sequence {n}"))
+                .collect(),
+            _ => {
+                let missing = self.not_in(replica);
+                if missing.is_empty() {
+                    vec![]
+                } else {
+                    vec![missing.to_string()]
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for GtidPos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GtidPos::MariaDb(p) => p.fmt(f),
+            GtidPos::MySql(s) => s.fmt(f),
+        }
+    }
+}
+
+impl Serialize for GtidPos {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -560,5 +696,34 @@ mod tests {
         assert_eq!(set(&format!("{A}:1-10:20,{B}:t:5")).count(), 12);
         assert!(MysqlGtidSet::one(A, "", 3).is_subset(&set(&format!("{A}:1-5"))));
         assert!(!MysqlGtidSet::one(A, "t", 3).is_subset(&set(&format!("{A}:1-5"))));
+    }
+
+    /// The failover's operations on both flavours.
+    #[test]
+    fn gtid_positions_of_either_flavour() {
+        use crate::topology::Flavour::{MariaDb, MySql};
+        let m = |t: &str| GtidPos::parse(MariaDb, t).unwrap();
+        let y = |t: &str| GtidPos::parse(MySql, &t.replace('A', A)).unwrap();
+        assert!(m("0-1-12").covers(&m("0-1-10")));
+        assert!(!m("0-1-10").covers(&m("0-1-12")));
+        assert_eq!(
+            m("0-1-12").lacking_in(&m("0-1-10")),
+            ["domain 0 up to sequence 12"]
+        );
+        assert_eq!(m("0-1-12,0-2-3").last_per_domain().to_string(), "0-1-12");
+        assert!(y("A:1-12").covers(&y("A:1-10")));
+        assert!(!y("A:1-10:12").covers(&y("A:1-12")));
+        assert_eq!(y("A:1-12").lacking_in(&y("A:1-10")), [format!("{A}:11-12")]);
+        assert!(y("A:1-12").lacking_in(&y("A:1-12")).is_empty());
+        assert_eq!(y("A:1-5").union(&y("A:6-9")), y("A:1-9"));
+        assert_eq!(y("A:1-9").not_in(&y("A:1-5")), y("A:6-9"));
+        assert_eq!(y("A:1-9").last_per_domain(), y("A:1-9"));
+        assert_eq!(y("A:1-9").parse_like(&format!("{A}:3")).unwrap(), y("A:3"));
+        assert!(m("0-1-1").parse_like(&format!("{A}:3")).is_err());
+        // Never mixed in one cluster; if they are, the other counts as empty.
+        assert!(!y("A:1").covers(&m("0-1-1")));
+        assert!(y("A:1").covers(&m("")));
+        assert_eq!(GtidPos::default().union(&y("A:1")), y("A:1"));
+        assert_eq!(y("A:1-2").maria(), MariaGtidPos::default());
     }
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use gtid::{GtidError, MariaGtidPos, MysqlGtidSet};
+pub use gtid::{GtidError, GtidPos, MariaGtidPos, MysqlGtidSet};
 pub use semi_sync::{MasterSettings, SemiSync, WaitPoint, millis};
 pub use version::{Flavour, Version};
 

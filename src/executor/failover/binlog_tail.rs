@@ -323,11 +323,11 @@ pub(super) async fn apply_binlogs(
 
 /// The saved transactions (`gtids`, `domain-server-seq`) that `after` covers and `before` did
 /// not: what applying the tail actually committed.
-pub(super) fn landed(gtids: &[String], before: &MariaGtidPos, after: &MariaGtidPos) -> Vec<String> {
+pub(super) fn landed(gtids: &[String], before: &GtidPos, after: &GtidPos) -> Vec<String> {
     gtids
         .iter()
         .filter(|g| {
-            let Ok(one) = MariaGtidPos::parse(g) else {
+            let Ok(one) = after.parse_like(g) else {
                 return false;
             };
             one.not_in(after).is_empty() && !one.not_in(before).is_empty()

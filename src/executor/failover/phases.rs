@@ -500,7 +500,7 @@ pub(super) fn hook_plans(
 pub(super) struct Applied {
     pub(super) idx: usize,
     pub(super) status: ReplicaStatus,
-    pub(super) slave_pos: MariaGtidPos,
+    pub(super) slave_pos: GtidPos,
     pub(super) log_slave_updates: bool,
     /// SQL_Delay > 0 (MASTER_DELAY): its SQL thread applies what it received only hours
     /// later, so it was not waited for, is not the latest, and keeps its delay.
@@ -558,6 +558,7 @@ pub(super) async fn wait_applied(
             .cloned()
             .flatten()
             .and_then(|t| MariaGtidPos::parse(&t).ok())
+            .map(GtidPos::MariaDb)
             .filter(|p| !p.is_empty() && st.uses_gtid());
         let applied = match &received {
             // Applied means gtid_slave_pos reached it: with parallel replication the SQL
@@ -650,7 +651,7 @@ pub(super) async fn log_slave_updates(db: &mut impl Db) -> PResult<bool> {
     Ok(db.log_slave_updates().await? == Some(true))
 }
 
-pub(super) async fn wait_gtid(db: &mut impl Db, pos: &MariaGtidPos, secs: u64) -> PResult<()> {
+pub(super) async fn wait_gtid(db: &mut impl Db, pos: &GtidPos, secs: u64) -> PResult<()> {
     Ok(db.wait_gtid(pos, secs).await?)
 }
 
@@ -681,22 +682,12 @@ pub(super) async fn wait_threads(db: &mut impl Db, limit: Duration) -> PResult<(
 #[derive(Debug, Clone)]
 pub(super) struct NewMasterPos {
     /// gtid_binlog_pos: what replicas can fetch from it.
-    pub(super) binlog: MariaGtidPos,
+    pub(super) binlog: GtidPos,
     /// gtid_current_pos: what it has executed, binlogged or not.
-    pub(super) executed: MariaGtidPos,
+    pub(super) executed: GtidPos,
     /// With log_slave_updates=OFF, its gtid_slave_pos: what it got by replication is not in its
     /// binlog, so a replica behind that position can never get it from there.
-    pub(super) replicated_unlogged: Option<MariaGtidPos>,
-}
-
-/// The domains (with the new master's last sequence number) in which `replica` is behind
-/// `replicated`: transactions it would have to fetch and cannot.
-pub(super) fn behind_in(replicated: &MariaGtidPos, replica: &MariaGtidPos) -> Vec<String> {
-    replicated
-        .beyond(replica)
-        .into_iter()
-        .map(|(d, n)| format!("domain {d} up to sequence {n}"))
-        .collect()
+    pub(super) replicated_unlogged: Option<GtidPos>,
 }
 
 /// One other replica: fetch what it lacks from the new master, then (file/position mode)
@@ -724,7 +715,7 @@ pub(super) async fn recover_replica(
     // with log_slave_updates=OFF does not write what it replicated). Never report such a
     // replica as recovered.
     if let Some(replicated) = &target.replicated_unlogged {
-        let missing = behind_in(replicated, &before);
+        let missing = replicated.lacking_in(&before);
         if !missing.is_empty() {
             return Err(FailoverError::replica(
                 s.display_name(),
@@ -1292,7 +1283,7 @@ async fn apply_saved_tail<W: World>(
     db: &mut W::Db,
     new_cfg: &ServerConfig,
     saved: &Saved,
-    after_catchup: &MariaGtidPos,
+    after_catchup: &GtidPos,
     notes: &mut Vec<String>,
 ) -> PResult<()> {
     let (files, tail_gtids) = (&saved.files, &saved.gtids);
@@ -1348,7 +1339,13 @@ async fn stand_alone(db: &mut impl Db, new_cfg: &ServerConfig) -> PResult<Promot
     // What it has executed, binlogged or not: where every replica must end.
     let executed = gtid_var(db, "gtid_current_pos").await?;
     let replicated_unlogged = if db.log_slave_updates().await? == Some(false) {
-        Some(gtid_var(db, "gtid_slave_pos").await?)
+        let replicated = gtid_var(db, "gtid_slave_pos").await?;
+        // MySQL: what it executed and its binlog cannot serve (a set); MariaDB: what it
+        // replicated, compared per domain.
+        Some(match replicated {
+            GtidPos::MySql(_) => replicated.not_in(&binlog),
+            GtidPos::MariaDb(_) => replicated,
+        })
     } else {
         None
     };
