@@ -52,6 +52,16 @@ impl Server {
         Server::with(testing::state(gtid, Some(row.clone())), Some(row))
     }
 
+    /// A MySQL 8.0 master with `gtid_executed` = `executed`.
+    pub fn mysql_master(executed: &str) -> Server {
+        Server::with(testing::mysql_state(executed, None), None)
+    }
+
+    /// A MySQL 8.0 replica with `gtid_executed` = `executed` that shows `row`.
+    pub fn mysql_replica(executed: &str, row: Row) -> Server {
+        Server::with(testing::mysql_state(executed, Some(row.clone())), Some(row))
+    }
+
     fn with(state: ServerState, status_row: Option<Row>) -> Server {
         let read_only = Some(state.read_only);
         Server {

@@ -200,7 +200,9 @@ fn gtid_state(dialect: Dialect, vars: &Row) -> GtidState {
             }
         }
         _ => GtidState::MySql {
-            mode_on: get(vars, "gtid_mode").starts_with("ON"),
+            // ON_PERMISSIVE still lets anonymous transactions through: only ON means every
+            // transaction has a GTID.
+            mode_on: get(vars, "gtid_mode") == "ON",
             executed: MysqlGtidSet::parse(get(vars, "gtid_executed")).unwrap_or_default(),
         },
     }

@@ -25,7 +25,7 @@ use crate::engine::guard::{self, Markers};
 use crate::executor::seams::{Db, Live, World};
 use crate::hooks::{self, HookCall};
 use crate::secret::Secret;
-use crate::sql::dialect::StartAt;
+use crate::sql::dialect::{Dialect, StartAt};
 use crate::sql::ops::Toward;
 use crate::topology::{BinlogPos, Flavour, GtidPos, MariaGtidPos, ReplicaStatus, Row, Topology};
 

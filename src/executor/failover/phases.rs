@@ -567,10 +567,11 @@ pub(super) async fn wait_applied(
             Some(io) => gtid_var(&mut db, "gtid_slave_pos").await?.covers(io),
             // File/position replication (no Gtid_IO_Pos): the positions, as before.
             None => {
-                let idle = row
-                    .get("Slave_SQL_Running_State")
-                    .cloned()
-                    .flatten()
+                // "Slave has read all relay log; ..." (MariaDB, MySQL before 8.0.22),
+                // "Replica has read all relay log; ..." (MySQL 8.0.22+).
+                let idle = ["Slave_SQL_Running_State", "Replica_SQL_Running_State"]
+                    .iter()
+                    .find_map(|k| row.get(*k).cloned().flatten())
                     .is_some_and(|state| state.contains("read all relay log"));
                 st.exec_pos == st.read_pos
                     || (idle
@@ -1225,7 +1226,15 @@ pub(super) async fn phase3_4<W: World>(
         .repl_user
         .clone()
         .unwrap_or_else(|| new_applied.status.master_user.clone());
-    notes.extend(statements_for_others(new_cfg, &user, &promotion.coords));
+    let dialect = new_master.topo.servers[new_master.idx]
+        .alive()
+        .map_or(Dialect::MariaDb, |s| Dialect::of(&s.version));
+    notes.extend(statements_for_others(
+        dialect,
+        new_cfg,
+        &user,
+        &promotion.coords,
+    ));
     Ok(done(promotion, notes))
 }
 
@@ -1366,24 +1375,27 @@ async fn stand_alone(db: &mut impl Db, new_cfg: &ServerConfig) -> PResult<Promot
 }
 
 /// MHA's line for whoever repoints a server by hand (a rejoining old master, a replica left
-/// out): both forms, the password masked. Returns them as report notes.
-fn statements_for_others(new_cfg: &ServerConfig, user: &str, coords: &BinlogPos) -> Vec<String> {
+/// out): both forms, in the new master's dialect, the password masked. Returns them as
+/// report notes.
+fn statements_for_others(
+    dialect: Dialect,
+    new_cfg: &ServerConfig,
+    user: &str,
+    coords: &BinlogPos,
+) -> Vec<String> {
     let masked = Secret::new("xxx");
-    let statement = |start: &StartAt| {
-        crate::sql::dialect::Dialect::MariaDb.change_master(
-            new_cfg,
-            Some(user),
-            Some(&masked),
-            start,
-            None,
-        )
-    };
+    let statement =
+        |start: &StartAt| dialect.change_master(new_cfg, Some(user), Some(&masked), start, None);
     let by_position = statement(&StartAt::Coords(coords.clone()));
     let by_gtid = statement(&StartAt::Gtid);
+    let gtid_words = match dialect {
+        Dialect::MariaDb => "MASTER_USE_GTID",
+        _ => "auto-positioning",
+    };
     info!(
         "All other slaves should start replication from here. Statement should be: {by_position};"
     );
-    info!("With GTIDs (MASTER_USE_GTID): {by_gtid};");
+    info!("With GTIDs ({gtid_words}): {by_gtid};");
     vec![
         format!("Statement for the others, by position: {by_position}"),
         format!("Statement for the others, by GTID: {by_gtid}"),

@@ -10,7 +10,7 @@ use crate::engine::elect::{self, Ranking, Verdict};
 use crate::engine::semi_sync::{self, Keep};
 use crate::executor::seams::{Db, World};
 use crate::sql::ops::Process;
-use crate::topology::{Flavour, ReplicaStatus, SemiSync, Topology};
+use crate::topology::{ReplicaStatus, SemiSync, Topology};
 
 use super::SwitchOptions;
 
@@ -160,12 +160,6 @@ fn find_orig_master(topo: &Topology) -> Result<usize, Refusal> {
         .collect();
     if !down.is_empty() {
         return Err(Refusal::ServersDown(down));
-    }
-    if let Some(o) = topo.servers.iter().find(|o| {
-        o.alive()
-            .is_some_and(|s| s.version.flavour != Flavour::MariaDb)
-    }) {
-        return Err(Refusal::NotMariaDb(o.name()));
     }
     match checks::find_master(topo) {
         MasterView::Alive { index } => Ok(index),
