@@ -110,6 +110,10 @@ pub enum Problem {
         tools: Vec<String>,
         looked_in: String,
     },
+    /// A MySQL cluster: `mha`'s MySQL paths never ran against a live MySQL server.
+    MySqlNotRunLive {
+        versions: Vec<String>,
+    },
     /// The manager cannot write its workdir.
     WorkdirNotWritable {
         path: String,
@@ -228,8 +232,13 @@ impl std::fmt::Display for Problem {
             ),
             ToolMissing { tools, looked_in } => write!(
                 f,
-                "none of {} is installed on the manager's host (looked in {looked_in}): a failover could not apply the dead master's binlog; apt-get install mariadb-client, or set client_bindir",
+                "none of {} is installed on the manager's host (looked in {looked_in}): a failover could not apply the dead master's binlog; apt-get install mariadb-client (MySQL: MySQL's own client programs), or set client_bindir",
                 tools.join(", ")
+            ),
+            MySqlNotRunLive { versions } => write!(
+                f,
+                "MySQL {}: mha's MySQL statements, GTID sets, binlog parsing and failover/switchover steps were tested on recorded server outputs and built binlog events, not against a live MySQL server (see docs/mysql.md); try a switchover and a failover on a staging cluster first",
+                versions.join(", ")
             ),
             WorkdirNotWritable { path, error } => write!(
                 f,
