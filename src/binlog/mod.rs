@@ -33,6 +33,8 @@ const XA_PREPARE_LOG_EVENT: u8 = 38;
 const TRANSACTION_PAYLOAD_EVENT: u8 = 40;
 /// MySQL 8.3+ GTID event of a tagged GTID (serialized in another layout, not decoded here).
 pub const GTID_TAGGED_LOG_EVENT: u8 = 42;
+/// Header flag of a binlog file's format description event while the server writes the file.
+const LOG_EVENT_BINLOG_IN_USE_F: u8 = 0x1;
 /// The format description event's checksum algorithm byte: CRC32.
 const CHECKSUM_CRC32: u8 = 1;
 /// The format description event's fixed part: binlog version (2), server version (50),
@@ -140,7 +142,12 @@ pub fn format_description(file_start: &[u8]) -> Result<FormatDescription, Binlog
         CHECKSUM_CRC32 => Checksum::Crc32,
         _ => Checksum::Off,
     };
-    if !checksum.holds(ev) {
+    // The server computes the format description event's checksum with
+    // LOG_EVENT_BINLOG_IN_USE_F cleared: it sets the flag while the file is open and clears
+    // it in place at close, and the checksum holds either way.
+    let mut unflagged = ev.to_vec();
+    unflagged[17] &= !LOG_EVENT_BINLOG_IN_USE_F;
+    if !checksum.holds(&unflagged) {
         return Err(BinlogError::BadChecksum { offset: 4 });
     }
     Ok(FormatDescription {
@@ -580,6 +587,11 @@ mod tests {
         assert!(cut > whole && cut < bytes.len(), "{cut}");
         assert_eq!(gtids(&bytes[..cut]), [format!("{UUID_TEXT}:1")]);
         assert_eq!(checked_events_len(&bytes, Checksum::Off), bytes.len());
+        // A file the server still writes: its format description event has the in-use flag,
+        // which its checksum does not cover.
+        let mut file = MySqlLog::new(true).bytes;
+        file[4 + 17] |= LOG_EVENT_BINLOG_IN_USE_F;
+        assert_eq!(format_description(&file).unwrap().checksum, Checksum::Crc32);
         // The format description event's own checksum is checked too.
         let mut file = MySqlLog::new(true).bytes;
         file[30] ^= 1;
