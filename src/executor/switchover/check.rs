@@ -41,10 +41,22 @@ pub(super) async fn check(
 ) -> Result<Done<Plan>, SwitchError> {
     let topo = w.observe(config, config.app.timeouts.sql, None).await;
     let m = find_orig_master(&topo)?;
+    let mut flavours: Vec<&str> = topo
+        .servers
+        .iter()
+        .filter_map(|o| o.alive())
+        .map(|s| match s.version.flavour {
+            crate::topology::Flavour::MariaDb => "MariaDB",
+            crate::topology::Flavour::MySql => "MySQL",
+        })
+        .collect();
+    flavours.sort_unstable();
+    flavours.dedup();
     let mut checks = vec![
         format!(
-            "all {} configured servers answer SQL and run MariaDB",
-            topo.servers.len()
+            "all {} configured servers answer SQL and run {}",
+            topo.servers.len(),
+            flavours.join(" and ")
         ),
         format!("current master: {}", topo.servers[m].name()),
     ];
