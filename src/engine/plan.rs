@@ -9,7 +9,7 @@ use super::checks::{self, MasterView};
 use super::elect::{self, Ranking};
 use super::guard::GuardRefusal;
 use crate::config::Config;
-use crate::topology::{BinlogPos, GtidState, ReplicaStatus, Topology};
+use crate::topology::{BinlogPos, GtidState, MysqlGtidSet, ReplicaStatus, Topology};
 
 /// How the replicas replicate: every one by GTID, or at least one by file and position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -453,19 +453,52 @@ pub fn forced_block(
 }
 
 /// The replica that received the most (a delayed one never: it has not applied what it
-/// received, so nobody can copy that from its binlog); configuration order breaks ties.
+/// received, so nobody can copy that from its binlog); configuration order breaks ties. On
+/// MySQL with GTIDs, among the replicas whose received and executed GTIDs hold every other's
+/// (see [`latest_by_gtid`]); by master coordinates when none does.
 pub fn latest(topo: &Topology, replicas: &[usize]) -> Option<usize> {
     let status = |i: usize| topo.servers[i].alive().and_then(|s| s.replica.as_ref());
-    replicas
+    let undelayed: Vec<usize> = replicas
         .iter()
         .copied()
         .filter(|&i| status(i).is_some_and(|r| r.sql_delay == 0))
-        .max_by(|&a, &b| {
-            let read = |i| status(i).and_then(|r| r.read_pos.clone());
-            read(a)
-                .cmp(&read(b))
-                .then(topo.servers[b].order.cmp(&topo.servers[a].order))
-        })
+        .collect();
+    let sets: Option<Vec<(usize, MysqlGtidSet)>> = undelayed
+        .iter()
+        .map(|&i| Some((i, received_gtids(topo.servers[i].alive()?)?)))
+        .collect();
+    let pool = sets
+        .map(|s| latest_by_gtid(&s))
+        .filter(|l| !l.is_empty())
+        .unwrap_or(undelayed);
+    pool.into_iter().max_by(|&a, &b| {
+        let read = |i| status(i).and_then(|r| r.read_pos.clone());
+        read(a)
+            .cmp(&read(b))
+            .then(topo.servers[b].order.cmp(&topo.servers[a].order))
+    })
+}
+
+/// A MySQL replica's `Retrieved_Gtid_Set` ∪ `Executed_Gtid_Set` (what it has, applied or
+/// not); None unless it is a MySQL server with GTIDs that says.
+fn received_gtids(s: &crate::topology::ServerState) -> Option<MysqlGtidSet> {
+    let GtidState::MySql { mode_on: true, .. } = s.gtid else {
+        return None;
+    };
+    let r = s.replica.as_ref()?;
+    let retrieved = MysqlGtidSet::parse(&r.retrieved_gtid_set).ok()?;
+    let executed = MysqlGtidSet::parse(&r.executed_gtid_set).ok()?;
+    let all = retrieved.union(&executed);
+    (!all.is_empty()).then_some(all)
+}
+
+/// The replicas (by index) whose GTID set holds every other's: the latest by GTID. Empty
+/// when none does (the sets diverged: by GTID nobody is the latest).
+pub fn latest_by_gtid(sets: &[(usize, MysqlGtidSet)]) -> Vec<usize> {
+    sets.iter()
+        .filter(|(_, mine)| sets.iter().all(|(_, other)| mine.contains(other)))
+        .map(|(i, _)| *i)
+        .collect()
 }
 
 /// The new master ranking for `facts`: the replicas that take part, their relay logs taken
@@ -1195,5 +1228,45 @@ mod tests {
         let conf = CONF.replace("ssh_user=root\n", "ssh_user=root\nuse_gtid_auto_pos=0\n");
         let p = planned(mysql_cluster([&a, &b], true), &conf, &Asked::default()).unwrap();
         assert_eq!(p.recovery.recovery, Recovery::Positions);
+    }
+
+    #[test]
+    fn the_latest_mysql_replica_by_gtid_set() {
+        let u = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+        let v = "4e11fa47-71ca-11e1-9e33-c80aa9429562";
+        let set = |t: &str| MysqlGtidSet::parse(&t.replace('U', u).replace('V', v)).unwrap();
+        // (sets per replica, the latest by GTID)
+        let cases: Vec<(Vec<&str>, Vec<usize>)> = vec![
+            (vec!["U:1-10", "U:1-12"], vec![1]),
+            (vec!["U:1-12", "U:1-12"], vec![0, 1]),
+            (vec!["U:1-12,V:1", "U:1-12"], vec![0]),
+            // Diverged: each has what the other lacks.
+            (vec!["U:1-11,V:1", "U:1-12"], vec![]),
+            (vec!["U:1-10", "U:1-12:tag:1", "U:1-12"], vec![1]),
+        ];
+        for (sets, want) in cases {
+            let sets: Vec<(usize, MysqlGtidSet)> =
+                sets.iter().enumerate().map(|(i, t)| (i, set(t))).collect();
+            assert_eq!(latest_by_gtid(&sets), want, "{sets:?}");
+        }
+        // In the plan: should master coordinates and GTIDs disagree (they should not, for
+        // one master's binlog), the GTIDs decide: auto-positioning goes by them.
+        let (a, b) = (format!("{u}:1-12"), format!("{u}:1-10"));
+        let mut t = mysql_cluster([&a, &b], true);
+        for (i, set) in [(1, &a), (2, &format!("{u}:1-13"))] {
+            if let Ok(s) = &mut t.servers[i].state
+                && let Some(r) = &mut s.replica
+            {
+                r.retrieved_gtid_set = set.to_string();
+                r.read_pos = Some(BinlogPos::new(
+                    "bin.000001",
+                    if i == 1 { 1500 } else { 1200 },
+                ));
+            }
+        }
+        assert_eq!(latest(&t, &[1, 2]), Some(2));
+        // Without GTIDs (gtid_mode=OFF): by master coordinates.
+        let t = mysql_cluster(["", ""], false);
+        assert_eq!(latest(&t, &[1, 2]), Some(2));
     }
 }
