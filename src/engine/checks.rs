@@ -414,6 +414,8 @@ pub fn assess(topo: &Topology, config: &Config, opts: &CheckOptions) -> Assessme
         }
         if !s.read_only {
             add(Severity::Error, Some(o), Problem::WritableReplica);
+        } else if s.super_read_only == Some(false) {
+            add(Severity::Warning, Some(o), Problem::SuperReadOnlyOff);
         }
         if !s.log_bin && !cfg.no_master {
             add(Severity::Warning, Some(o), Problem::BinlogOff);
@@ -741,6 +743,18 @@ mod tests {
             [("db3(db3:3306)".to_string(), format!("{V}:1-2"))]
         );
         assert!(errant_of(&assess(&mysql(true, ""), &config, &opts)).is_empty());
+        // super_read_only=OFF on a read-only MySQL replica: a warning.
+        let mut t = mysql(true, "");
+        if let Ok(s) = &mut t.servers[1].state {
+            s.super_read_only = Some(false);
+        }
+        let warned: Vec<String> = assess(&t, &config, &opts)
+            .findings
+            .iter()
+            .filter(|f| f.problem == Problem::SuperReadOnlyOff)
+            .map(|f| format!("{:?} {}", f.severity, f.server.clone().unwrap_or_default()))
+            .collect();
+        assert_eq!(warned, ["Warning db2(db2:3306)"]);
         assert!(notices(&assess(&file_pos(true), &config, &opts)).is_empty());
         // The master dead: db3 alone received U:11-12 (progress); V:1-2 is errant.
         let facts = |t: &Topology| {

@@ -47,6 +47,8 @@ pub enum Problem {
     },
     LagUnknown,
     WritableReplica,
+    /// MySQL: read_only=ON but super_read_only=OFF: SUPER users can still write.
+    SuperReadOnlyOff,
     DuplicateServerId {
         server_id: u32,
         also: String,
@@ -176,6 +178,9 @@ impl std::fmt::Display for Problem {
             }
             LagUnknown => f.write_str("Seconds_Behind_Master is NULL: replication lag unknown"),
             WritableReplica => f.write_str("replica is writable (read_only=OFF); set read_only=ON"),
+            SuperReadOnlyOff => f.write_str(
+                "super_read_only=OFF: users with SUPER (CONNECTION_ADMIN) can still write to this replica; set super_read_only=ON",
+            ),
             DuplicateServerId { server_id, also } => {
                 write!(f, "server_id {server_id} is also used by {also}; every server needs its own")
             }
