@@ -171,6 +171,32 @@ fn the_mysql_dialect_per_version_on_recorded_outputs() {
         );
         let executed = rec.sections["@@global.gtid_executed"].join("\n");
         assert_eq!(gtids(&executed), expect["executed"], "{name}");
+        // The server's own state, as observe reads it.
+        let vars = vertical(&rec.sections["variables"]);
+        let binlog_status = vertical(&rec.sections[d.show_binlog_status()]);
+        let state = crate::executor::observe::state_of(version, &vars, Some(&binlog_status), None);
+        let crate::topology::GtidState::MySql { mode_on, executed } = &state.gtid else {
+            panic!("{name}: not read as MySQL");
+        };
+        let seen = format!(
+            "{} {} {} gtid_mode={} binlog {}",
+            state.server_id,
+            if state.read_only {
+                "read_only"
+            } else {
+                "writable"
+            },
+            if state.super_read_only == Some(true) {
+                "super_read_only"
+            } else {
+                "-"
+            },
+            if *mode_on { "ON" } else { "OFF" },
+            pos(&state.binlog)
+        );
+        assert_eq!(seen, expect["server"], "{name}");
+        assert_eq!(executed.to_string(), expect["executed"], "{name}");
+        assert!(state.log_slave_updates && !state.relay_log_purge, "{name}");
         let want = pairs(&rec.sections["statements"]);
         let got = statements(d, &status);
         assert_eq!(
