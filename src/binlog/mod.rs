@@ -1,9 +1,11 @@
 //! A small, pure binlog reader: bytes in, events and positions out. Enough to salvage the
 //! tail of a dead master's binary log: find the end of the format description event (the
-//! header a partial file needs), walk events to cut a crash-torn tail at the last complete
-//! event, and list the MariaDB GTIDs of the transactions a tail carries whole (for the failover
-//! report): a transaction whose end (XID or COMMIT) a crash did not write is rolled back when
-//! the tail is applied, and is no recovered transaction. `relay` cuts the master's events
+//! header a partial file needs) and the checksum it announces, walk events to cut a
+//! crash-torn tail at the last complete event (with CRC32 checksums: the last event whose
+//! checksum holds), and list the GTIDs of the transactions a tail carries whole (for the
+//! failover report), MariaDB's (`domain-server-seq`) and MySQL's (`uuid:n`): a transaction
+//! whose end (XID or COMMIT) a crash did not write is rolled back when the tail is applied,
+//! and is no recovered transaction. `relay` cuts the master's events
 //! between two master coordinates out of a replica's relay logs (position-based recovery).
 
 pub const MAGIC: &[u8; 4] = b"\xfebin";
@@ -19,8 +21,29 @@ const QUERY_POST_HEADER_LEN: usize = 13;
 const FL_STANDALONE: u8 = 1;
 /// MariaDB's GTID event.
 pub const MARIADB_GTID_EVENT: u8 = 162;
+/// MySQL's GTID event: flags (1), source UUID (16), transaction number (8), ...
+pub const GTID_LOG_EVENT: u8 = 33;
+/// MySQL's event group start without a GTID (gtid_mode=OFF): same layout, UUID and number 0.
+pub const ANONYMOUS_GTID_LOG_EVENT: u8 = 34;
+/// MySQL: the GTID set of every earlier binlog file, second event of each file.
+pub const PREVIOUS_GTIDS_LOG_EVENT: u8 = 35;
+/// MySQL 8.0.16+ `XA PREPARE`: ends the first half of an XA transaction.
+const XA_PREPARE_LOG_EVENT: u8 = 38;
+/// MySQL 8.0.20+ binlog transaction compression: the whole transaction in one event.
+const TRANSACTION_PAYLOAD_EVENT: u8 = 40;
+/// MySQL 8.3+ GTID event of a tagged GTID (serialized in another layout, not decoded here).
+pub const GTID_TAGGED_LOG_EVENT: u8 = 42;
+/// Header flag of a binlog file's format description event while the server writes the file.
+const LOG_EVENT_BINLOG_IN_USE_F: u8 = 0x1;
+/// The format description event's checksum algorithm byte: CRC32.
+const CHECKSUM_CRC32: u8 = 1;
+/// The format description event's fixed part: binlog version (2), server version (50),
+/// creation time (4), common header length (1); the post-header lengths follow.
+const FDE_FIXED_LEN: usize = 2 + 50 + 4 + 1;
 
 pub mod relay;
+#[cfg(test)]
+pub mod testing;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventHeader {
@@ -43,6 +66,8 @@ pub enum BinlogError {
     NoFormatDescription(u8),
     #[error("invalid event at offset {offset}: length {length}")]
     BadEvent { offset: usize, length: u32 },
+    #[error("the event at offset {offset} fails its CRC32 checksum")]
+    BadChecksum { offset: usize },
 }
 
 fn u32_at(b: &[u8], i: usize) -> u32 {
@@ -61,6 +86,91 @@ pub fn parse_header(b: &[u8]) -> Option<EventHeader> {
         next_pos: u32_at(b, 13),
         flags: u16::from_le_bytes([b[17], b[18]]),
     })
+}
+
+/// How the events of a binlog end: with a CRC32 of the event or with nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checksum {
+    Off,
+    Crc32,
+}
+
+impl Checksum {
+    pub fn trailer_len(self) -> usize {
+        match self {
+            Checksum::Off => 0,
+            Checksum::Crc32 => 4,
+        }
+    }
+
+    /// Does the event (its bytes, header included) carry a checksum that holds?
+    pub fn holds(self, event: &[u8]) -> bool {
+        match self {
+            Checksum::Off => true,
+            Checksum::Crc32 if event.len() < HEADER_LEN + 4 => false,
+            Checksum::Crc32 => {
+                let (data, sum) = event.split_at(event.len() - 4);
+                crc32(data).to_le_bytes() == sum
+            }
+        }
+    }
+}
+
+/// A binlog file's format description event, as far as cutting a tail needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatDescription {
+    /// The offset right after it.
+    pub end: usize,
+    /// The server version that wrote the file (`8.0.36-log`, `10.11.6-MariaDB-log`).
+    pub server_version: String,
+    pub checksum: Checksum,
+}
+
+/// The first event of a binlog file, read: every server since MySQL 5.6.1 and MariaDB 5.3
+/// ends its body with the checksum algorithm (1 byte) and a 4-byte checksum field (a CRC32
+/// of the event when the algorithm is CRC32, whatever otherwise).
+pub fn format_description(file_start: &[u8]) -> Result<FormatDescription, BinlogError> {
+    let end = format_description_end(file_start)?;
+    let ev = &file_start[4..end];
+    let body = &ev[HEADER_LEN..];
+    if body.len() < FDE_FIXED_LEN + 5 {
+        return Err(BinlogError::Truncated("format description event"));
+    }
+    let version = &body[2..52];
+    let version = &version[..version.iter().position(|b| *b == 0).unwrap_or(50)];
+    let checksum = match body[body.len() - 5] {
+        CHECKSUM_CRC32 => Checksum::Crc32,
+        _ => Checksum::Off,
+    };
+    // The server computes the format description event's checksum with
+    // LOG_EVENT_BINLOG_IN_USE_F cleared: it sets the flag while the file is open and clears
+    // it in place at close, and the checksum holds either way.
+    let mut unflagged = ev.to_vec();
+    unflagged[17] &= !LOG_EVENT_BINLOG_IN_USE_F;
+    if !checksum.holds(&unflagged) {
+        return Err(BinlogError::BadChecksum { offset: 4 });
+    }
+    Ok(FormatDescription {
+        end,
+        server_version: String::from_utf8_lossy(version).into_owned(),
+        checksum,
+    })
+}
+
+/// CRC-32 (IEEE), as binlog event checksums use it.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }
 
 /// The offset right after the format description event: a file's header that must precede
@@ -97,6 +207,23 @@ pub fn complete_events_len(events: &[u8]) -> usize {
     at
 }
 
+/// [`complete_events_len`] that also stops at the first event whose checksum fails: a torn
+/// write can leave an event whose length is whole and whose bytes are not.
+pub fn checked_events_len(events: &[u8], checksum: Checksum) -> usize {
+    let mut at = 0;
+    while let Some(h) = parse_header(&events[at..]) {
+        let len = h.length as usize;
+        if len < HEADER_LEN + checksum.trailer_len()
+            || at + len > events.len()
+            || !checksum.holds(&events[at..at + len])
+        {
+            break;
+        }
+        at += len;
+    }
+    at
+}
+
 /// The headers of the whole events in `events`, with their offsets.
 pub fn events(events: &[u8]) -> Vec<(usize, EventHeader)> {
     let mut out = Vec::new();
@@ -112,10 +239,11 @@ pub fn events(events: &[u8]) -> Vec<(usize, EventHeader)> {
     out
 }
 
-/// One MariaDB event group (transaction) of a binlog tail.
+/// One event group (transaction) of a binlog tail, MariaDB's or MySQL's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventGroup {
-    /// `domain-server-seq`.
+    /// `domain-server-seq` (MariaDB), `uuid:n` (MySQL), `ANONYMOUS` (MySQL, gtid_mode=OFF),
+    /// `uuid:tag:?` (a MySQL tagged GTID, whose number is not decoded).
     pub gtid: String,
     /// Offset of its GTID event.
     pub start: usize,
@@ -134,34 +262,81 @@ fn query_text(bytes: &[u8], at: usize, h: EventHeader) -> Option<&[u8]> {
     body.get(QUERY_POST_HEADER_LEN + status_len + db_len + 1..)
 }
 
-/// The MariaDB event groups that start in `events_bytes`, in order, each with its end if the
-/// bytes hold it.
-pub fn mariadb_groups(events_bytes: &[u8]) -> Vec<EventGroup> {
+/// The server UUID in its 16 bytes, as MySQL prints it.
+fn uuid_text(b: &[u8]) -> String {
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// How a group starts: its GTID, and whether it is one event after the GTID event (MariaDB
+/// says so in a flag; MySQL's DDL is a query that is not `BEGIN`, decided at the next event).
+fn group_start(bytes: &[u8], at: usize, h: EventHeader) -> Option<(String, Option<bool>)> {
+    let body = bytes.get(at + HEADER_LEN..at + h.length as usize)?;
+    match h.type_code {
+        MARIADB_GTID_EVENT => {
+            let b = body.get(..13)?;
+            let seq = u64::from_le_bytes(b[..8].try_into().ok()?);
+            let domain = u32_at(b, 8);
+            let standalone = b[12] & FL_STANDALONE != 0;
+            Some((format!("{domain}-{}-{seq}", h.server_id), Some(standalone)))
+        }
+        GTID_LOG_EVENT => {
+            let b = body.get(..25)?;
+            let gno = u64::from_le_bytes(b[17..25].try_into().ok()?);
+            Some((format!("{}:{gno}", uuid_text(&b[1..17])), None))
+        }
+        ANONYMOUS_GTID_LOG_EVENT => Some(("ANONYMOUS".into(), None)),
+        GTID_TAGGED_LOG_EVENT => Some(("tagged GTID (not decoded)".into(), None)),
+        _ => None,
+    }
+}
+
+/// The event groups that start in `events_bytes`, in order, each with its end if the bytes
+/// hold it. MariaDB's and MySQL's event groups both start with a GTID event.
+pub fn groups(events_bytes: &[u8]) -> Vec<EventGroup> {
     let mut out: Vec<EventGroup> = Vec::new();
-    let mut standalone = false;
+    // Standalone: Some(true/false) known, None: MySQL, decided by the first event.
+    let mut standalone: Option<bool> = Some(false);
+    let mut first = false;
     for (at, h) in events(events_bytes) {
         let next = at + h.length as usize;
-        let open = out.last_mut().filter(|g| g.end.is_none());
-        if h.type_code == MARIADB_GTID_EVENT {
-            let Some(body) = events_bytes.get(at + HEADER_LEN..at + HEADER_LEN + 13) else {
-                continue;
-            };
-            let seq = u64::from_le_bytes(body[..8].try_into().unwrap_or_default());
-            let domain = u32_at(body, 8);
-            standalone = body[12] & FL_STANDALONE != 0;
+        if let Some((gtid, alone)) = group_start(events_bytes, at, h) {
+            standalone = alone;
+            first = true;
             out.push(EventGroup {
-                gtid: format!("{domain}-{}-{seq}", h.server_id),
+                gtid,
                 start: at,
                 end: None,
             });
             continue;
         }
-        let Some(g) = open else { continue };
-        let ends = standalone
-            || h.type_code == XID_EVENT
-            || (h.type_code == QUERY_EVENT
-                && query_text(events_bytes, at, h)
-                    .is_some_and(|q| q.starts_with(b"COMMIT") || q.starts_with(b"ROLLBACK")));
+        let Some(g) = out.last_mut().filter(|g| g.end.is_none()) else {
+            continue;
+        };
+        let query = (h.type_code == QUERY_EVENT)
+            .then(|| query_text(events_bytes, at, h))
+            .flatten();
+        if first && standalone.is_none() {
+            // MySQL: a transaction opens with BEGIN; anything else after the GTID event is
+            // a statement of its own (DDL).
+            standalone = Some(
+                query.is_some_and(|q| !q.starts_with(b"BEGIN") && !q.starts_with(b"XA START")),
+            );
+        }
+        first = false;
+        let ends = standalone == Some(true)
+            || matches!(
+                h.type_code,
+                XID_EVENT | XA_PREPARE_LOG_EVENT | TRANSACTION_PAYLOAD_EVENT
+            )
+            || query.is_some_and(|q| q.starts_with(b"COMMIT") || q.starts_with(b"ROLLBACK"));
         if ends {
             g.end = Some(next);
         }
@@ -169,27 +344,79 @@ pub fn mariadb_groups(events_bytes: &[u8]) -> Vec<EventGroup> {
     out
 }
 
-/// MariaDB GTIDs (`domain-server-seq`) of the transactions in `events` that have their end:
-/// a transaction torn by a crash is rolled back when the tail is applied, never recovered.
-pub fn mariadb_gtids(events_bytes: &[u8]) -> Vec<String> {
-    mariadb_groups(events_bytes)
+/// GTIDs (`domain-server-seq`, `uuid:n`) of the transactions in `events` that have their
+/// end: a transaction torn by a crash is rolled back when the tail is applied, never
+/// recovered. Groups without a GTID (MySQL's anonymous ones) are not listed.
+pub fn gtids(events_bytes: &[u8]) -> Vec<String> {
+    groups(events_bytes)
         .into_iter()
-        .filter(|g| g.end.is_some())
+        .filter(|g| g.end.is_some() && g.gtid != "ANONYMOUS")
         .map(|g| g.gtid)
         .collect()
+}
+
+/// How many whole transactions the bytes hold, anonymous ones included.
+pub fn whole_groups(events_bytes: &[u8]) -> usize {
+    groups(events_bytes)
+        .iter()
+        .filter(|g| g.end.is_some())
+        .count()
 }
 
 /// The transaction the bytes end in the middle of, if any: its GTID and the offset of its
 /// GTID event (where the tail must be cut not to apply half of it).
 pub fn torn_group(events_bytes: &[u8]) -> Option<(String, usize)> {
-    mariadb_groups(events_bytes)
+    groups(events_bytes)
         .pop()
         .filter(|g| g.end.is_none())
         .map(|g| (g.gtid, g.start))
 }
 
+/// A MySQL PREVIOUS_GTIDS_LOG_EVENT (its bytes, header included; `checksum` as the file's
+/// format description says): the GTID set of every earlier binlog file, as
+/// `uuid:a-b:c-d,...`. Its body: the number of UUIDs (8), then per UUID the UUID (16), the
+/// number of intervals (8) and each interval as start and end-exclusive (8 + 8). The tagged
+/// layout of 8.3+ (a format byte in the count's top byte) is not decoded: None.
+pub fn previous_gtids(event: &[u8], checksum: Checksum) -> Option<String> {
+    let h = parse_header(event)?;
+    if h.type_code != PREVIOUS_GTIDS_LOG_EVENT {
+        return None;
+    }
+    let body = event.get(HEADER_LEN..event.len().checked_sub(checksum.trailer_len())?)?;
+    let u64_at = |i: usize| -> Option<u64> {
+        Some(u64::from_le_bytes(body.get(i..i + 8)?.try_into().ok()?))
+    };
+    let n_sids = u64_at(0)?;
+    if n_sids >> 56 != 0 {
+        return None;
+    }
+    let mut at = 8;
+    let mut parts = Vec::new();
+    for _ in 0..n_sids {
+        let uuid = uuid_text(body.get(at..at + 16)?);
+        let n = u64_at(at + 16)?;
+        at += 24;
+        let mut ranges = Vec::new();
+        for _ in 0..n {
+            let (a, b) = (u64_at(at)?, u64_at(at + 8)?);
+            at += 16;
+            if b <= a {
+                return None;
+            }
+            ranges.push(if b == a + 1 {
+                a.to_string()
+            } else {
+                format!("{a}-{}", b - 1)
+            });
+        }
+        parts.push(format!("{uuid}:{}", ranges.join(":")));
+    }
+    (at == body.len()).then(|| parts.join(","))
+}
+
 #[cfg(test)]
 mod tests {
+    use super::testing::{MySqlLog, UUID_TEXT};
     use super::*;
 
     fn event(type_code: u8, server_id: u32, body: &[u8], next: u32) -> Vec<u8> {
@@ -216,16 +443,9 @@ mod tests {
         b
     }
 
-    /// A QUERY_EVENT body: post-header, 2 bytes of status variables, database `db`, query.
+    /// A QUERY_EVENT body with a stand-in checksum after it.
     fn query_body(db: &str, query: &str) -> Vec<u8> {
-        let mut b = vec![0u8; 8];
-        b.push(db.len() as u8);
-        b.extend_from_slice(&0u16.to_le_bytes());
-        b.extend_from_slice(&2u16.to_le_bytes());
-        b.extend_from_slice(&[0xAA, 0xBB]);
-        b.extend_from_slice(db.as_bytes());
-        b.push(0);
-        b.extend_from_slice(query.as_bytes());
+        let mut b = testing::query_body(db, query);
         b.extend_from_slice(&[1, 2, 3, 4]); // CRC32
         b
     }
@@ -268,10 +488,10 @@ mod tests {
         // Cut by the crash just before its XID: every event it has is whole.
         tail.extend(trx(10, None));
         assert_eq!(complete_events_len(&tail), tail.len());
-        assert_eq!(mariadb_gtids(&tail), ["0-1-7", "0-1-8", "0-1-9"]);
+        assert_eq!(gtids(&tail), ["0-1-7", "0-1-8", "0-1-9"]);
         assert_eq!(torn_group(&tail), Some(("0-1-10".to_string(), whole)));
         assert_eq!(torn_group(&tail[..whole]), None);
-        let groups = mariadb_groups(&tail);
+        let groups = groups(&tail);
         assert_eq!(groups.len(), 4);
         assert_eq!(groups[2].end, Some(whole));
         // A standalone group cut after its GTID event has no end either.
@@ -283,7 +503,7 @@ mod tests {
         );
         assert_eq!(torn_group(&ddl), Some(("0-1-11".to_string(), 0)));
         ddl.extend(event(QUERY_EVENT, 1, &query_body("db", "DROP TABLE t"), 0));
-        assert_eq!(mariadb_gtids(&ddl), ["0-1-11"]);
+        assert_eq!(gtids(&ddl), ["0-1-11"]);
     }
 
     #[test]
@@ -301,12 +521,114 @@ mod tests {
         let tail = &file[tail_start..];
         assert_eq!(tail_start + complete_events_len(tail), whole);
         // 0-1-8 lost its XID with the torn event: not a transaction that can be recovered.
-        assert_eq!(mariadb_gtids(tail), ["0-1-7"]);
+        assert_eq!(gtids(tail), ["0-1-7"]);
         assert_eq!(
             format_description_end(b"\xfebix"),
             Err(BinlogError::BadMagic)
         );
         assert!(format_description_end(&file[..30]).is_err());
+    }
+
+    /// A MySQL 8.0 binlog with GTIDs, with and without CRC32 checksums: the header, the
+    /// previous GTIDs, whole transactions and DDL listed by GTID, a transaction a crash cut
+    /// before its XID cut off.
+    #[test]
+    fn mysql_binlog_with_gtids_and_checksums() {
+        for crc in [true, false] {
+            let mut log = MySqlLog::new(crc);
+            let fde_end = log.bytes.len();
+            log.previous(10);
+            let events_start = log.bytes.len();
+            log.transaction(false, 11, true);
+            log.gtid(false, 12)
+                .query("CREATE TABLE t (id INT PRIMARY KEY)");
+            log.transaction(false, 13, true);
+            let whole = log.bytes.len();
+            log.transaction(false, 14, false);
+            let file = log.bytes.clone();
+            let fd = format_description(&file).unwrap();
+            let want = if crc { Checksum::Crc32 } else { Checksum::Off };
+            assert_eq!((fd.end, fd.checksum), (fde_end, want), "crc {crc}");
+            assert_eq!(fd.server_version, "8.0.36-log");
+            let (_, h) = events(&file[fde_end..])[0];
+            let prev = &file[fde_end..fde_end + h.length as usize];
+            assert_eq!(
+                previous_gtids(prev, fd.checksum).as_deref(),
+                Some(format!("{UUID_TEXT}:1-10").as_str())
+            );
+            let tail = &file[events_start..];
+            assert_eq!(checked_events_len(tail, fd.checksum), tail.len());
+            assert_eq!(
+                gtids(tail),
+                [11, 12, 13].map(|n| format!("{UUID_TEXT}:{n}")),
+                "crc {crc}"
+            );
+            assert_eq!(
+                torn_group(tail),
+                Some((format!("{UUID_TEXT}:14"), whole - events_start))
+            );
+            assert_eq!(torn_group(&tail[..whole - events_start]), None);
+        }
+    }
+
+    /// A torn write that kept the length field: only the checksum tells.
+    #[test]
+    fn a_bad_checksum_ends_the_whole_events() {
+        let mut log = MySqlLog::new(true);
+        let start = log.bytes.len();
+        log.transaction(false, 1, true);
+        let whole = log.bytes.len() - start;
+        log.transaction(false, 2, true);
+        let mut bytes = log.bytes[start..].to_vec();
+        let last = bytes.len() - 6;
+        bytes[last] ^= 0xff;
+        assert_eq!(complete_events_len(&bytes), bytes.len());
+        let cut = checked_events_len(&bytes, Checksum::Crc32);
+        assert!(cut > whole && cut < bytes.len(), "{cut}");
+        assert_eq!(gtids(&bytes[..cut]), [format!("{UUID_TEXT}:1")]);
+        assert_eq!(checked_events_len(&bytes, Checksum::Off), bytes.len());
+        // A file the server still writes: its format description event has the in-use flag,
+        // which its checksum does not cover.
+        let mut file = MySqlLog::new(true).bytes;
+        file[4 + 17] |= LOG_EVENT_BINLOG_IN_USE_F;
+        assert_eq!(format_description(&file).unwrap().checksum, Checksum::Crc32);
+        // The format description event's own checksum is checked too.
+        let mut file = MySqlLog::new(true).bytes;
+        file[30] ^= 1;
+        assert_eq!(
+            format_description(&file),
+            Err(BinlogError::BadChecksum { offset: 4 })
+        );
+    }
+
+    /// gtid_mode=OFF: anonymous groups are cut by the same rules and listed by no GTID.
+    #[test]
+    fn anonymous_groups() {
+        let mut log = MySqlLog::new(true);
+        let start = log.bytes.len();
+        log.transaction(true, 1, true).transaction(true, 2, true);
+        let whole = log.bytes.len() - start;
+        log.transaction(true, 3, false);
+        let tail = &log.bytes[start..];
+        assert!(gtids(tail).is_empty());
+        assert_eq!(whole_groups(tail), 2);
+        assert_eq!(torn_group(tail), Some(("ANONYMOUS".to_string(), whole)));
+    }
+
+    /// The MariaDB binlog captured from the sandbox: CRC32 announced, every checksum holds.
+    #[test]
+    fn a_captured_mariadb_binlog_has_crc32_checksums_that_hold() {
+        let file = include_bytes!("../../tests/fixtures/relay/mysql-bin.000001");
+        let fd = format_description(file).unwrap();
+        assert_eq!(fd.checksum, Checksum::Crc32);
+        assert!(
+            fd.server_version.contains("MariaDB"),
+            "{}",
+            fd.server_version
+        );
+        let events = &file[fd.end..];
+        assert_eq!(checked_events_len(events, fd.checksum), events.len());
+        assert!(!gtids(events).is_empty());
     }
 
     /// Never panics on arbitrary bytes.
@@ -324,8 +646,11 @@ mod tests {
                 .collect();
             let _ = format_description_end(&bytes);
             let _ = complete_events_len(&bytes);
-            let _ = mariadb_gtids(&bytes);
+            let _ = gtids(&bytes);
             let _ = torn_group(&bytes);
+            let _ = format_description(&bytes);
+            let _ = checked_events_len(&bytes, Checksum::Crc32);
+            let _ = previous_gtids(&bytes, Checksum::Off);
         }
     }
 }

@@ -17,8 +17,8 @@
 use crate::topology::BinlogPos;
 
 use super::{
-    BinlogError, EventHeader, FORMAT_DESCRIPTION_EVENT, HEADER_LEN, MAGIC, ROTATE_EVENT, events,
-    format_description_end, mariadb_gtids,
+    BinlogError, EventHeader, FORMAT_DESCRIPTION_EVENT, HEADER_LEN, MAGIC,
+    PREVIOUS_GTIDS_LOG_EVENT, ROTATE_EVENT, crc32, events, format_description_end, gtids,
 };
 
 /// Events that describe the binlog rather than change data: never part of a diff.
@@ -240,6 +240,7 @@ impl<'a> Walk<'a> {
                     | BINLOG_CHECKPOINT_EVENT
                     | GTID_LIST_EVENT
                     | START_ENCRYPTION_EVENT
+                    | PREVIOUS_GTIDS_LOG_EVENT
             )
         {
             self.cuts.push(Cut {
@@ -301,7 +302,7 @@ impl<'a> Walk<'a> {
             }
         }
         let events_start = 4 + header.len();
-        let gtids = mariadb_gtids(&bytes[events_start..]);
+        let gtids = gtids(&bytes[events_start..]);
         Ok(RelayDiff {
             events: self.cuts.len(),
             gtids,
@@ -367,22 +368,6 @@ fn rotate_target(ev: &[u8]) -> Option<(String, u64)> {
     }
     let name = std::str::from_utf8(name).ok()?;
     (!name.is_empty()).then(|| (name.to_string(), pos))
-}
-
-/// CRC-32 (IEEE), as binlog event checksums use it.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 #[cfg(test)]

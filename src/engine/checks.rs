@@ -171,6 +171,9 @@ fn errant_among_replicas(
     others: &[&ServerState],
     master_server_id: Option<u32>,
 ) -> Option<String> {
+    if let GtidState::MySql { executed, .. } = &replica.gtid {
+        return mysql_errant_among_replicas(replica, executed, others);
+    }
     let GtidState::MariaDb { binlog_pos: r, .. } = &replica.gtid else {
         return None;
     };
@@ -190,6 +193,32 @@ fn errant_among_replicas(
         });
     let mut e = r.ahead_of(&union);
     e.0.retain(|(_, server_id), _| *server_id != master_server_id);
+    (!e.is_empty()).then(|| e.to_string())
+}
+
+/// [`errant_among_replicas`] on MySQL: what the replica executed that no other replica has,
+/// apart from the master's own transactions (its `Master_UUID`, which the most advanced
+/// replica may alone have received), as orchestrator reads errant GTIDs.
+fn mysql_errant_among_replicas(
+    replica: &ServerState,
+    executed: &crate::topology::MysqlGtidSet,
+    others: &[&ServerState],
+) -> Option<String> {
+    let master_uuid = replica.replica.as_ref()?.master_uuid.to_ascii_lowercase();
+    if master_uuid.is_empty() || others.is_empty() {
+        return None;
+    }
+    let union = others
+        .iter()
+        .filter_map(|o| match &o.gtid {
+            GtidState::MySql { executed, .. } => Some(executed.clone()),
+            _ => None,
+        })
+        .fold(crate::topology::MysqlGtidSet::default(), |acc, s| {
+            acc.union(&s)
+        });
+    let mut e = executed.minus(&union);
+    e.0.retain(|(uuid, _), _| *uuid != master_uuid);
     (!e.is_empty()).then(|| e.to_string())
 }
 
@@ -297,6 +326,18 @@ pub fn assess(topo: &Topology, config: &Config, opts: &CheckOptions) -> Assessme
     let mut f: Vec<Finding> = Vec::new();
     let mut add =
         |sev, o: Option<&Observed>, p| f.push(Finding::new(sev, o.map(Observed::name), p));
+    let mut versions: Vec<String> = topo
+        .servers
+        .iter()
+        .filter_map(Observed::alive)
+        .filter(|s| s.version.flavour == crate::topology::Flavour::MySql)
+        .map(|s| s.version.text.clone())
+        .collect();
+    versions.sort();
+    versions.dedup();
+    if !versions.is_empty() {
+        add(Severity::Info, None, Problem::MySqlNotRunLive { versions });
+    }
     let master = find_master(topo);
     let m_idx = match &master {
         MasterView::Alive { index } => Some(*index),
@@ -417,6 +458,8 @@ pub fn assess(topo: &Topology, config: &Config, opts: &CheckOptions) -> Assessme
         }
         if !s.read_only {
             add(Severity::Error, Some(o), Problem::WritableReplica);
+        } else if s.super_read_only == Some(false) {
+            add(Severity::Warning, Some(o), Problem::SuperReadOnlyOff);
         }
         if !s.log_bin && !cfg.no_master {
             add(Severity::Warning, Some(o), Problem::BinlogOff);
@@ -764,5 +807,106 @@ mod tests {
             assert!(f.to_string().contains(text), "{source}: {f}");
             assert_eq!(a.healthy(), healthy, "{source}: {:?}", a.findings);
         }
+    }
+
+    const U: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+    const V: &str = "4e11fa47-71ca-11e1-9e33-c80aa9429562";
+
+    /// db1 a MySQL 8.0 master (alive or not) at U:1-10; db2 and db3 its replicas, db3 with
+    /// `db3_extra` executed besides.
+    fn mysql(master_alive: bool, db3_extra: &str) -> Topology {
+        use crate::topology::testing::{mysql_state, mysql_status_row};
+        let replica = |set: String| {
+            let mut row = mysql_status_row("db1", 1000, &format!("{U}:1-10"), true);
+            row.insert("Source_UUID".into(), Some(U.into()));
+            Ok(mysql_state(&set, Some(row)))
+        };
+        let master = if master_alive {
+            Ok(mysql_state(&format!("{U}:1-10"), None))
+        } else {
+            Err("connection refused".into())
+        };
+        Topology {
+            servers: vec![
+                observed(0, "db1", master),
+                observed(1, "db2", replica(format!("{U}:1-10"))),
+                observed(2, "db3", replica(format!("{U}:1-10{db3_extra}"))),
+            ],
+        }
+    }
+
+    fn errant_of(a: &Assessment) -> Vec<(String, String)> {
+        a.findings
+            .iter()
+            .filter_map(|f| match &f.problem {
+                Problem::ErrantGtids { gtids } => {
+                    Some((f.server.clone().unwrap_or_default(), gtids.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A MySQL cluster: one notice that its paths never ran against a live MySQL; errant
+    /// GTIDs found against the master, or, the master dead, against the other replicas
+    /// (the master's own UUID being progress, not errant).
+    #[test]
+    fn mysql_clusters_get_the_notice_and_their_errant_gtids() {
+        let opts = CheckOptions {
+            seconds_behind_master: 30,
+            detection_window: 4.0,
+            ignore_fail_on_start: false,
+        };
+        let config = crate::config::from_text(CONF);
+        let notices = |a: &Assessment| {
+            a.findings
+                .iter()
+                .filter(|f| matches!(f.problem, Problem::MySqlNotRunLive { .. }))
+                .map(|f| (f.severity, f.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let a = assess(&mysql(true, &format!(",{V}:1-2")), &config, &opts);
+        let n = notices(&a);
+        assert_eq!(n.len(), 1, "{n:?}");
+        assert_eq!(n[0].0, Severity::Info);
+        assert!(
+            n[0].1.contains("MySQL 8.0.36: mha's MySQL statements"),
+            "{}",
+            n[0].1
+        );
+        assert_eq!(
+            errant_of(&a),
+            [("db3(db3:3306)".to_string(), format!("{V}:1-2"))]
+        );
+        assert!(errant_of(&assess(&mysql(true, ""), &config, &opts)).is_empty());
+        // super_read_only=OFF on a read-only MySQL replica: a warning.
+        let mut t = mysql(true, "");
+        if let Ok(s) = &mut t.servers[1].state {
+            s.super_read_only = Some(false);
+        }
+        let warned: Vec<String> = assess(&t, &config, &opts)
+            .findings
+            .iter()
+            .filter(|f| f.problem == Problem::SuperReadOnlyOff)
+            .map(|f| format!("{:?} {}", f.severity, f.server.clone().unwrap_or_default()))
+            .collect();
+        assert_eq!(warned, ["Warning db2(db2:3306)"]);
+        assert!(notices(&assess(&file_pos(true), &config, &opts)).is_empty());
+        // The master dead: db3 alone received U:11-12 (progress); V:1-2 is errant.
+        let facts = |t: &Topology| {
+            replica_facts(t, &config, Some(0))
+                .into_iter()
+                .map(|f| (f.name, f.errant))
+                .collect::<Vec<_>>()
+        };
+        let t = mysql(false, &format!(":11-12,{V}:1-2"));
+        assert_eq!(
+            facts(&t),
+            [
+                ("db2(db2:3306)".to_string(), None),
+                ("db3(db3:3306)".to_string(), Some(format!("{V}:1-2")))
+            ]
+        );
+        assert_eq!(facts(&mysql(false, ":11-12"))[1].1, None);
     }
 }

@@ -9,7 +9,7 @@ use super::checks::{self, MasterView};
 use super::elect::{self, Ranking};
 use super::guard::GuardRefusal;
 use crate::config::Config;
-use crate::topology::{BinlogPos, Flavour, ReplicaStatus, Topology};
+use crate::topology::{BinlogPos, GtidState, MysqlGtidSet, ReplicaStatus, Topology};
 
 /// How the replicas replicate: every one by GTID, or at least one by file and position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -40,6 +40,8 @@ pub enum Recovery {
 pub enum RecoveryWhy {
     /// `use_gtid_auto_pos = 0` on these servers.
     UseGtidAutoPosOff { servers: Vec<String> },
+    /// MySQL servers whose transactions carry no GTID (gtid_mode other than ON).
+    MySqlGtidModeOff { servers: Vec<String> },
     /// Every replica replicates by GTID.
     AllGtid,
     /// File/position replication, and no replica is behind the latest one(s).
@@ -79,6 +81,9 @@ impl std::fmt::Display for RecoveryChoice {
             UseGtidAutoPosOff { servers } => {
                 write!(f, ": use_gtid_auto_pos=0 on {}", servers.join(", "))
             }
+            MySqlGtidModeOff { servers } => {
+                write!(f, ": MySQL with gtid_mode=OFF on {}", servers.join(", "))
+            }
             AllGtid => f.write_str(": every replica replicates by GTID"),
             NoneBehind => f.write_str(": no replica is behind the latest"),
             LatestLogsReplicated { latest } => write!(
@@ -106,6 +111,8 @@ pub struct RecoveryInput {
     pub name: String,
     pub uses_gtid: bool,
     pub use_gtid_auto_pos: bool,
+    /// MySQL with gtid_mode other than ON: no GTIDs to recover by.
+    pub no_gtids: bool,
     pub read_pos: Option<BinlogPos>,
     pub delayed: bool,
     /// log_bin and log_slave_updates: what it replicates is in its binlog.
@@ -116,8 +123,10 @@ pub struct RecoveryInput {
 ///
 /// 1. `use_gtid_auto_pos = 0` on any replica taking part: by positions (MHA's meaning: no
 ///    GTID auto-positioning).
-/// 2. Every replica replicates by GTID: by GTID.
-/// 3. File/position replication: by GTID (MariaDB keeps GTIDs in both modes) unless some
+/// 2. A MySQL replica without GTIDs (gtid_mode=OFF): by positions.
+/// 3. Every replica replicates by GTID: by GTID.
+/// 4. File/position replication: by GTID (MariaDB keeps GTIDs in both modes, MySQL with
+///    gtid_mode=ON too) unless some
 ///    replica is behind the latest one(s) and no latest one writes what it replicates to its
 ///    binlog: then the GTID route cannot reach the replicas behind, and it goes by positions.
 ///
@@ -135,6 +144,17 @@ pub fn choose_recovery(replicas: &[RecoveryInput], assume_lag: bool) -> Recovery
         return choice(
             Recovery::Positions,
             RecoveryWhy::UseGtidAutoPosOff { servers: off },
+        );
+    }
+    let no_gtids: Vec<String> = replicas
+        .iter()
+        .filter(|r| r.no_gtids)
+        .map(|r| r.name.clone())
+        .collect();
+    if !no_gtids.is_empty() {
+        return choice(
+            Recovery::Positions,
+            RecoveryWhy::MySqlGtidModeOff { servers: no_gtids },
         );
     }
     if replicas.iter().all(|r| r.uses_gtid) {
@@ -192,6 +212,7 @@ pub fn recovery_inputs(topo: &Topology, config: &Config, indexes: &[usize]) -> V
                 name: o.name(),
                 uses_gtid: r.uses_gtid(),
                 use_gtid_auto_pos: config.servers[o.order].use_gtid_auto_pos,
+                no_gtids: matches!(s.gtid, GtidState::MySql { mode_on: false, .. }),
                 read_pos: r.read_pos.clone(),
                 delayed: r.sql_delay > 0,
                 logs_replicated: s.log_bin && s.log_slave_updates,
@@ -244,8 +265,6 @@ pub enum Refusal {
     NoDeadMaster { view: String },
     #[error("Detected dead master {detected} does not match with specified dead master {given}!")]
     WrongDeadMaster { detected: String, given: String },
-    #[error("{server}: is not MariaDB: failover supports MariaDB only")]
-    NotMariaDb { server: String },
     #[error(
         "{server} does not replicate from the dead master {master}; fix it or set ignore_fail=1"
     )]
@@ -332,12 +351,7 @@ fn part(topo: &Topology, config: &Config, dead: usize, i: usize) -> Result<Part,
         .sub_replica_parent(o, dead)
         .map(|p| topo.servers[p].name());
     match (o.alive(), parent) {
-        (Some(s), _) if s.replica.as_ref().is_some_and(of_dead) => {
-            if s.version.flavour != Flavour::MariaDb {
-                return Err(Refusal::NotMariaDb { server: o.name() });
-            }
-            Ok(Part::Replica)
-        }
+        (Some(s), _) if s.replica.as_ref().is_some_and(of_dead) => Ok(Part::Replica),
         (Some(_), Some(p)) if cfg.multi_tier_slave => Ok(Part::Unmanaged(o.name(), p)),
         _ if cfg.ignore_fail => Ok(Part::Ignored(o.name())),
         (Some(_), Some(parent)) => Err(Refusal::SubReplica {
@@ -356,7 +370,7 @@ fn part(topo: &Topology, config: &Config, dead: usize, i: usize) -> Result<Part,
 }
 
 /// Phase 1: the dead master is what the replicas replicate from; every other server must be a
-/// working replica of it (MariaDB), or be left out with `ignore_fail`.
+/// working replica of it (MariaDB or MySQL), or be left out with `ignore_fail`.
 pub fn facts(topo: Topology, config: &Config, asked: &Asked) -> Result<Facts, Refusal> {
     let dead = match checks::find_master(&topo) {
         MasterView::Unreachable { index } => index,
@@ -477,19 +491,52 @@ pub fn forced_block(
 }
 
 /// The replica that received the most (a delayed one never: it has not applied what it
-/// received, so nobody can copy that from its binlog); configuration order breaks ties.
+/// received, so nobody can copy that from its binlog); configuration order breaks ties. On
+/// MySQL with GTIDs, among the replicas whose received and executed GTIDs hold every other's
+/// (see [`latest_by_gtid`]); by master coordinates when none does.
 pub fn latest(topo: &Topology, replicas: &[usize]) -> Option<usize> {
     let status = |i: usize| topo.servers[i].alive().and_then(|s| s.replica.as_ref());
-    replicas
+    let undelayed: Vec<usize> = replicas
         .iter()
         .copied()
         .filter(|&i| status(i).is_some_and(|r| r.sql_delay == 0))
-        .max_by(|&a, &b| {
-            let read = |i| status(i).and_then(|r| r.read_pos.clone());
-            read(a)
-                .cmp(&read(b))
-                .then(topo.servers[b].order.cmp(&topo.servers[a].order))
-        })
+        .collect();
+    let sets: Option<Vec<(usize, MysqlGtidSet)>> = undelayed
+        .iter()
+        .map(|&i| Some((i, received_gtids(topo.servers[i].alive()?)?)))
+        .collect();
+    let pool = sets
+        .map(|s| latest_by_gtid(&s))
+        .filter(|l| !l.is_empty())
+        .unwrap_or(undelayed);
+    pool.into_iter().max_by(|&a, &b| {
+        let read = |i| status(i).and_then(|r| r.read_pos.clone());
+        read(a)
+            .cmp(&read(b))
+            .then(topo.servers[b].order.cmp(&topo.servers[a].order))
+    })
+}
+
+/// A MySQL replica's `Retrieved_Gtid_Set` ∪ `Executed_Gtid_Set` (what it has, applied or
+/// not); None unless it is a MySQL server with GTIDs that says.
+fn received_gtids(s: &crate::topology::ServerState) -> Option<MysqlGtidSet> {
+    let GtidState::MySql { mode_on: true, .. } = s.gtid else {
+        return None;
+    };
+    let r = s.replica.as_ref()?;
+    let retrieved = MysqlGtidSet::parse(&r.retrieved_gtid_set).ok()?;
+    let executed = MysqlGtidSet::parse(&r.executed_gtid_set).ok()?;
+    let all = retrieved.union(&executed);
+    (!all.is_empty()).then_some(all)
+}
+
+/// The replicas (by index) whose GTID set holds every other's: the latest by GTID. Empty
+/// when none does (the sets diverged: by GTID nobody is the latest).
+pub fn latest_by_gtid(sets: &[(usize, MysqlGtidSet)]) -> Vec<usize> {
+    sets.iter()
+        .filter(|(_, mine)| sets.iter().all(|(_, other)| mine.contains(other)))
+        .map(|(i, _)| *i)
+        .collect()
 }
 
 /// The new master ranking for `facts`: the replicas that take part, their relay logs taken
@@ -1015,6 +1062,7 @@ mod tests {
             name: name.into(),
             uses_gtid: gtid,
             use_gtid_auto_pos: auto_pos,
+            no_gtids: false,
             read_pos: Some(BinlogPos::new("bin.000001", pos)),
             delayed: false,
             logs_replicated: logs,
@@ -1111,6 +1159,17 @@ mod tests {
             let c = choose_recovery(&inputs, assume_lag);
             assert_eq!((c.recovery, c.to_string().as_str()), (want, text));
         }
+        // MySQL with gtid_mode=OFF: by positions, whatever else holds.
+        let mut off = input("b", false, true, 5, true);
+        off.no_gtids = true;
+        let c = choose_recovery(&[input("a", false, true, 9, true), off], false);
+        assert_eq!(
+            (c.recovery, c.to_string().as_str()),
+            (
+                Recovery::Positions,
+                "position-based (relay-log diffs): MySQL with gtid_mode=OFF on b"
+            )
+        );
         // A delayed replica is neither latest nor behind.
         let mut delayed = input("b", false, true, 5, true);
         delayed.delayed = true;
@@ -1209,5 +1268,91 @@ mod tests {
         .unwrap();
         assert_eq!(p.recovery.recovery, Recovery::Gtid);
         assert!(p.diffs.is_empty());
+    }
+
+    /// db1 dead; db2 and db3 MySQL 8.0 replicas of it, db3 received more; `executed` empty
+    /// for gtid_mode=OFF.
+    fn mysql_cluster(executed: [&str; 2], auto_position: bool) -> Topology {
+        use crate::topology::testing::{mysql_state, mysql_status_row};
+        let replica = |pos: u64, set: &str| {
+            Ok(mysql_state(
+                set,
+                Some(mysql_status_row("db1", pos, set, auto_position)),
+            ))
+        };
+        Topology {
+            servers: vec![
+                observed(0, "db1", Err("connection refused".into())),
+                observed(1, "db2", replica(1000, executed[0])),
+                observed(2, "db3", replica(1200, executed[1])),
+            ],
+        }
+    }
+
+    #[test]
+    fn mysql_clusters_fail_over_by_gtid_or_by_positions() {
+        let u = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+        let (a, b) = (format!("{u}:1-10"), format!("{u}:1-12"));
+        // GTIDs and auto-positioning: by GTID, the latest promoted.
+        let p = planned(mysql_cluster([&a, &b], true), CONF, &Asked::default()).unwrap();
+        assert_eq!(
+            (p.mode, p.recovery.recovery, p.new_master.as_str()),
+            (Mode::Gtid, Recovery::Gtid, "server3 db3(db3:3306)")
+        );
+        // gtid_mode=OFF: relay-log diffs, and the plan says why.
+        let p = planned(mysql_cluster(["", ""], false), CONF, &Asked::default()).unwrap();
+        assert_eq!(
+            (p.mode, p.recovery.recovery),
+            (Mode::FilePos, Recovery::Positions)
+        );
+        assert_eq!(
+            p.recovery.to_string(),
+            "position-based (relay-log diffs): MySQL with gtid_mode=OFF on db2(db2:3306), db3(db3:3306)"
+        );
+        assert_eq!(p.diffs.len(), 1);
+        // use_gtid_auto_pos=0 forces positions on a GTID cluster too.
+        let conf = CONF.replace("ssh_user=root\n", "ssh_user=root\nuse_gtid_auto_pos=0\n");
+        let p = planned(mysql_cluster([&a, &b], true), &conf, &Asked::default()).unwrap();
+        assert_eq!(p.recovery.recovery, Recovery::Positions);
+    }
+
+    #[test]
+    fn the_latest_mysql_replica_by_gtid_set() {
+        let u = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+        let v = "4e11fa47-71ca-11e1-9e33-c80aa9429562";
+        let set = |t: &str| MysqlGtidSet::parse(&t.replace('U', u).replace('V', v)).unwrap();
+        // (sets per replica, the latest by GTID)
+        let cases: Vec<(Vec<&str>, Vec<usize>)> = vec![
+            (vec!["U:1-10", "U:1-12"], vec![1]),
+            (vec!["U:1-12", "U:1-12"], vec![0, 1]),
+            (vec!["U:1-12,V:1", "U:1-12"], vec![0]),
+            // Diverged: each has what the other lacks.
+            (vec!["U:1-11,V:1", "U:1-12"], vec![]),
+            (vec!["U:1-10", "U:1-12:tag:1", "U:1-12"], vec![1]),
+        ];
+        for (sets, want) in cases {
+            let sets: Vec<(usize, MysqlGtidSet)> =
+                sets.iter().enumerate().map(|(i, t)| (i, set(t))).collect();
+            assert_eq!(latest_by_gtid(&sets), want, "{sets:?}");
+        }
+        // In the plan: should master coordinates and GTIDs disagree (they should not, for
+        // one master's binlog), the GTIDs decide: auto-positioning goes by them.
+        let (a, b) = (format!("{u}:1-12"), format!("{u}:1-10"));
+        let mut t = mysql_cluster([&a, &b], true);
+        for (i, set) in [(1, &a), (2, &format!("{u}:1-13"))] {
+            if let Ok(s) = &mut t.servers[i].state
+                && let Some(r) = &mut s.replica
+            {
+                r.retrieved_gtid_set = set.to_string();
+                r.read_pos = Some(BinlogPos::new(
+                    "bin.000001",
+                    if i == 1 { 1500 } else { 1200 },
+                ));
+            }
+        }
+        assert_eq!(latest(&t, &[1, 2]), Some(2));
+        // Without GTIDs (gtid_mode=OFF): by master coordinates.
+        let t = mysql_cluster(["", ""], false);
+        assert_eq!(latest(&t, &[1, 2]), Some(2));
     }
 }

@@ -57,6 +57,8 @@ pub enum Problem {
     },
     LagUnknown,
     WritableReplica,
+    /// MySQL: read_only=ON but super_read_only=OFF: SUPER users can still write.
+    SuperReadOnlyOff,
     DuplicateServerId {
         server_id: u32,
         also: String,
@@ -119,6 +121,10 @@ pub enum Problem {
     ToolMissing {
         tools: Vec<String>,
         looked_in: String,
+    },
+    /// A MySQL cluster: `mha`'s MySQL paths never ran against a live MySQL server.
+    MySqlNotRunLive {
+        versions: Vec<String>,
     },
     /// The manager cannot write its workdir.
     WorkdirNotWritable {
@@ -190,6 +196,9 @@ impl std::fmt::Display for Problem {
             }
             LagUnknown => f.write_str("Seconds_Behind_Master is NULL: replication lag unknown"),
             WritableReplica => f.write_str("replica is writable (read_only=OFF); set read_only=ON"),
+            SuperReadOnlyOff => f.write_str(
+                "super_read_only=OFF: users with SUPER (CONNECTION_ADMIN) can still write to this replica; set super_read_only=ON",
+            ),
             DuplicateServerId { server_id, also } => {
                 write!(f, "server_id {server_id} is also used by {also}; every server needs its own")
             }
@@ -246,8 +255,13 @@ impl std::fmt::Display for Problem {
             ),
             ToolMissing { tools, looked_in } => write!(
                 f,
-                "none of {} is installed on the manager's host (looked in {looked_in}): a failover could not apply the dead master's binlog; apt-get install mariadb-client, or set client_bindir",
+                "none of {} is installed on the manager's host (looked in {looked_in}): a failover could not apply the dead master's binlog; apt-get install mariadb-client (MySQL: MySQL's own client programs), or set client_bindir",
                 tools.join(", ")
+            ),
+            MySqlNotRunLive { versions } => write!(
+                f,
+                "MySQL {}: mha's MySQL statements, GTID sets, binlog parsing and failover/switchover steps were tested on recorded server outputs and built binlog events, not against a live MySQL server (see docs/mysql.md); try a switchover and a failover on a staging cluster first",
+                versions.join(", ")
             ),
             WorkdirNotWritable { path, error } => write!(
                 f,

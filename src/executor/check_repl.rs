@@ -460,13 +460,26 @@ pub fn master_binlog_file(topology: &Topology, assessment: &Assessment) -> Optio
 
 /// What a failover needs on the manager's host, checked before one can start (MHA's node
 /// tools did it on each host): the binlog decoder and the client for every server (each
-/// may name its own `client_bindir`), and a writable `manager_workdir`.
-pub fn manager_host_checks(config: &Config) -> Vec<Finding> {
+/// may name its own `client_bindir`) of the cluster's flavour (MySQL when `topology` has a
+/// MySQL server: MySQL's own `mysqlbinlog`), and a writable `manager_workdir`.
+pub fn manager_host_checks(config: &Config, topology: &Topology) -> Vec<Finding> {
     use crate::executor::tools;
+    let flavour = topology
+        .servers
+        .iter()
+        .filter_map(|o| o.alive())
+        .map(|s| s.version.flavour)
+        .find(|f| *f == crate::topology::Flavour::MySql)
+        .unwrap_or(crate::topology::Flavour::MariaDb);
     let mut findings = Vec::new();
     for s in &config.servers {
-        for names in [&tools::BINLOG_TOOLS[..], &tools::CLIENT_TOOLS[..]] {
-            if tools::find(names, s).is_none() {
+        let found = [
+            tools::find_binlog_tool(flavour, s),
+            tools::find(tools::client_tools(flavour), s),
+        ];
+        let names = [tools::binlog_tools(flavour), tools::client_tools(flavour)];
+        for (names, found) in names.into_iter().zip(found) {
+            if found.is_none() {
                 let looked_in = tools::search_dirs(s)
                     .iter()
                     .map(|d| d.display().to_string())
@@ -511,7 +524,9 @@ pub async fn check_repl(
         ignore_fail_on_start,
     };
     let mut assessment = checks::assess(&topology, config, &opts);
-    assessment.findings.extend(manager_host_checks(config));
+    assessment
+        .findings
+        .extend(manager_host_checks(config, &topology));
     if check_ssh {
         assessment.findings.extend(ssh_logins(config).await);
     }

@@ -26,8 +26,7 @@ use crate::sql::seam::Connect;
 use crate::ssh::seam::Remote;
 use crate::ssh::{ExecOutput, SshError};
 use crate::topology::{
-    BinlogPos, GtidState, MariaGtidPos, MasterSettings, Row, SemiSync, ServerState, Topology,
-    testing,
+    BinlogPos, GtidPos, GtidState, MasterSettings, Row, SemiSync, ServerState, Topology, testing,
 };
 
 /// What one server answers, whatever it is asked.
@@ -53,6 +52,16 @@ impl Server {
         Server::with(testing::state(gtid, Some(row.clone())), Some(row))
     }
 
+    /// A MySQL 8.0 master with `gtid_executed` = `executed`.
+    pub fn mysql_master(executed: &str) -> Server {
+        Server::with(testing::mysql_state(executed, None), None)
+    }
+
+    /// A MySQL 8.0 replica with `gtid_executed` = `executed` that shows `row`.
+    pub fn mysql_replica(executed: &str, row: Row) -> Server {
+        Server::with(testing::mysql_state(executed, Some(row.clone())), Some(row))
+    }
+
     fn with(state: ServerState, status_row: Option<Row>) -> Server {
         let read_only = Some(state.read_only);
         Server {
@@ -62,19 +71,20 @@ impl Server {
         }
     }
 
-    fn gtid(&self, var: &str) -> MariaGtidPos {
+    /// What its GTID reads answer (MySQL: `gtid_executed` for every name).
+    fn gtid(&self, var: &str) -> GtidPos {
         match &self.state.gtid {
             GtidState::MariaDb {
                 binlog_pos,
                 current_pos,
                 slave_pos,
                 ..
-            } => match var {
+            } => GtidPos::MariaDb(match var {
                 "gtid_binlog_pos" => binlog_pos.clone(),
                 "gtid_current_pos" => current_pos.clone(),
                 _ => slave_pos.clone(),
-            },
-            _ => MariaGtidPos::default(),
+            }),
+            GtidState::MySql { executed, .. } => GtidPos::MySql(executed.clone()),
         }
     }
 }
@@ -296,10 +306,10 @@ impl Db for FakeDb {
         let _ = self.did("kill_client_sessions");
         0
     }
-    async fn gtid_pos(&mut self, var: &'static str) -> Result<MariaGtidPos, DbError> {
+    async fn gtid_pos(&mut self, var: &'static str) -> Result<GtidPos, DbError> {
         Ok(self.answers.gtid(var))
     }
-    async fn slave_pos_covers_binlog(&mut self) -> Result<MariaGtidPos, DbError> {
+    async fn slave_pos_covers_binlog(&mut self) -> Result<GtidPos, DbError> {
         self.did("slave_pos_covers_binlog")?;
         Ok(self.answers.gtid("gtid_slave_pos"))
     }
@@ -311,13 +321,13 @@ impl Db for FakeDb {
             .clone()
             .unwrap_or_else(|| BinlogPos::new("", 0)))
     }
-    async fn wait_gtid(&mut self, pos: &MariaGtidPos, _secs: u64) -> Result<(), WaitError> {
+    async fn wait_gtid(&mut self, pos: &GtidPos, _secs: u64) -> Result<(), WaitError> {
         Ok(self.did(&format!("wait_gtid {pos}"))?)
     }
     async fn master_gtid_wait(
         &mut self,
         _what: &'static str,
-        pos: &MariaGtidPos,
+        pos: &GtidPos,
         _secs: u64,
     ) -> Result<Option<String>, DbError> {
         self.did(&format!("master_gtid_wait {pos}"))?;

@@ -110,7 +110,6 @@ async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, D
         .row_map("read server variables", dialect.variables())
         .await?
         .unwrap_or_default();
-    let gtid = gtid_state(dialect, &vars);
     let log_bin = on(get(&vars, "log_bin"));
     let master = if log_bin {
         db.row_map("read binlog status", dialect.show_binlog_status())
@@ -144,19 +143,38 @@ async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, D
     db.set_dialect(dialect);
     // Not readable (MySQL without the plugins, a missing privilege): unknown, not an error.
     let semi_sync = db.semi_sync().await.ok().flatten();
-    Ok(ServerState {
-        server_id: get(&vars, "server_id").parse().unwrap_or(0),
-        read_only: on(get(&vars, "read_only")),
+    let mut state = state_of(version, &vars, master.as_ref(), replica);
+    state.heartbeat_period = heartbeat_period;
+    state.last_heartbeat_age = last_heartbeat_age;
+    state.received_heartbeats = received_heartbeats;
+    state.repl_user_ok = repl_user_ok;
+    state.semi_sync = semi_sync;
+    Ok(state)
+}
+
+/// A server's state from what it answered: its version, its variables (`Dialect::variables`),
+/// its binlog status row and its replica status. Heartbeats, replication user and semi-sync
+/// are read apart and left unknown here.
+pub(crate) fn state_of(
+    version: Version,
+    vars: &Row,
+    master: Option<&Row>,
+    replica: Option<ReplicaStatus>,
+) -> ServerState {
+    let gtid = gtid_state(Dialect::of(&version), vars);
+    ServerState {
+        server_id: get(vars, "server_id").parse().unwrap_or(0),
+        read_only: on(get(vars, "read_only")),
         super_read_only: vars
             .get("super_read_only")
             .cloned()
             .flatten()
             .map(|v| on(&v)),
-        log_bin,
-        log_slave_updates: on(get(&vars, "log_slave_updates")),
-        binlog_format: get(&vars, "binlog_format").to_string(),
-        relay_log_purge: on(get(&vars, "relay_log_purge")),
-        binlog: master.as_ref().and_then(|m| {
+        log_bin: on(get(vars, "log_bin")),
+        log_slave_updates: on(get(vars, "log_slave_updates")),
+        binlog_format: get(vars, "binlog_format").to_string(),
+        relay_log_purge: on(get(vars, "relay_log_purge")),
+        binlog: master.and_then(|m| {
             let file = get(m, "File");
             get(m, "Position")
                 .parse()
@@ -165,33 +183,31 @@ async fn read_state(db: &mut Session, s: &ServerConfig) -> Result<ServerState, D
                 .map(|p| BinlogPos::new(file, p))
         }),
         binlog_do_db: master
-            .as_ref()
             .map(|m| get(m, "Binlog_Do_DB").to_string())
             .unwrap_or_default(),
         binlog_ignore_db: master
-            .as_ref()
             .map(|m| get(m, "Binlog_Ignore_DB").to_string())
             .unwrap_or_default(),
         gtid,
         replica,
-        heartbeat_period,
-        last_heartbeat_age,
-        received_heartbeats,
-        slave_net_timeout: get(&vars, "slave_net_timeout").parse().ok(),
+        heartbeat_period: None,
+        last_heartbeat_age: None,
+        received_heartbeats: None,
+        slave_net_timeout: get(vars, "slave_net_timeout").parse().ok(),
         own_filters: vars
             .get("replicate_do_db")
             .map(|_| crate::topology::ReplicationFilters {
-                do_db: get(&vars, "replicate_do_db").into(),
-                ignore_db: get(&vars, "replicate_ignore_db").into(),
-                do_table: get(&vars, "replicate_do_table").into(),
-                ignore_table: get(&vars, "replicate_ignore_table").into(),
-                wild_do_table: get(&vars, "replicate_wild_do_table").into(),
-                wild_ignore_table: get(&vars, "replicate_wild_ignore_table").into(),
+                do_db: get(vars, "replicate_do_db").into(),
+                ignore_db: get(vars, "replicate_ignore_db").into(),
+                do_table: get(vars, "replicate_do_table").into(),
+                ignore_table: get(vars, "replicate_ignore_table").into(),
+                wild_do_table: get(vars, "replicate_wild_do_table").into(),
+                wild_ignore_table: get(vars, "replicate_wild_ignore_table").into(),
             }),
-        repl_user_ok,
-        semi_sync,
+        repl_user_ok: None,
+        semi_sync: None,
         version,
-    })
+    }
 }
 
 /// The number in column `col` of the one row `sql` returns; None when unreadable.
@@ -216,7 +232,9 @@ fn gtid_state(dialect: Dialect, vars: &Row) -> GtidState {
             }
         }
         _ => GtidState::MySql {
-            mode_on: get(vars, "gtid_mode").starts_with("ON"),
+            // ON_PERMISSIVE still lets anonymous transactions through: only ON means every
+            // transaction has a GTID.
+            mode_on: get(vars, "gtid_mode") == "ON",
             executed: MysqlGtidSet::parse(get(vars, "gtid_executed")).unwrap_or_default(),
         },
     }

@@ -4,7 +4,7 @@
 use crate::config::ServerConfig;
 use crate::secret::Secret;
 use crate::sql::quote;
-use crate::topology::{BinlogPos, Flavour, MariaGtidPos, Version, WaitPoint};
+use crate::topology::{BinlogPos, Flavour, MariaGtidPos, MysqlGtidSet, Version, WaitPoint};
 
 /// Where a repointed replica starts reading.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +34,17 @@ impl Dialect {
             Flavour::MySql if v.at_least(8, 0, 22) => Dialect::MySql8,
             Flavour::MySql => Dialect::MySqlLegacy,
         }
+    }
+
+    /// From the version the server announced when the connection opened: MariaDB is 10 and
+    /// later (the client library reads past the `5.5.5-` prefix MariaDB 10 puts before its
+    /// version), MySQL before 10. An unknown version (0) keeps MariaDB, the default.
+    pub fn of_handshake((major, minor, patch): (u16, u16, u16)) -> Dialect {
+        if major >= 10 || major == 0 {
+            return Dialect::MariaDb;
+        }
+        let text = format!("{major}.{minor}.{patch}");
+        Version::parse(&text).map_or(Dialect::MariaDb, |v| Dialect::of(&v))
     }
 
     pub fn show_replica_status(self) -> &'static str {
@@ -400,13 +411,31 @@ impl Dialect {
         sql
     }
 
-    /// `@@global.read_only` is spelled the same everywhere; fencing (`fence_read_only`) is not.
+    /// Read-only on: MySQL takes super_read_only (which implies read_only), so that SUPER
+    /// users (and the server's own tools) cannot write to a replica either. Off: read_only = 0,
+    /// which on MySQL clears super_read_only too.
     pub fn set_read_only(self, on: bool) -> &'static str {
-        if on {
-            "SET GLOBAL read_only = 1"
-        } else {
-            "SET GLOBAL read_only = 0"
+        match (self, on) {
+            (Dialect::MariaDb, true) => "SET GLOBAL read_only = 1",
+            (_, true) => "SET GLOBAL super_read_only = 1",
+            (_, false) => "SET GLOBAL read_only = 0",
         }
+    }
+
+    /// MySQL's GTID sets: one row, columns `executed` (`@@gtid_executed`: every transaction
+    /// the server has, binlogged or not) and `purged` (`@@gtid_purged`: those no longer in its
+    /// binlog, which no replica can fetch from it).
+    pub fn mysql_gtids(self) -> &'static str {
+        "SELECT @@global.gtid_executed AS executed, @@global.gtid_purged AS purged"
+    }
+
+    /// Wait up to `secs` for a MySQL server to have executed `set`: one row, column `r`
+    /// (0 reached, 1 timed out).
+    pub fn wait_for_executed_gtid_set(self, set: &MysqlGtidSet, secs: u64) -> String {
+        format!(
+            "SELECT WAIT_FOR_EXECUTED_GTID_SET({}, {secs}) AS r",
+            quote(&set.to_string())
+        )
     }
 
     /// One row, column `ro`.
@@ -472,9 +501,14 @@ impl Dialect {
 
     /// Wait up to `secs` for a replica to apply its master up to `coords`: one row, column `r`
     /// (events waited for, -1 timed out, NULL not replicating).
+    /// MySQL 8.4 knows only SOURCE_POS_WAIT (there since 8.0.26).
     pub fn master_pos_wait(self, coords: &BinlogPos, secs: u64) -> String {
+        let f = match self {
+            Dialect::MySql84 => "SOURCE_POS_WAIT",
+            _ => "MASTER_POS_WAIT",
+        };
         format!(
-            "SELECT MASTER_POS_WAIT({}, {}, {secs}) AS r",
+            "SELECT {f}({}, {}, {secs}) AS r",
             quote(&coords.file),
             coords.pos
         )
@@ -567,6 +601,23 @@ mod tests {
 
     fn d(v: &str) -> Dialect {
         Dialect::of(&Version::parse(v).unwrap())
+    }
+
+    #[test]
+    fn dialect_from_the_handshake_version() {
+        let cases = [
+            ((10, 11, 19), Dialect::MariaDb),
+            ((11, 4, 2), Dialect::MariaDb),
+            ((0, 0, 0), Dialect::MariaDb),
+            ((5, 7, 44), Dialect::MySqlLegacy),
+            ((8, 0, 21), Dialect::MySqlLegacy),
+            ((8, 0, 22), Dialect::MySql8),
+            ((8, 4, 3), Dialect::MySql84),
+            ((9, 1, 0), Dialect::MySql84),
+        ];
+        for (v, want) in cases {
+            assert_eq!(Dialect::of_handshake(v), want, "{v:?}");
+        }
     }
 
     #[test]

@@ -4,6 +4,8 @@
 pub mod dialect;
 pub mod handshake;
 pub mod ops;
+#[cfg(test)]
+mod recorded;
 pub mod seam;
 
 use std::path::PathBuf;
@@ -143,11 +145,12 @@ pub async fn connect(target: &Target, timeout: Duration) -> Result<Session, DbEr
             after: timeout,
         })?
         .map_err(|e| failed(&server, "connect", e))?;
+    let dialect = Dialect::of_handshake(conn.server_version());
     Ok(Session {
         conn,
         server,
         timeout,
-        dialect: Dialect::MariaDb,
+        dialect,
     })
 }
 

@@ -12,7 +12,8 @@ use super::{DbError, Session, row_to_map};
 use crate::config::ServerConfig;
 use crate::secret::Secret;
 use crate::topology::{
-    BinlogEvent, BinlogPos, MariaGtidPos, MasterSettings, ReplicaStatus, Row, SemiSync,
+    BinlogEvent, BinlogPos, GtidPos, MariaGtidPos, MasterSettings, MysqlGtidSet, ReplicaStatus,
+    Row, SemiSync,
 };
 
 fn column(row: Option<Row>, k: &str) -> Option<String> {
@@ -114,7 +115,7 @@ pub enum WaitError {
     #[error("{server}: replication stopped before reaching {pos}: {thread} error {errno}: {text}")]
     Broken {
         server: String,
-        pos: MariaGtidPos,
+        pos: GtidPos,
         thread: &'static str,
         errno: u32,
         text: String,
@@ -122,14 +123,14 @@ pub enum WaitError {
     #[error("{server}: did not reach GTID position {pos} within {secs} s")]
     TimedOut {
         server: String,
-        pos: MariaGtidPos,
+        pos: GtidPos,
         secs: u64,
     },
 }
 
 impl Session {
-    /// The statement spelling this session uses. MariaDB unless set: failover and switchover
-    /// speak MariaDB today; observe reads the version first.
+    /// The statement spelling this session uses: the server's, from the version it announced
+    /// at connect (see [`Dialect::of_handshake`]); observe sets it again from `VERSION()`.
     pub fn dialect(&self) -> Dialect {
         self.dialect
     }
@@ -375,13 +376,35 @@ impl Session {
             .collect())
     }
 
-    /// A MariaDB GTID position variable (`gtid_binlog_pos`, `gtid_slave_pos`, ...).
-    pub async fn gtid_pos(&mut self, var: &'static str) -> Result<MariaGtidPos, DbError> {
+    /// A MariaDB GTID position variable (`gtid_binlog_pos`, `gtid_slave_pos`, ...). On MySQL,
+    /// what stands for it: `gtid_binlog_pos` (what replicas can fetch from the server) is
+    /// `gtid_executed` minus `gtid_purged`; the others (what it has executed, replicated or
+    /// not) are `gtid_executed`.
+    pub async fn gtid_pos(&mut self, var: &'static str) -> Result<GtidPos, DbError> {
+        if self.dialect != Dialect::MariaDb {
+            let (executed, purged) = self.mysql_gtids().await?;
+            return Ok(GtidPos::MySql(match var {
+                "gtid_binlog_pos" => executed.minus(&purged),
+                _ => executed,
+            }));
+        }
         let sql = self.dialect.gtid_pos(var);
         let row = self.row_map("read GTID position", &sql).await?;
         let text = column(row, "g").unwrap_or_default();
         MariaGtidPos::parse(&text)
+            .map(GtidPos::MariaDb)
             .map_err(|e| self.failed_parse("read GTID position", e.to_string()))
+    }
+
+    /// MySQL's `gtid_executed` and `gtid_purged`.
+    pub async fn mysql_gtids(&mut self) -> Result<(MysqlGtidSet, MysqlGtidSet), DbError> {
+        let what = "read gtid_executed";
+        let row = self.row_map(what, self.dialect.mysql_gtids()).await?;
+        let set = |k: &str| {
+            MysqlGtidSet::parse(&column(row.clone(), k).unwrap_or_default())
+                .map_err(|e| self.failed_parse(what, e.to_string()))
+        };
+        Ok((set("executed")?, set("purged")?))
     }
 
     /// Make `gtid_slave_pos` cover everything the server has binlogged, per domain the later
@@ -389,11 +412,15 @@ impl Session {
     /// in gtid_binlog_pos only, and a later `MASTER_USE_GTID=slave_pos` would ask for it again
     /// and replay it. (`gtid_current_pos` does not do this: it takes the binlog's GTID only
     /// where this server's own server_id wrote it.) Replication threads must be stopped.
-    pub async fn slave_pos_covers_binlog(&mut self) -> Result<MariaGtidPos, DbError> {
+    /// MySQL has nothing to do: `gtid_executed` holds both.
+    pub async fn slave_pos_covers_binlog(&mut self) -> Result<GtidPos, DbError> {
+        if self.dialect != Dialect::MariaDb {
+            return self.gtid_pos("gtid_executed").await;
+        }
         let binlog = self.gtid_pos("gtid_binlog_pos").await?;
         let slave = self.gtid_pos("gtid_slave_pos").await?;
         let pos = binlog.union(&slave).last_per_domain();
-        let sql = self.dialect.set_gtid_slave_pos(&pos);
+        let sql = self.dialect.set_gtid_slave_pos(&pos.maria());
         self.exec("set gtid_slave_pos", &sql).await?;
         Ok(pos)
     }
@@ -428,7 +455,12 @@ impl Session {
     /// Set `gtid_slave_pos` (replication threads stopped): the position a server reached by
     /// transactions a client session applied (relay-log diffs, a saved binlog tail), which
     /// otherwise stays where replication left it.
-    pub async fn set_slave_pos(&mut self, pos: &MariaGtidPos) -> Result<(), DbError> {
+    /// MySQL has no such position (`gtid_executed` already has what a client session
+    /// applied): nothing to do.
+    pub async fn set_slave_pos(&mut self, pos: &GtidPos) -> Result<(), DbError> {
+        let GtidPos::MariaDb(pos) = pos else {
+            return Ok(());
+        };
         let sql = self.dialect.set_gtid_slave_pos(pos);
         self.exec("set gtid_slave_pos", &sql).await
     }
@@ -508,18 +540,26 @@ impl Session {
     }
 
     /// `MASTER_GTID_WAIT(pos, secs)`: the server's answer as text (`0` reached, `-1` timed
-    /// out), the client allowing `secs` on top of its usual timeout.
+    /// out), the client allowing `secs` on top of its usual timeout. On MySQL
+    /// `WAIT_FOR_EXECUTED_GTID_SET` (its `1`, timed out, answered as `-1`).
     pub async fn master_gtid_wait(
         &mut self,
         what: &'static str,
-        pos: &MariaGtidPos,
+        pos: &GtidPos,
         secs: u64,
     ) -> Result<Option<String>, DbError> {
-        let sql = self.dialect.master_gtid_wait(pos, secs);
+        let sql = match pos {
+            GtidPos::MariaDb(p) => self.dialect.master_gtid_wait(p, secs),
+            GtidPos::MySql(set) => self.dialect.wait_for_executed_gtid_set(set, secs),
+        };
         let row = self
             .row_map_waiting(what, &sql, Duration::from_secs(secs))
             .await?;
-        Ok(column(row, "r"))
+        let answer = column(row, "r");
+        Ok(match pos {
+            GtidPos::MySql(_) if answer.as_deref() == Some("1") => Some("-1".into()),
+            _ => answer,
+        })
     }
 
     /// `MASTER_POS_WAIT(file, pos, secs)`: the server's answer as text (events waited for,
@@ -539,7 +579,7 @@ impl Session {
 
     /// Wait until a replica has executed `pos`, in one-second steps, so that a replication
     /// error ends the wait at once instead of after `secs`.
-    pub async fn wait_gtid(&mut self, pos: &MariaGtidPos, secs: u64) -> Result<(), WaitError> {
+    pub async fn wait_gtid(&mut self, pos: &GtidPos, secs: u64) -> Result<(), WaitError> {
         if pos.is_empty() {
             return Ok(());
         }
@@ -722,7 +762,7 @@ mod tests {
 
     #[test]
     fn wait_errors_read_as_before() {
-        let pos = MariaGtidPos::parse("0-1-5").unwrap();
+        let pos = GtidPos::from(MariaGtidPos::parse("0-1-5").unwrap());
         let broken = WaitError::Broken {
             server: "10.0.0.2:3306".into(),
             pos: pos.clone(),

@@ -11,7 +11,7 @@ use super::ops::{Process, Toward, WaitError};
 use super::{DbError, Session};
 use crate::config::ServerConfig;
 use crate::secret::Secret;
-use crate::topology::{BinlogPos, MariaGtidPos, MasterSettings, Row, SemiSync};
+use crate::topology::{BinlogPos, GtidPos, MasterSettings, Row, SemiSync};
 
 /// One connection to one server, by typed operation. Every method is the `Session` method of
 /// the same name; see there for what it does.
@@ -55,20 +55,18 @@ pub trait Db: Send + 'static {
     fn gtid_pos(
         &mut self,
         var: &'static str,
-    ) -> impl Future<Output = Result<MariaGtidPos, DbError>> + Send;
-    fn slave_pos_covers_binlog(
-        &mut self,
-    ) -> impl Future<Output = Result<MariaGtidPos, DbError>> + Send;
+    ) -> impl Future<Output = Result<GtidPos, DbError>> + Send;
+    fn slave_pos_covers_binlog(&mut self) -> impl Future<Output = Result<GtidPos, DbError>> + Send;
     fn binlog_coords(&mut self) -> impl Future<Output = Result<BinlogPos, DbError>> + Send;
     fn wait_gtid(
         &mut self,
-        pos: &MariaGtidPos,
+        pos: &GtidPos,
         secs: u64,
     ) -> impl Future<Output = Result<(), WaitError>> + Send;
     fn master_gtid_wait(
         &mut self,
         what: &'static str,
-        pos: &MariaGtidPos,
+        pos: &GtidPos,
         secs: u64,
     ) -> impl Future<Output = Result<Option<String>, DbError>> + Send;
     fn master_pos_wait(
@@ -101,7 +99,7 @@ pub trait Db: Send + 'static {
     /// that a scripted fake that never goes by positions need not script them.
     fn set_slave_pos(
         &mut self,
-        _pos: &MariaGtidPos,
+        _pos: &GtidPos,
     ) -> impl Future<Output = Result<(), DbError>> + Send {
         async { Ok(()) }
     }
@@ -202,22 +200,22 @@ impl Db for Session {
     async fn kill_client_sessions(&mut self) -> usize {
         Session::kill_client_sessions(self).await
     }
-    async fn gtid_pos(&mut self, var: &'static str) -> Result<MariaGtidPos, DbError> {
+    async fn gtid_pos(&mut self, var: &'static str) -> Result<GtidPos, DbError> {
         Session::gtid_pos(self, var).await
     }
-    async fn slave_pos_covers_binlog(&mut self) -> Result<MariaGtidPos, DbError> {
+    async fn slave_pos_covers_binlog(&mut self) -> Result<GtidPos, DbError> {
         Session::slave_pos_covers_binlog(self).await
     }
     async fn binlog_coords(&mut self) -> Result<BinlogPos, DbError> {
         Session::binlog_coords(self).await
     }
-    async fn wait_gtid(&mut self, pos: &MariaGtidPos, secs: u64) -> Result<(), WaitError> {
+    async fn wait_gtid(&mut self, pos: &GtidPos, secs: u64) -> Result<(), WaitError> {
         Session::wait_gtid(self, pos, secs).await
     }
     async fn master_gtid_wait(
         &mut self,
         what: &'static str,
-        pos: &MariaGtidPos,
+        pos: &GtidPos,
         secs: u64,
     ) -> Result<Option<String>, DbError> {
         Session::master_gtid_wait(self, what, pos, secs).await
@@ -254,7 +252,7 @@ impl Db for Session {
     async fn disconnect(self) {
         Session::disconnect(self).await
     }
-    async fn set_slave_pos(&mut self, pos: &MariaGtidPos) -> Result<(), DbError> {
+    async fn set_slave_pos(&mut self, pos: &GtidPos) -> Result<(), DbError> {
         Session::set_slave_pos(self, pos).await
     }
     async fn relay_log_location(&mut self) -> Result<(String, String), DbError> {

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use gtid::{GtidError, MariaGtidPos, MysqlGtidSet};
+pub use gtid::{GtidError, GtidPos, MariaGtidPos, MysqlGtidSet};
 pub use semi_sync::{MasterSettings, SemiSync, WaitPoint, millis};
 pub use version::{Flavour, Version};
 
@@ -141,6 +141,12 @@ pub struct ReplicaStatus {
     pub relay_log_pos: u64,
     /// MariaDB: `Slave_Pos`, `Current_Pos` or `No`; MySQL: `1` when auto-positioning.
     pub using_gtid: String,
+    /// MySQL: the master's server_uuid (`Master_UUID`, `Source_UUID`); empty on MariaDB.
+    pub master_uuid: String,
+    /// MySQL: the GTIDs the IO thread received (`Retrieved_Gtid_Set`), as written.
+    pub retrieved_gtid_set: String,
+    /// MySQL: `@@gtid_executed` as the status shows it (`Executed_Gtid_Set`).
+    pub executed_gtid_set: String,
     pub last_io_errno: u32,
     pub last_io_error: String,
     pub last_sql_errno: u32,
@@ -227,6 +233,9 @@ impl ReplicaStatus {
                 .or_else(|| col(row, &["Auto_Position"]))
                 .unwrap_or("")
                 .to_string(),
+            master_uuid: text(&["Master_UUID", "Source_UUID"]),
+            retrieved_gtid_set: text(&["Retrieved_Gtid_Set"]),
+            executed_gtid_set: text(&["Executed_Gtid_Set"]),
             last_io_errno: num(&["Last_IO_Errno"]).unwrap_or(0) as u32,
             last_io_error: text(&["Last_IO_Error"]),
             last_sql_errno: num(&["Last_SQL_Errno"]).unwrap_or(0) as u32,

@@ -69,3 +69,45 @@ pub fn observed(order: usize, host: &str, state: Result<ServerState, String>) ->
         state,
     }
 }
+
+/// A SHOW REPLICA STATUS row of a MySQL 8.0.22+ replica of `master` (port 3306), its column
+/// names those of that version: received and applied up to `read_pos` of bin.000001, GTID set
+/// `executed` received and executed, auto-positioning when `auto_position`.
+pub fn mysql_status_row(master: &str, read_pos: u64, executed: &str, auto_position: bool) -> Row {
+    let mut r = Row::new();
+    let mut set = |k: &str, v: &str| {
+        r.insert(k.to_string(), Some(v.to_string()));
+    };
+    set("Source_Host", master);
+    set("Source_Port", "3306");
+    set("Source_User", "repl");
+    set("Replica_IO_Running", "Yes");
+    set("Replica_SQL_Running", "Yes");
+    set(
+        "Replica_SQL_Running_State",
+        "Replica has read all relay log; waiting for more updates",
+    );
+    set("Source_Log_File", "bin.000001");
+    set("Read_Source_Log_Pos", &read_pos.to_string());
+    set("Relay_Source_Log_File", "bin.000001");
+    set("Exec_Source_Log_Pos", &read_pos.to_string());
+    set("Auto_Position", if auto_position { "1" } else { "0" });
+    set("Retrieved_Gtid_Set", executed);
+    set("Executed_Gtid_Set", executed);
+    set("SQL_Delay", "0");
+    set("Seconds_Behind_Source", "0");
+    r
+}
+
+/// A reachable MySQL 8.0.36 server with `gtid_executed` = `executed` (gtid_mode ON unless
+/// `executed` is empty); a replica when `replica` is given.
+pub fn mysql_state(executed: &str, replica: Option<Row>) -> ServerState {
+    let mut s = state("", replica);
+    s.version = Version::parse("8.0.36").unwrap();
+    s.super_read_only = Some(s.read_only);
+    s.gtid = GtidState::MySql {
+        mode_on: !executed.is_empty(),
+        executed: MysqlGtidSet::parse(executed).unwrap(),
+    };
+    s
+}

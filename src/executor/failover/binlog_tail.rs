@@ -124,7 +124,7 @@ pub(super) async fn save_binlog_tail(
         if events.is_empty() {
             continue;
         }
-        gtids.extend(binlog::mariadb_gtids(events));
+        gtids.extend(binlog::gtids(events));
         end = BinlogPos::new(name.clone(), (start + events.len()) as u64);
         let mut out = fde.to_vec();
         out.extend_from_slice(events);
@@ -177,10 +177,13 @@ fn committed_events<'a>(
         return Err(bad("output cut short".into()));
     }
     let (head, rest) = body.split_at(head_len);
-    let fde_end = binlog::format_description_end(head).map_err(|e| bad(e.to_string()))?;
+    let fde = binlog::format_description(head).map_err(|e| bad(e.to_string()))?;
+    let fde_end = fde.end;
     let start = tail_from.max(fde_end);
     let events: &[u8] = rest.get(start - tail_from..).unwrap_or_default();
-    let whole = binlog::complete_events_len(events);
+    // With checksums (CRC32, both flavours' default), a torn write whose length field
+    // survived is found by its checksum.
+    let whole = binlog::checked_events_len(events, fde.checksum);
     if whole < events.len() {
         warn!(
             "{label}: {path}: the last {} bytes are a torn event (crash); cut at offset {}",
@@ -209,24 +212,71 @@ pub(super) fn client_defaults(
         .map_err(|e| local_error("a client option file in the workdir", e))
 }
 
-/// Apply saved binlog files to `s` with the server's own tools, as MHA did.
+/// The flavour of the server that wrote a binlog file, from its format description event
+/// (MariaDB by default: what `mha` always ran with).
+pub(super) fn flavour_of_binlog(path: &Path) -> Flavour {
+    let mut head = vec![0u8; 4096];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    match binlog::format_description(&head[..n]) {
+        Ok(fd) if !fd.server_version.to_ascii_lowercase().contains("mariadb") => Flavour::MySql,
+        _ => Flavour::MariaDb,
+    }
+}
+
+/// What the client runs around the decoded events. MySQL replicas usually run with
+/// super_read_only=ON, which stops even the failover's own (SUPER) session: it is lifted for
+/// that session's statements and put back as it was, read_only staying on.
+fn wrapped(flavour: Flavour, decoded: &[u8]) -> Vec<u8> {
+    match flavour {
+        Flavour::MariaDb => decoded.to_vec(),
+        Flavour::MySql => {
+            let mut out =
+                b"SET @mha_super_read_only = @@global.super_read_only;\nSET GLOBAL super_read_only = 0;\n"
+                    .to_vec();
+            out.extend_from_slice(decoded);
+            out.extend_from_slice(b"\nSET GLOBAL super_read_only = @mha_super_read_only;\n");
+            out
+        }
+    }
+}
+
+/// Apply saved binlog files to `s` with the server's own tools, as MHA did: MariaDB's
+/// (`mariadb-binlog | mariadb`) or MySQL's (`mysqlbinlog | mysql`), as the files' format
+/// description event says who wrote them.
 pub(super) async fn apply_binlogs(
     s: &ServerConfig,
     files: &[PathBuf],
     workdir: &Path,
 ) -> PResult<()> {
-    let binlog_tool = crate::executor::tools::find(&crate::executor::tools::BINLOG_TOOLS, s)
+    let flavour = files
+        .first()
+        .map(|f| flavour_of_binlog(f))
+        .unwrap_or(Flavour::MariaDb);
+    let (decoder, client_name, package) = match flavour {
+        Flavour::MariaDb => (
+            "mariadb-binlog (mysqlbinlog)",
+            "the mariadb (mysql) client",
+            "apt-get install mariadb-client",
+        ),
+        Flavour::MySql => (
+            "MySQL's mysqlbinlog",
+            "the mysql client",
+            "install MySQL's client programs, or set client_bindir to their directory",
+        ),
+    };
+    let binlog_tool = crate::executor::tools::find_binlog_tool(flavour, s).ok_or_else(|| {
+        local_error(
+            decoder,
+            format!("not installed on the manager host: {package}"),
+        )
+    })?;
+    let client = crate::executor::tools::find(crate::executor::tools::client_tools(flavour), s)
         .ok_or_else(|| {
             local_error(
-                "mariadb-binlog (mysqlbinlog)",
-                "not installed on the manager host: apt-get install mariadb-client",
-            )
-        })?;
-    let client = crate::executor::tools::find(&crate::executor::tools::CLIENT_TOOLS, s)
-        .ok_or_else(|| {
-            local_error(
-                "the mariadb (mysql) client",
-                "not installed on the manager host: apt-get install mariadb-client",
+                client_name,
+                format!("not installed on the manager host: {package}"),
             )
         })?;
     let defaults = client_defaults(workdir, s)?;
@@ -254,7 +304,7 @@ pub(super) async fn apply_binlogs(
         .map_err(|e| local_error(&client.display().to_string(), e))?;
     let mut stdin = child.stdin.take().expect("piped");
     stdin
-        .write_all(&decoded.stdout)
+        .write_all(&wrapped(flavour, &decoded.stdout))
         .await
         .map_err(|e| local_error(&client.display().to_string(), e))?;
     drop(stdin);
@@ -273,11 +323,11 @@ pub(super) async fn apply_binlogs(
 
 /// The saved transactions (`gtids`, `domain-server-seq`) that `after` covers and `before` did
 /// not: what applying the tail actually committed.
-pub(super) fn landed(gtids: &[String], before: &MariaGtidPos, after: &MariaGtidPos) -> Vec<String> {
+pub(super) fn landed(gtids: &[String], before: &GtidPos, after: &GtidPos) -> Vec<String> {
     gtids
         .iter()
         .filter(|g| {
-            let Ok(one) = MariaGtidPos::parse(g) else {
+            let Ok(one) = after.parse_like(g) else {
                 return false;
             };
             one.not_in(after).is_empty() && !one.not_in(before).is_empty()
@@ -360,5 +410,36 @@ fn local_error(what: &str, error: impl std::fmt::Display) -> FailoverError {
     FailoverError::Local {
         what: what.to_string(),
         error: error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Who wrote a saved file decides the tools: the captured MariaDB binlog, a MySQL 8.0 one
+    /// built from the documented layout, and what is no binlog (MariaDB, as always).
+    #[test]
+    fn the_tools_follow_the_flavour_of_the_saved_binlog() {
+        let d = tempfile::tempdir().unwrap();
+        let maria = d.path().join("maria.binlog");
+        std::fs::write(
+            &maria,
+            include_bytes!("../../../tests/fixtures/relay/mysql-bin.000001"),
+        )
+        .unwrap();
+        let mysql = d.path().join("mysql.binlog");
+        let mut log = crate::binlog::testing::MySqlLog::new(true);
+        log.transaction(false, 1, true);
+        std::fs::write(&mysql, &log.bytes).unwrap();
+        assert_eq!(flavour_of_binlog(&maria), Flavour::MariaDb);
+        assert_eq!(flavour_of_binlog(&mysql), Flavour::MySql);
+        assert_eq!(flavour_of_binlog(&d.path().join("none")), Flavour::MariaDb);
+        assert_eq!(wrapped(Flavour::MariaDb, b"BINLOG x;"), b"BINLOG x;");
+        let sql = String::from_utf8(wrapped(Flavour::MySql, b"BINLOG x;")).unwrap();
+        assert_eq!(
+            sql,
+            "SET @mha_super_read_only = @@global.super_read_only;\nSET GLOBAL super_read_only = 0;\nBINLOG x;\nSET GLOBAL super_read_only = @mha_super_read_only;\n"
+        );
     }
 }

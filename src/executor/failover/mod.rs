@@ -25,9 +25,9 @@ use crate::engine::guard::{self, Markers};
 use crate::executor::seams::{Db, Live, World};
 use crate::hooks::{self, HookCall};
 use crate::secret::Secret;
-use crate::sql::dialect::StartAt;
+use crate::sql::dialect::{Dialect, StartAt};
 use crate::sql::ops::Toward;
-use crate::topology::{BinlogPos, MariaGtidPos, ReplicaStatus, Row, Topology};
+use crate::topology::{BinlogPos, Flavour, GtidPos, MariaGtidPos, ReplicaStatus, Row, Topology};
 
 mod binlog_tail;
 mod error;
@@ -237,7 +237,7 @@ async fn replica_status(db: &mut impl Db) -> PResult<Option<(ReplicaStatus, Row)
     Ok(row.map(|r| (ReplicaStatus::from_row(&r), r)))
 }
 
-async fn gtid_var(db: &mut impl Db, var: &'static str) -> PResult<MariaGtidPos> {
+async fn gtid_var(db: &mut impl Db, var: &'static str) -> PResult<GtidPos> {
     Ok(db.gtid_pos(var).await?)
 }
 
@@ -684,7 +684,7 @@ mod tests {
 
     #[test]
     fn landed_lists_what_the_position_gained() {
-        let pos = |t: &str| MariaGtidPos::parse(t).unwrap();
+        let pos = |t: &str| GtidPos::parse(Flavour::MariaDb, t).unwrap();
         let saved: Vec<String> = ["0-1-3", "0-1-4", "0-1-5", "1-1-9"]
             .map(String::from)
             .to_vec();
@@ -694,5 +694,13 @@ mod tests {
             ["0-1-3", "0-1-4"]
         );
         assert!(landed(&saved, &pos("0-1-5,1-1-9"), &pos("0-1-5,1-1-9")).is_empty());
+        // MySQL: the saved GTIDs the executed set gained.
+        let u = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+        let set = |t: &str| GtidPos::parse(Flavour::MySql, &t.replace('U', u)).unwrap();
+        let saved: Vec<String> = [3, 4, 5].map(|n| format!("{u}:{n}")).to_vec();
+        assert_eq!(
+            landed(&saved, &set("U:1-2"), &set("U:1-4")),
+            [format!("{u}:3"), format!("{u}:4")]
+        );
     }
 }

@@ -143,3 +143,61 @@ async fn a_forced_new_master_that_cannot_be_promoted_is_refused_before_phase_2()
     assert_eq!(rec.error.as_deref(), Some("db9 is not a configured server"));
     assert_eq!(log, ["end"], "nothing was asked of any server");
 }
+
+const UUID: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+
+/// A failover of a MySQL 8.0 cluster (db1 down; db2 and db3 its replicas with
+/// auto-positioning, db3 received more) onto `new_master`: the record and the ordered log.
+async fn run_mysql(new_master: &str) -> (FailoverRecord, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let replica = |read_pos: u64, upto: u64| {
+        let set = format!("{UUID}:1-{upto}");
+        Server::mysql_replica(&set, testing::mysql_status_row("db1", read_pos, &set, true))
+    };
+    let fake = Fake::new(dir.path())
+        .server("db2", replica(1000, 10))
+        .server("db3", replica(1200, 12));
+    let hook = fake.hook(None);
+    let config = crate::config::from_text(&CONF.replace("HOOK", &hook.display().to_string()));
+    let opts = FailoverOptions {
+        new_master: Some((new_master.to_string(), None)),
+        workdir: dir.path().join("work"),
+        ..Default::default()
+    };
+    let rec = failover_in(fake.clone(), &config, &opts).await;
+    (rec, fake.log())
+}
+
+/// MySQL with GTIDs: no refusal; the new master catches up from the latest replica by
+/// auto-positioning and waits for its executed GTID set (WAIT_FOR_EXECUTED_GTID_SET), then
+/// takes writes; the other replica follows it.
+#[tokio::test]
+async fn a_mysql_gtid_cluster_fails_over_by_auto_position() {
+    let (rec, log) = run_mysql("db2").await;
+    // Promoted; the dead master's host answers no SSH here, so its binlog tail is lost.
+    assert_eq!(
+        rec.outcome,
+        Outcome::DataNotRecovered,
+        "{:?} {log:#?}",
+        rec.error
+    );
+    assert_eq!(rec.new_master.as_deref(), Some("db2(db2:3306)"));
+    let wait = format!("db2: wait_gtid {UUID}:1-12");
+    let order = [
+        "db2: stop_io_thread",
+        "hook: --command=stop",
+        "db2: point_at LatestReplica db3",
+        wait.as_str(),
+        "db2: reset_replica_all",
+        "db2: read_only=0",
+        "hook: --command=start",
+    ];
+    for pair in order.windows(2) {
+        assert!(at(&log, pair[0]) < at(&log, pair[1]), "{pair:?}: {log:#?}");
+    }
+    assert!(at(&log, "db3: point_at NewMaster db2") > at(&log, "db2: reset_replica_all"));
+    assert!(
+        log.iter().all(|l| !l.contains("0-1-")),
+        "no MariaDB GTID: {log:#?}"
+    );
+}

@@ -556,7 +556,7 @@ pub(super) fn hook_plans(
 pub(super) struct Applied {
     pub(super) idx: usize,
     pub(super) status: ReplicaStatus,
-    pub(super) slave_pos: MariaGtidPos,
+    pub(super) slave_pos: GtidPos,
     pub(super) log_slave_updates: bool,
     /// SQL_Delay > 0 (MASTER_DELAY): its SQL thread applies what it received only hours
     /// later, so it was not waited for, is not the latest, and keeps its delay.
@@ -614,6 +614,7 @@ pub(super) async fn wait_applied(
             .cloned()
             .flatten()
             .and_then(|t| MariaGtidPos::parse(&t).ok())
+            .map(GtidPos::MariaDb)
             .filter(|p| !p.is_empty() && st.uses_gtid());
         let applied = match &received {
             // Applied means gtid_slave_pos reached it: with parallel replication the SQL
@@ -622,10 +623,11 @@ pub(super) async fn wait_applied(
             Some(io) => gtid_var(&mut db, "gtid_slave_pos").await?.covers(io),
             // File/position replication (no Gtid_IO_Pos): the positions, as before.
             None => {
-                let idle = row
-                    .get("Slave_SQL_Running_State")
-                    .cloned()
-                    .flatten()
+                // "Slave has read all relay log; ..." (MariaDB, MySQL before 8.0.22),
+                // "Replica has read all relay log; ..." (MySQL 8.0.22+).
+                let idle = ["Slave_SQL_Running_State", "Replica_SQL_Running_State"]
+                    .iter()
+                    .find_map(|k| row.get(*k).cloned().flatten())
                     .is_some_and(|state| state.contains("read all relay log"));
                 st.exec_pos == st.read_pos
                     || (idle
@@ -706,7 +708,7 @@ pub(super) async fn log_slave_updates(db: &mut impl Db) -> PResult<bool> {
     Ok(db.log_slave_updates().await? == Some(true))
 }
 
-pub(super) async fn wait_gtid(db: &mut impl Db, pos: &MariaGtidPos, secs: u64) -> PResult<()> {
+pub(super) async fn wait_gtid(db: &mut impl Db, pos: &GtidPos, secs: u64) -> PResult<()> {
     Ok(db.wait_gtid(pos, secs).await?)
 }
 
@@ -737,22 +739,12 @@ pub(super) async fn wait_threads(db: &mut impl Db, limit: Duration) -> PResult<(
 #[derive(Debug, Clone)]
 pub(super) struct NewMasterPos {
     /// gtid_binlog_pos: what replicas can fetch from it.
-    pub(super) binlog: MariaGtidPos,
+    pub(super) binlog: GtidPos,
     /// gtid_current_pos: what it has executed, binlogged or not.
-    pub(super) executed: MariaGtidPos,
+    pub(super) executed: GtidPos,
     /// With log_slave_updates=OFF, its gtid_slave_pos: what it got by replication is not in its
     /// binlog, so a replica behind that position can never get it from there.
-    pub(super) replicated_unlogged: Option<MariaGtidPos>,
-}
-
-/// The domains (with the new master's last sequence number) in which `replica` is behind
-/// `replicated`: transactions it would have to fetch and cannot.
-pub(super) fn behind_in(replicated: &MariaGtidPos, replica: &MariaGtidPos) -> Vec<String> {
-    replicated
-        .beyond(replica)
-        .into_iter()
-        .map(|(d, n)| format!("domain {d} up to sequence {n}"))
-        .collect()
+    pub(super) replicated_unlogged: Option<GtidPos>,
 }
 
 /// One other replica: fetch what it lacks from the new master, then (file/position mode)
@@ -780,7 +772,7 @@ pub(super) async fn recover_replica(
     // with log_slave_updates=OFF does not write what it replicated). Never report such a
     // replica as recovered.
     if let Some(replicated) = &target.replicated_unlogged {
-        let missing = behind_in(replicated, &before);
+        let missing = replicated.lacking_in(&before);
         if !missing.is_empty() {
             return Err(FailoverError::replica(
                 s.display_name(),
@@ -1302,7 +1294,15 @@ pub(super) async fn phase3_4<W: World>(
         .repl_user
         .clone()
         .unwrap_or_else(|| new_applied.status.master_user.clone());
-    notes.extend(statements_for_others(new_cfg, &user, &promotion.coords));
+    let dialect = new_master.topo.servers[new_master.idx]
+        .alive()
+        .map_or(Dialect::MariaDb, |s| Dialect::of(&s.version));
+    notes.extend(statements_for_others(
+        dialect,
+        new_cfg,
+        &user,
+        &promotion.coords,
+    ));
     Ok(done(promotion, notes))
 }
 
@@ -1360,7 +1360,7 @@ async fn apply_saved_tail<W: World>(
     db: &mut W::Db,
     new_cfg: &ServerConfig,
     saved: &Saved,
-    after_catchup: &MariaGtidPos,
+    after_catchup: &GtidPos,
     notes: &mut Vec<String>,
 ) -> PResult<()> {
     let (files, tail_gtids) = (&saved.files, &saved.gtids);
@@ -1416,7 +1416,13 @@ async fn stand_alone(db: &mut impl Db, new_cfg: &ServerConfig) -> PResult<Promot
     // What it has executed, binlogged or not: where every replica must end.
     let executed = gtid_var(db, "gtid_current_pos").await?;
     let replicated_unlogged = if db.log_slave_updates().await? == Some(false) {
-        Some(gtid_var(db, "gtid_slave_pos").await?)
+        let replicated = gtid_var(db, "gtid_slave_pos").await?;
+        // MySQL: what it executed and its binlog cannot serve (a set); MariaDB: what it
+        // replicated, compared per domain.
+        Some(match replicated {
+            GtidPos::MySql(_) => replicated.not_in(&binlog),
+            GtidPos::MariaDb(_) => replicated,
+        })
     } else {
         None
     };
@@ -1437,24 +1443,27 @@ async fn stand_alone(db: &mut impl Db, new_cfg: &ServerConfig) -> PResult<Promot
 }
 
 /// MHA's line for whoever repoints a server by hand (a rejoining old master, a replica left
-/// out): both forms, the password masked. Returns them as report notes.
-fn statements_for_others(new_cfg: &ServerConfig, user: &str, coords: &BinlogPos) -> Vec<String> {
+/// out): both forms, in the new master's dialect, the password masked. Returns them as
+/// report notes.
+fn statements_for_others(
+    dialect: Dialect,
+    new_cfg: &ServerConfig,
+    user: &str,
+    coords: &BinlogPos,
+) -> Vec<String> {
     let masked = Secret::new("xxx");
-    let statement = |start: &StartAt| {
-        crate::sql::dialect::Dialect::MariaDb.change_master(
-            new_cfg,
-            Some(user),
-            Some(&masked),
-            start,
-            None,
-        )
-    };
+    let statement =
+        |start: &StartAt| dialect.change_master(new_cfg, Some(user), Some(&masked), start, None);
     let by_position = statement(&StartAt::Coords(coords.clone()));
     let by_gtid = statement(&StartAt::Gtid);
+    let gtid_words = match dialect {
+        Dialect::MariaDb => "MASTER_USE_GTID",
+        _ => "auto-positioning",
+    };
     info!(
         "All other slaves should start replication from here. Statement should be: {by_position};"
     );
-    info!("With GTIDs (MASTER_USE_GTID): {by_gtid};");
+    info!("With GTIDs ({gtid_words}): {by_gtid};");
     vec![
         format!("Statement for the others, by position: {by_position}"),
         format!("Statement for the others, by GTID: {by_gtid}"),

@@ -501,13 +501,13 @@ pub(super) async fn replay_on_replica(
 /// nothing twice (and, without log_bin, still knows what it has).
 async fn slave_pos_covers(
     db: &mut impl Db,
-    slave_pos: &MariaGtidPos,
+    slave_pos: &GtidPos,
     applied: &[String],
 ) -> PResult<()> {
     let binlog = gtid_var(db, "gtid_binlog_pos").await?;
     let mut pos = slave_pos.union(&binlog);
     for g in applied {
-        if let Ok(one) = MariaGtidPos::parse(g) {
+        if let Ok(one) = slave_pos.parse_like(g) {
             pos = pos.union(&one);
         }
     }

@@ -31,7 +31,8 @@ pub(super) async fn startup_checks(
         ignore_fail_on_start: opts.ignore_fail_on_start,
     };
     let mut a = checks::assess(&topo, config, &checks_opts);
-    a.findings.extend(check_repl::manager_host_checks(config));
+    a.findings
+        .extend(check_repl::manager_host_checks(config, &topo));
     if !opts.skip_ssh_check {
         a.findings.extend(check_repl::ssh_logins(config).await);
     }

@@ -58,7 +58,7 @@ pub(super) async fn attach(
         .clone()
         .or_else(|| master.repl_password.clone());
     db.stop_replica().await?;
-    db.set_slave_pos(start).await?;
+    db.set_slave_pos(&start.clone().into()).await?;
     steps.push(format!("gtid_slave_pos = {start}"));
     db.point_at(
         Toward::CurrentMaster,

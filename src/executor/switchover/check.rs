@@ -10,7 +10,7 @@ use crate::engine::elect::{self, Ranking, Verdict};
 use crate::engine::semi_sync::{self, Keep};
 use crate::executor::seams::{Db, World};
 use crate::sql::ops::Process;
-use crate::topology::{Flavour, ReplicaStatus, SemiSync, Topology};
+use crate::topology::{ReplicaStatus, SemiSync, Topology};
 
 use super::SwitchOptions;
 
@@ -41,10 +41,22 @@ pub(super) async fn check(
 ) -> Result<Done<Plan>, SwitchError> {
     let topo = w.observe(config, config.app.timeouts.sql, None).await;
     let m = find_orig_master(&topo)?;
+    let mut flavours: Vec<&str> = topo
+        .servers
+        .iter()
+        .filter_map(|o| o.alive())
+        .map(|s| match s.version.flavour {
+            crate::topology::Flavour::MariaDb => "MariaDB",
+            crate::topology::Flavour::MySql => "MySQL",
+        })
+        .collect();
+    flavours.sort_unstable();
+    flavours.dedup();
     let mut checks = vec![
         format!(
-            "all {} configured servers answer SQL and run MariaDB",
-            topo.servers.len()
+            "all {} configured servers answer SQL and run {}",
+            topo.servers.len(),
+            flavours.join(" and ")
         ),
         format!("current master: {}", topo.servers[m].name()),
     ];
@@ -160,12 +172,6 @@ fn find_orig_master(topo: &Topology) -> Result<usize, Refusal> {
         .collect();
     if !down.is_empty() {
         return Err(Refusal::ServersDown(down));
-    }
-    if let Some(o) = topo.servers.iter().find(|o| {
-        o.alive()
-            .is_some_and(|s| s.version.flavour != Flavour::MariaDb)
-    }) {
-        return Err(Refusal::NotMariaDb(o.name()));
     }
     match checks::find_master(topo) {
         MasterView::Alive { index } => Ok(index),

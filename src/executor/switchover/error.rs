@@ -18,8 +18,6 @@ pub enum Refusal {
         .0.join(", ")
     )]
     ServersDown(Vec<String>),
-    #[error("{0} is not MariaDB: online switchover supports MariaDB only")]
-    NotMariaDb(String),
     #[error("the current master could not be identified")]
     NoMaster,
     #[error(

@@ -427,3 +427,39 @@ async fn semi_sync_off_changes_no_semi_sync_setting() {
     assert_eq!(rec.outcome, SwitchOutcome::Success, "{log:#?}");
     assert!(!log.iter().any(|l| l.contains("semi_sync")), "{log:#?}");
 }
+
+/// A MySQL 8.0 cluster with auto-positioning: db1 the master, db2 and db3 caught up.
+fn mysql_world(dir: &Path) -> Fake {
+    let set = "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-12";
+    let replica = || Server::mysql_replica(set, testing::mysql_status_row("db1", 1200, set, true));
+    Fake::new(dir)
+        .server("db1", Server::mysql_master(set))
+        .server("db2", replica())
+        .server("db3", replica())
+}
+
+/// MySQL: no refusal, and the same order as on MariaDB; the replicas wait for the old
+/// master's GTID set (WAIT_FOR_EXECUTED_GTID_SET) before the new master takes writes.
+#[tokio::test]
+async fn a_mysql_cluster_switches_in_the_same_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, log) = switch(mysql_world(dir.path()), None).await;
+    assert_eq!(rec.outcome, SwitchOutcome::Success, "{log:#?}");
+    let wait = "db2: master_gtid_wait 3e11fa47-71ca-11e1-9e33-c80aa9429562:1-12";
+    let order = [
+        "hook: --command=stop",
+        "db1: read_only=1",
+        "db1: flush_tables_with_read_lock",
+        wait,
+        "db2: reset_replica_all",
+        "db2: read_only=0",
+        "hook: --command=start",
+    ];
+    for pair in order.windows(2) {
+        assert!(at(&log, pair[0]) < at(&log, pair[1]), "{pair:?}: {log:#?}");
+    }
+    assert!(
+        at(&log, "db3: point_at NewMaster db2") > at(&log, wait),
+        "{log:#?}"
+    );
+}

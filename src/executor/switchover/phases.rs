@@ -19,13 +19,13 @@ use crate::executor::semi_sync::Settled;
 use crate::hooks;
 use crate::sql::dialect::StartAt;
 use crate::sql::ops::Toward;
-use crate::topology::{BinlogPos, MariaGtidPos};
+use crate::topology::{BinlogPos, GtidPos};
 
 /// Writes are blocked on the old master, on this session (the global read lock belongs to
 /// it), since `since`, at this position.
 pub(super) struct Blocked<D: Db> {
     pub lock: D,
-    pub gtid: MariaGtidPos,
+    pub gtid: GtidPos,
     pub coords: BinlogPos,
     pub since: Instant,
 }
@@ -159,7 +159,7 @@ async fn block_writes(
     lock: &mut impl Db,
     opts: &SwitchOptions,
     t: &Timeouts,
-) -> Result<(MariaGtidPos, BinlogPos), SwitchError> {
+) -> Result<(GtidPos, BinlogPos), SwitchError> {
     // Bounded server-side waits: a long transaction makes these fail, not hang. The client
     // waits longer than the server, so the server's answer is never lost.
     let wait = lock_wait_secs(opts, t);
@@ -188,7 +188,7 @@ async fn block_writes(
 async fn wait_caught_up(
     db: &mut impl Db,
     use_gtid: bool,
-    gtid: &MariaGtidPos,
+    gtid: &GtidPos,
     coords: &BinlogPos,
     secs: u64,
 ) -> Result<(), SwitchError> {
