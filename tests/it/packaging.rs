@@ -31,6 +31,38 @@ const HISTOGRAMS: &[&str] = &[
     "mha_switchover_phase_duration_seconds",
 ];
 
+/// The list above is what the manager serves: every name has a `# TYPE` line in a scrape of a
+/// manager that saw a ping, a replica, a readiness answer, a failover and a switchover.
+#[test]
+fn the_metric_list_is_what_the_manager_serves() {
+    use mha::telemetry::metrics::{Metrics, ReplicaFigures};
+    let m = Metrics::new("app1");
+    m.ping(std::time::Duration::from_millis(2), 0);
+    m.replicas(&[ReplicaFigures {
+        replica: "server2".into(),
+        io_running: true,
+        sql_running: true,
+        lag_seconds: Some(0.0),
+        lag_bytes: Some(0),
+        heartbeat_age: Some(1.0),
+    }]);
+    m.readiness(true, 1);
+    m.detection_state("alive");
+    m.failover("success", &[("1", 10)], Some(1_700_000_000));
+    m.switchover("success", &[("1", 10)]);
+    let mut served: Vec<&str> = Vec::new();
+    let text = m.render();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            served.push(rest.split_whitespace().next().unwrap());
+        }
+    }
+    served.sort();
+    let mut listed = METRICS.to_vec();
+    listed.sort();
+    assert_eq!(served, listed, "{text}");
+}
+
 /// Every `mha_...` word in `text`.
 fn metric_words(text: &str) -> Vec<&str> {
     let mut words = Vec::new();
