@@ -157,6 +157,18 @@ pub fn lock_path(workdir: &Path, app: &str) -> PathBuf {
     workdir.join(format!("{app}.manager.lock"))
 }
 
+/// Written by a manager that runs several applications, for as long as it runs this one: `stop`
+/// then asks for this application alone to stop (`stop_request_path`) instead of sending
+/// SIGTERM to the process, which would stop them all.
+pub fn shared_manager_path(workdir: &Path, app: &str) -> PathBuf {
+    workdir.join(format!("{app}.manager.shared"))
+}
+
+/// `stop --conf APP` to a manager that runs several applications: stop this one.
+pub fn stop_request_path(workdir: &Path, app: &str) -> PathBuf {
+    workdir.join(format!("{app}.manager.stop_request"))
+}
+
 /// One line: `PID<TAB>CODE:STRING[<TAB>master:HOST]`, as MHA writes it, then (beyond MHA,
 /// once the manager has failed over) `<TAB>last_failover:RESULT@UNIXTIME`.
 #[derive(Debug, Clone, PartialEq, Eq)]

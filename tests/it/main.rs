@@ -10,6 +10,7 @@ mod cli;
 mod conf_host;
 mod failover;
 mod manager;
+mod many_apps;
 mod mha_compat;
 mod mha_hooks;
 mod mha_regression;

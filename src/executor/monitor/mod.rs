@@ -21,12 +21,14 @@ use crate::status::{ManagerLock, Status, StatusFile};
 use super::deposed::DeposedWatches;
 use super::failover::{self, Detected, FailoverOptions, FailoverRecord};
 
+mod apps;
 mod error;
 mod evidence;
 mod ping_loop;
 mod semi_sync;
 mod startup;
 
+pub use apps::{App, AppSet, Prepare, conf_files};
 pub use error::{MonitorLockError, StartupError};
 pub(crate) use evidence::{answers, sample_replicas};
 pub use startup::MONITOR_LOCK;
@@ -59,14 +61,24 @@ mod scale {
 struct StopSignal(tokio::sync::watch::Receiver<bool>);
 
 impl StopSignal {
-    fn install() -> StopSignal {
+    /// `app`: the stop of this one application in a manager that runs several (see `apps`).
+    fn install(app: Option<tokio::sync::watch::Receiver<bool>>) -> StopSignal {
         let (tx, rx) = tokio::sync::watch::channel(false);
         let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
         let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
         tokio::spawn(async move {
+            let app_stop = async {
+                match app {
+                    Some(mut r) => {
+                        let _ = r.wait_for(|stop| *stop).await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = term.recv() => {}
                 _ = int.recv() => {}
+                _ = app_stop => {}
             }
             let _ = tx.send(true);
         });
@@ -171,6 +183,15 @@ enum AfterFailover {
 }
 
 pub async fn run(opts: ManagerOptions, config: Arc<Config>) -> Outcome {
+    run_app(opts, config, None).await
+}
+
+/// One application's manager; `app_stop` ends it alone (a manager running several).
+pub async fn run_app(
+    opts: ManagerOptions,
+    config: Arc<Config>,
+    app_stop: Option<tokio::sync::watch::Receiver<bool>>,
+) -> Outcome {
     let workdir = opts
         .workdir
         .clone()
@@ -186,7 +207,7 @@ pub async fn run(opts: ManagerOptions, config: Arc<Config>) -> Outcome {
         Err(e) => return Outcome::AlreadyRunning(e.into()),
     };
     let status = open_status_file(&workdir, &config.app_name);
-    let stop = StopSignal::install();
+    let stop = StopSignal::install(app_stop);
     let _warm = keep_ssh_sessions(&config);
     let mut manager = Manager {
         failover: opts.failover.clone(),
