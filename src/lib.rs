@@ -14,6 +14,7 @@ pub mod binlog;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod etcd;
 pub mod executor;
 pub mod hooks;
 pub mod sandbox;

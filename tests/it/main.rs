@@ -8,6 +8,7 @@ mod check_repl;
 mod check_ssh;
 mod cli;
 mod conf_host;
+mod etcd;
 mod failover;
 mod manager;
 mod many_apps;

@@ -22,6 +22,7 @@ use super::deposed::DeposedWatches;
 use super::failover::{self, Detected, FailoverOptions, FailoverRecord};
 
 mod apps;
+mod coordinated;
 mod error;
 mod evidence;
 mod ping_loop;
@@ -186,8 +187,21 @@ pub async fn run(opts: ManagerOptions, config: Arc<Config>) -> Outcome {
     run_app(opts, config, None).await
 }
 
-/// One application's manager; `app_stop` ends it alone (a manager running several).
+/// One application's manager; `app_stop` ends it alone (a manager running several). With
+/// `etcd_endpoints` it acts only while it leads the application (`coordinated`).
 pub async fn run_app(
+    opts: ManagerOptions,
+    config: Arc<Config>,
+    app_stop: Option<tokio::sync::watch::Receiver<bool>>,
+) -> Outcome {
+    if config.app.etcd.is_some() && !opts.check_only {
+        return coordinated::run(opts, config, app_stop).await;
+    }
+    run_alone(opts, config, app_stop).await
+}
+
+/// The manager as MHA's: it monitors and acts with no one to ask.
+async fn run_alone(
     opts: ManagerOptions,
     config: Arc<Config>,
     app_stop: Option<tokio::sync::watch::Receiver<bool>>,
