@@ -168,6 +168,30 @@ impl Etcd {
         Ok(r["succeeded"].as_bool().unwrap_or(false))
     }
 
+    /// Put `value` at `key` (None: delete it) only while `leader` = (key, lease, create
+    /// revision) holds: false if it no longer does.
+    pub async fn put_if_holds(
+        &self,
+        key: &str,
+        value: Option<&str>,
+        leader: (&str, i64, i64),
+    ) -> Result<bool, EtcdError> {
+        let (leader_key, lease, create_revision) = leader;
+        let op = match value {
+            Some(v) => json!({"request_put": {"key": b64(key), "value": b64(v)}}),
+            None => json!({"request_delete_range": {"key": b64(key)}}),
+        };
+        let body = json!({
+            "compare": [
+                {"key": b64(leader_key), "result": "EQUAL", "target": "CREATE", "create_revision": create_revision.to_string()},
+                {"key": b64(leader_key), "result": "EQUAL", "target": "LEASE", "lease": lease.to_string()},
+            ],
+            "success": [op],
+        });
+        let r = self.call("/v3/kv/txn", body).await?;
+        Ok(r["succeeded"].as_bool().unwrap_or(false))
+    }
+
     pub async fn get(&self, key: &str) -> Result<Option<KeyValue>, EtcdError> {
         let r = self.call("/v3/kv/range", json!({"key": b64(key)})).await?;
         Ok(r["kvs"].get(0).map(key_value))

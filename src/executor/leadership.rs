@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::fence::{Fence, Proof};
+use super::fence::{Fence, Proof, Shared, SharedFailover};
 use crate::config::EtcdSettings;
 use crate::etcd::{Campaign, Etcd};
 
@@ -55,6 +55,37 @@ impl LeaseFence {
 }
 
 impl Fence for LeaseFence {
+    fn last_failover_key(&self) -> String {
+        format!("{}/last_failover", self.key.trim_end_matches("/leader"))
+    }
+
+    fn last_failover(&self) -> Shared<'_> {
+        Box::pin(async move {
+            let kv = self
+                .etcd
+                .get(&self.last_failover_key())
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(kv.and_then(|kv| serde_json::from_str(&kv.value).ok()))
+        })
+    }
+
+    fn record_failover(&self, f: Option<SharedFailover>) -> Proof<'_> {
+        Box::pin(async move {
+            let value = f.map(|f| serde_json::to_string(&f).unwrap_or_default());
+            let at = (self.key.as_str(), self.lease, self.create_revision);
+            match self
+                .etcd
+                .put_if_holds(&self.last_failover_key(), value.as_deref(), at)
+                .await
+            {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(format!("{} is no longer this manager's", self.key)),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    }
+
     fn prove(&self) -> Proof<'_> {
         Box::pin(async move {
             if Instant::now() >= self.valid_until() {

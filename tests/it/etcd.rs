@@ -137,21 +137,24 @@ fn conf(c: &Cluster, name: &str, etcd_port: u16) -> PathBuf {
     p
 }
 
-/// A manager of its own workdir (another host's), logging to `manager-NAME.log`.
+/// A manager of its own workdir (another host's), logging to `manager-NAME.log`, with no
+/// block period.
 fn manager(c: &Cluster, conf: &Path, name: &str) -> Daemon {
+    manager_with(c, conf, name, &["--last_failover_minute=0"])
+}
+
+fn manager_with(c: &Cluster, conf: &Path, name: &str, extra: &[&str]) -> Daemon {
     let workdir = c.dir.path().join(format!("work-{name}"));
     let log = c.dir.path().join(format!("manager-{name}.log"));
-    Daemon::start(
-        &[
-            "manager",
-            "--conf",
-            conf.to_str().unwrap(),
-            "--manager_workdir",
-            workdir.to_str().unwrap(),
-            "--last_failover_minute=0",
-        ],
-        log,
-    )
+    let mut args = vec![
+        "manager",
+        "--conf",
+        conf.to_str().unwrap(),
+        "--manager_workdir",
+        workdir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    Daemon::start(&args, log)
 }
 
 fn status(c: &Cluster, conf: &Path, name: &str) -> i32 {
@@ -254,4 +257,40 @@ async fn a_leader_cut_off_from_etcd_stops_acting_and_another_fails_over() {
         "the cut-off manager acted:\n{out}"
     );
     assert!(!out.contains("Master is down"), "{out}");
+}
+
+/// The block period is kept in etcd: the leader that follows a failover monitors the new
+/// master without the replaced one, and refuses a second failover within
+/// last_failover_minute although its own workdir has no marker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_block_period_holds_across_managers() {
+    let etcd = EtcdServer::start();
+    let c = Cluster::start(2, Mode::Gtid).await;
+    let conf = conf(&c, "app1.toml", etcd.client_port);
+    let mut a = manager_with(&c, &conf, "a", &[]);
+    a.expect_nth(MONITORING, 1, Duration::from_secs(30)).await;
+    let b = manager_with(&c, &conf, "b", &[]);
+    b.expect_nth("Standing by", 1, Duration::from_secs(10))
+        .await;
+
+    let w = crash_under_load(&c).await;
+    a.expect_failovers(1, Duration::from_secs(40)).await;
+    a.expect_nth("etcd: failover recorded", 1, Duration::from_secs(5))
+        .await;
+    let acked = w.stop().await;
+    c.assert_has_all("server2", &acked).await;
+    let _ = a.child.kill();
+
+    b.expect_nth(LEADS, 1, Duration::from_secs(TTL + 5)).await;
+    b.expect_nth("replaced 127.0.0.1", 1, Duration::from_secs(5))
+        .await;
+    b.expect_nth(MONITORING, 1, Duration::from_secs(20)).await;
+    sandbox::fault(c.dir.path(), "server2", Fault::Crash)
+        .await
+        .unwrap();
+    b.expect_nth("Automatic failover refused", 1, Duration::from_secs(20))
+        .await;
+    let out = b.output();
+    assert!(out.contains("etcd key /mha/app1/last_failover"), "{out}");
+    assert!(!out.contains("Phase 2:"), "{out}");
 }

@@ -151,6 +151,18 @@ struct Lease {
 }
 
 impl crate::executor::fence::Fence for Lease {
+    fn last_failover(&self) -> crate::executor::fence::Shared<'_> {
+        Box::pin(async { Ok(None) })
+    }
+    fn record_failover(
+        &self,
+        _: Option<crate::executor::fence::SharedFailover>,
+    ) -> crate::executor::fence::Proof<'_> {
+        Box::pin(async { Ok(()) })
+    }
+    fn last_failover_key(&self) -> String {
+        "/mha/app1/last_failover".into()
+    }
     fn prove(&self) -> crate::executor::fence::Proof<'_> {
         use std::sync::atomic::Ordering::SeqCst;
         Box::pin(async move {

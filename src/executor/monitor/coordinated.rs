@@ -24,10 +24,7 @@ pub(super) async fn run(
     app_stop: Option<watch::Receiver<bool>>,
 ) -> Outcome {
     let settings = config.app.etcd.clone().expect("coordinated without etcd");
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let host = host.trim();
-    let me = format!("{host}:{}", std::process::id());
-    let elector = Elector::start(&settings, &config.app_name, me);
+    let elector = Elector::start(&settings, &config.app_name, super::shared::me());
     let mut role = elector.role.clone();
     let mut stop = StopSignal::install(app_stop.clone());
     let workdir = opts
@@ -39,6 +36,7 @@ pub(super) async fn run(
             Ok(f) => f,
             Err(outcome) => return outcome,
         };
+        let config = without_replaced_master(&config, fence.as_ref()).await;
         let outcome = lead(&opts, &config, fence, &mut role, app_stop.clone()).await;
         if stop.requested() || role.borrow().is_leader() {
             // Stopped, or ended on its own (start-up checks failed, --monitor_only...).
@@ -83,6 +81,29 @@ async fn lead(
     forward.abort();
     let _ = role.borrow_and_update();
     outcome
+}
+
+/// The configuration less the master that the application's last failover (by any manager)
+/// replaced: that one is dead or deposed, and the start-up checks would stop on it.
+async fn without_replaced_master(config: &Arc<Config>, fence: &LeaseFence) -> Arc<Config> {
+    use crate::executor::fence::{Fence, SharedState};
+    let last = match fence.last_failover().await {
+        Ok(Some(f)) if f.state == SharedState::Complete => f,
+        _ => return config.clone(),
+    };
+    let Some(dead) = last
+        .dead_master
+        .filter(|d| config.servers.iter().any(|s| &s.display_name() == d))
+    else {
+        return config.clone();
+    };
+    info!(
+        "The last failover (by {}) replaced {dead}: monitoring without it.",
+        last.by
+    );
+    let mut c = (**config).clone();
+    c.servers.retain(|s| s.display_name() != dead);
+    Arc::new(c)
 }
 
 /// Stand by until this manager leads (its fence), or is stopped (Err: the outcome).

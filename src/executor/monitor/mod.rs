@@ -27,6 +27,7 @@ mod error;
 mod evidence;
 mod ping_loop;
 mod semi_sync;
+mod shared;
 mod startup;
 
 pub use apps::{App, AppSet, Prepare, conf_files};
@@ -360,7 +361,9 @@ impl Manager {
             return AfterFailover::Stop(Outcome::Stopped);
         }
         let _ = self.status.set(Status::FailoverRunning, dead_host);
+        let before = shared::begin(fo, dead).await;
         let rec = run_failover(&self.config, fo, &mut self.stop).await;
+        shared::end(fo, dead, before, rec.outcome).await;
         // An operator's --ignore_last_failover covers the first failover only: the next one
         // within last_failover_minute waits for an acknowledgement.
         fo.ignore_last_failover = false;
@@ -509,6 +512,7 @@ async fn wait_for_acknowledgement(
     let mut told = false;
     loop {
         let m = super::failover::markers(&fo.workdir, &config.app_name);
+        let m = shared::markers(m, fo).await;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
