@@ -17,7 +17,7 @@ use mha::sandbox::{self, Fault, Mode};
 use crate::bed::{self, Cluster, Daemon, PortBlock};
 
 /// The lease TTL of the tests, in seconds.
-const TTL: u64 = 3;
+pub const TTL: u64 = 3;
 
 /// One etcd member on loopback, its data in a tempdir; killed by pid when dropped.
 pub struct EtcdServer {
@@ -123,7 +123,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream) {
 }
 
 /// The sandbox's configuration with etcd coordination, written as `name`.
-fn conf(c: &Cluster, name: &str, etcd_port: u16) -> PathBuf {
+pub fn conf(c: &Cluster, name: &str, etcd_port: u16) -> PathBuf {
     let text = std::fs::read_to_string(c.state.app_config()).unwrap();
     let text = text.replacen(
         "ping_interval = 1\n",
@@ -139,7 +139,7 @@ fn conf(c: &Cluster, name: &str, etcd_port: u16) -> PathBuf {
 
 /// A manager of its own workdir (another host's), logging to `manager-NAME.log`, with no
 /// block period.
-fn manager(c: &Cluster, conf: &Path, name: &str) -> Daemon {
+pub fn manager(c: &Cluster, conf: &Path, name: &str) -> Daemon {
     manager_with(c, conf, name, &["--last_failover_minute=0"])
 }
 
@@ -162,8 +162,8 @@ fn status(c: &Cluster, conf: &Path, name: &str) -> i32 {
     bed::check_status(conf, &["--manager_workdir", workdir.to_str().unwrap()]).0
 }
 
-const LEADS: &str = "leads now";
-const MONITORING: &str = "waiting until MySQL doesn't respond";
+pub const LEADS: &str = "leads now";
+pub const MONITORING: &str = "waiting until MySQL doesn't respond";
 
 async fn crash_under_load(c: &Cluster) -> bed::Writer {
     c.create_acked_table().await;
