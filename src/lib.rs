@@ -15,6 +15,7 @@ pub mod binlog;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod etcd;
 pub mod executor;
 pub mod hooks;
 pub mod log_level;

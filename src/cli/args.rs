@@ -108,7 +108,7 @@ pub struct ConfArgs {
 }
 
 /// Options shared by the automatic failover (manager) and `master_switch --master_state=dead`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct FailoverArgs {
     /// Fail over even if the last failover was recent or failed (removes the marker files).
     #[arg(long = "ignore_last_failover", alias = "ignore-last-failover")]
@@ -182,10 +182,18 @@ pub struct FailoverArgs {
     pub ssh_reachable: Option<u8>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ManagerArgs {
-    #[command(flatten)]
-    pub conf: ConfArgs,
+    /// Application configuration file; repeat it to watch several applications in one manager.
+    #[arg(long, value_name = "FILE", required_unless_present = "conf_dir")]
+    pub conf: Vec<PathBuf>,
+    /// Watch every application configured in DIR (its *.toml and *.cnf files), one task each;
+    /// SIGHUP reads the directory again, adding and removing applications.
+    #[arg(long = "conf-dir", alias = "conf_dir", value_name = "DIR")]
+    pub conf_dir: Option<PathBuf>,
+    /// Global defaults file; only its [server default] block is read.
+    #[arg(long = "global_conf", alias = "global-conf", value_name = "FILE", default_value = crate::config::DEFAULT_GLOBAL_CONF)]
+    pub global_conf: PathBuf,
     /// Override manager_workdir.
     #[arg(long = "manager_workdir", aliases = ["workdir", "manager-workdir"], value_name = "DIR")]
     pub manager_workdir: Option<PathBuf>,

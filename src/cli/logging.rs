@@ -3,12 +3,13 @@
 //! `--log-format mha` / `log_format = mha` (so that log parsers and alerting rules written for
 //! MHA keep matching). Command results go to standard output.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
@@ -36,29 +37,77 @@ pub fn log_to_file(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-struct Target;
+type SharedFile = Arc<Mutex<File>>;
+
+/// The manager_log of each application of a manager that runs several, by the id of the
+/// span its task runs in. The span is held here too: a closed span's id would be reused.
+type AppLogs = HashMap<tracing::Id, (tracing::Span, SharedFile)>;
+static APP_LOGS: OnceLock<Mutex<AppLogs>> = OnceLock::new();
+
+fn app_logs() -> std::sync::MutexGuard<'static, AppLogs> {
+    APP_LOGS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// The span an application's task runs in (`app{app=NAME}` on each of its lines); with
+/// `log`, its lines go to that file. Lines of tasks spawned without the span go to the
+/// manager's own log.
+pub fn app_span(app: &str, log: Option<&Path>) -> std::io::Result<tracing::Span> {
+    let span = tracing::info_span!("app", app = %app);
+    if let (Some(path), Some(id)) = (log, span.id()) {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let f = File::options().create(true).append(true).open(path)?;
+        app_logs().insert(id, (span.clone(), Arc::new(Mutex::new(f))));
+    }
+    Ok(span)
+}
+
+/// The log file of the application whose span is current, if it has one.
+fn current_app_log() -> Option<SharedFile> {
+    use tracing_subscriber::registry::{LookupSpan, Registry};
+    let logs = app_logs();
+    if logs.is_empty() {
+        return None;
+    }
+    tracing::Span::current()
+        .with_subscriber(|(id, dispatch)| {
+            let registry = dispatch.downcast_ref::<Registry>()?;
+            let span = registry.span(id)?;
+            span.scope()
+                .find_map(|s| logs.get(&s.id()).map(|(_, f)| f.clone()))
+        })
+        .flatten()
+}
+
+struct Target(Option<SharedFile>);
+
+impl Target {
+    fn with<T>(&self, f: impl FnOnce(&mut dyn Write) -> T) -> T {
+        if let Some(app) = &self.0 {
+            return f(&mut *app.lock().unwrap_or_else(|e| e.into_inner()));
+        }
+        match log_file()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            Some(file) => f(file),
+            None => f(&mut std::io::stderr()),
+        }
+    }
+}
 
 impl Write for Target {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match log_file()
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_mut()
-        {
-            Some(f) => f.write(buf),
-            None => std::io::stderr().write(buf),
-        }
+        self.with(|w| w.write(buf))
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        match log_file()
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_mut()
-        {
-            Some(f) => f.flush(),
-            None => std::io::stderr().flush(),
-        }
+        self.with(|w| w.flush())
     }
 }
 
@@ -67,7 +116,7 @@ struct MakeTarget;
 impl<'a> MakeWriter<'a> for MakeTarget {
     type Writer = Target;
     fn make_writer(&'a self) -> Target {
-        Target
+        Target(current_app_log())
     }
 }
 

@@ -35,6 +35,7 @@ pub fn failover_options(
         detected: None,
         dead_master_block: None,
         ignore_binlog_save_error: a.ignore_binlog_save_error,
+        fence: None,
     }
 }
 

@@ -234,6 +234,9 @@ fn stop_one(a: &StatusArgs, t: &Target) -> anyhow::Result<Exit> {
         }
         (_, Some(pid)) => pid,
     };
+    if shares_manager(workdir, app, pid) {
+        return stop_shared(a, t, pid);
+    }
     let target = nix::unistd::Pid::from_raw(pid as i32);
     nix::sys::signal::kill(target, Signal::SIGTERM)?;
     let deadline = Instant::now() + Duration::from_secs(a.abort_timeout);
@@ -253,6 +256,34 @@ fn stop_one(a: &StatusArgs, t: &Target) -> anyhow::Result<Exit> {
         println!("Forced stopped {app}.");
         return Ok(Exit::Ok);
     }
+    println!("Failed to stop {app}.");
+    Ok(Exit::Failure)
+}
+
+/// The manager process `pid` runs several applications, this one among them.
+fn shares_manager(workdir: &Path, app: &str, pid: u32) -> bool {
+    std::fs::read_to_string(status::shared_manager_path(workdir, app))
+        .is_ok_and(|t| t.trim() == pid.to_string())
+}
+
+/// Stop one application of a manager that runs several: ask for it with a request file and
+/// wait until its status file is gone (the process goes on with the others).
+fn stop_shared(a: &StatusArgs, t: &Target, pid: u32) -> anyhow::Result<Exit> {
+    let (app, workdir) = (&t.app, &t.workdir);
+    std::fs::write(status::stop_request_path(workdir, app), "")?;
+    let deadline = Instant::now() + Duration::from_secs(a.abort_timeout);
+    while Instant::now() < deadline {
+        if !status::status_path(workdir, app).exists() || !status::pid_alive(pid) {
+            println!("Stopped {app} successfully.");
+            return Ok(Exit::Ok);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!(
+        "Manager process {pid} didn't stop {app} in {} seconds (it runs other applications too: \
+         not killed).",
+        a.abort_timeout
+    );
     println!("Failed to stop {app}.");
     Ok(Exit::Failure)
 }

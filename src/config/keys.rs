@@ -556,6 +556,55 @@ pub static KEYS: &[KeyDef] = &[
         "human",
         "Format of the log lines: human (mha's default), or mha for MHA's own `Mon Nov 25 10:00:00 2026 - [info] ...` lines, so log parsers and alerting rules written for MHA keep matching. `--log-format` wins over it; JSON lines are chosen with `--log-format json`.",
     )),
+    ext(k(
+        "etcd_endpoints",
+        App,
+        List,
+        "",
+        "Coordination of several managers through etcd (off when empty): the etcd members' client URLs, `http://host:port`, comma-separated. See [several-managers.md](several-managers.md).",
+    )),
+    ext(k(
+        "etcd_prefix",
+        App,
+        Text,
+        "/mha",
+        "Prefix of every etcd key of mha; the application's keys are under PREFIX/APP/.",
+    )),
+    ext(k(
+        "etcd_lease_ttl",
+        App,
+        Seconds,
+        "5",
+        "Seconds of the leader's etcd lease: a leader that cannot renew it stops acting within this time, and a standby takes over after it.",
+    )),
+    ext(k(
+        "etcd_user",
+        App,
+        Text,
+        "",
+        "etcd user (etcd's authentication); empty: none.",
+    )),
+    ext(k(
+        "etcd_password",
+        App,
+        Secret,
+        "",
+        "Password of `etcd_user` (prefer `etcd_password_file` or `etcd_password_env`).",
+    )),
+    ext(k(
+        "etcd_password_file",
+        App,
+        Text,
+        "",
+        "File whose first line is the password of `etcd_user`.",
+    )),
+    ext(k(
+        "etcd_password_env",
+        App,
+        Text,
+        "",
+        "Environment variable holding the password of `etcd_user`.",
+    )),
     // Timeouts: every wait of the manager that is not derived from ping_interval. Defaults
     // are the values mha hard-coded before they became settings.
     tmo(

@@ -93,6 +93,21 @@ pub struct AppSettings {
     /// `log_format`: `human` or `mha` (lower case).
     pub log_format: String,
     pub timeouts: Timeouts,
+    /// Coordination with other managers through etcd; None: this manager alone (as MHA).
+    pub etcd: Option<EtcdSettings>,
+}
+
+/// `etcd_*` keys: several managers elect one leader per application through etcd
+/// (docs/several-managers.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EtcdSettings {
+    /// Client URLs, `http://host:port`.
+    pub endpoints: Vec<String>,
+    /// Key prefix; the application's keys are `PREFIX/APP/...`.
+    pub prefix: String,
+    pub lease_ttl: Duration,
+    pub user: Option<String>,
+    pub password: Option<crate::secret::Secret>,
 }
 
 /// Every bound on a wait that is not derived from `ping_interval` (those that are, the

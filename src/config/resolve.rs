@@ -574,6 +574,7 @@ pub(super) fn resolve(inputs: Inputs<'_>) -> Result<(Config, Vec<String>), Confi
             .unwrap_or_else(|| "human".into())
             .to_ascii_lowercase(),
         timeouts: timeouts(&app_view),
+        etcd: etcd_settings(&app_view, &app_path, &mut ctx),
     };
     let mut effective = vec![
         effective_block("application", &app_view, |d| {
@@ -807,4 +808,49 @@ fn effective_block(
         name: name.to_string(),
         entries,
     }
+}
+
+/// The `etcd_*` keys; None when `etcd_endpoints` is empty. Only `http://` endpoints: the
+/// client speaks plain HTTP to etcd's JSON gateway (docs/several-managers.md says how to reach
+/// a TLS-only cluster).
+fn etcd_settings(view: &View, app_path: &Path, ctx: &mut Ctx) -> Option<EtcdSettings> {
+    let endpoints: Vec<String> = view
+        .list("etcd_endpoints")
+        .into_iter()
+        .map(|p| p.to_string_lossy().trim().trim_end_matches('/').to_string())
+        .filter(|e| !e.is_empty())
+        .collect();
+    if endpoints.is_empty() {
+        return None;
+    }
+    let file = view
+        .lookup("etcd_endpoints")
+        .and_then(|(_, _, f)| f.map(Path::to_path_buf))
+        .unwrap_or_else(|| app_path.to_path_buf());
+    for e in &endpoints {
+        let hostport = e.strip_prefix("http://").unwrap_or_default();
+        if hostport.is_empty() || hostport.contains('/') {
+            ctx.errors.push(
+                ConfigError::new(
+                    &file,
+                    format!(
+                        "`{e}` is not an http://host:port URL (TLS endpoints are not supported: \
+                         see docs/several-managers.md)"
+                    ),
+                )
+                .key("etcd_endpoints"),
+            );
+        }
+    }
+    Some(EtcdSettings {
+        endpoints,
+        prefix: view
+            .text("etcd_prefix")
+            .unwrap_or_else(|| "/mha".into())
+            .trim_end_matches('/')
+            .to_string(),
+        lease_ttl: view.secs("etcd_lease_ttl"),
+        user: view.text("etcd_user"),
+        password: view.secret("etcd_password", ctx).map(|s| s.0),
+    })
 }

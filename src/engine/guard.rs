@@ -89,6 +89,61 @@ pub struct Markers {
     pub error_owner: Option<(u32, bool)>,
 }
 
+/// How the application's last failover stands in the coordination service (etcd), which every
+/// manager of it reads: the block period and a failover left half done hold across managers.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SharedFailover {
+    pub at_unix: u64,
+    pub state: SharedState,
+    /// The manager that ran it (`host:pid`).
+    pub by: String,
+    /// The master it replaced (its display name): a manager that leads after it monitors
+    /// the cluster without it.
+    #[serde(default)]
+    pub dead_master: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SharedState {
+    /// Started and not ended: the manager running it lost its leadership or died.
+    Running,
+    Complete,
+    Failed,
+}
+
+/// The workdir's markers with the shared one (`key` names it for the operator) added: a
+/// complete failover is the most recent of both, a failed or unfinished one is a failed one.
+pub fn with_shared(mut m: Markers, shared: Option<&SharedFailover>, key: &str) -> Markers {
+    let Some(f) = shared else {
+        return m;
+    };
+    let marker = |what: &str| {
+        format!(
+            "etcd key {key} ({what} by {} at {}; delete the key to acknowledge)",
+            f.by,
+            format_unix(f.at_unix)
+        )
+    };
+    match f.state {
+        SharedState::Complete if m.complete_mtime_unix.is_none_or(|t| t < f.at_unix) => {
+            m.complete_mtime_unix = Some(f.at_unix);
+            m.complete_path = marker("failover done");
+        }
+        SharedState::Failed | SharedState::Running if !m.error_exists => {
+            m.error_exists = true;
+            m.error_owner = None;
+            m.error_path = marker(if f.state == SharedState::Failed {
+                "failover failed"
+            } else {
+                "failover started and never finished"
+            });
+        }
+        _ => {}
+    }
+    m
+}
+
 pub fn check(
     m: &Markers,
     now_unix: u64,
@@ -189,5 +244,79 @@ mod tests {
         assert_eq!(check(&owned(false), now, 480, true), Ok(()));
         assert_eq!(format_unix(0), "1970/01/01 00:00:00 UTC");
         assert_eq!(format_unix(1_795_000_000), "2026/11/18 11:06:40 UTC");
+    }
+
+    fn shared(at_unix: u64, state: SharedState) -> SharedFailover {
+        SharedFailover {
+            at_unix,
+            state,
+            by: "hostb:42".into(),
+            dead_master: None,
+        }
+    }
+
+    /// The block period and a failed or unfinished failover hold across managers.
+    #[test]
+    fn the_shared_marker_joins_the_local_ones() {
+        use SharedState::*;
+        let hour = 3600;
+        // (local complete, local error, shared, now, minutes, allowed)
+        type Case = (Option<u64>, bool, Option<SharedFailover>, u64, u64, bool);
+        let cases: &[Case] = &[
+            (None, false, None, hour, 60, true),
+            (
+                None,
+                false,
+                Some(shared(hour, Complete)),
+                hour + 60,
+                60,
+                false,
+            ),
+            (
+                None,
+                false,
+                Some(shared(hour, Complete)),
+                2 * hour + 1,
+                60,
+                true,
+            ),
+            (
+                Some(0),
+                false,
+                Some(shared(hour, Complete)),
+                hour + 60,
+                60,
+                false,
+            ),
+            (
+                Some(hour),
+                false,
+                Some(shared(0, Complete)),
+                hour + 60,
+                60,
+                false,
+            ),
+            (None, false, Some(shared(0, Failed)), hour, 60, false),
+            (None, false, Some(shared(0, Running)), hour, 60, false),
+            (None, true, Some(shared(0, Complete)), 5 * hour, 60, false),
+        ];
+        for (i, (complete, error, sh, now, minutes, allowed)) in cases.iter().enumerate() {
+            let m = with_shared(
+                markers(*complete, *error),
+                sh.as_ref(),
+                "/mha/app1/last_failover",
+            );
+            let r = check(&m, *now, *minutes, false);
+            assert_eq!(r.is_ok(), *allowed, "case {i}: {r:?}");
+            if let (Err(e), Some(s)) = (&r, sh)
+                && s.at_unix >= complete.unwrap_or(0)
+                && !error
+            {
+                assert!(
+                    e.to_string().contains("etcd key /mha/app1/last_failover"),
+                    "{e}"
+                );
+            }
+        }
     }
 }

@@ -6,6 +6,8 @@ pub mod deposed;
 pub mod failover;
 #[cfg(test)]
 pub(crate) mod fake;
+pub mod fence;
+pub mod leadership;
 pub mod monitor;
 pub mod observe;
 pub mod purge;

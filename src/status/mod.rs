@@ -27,10 +27,12 @@ pub enum Status {
     TimestampOld,
     FailoverRunning,
     FailoverError,
+    /// Beyond MHA: another manager leads this application through etcd; this one watches.
+    Standby,
 }
 
 impl Status {
-    pub const ALL: [Status; 11] = [
+    pub const ALL: [Status; 12] = [
         Status::PingOk,
         Status::NotRunning,
         Status::PartiallyRunning,
@@ -42,6 +44,7 @@ impl Status {
         Status::TimestampOld,
         Status::FailoverRunning,
         Status::FailoverError,
+        Status::Standby,
     ];
 
     pub fn code(self) -> u8 {
@@ -57,6 +60,7 @@ impl Status {
             Status::TimestampOld => 32,
             Status::FailoverRunning => 50,
             Status::FailoverError => 51,
+            Status::Standby => 40,
         }
     }
 
@@ -73,6 +77,7 @@ impl Status {
             Status::TimestampOld => "TIMESTAMP_OLD",
             Status::FailoverRunning => "FAILOVER_RUNNING",
             Status::FailoverError => "FAILOVER_ERROR",
+            Status::Standby => "STANDBY",
         }
     }
 
@@ -155,6 +160,18 @@ pub fn status_path(workdir: &Path, app: &str) -> PathBuf {
 
 pub fn lock_path(workdir: &Path, app: &str) -> PathBuf {
     workdir.join(format!("{app}.manager.lock"))
+}
+
+/// Written by a manager that runs several applications, for as long as it runs this one: `stop`
+/// then asks for this application alone to stop (`stop_request_path`) instead of sending
+/// SIGTERM to the process, which would stop them all.
+pub fn shared_manager_path(workdir: &Path, app: &str) -> PathBuf {
+    workdir.join(format!("{app}.manager.shared"))
+}
+
+/// `stop --conf APP` to a manager that runs several applications: stop this one.
+pub fn stop_request_path(workdir: &Path, app: &str) -> PathBuf {
+    workdir.join(format!("{app}.manager.stop_request"))
 }
 
 /// One line: `PID<TAB>CODE:STRING[<TAB>master:HOST]`, as MHA writes it, then (beyond MHA,
@@ -461,6 +478,9 @@ pub fn message(
         ),
         Status::FailoverError => format!(
             "{app} master is down and failover was not successful(51:FAILOVER_ERROR). master:{m}{check_log}"
+        ),
+        Status::Standby => format!(
+            "{app} (pid:{pid}) is standing by(40:STANDBY): another manager leads it through etcd. leader:{m}"
         ),
     }
 }

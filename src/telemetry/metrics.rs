@@ -11,7 +11,7 @@ use prometheus::{
 };
 
 /// Every value `mha_detection_state{state}` takes; exactly one is 1 at any time.
-pub const DETECTION_STATES: [&str; 7] = [
+pub const DETECTION_STATES: [&str; 8] = [
     "starting",
     "alive",
     "suspect",
@@ -19,6 +19,7 @@ pub const DETECTION_STATES: [&str; 7] = [
     "dead",
     "failing_over",
     "paused",
+    "standby",
 ];
 
 /// The results `mha_failovers_total` counts (a failover record's outcome), all exported from

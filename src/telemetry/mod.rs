@@ -31,6 +31,7 @@ pub fn detection_state(status: Status) -> &'static str {
         Status::PingFailed | Status::RetryingMonitor => "unreachable",
         Status::FailoverRunning => "failing_over",
         Status::FailoverError => "dead",
+        Status::Standby => "standby",
         Status::InitializingMonitor
         | Status::ConfigError
         | Status::NotRunning

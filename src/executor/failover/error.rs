@@ -44,6 +44,11 @@ pub enum FailoverError {
     /// A local program or file (mariadb-binlog, the workdir, ...).
     #[error("{what}: {error}")]
     Local { what: String, error: String },
+    /// The fence refused the next phase: another manager may lead the application now.
+    #[error(
+        "leadership lost before phase {phase} ({why}): this manager stopped the failover there"
+    )]
+    LeadershipLost { phase: &'static str, why: String },
     #[error("a failover task ended abnormally: {0}")]
     Task(#[from] tokio::task::JoinError),
 }

@@ -75,6 +75,8 @@ pub struct FailoverOptions {
     pub detected: Option<Detected>,
     /// The dead master's block name, when the manager detected it.
     pub dead_master_block: Option<String>,
+    /// Leadership through etcd, proven before each phase; None: a manager alone.
+    pub fence: Option<std::sync::Arc<dyn crate::executor::fence::Fence>>,
 }
 
 /// How the master failed to answer SQL when detection declared it dead.
@@ -191,6 +193,20 @@ impl<W: World> Run<'_, W> {
     fn detected(&self) -> Option<&Detected> {
         let max_age = self.config.app.timeouts.detection_max_age;
         self.opts.detected.as_ref().filter(|d| d.fresh(max_age))
+    }
+
+    /// The fence, before phase `phase`: a manager that no longer leads the application
+    /// through etcd starts no further step.
+    async fn still_leading(&self, phase: &'static str) -> PResult<()> {
+        let Some(fence) = &self.opts.fence else {
+            return Ok(());
+        };
+        fence.prove().await.map_err(|why| {
+            error!(
+                "Not starting phase {phase}: this manager no longer leads the application ({why})."
+            );
+            FailoverError::LeadershipLost { phase, why }
+        })
     }
 
     fn phase_done(
@@ -314,6 +330,7 @@ fn done<T>(value: T, notes: Vec<String>) -> Done<T> {
 /// and ends the failover with it.
 macro_rules! phase {
     ($run:ident, $id:literal, $name:literal, $body:expr) => {{
+        $run.still_leading($id).await?;
         info!(concat!("* Phase ", $id, ": ", $name, " Phase.."));
         let t = Instant::now();
         let span = tracing::info_span!("phase", phase = $id, name = $name);
@@ -377,6 +394,7 @@ async fn steps<W: World>(run: &mut Run<'_, W>) -> PResult<()> {
     let promotion = phase!(run, "3.4", "New Master Recovery", {
         phase3_4(&mut *run, &latest, &new_master, &saved).await
     });
+    run.still_leading("4").await?;
     let partial = phases_4_and_5(run, &facts, &latest, &new_master, &promotion, &dead_cfg).await?;
     if run.rec.semi_sync.as_ref().is_some_and(|s| s.keep.enables()) {
         phase!(run, "5.1", "Semi-sync", {

@@ -201,3 +201,85 @@ async fn a_mysql_gtid_cluster_fails_over_by_auto_position() {
         "no MariaDB GTID: {log:#?}"
     );
 }
+
+/// A lease good for `left` more proofs, then lost.
+#[derive(Debug)]
+struct Lease {
+    left: std::sync::atomic::AtomicUsize,
+}
+
+impl crate::executor::fence::Fence for Lease {
+    fn last_failover(&self) -> crate::executor::fence::Shared<'_> {
+        Box::pin(async { Ok(None) })
+    }
+    fn record_failover(
+        &self,
+        _: Option<crate::executor::fence::SharedFailover>,
+    ) -> crate::executor::fence::Proof<'_> {
+        Box::pin(async { Ok(()) })
+    }
+    fn last_failover_key(&self) -> String {
+        "/mha/app1/last_failover".into()
+    }
+    fn prove(&self) -> crate::executor::fence::Proof<'_> {
+        use std::sync::atomic::Ordering::SeqCst;
+        Box::pin(async move {
+            match self.left.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)) {
+                Ok(_) => Ok(()),
+                Err(_) => Err("lease lost".into()),
+            }
+        })
+    }
+}
+
+/// Leadership lost after any number of phases: the failover starts no further phase, and
+/// the new master is never made writable (nor the VIP moved) unless the proof before phase 4
+/// passed.
+#[tokio::test]
+async fn a_manager_that_lost_its_lease_starts_no_further_phase() {
+    let mut finished = false;
+    for proofs in 0..12 {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = world(dir.path(), None);
+        let hook = fake.hook(None);
+        let config = crate::config::from_text(&CONF.replace("HOOK", &hook.display().to_string()));
+        let opts = FailoverOptions {
+            new_master: Some(("db2".to_string(), None)),
+            workdir: dir.path().join("work"),
+            fence: Some(std::sync::Arc::new(Lease {
+                left: proofs.into(),
+            })),
+            ..Default::default()
+        };
+        let rec = failover_in(fake.clone(), &config, &opts).await;
+        let log = fake.log();
+        if rec.error.is_none() {
+            // Enough proofs for every phase: it went to its end (as the fake world allows).
+            assert_ne!(rec.outcome, Outcome::Refused, "{log:#?}");
+            assert!(
+                proofs >= rec.phases.len(),
+                "{proofs} proofs: {:?}",
+                rec.phases
+            );
+            assert!(first(&log, "db2: read_only=0").is_some(), "{log:#?}");
+            finished = true;
+            break;
+        }
+        let error = rec.error.clone().unwrap_or_default();
+        let phase = error
+            .strip_prefix("leadership lost before phase ")
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_else(|| panic!("{proofs} proofs: {error}"));
+        // A proof before each phase: never more phases than proofs.
+        assert!(rec.phases.len() <= proofs, "{proofs}: {:?}", rec.phases);
+        if phase <= "4" {
+            assert_eq!(first(&log, "db2: read_only=0"), None, "{proofs}: {log:#?}");
+            assert_eq!(first(&log, "hook: --command=start"), None, "{log:#?}");
+        }
+        if proofs == 0 {
+            assert_eq!(rec.outcome, Outcome::Refused, "{log:#?}");
+            assert!(log.iter().all(|l| l == "end"), "{log:#?}");
+        }
+    }
+    assert!(finished, "a failover whose lease holds goes to its end");
+}

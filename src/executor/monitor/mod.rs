@@ -22,13 +22,17 @@ use crate::telemetry::{Telemetry, server};
 use super::deposed::DeposedWatches;
 use super::failover::{self, Detected, FailoverOptions, FailoverRecord};
 
+mod apps;
+mod coordinated;
 mod error;
 mod evidence;
 mod ping_loop;
 mod replicas;
 mod semi_sync;
+mod shared;
 mod startup;
 
+pub use apps::{App, AppSet, Prepare, conf_files};
 pub use error::{MonitorLockError, StartupError};
 pub(crate) use evidence::{answers, sample_replicas};
 pub use startup::MONITOR_LOCK;
@@ -61,14 +65,24 @@ mod scale {
 struct StopSignal(tokio::sync::watch::Receiver<bool>);
 
 impl StopSignal {
-    fn install() -> StopSignal {
+    /// `app`: the stop of this one application in a manager that runs several (see `apps`).
+    fn install(app: Option<tokio::sync::watch::Receiver<bool>>) -> StopSignal {
         let (tx, rx) = tokio::sync::watch::channel(false);
         let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
         let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
         tokio::spawn(async move {
+            let app_stop = async {
+                match app {
+                    Some(mut r) => {
+                        let _ = r.wait_for(|stop| *stop).await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = term.recv() => {}
                 _ = int.recv() => {}
+                _ = app_stop => {}
             }
             let _ = tx.send(true);
         });
@@ -177,6 +191,28 @@ enum AfterFailover {
 }
 
 pub async fn run(opts: ManagerOptions, config: Arc<Config>) -> Outcome {
+    run_app(opts, config, None).await
+}
+
+/// One application's manager; `app_stop` ends it alone (a manager running several). With
+/// `etcd_endpoints` it acts only while it leads the application (`coordinated`).
+pub async fn run_app(
+    opts: ManagerOptions,
+    config: Arc<Config>,
+    app_stop: Option<tokio::sync::watch::Receiver<bool>>,
+) -> Outcome {
+    if config.app.etcd.is_some() && !opts.check_only {
+        return coordinated::run(opts, config, app_stop).await;
+    }
+    run_alone(opts, config, app_stop).await
+}
+
+/// The manager as MHA's: it monitors and acts with no one to ask.
+async fn run_alone(
+    opts: ManagerOptions,
+    config: Arc<Config>,
+    app_stop: Option<tokio::sync::watch::Receiver<bool>>,
+) -> Outcome {
     let workdir = opts
         .workdir
         .clone()
@@ -207,7 +243,7 @@ pub async fn run(opts: ManagerOptions, config: Arc<Config>) -> Outcome {
     let mut status = open_status_file(&workdir, &config.app_name);
     let observer = telemetry.clone();
     status.on_change(move |s| observer.status(s));
-    let stop = StopSignal::install();
+    let stop = StopSignal::install(app_stop);
     let _warm = keep_ssh_sessions(&config);
     let mut manager = Manager {
         failover: opts.failover.clone(),
@@ -349,7 +385,9 @@ impl Manager {
             return AfterFailover::Stop(Outcome::Stopped);
         }
         let _ = self.status.set(Status::FailoverRunning, dead_host);
+        let before = shared::begin(fo, dead).await;
         let rec = run_failover(&self.config, fo, &mut self.stop).await;
+        shared::end(fo, dead, before, rec.outcome).await;
         count_failover(&self.telemetry, &rec);
         // An operator's --ignore_last_failover covers the first failover only: the next one
         // within last_failover_minute waits for an acknowledgement.
@@ -510,6 +548,7 @@ async fn wait_for_acknowledgement(
     let mut told = false;
     loop {
         let m = super::failover::markers(&fo.workdir, &config.app_name);
+        let m = shared::markers(m, fo).await;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())

@@ -1,0 +1,285 @@
+//! Leadership of one application among several managers, through an etcd lease: the key
+//! `PREFIX/APP/leader` is created under this manager's lease if nobody holds it; the lease is
+//! renewed every third of its TTL. A leader that cannot renew it within the TTL (etcd lost, or
+//! this host cut off) steps down on its own clock, before etcd lets a standby take over; and
+//! each phase of a failover first proves the key is still the one it created (`Fence`).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::fence::{Fence, Proof, Shared, SharedFailover};
+use crate::config::EtcdSettings;
+use crate::etcd::{Campaign, Etcd};
+
+/// How often a standby tries for the leadership (at most; a third of the TTL if shorter).
+const STANDBY_POLL: Duration = Duration::from_millis(250);
+
+/// This manager's part for the application, as last seen.
+#[derive(Debug, Clone)]
+pub enum Role {
+    /// Another manager leads (its name, when known), or etcd cannot be reached (`why`).
+    Standby { leader: Option<String>, why: String },
+    /// This manager leads; the fence proves it before each step.
+    Leader(Arc<LeaseFence>),
+}
+
+impl Role {
+    pub fn is_leader(&self) -> bool {
+        matches!(self, Role::Leader(_))
+    }
+}
+
+/// The proof of leadership: the election key as created, and the lease it lives under.
+#[derive(Debug)]
+pub struct LeaseFence {
+    etcd: Arc<Etcd>,
+    key: String,
+    lease: i64,
+    create_revision: i64,
+    /// Until when the lease is surely alive: the last renewal's send time + TTL.
+    valid_until: Mutex<Instant>,
+}
+
+impl LeaseFence {
+    fn valid_until(&self) -> Instant {
+        *self.valid_until.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn renewed(&self, until: Instant) {
+        *self.valid_until.lock().unwrap_or_else(|e| e.into_inner()) = until;
+    }
+}
+
+impl Fence for LeaseFence {
+    fn last_failover_key(&self) -> String {
+        format!("{}/last_failover", self.key.trim_end_matches("/leader"))
+    }
+
+    fn last_failover(&self) -> Shared<'_> {
+        Box::pin(async move {
+            let kv = self
+                .etcd
+                .get(&self.last_failover_key())
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(kv.and_then(|kv| serde_json::from_str(&kv.value).ok()))
+        })
+    }
+
+    fn record_failover(&self, f: Option<SharedFailover>) -> Proof<'_> {
+        Box::pin(async move {
+            let value = f.map(|f| serde_json::to_string(&f).unwrap_or_default());
+            let at = (self.key.as_str(), self.lease, self.create_revision);
+            match self
+                .etcd
+                .put_if_holds(&self.last_failover_key(), value.as_deref(), at)
+                .await
+            {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(format!("{} is no longer this manager's", self.key)),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    }
+
+    fn prove(&self) -> Proof<'_> {
+        Box::pin(async move {
+            if Instant::now() >= self.valid_until() {
+                return Err("the etcd lease was not renewed within its TTL".into());
+            }
+            match self
+                .etcd
+                .holds(&self.key, self.lease, self.create_revision)
+                .await
+            {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(format!("{} is no longer this manager's", self.key)),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    }
+}
+
+/// Campaigns for the application's leadership until dropped; the role as it changes.
+pub struct Elector {
+    pub role: watch::Receiver<Role>,
+    task: tokio::task::JoinHandle<()>,
+    etcd: Arc<Etcd>,
+    lease: Arc<Mutex<Option<i64>>>,
+}
+
+impl Elector {
+    pub fn start(settings: &EtcdSettings, app: &str, me: String) -> Elector {
+        let ttl = settings.lease_ttl;
+        // Each request must end well within a renewal period.
+        let etcd = Arc::new(Etcd::new(
+            settings,
+            (ttl / 3).max(Duration::from_millis(500)),
+        ));
+        let key = format!("{}/{app}/leader", settings.prefix);
+        let (tx, role) = watch::channel(Role::Standby {
+            leader: None,
+            why: "electing".into(),
+        });
+        let lease = Arc::new(Mutex::new(None));
+        let campaign = Campaigner {
+            etcd: etcd.clone(),
+            key,
+            me,
+            ttl,
+            tx,
+            lease: lease.clone(),
+        };
+        let task = tokio::spawn(campaign.run());
+        Elector {
+            role,
+            task,
+            etcd,
+            lease,
+        }
+    }
+
+    /// Give the leadership up at once (a clean stop): a standby need not wait for the TTL.
+    pub async fn resign(self) {
+        self.task.abort();
+        let lease = *self.lease.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(lease) = lease {
+            let _ = self.etcd.revoke(lease).await;
+        }
+    }
+}
+
+impl Drop for Elector {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Campaigner {
+    etcd: Arc<Etcd>,
+    key: String,
+    me: String,
+    ttl: Duration,
+    tx: watch::Sender<Role>,
+    lease: Arc<Mutex<Option<i64>>>,
+}
+
+impl Campaigner {
+    fn standby(&self, leader: Option<String>, why: String) {
+        self.tx.send_if_modified(|r| {
+            let changed = match r {
+                Role::Standby { leader: l, why: w } => *l != leader || *w != why,
+                Role::Leader(_) => true,
+            };
+            if changed {
+                *r = Role::Standby {
+                    leader: leader.clone(),
+                    why: why.clone(),
+                };
+            }
+            changed
+        });
+    }
+
+    async fn run(self) {
+        let period = self.ttl / 3;
+        loop {
+            let sent = Instant::now();
+            let lease = match self.etcd.grant(self.ttl).await {
+                Ok(l) => l,
+                Err(e) => {
+                    self.standby(None, e.to_string());
+                    tokio::time::sleep(period).await;
+                    continue;
+                }
+            };
+            *self.lease.lock().unwrap_or_else(|e| e.into_inner()) = Some(lease);
+            self.with_lease(lease, sent + self.ttl).await;
+            *self.lease.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+    }
+
+    /// Campaign, lead and renew under one lease, until it is lost. A standby asks often, so
+    /// that it takes over soon after the leader's lease expires.
+    async fn with_lease(&self, lease: i64, mut valid_until: Instant) {
+        let period = (self.ttl / 3).min(STANDBY_POLL);
+        loop {
+            match self.etcd.campaign(&self.key, &self.me, lease).await {
+                Ok(Campaign::Won { create_revision }) => {
+                    let fence = Arc::new(LeaseFence {
+                        etcd: self.etcd.clone(),
+                        key: self.key.clone(),
+                        lease,
+                        create_revision,
+                        valid_until: Mutex::new(valid_until),
+                    });
+                    info!("etcd: this manager ({}) leads now ({})", self.me, self.key);
+                    let _ = self.tx.send(Role::Leader(fence.clone()));
+                    self.lead(&fence).await;
+                    return;
+                }
+                Ok(Campaign::Held(kv)) => {
+                    let leader = kv.map(|kv| kv.value);
+                    self.standby(leader, "another manager leads".into());
+                }
+                Err(e) => self.standby(None, e.to_string()),
+            }
+            tokio::time::sleep(period).await;
+            match self.renew(lease, &mut valid_until).await {
+                Renewal::Renewed => {}
+                Renewal::Lost(why) => {
+                    warn!("etcd: lease lost ({why}); campaigning again");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Renew the lease every third of the TTL; step down when it is lost or not renewed in
+    /// time.
+    async fn lead(&self, fence: &LeaseFence) {
+        let mut valid_until = fence.valid_until();
+        loop {
+            let wake = (Instant::now() + self.ttl / 3).min(valid_until);
+            tokio::time::sleep_until(wake).await;
+            if Instant::now() >= valid_until {
+                self.step_down("the lease could not be renewed within its TTL");
+                return;
+            }
+            match self.renew(fence.lease, &mut valid_until).await {
+                Renewal::Renewed => fence.renewed(valid_until),
+                Renewal::Lost(why) => {
+                    self.step_down(&why);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn step_down(&self, why: &str) {
+        warn!("etcd: this manager ({}) no longer leads: {why}", self.me);
+        self.standby(None, why.to_string());
+    }
+
+    async fn renew(&self, lease: i64, valid_until: &mut Instant) -> Renewal {
+        let sent = Instant::now();
+        match self.etcd.keep_alive(lease).await {
+            Ok(ttl) if ttl > 0 => {
+                *valid_until = sent + self.ttl;
+                Renewal::Renewed
+            }
+            Ok(_) => Renewal::Lost("the lease expired".into()),
+            Err(e) if Instant::now() >= *valid_until => Renewal::Lost(e.to_string()),
+            Err(_) => Renewal::Renewed,
+        }
+    }
+}
+
+enum Renewal {
+    Renewed,
+    Lost(String),
+}

@@ -1,0 +1,181 @@
+//! A manager coordinated with others through etcd (`etcd_endpoints`): it runs the usual
+//! manager (`run_alone`) only while it leads the application; otherwise it stands by
+//! (status STANDBY), looks at the servers without acting, and takes over when the leader's
+//! lease expires. Losing the leadership stops the manager's monitor at once; a failover under
+//! way is stopped by the fence before its next phase.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use super::{ManagerOptions, Outcome, StopSignal, run_alone};
+use crate::config::Config;
+use crate::executor::leadership::{Elector, LeaseFence, Role};
+use crate::executor::observe::target;
+use crate::status::{ManagerLock, Status, StatusFile};
+
+pub(super) async fn run(
+    opts: ManagerOptions,
+    config: Arc<Config>,
+    app_stop: Option<watch::Receiver<bool>>,
+) -> Outcome {
+    let settings = config.app.etcd.clone().expect("coordinated without etcd");
+    let elector = Elector::start(&settings, &config.app_name, super::shared::me());
+    let mut role = elector.role.clone();
+    let mut stop = StopSignal::install(app_stop.clone());
+    let workdir = opts
+        .workdir
+        .clone()
+        .unwrap_or_else(|| config.app.manager_workdir.clone());
+    loop {
+        let fence = match stand_by(&config, &workdir, &mut role, &mut stop).await {
+            Ok(f) => f,
+            Err(outcome) => return outcome,
+        };
+        let config = without_replaced_master(&config, fence.as_ref()).await;
+        let outcome = lead(&opts, &config, fence, &mut role, app_stop.clone()).await;
+        if stop.requested() || role.borrow().is_leader() {
+            // Stopped, or ended on its own (start-up checks failed, --monitor_only...).
+            elector.resign().await;
+            return outcome;
+        }
+        warn!("No longer the leader of {}: standing by.", config.app_name);
+    }
+}
+
+/// The usual manager, stopped when the leadership is lost.
+async fn lead(
+    opts: &ManagerOptions,
+    config: &Arc<Config>,
+    fence: Arc<LeaseFence>,
+    role: &mut watch::Receiver<Role>,
+    app_stop: Option<watch::Receiver<bool>>,
+) -> Outcome {
+    let (tx, rx) = watch::channel(false);
+    let mut lost = role.clone();
+    let mut asked = app_stop;
+    let forward = tokio::spawn(async move {
+        let asked = async {
+            match asked.as_mut() {
+                Some(r) => {
+                    let _ = r.wait_for(|s| *s).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = lost.wait_for(|r| !r.is_leader()) => {}
+            _ = asked => {}
+        }
+        let _ = tx.send(true);
+    });
+    let mut opts = opts.clone();
+    if let Some(f) = opts.failover.as_mut() {
+        f.fence = Some(fence);
+    }
+    let outcome = run_alone(opts, config.clone(), Some(rx)).await;
+    forward.abort();
+    let _ = role.borrow_and_update();
+    outcome
+}
+
+/// The configuration less the master that the application's last failover (by any manager)
+/// replaced: that one is dead or deposed, and the start-up checks would stop on it.
+async fn without_replaced_master(config: &Arc<Config>, fence: &LeaseFence) -> Arc<Config> {
+    use crate::executor::fence::{Fence, SharedState};
+    let last = match fence.last_failover().await {
+        Ok(Some(f)) if f.state == SharedState::Complete => f,
+        _ => return config.clone(),
+    };
+    let Some(dead) = last
+        .dead_master
+        .filter(|d| config.servers.iter().any(|s| &s.display_name() == d))
+    else {
+        return config.clone();
+    };
+    info!(
+        "The last failover (by {}) replaced {dead}: monitoring without it.",
+        last.by
+    );
+    let mut c = (**config).clone();
+    c.servers.retain(|s| s.display_name() != dead);
+    Arc::new(c)
+}
+
+/// Stand by until this manager leads (its fence), or is stopped (Err: the outcome).
+async fn stand_by(
+    config: &Config,
+    workdir: &Path,
+    role: &mut watch::Receiver<Role>,
+    stop: &mut StopSignal,
+) -> Result<Arc<LeaseFence>, Outcome> {
+    if let Err(source) = std::fs::create_dir_all(workdir) {
+        return Err(Outcome::ConfigError(super::StartupError::Workdir {
+            path: workdir.to_path_buf(),
+            source,
+        }));
+    }
+    let lock = ManagerLock::acquire(workdir, &config.app_name)
+        .map_err(|e| Outcome::AlreadyRunning(e.into()))?;
+    let mut status = StatusFile::new(workdir, &config.app_name);
+    let mut seen = BTreeMap::new();
+    loop {
+        let current = role.borrow_and_update().clone();
+        match current {
+            Role::Leader(fence) => {
+                status.remove();
+                drop(lock);
+                return Ok(fence);
+            }
+            Role::Standby { leader, why } => {
+                let _ = status.set(Status::Standby, Some(leader.as_deref().unwrap_or("none")));
+                if seen.is_empty() {
+                    info!(
+                        "Standing by ({why}); leader: {}",
+                        leader.as_deref().unwrap_or("none")
+                    );
+                }
+            }
+        }
+        look(config, &mut seen).await;
+        tokio::select! {
+            _ = stop.wait() => {
+                info!("Got terminate signal. Exit.");
+                status.remove();
+                return Err(Outcome::Stopped);
+            }
+            _ = role.changed() => {}
+            _ = tokio::time::sleep(config.app.ping_interval) => {}
+        }
+    }
+}
+
+/// A standby's passive look at the servers: whether each answers SQL, logged when it changes.
+async fn look(config: &Config, seen: &mut BTreeMap<String, bool>) {
+    let timeout = config.app.ping_interval.max(Duration::from_millis(500));
+    let mut set = tokio::task::JoinSet::new();
+    for s in &config.servers {
+        let (name, t) = (s.display_name(), target(s));
+        set.spawn(async move {
+            let ok = match crate::sql::connect(&t, timeout).await {
+                Ok(mut db) => {
+                    let ok = db.ping_select().await.is_ok();
+                    db.disconnect().await;
+                    ok
+                }
+                Err(_) => false,
+            };
+            (name, ok)
+        });
+    }
+    while let Some(Ok((name, ok))) = set.join_next().await {
+        if seen.insert(name.clone(), ok) != Some(ok) {
+            let word = if ok { "answers" } else { "does NOT answer" };
+            info!("standby: {name} {word}");
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! Several managers of one application coordinated through a real etcd (Debian's
+//! etcd-server, started on loopback by the test): one leads and acts, the others stand by
+//! (check_status 40:STANDBY); kill -9 the leader and another leads within the lease TTL + 1 s,
+//! then fails a crashed master over; cut the leader off from etcd and it stops acting, while
+//! another takes over and is the only one to fail over.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use mha::sandbox::{self, Fault, Mode};
+
+use crate::bed::{self, Cluster, Daemon, PortBlock};
+
+/// The lease TTL of the tests, in seconds.
+pub const TTL: u64 = 3;
+
+/// One etcd member on loopback, its data in a tempdir; killed by pid when dropped.
+pub struct EtcdServer {
+    child: Child,
+    pub client_port: u16,
+    _dir: tempfile::TempDir,
+    _ports: PortBlock,
+}
+
+impl EtcdServer {
+    pub fn start() -> EtcdServer {
+        let ports = bed::port_block();
+        let dir = tempfile::Builder::new()
+            .prefix("mha-it-etcd-")
+            .tempdir()
+            .unwrap();
+        let (client, peer) = (ports.base, ports.base + 1);
+        let url = |p: u16| format!("http://127.0.0.1:{p}");
+        let log = std::fs::File::create(dir.path().join("etcd.log")).unwrap();
+        let child = Command::new("etcd")
+            .args(["--name", "m1", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(["--listen-client-urls", &url(client)])
+            .args(["--advertise-client-urls", &url(client)])
+            .args(["--listen-peer-urls", &url(peer)])
+            .args(["--initial-advertise-peer-urls", &url(peer)])
+            .args(["--initial-cluster", &format!("m1={}", url(peer))])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("etcd is not installed (Debian: apt-get install etcd-server)");
+        let e = EtcdServer {
+            child,
+            client_port: client,
+            _dir: dir,
+            _ports: ports,
+        };
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", client)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "etcd did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        e
+    }
+}
+
+impl Drop for EtcdServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP forwarder to etcd that can be cut: then it takes connections and answers nothing
+/// (a partition, not a refusal).
+struct Link {
+    pub port: u16,
+    cut: Arc<AtomicBool>,
+}
+
+impl Link {
+    fn start(upstream: u16) -> Link {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let flag = cut.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for conn in listener.incoming() {
+                let Ok(down) = conn else { continue };
+                if flag.load(Ordering::SeqCst) {
+                    held.push(down);
+                    continue;
+                }
+                let Ok(up) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                pump(down.try_clone().unwrap(), up.try_clone().unwrap());
+                pump(up, down);
+            }
+        });
+        Link { port, cut }
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+    }
+}
+
+fn pump(mut from: TcpStream, mut to: TcpStream) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 || to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    });
+}
+
+/// The sandbox's configuration with etcd coordination, written as `name`.
+pub fn conf(c: &Cluster, name: &str, etcd_port: u16) -> PathBuf {
+    let text = std::fs::read_to_string(c.state.app_config()).unwrap();
+    let text = text.replacen(
+        "ping_interval = 1\n",
+        &format!(
+            "ping_interval = 1\netcd_endpoints = \"http://127.0.0.1:{etcd_port}\"\netcd_lease_ttl = {TTL}\n"
+        ),
+        1,
+    );
+    let p = c.dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// A manager of its own workdir (another host's), logging to `manager-NAME.log`, with no
+/// block period.
+pub fn manager(c: &Cluster, conf: &Path, name: &str) -> Daemon {
+    manager_with(c, conf, name, &["--last_failover_minute=0"])
+}
+
+fn manager_with(c: &Cluster, conf: &Path, name: &str, extra: &[&str]) -> Daemon {
+    let workdir = c.dir.path().join(format!("work-{name}"));
+    let log = c.dir.path().join(format!("manager-{name}.log"));
+    let mut args = vec![
+        "manager",
+        "--conf",
+        conf.to_str().unwrap(),
+        "--manager_workdir",
+        workdir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    Daemon::start(&args, log)
+}
+
+fn status(c: &Cluster, conf: &Path, name: &str) -> i32 {
+    let workdir = c.dir.path().join(format!("work-{name}"));
+    bed::check_status(conf, &["--manager_workdir", workdir.to_str().unwrap()]).0
+}
+
+pub const LEADS: &str = "leads now";
+pub const MONITORING: &str = "waiting until MySQL doesn't respond";
+
+async fn crash_under_load(c: &Cluster) -> bed::Writer {
+    c.create_acked_table().await;
+    c.wait_acked_table("server3", Duration::from_secs(10)).await;
+    let w = c.writer("server1");
+    w.wait_acked(30, Duration::from_secs(30)).await;
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    w
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_the_leader_another_leads_within_the_ttl_and_fails_over_once() {
+    let etcd = EtcdServer::start();
+    let c = Cluster::start(2, Mode::Gtid).await;
+    let conf = conf(&c, "app1.toml", etcd.client_port);
+    let mut a = manager(&c, &conf, "a");
+    a.expect_nth(MONITORING, 1, Duration::from_secs(30)).await;
+    let b = manager(&c, &conf, "b");
+    b.expect_nth("Standing by", 1, Duration::from_secs(10))
+        .await;
+    assert_eq!(status(&c, &conf, "b"), 40, "{}", b.output());
+    assert_eq!(status(&c, &conf, "a"), 0, "{}", a.output());
+
+    let _ = a.child.kill();
+    let killed = Instant::now();
+    b.expect_nth(LEADS, 1, Duration::from_secs(TTL + 5)).await;
+    let took = killed.elapsed();
+    eprintln!("takeover after kill -9 of the leader: {took:?} (TTL {TTL} s)");
+    assert!(took < Duration::from_secs(TTL + 1), "took {took:?}");
+    b.expect_nth(MONITORING, 1, Duration::from_secs(20)).await;
+
+    let w = crash_under_load(&c).await;
+    b.expect_failovers(1, Duration::from_secs(40)).await;
+    let acked = w.stop().await;
+    c.assert_has_all("server2", &acked).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let all = format!("{}{}", a.output(), b.output());
+    assert_eq!(
+        all.matches("Phase 3.4: New Master Recovery Phase..")
+            .count(),
+        1,
+        "{all}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_from_etcd_stops_acting_and_another_fails_over() {
+    let etcd = EtcdServer::start();
+    let link = Link::start(etcd.client_port);
+    let c = Cluster::start(2, Mode::Gtid).await;
+    let conf_a = conf(&c, "app1.toml", link.port);
+    let a = manager(&c, &conf_a, "a");
+    a.expect_nth(MONITORING, 1, Duration::from_secs(30)).await;
+    let conf_b = c.dir.path().join("b").join("app1.toml");
+    std::fs::create_dir_all(conf_b.parent().unwrap()).unwrap();
+    std::fs::write(
+        &conf_b,
+        std::fs::read_to_string(&conf_a).unwrap().replace(
+            &format!(":{}\"", link.port),
+            &format!(":{}\"", etcd.client_port),
+        ),
+    )
+    .unwrap();
+    let b = manager(&c, &conf_b, "b");
+    b.expect_nth("Standing by", 1, Duration::from_secs(10))
+        .await;
+
+    link.cut();
+    let cut = Instant::now();
+    a.expect_nth("no longer leads", 1, Duration::from_secs(TTL + 2))
+        .await;
+    eprintln!("the cut-off leader stepped down after {:?}", cut.elapsed());
+    assert!(cut.elapsed() < Duration::from_secs(TTL + 1));
+    b.expect_nth(LEADS, 1, Duration::from_secs(TTL + 5)).await;
+    eprintln!("another leads after {:?}", cut.elapsed());
+    b.expect_nth(MONITORING, 1, Duration::from_secs(20)).await;
+    assert_eq!(status(&c, &conf_a, "a"), 40, "{}", a.output());
+
+    let w = crash_under_load(&c).await;
+    b.expect_failovers(1, Duration::from_secs(40)).await;
+    let acked = w.stop().await;
+    c.assert_has_all("server2", &acked).await;
+    // The cut-off manager saw the master die, and did nothing about it.
+    a.expect_nth("does NOT answer", 1, Duration::from_secs(10))
+        .await;
+    let out = a.output();
+    assert!(
+        !out.contains("Phase 2:"),
+        "the cut-off manager acted:\n{out}"
+    );
+    assert!(!out.contains("Master is down"), "{out}");
+}
+
+/// The block period is kept in etcd: the leader that follows a failover monitors the new
+/// master without the replaced one, and refuses a second failover within
+/// last_failover_minute although its own workdir has no marker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_block_period_holds_across_managers() {
+    let etcd = EtcdServer::start();
+    let c = Cluster::start(2, Mode::Gtid).await;
+    let conf = conf(&c, "app1.toml", etcd.client_port);
+    let mut a = manager_with(&c, &conf, "a", &[]);
+    a.expect_nth(MONITORING, 1, Duration::from_secs(30)).await;
+    let b = manager_with(&c, &conf, "b", &[]);
+    b.expect_nth("Standing by", 1, Duration::from_secs(10))
+        .await;
+
+    let w = crash_under_load(&c).await;
+    a.expect_failovers(1, Duration::from_secs(40)).await;
+    a.expect_nth("etcd: failover recorded", 1, Duration::from_secs(5))
+        .await;
+    let acked = w.stop().await;
+    c.assert_has_all("server2", &acked).await;
+    let _ = a.child.kill();
+
+    b.expect_nth(LEADS, 1, Duration::from_secs(TTL + 5)).await;
+    b.expect_nth("replaced 127.0.0.1", 1, Duration::from_secs(5))
+        .await;
+    b.expect_nth(MONITORING, 1, Duration::from_secs(20)).await;
+    sandbox::fault(c.dir.path(), "server2", Fault::Crash)
+        .await
+        .unwrap();
+    b.expect_nth("Automatic failover refused", 1, Duration::from_secs(20))
+        .await;
+    let out = b.output();
+    assert!(out.contains("etcd key /mha/app1/last_failover"), "{out}");
+    assert!(!out.contains("Phase 2:"), "{out}");
+}
