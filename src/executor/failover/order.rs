@@ -59,10 +59,21 @@ async fn run_with(
     let dir = tempfile::tempdir().unwrap();
     let fake = world(dir.path(), moved);
     let hook = fake.hook((stop_exit != 0).then_some("stop"));
+    fail_over_onto(fake, dir.path(), &hook, new_master).await
+}
+
+/// The failover of CONF (its hook `hook`) onto `new_master` in `fake`: the record and the
+/// ordered log of what was asked.
+async fn fail_over_onto(
+    fake: Fake,
+    dir: &Path,
+    hook: &Path,
+    new_master: &str,
+) -> (FailoverRecord, Vec<String>) {
     let config = crate::config::from_text(&CONF.replace("HOOK", &hook.display().to_string()));
     let opts = FailoverOptions {
         new_master: Some((new_master.to_string(), None)),
-        workdir: dir.path().join("work"),
+        workdir: dir.join("work"),
         ..Default::default()
     };
     let rec = failover_in(fake.clone(), &config, &opts).await;
@@ -158,14 +169,7 @@ async fn run_mysql(new_master: &str) -> (FailoverRecord, Vec<String>) {
         .server("db2", replica(1000, 10))
         .server("db3", replica(1200, 12));
     let hook = fake.hook(None);
-    let config = crate::config::from_text(&CONF.replace("HOOK", &hook.display().to_string()));
-    let opts = FailoverOptions {
-        new_master: Some((new_master.to_string(), None)),
-        workdir: dir.path().join("work"),
-        ..Default::default()
-    };
-    let rec = failover_in(fake.clone(), &config, &opts).await;
-    (rec, fake.log())
+    fail_over_onto(fake, dir.path(), &hook, new_master).await
 }
 
 /// MySQL with GTIDs: no refusal; the new master catches up from the latest replica by
