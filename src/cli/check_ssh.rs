@@ -415,6 +415,7 @@ mod tests {
             known_hosts: "/dev/null".into(),
             verify_host_key: verify,
             refused: None,
+            jump: None,
         }
     }
 

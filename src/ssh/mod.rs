@@ -53,9 +53,11 @@ pub struct SshTarget {
     pub key: KeySource,
     pub known_hosts: PathBuf,
     pub verify_host_key: bool,
-    /// Why mha cannot connect as configured (a `ProxyJump` in ~/.ssh/config): every
-    /// connection fails with it.
+    /// Why mha cannot connect as configured (a `ProxyCommand` or a chain of jump hosts in
+    /// ~/.ssh/config): every connection fails with it.
     pub refused: Option<String>,
+    /// The jump host (`ProxyJump` in ~/.ssh/config) the connection goes through.
+    pub jump: Option<Box<SshTarget>>,
 }
 
 /// The OS user mha runs as (ssh_user's default, as MHA).
@@ -166,6 +168,7 @@ impl SshTarget {
             known_hosts,
             verify_host_key: opts.strict_host_key_checking != Some(false),
             refused: None,
+            jump: None,
         };
         // Unit tests never read the real user's file.
         if let Some(path) = user_config::default_path().filter(|_| !cfg!(test)) {
@@ -202,14 +205,78 @@ impl SshTarget {
         {
             self.key = KeySource::File(f);
         }
-        if let Some((what, line)) = s.proxy {
-            self.refused = Some(format!(
-                "{}:{line} says `{what}` for {}: mha's own SSH client connects directly and cannot go through a jump host; reach the host directly (remove it for this host) or run mha on a host that can",
+        let mut warnings = s.warnings;
+        if let Some((keyword, value, line)) = s.proxy {
+            let at = format!(
+                "{}:{line} says `{keyword} {value}` for {}",
                 path.display(),
                 c.host
+            );
+            let jump = if keyword.eq_ignore_ascii_case("proxyjump") {
+                user_config::parse_jump(&value)
+            } else if value == "none" {
+                Ok(None)
+            } else {
+                Err("mha's own SSH client cannot run a ProxyCommand; use ProxyJump".into())
+            };
+            match jump {
+                Ok(None) => {}
+                Ok(Some(spec)) => {
+                    let jump_settings = user_config::for_host(path, &spec.host);
+                    match self.jump_target(spec, jump_settings, path) {
+                        Ok((t, w)) => {
+                            self.jump = Some(Box::new(t));
+                            warnings.extend(w);
+                        }
+                        Err(why) => self.refuse(&at, &why),
+                    }
+                }
+                Err(why) => self.refuse(&at, &why),
+            }
+        }
+        warnings
+    }
+
+    fn refuse(&mut self, at: &str, why: &str) {
+        self.refused = Some(format!(
+            "{at}: {why}; reach the host directly or through one jump host, or run mha on a \
+             host that can"
+        ));
+    }
+
+    /// The jump host of a `ProxyJump` value: its user and port from the value, else from its
+    /// own `Host` block in ~/.ssh/config (which also gives HostName and IdentityFile), else
+    /// the OS user and port 22; the key sources, known_hosts and timeout of this target.
+    fn jump_target(
+        &self,
+        spec: user_config::JumpSpec,
+        s: user_config::HostSettings,
+        path: &std::path::Path,
+    ) -> Result<(SshTarget, Vec<String>), String> {
+        if let Some((keyword, value, line)) = s.proxy.filter(|p| p.1 != "none") {
+            return Err(format!(
+                "the jump host {} has its own `{keyword} {value}` ({}:{line}): mha's own SSH \
+                 client goes through one jump host, not a chain",
+                spec.host,
+                path.display()
             ));
         }
-        s.warnings
+        let key = match s.identity_file {
+            Some(f) if !matches!(self.key, KeySource::Config(_)) => KeySource::File(f),
+            _ => self.key.clone(),
+        };
+        let target = SshTarget {
+            user: spec.user.or(s.user).unwrap_or_else(current_os_user),
+            host: s.hostname.unwrap_or(spec.host),
+            port: spec.port.or(s.port).unwrap_or(DEFAULT_PORT),
+            connect_timeout: self.connect_timeout,
+            key,
+            known_hosts: self.known_hosts.clone(),
+            verify_host_key: self.verify_host_key,
+            refused: None,
+            jump: None,
+        };
+        Ok((target, s.warnings))
     }
 
     /// `user@host:port`, the name used in errors.
@@ -515,10 +582,13 @@ impl client::Handler for Verifier {
 /// An authenticated SSH connection to one host.
 pub struct SshSession {
     handle: client::Handle<Verifier>,
+    /// The session to the jump host the connection goes through, kept as long as this one.
+    jump: Option<client::Handle<Verifier>>,
     target: String,
 }
 
-/// Connect, verify the host key and authenticate, all within `target.connect_timeout`.
+/// Connect, verify the host key and authenticate, all within `target.connect_timeout` (which
+/// covers the jump host too, when there is one).
 pub async fn connect(target: &SshTarget) -> Result<SshSession, SshError> {
     if let Some(why) = &target.refused {
         return Err(SshError::Connect {
@@ -530,21 +600,45 @@ pub async fn connect(target: &SshTarget) -> Result<SshSession, SshError> {
     let agent = agent_socket(target);
     let keys = load_keys(target, agent.is_some())?;
     let after = target.connect_timeout;
-    tokio::time::timeout(after, handshake(target, keys, agent))
+    let deadline = tokio::time::Instant::now() + after;
+    let timed_out = |t: &SshTarget| SshError::Timeout {
+        target: t.name(),
+        what: "connect",
+        after,
+    };
+    let jump = match &target.jump {
+        None => None,
+        Some(j) => {
+            let via_err = |e: SshError| SshError::Connect {
+                target: target.name(),
+                message: format!("through the jump host {e}"),
+            };
+            let agent = agent_socket(j);
+            let keys = load_keys(j, agent.is_some()).map_err(via_err)?;
+            let open = handshake(j, keys, agent, None);
+            let handle = tokio::time::timeout_at(deadline, open)
+                .await
+                .map_err(|_| via_err(timed_out(j)))?
+                .map_err(via_err)?;
+            Some(handle)
+        }
+    };
+    let handle = tokio::time::timeout_at(deadline, handshake(target, keys, agent, jump.as_ref()))
         .await
-        .map_err(|_| SshError::Timeout {
-            target: target.name(),
-            what: "connect",
-            after,
-        })?
+        .map_err(|_| timed_out(target))??;
+    Ok(SshSession {
+        handle,
+        jump,
+        target: target.name(),
+    })
 }
 
-async fn handshake(
+/// The SSH transport to `target`: a TCP connection, or a `direct-tcpip` channel opened by the
+/// jump host's session `via` (what `ssh -J` does); key exchange and host key check included.
+async fn open(
     target: &SshTarget,
-    keys: Vec<LoadedKey>,
-    agent: Option<PathBuf>,
-) -> Result<SshSession, SshError> {
-    let name = target.name();
+    via: Option<&client::Handle<Verifier>>,
+) -> Result<client::Handle<Verifier>, SshError> {
     // Keepalives close a session whose host went away (no FIN, no RST) within about 6 s, so
     // the pool (pool.rs) notices and reconnects instead of handing out a dead session.
     let config = Arc::new(client::Config {
@@ -557,15 +651,43 @@ async fn handshake(
         target: target.clone(),
     };
     let connect_err = |message: String| SshError::Connect {
+        target: target.name(),
+        message,
+    };
+    let opened = match via {
+        None => client::connect(config, (target.host.as_str(), target.port), verifier).await,
+        Some(jump) => {
+            let channel = jump
+                .channel_open_direct_tcpip(&target.host, u32::from(target.port), "127.0.0.1", 0)
+                .await
+                .map_err(|e| {
+                    connect_err(format!(
+                        "the jump host could not open a connection to {}:{}: {e}",
+                        target.host, target.port
+                    ))
+                })?;
+            client::connect_stream(config, channel.into_stream(), verifier).await
+        }
+    };
+    opened.map_err(|e| match e {
+        HandlerError::Refused(e) => e,
+        HandlerError::Ssh(e) => connect_err(e.to_string()),
+    })
+}
+
+/// [`open`], then authenticate as ssh does: the agent's keys first, then the key files.
+async fn handshake(
+    target: &SshTarget,
+    keys: Vec<LoadedKey>,
+    agent: Option<PathBuf>,
+    via: Option<&client::Handle<Verifier>>,
+) -> Result<client::Handle<Verifier>, SshError> {
+    let name = target.name();
+    let connect_err = |message: String| SshError::Connect {
         target: name.clone(),
         message,
     };
-    let mut handle = client::connect(config, (target.host.as_str(), target.port), verifier)
-        .await
-        .map_err(|e| match e {
-            HandlerError::Refused(e) => e,
-            HandlerError::Ssh(e) => connect_err(e.to_string()),
-        })?;
+    let mut handle = open(target, via).await?;
     let rsa_hash = if agent.is_some() || keys.iter().any(|k| k.key.algorithm().is_rsa()) {
         handle
             .best_supported_rsa_hash()
@@ -577,15 +699,9 @@ async fn handshake(
         None
     };
     let mut tried = Vec::new();
-    // As ssh: the agent's keys first, then the key files.
     if let Some(sock) = agent {
         match with_agent(&mut handle, &target.user, &sock, rsa_hash).await {
-            Ok(None) => {
-                return Ok(SshSession {
-                    handle,
-                    target: name,
-                });
-            }
+            Ok(None) => return Ok(handle),
             Ok(Some(t)) | Err(t) => tried.push(t),
         }
     }
@@ -599,10 +715,7 @@ async fn handshake(
             .map_err(|e| connect_err(format!("during authentication: {e}")))?;
         if auth.success() {
             tracing::debug!(ssh = %name, key = %label, "SSH connection authenticated");
-            return Ok(SshSession {
-                handle,
-                target: name,
-            });
+            return Ok(handle);
         }
         tried.push(label);
     }
@@ -716,7 +829,7 @@ impl SshSession {
 
     /// The connection to the server is gone (closed, or keepalives unanswered).
     pub fn is_closed(&self) -> bool {
-        self.handle.is_closed()
+        self.handle.is_closed() || self.jump.as_ref().is_some_and(|j| j.is_closed())
     }
 
     /// From the remote host, open a TCP connection to `host:port` (an SSH `direct-tcpip`
@@ -843,10 +956,9 @@ impl SshSession {
 
     /// Say goodbye to the server; dropping the session also closes it, less politely.
     pub async fn close(self) {
-        let _ = self
-            .handle
-            .disconnect(Disconnect::ByApplication, "", "en")
-            .await;
+        for handle in std::iter::once(self.handle).chain(self.jump) {
+            let _ = handle.disconnect(Disconnect::ByApplication, "", "en").await;
+        }
     }
 }
 
@@ -886,10 +998,9 @@ mod tests {
         }
     }
 
-    /// ~/.ssh/config fills in what mha's own settings leave at their defaults, never more;
-    /// a ProxyJump makes every connection fail with the file and line.
+    /// ~/.ssh/config fills in what mha's own settings leave at their defaults, never more.
     #[test]
-    fn the_users_ssh_config_fills_defaults_only_and_refuses_a_jump_host() {
+    fn the_users_ssh_config_fills_defaults_only() {
         let file = "Host db1\n  HostName 192.0.2.1\n  Port 2222\n  User dba\n  IdentityFile /k\n";
         let settings = user_config::lookup(file, "db1", "cfg");
         let path = std::path::Path::new("cfg");
@@ -912,20 +1023,60 @@ mod tests {
             );
             assert_eq!(t.refused, None);
         }
-        let jump = user_config::lookup("Host db*\n  ProxyJump bastion\n", "db1", "cfg");
-        let (mut t, _) = SshTarget::from_config(&config(None));
-        t.apply_user_config(&config(None), jump, path);
-        let why = t.refused.clone().unwrap();
-        assert!(
-            why.starts_with("cfg:2 says `ProxyJump bastion` for db1"),
-            "{why}"
+    }
+
+    /// A one-hop ProxyJump becomes the jump target (its settings from the value, the key
+    /// sources, known_hosts and timeout of the target); `none` is direct; a ProxyCommand or
+    /// a chain makes every connection fail with the file and line.
+    #[test]
+    fn a_proxy_jump_is_one_hop_and_the_rest_is_refused() {
+        let path = std::path::Path::new("cfg");
+        let with = |file: &str| {
+            let c = config(Some("-i /k -o ConnectTimeout=3"));
+            let (mut t, _) = SshTarget::from_config(&c);
+            t.apply_user_config(&c, user_config::lookup(file, "db1", "cfg"), path);
+            t
+        };
+        let t = with("Host db*\n  ProxyJump dba@bastion:2222\n");
+        assert_eq!(t.refused, None);
+        let j = t.jump.clone().expect("a jump host");
+        assert_eq!(j.name(), "dba@bastion:2222");
+        assert_eq!(j.key, KeySource::File("/k".into()));
+        assert_eq!(j.connect_timeout, Duration::from_secs(3));
+        assert_eq!(
+            (j.known_hosts, j.verify_host_key),
+            (t.known_hosts.clone(), true)
         );
+        let j = with("Host db1\n  ProxyJump bastion\n").jump.unwrap();
+        assert_eq!((j.user, j.port), (current_os_user(), 22));
+        let t = with("Host db1\n  ProxyJump none\nHost *\n  ProxyJump bastion\n");
+        assert_eq!((t.jump, t.refused), (None, None));
+
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        let err = rt.block_on(connect(&t)).err().unwrap().to_string();
-        assert!(err.contains("cannot go through a jump host"), "{err}");
+        for (file, why) in [
+            (
+                "Host db*\n  ProxyJump a,b\n",
+                "cfg:2 says `ProxyJump a,b` for db1: mha's own SSH client goes through one jump host, not a chain",
+            ),
+            (
+                "ProxyCommand nc %h %p\n",
+                "cfg:1 says `ProxyCommand nc %h %p` for db1: mha's own SSH client cannot run a ProxyCommand",
+            ),
+            (
+                "Host db1\n ProxyJump b:0\n",
+                "cfg:2 says `ProxyJump b:0` for db1: \"0\" is not a port",
+            ),
+        ] {
+            let t = with(file);
+            assert!(t.jump.is_none());
+            let got = t.refused.clone().unwrap();
+            assert!(got.starts_with(why), "{got}");
+            let err = rt.block_on(connect(&t)).err().unwrap().to_string();
+            assert!(err.contains(why), "{err}");
+        }
     }
 
     #[test]
@@ -943,6 +1094,7 @@ mod tests {
                 known_hosts: default_known_hosts(),
                 verify_host_key: true,
                 refused: None,
+                jump: None,
             }
         );
         assert_eq!(t.name(), "mha@10.0.0.1:22");

@@ -1,8 +1,8 @@
 //! The user's `~/.ssh/config`, as OpenSSH reads it for the name ssh is given: `Host` blocks
 //! (patterns with `*`, `?` and `!`), the first value of a keyword wins. mha's own client uses
-//! `HostName`, `Port`, `User` and `IdentityFile`; `ProxyJump`/`ProxyCommand` are refused by
-//! name (mha cannot go through them, and connecting directly instead would not be what the
-//! file says). `Match` blocks are not evaluated and `Include` is not followed: both are
+//! `HostName`, `Port`, `User`, `IdentityFile` and a one-hop `ProxyJump`; `ProxyCommand` and a
+//! chain of jump hosts are refused by name (mha cannot go through them, and connecting directly
+//! instead would not be what the file says). `Match` blocks are not evaluated and `Include` is not followed: both are
 //! reported as warnings naming the line.
 
 use std::path::{Path, PathBuf};
@@ -14,8 +14,9 @@ pub struct HostSettings {
     pub port: Option<u16>,
     pub user: Option<String>,
     pub identity_file: Option<PathBuf>,
-    /// `ProxyJump`/`ProxyCommand` and the line that set it.
-    pub proxy: Option<(String, usize)>,
+    /// `ProxyJump`/`ProxyCommand` (the keyword as written), its value and the line that set
+    /// it; a value of `none` is kept, as it overrides later blocks.
+    pub proxy: Option<(String, String, usize)>,
     pub warnings: Vec<String>,
 }
 
@@ -118,8 +119,8 @@ pub fn lookup(text: &str, host: &str, file: &str) -> HostSettings {
             "identityfile" if s.identity_file.is_none() => {
                 s.identity_file = Some(PathBuf::from(expand(&value, host)))
             }
-            "proxyjump" | "proxycommand" if s.proxy.is_none() && value != "none" => {
-                s.proxy = Some((format!("{} {value}", &raw.trim()[..key.len()]), line))
+            "proxyjump" | "proxycommand" if s.proxy.is_none() => {
+                s.proxy = Some((raw.trim()[..key.len()].to_string(), value, line))
             }
             "include" => s.warnings.push(format!(
                 "{file}:{line}: `Include` is not followed by mha's own SSH client"
@@ -128,6 +129,58 @@ pub fn lookup(text: &str, host: &str, file: &str) -> HostSettings {
         }
     }
     s
+}
+
+/// One jump host as a `ProxyJump` value gives it: `[user@]host[:port]`, or `ssh://` before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JumpSpec {
+    pub user: Option<String>,
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+/// A `ProxyJump` value: `Ok(None)` for `none` (connect directly); `Err` says why mha cannot
+/// use it (a chain of hosts, an empty host, a bad port).
+pub fn parse_jump(value: &str) -> Result<Option<JumpSpec>, String> {
+    let value = value.trim();
+    if value.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    if value.contains(',') {
+        return Err("mha's own SSH client goes through one jump host, not a chain".into());
+    }
+    let rest = value.strip_prefix("ssh://").unwrap_or(value);
+    let (user, rest) = match rest.rsplit_once('@') {
+        Some((u, r)) if !u.is_empty() => (Some(u.to_string()), r),
+        Some(_) => return Err("the user before `@` is empty".into()),
+        None => (None, rest),
+    };
+    let (host, port) = match rest.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((h, "")) => (h, None),
+            Some((h, p)) => (h, Some(p.strip_prefix(':').unwrap_or(p))),
+            None => return Err("`[` without `]`".into()),
+        },
+        None => match rest.split_once(':') {
+            Some((h, p)) if !p.contains(':') => (h, Some(p)),
+            _ => (rest, None),
+        },
+    };
+    if host.is_empty() {
+        return Err("no host name".into());
+    }
+    let port = match port {
+        None => None,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => return Err(format!("{p:?} is not a port")),
+        },
+    };
+    Ok(Some(JumpSpec {
+        user,
+        host: host.to_string(),
+        port,
+    }))
 }
 
 #[cfg(test)]
@@ -182,8 +235,58 @@ Host *
         let s = lookup(FILE, "bastioned", "cfg");
         assert_eq!(
             s.proxy,
-            Some(("ProxyJump jump.example.com".to_string(), 15))
+            Some(("ProxyJump".to_string(), "jump.example.com".to_string(), 15))
         );
+        // `none` in an earlier block wins over a later jump host, as in OpenSSH.
+        let s = lookup(
+            "Host db1
+ ProxyJump none
+Host *
+ ProxyJump b
+",
+            "db1",
+            "cfg",
+        );
+        assert_eq!(s.proxy, Some(("ProxyJump".into(), "none".into(), 2)));
+    }
+
+    #[test]
+    fn proxy_jump_values() {
+        let spec = |user: Option<&str>, host: &str, port: Option<u16>| {
+            Ok(Some(JumpSpec {
+                user: user.map(str::to_string),
+                host: host.to_string(),
+                port,
+            }))
+        };
+        for (value, want) in [
+            ("bastion", spec(None, "bastion", None)),
+            ("dba@bastion", spec(Some("dba"), "bastion", None)),
+            ("dba@bastion:2222", spec(Some("dba"), "bastion", Some(2222))),
+            ("bastion:2222", spec(None, "bastion", Some(2222))),
+            (
+                "ssh://dba@10.0.0.9:22",
+                spec(Some("dba"), "10.0.0.9", Some(22)),
+            ),
+            ("[2001:db8::1]:2200", spec(None, "2001:db8::1", Some(2200))),
+            ("u@[2001:db8::1]", spec(Some("u"), "2001:db8::1", None)),
+            ("none", Ok(None)),
+            ("NONE", Ok(None)),
+        ] {
+            assert_eq!(parse_jump(value), want, "{value}");
+        }
+        for (value, why) in [
+            ("a,b", "not a chain"),
+            ("a@b:2222,c", "not a chain"),
+            ("bastion:0", "\"0\" is not a port"),
+            ("bastion:ssh", "\"ssh\" is not a port"),
+            ("dba@", "no host name"),
+            ("@bastion", "user before `@` is empty"),
+            ("[::1", "`[` without `]`"),
+        ] {
+            let err = parse_jump(value).unwrap_err();
+            assert!(err.contains(why), "{value}: {err}");
+        }
     }
 
     #[test]

@@ -187,6 +187,66 @@ impl Drop for Agent {
     }
 }
 
+/// A `ProxyJump` in `~/.ssh/config` (issue 13, item 9): mha's own client reaches server3's
+/// sshd through server2's sshd as jump host (its address and port from its own Host block,
+/// host keys of both checked against the same known_hosts); with the jump host's port wrong,
+/// check_ssh fails and names the jump hop, so the connection really goes through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_ssh_through_a_proxy_jump_from_the_users_ssh_config() {
+    let c = crate::bed::Cluster::start(2, mha::sandbox::Mode::Gtid).await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    let block = std::sync::Mutex::new(String::new());
+    let conf = edited_conf(&c, "jump.toml", |l| {
+        if let Some(b) = l.strip_prefix("[server").and_then(|b| b.strip_suffix(']')) {
+            *block.lock().unwrap() = format!("server{b}");
+            Some(l.to_string())
+        } else if l.starts_with("ssh_port = ") && *block.lock().unwrap() == "server3" {
+            Some(format!(
+                "ssh_host = \"db3-behind-jump\"\nssh_ip = \"127.0.0.1\"\n{l}"
+            ))
+        } else {
+            Some(l.to_string())
+        }
+    });
+    let write_config = |jump_port: u16| {
+        let file = format!(
+            "Host db3-behind-jump\n  HostName 127.0.0.1\n  ProxyJump jumphost\n\n\
+             Host jumphost\n  HostName 127.0.0.1\n  Port {jump_port}\n"
+        );
+        std::fs::write(home.join(".ssh/config"), file).unwrap();
+    };
+    write_config(c.node("server2").sshd.port);
+    let (code, out) = check_ssh_as(&conf, &home, None);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("All SSH connection tests passed successfully."),
+        "{out}"
+    );
+
+    // Nothing listens on the jump host's port now: server3 is unreachable and the error
+    // names the jump hop; the other servers are unaffected.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let bad = closed.local_addr().unwrap().port();
+    drop(closed);
+    write_config(bad);
+    let (code, out) = check_ssh_as(&conf, &home, None);
+    assert_eq!(code, 1, "{out}");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    let user = text
+        .lines()
+        .find_map(|l| l.strip_prefix("ssh_user = \""))
+        .and_then(|u| u.strip_suffix('"'))
+        .unwrap();
+    let hop = format!(
+        "{user}@127.0.0.1:{}: cannot connect: through the jump host {user}@127.0.0.1:{bad}: \
+         cannot connect: Connection refused",
+        c.node("server3").sshd.port
+    );
+    assert!(out.contains(&hop), "{out}");
+}
+
 /// SSH as DBAs have it, against the sandbox's real sshd: a passphrase-protected key held by
 /// a real ssh-agent makes check_ssh pass (and without the agent the error says what to do);
 /// a `~/.ssh/config` Host alias with HostName, Port and IdentityFile makes it pass too.
