@@ -1079,6 +1079,39 @@ mod tests {
         }
     }
 
+    /// A jump host that accepts TCP but never speaks SSH: the connect timeout covers it, and
+    /// the error names the jump hop.
+    #[tokio::test]
+    async fn the_connect_timeout_covers_the_jump_host() {
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let mut t = SshTarget::from_config(&config(None)).0;
+        t.connect_timeout = Duration::from_millis(300);
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("id");
+        let made = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        t.key = KeySource::File(key);
+        let mut j = t.clone();
+        (j.host, j.port) = ("127.0.0.1".into(), port);
+        t.jump = Some(Box::new(j));
+        let started = std::time::Instant::now();
+        let err = connect(&t).await.err().unwrap().to_string();
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(
+            err,
+            format!(
+                "mha@10.0.0.1:22: cannot connect: through the jump host mha@127.0.0.1:{port}: \
+                 connect timed out after 0.3s"
+            )
+        );
+        drop(silent);
+    }
+
     #[test]
     fn defaults_without_ssh_options() {
         let (t, w) = SshTarget::from_config(&config(None));

@@ -190,7 +190,8 @@ impl Drop for Agent {
 /// A `ProxyJump` in `~/.ssh/config` (issue 13, item 9): mha's own client reaches server3's
 /// sshd through server2's sshd as jump host (its address and port from its own Host block,
 /// host keys of both checked against the same known_hosts); with the jump host's port wrong,
-/// check_ssh fails and names the jump hop, so the connection really goes through it.
+/// check_ssh fails and names the jump hop, so the connection really goes through it; without
+/// the jump host's known_hosts entry, its unknown host key is named.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_ssh_through_a_proxy_jump_from_the_users_ssh_config() {
     let c = crate::bed::Cluster::start(2, mha::sandbox::Mode::Gtid).await;
@@ -243,6 +244,38 @@ async fn check_ssh_through_a_proxy_jump_from_the_users_ssh_config() {
         "{user}@127.0.0.1:{}: cannot connect: through the jump host {user}@127.0.0.1:{bad}: \
          cannot connect: Connection refused",
         c.node("server3").sshd.port
+    );
+    assert!(out.contains(&hop), "{out}");
+
+    // The jump host's host key is verified against the same known_hosts: without its entry,
+    // server3 is refused with the jump hop named (server2 itself fails the same way).
+    write_config(c.node("server2").sshd.port);
+    let kh = dir.path().join("known_hosts");
+    let jump_entry = format!("[127.0.0.1]:{} ", c.node("server2").sshd.port);
+    let keys = std::fs::read_to_string(&c.state.ssh_keys.known_hosts).unwrap();
+    let kept: Vec<&str> = keys
+        .lines()
+        .filter(|l| !l.starts_with(&jump_entry))
+        .collect();
+    assert_eq!(kept.len() + 1, keys.lines().count(), "{keys}");
+    std::fs::write(&kh, kept.join("\n") + "\n").unwrap();
+    let kh_conf = dir.path().join("jump-kh.toml");
+    let text: Vec<String> = std::fs::read_to_string(&conf)
+        .unwrap()
+        .lines()
+        .map(|l| match l.starts_with("ssh_known_hosts_file") {
+            true => format!("ssh_known_hosts_file = \"{}\"", kh.display()),
+            false => l.to_string(),
+        })
+        .collect();
+    std::fs::write(&kh_conf, text.join("\n") + "\n").unwrap();
+    let (code, out) = check_ssh_as(&kh_conf, &home, None);
+    assert_eq!(code, 1, "{out}");
+    let hop = format!(
+        "{user}@127.0.0.1:{}: cannot connect: through the jump host {user}@127.0.0.1:{}: \
+         unknown host key",
+        c.node("server3").sshd.port,
+        c.node("server2").sshd.port
     );
     assert!(out.contains(&hop), "{out}");
 }
