@@ -273,13 +273,20 @@ fn both_refuse(c: &Cluster, conf: &Path, scenario: &str) -> String {
 }
 
 async fn reattach(c: &Cluster, node: &str, master: &str) {
+    c.exec(node, "SET GLOBAL read_only = 1").await;
+    point(c, node, master, "slave_pos").await;
+}
+
+/// `node` replicates from `master` by GTID (`pos`: slave_pos, or current_pos for a server
+/// that was a master), with the sandbox's replication account; read_only unchanged.
+async fn point(c: &Cluster, node: &str, master: &str, pos: &str) {
     let pw = std::fs::read_to_string(c.dir.path().join("secrets/repl.password")).unwrap();
     c.exec(node, "STOP SLAVE").await;
     c.exec(
         node,
         &format!(
             "CHANGE MASTER TO MASTER_HOST = '{}', MASTER_PORT = {}, MASTER_USER = '{}', \
-             MASTER_PASSWORD = '{}', MASTER_USE_GTID = slave_pos",
+             MASTER_PASSWORD = '{}', MASTER_USE_GTID = {pos}",
             c.node(master).host,
             c.node(master).port,
             c.state.repl_user,
@@ -287,7 +294,6 @@ async fn reattach(c: &Cluster, node: &str, master: &str) {
         ),
     )
     .await;
-    c.exec(node, "SET GLOBAL read_only = 1").await;
     c.exec(node, "START SLAVE").await;
     c.wait_replicating_from(node, master, T).await;
 }
@@ -1198,4 +1204,81 @@ async fn regr_online_switch_busy_new_master_then_no_repl_credentials() {
     check(&c, &replicas, 2).await;
     wait_count(&c, "server1", 1).await;
     eprintln!("test took {:?}", started.elapsed());
+}
+
+/// MHA's 3-tier set-up (GTID): row 2, then S2 (server3) replicates from S1 (server2):
+/// M -> S1 -> S2, M -> S3. With `mm`, M also replicates from S1 and S1 is read-only first
+/// (t_online_mm_3tier*). Returns the default and the multi_tier_slave=1 configurations.
+async fn three_tiers(c: &Cluster, mm: bool) -> (PathBuf, PathBuf) {
+    seed(c, &["server2", "server3", "server4"]).await;
+    ins(c, 2, 2).await;
+    if mm {
+        point(c, "server1", "server2", "current_pos").await;
+        read_only(c, false, true).await;
+    }
+    point(c, "server3", "server2", "slave_pos").await;
+    assert_master(c, "server3", "server2").await;
+    let default = conf(c, "app1.toml", "", &[], &[]);
+    let multi = conf(c, "multi.toml", "multi_tier_slave = 1\n", &[], &[]);
+    (default, multi)
+}
+
+const TIER: &str = "a replica of a replica needs multi_tier_slave=1";
+
+/// The switch refused (non-zero exit), its output containing `why`.
+fn refused(res: (Option<i32>, String), what: &str, why: &str) {
+    let (code, text) = res;
+    assert!(
+        matches!(code, Some(c) if c != 0) && text.contains(why),
+        "{what}: the switch should be refused ({why}):\n{text}"
+    );
+}
+
+/// t_online_3tier (without `oms`) and t_online_3tier_slave (`oms`: the last switch with
+/// --orig_master_is_new_slave): the switch to S1 is refused by the default configuration
+/// (S2 is a replica of a replica) while S1 is writable and once it is read-only; then
+/// multi_tier_slave=1 switches. (MHA's step "multi refuses while S1 is writable" is left
+/// out: mha treats a writable intermediate like any writable replica and switches; see the
+/// row in docs/coming-from-mha.md.) S2 stays on S1, S3 moves
+/// to S1, the old master gets the probe only with --orig_master_is_new_slave.
+async fn online_3tier(oms: bool) {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::Gtid).await;
+    let (default, multi) = three_tiers(&c, false).await;
+    c.exec("server2", "SET GLOBAL read_only = 0").await;
+    refused(switch_alive(&default, &c, &[]), "default", TIER);
+    c.exec("server2", "SET GLOBAL read_only = 1").await;
+    refused(switch_alive(&default, &c, &[]), "default, S1 ro", TIER);
+    for r in ["server2", "server4"] {
+        assert_master(&c, r, "server1").await;
+    }
+    let extra: &[&str] = if oms {
+        &["--orig_master_is_new_slave"]
+    } else {
+        &[]
+    };
+    let (code, text) = switch_alive(&multi, &c, extra);
+    assert_eq!(code, Some(0), "{text}");
+    for r in ["server3", "server4"] {
+        c.wait_replicating_from(r, "server2", T).await;
+    }
+    probe(&c, "server2").await;
+    if oms {
+        c.wait_replicating_from("server1", "server2", T).await;
+        check(&c, &["server1", "server2", "server3", "server4"], 3).await;
+    } else {
+        check(&c, &["server2", "server3", "server4"], 3).await;
+        wait_count(&c, "server1", 2).await;
+    }
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_online_switch_three_tiers() {
+    online_3tier(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_online_switch_three_tiers_old_master_as_replica() {
+    online_3tier(true).await;
 }
