@@ -1282,3 +1282,39 @@ async fn regr_online_switch_three_tiers() {
 async fn regr_online_switch_three_tiers_old_master_as_replica() {
     online_3tier(true).await;
 }
+
+/// t_online_mm_3tier (without `oms`) and t_online_mm_3tier_slave (`oms`: both switches with
+/// --orig_master_is_new_slave): M and S1 replicate from each other, S1 read-only, S2 under
+/// S1. The default configuration refuses the switch to S1 (S2 is a replica of a replica);
+/// multi_tier_slave=1 switches; S2 stays on S1, S3 moves to S1 and M, already S1's replica,
+/// gets the probe either way.
+async fn online_mm_3tier(oms: bool) {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::Gtid).await;
+    let (default, multi) = three_tiers(&c, true).await;
+    let extra: &[&str] = if oms {
+        &["--orig_master_is_new_slave"]
+    } else {
+        &[]
+    };
+    refused(switch_alive(&default, &c, extra), "default", TIER);
+    assert_master(&c, "server4", "server1").await;
+    let (code, text) = switch_alive(&multi, &c, extra);
+    assert_eq!(code, Some(0), "{text}");
+    for r in ["server1", "server3", "server4"] {
+        c.wait_replicating_from(r, "server2", T).await;
+    }
+    probe(&c, "server2").await;
+    check(&c, &["server1", "server2", "server3", "server4"], 3).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_online_switch_master_master_three_tiers() {
+    online_mm_3tier(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_online_switch_master_master_three_tiers_old_master_as_replica() {
+    online_mm_3tier(true).await;
+}
