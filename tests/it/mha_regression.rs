@@ -1318,3 +1318,24 @@ async fn regr_online_switch_master_master_three_tiers() {
 async fn regr_online_switch_master_master_three_tiers_old_master_as_replica() {
     online_mm_3tier(true).await;
 }
+
+/// t_online_3tier_slave_keep: only the master-master pair M and S1 in the configuration;
+/// S2 replicates from S1 and S3 from M, both unmanaged. After row 3 the switch to S1 with
+/// --orig_master_is_new_slave: M replicates from S1, S2 stays on S1 and S3 on M, and the
+/// probe reaches all four servers (through M's log_slave_updates for S3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_online_switch_pair_keeps_unmanaged_tiers() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::Gtid).await;
+    three_tiers(&c, true).await;
+    let pair = conf(&c, "mm_online.toml", "", &[], &["server3", "server4"]);
+    ins(&c, 3, 3).await;
+    let (code, text) = switch_alive(&pair, &c, &["--orig_master_is_new_slave"]);
+    assert_eq!(code, Some(0), "{text}");
+    c.wait_replicating_from("server1", "server2", T).await;
+    c.wait_replicating_from("server3", "server2", T).await;
+    c.wait_replicating_from("server4", "server1", T).await;
+    probe(&c, "server2").await;
+    check(&c, &["server1", "server2", "server3", "server4"], 4).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
