@@ -1339,3 +1339,41 @@ async fn regr_online_switch_pair_keeps_unmanaged_tiers() {
     check(&c, &["server1", "server2", "server3", "server4"], 4).await;
     eprintln!("test took {:?}", started.elapsed());
 }
+
+/// t_4tier (GTID): M -> S1 -> S2 -> S3 and M -> S4. The default configuration refuses in
+/// check_repl and at the manager's start; with multi_tier_slave=1 and S1, S2 read-only
+/// check_repl is OK. After kill -9 of M the failover promotes S1, keeps S2 under S1 and S3
+/// under S2, and moves S4 to S1; the probe reaches every survivor. (MHA's steps "crepl
+/// multi refuses while S1 or S2 is writable" are left out, as in `online_3tier`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_four_tiers_fail_over_to_the_first_tier() {
+    let started = Instant::now();
+    let c = Cluster::start(4, Mode::Gtid).await;
+    let all = ["server1", "server2", "server3", "server4", "server5"];
+    seed(&c, &all[1..]).await;
+    ins(&c, 2, 2).await;
+    point(&c, "server3", "server2", "slave_pos").await;
+    point(&c, "server4", "server3", "slave_pos").await;
+    let default = conf(&c, "app1.toml", "", &[], &[]);
+    let multi = conf(&c, "multi.toml", "multi_tier_slave = 1\n", &[], &[]);
+    both_refuse(&c, &default, "default, 4 tiers");
+    for r in ["server2", "server3"] {
+        c.exec(r, "SET GLOBAL read_only = 1").await;
+    }
+    let (code, text) = check_repl(&multi);
+    assert_eq!(code, Some(0), "{text}");
+    ins(&c, 3, 3).await;
+    check(&c, &all, 3).await;
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    let (code, rec, text) = switch_dead_json(&multi, &c, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(ends_with_port(&rec["new_master"], &c, "server2"), "{text}");
+    c.wait_replicating_from("server3", "server2", T).await;
+    c.wait_replicating_from("server4", "server3", T).await;
+    c.wait_replicating_from("server5", "server2", T).await;
+    probe(&c, "server2").await;
+    check(&c, &all[1..], 4).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
