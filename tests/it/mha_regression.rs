@@ -1377,3 +1377,34 @@ async fn regr_four_tiers_fail_over_to_the_first_tier() {
     check(&c, &all[1..], 4).await;
     eprintln!("test took {:?}", started.elapsed());
 }
+
+/// t_mm_3tier (GTID): M and S1 replicate from each other, S1 read-only, S2 under S1. The
+/// default configuration refuses (check_repl and the manager's start); after kill -9 of M,
+/// check_repl refuses with either configuration (the master is dead), the failover with the
+/// default one refuses and with multi_tier_slave=1 promotes S1, S2 staying under it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_master_master_three_tiers_fail_over() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::Gtid).await;
+    let (default, multi) = three_tiers(&c, true).await;
+    both_refuse(&c, &default, "default, alive");
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    for f in [&default, &multi] {
+        let (code, text) = check_repl(f);
+        assert!(matches!(code, Some(c) if c != 0), "{text}");
+    }
+    let (code, _, text) = switch_dead_json(&default, &c, &[]);
+    assert!(matches!(code, Some(c) if c != 0), "{text}");
+    assert!(text.contains("multi_tier_slave=1"), "{text}");
+    assert_master(&c, "server4", "server1").await;
+    let (code, rec, text) = switch_dead_json(&multi, &c, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(ends_with_port(&rec["new_master"], &c, "server2"), "{text}");
+    c.wait_replicating_from("server4", "server2", T).await;
+    assert_master(&c, "server3", "server2").await;
+    probe(&c, "server2").await;
+    check(&c, &["server2", "server3", "server4"], 3).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
