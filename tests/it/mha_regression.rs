@@ -1350,12 +1350,7 @@ async fn regr_four_tiers_fail_over_to_the_first_tier() {
     let started = Instant::now();
     let c = Cluster::start(4, Mode::Gtid).await;
     let all = ["server1", "server2", "server3", "server4", "server5"];
-    seed(&c, &all[1..]).await;
-    ins(&c, 2, 2).await;
-    point(&c, "server3", "server2", "slave_pos").await;
-    point(&c, "server4", "server3", "slave_pos").await;
-    let default = conf(&c, "app1.toml", "", &[], &[]);
-    let multi = conf(&c, "multi.toml", "multi_tier_slave = 1\n", &[], &[]);
+    let (default, multi) = four_tiers(&c).await;
     both_refuse(&c, &default, "default, 4 tiers");
     for r in ["server2", "server3"] {
         c.exec(r, "SET GLOBAL read_only = 1").await;
@@ -1406,5 +1401,52 @@ async fn regr_master_master_three_tiers_fail_over() {
     assert_master(&c, "server3", "server2").await;
     probe(&c, "server2").await;
     check(&c, &["server2", "server3", "server4"], 3).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+/// MHA's 4-tier set-up (GTID): row 2, then M -> S1 -> S2 -> S3 and M -> S4 (server2 ..
+/// server5). Returns the default and the multi_tier_slave=1 configurations.
+async fn four_tiers(c: &Cluster) -> (PathBuf, PathBuf) {
+    seed(c, &["server2", "server3", "server4", "server5"]).await;
+    ins(c, 2, 2).await;
+    point(c, "server3", "server2", "slave_pos").await;
+    point(c, "server4", "server3", "slave_pos").await;
+    let default = conf(c, "app1.toml", "", &[], &[]);
+    let multi = conf(c, "multi.toml", "multi_tier_slave = 1\n", &[], &[]);
+    (default, multi)
+}
+
+/// t_4tier_subm_dead (GTID): the 4 tiers, row 3, S1 read-only, then S2 (an intermediate
+/// with the replica S3) stopped: check_repl refuses with either configuration; after kill
+/// -9 of M the failover refuses with either configuration and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_four_tiers_with_a_dead_intermediate_refuse() {
+    let started = Instant::now();
+    let c = Cluster::start(4, Mode::Gtid).await;
+    let (default, multi) = four_tiers(&c).await;
+    ins(&c, 3, 3).await;
+    check(
+        &c,
+        &["server1", "server2", "server3", "server4", "server5"],
+        3,
+    )
+    .await;
+    c.exec("server2", "SET GLOBAL read_only = 1").await;
+    sandbox::fault(c.dir.path(), "server3", Fault::Stop)
+        .await
+        .unwrap();
+    for f in [&default, &multi] {
+        both_refuse(&c, f, "S2 dead");
+    }
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    for f in [&default, &multi] {
+        let (code, _, text) = switch_dead_json(f, &c, &[]);
+        assert!(matches!(code, Some(c) if c != 0), "{text}");
+    }
+    for r in ["server2", "server5"] {
+        assert_master(&c, r, "server1").await;
+    }
     eprintln!("test took {:?}", started.elapsed());
 }
