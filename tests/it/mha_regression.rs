@@ -1450,3 +1450,34 @@ async fn regr_four_tiers_with_a_dead_intermediate_refuse() {
     }
     eprintln!("test took {:?}", started.elapsed());
 }
+
+/// t_mm_3tier_subm_dead (GTID): M and S1 replicate from each other, S2 under S1; S1 (the
+/// standby master with the replica S2) stopped. check_repl and the manager refuse with
+/// either configuration, again once M is read-only; after kill -9 of M, check_repl and the
+/// failover refuse with either configuration and change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_master_master_three_tiers_dead_standby_refuses() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::Gtid).await;
+    let (default, multi) = three_tiers(&c, true).await;
+    sandbox::fault(c.dir.path(), "server2", Fault::Stop)
+        .await
+        .unwrap();
+    for f in [&default, &multi] {
+        both_refuse(&c, f, "S1 dead");
+    }
+    c.exec("server1", "SET GLOBAL read_only = 1").await;
+    both_refuse(&c, &default, "S1 dead, M read-only");
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    for f in [&default, &multi] {
+        let (code, text) = check_repl(f);
+        assert!(matches!(code, Some(c) if c != 0), "{text}");
+        let (code, _, text) = switch_dead_json(f, &c, &[]);
+        assert!(matches!(code, Some(c) if c != 0), "{text}");
+    }
+    assert_master(&c, "server4", "server1").await;
+    assert_master(&c, "server3", "server2").await;
+    eprintln!("test took {:?}", started.elapsed());
+}
