@@ -273,13 +273,20 @@ fn both_refuse(c: &Cluster, conf: &Path, scenario: &str) -> String {
 }
 
 async fn reattach(c: &Cluster, node: &str, master: &str) {
+    c.exec(node, "SET GLOBAL read_only = 1").await;
+    point(c, node, master, "slave_pos").await;
+}
+
+/// `node` replicates from `master` by GTID (`pos`: slave_pos, or current_pos for a server
+/// that was a master), with the sandbox's replication account; read_only unchanged.
+async fn point(c: &Cluster, node: &str, master: &str, pos: &str) {
     let pw = std::fs::read_to_string(c.dir.path().join("secrets/repl.password")).unwrap();
     c.exec(node, "STOP SLAVE").await;
     c.exec(
         node,
         &format!(
             "CHANGE MASTER TO MASTER_HOST = '{}', MASTER_PORT = {}, MASTER_USER = '{}', \
-             MASTER_PASSWORD = '{}', MASTER_USE_GTID = slave_pos",
+             MASTER_PASSWORD = '{}', MASTER_USE_GTID = {pos}",
             c.node(master).host,
             c.node(master).port,
             c.state.repl_user,
@@ -287,7 +294,6 @@ async fn reattach(c: &Cluster, node: &str, master: &str) {
         ),
     )
     .await;
-    c.exec(node, "SET GLOBAL read_only = 1").await;
     c.exec(node, "START SLAVE").await;
     c.wait_replicating_from(node, master, T).await;
 }
@@ -1197,5 +1203,281 @@ async fn regr_online_switch_busy_new_master_then_no_repl_credentials() {
     probe(&c, "server2").await;
     check(&c, &replicas, 2).await;
     wait_count(&c, "server1", 1).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+/// MHA's 3-tier set-up (GTID): row 2, then S2 (server3) replicates from S1 (server2):
+/// M -> S1 -> S2, M -> S3. With `mm`, M also replicates from S1 and S1 is read-only first
+/// (t_online_mm_3tier*). Returns the default and the multi_tier_slave=1 configurations.
+async fn three_tiers(c: &Cluster, mm: bool) -> (PathBuf, PathBuf) {
+    seed(c, &["server2", "server3", "server4"]).await;
+    ins(c, 2, 2).await;
+    if mm {
+        point(c, "server1", "server2", "current_pos").await;
+        read_only(c, false, true).await;
+    }
+    point(c, "server3", "server2", "slave_pos").await;
+    assert_master(c, "server3", "server2").await;
+    let default = conf(c, "app1.toml", "", &[], &[]);
+    let multi = conf(c, "multi.toml", "multi_tier_slave = 1\n", &[], &[]);
+    (default, multi)
+}
+
+const TIER: &str = "a replica of a replica needs multi_tier_slave=1";
+
+/// The switch refused (non-zero exit), its output containing `why`.
+fn refused(res: (Option<i32>, String), what: &str, why: &str) {
+    let (code, text) = res;
+    assert!(
+        matches!(code, Some(c) if c != 0) && text.contains(why),
+        "{what}: the switch should be refused ({why}):\n{text}"
+    );
+}
+
+/// t_online_3tier (without `oms`) and t_online_3tier_slave (`oms`: the last switch with
+/// --orig_master_is_new_slave): the switch to S1 is refused by the default configuration
+/// (S2 is a replica of a replica) while S1 is writable and once it is read-only; then
+/// multi_tier_slave=1 switches. (MHA's step "multi refuses while S1 is writable" is left
+/// out: mha treats a writable intermediate like any writable replica and switches; see the
+/// row in docs/coming-from-mha.md.) S2 stays on S1, S3 moves
+/// to S1, the old master gets the probe only with --orig_master_is_new_slave.
+async fn online_3tier(oms: bool) {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::Gtid).await;
+    let (default, multi) = three_tiers(&c, false).await;
+    c.exec("server2", "SET GLOBAL read_only = 0").await;
+    refused(switch_alive(&default, &c, &[]), "default", TIER);
+    c.exec("server2", "SET GLOBAL read_only = 1").await;
+    refused(switch_alive(&default, &c, &[]), "default, S1 ro", TIER);
+    for r in ["server2", "server4"] {
+        assert_master(&c, r, "server1").await;
+    }
+    let extra: &[&str] = if oms {
+        &["--orig_master_is_new_slave"]
+    } else {
+        &[]
+    };
+    let (code, text) = switch_alive(&multi, &c, extra);
+    assert_eq!(code, Some(0), "{text}");
+    for r in ["server3", "server4"] {
+        c.wait_replicating_from(r, "server2", T).await;
+    }
+    probe(&c, "server2").await;
+    if oms {
+        c.wait_replicating_from("server1", "server2", T).await;
+        check(&c, &["server1", "server2", "server3", "server4"], 3).await;
+    } else {
+        check(&c, &["server2", "server3", "server4"], 3).await;
+        wait_count(&c, "server1", 2).await;
+    }
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_online_switch_three_tiers() {
+    online_3tier(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_online_switch_three_tiers_old_master_as_replica() {
+    online_3tier(true).await;
+}
+
+/// t_online_mm_3tier (without `oms`) and t_online_mm_3tier_slave (`oms`: both switches with
+/// --orig_master_is_new_slave): M and S1 replicate from each other, S1 read-only, S2 under
+/// S1. The default configuration refuses the switch to S1 (S2 is a replica of a replica);
+/// multi_tier_slave=1 switches; S2 stays on S1, S3 moves to S1 and M, already S1's replica,
+/// gets the probe either way.
+async fn online_mm_3tier(oms: bool) {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::Gtid).await;
+    let (default, multi) = three_tiers(&c, true).await;
+    let extra: &[&str] = if oms {
+        &["--orig_master_is_new_slave"]
+    } else {
+        &[]
+    };
+    refused(switch_alive(&default, &c, extra), "default", TIER);
+    assert_master(&c, "server4", "server1").await;
+    let (code, text) = switch_alive(&multi, &c, extra);
+    assert_eq!(code, Some(0), "{text}");
+    for r in ["server1", "server3", "server4"] {
+        c.wait_replicating_from(r, "server2", T).await;
+    }
+    probe(&c, "server2").await;
+    check(&c, &["server1", "server2", "server3", "server4"], 3).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_online_switch_master_master_three_tiers() {
+    online_mm_3tier(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_online_switch_master_master_three_tiers_old_master_as_replica() {
+    online_mm_3tier(true).await;
+}
+
+/// t_online_3tier_slave_keep: only the master-master pair M and S1 in the configuration;
+/// S2 replicates from S1 and S3 from M, both unmanaged. After row 3 the switch to S1 with
+/// --orig_master_is_new_slave: M replicates from S1, S2 stays on S1 and S3 on M, and the
+/// probe reaches all four servers (through M's log_slave_updates for S3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_online_switch_pair_keeps_unmanaged_tiers() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::Gtid).await;
+    three_tiers(&c, true).await;
+    let pair = conf(&c, "mm_online.toml", "", &[], &["server3", "server4"]);
+    ins(&c, 3, 3).await;
+    let (code, text) = switch_alive(&pair, &c, &["--orig_master_is_new_slave"]);
+    assert_eq!(code, Some(0), "{text}");
+    c.wait_replicating_from("server1", "server2", T).await;
+    c.wait_replicating_from("server3", "server2", T).await;
+    c.wait_replicating_from("server4", "server1", T).await;
+    probe(&c, "server2").await;
+    check(&c, &["server1", "server2", "server3", "server4"], 4).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+/// t_4tier (GTID): M -> S1 -> S2 -> S3 and M -> S4. The default configuration refuses in
+/// check_repl and at the manager's start; with multi_tier_slave=1 and S1, S2 read-only
+/// check_repl is OK. After kill -9 of M the failover promotes S1, keeps S2 under S1 and S3
+/// under S2, and moves S4 to S1; the probe reaches every survivor. (MHA's steps "crepl
+/// multi refuses while S1 or S2 is writable" are left out, as in `online_3tier`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_four_tiers_fail_over_to_the_first_tier() {
+    let started = Instant::now();
+    let c = Cluster::start(4, Mode::Gtid).await;
+    let all = ["server1", "server2", "server3", "server4", "server5"];
+    let (default, multi) = four_tiers(&c).await;
+    both_refuse(&c, &default, "default, 4 tiers");
+    for r in ["server2", "server3"] {
+        c.exec(r, "SET GLOBAL read_only = 1").await;
+    }
+    let (code, text) = check_repl(&multi);
+    assert_eq!(code, Some(0), "{text}");
+    ins(&c, 3, 3).await;
+    check(&c, &all, 3).await;
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    let (code, rec, text) = switch_dead_json(&multi, &c, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(ends_with_port(&rec["new_master"], &c, "server2"), "{text}");
+    c.wait_replicating_from("server3", "server2", T).await;
+    c.wait_replicating_from("server4", "server3", T).await;
+    c.wait_replicating_from("server5", "server2", T).await;
+    probe(&c, "server2").await;
+    check(&c, &all[1..], 4).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+/// t_mm_3tier (GTID): M and S1 replicate from each other, S1 read-only, S2 under S1. The
+/// default configuration refuses (check_repl and the manager's start); after kill -9 of M,
+/// check_repl refuses with either configuration (the master is dead), the failover with the
+/// default one refuses and with multi_tier_slave=1 promotes S1, S2 staying under it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_master_master_three_tiers_fail_over() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::Gtid).await;
+    let (default, multi) = three_tiers(&c, true).await;
+    both_refuse(&c, &default, "default, alive");
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    for f in [&default, &multi] {
+        let (code, text) = check_repl(f);
+        assert!(matches!(code, Some(c) if c != 0), "{text}");
+    }
+    let (code, _, text) = switch_dead_json(&default, &c, &[]);
+    assert!(matches!(code, Some(c) if c != 0), "{text}");
+    assert!(text.contains("multi_tier_slave=1"), "{text}");
+    assert_master(&c, "server4", "server1").await;
+    let (code, rec, text) = switch_dead_json(&multi, &c, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(ends_with_port(&rec["new_master"], &c, "server2"), "{text}");
+    c.wait_replicating_from("server4", "server2", T).await;
+    assert_master(&c, "server3", "server2").await;
+    probe(&c, "server2").await;
+    check(&c, &["server2", "server3", "server4"], 3).await;
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+/// MHA's 4-tier set-up (GTID): row 2, then M -> S1 -> S2 -> S3 and M -> S4 (server2 ..
+/// server5). Returns the default and the multi_tier_slave=1 configurations.
+async fn four_tiers(c: &Cluster) -> (PathBuf, PathBuf) {
+    seed(c, &["server2", "server3", "server4", "server5"]).await;
+    ins(c, 2, 2).await;
+    point(c, "server3", "server2", "slave_pos").await;
+    point(c, "server4", "server3", "slave_pos").await;
+    let default = conf(c, "app1.toml", "", &[], &[]);
+    let multi = conf(c, "multi.toml", "multi_tier_slave = 1\n", &[], &[]);
+    (default, multi)
+}
+
+/// t_4tier_subm_dead (GTID): the 4 tiers, row 3, S1 read-only, then S2 (an intermediate
+/// with the replica S3) stopped: check_repl refuses with either configuration; after kill
+/// -9 of M the failover refuses with either configuration and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_four_tiers_with_a_dead_intermediate_refuse() {
+    let started = Instant::now();
+    let c = Cluster::start(4, Mode::Gtid).await;
+    let (default, multi) = four_tiers(&c).await;
+    ins(&c, 3, 3).await;
+    check(
+        &c,
+        &["server1", "server2", "server3", "server4", "server5"],
+        3,
+    )
+    .await;
+    c.exec("server2", "SET GLOBAL read_only = 1").await;
+    sandbox::fault(c.dir.path(), "server3", Fault::Stop)
+        .await
+        .unwrap();
+    for f in [&default, &multi] {
+        both_refuse(&c, f, "S2 dead");
+    }
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    for f in [&default, &multi] {
+        let (code, _, text) = switch_dead_json(f, &c, &[]);
+        assert!(matches!(code, Some(c) if c != 0), "{text}");
+    }
+    for r in ["server2", "server5"] {
+        assert_master(&c, r, "server1").await;
+    }
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+/// t_mm_3tier_subm_dead (GTID): M and S1 replicate from each other, S2 under S1; S1 (the
+/// standby master with the replica S2) stopped. check_repl and the manager refuse with
+/// either configuration, again once M is read-only; after kill -9 of M, check_repl and the
+/// failover refuse with either configuration and change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_master_master_three_tiers_dead_standby_refuses() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::Gtid).await;
+    let (default, multi) = three_tiers(&c, true).await;
+    sandbox::fault(c.dir.path(), "server2", Fault::Stop)
+        .await
+        .unwrap();
+    for f in [&default, &multi] {
+        both_refuse(&c, f, "S1 dead");
+    }
+    c.exec("server1", "SET GLOBAL read_only = 1").await;
+    both_refuse(&c, &default, "S1 dead, M read-only");
+    sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+        .await
+        .unwrap();
+    for f in [&default, &multi] {
+        let (code, text) = check_repl(f);
+        assert!(matches!(code, Some(c) if c != 0), "{text}");
+        let (code, _, text) = switch_dead_json(f, &c, &[]);
+        assert!(matches!(code, Some(c) if c != 0), "{text}");
+    }
+    assert_master(&c, "server4", "server1").await;
+    assert_master(&c, "server3", "server2").await;
     eprintln!("test took {:?}", started.elapsed());
 }

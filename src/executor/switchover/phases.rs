@@ -506,6 +506,11 @@ async fn orig_as_new_slave(
     let target = db.gtid_pos("gtid_binlog_pos").await?;
     db.disconnect().await;
     let mut db = session(w, orig).await?;
+    // Already a replica (of its master-master peer, MHA's mm): setting gtid_slave_pos and
+    // CHANGE MASTER need it stopped.
+    if db.replica_status_row().await?.is_some() {
+        db.stop_replica().await?;
+    }
     if plan.gtid {
         // What it wrote as master is in its binlog, not in gtid_slave_pos: without this,
         // MASTER_USE_GTID=slave_pos would ask for (and replay) all of it.
@@ -517,10 +522,6 @@ async fn orig_as_new_slave(
         .unwrap_or_else(|| plan.new_status.master_user.clone());
     if plan.semi_sync.replica_side {
         crate::executor::semi_sync::become_replica(&mut db).await?;
-    }
-    // Already a replica (of its master-master peer, MHA's mm): CHANGE MASTER needs it stopped.
-    if db.replica_status_row().await?.is_some() {
-        db.stop_replica().await?;
     }
     let to = start_at(plan.gtid, &new_pos.coords);
     let password = orig.repl_password.as_ref();
