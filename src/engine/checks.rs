@@ -288,7 +288,12 @@ pub fn replica_facts(topo: &Topology, config: &Config, master: Option<usize>) ->
 }
 
 /// What is wrong with replica `o` replicating from somewhere other than the master `m`:
-/// a replica of a configured replica is only information with `multi_tier_slave=1` (as MHA).
+/// a replica of a configured replica is only information with `multi_tier_slave=1` (as MHA),
+/// unless that intermediate replica is writable (MHA refuses then too).
+fn writable(o: &Observed) -> bool {
+    o.alive().is_some_and(|s| !s.read_only)
+}
+
 fn off_master(
     topo: &Topology,
     o: &Observed,
@@ -296,6 +301,10 @@ fn off_master(
     multi_tier: bool,
 ) -> (Severity, Problem) {
     match topo.source_of(o).map(|p| &topo.servers[p]) {
+        Some(p) if !std::ptr::eq(p, m) && multi_tier && writable(p) => (
+            Severity::Error,
+            Problem::WritableIntermediate { parent: p.name() },
+        ),
         Some(p) if !std::ptr::eq(p, m) && multi_tier => {
             (Severity::Info, Problem::SubReplica { parent: p.name() })
         }
@@ -756,8 +765,8 @@ mod tests {
         assert_eq!(purge_findings(&a).len(), 2);
     }
 
-    /// A replica of a replica: information with multi_tier_slave=1, an error naming the key
-    /// without it; a replica of an unknown server stays an error either way.
+    /// A replica of a replica: information with multi_tier_slave=1 (an error while its parent
+    /// is writable, as MHA), an error naming the key without it; a replica of an unknown server stays an error either way.
     #[test]
     fn a_replica_of_a_replica_and_multi_tier_slave() {
         let opts = CheckOptions {
@@ -765,8 +774,11 @@ mod tests {
             detection_window: 4.0,
             ignore_fail_on_start: false,
         };
-        let topo = |db3_source: &str| {
+        let topo = |db3_source: &str, db2_read_only: bool| {
             let mut t = file_pos(true);
+            if let Ok(s) = &mut t.servers[1].state {
+                s.read_only = db2_read_only;
+            }
             t.servers[2].state = Ok(state(
                 "0-1-10",
                 Some(status_row(db3_source, 900, "0-1-10", 0)),
@@ -780,9 +792,25 @@ mod tests {
         };
         let tier = CONF.replace("hostname=db3", "hostname=db3\nmulti_tier_slave=1");
         let cases = [
-            ("db2", tier.as_str(), Severity::Info, "left alone", true),
             (
                 "db2",
+                true,
+                tier.as_str(),
+                Severity::Info,
+                "left alone",
+                true,
+            ),
+            (
+                "db2",
+                false,
+                tier.as_str(),
+                Severity::Error,
+                "set read_only=1 on db2(db2:3306)",
+                false,
+            ),
+            (
+                "db2",
+                true,
                 CONF,
                 Severity::Error,
                 "needs multi_tier_slave=1",
@@ -790,14 +818,19 @@ mod tests {
             ),
             (
                 "elsewhere",
+                true,
                 tier.as_str(),
                 Severity::Error,
                 "the real master is",
                 false,
             ),
         ];
-        for (source, conf, sev, text, healthy) in cases {
-            let a = assess(&topo(source), &crate::config::from_text(conf), &opts);
+        for (source, db2_ro, conf, sev, text, healthy) in cases {
+            let a = assess(
+                &topo(source, db2_ro),
+                &crate::config::from_text(conf),
+                &opts,
+            );
             let f = a
                 .findings
                 .iter()

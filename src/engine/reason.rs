@@ -38,6 +38,11 @@ pub enum Problem {
     SubReplica {
         parent: String,
     },
+    /// multi_tier_slave=1, but the replica's parent (an intermediate server with replicas of
+    /// its own) is writable: MHA refuses this.
+    WritableIntermediate {
+        parent: String,
+    },
     /// multi_tier_slave=0: a replica of a replica is refused.
     SubReplicaRefused {
         parent: String,
@@ -172,6 +177,10 @@ impl std::fmt::Display for Problem {
             SubReplica { parent } => write!(
                 f,
                 "replicates from {parent}, a replica (multi_tier_slave=1): left alone by checks, failover and switchover"
+            ),
+            WritableIntermediate { parent } => write!(
+                f,
+                "replicates from {parent}, a replica with replicas of its own that is writable (read_only=0): set read_only=1 on {parent} (multi_tier_slave=1 needs the intermediate servers read-only, as MHA)"
             ),
             SubReplicaRefused { parent, master } => write!(
                 f,

@@ -1226,6 +1226,9 @@ async fn three_tiers(c: &Cluster, mm: bool) -> (PathBuf, PathBuf) {
 const TIER: &str = "a replica of a replica needs multi_tier_slave=1";
 
 /// The switch refused (non-zero exit), its output containing `why`.
+/// What check_repl and the switch say when multi_tier_slave=1 meets a writable intermediate.
+const WRITABLE: &str = "writable (read_only=0)";
+
 fn refused(res: (Option<i32>, String), what: &str, why: &str) {
     let (code, text) = res;
     assert!(
@@ -1237,9 +1240,8 @@ fn refused(res: (Option<i32>, String), what: &str, why: &str) {
 /// t_online_3tier (without `oms`) and t_online_3tier_slave (`oms`: the last switch with
 /// --orig_master_is_new_slave): the switch to S1 is refused by the default configuration
 /// (S2 is a replica of a replica) while S1 is writable and once it is read-only; then
-/// multi_tier_slave=1 switches. (MHA's step "multi refuses while S1 is writable" is left
-/// out: mha treats a writable intermediate like any writable replica and switches; see the
-/// row in docs/coming-from-mha.md.) S2 stays on S1, S3 moves
+/// multi_tier_slave=1 refuses while S1 is writable and switches once it is read-only.
+/// S2 stays on S1, S3 moves
 /// to S1, the old master gets the probe only with --orig_master_is_new_slave.
 async fn online_3tier(oms: bool) {
     let started = Instant::now();
@@ -1247,6 +1249,8 @@ async fn online_3tier(oms: bool) {
     let (default, multi) = three_tiers(&c, false).await;
     c.exec("server2", "SET GLOBAL read_only = 0").await;
     refused(switch_alive(&default, &c, &[]), "default", TIER);
+    // MHA: multi_tier_slave=1 refuses while the intermediate S1 takes writes.
+    refused(switch_alive(&multi, &c, &[]), "multi, S1 rw", WRITABLE);
     c.exec("server2", "SET GLOBAL read_only = 1").await;
     refused(switch_alive(&default, &c, &[]), "default, S1 ro", TIER);
     for r in ["server2", "server4"] {
@@ -1343,8 +1347,8 @@ async fn regr_online_switch_pair_keeps_unmanaged_tiers() {
 /// t_4tier (GTID): M -> S1 -> S2 -> S3 and M -> S4. The default configuration refuses in
 /// check_repl and at the manager's start; with multi_tier_slave=1 and S1, S2 read-only
 /// check_repl is OK. After kill -9 of M the failover promotes S1, keeps S2 under S1 and S3
-/// under S2, and moves S4 to S1; the probe reaches every survivor. (MHA's steps "crepl
-/// multi refuses while S1 or S2 is writable" are left out, as in `online_3tier`.)
+/// under S2, and moves S4 to S1; the probe reaches every survivor. check_repl with
+/// multi_tier_slave=1 refuses while S1 or S2 is writable, as MHA's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regr_four_tiers_fail_over_to_the_first_tier() {
     let started = Instant::now();
@@ -1352,7 +1356,13 @@ async fn regr_four_tiers_fail_over_to_the_first_tier() {
     let all = ["server1", "server2", "server3", "server4", "server5"];
     let (default, multi) = four_tiers(&c).await;
     both_refuse(&c, &default, "default, 4 tiers");
+    // MHA: check_repl with multi_tier_slave=1 refuses while S1 or S2 takes writes.
     for r in ["server2", "server3"] {
+        c.exec(r, "SET GLOBAL read_only = 0").await;
+    }
+    for r in ["server2", "server3"] {
+        let (code, text) = check_repl(&multi);
+        assert!(code != Some(0) && text.contains(WRITABLE), "{r} rw: {text}");
         c.exec(r, "SET GLOBAL read_only = 1").await;
     }
     let (code, text) = check_repl(&multi);

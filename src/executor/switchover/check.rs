@@ -199,6 +199,12 @@ fn check_replicas(
         if let Some(p) = topo.sub_replica_parent(o, m)
             && config.servers[o.order].multi_tier_slave
         {
+            if topo.servers[p].alive().is_some_and(|s| !s.read_only) {
+                return Err(Refusal::WritableIntermediate {
+                    replica: o.name(),
+                    parent: topo.servers[p].name(),
+                });
+            }
             let line = format!(
                 "{} replicates from {}: left alone (multi_tier_slave=1)",
                 o.name(),

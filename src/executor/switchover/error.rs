@@ -28,6 +28,11 @@ pub enum Refusal {
         master_host: String,
         master_port: u16,
     },
+    /// multi_tier_slave=1 leaves `replica` alone under `parent`, but `parent` takes writes.
+    #[error(
+        "{replica} replicates from {parent}, which is writable (read_only=0): set read_only=1 on {parent} first (multi_tier_slave=1 needs the intermediate servers read-only, as MHA)"
+    )]
+    WritableIntermediate { replica: String, parent: String },
     #[error("{0}: Slave IO thread is not running: not switching")]
     IoThreadStopped(String),
     #[error("{0}: Slave SQL thread is not running: not switching")]
