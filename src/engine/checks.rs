@@ -82,7 +82,7 @@ pub fn find_master(topo: &Topology) -> MasterView {
             let writable: Vec<usize> = non_replicas
                 .iter()
                 .copied()
-                .filter(|&i| topo.servers[i].alive().is_some_and(|s| !s.read_only))
+                .filter(|&i| topo.servers[i].writable())
                 .collect();
             return match writable.as_slice() {
                 [one] => MasterView::Alive { index: *one },
@@ -102,7 +102,7 @@ pub fn find_master(topo: &Topology) -> MasterView {
         }
     }
     // A tie (a pair alone, each the other's replica) goes to the writable one.
-    let writable = |i: usize| topo.servers[i].alive().is_some_and(|s| !s.read_only);
+    let writable = |i: usize| topo.servers[i].writable();
     match votes
         .iter()
         .enumerate()
@@ -128,8 +128,7 @@ pub fn find_master(topo: &Topology) -> MasterView {
 /// writable too.
 fn writable_peer(topo: &Topology, i: usize) -> Option<usize> {
     let peer = topo.source_of(&topo.servers[i])?;
-    let writable = topo.servers[peer].alive().is_some_and(|s| !s.read_only);
-    (peer != i && writable).then_some(peer)
+    (peer != i && topo.servers[peer].writable()).then_some(peer)
 }
 
 /// From server `i` up through read-only replicas of configured servers to the server at the
@@ -290,10 +289,6 @@ pub fn replica_facts(topo: &Topology, config: &Config, master: Option<usize>) ->
 /// What is wrong with replica `o` replicating from somewhere other than the master `m`:
 /// a replica of a configured replica is only information with `multi_tier_slave=1` (as MHA),
 /// unless that intermediate replica is writable (MHA refuses then too).
-fn writable(o: &Observed) -> bool {
-    o.alive().is_some_and(|s| !s.read_only)
-}
-
 fn off_master(
     topo: &Topology,
     o: &Observed,
@@ -301,7 +296,7 @@ fn off_master(
     multi_tier: bool,
 ) -> (Severity, Problem) {
     match topo.source_of(o).map(|p| &topo.servers[p]) {
-        Some(p) if !std::ptr::eq(p, m) && multi_tier && writable(p) => (
+        Some(p) if !std::ptr::eq(p, m) && multi_tier && p.writable() => (
             Severity::Error,
             Problem::WritableIntermediate { parent: p.name() },
         ),

@@ -343,6 +343,11 @@ impl Observed {
         self.state.as_ref().ok()
     }
 
+    /// It answered and takes writes (read_only=0).
+    pub fn writable(&self) -> bool {
+        self.alive().is_some_and(|s| !s.read_only)
+    }
+
     /// Does `host:port` (as a replica names its master) point at this server?
     pub fn is_at(&self, host: &str, port: u16) -> bool {
         port == self.port && (host == self.hostname || host == self.ip)

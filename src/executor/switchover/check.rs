@@ -199,7 +199,7 @@ fn check_replicas(
         if let Some(p) = topo.sub_replica_parent(o, m)
             && config.servers[o.order].multi_tier_slave
         {
-            if topo.servers[p].alive().is_some_and(|s| !s.read_only) {
+            if topo.servers[p].writable() {
                 return Err(Refusal::WritableIntermediate {
                     replica: o.name(),
                     parent: topo.servers[p].name(),
