@@ -58,6 +58,9 @@ pub struct Etcd {
     timeout: Duration,
     credentials: Option<(String, Secret)>,
     token: tokio::sync::Mutex<Option<String>>,
+    /// The endpoint that answered last, asked first: a member that is down costs one
+    /// timeout, not one per request.
+    preferred: std::sync::atomic::AtomicUsize,
 }
 
 fn b64(s: &str) -> String {
@@ -101,6 +104,7 @@ impl Etcd {
                 .clone()
                 .map(|u| (u, s.password.clone().unwrap_or_else(|| Secret::new("")))),
             token: tokio::sync::Mutex::new(None),
+            preferred: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -209,14 +213,26 @@ impl Etcd {
             .map(|_| ())
     }
 
-    /// POST `body` to `path` on the first endpoint that answers; with credentials, a token
-    /// is fetched first and fetched again once if etcd no longer takes it.
+    /// POST `body` to `path` on the first endpoint that answers, the last one that did first;
+    /// with credentials, a token is fetched first and fetched again once if etcd no longer takes it.
     async fn call(&self, path: &str, body: Value) -> Result<Value, EtcdError> {
+        use std::sync::atomic::Ordering;
         let mut tried = Vec::new();
-        for endpoint in &self.endpoints {
+        let n = self.endpoints.len();
+        let first = self.preferred.load(Ordering::Relaxed);
+        for i in (first..first + n).map(|i| i % n) {
+            let endpoint = &self.endpoints[i];
             match self.call_on(endpoint, path, &body).await {
-                Ok(v) => return Ok(v),
+                Ok(v) => {
+                    self.preferred.store(i, Ordering::Relaxed);
+                    return Ok(v);
+                }
                 Err(EtcdError::Unreachable(why)) => tried.push(format!("{endpoint}: {why}")),
+                // A member cut off from its quorum answers "unavailable" or "timed out"
+                // (5xx): another member may have one.
+                Err(EtcdError::Refused {
+                    status, message, ..
+                }) if status >= 500 => tried.push(format!("{endpoint}: {status}: {message}")),
                 Err(e) => return Err(e),
             }
         }

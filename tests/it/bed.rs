@@ -232,8 +232,20 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(args: &[&str], log: PathBuf) -> Daemon {
+        Daemon::spawn(std::process::Command::new(mha_bin()), args, log)
+    }
+
+    /// The same, on another host: in network namespace `netns` (`ip netns exec` execs the
+    /// binary, so the pid is mha's).
+    pub fn start_in(netns: &str, args: &[&str], log: PathBuf) -> Daemon {
+        let mut cmd = std::process::Command::new("ip");
+        cmd.args(["netns", "exec", netns]).arg(mha_bin());
+        Daemon::spawn(cmd, args, log)
+    }
+
+    fn spawn(mut cmd: std::process::Command, args: &[&str], log: PathBuf) -> Daemon {
         let out = File::create(&log).unwrap();
-        let child = std::process::Command::new(mha_bin())
+        let child = cmd
             .args(args)
             .stdout(out.try_clone().unwrap())
             .stderr(out)

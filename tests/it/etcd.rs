@@ -124,11 +124,16 @@ fn pump(mut from: TcpStream, mut to: TcpStream) {
 
 /// The sandbox's configuration with etcd coordination, written as `name`.
 pub fn conf(c: &Cluster, name: &str, etcd_port: u16) -> PathBuf {
+    conf_at(c, name, &format!("http://127.0.0.1:{etcd_port}"))
+}
+
+/// The same with `etcd_endpoints = endpoints`.
+pub fn conf_at(c: &Cluster, name: &str, endpoints: &str) -> PathBuf {
     let text = std::fs::read_to_string(c.state.app_config()).unwrap();
     let text = text.replacen(
         "ping_interval = 1\n",
         &format!(
-            "ping_interval = 1\netcd_endpoints = \"http://127.0.0.1:{etcd_port}\"\netcd_lease_ttl = {TTL}\n"
+            "ping_interval = 1\netcd_endpoints = \"{endpoints}\"\netcd_lease_ttl = {TTL}\n"
         ),
         1,
     );

@@ -37,14 +37,24 @@ pub(super) async fn run(
             Err(outcome) => return outcome,
         };
         let config = without_replaced_master(&config, fence.as_ref()).await;
-        let outcome = lead(&opts, &config, fence, &mut role, app_stop.clone()).await;
-        if stop.requested() || role.borrow().is_leader() {
+        let outcome = lead(&opts, &config, fence.clone(), &mut role, app_stop.clone()).await;
+        if stop.requested() || role.borrow().is_leader() && !lost_lead(&outcome, &fence).await {
             // Stopped, or ended on its own (start-up checks failed, --monitor_only...).
             elector.resign().await;
             return outcome;
         }
+        // A failover stopped by the fence ends before the elector notices the loss.
+        let settle = settings.lease_ttl + Duration::from_secs(1);
+        let _ = tokio::time::timeout(settle, role.wait_for(|r| !r.is_leader())).await;
         warn!("No longer the leader of {}: standing by.", config.app_name);
     }
+}
+
+/// The manager ended with a failed failover because this manager no longer leads (the fence
+/// stopped it): it stands by again instead of ending.
+async fn lost_lead(outcome: &Outcome, fence: &LeaseFence) -> bool {
+    use crate::executor::fence::Fence;
+    matches!(outcome, Outcome::FailoverFailed(_)) && fence.prove().await.is_err()
 }
 
 /// The usual manager, stopped when the leadership is lost.

@@ -17,6 +17,9 @@ pub enum StartupError {
     },
     #[error("the current master could not be identified or is not reachable")]
     MasterNotFound,
+    /// The replicas point at this configured server (its index), which does not answer.
+    #[error("the current master {name} is not reachable")]
+    MasterUnreachable { index: usize, name: String },
     /// The topology is not healthy enough to fail over: the error findings.
     #[error("{}", joined(errors))]
     Unhealthy { errors: Vec<Finding> },

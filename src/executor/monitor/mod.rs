@@ -317,17 +317,22 @@ impl Manager {
                 return Outcome::Stopped;
             }
         };
-        let master_idx = match checked {
-            Ok(m) => m,
+        let (master_idx, lock) = match checked {
+            Ok(_) if self.opts.check_only => return Outcome::Checked,
+            Ok(m) => {
+                let master = &self.config.servers[m];
+                match take_monitor_lock(master, self.config.app.timeouts.sql).await {
+                    Ok(c) => (m, Some(c)),
+                    Err(e) => return Outcome::AlreadyRunning(e),
+                }
+            }
+            Err(StartupError::MasterUnreachable { index, name }) if self.took_over() => {
+                warn!(
+                    "The master {name} does not answer now that this manager leads: checking whether it is dead, as if it had stopped answering while monitored."
+                );
+                (index, None)
+            }
             Err(e) => return Outcome::ConfigError(e),
-        };
-        if self.opts.check_only {
-            return Outcome::Checked;
-        }
-        let master = &self.config.servers[master_idx];
-        let lock = match take_monitor_lock(master, self.config.app.timeouts.sql).await {
-            Ok(c) => c,
-            Err(e) => return Outcome::AlreadyRunning(e),
         };
         PingLoop::new(
             &self.opts,
@@ -342,6 +347,13 @@ impl Manager {
         )
         .run()
         .await
+    }
+
+    /// This manager leads the application among several (etcd): a master that died while
+    /// the leadership changed hands is its to fail over, where a manager alone (MHA's) stops
+    /// at start-up and leaves it to an operator.
+    fn took_over(&self) -> bool {
+        self.failover.as_ref().is_some_and(|f| f.fence.is_some())
     }
 
     fn server(&self, name: &str) -> Option<&ServerConfig> {

@@ -134,7 +134,7 @@ impl<'a> PingLoop<'a> {
         workdir: &'a Path,
         stop: &'a mut StopSignal,
         master_idx: usize,
-        lock: Session,
+        lock: Option<Session>,
         reload: Arc<tokio::sync::Notify>,
         telemetry: Arc<Telemetry>,
     ) -> PingLoop<'a> {
@@ -157,7 +157,7 @@ impl<'a> PingLoop<'a> {
             stop,
             master_idx,
             master,
-            lock: Some(lock),
+            lock,
             sighup,
             reload,
             detector,
@@ -199,6 +199,12 @@ impl<'a> PingLoop<'a> {
     /// The start-up checks passed: MHA's "Ping succeeded", and systemd's READY.
     fn announce(&mut self) {
         self.telemetry.monitoring(Some(self.master.display_name()));
+        if self.lock.is_none() {
+            // Taken over with the master silent: no "succeeded", straight to the checks.
+            self.set_status(Status::PingFailing);
+            notify(&[sd_notify::NotifyState::Ready]);
+            return;
+        }
         self.set_status(Status::PingOk);
         info!(
             master = %self.master.display_name(),

@@ -45,11 +45,16 @@ pub(super) async fn startup_checks(
             Severity::Info => info!("{f}"),
         }
     }
-    let Some(m) = a
-        .master_index()
-        .filter(|_| matches!(a.master, checks::MasterView::Alive { .. }))
-    else {
-        return Err(StartupError::MasterNotFound);
+    let m = match a.master {
+        checks::MasterView::Alive { index } => index,
+        checks::MasterView::Unreachable { index } => {
+            let order = topo.servers[index].order;
+            return Err(StartupError::MasterUnreachable {
+                index: order,
+                name: config.servers[order].display_name(),
+            });
+        }
+        _ => return Err(StartupError::MasterNotFound),
     };
     let master_cfg = &config.servers[topo.servers[m].order];
     a.findings
