@@ -101,6 +101,23 @@ pub struct SharedFailover {
     /// the cluster without it.
     #[serde(default)]
     pub dead_master: Option<String>,
+    /// While running: the last phase the manager proved its leadership for and started.
+    /// One before 3.4 changed no surviving server, so another manager may run it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+}
+
+impl SharedFailover {
+    /// A failover left running that another manager may run again from the start: it had
+    /// not started phase 3.4, the first to change a surviving server (phases 1 to 3.3
+    /// stop the replicas' IO threads, fence the dead master, save its binlog: all done again).
+    pub fn resumable(&self) -> bool {
+        self.state == SharedState::Running
+            && self
+                .phase
+                .as_deref()
+                .is_none_or(|p| p.parse::<f64>().is_ok_and(|p| p < 3.4))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -246,8 +263,35 @@ mod tests {
         assert_eq!(format_unix(1_795_000_000), "2026/11/18 11:06:40 UTC");
     }
 
+    #[test]
+    fn a_failover_left_running_before_phase_3_4_may_be_run_again() {
+        let at = |state, phase: Option<&str>| SharedFailover {
+            phase: phase.map(str::to_string),
+            ..shared(1, state)
+        };
+        for (state, phase, resumable) in [
+            (SharedState::Running, None, true),
+            (SharedState::Running, Some("1"), true),
+            (SharedState::Running, Some("2"), true),
+            (SharedState::Running, Some("3.3"), true),
+            (SharedState::Running, Some("3.4"), false),
+            (SharedState::Running, Some("4"), false),
+            (SharedState::Running, Some("5.1"), false),
+            (SharedState::Running, Some("garbled"), false),
+            (SharedState::Failed, Some("1"), false),
+            (SharedState::Complete, None, false),
+        ] {
+            assert_eq!(at(state, phase).resumable(), resumable, "{state:?} {phase:?}");
+        }
+        // A record written before the phase was kept reads as one without.
+        let old: SharedFailover =
+            serde_json::from_str(r#"{"at_unix":1,"state":"running","by":"m:1"}"#).unwrap();
+        assert!(old.resumable());
+    }
+
     fn shared(at_unix: u64, state: SharedState) -> SharedFailover {
         SharedFailover {
+            phase: None,
             at_unix,
             state,
             by: "hostb:42".into(),

@@ -18,6 +18,11 @@ pub type Shared<'a> =
 
 pub trait Fence: Send + Sync + Debug {
     fn prove(&self) -> Proof<'_>;
+    /// The proof before failover phase `phase`, which a fence that keeps the failover's
+    /// record also writes there (how far a failover got, should its manager die).
+    fn prove_at(&self, _phase: &'static str) -> Proof<'_> {
+        self.prove()
+    }
     /// The application's last failover, as every manager sees it.
     fn last_failover(&self) -> Shared<'_>;
     /// Record it (only while this manager leads); None removes it.

@@ -42,6 +42,8 @@ pub struct LeaseFence {
     create_revision: i64,
     /// Until when the lease is surely alive: the last renewal's send time + TTL.
     valid_until: Mutex<Instant>,
+    /// The failover this manager runs, as recorded: each proof writes its phase there.
+    running: Mutex<Option<SharedFailover>>,
 }
 
 impl LeaseFence {
@@ -51,6 +53,28 @@ impl LeaseFence {
 
     fn renewed(&self, until: Instant) {
         *self.valid_until.lock().unwrap_or_else(|e| e.into_inner()) = until;
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, Option<SharedFailover>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn at(&self) -> (&str, i64, i64) {
+        (self.key.as_str(), self.lease, self.create_revision)
+    }
+
+    /// The failover record says `phase` (in the same transaction as the proof).
+    async fn prove_and_record(&self, record: SharedFailover) -> Result<(), String> {
+        let value = serde_json::to_string(&record).unwrap_or_default();
+        match self
+            .etcd
+            .put_if_holds(&self.last_failover_key(), Some(&value), self.at())
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!("{} is no longer this manager's", self.key)),
+            Err(e) => Err(e.to_string()),
+        }
     }
 }
 
@@ -72,16 +96,31 @@ impl Fence for LeaseFence {
 
     fn record_failover(&self, f: Option<SharedFailover>) -> Proof<'_> {
         Box::pin(async move {
+            *self.running() = f
+                .clone()
+                .filter(|f| f.state == crate::executor::fence::SharedState::Running);
             let value = f.map(|f| serde_json::to_string(&f).unwrap_or_default());
-            let at = (self.key.as_str(), self.lease, self.create_revision);
             match self
                 .etcd
-                .put_if_holds(&self.last_failover_key(), value.as_deref(), at)
+                .put_if_holds(&self.last_failover_key(), value.as_deref(), self.at())
                 .await
             {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(format!("{} is no longer this manager's", self.key)),
                 Err(e) => Err(e.to_string()),
+            }
+        })
+    }
+
+    fn prove_at(&self, phase: &'static str) -> Proof<'_> {
+        Box::pin(async move {
+            let record = self.running().clone().map(|r| SharedFailover {
+                phase: Some(phase.to_string()),
+                ..r
+            });
+            match record {
+                Some(r) if Instant::now() < self.valid_until() => self.prove_and_record(r).await,
+                _ => self.prove().await,
             }
         })
     }
@@ -216,6 +255,7 @@ impl Campaigner {
                         lease,
                         create_revision,
                         valid_until: Mutex::new(valid_until),
+                        running: Mutex::new(None),
                     });
                     info!("etcd: this manager ({}) leads now ({})", self.me, self.key);
                     let _ = self.tx.send(Role::Leader(fence.clone()));

@@ -481,11 +481,23 @@ enum Act {
 }
 
 /// Seed → the number of managers and the timed events: 2-4 faults over 5 s, each undone
-/// 0.5-4 s later, and the master's crash somewhere among them.
+/// 0.5-4 s later, and the master's crash somewhere among them, in half the schedules with
+/// the leader killed or cut off right after it.
 fn schedule(seed: u64) -> (usize, Vec<(Duration, Act)>) {
     let mut r = Rng(seed);
     let managers = 2 + r.below(2) as usize;
-    let mut events = vec![(r.ms(300, 5000), Act::CrashMaster)];
+    let crash = r.ms(300, 5000);
+    let mut events = vec![(crash, Act::CrashMaster)];
+    // Half the schedules also hit the leader just as it fails over (it detects a crash in
+    // tens of milliseconds and is done in about a hundred more).
+    if r.below(2) == 0 {
+        let at = crash + r.ms(0, 150);
+        let undo = at + r.ms(500, 3000);
+        events.extend(match r.below(2) {
+            0 => [(at, Act::Kill(Who::Leader)), (undo, Act::Restart)],
+            _ => [(at, Act::Cut(Who::Leader)), (undo, Act::HealManagers)],
+        });
+    }
     for _ in 0..2 + r.below(3) {
         let at = r.ms(0, 5000);
         let undo = at + r.ms(500, 4000);
@@ -557,7 +569,7 @@ async fn run_schedule(hosts: &Hosts, seed: u64) -> Ending {
     let settled = settle(&m, Duration::from_secs(45)).await;
     assert!(settled, "seed {seed}: nothing settled\n{}", m.all_logs());
     // Time for a second failover, were one to come.
-    tokio::time::sleep(Duration::from_secs(TTL + 2)).await;
+    tokio::time::sleep(Duration::from_secs(TTL)).await;
     let acked = w.stop().await;
     if m.count(COMPLETED) > 0 {
         return Ending::FailedOver(one_failover(&c, &m, &acked).await);
@@ -603,4 +615,69 @@ async fn random_schedules_of_kills_partitions_and_a_crash_never_fail_over_twice(
         "{failed_over} of {} schedules failed over once; the others reported an interrupted failover",
         endings.len()
     );
+}
+
+/// A failover whose manager is killed half way, held in a hook (`master_ip_failover_script`
+/// waits while a flag file exists): stopped in phase 2, before any surviving server was
+/// changed, the next leader runs it again and completes it; stopped in phase 5, after the new
+/// master was promoted, the next leader reports it and does nothing (FAILOVER_ERROR) until an
+/// operator deletes the record. Either way one promotion, and the acknowledged rows on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_interrupted_by_its_managers_death_is_run_again_only_when_nothing_changed() {
+    for (command, phase, resumed) in [("stop", "2", true), ("start", "4", false)] {
+        let etcd = crate::etcd::EtcdServer::start();
+        let c = Cluster::start(2, Mode::Gtid).await;
+        let flag = c.dir.path().join("hold");
+        let waiting = c.dir.path().join("waiting");
+        let hook = c.dir.path().join("vip.sh");
+        bed::script(
+            &hook,
+            &format!(
+                "case \"$*\" in *--command={command}*) while [ -e {f} ]; do touch {w}; sleep 0.1; done;; esac\nexit 0\n",
+                f = flag.display(),
+                w = waiting.display()
+            ),
+        );
+        c.add_app_settings(&format!("master_ip_failover_script = \"{}\"\n", hook.display()));
+        let conf = crate::etcd::conf(&c, "app1.toml", etcd.client_port);
+        let mut a = crate::etcd::manager(&c, &conf, "a");
+        a.expect_nth(MONITORING, 1, Duration::from_secs(30)).await;
+        let b = crate::etcd::manager(&c, &conf, "b");
+        b.expect_nth("Standing by", 1, Duration::from_secs(10)).await;
+        c.create_acked_table().await;
+        c.wait_acked_table("server3", Duration::from_secs(10)).await;
+        let w = c.writer("server1");
+        w.wait_acked(30, Duration::from_secs(30)).await;
+        std::fs::write(&flag, "").unwrap();
+        sandbox::fault(c.dir.path(), "server1", Fault::Crash).await.unwrap();
+        let start = Instant::now();
+        while !waiting.exists() {
+            assert!(start.elapsed() < Duration::from_secs(30), "{}", a.output());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = a.child.kill();
+        let _ = a.child.wait();
+        std::fs::remove_file(&flag).unwrap();
+        let acked = w.stop().await;
+        b.expect_nth(LEADS, 1, Duration::from_secs(TTL + 5)).await;
+        let said = format!("last phase started: {phase}");
+        b.expect_nth(&said, 1, Duration::from_secs(10)).await;
+        let all = || format!("{}{}", a.output(), b.output());
+        if resumed {
+            b.expect_nth("runs it again", 1, Duration::from_secs(1)).await;
+            b.expect_failovers(1, Duration::from_secs(40)).await;
+        } else {
+            b.expect_nth("never finished", 1, Duration::from_secs(1)).await;
+            tokio::time::sleep(Duration::from_secs(TTL)).await;
+            let workdir = c.dir.path().join("work-b");
+            let (code, out) =
+                bed::check_status(&conf, &["--manager_workdir", workdir.to_str().unwrap()]);
+            assert!(out.contains("FAILOVER_ERROR"), "{code} {out}\n{}", all());
+            assert!(!b.output().contains("Phase 1:"), "{}", all());
+        }
+        assert_eq!(all().matches(PROMOTED).count(), 1, "{}", all());
+        let new = promoted(&c).await;
+        assert_eq!(new, ["server2"], "{}", all());
+        wait_has_all(&c, "server2", &acked, Duration::from_secs(20)).await;
+    }
 }

@@ -201,7 +201,7 @@ impl<W: World> Run<'_, W> {
         let Some(fence) = &self.opts.fence else {
             return Ok(());
         };
-        fence.prove().await.map_err(|why| {
+        fence.prove_at(phase).await.map_err(|why| {
             error!(
                 "Not starting phase {phase}: this manager no longer leads the application ({why})."
             );

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::{ManagerOptions, Outcome, StopSignal, run_alone};
 use crate::config::Config;
@@ -36,6 +36,9 @@ pub(super) async fn run(
             Ok(f) => f,
             Err(outcome) => return outcome,
         };
+        if !unfinished_failover(&config, &workdir, &fence, &mut role, &mut stop).await {
+            continue;
+        }
         let config = without_replaced_master(&config, fence.as_ref()).await;
         let outcome = lead(&opts, &config, fence.clone(), &mut role, app_stop.clone()).await;
         if stop.requested() || role.borrow().is_leader() && !lost_lead(&outcome, &fence).await {
@@ -91,6 +94,58 @@ async fn lead(
     forward.abort();
     let _ = role.borrow_and_update();
     outcome
+}
+
+/// A failover that another manager started and never finished (it died, or lost the
+/// leadership half way), as the new leader finds it. One that had not changed a surviving
+/// server yet is run again from the start by this manager (its record is cleared, the
+/// failover writes its own). One that had is reported, and this manager does nothing more
+/// until an operator deletes the record (true), or it no longer leads or is stopped (false).
+async fn unfinished_failover(
+    config: &Config,
+    workdir: &Path,
+    fence: &LeaseFence,
+    role: &mut watch::Receiver<Role>,
+    stop: &mut StopSignal,
+) -> bool {
+    use crate::executor::fence::{Fence, SharedState};
+    let key = fence.last_failover_key();
+    let Ok(Some(f)) = fence.last_failover().await else {
+        return true;
+    };
+    if f.state != SharedState::Running {
+        return true;
+    }
+    let dead = f.dead_master.clone().unwrap_or_default();
+    let phase = f.phase.as_deref().unwrap_or("none");
+    if f.resumable() {
+        warn!(
+            "The failover of {dead} by {} stopped before phase 3.4 (last phase started: {phase}): no surviving server was changed yet; this manager runs it again.",
+            f.by
+        );
+        return fence.record_failover(None).await.is_ok();
+    }
+    error!(
+        "The failover of {dead} by {} started and never finished (etcd key {key}; last phase started: {phase}): surviving servers were changed half way. This manager will not act until an operator has checked every server (the failover's journal is in that manager's manager_workdir), repaired, and deleted the key (etcdctl del {key}).",
+        f.by
+    );
+    let mut status = StatusFile::new(workdir, &config.app_name);
+    let _ = status.set(Status::FailoverError, Some(&dead));
+    loop {
+        tokio::select! {
+            _ = stop.wait() => return false,
+            _ = role.wait_for(|r| !r.is_leader()) => return false,
+            _ = tokio::time::sleep(config.app.ping_interval) => {}
+        }
+        match fence.last_failover().await {
+            Ok(Some(g)) if g == f => {}
+            Ok(_) => {
+                info!("{key} changed: the unfinished failover was acknowledged.");
+                return true;
+            }
+            Err(e) => warn!("etcd: {key} cannot be read: {e}"),
+        }
+    }
 }
 
 /// The configuration less the master that the application's last failover (by any manager)

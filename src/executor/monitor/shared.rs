@@ -45,6 +45,7 @@ pub(super) async fn begin(fo: &FailoverOptions, dead: &str) -> Option<SharedFail
     let fence = fo.fence.as_ref()?;
     let before = fence.last_failover().await.ok().flatten();
     let running = SharedFailover {
+        phase: None,
         at_unix: now_unix(),
         state: SharedState::Running,
         by: me(),
@@ -76,6 +77,7 @@ pub(super) async fn end(
         _ => SharedState::Failed,
     };
     let f = SharedFailover {
+        phase: None,
         at_unix: now_unix(),
         state,
         by: me(),
