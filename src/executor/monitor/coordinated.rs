@@ -123,6 +123,7 @@ async fn unfinished_failover(
             "The failover of {dead} by {} stopped before phase 3.4 (last phase started: {phase}): no surviving server was changed yet; this manager runs it again.",
             f.by
         );
+        forget_local_marker(config, workdir, &f.by);
         return fence.record_failover(None).await.is_ok();
     }
     error!(
@@ -144,6 +145,25 @@ async fn unfinished_failover(
                 return true;
             }
             Err(e) => warn!("etcd: {key} cannot be read: {e}"),
+        }
+    }
+}
+
+/// The interrupted failover being run again was this host's (a manager killed and started
+/// again): its error flag file in the workdir, naming the dead process, goes with its record.
+fn forget_local_marker(config: &Config, workdir: &Path, by: &str) {
+    use crate::executor::failover::{error_marker, markers};
+    let me = super::shared::me();
+    let (Some((host, pid)), Some((my_host, _))) = (by.rsplit_once(':'), me.rsplit_once(':'))
+    else {
+        return;
+    };
+    let pid: Option<u32> = pid.parse().ok();
+    let owner = markers(workdir, &config.app_name).error_owner;
+    if host == my_host && pid.is_some() && owner == pid.map(|p| (p, false)) {
+        let path = error_marker(workdir, &config.app_name);
+        if std::fs::remove_file(&path).is_ok() {
+            info!("Removed {}: the same interrupted failover.", path.display());
         }
     }
 }
