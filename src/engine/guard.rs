@@ -112,12 +112,13 @@ impl SharedFailover {
     /// not started phase 3.4, the first to change a surviving server (phases 1 to 3.3
     /// stop the replicas' IO threads, fence the dead master, save its binlog: all done again).
     pub fn resumable(&self) -> bool {
-        self.state == SharedState::Running
-            && self
-                .phase
-                .as_deref()
-                .is_none_or(|p| p.parse::<f64>().is_ok_and(|p| p < 3.4))
+        self.state == SharedState::Running && self.phase.as_deref().is_none_or(before_3_4)
     }
+}
+
+/// A failover stopped before it started `phase` had changed no surviving server.
+pub fn before_3_4(phase: &str) -> bool {
+    phase.parse::<f64>().is_ok_and(|p| p < 3.4)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -281,7 +282,11 @@ mod tests {
             (SharedState::Failed, Some("1"), false),
             (SharedState::Complete, None, false),
         ] {
-            assert_eq!(at(state, phase).resumable(), resumable, "{state:?} {phase:?}");
+            assert_eq!(
+                at(state, phase).resumable(),
+                resumable,
+                "{state:?} {phase:?}"
+            );
         }
         // A record written before the phase was kept reads as one without.
         let old: SharedFailover =

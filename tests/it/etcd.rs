@@ -132,9 +132,7 @@ pub fn conf_at(c: &Cluster, name: &str, endpoints: &str) -> PathBuf {
     let text = std::fs::read_to_string(c.state.app_config()).unwrap();
     let text = text.replacen(
         "ping_interval = 1\n",
-        &format!(
-            "ping_interval = 1\netcd_endpoints = \"{endpoints}\"\netcd_lease_ttl = {TTL}\n"
-        ),
+        &format!("ping_interval = 1\netcd_endpoints = \"{endpoints}\"\netcd_lease_ttl = {TTL}\n"),
         1,
     );
     let p = c.dir.path().join(name);

@@ -102,7 +102,16 @@ impl Hosts {
             let verb = if cut { "add" } else { "del" };
             let route = format!("{}/32", member_ip(j));
             let ns = manager_ns(i);
-            let args = ["netns", "exec", &ns, "ip", "route", verb, "blackhole", &route];
+            let args = [
+                "netns",
+                "exec",
+                &ns,
+                "ip",
+                "route",
+                verb,
+                "blackhole",
+                &route,
+            ];
             if cut {
                 bed::ip_ok(&args);
             } else {
@@ -215,7 +224,9 @@ impl Managers {
         if self.daemons[i].as_mut().is_some_and(|d| d.running()) {
             return;
         }
-        let log = self.dir.join(format!("manager-{i}-{}.log", self.logs.len()));
+        let log = self
+            .dir
+            .join(format!("manager-{i}-{}.log", self.logs.len()));
         let workdir = self.dir.join(format!("work-{i}"));
         let args = [
             "manager",
@@ -401,7 +412,10 @@ async fn a_leader_cut_off_by_its_network_namespace_stops_acting_and_another_fail
     tokio::time::sleep(Duration::from_secs(1)).await;
     one_failover(&c, &m, &acked).await;
     let out = m.daemon(a).output();
-    assert!(!out.contains("Phase 1:"), "the cut-off manager acted:\n{out}");
+    assert!(
+        !out.contains("Phase 1:"),
+        "the cut-off manager acted:\n{out}"
+    );
     hosts.cut_manager(a, false);
 }
 
@@ -432,7 +446,10 @@ async fn the_master_crashes_while_the_leadership_changes_hands() {
         tokio::time::sleep(Duration::from_secs(TTL)).await;
         one_failover(&c, &m, &acked).await;
         let out = m.daemon(b).output();
-        assert!(out.contains("does not answer now that this manager leads"), "{out}");
+        assert!(
+            out.contains("does not answer now that this manager leads"),
+            "{out}"
+        );
         if cut {
             let out = m.daemon(a).output();
             assert!(!out.contains(PROMOTED), "{out}");
@@ -638,18 +655,24 @@ async fn a_failover_interrupted_by_its_managers_death_is_run_again_only_when_not
                 w = waiting.display()
             ),
         );
-        c.add_app_settings(&format!("master_ip_failover_script = \"{}\"\n", hook.display()));
+        c.add_app_settings(&format!(
+            "master_ip_failover_script = \"{}\"\n",
+            hook.display()
+        ));
         let conf = crate::etcd::conf(&c, "app1.toml", etcd.client_port);
         let mut a = crate::etcd::manager(&c, &conf, "a");
         a.expect_nth(MONITORING, 1, Duration::from_secs(30)).await;
         let b = crate::etcd::manager(&c, &conf, "b");
-        b.expect_nth("Standing by", 1, Duration::from_secs(10)).await;
+        b.expect_nth("Standing by", 1, Duration::from_secs(10))
+            .await;
         c.create_acked_table().await;
         c.wait_acked_table("server3", Duration::from_secs(10)).await;
         let w = c.writer("server1");
         w.wait_acked(30, Duration::from_secs(30)).await;
         std::fs::write(&flag, "").unwrap();
-        sandbox::fault(c.dir.path(), "server1", Fault::Crash).await.unwrap();
+        sandbox::fault(c.dir.path(), "server1", Fault::Crash)
+            .await
+            .unwrap();
         let start = Instant::now();
         while !waiting.exists() {
             assert!(start.elapsed() < Duration::from_secs(30), "{}", a.output());
@@ -664,10 +687,12 @@ async fn a_failover_interrupted_by_its_managers_death_is_run_again_only_when_not
         b.expect_nth(&said, 1, Duration::from_secs(10)).await;
         let all = || format!("{}{}", a.output(), b.output());
         if resumed {
-            b.expect_nth("runs it again", 1, Duration::from_secs(1)).await;
+            b.expect_nth("runs it again", 1, Duration::from_secs(1))
+                .await;
             b.expect_failovers(1, Duration::from_secs(40)).await;
         } else {
-            b.expect_nth("never finished", 1, Duration::from_secs(1)).await;
+            b.expect_nth("never finished", 1, Duration::from_secs(1))
+                .await;
             tokio::time::sleep(Duration::from_secs(TTL)).await;
             let workdir = c.dir.path().join("work-b");
             let (code, out) =

@@ -297,12 +297,19 @@ pub async fn failover_in<W: World>(
 fn ended_by<W: World>(run: &mut Run<'_, W>, e: FailoverError) {
     error!("{e}");
     run.rec.error = Some(e.to_string());
+    // Stopped by the fence before phase 3.4: the manager that leads now runs it again (its
+    // record in etcd says how far this one got); no flag file here to block that.
+    let handed_over = matches!(&e, FailoverError::LeadershipLost { phase, .. }
+        if crate::engine::guard::before_3_4(phase));
     run.rec.outcome = match e {
         _ if !run.changed => Outcome::Refused,
         FailoverError::BinlogNotSaved(_) => Outcome::StoppedBeforePromotion,
+        _ if handed_over => Outcome::StoppedBeforePromotion,
         _ => Outcome::Failed,
     };
-    if run.changed {
+    if handed_over {
+        let _ = std::fs::remove_file(error_marker(&run.opts.workdir, &run.config.app_name));
+    } else if run.changed {
         let _ = std::fs::write(
             error_marker(&run.opts.workdir, &run.config.app_name),
             format!("{}\n", now_unix()),

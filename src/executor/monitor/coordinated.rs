@@ -154,8 +154,7 @@ async fn unfinished_failover(
 fn forget_local_marker(config: &Config, workdir: &Path, by: &str) {
     use crate::executor::failover::{error_marker, markers};
     let me = super::shared::me();
-    let (Some((host, pid)), Some((my_host, _))) = (by.rsplit_once(':'), me.rsplit_once(':'))
-    else {
+    let (Some((host, pid)), Some((my_host, _))) = (by.rsplit_once(':'), me.rsplit_once(':')) else {
         return;
     };
     let pid: Option<u32> = pid.parse().ok();

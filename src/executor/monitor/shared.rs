@@ -67,6 +67,16 @@ pub(super) async fn end(
     let Some(fence) = &fo.fence else {
         return;
     };
+    // A manager that no longer leads leaves the record as its last proof wrote it (running,
+    // and how far): the next leader decides from it, even while this manager's lease has not
+    // yet expired in etcd.
+    if let Err(why) = fence.prove().await {
+        warn!(
+            "etcd: not recording the failover's end ({why}): {} is left for the next leader",
+            fence.last_failover_key()
+        );
+        return;
+    }
     use failover::Outcome as O;
     let state = match outcome {
         O::Success | O::Partial | O::DataNotRecovered => SharedState::Complete,
