@@ -79,18 +79,23 @@ pub(super) fn take(
         return Ok(lead);
     }
     let me = crate::executor::monitor::shared::me();
-    match rt.block_on(leadership::acquire(settings, app, me)) {
+    let taken = rt.block_on(leadership::acquire(settings, app, me));
+    let refused = |r: LeadRefusal| {
+        tracing::error!("{r}");
+        Err(r)
+    };
+    match taken {
         Ok(Taken::Held(held)) => {
             tracing::info!("etcd: managers of {app} started meanwhile stand by until the end");
             lead.held = Some(held);
             Ok(lead)
         }
-        Ok(Taken::ByOther(holder)) => Err(LeadRefusal::Held {
+        Ok(Taken::ByOther(holder)) => refused(LeadRefusal::Held {
             key,
             holder: holder.unwrap_or_else(|| "a manager that has just let it go".into()),
             conf: config.path.display().to_string(),
         }),
-        Err(e) => Err(etcd_error(e)),
+        Err(e) => refused(etcd_error(e)),
     }
 }
 

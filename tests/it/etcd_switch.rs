@@ -199,6 +199,23 @@ async fn a_manual_failover_records_the_last_failover_in_etcd() {
     c.assert_has_all("server2", &acked).await;
     c.wait_replicating_from("server3", "server2", T).await;
 
+    // From another host's workdir (no marker file there), the record in etcd alone refuses
+    // a second failover within last_failover_minute.
+    let elsewhere = c.dir.path().join("work-elsewhere");
+    let out = bed::switch_dead_command(&conf, &c, "server1")
+        .arg(format!("--manager_workdir={}", elsewhere.display()))
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("etcd key /mha/app1/last_failover"), "{all}");
+    assert!(
+        all.contains("Failover refused: nothing was changed."),
+        "{all}"
+    );
+    assert!(!all.contains("Phase 2:"), "{all}");
+    assert_eq!(etcd_get(&conf, "/mha/app1/leader").await, None, "{all}");
+
     let m = etcd::manager(&c, &conf, "a");
     m.expect_nth(LEADS, 1, Duration::from_secs(10)).await;
     m.expect_nth("replaced 127.0.0.1", 1, Duration::from_secs(5))
