@@ -1,8 +1,9 @@
 //! `master_switch` for an application coordinated through a real etcd: it refuses while a
 //! manager leads (naming it) and changes nothing; with no manager running it takes the
 //! leadership, so that a manager started meanwhile only stands by, and gives it up at the
-//! end; a manual failover is recorded in `PREFIX/APP/last_failover` as a manager's is; and
-//! an unreachable etcd refuses before anything is touched.
+//! end; etcd lost midway rolls the switch back; a manual failover is recorded in
+//! `PREFIX/APP/last_failover` as a manager's is; and an unreachable etcd refuses before
+//! anything is touched.
 
 use std::path::Path;
 use std::process::Output;
@@ -87,63 +88,111 @@ async fn a_switch_while_a_manager_leads_is_refused_naming_it() {
     assert!(!m.output().contains("no longer leads"), "{}", m.output());
 }
 
+/// An online switch to server2 (with `extra`) run in the background, held in its stop hook
+/// (phase 2, writes not blocked yet) until `go` is called.
+struct HeldSwitch {
+    child: Option<std::process::Child>,
+    log: std::path::PathBuf,
+    go: std::path::PathBuf,
+}
+
+impl HeldSwitch {
+    /// The hook, set in the sandbox's configuration: call before `etcd::conf`.
+    fn hook(c: &Cluster) {
+        let hook = c.dir.path().join("online_change.sh");
+        bed::script(
+            &hook,
+            &format!(
+                "case \"$*\" in *--command=stop*)\n touch {d}/in_hook\n i=0\n while [ ! -f {d}/go ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done;;\nesac\nexit 0\n",
+                d = c.dir.path().display()
+            ),
+        );
+        c.add_app_settings(&format!(
+            "master_ip_online_change_script = \"{}\"\n",
+            hook.display()
+        ));
+    }
+
+    /// Started, and returned once it is in the stop hook.
+    async fn start(c: &Cluster, conf: &Path, extra: &[&str]) -> HeldSwitch {
+        let log = c.dir.path().join("switch.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let child = bed::switch_alive_command(conf, c.node("server2").port)
+            .args(extra)
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        let s = HeldSwitch {
+            child: Some(child),
+            log,
+            go: c.dir.path().join("go"),
+        };
+        let start = Instant::now();
+        while !c.dir.path().join("in_hook").exists() {
+            assert!(
+                start.elapsed() < T,
+                "the stop hook never ran:\n{}",
+                s.output()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        s
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or_default()
+    }
+
+    /// Let it go on; its exit code and output once it ends.
+    async fn go(mut self) -> (Option<i32>, String) {
+        std::fs::write(&self.go, "").unwrap();
+        let mut child = self.child.take().unwrap();
+        let code = tokio::task::spawn_blocking(move || child.wait().unwrap().code())
+            .await
+            .unwrap();
+        (code, self.output())
+    }
+}
+
+impl Drop for HeldSwitch {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+            eprintln!("---- master_switch ----\n{}", self.output());
+        }
+    }
+}
+
 /// No manager runs: the switch leads while it runs (a manager started meanwhile stands by),
 /// switches under load, and gives the leadership up at once when it ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_online_switch_holds_the_leadership_and_a_manager_started_meanwhile_stands_by() {
     let etcd = EtcdServer::start();
     let c = Cluster::start(2, Mode::Gtid).await;
-    let (in_hook, go) = (c.dir.path().join("in_hook"), c.dir.path().join("go"));
-    let hook = c.dir.path().join("online_change.sh");
-    bed::script(
-        &hook,
-        &format!(
-            "case \"$*\" in *--command=stop*)\n touch {in_hook}\n i=0\n while [ ! -f {go} ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done;;\nesac\nexit 0\n",
-            in_hook = in_hook.display(),
-            go = go.display()
-        ),
-    );
-    c.add_app_settings(&format!(
-        "master_ip_online_change_script = \"{}\"\n",
-        hook.display()
-    ));
+    HeldSwitch::hook(&c);
     let conf = etcd::conf(&c, "app1.toml", etcd.client_port);
     c.create_acked_table().await;
     c.wait_acked_table("server2", T).await;
     let w = crate::switchover::app_writer(&c, "server1").await;
     w.wait_acked(20, T).await;
 
-    let log = std::fs::File::create(c.dir.path().join("switch.log")).unwrap();
-    let mut switch = bed::switch_alive_command(&conf, c.node("server2").port)
-        .arg("--orig_master_is_new_slave")
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let switch_log = || std::fs::read_to_string(c.dir.path().join("switch.log")).unwrap();
-    let start = Instant::now();
-    while !in_hook.exists() {
-        assert!(
-            start.elapsed() < T,
-            "the stop hook never ran:\n{}",
-            switch_log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let switch = HeldSwitch::start(&c, &conf, &["--orig_master_is_new_slave"]).await;
     let holder = etcd_get(&conf, "/mha/app1/leader").await.unwrap();
-    assert!(holder.ends_with(&format!(":{}", switch.id())), "{holder}");
+    assert!(holder.ends_with(&format!(":{}", switch.pid())), "{holder}");
 
     let m = etcd::manager(&c, &conf, "b");
     m.expect_nth("Standing by", 1, Duration::from_secs(10))
         .await;
     assert_eq!(etcd::status(&c, &conf, "b"), 40, "{}", m.output());
-    std::fs::write(&go, "").unwrap();
-    let code = tokio::task::spawn_blocking(move || switch.wait().unwrap().code())
-        .await
-        .unwrap();
+    let (code, out) = switch.go().await;
     let ended = Instant::now();
     let acked = w.stop().await;
-    let out = switch_log();
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("given up (lease revoked)"), "{out}");
     // Revoked, not left to expire: the standby leads well within the TTL.
@@ -280,4 +329,38 @@ fn an_unreachable_etcd_refuses_naming_the_endpoint() {
         .filter(|n| n != "app1.cnf")
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// etcd goes away while the switch holds the leadership (in its stop hook): the proof before
+/// phase 3 fails, and the switch is rolled back instead of going on unfenced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switch_that_loses_etcd_midway_is_rolled_back() {
+    let etcd = EtcdServer::start();
+    let c = Cluster::start(2, Mode::Gtid).await;
+    HeldSwitch::hook(&c);
+    let conf = etcd::conf(&c, "app1.toml", etcd.client_port);
+    c.create_acked_table().await;
+    c.wait_acked_table("server2", T).await;
+    let w = crate::switchover::app_writer(&c, "server1").await;
+    w.wait_acked(20, T).await;
+
+    let switch = HeldSwitch::start(&c, &conf, &[]).await;
+    drop(etcd);
+    let (code, out) = switch.go().await;
+    let before = w.acked();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("leadership lost before phase 3"), "{out}");
+    assert!(out.contains("Switch failed and was rolled back"), "{out}");
+    assert!(
+        !out.contains("Phase 3: Switching the master Phase.."),
+        "{out}"
+    );
+    // The old master takes writes again, the replicas still follow it.
+    w.wait_acked(before + 20, T).await;
+    let acked = w.stop().await;
+    assert_eq!(read_only(&c, "server1").await, "0");
+    assert_eq!(read_only(&c, "server2").await, "1");
+    c.wait_replicating_from("server2", "server1", T).await;
+    c.wait_replicating_from("server3", "server1", T).await;
+    c.assert_has_all("server1", &acked).await;
 }
