@@ -95,11 +95,19 @@ pub fn run(a: &MasterSwitchArgs) -> anyhow::Result<Exit> {
     if a.master_state == MasterState::Alive {
         return switch_alive(a, &config, &rt);
     }
+    switch_dead(a, &config, &rt)
+}
+
+/// `--dead_master_host` (with `--dead_master_ip`, `--dead_master_port`) in the configuration.
+fn dead_master<'a>(
+    a: &MasterSwitchArgs,
+    config: &'a Config,
+) -> anyhow::Result<&'a crate::config::ServerConfig> {
     let host = a
         .dead_master_host
         .clone()
         .expect("clap requires --dead_master_host");
-    let dead = config
+    config
         .servers
         .iter()
         .find(|s| {
@@ -116,13 +124,22 @@ pub fn run(a: &MasterSwitchArgs) -> anyhow::Result<Exit> {
                     .unwrap_or_default(),
                 config.path.display()
             )
-        })?;
-    let mut opts = failover_options(&config, &a.failover, a.manager_workdir.clone());
+        })
+}
+
+/// The manual failover (`--master_state=dead`).
+fn switch_dead(
+    a: &MasterSwitchArgs,
+    config: &Config,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<Exit> {
+    let dead = dead_master(a, config)?;
+    let mut opts = failover_options(config, &a.failover, a.manager_workdir.clone());
     opts.dead_master = Some((dead.ip.clone(), dead.port));
     // MHA's masterha_master_switch --master_state=dead ignored --check_only and failed over;
     // mha takes it at its word: the checks and the plan, nothing changed.
     opts.dry_run |= a.check_only;
-    let lead = match switch_lead::take(&rt, &config, opts.dry_run) {
+    let lead = match switch_lead::take(rt, config, opts.dry_run) {
         Ok(lead) => lead,
         Err(refusal) => {
             let record = FailoverRecord {
@@ -149,7 +166,7 @@ pub fn run(a: &MasterSwitchArgs) -> anyhow::Result<Exit> {
         .then(|| ManualStatus::begin(&opts.workdir, &config.app_name, &dead.hostname))
         .flatten();
     let dead_name = dead.display_name();
-    let record = rt.block_on(shared::manual_failover(&config, &opts, &dead_name));
+    let record = rt.block_on(shared::manual_failover(config, &opts, &dead_name));
     drop(lead);
     let exit = print_failover(a, &record)?;
     if let Some(status) = status.as_mut() {
