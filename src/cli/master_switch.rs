@@ -8,8 +8,10 @@ use anyhow::Context;
 
 use super::args::{FailoverArgs, MasterState, MasterSwitchArgs, Output};
 use super::exit::Exit;
+use super::switch_lead;
 use crate::config::Config;
-use crate::executor::failover::{self, FailoverOptions, FailoverRecord, Outcome};
+use crate::executor::failover::{FailoverOptions, FailoverRecord, Outcome};
+use crate::executor::monitor::shared;
 use crate::executor::switchover::{Role, SwitchOutcome, SwitchPlan, SwitchRecord};
 
 /// The failover options shared by the manager and master_switch.
@@ -89,14 +91,23 @@ pub fn run(a: &MasterSwitchArgs) -> anyhow::Result<Exit> {
         super::logging::log_to_file(log)
             .with_context(|| format!("cannot open the log {}", log.display()))?;
     }
+    let rt = super::runtime()?;
     if a.master_state == MasterState::Alive {
-        return switch_alive(a, &config);
+        return switch_alive(a, &config, &rt);
     }
+    switch_dead(a, &config, &rt)
+}
+
+/// `--dead_master_host` (with `--dead_master_ip`, `--dead_master_port`) in the configuration.
+fn dead_master<'a>(
+    a: &MasterSwitchArgs,
+    config: &'a Config,
+) -> anyhow::Result<&'a crate::config::ServerConfig> {
     let host = a
         .dead_master_host
         .clone()
         .expect("clap requires --dead_master_host");
-    let dead = config
+    config
         .servers
         .iter()
         .find(|s| {
@@ -113,12 +124,37 @@ pub fn run(a: &MasterSwitchArgs) -> anyhow::Result<Exit> {
                     .unwrap_or_default(),
                 config.path.display()
             )
-        })?;
-    let mut opts = failover_options(&config, &a.failover, a.manager_workdir.clone());
+        })
+}
+
+/// The manual failover (`--master_state=dead`).
+fn switch_dead(
+    a: &MasterSwitchArgs,
+    config: &Config,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<Exit> {
+    let dead = dead_master(a, config)?;
+    let mut opts = failover_options(config, &a.failover, a.manager_workdir.clone());
     opts.dead_master = Some((dead.ip.clone(), dead.port));
     // MHA's masterha_master_switch --master_state=dead ignored --check_only and failed over;
     // mha takes it at its word: the checks and the plan, nothing changed.
     opts.dry_run |= a.check_only;
+    let lead = match switch_lead::take(rt, config, opts.dry_run) {
+        Ok(lead) => lead,
+        Err(refusal) => {
+            let record = FailoverRecord {
+                outcome: Outcome::Refused,
+                error: Some(refusal.to_string()),
+                dead_master: Some(dead.display_name()),
+                ..FailoverRecord::new(
+                    &config.app_name,
+                    crate::telemetry::unix(std::time::SystemTime::now()),
+                )
+            };
+            return print_failover(a, &record);
+        }
+    };
+    opts.fence = lead.fence();
     if a.interactive == 1
         && !opts.dry_run
         && !confirm(&format!("Master {} is dead. Proceed?", dead.display_name()))
@@ -129,17 +165,24 @@ pub fn run(a: &MasterSwitchArgs) -> anyhow::Result<Exit> {
     let mut status = (!opts.dry_run)
         .then(|| ManualStatus::begin(&opts.workdir, &config.app_name, &dead.hostname))
         .flatten();
-    let record = super::runtime()?.block_on(failover::failover(&config, &opts));
-    match a.output {
-        Output::Text => print!("{}", render(&record)),
-        Output::Json => println!("{}", serde_json::to_string_pretty(&record)?),
-    }
-    let exit = Exit::of_failover(record.outcome);
+    let dead_name = dead.display_name();
+    let record = rt.block_on(shared::manual_failover(config, &opts, &dead_name));
+    drop(lead);
+    let exit = print_failover(a, &record)?;
     if let Some(status) = status.as_mut() {
         let wait = (a.interactive == 0).then_some(a.failover.wait_on_failover_error);
         status.end(exit == Exit::Ok, wait);
     }
     Ok(exit)
+}
+
+/// The failover's report as asked (text or JSON); its exit code.
+fn print_failover(a: &MasterSwitchArgs, record: &FailoverRecord) -> anyhow::Result<Exit> {
+    match a.output {
+        Output::Text => print!("{}", render(record)),
+        Output::Json => println!("{}", serde_json::to_string_pretty(record)?),
+    }
+    Ok(Exit::of_failover(record.outcome))
 }
 
 /// The status file of a manual failover, as MHA's MasterFailover wrote it, so check_status
@@ -325,7 +368,11 @@ fn refuse_failover_options(a: &MasterSwitchArgs) -> Result<(), super::UsageError
     )))
 }
 
-fn switch_alive(a: &MasterSwitchArgs, config: &Config) -> anyhow::Result<Exit> {
+fn switch_alive(
+    a: &MasterSwitchArgs,
+    config: &Config,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<Exit> {
     use crate::executor::switchover::{self, SwitchOptions};
     // MHA's --check_only: phase 1's checks, nothing changed (exit 0 when they pass).
     let dry_run = a.failover.dry_run || a.check_only;
@@ -346,7 +393,19 @@ fn switch_alive(a: &MasterSwitchArgs, config: &Config) -> anyhow::Result<Exit> {
             .manager_workdir
             .clone()
             .unwrap_or_else(|| config.app.manager_workdir.clone()),
+        fence: None,
     };
+    let lead = match switch_lead::take(rt, config, opts.dry_run) {
+        Ok(lead) => lead,
+        Err(refusal) => {
+            let rec = SwitchRecord {
+                error: Some(refusal.to_string()),
+                ..SwitchRecord::new(&config.app_name)
+            };
+            return print_switch(a, &rec);
+        }
+    };
+    opts.fence = lead.fence();
     if a.interactive == 1 && !opts.dry_run {
         if !confirm("Starting master switch. Proceed?") {
             eprintln!("Not switching (answer was not yes).");
@@ -360,16 +419,23 @@ fn switch_alive(a: &MasterSwitchArgs, config: &Config) -> anyhow::Result<Exit> {
         }
     }
     let _ = std::fs::create_dir_all(&opts.workdir);
-    let rec = super::runtime()?.block_on(switchover::switchover(config, &opts));
-    match a.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&rec)?),
-        Output::Text => print!("{}", render_switch(&rec)),
-    }
+    let rec = rt.block_on(switchover::switchover(config, &opts));
+    drop(lead);
+    let exit = print_switch(a, &rec)?;
     if rec.outcome == SwitchOutcome::Success
         && a.failover.remove_dead_master_conf
         && !a.orig_master_is_new_slave
     {
         remove_orig_master_conf(config, rec.orig_master.as_deref());
+    }
+    Ok(exit)
+}
+
+/// The switch's report as asked (text or JSON); its exit code.
+fn print_switch(a: &MasterSwitchArgs, rec: &SwitchRecord) -> anyhow::Result<Exit> {
+    match a.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(rec)?),
+        Output::Text => print!("{}", render_switch(rec)),
     }
     Ok(Exit::of_switch(rec.outcome))
 }

@@ -16,6 +16,7 @@ mod rejoin;
 mod sandbox;
 mod secondary_check;
 mod status;
+mod switch_lead;
 
 use std::ffi::OsString;
 

@@ -537,3 +537,42 @@ mod tests {
         );
     }
 }
+
+/// A leadership fence good for `left` more proofs, then lost: where the failover and the
+/// switchover stop when a manager (or master_switch) loses the application's lease.
+#[derive(Debug)]
+pub struct Lease {
+    left: std::sync::atomic::AtomicUsize,
+}
+
+impl Lease {
+    pub fn new(proofs: usize) -> Lease {
+        Lease {
+            left: proofs.into(),
+        }
+    }
+}
+
+impl crate::executor::fence::Fence for Lease {
+    fn last_failover(&self) -> crate::executor::fence::Shared<'_> {
+        Box::pin(async { Ok(None) })
+    }
+    fn record_failover(
+        &self,
+        _: Option<crate::executor::fence::SharedFailover>,
+    ) -> crate::executor::fence::Proof<'_> {
+        Box::pin(async { Ok(()) })
+    }
+    fn last_failover_key(&self) -> String {
+        "/mha/app1/last_failover".into()
+    }
+    fn prove(&self) -> crate::executor::fence::Proof<'_> {
+        use std::sync::atomic::Ordering::SeqCst;
+        Box::pin(async move {
+            match self.left.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)) {
+                Ok(_) => Ok(()),
+                Err(_) => Err("lease lost".into()),
+            }
+        })
+    }
+}

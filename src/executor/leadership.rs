@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use super::fence::{Fence, Proof, Shared, SharedFailover};
 use crate::config::EtcdSettings;
-use crate::etcd::{Campaign, Etcd};
+use crate::etcd::{Campaign, Etcd, EtcdError};
 
 /// How often a standby tries for the leadership (at most; a third of the TTL if shorter).
 const STANDBY_POLL: Duration = Duration::from_millis(250);
@@ -155,11 +155,8 @@ impl Elector {
     pub fn start(settings: &EtcdSettings, app: &str, me: String) -> Elector {
         let ttl = settings.lease_ttl;
         // Each request must end well within a renewal period.
-        let etcd = Arc::new(Etcd::new(
-            settings,
-            (ttl / 3).max(Duration::from_millis(500)),
-        ));
-        let key = format!("{}/{app}/leader", settings.prefix);
+        let etcd = client(settings);
+        let key = leader_key(settings, app);
         let (tx, role) = watch::channel(Role::Standby {
             leader: None,
             why: "electing".into(),
@@ -195,6 +192,102 @@ impl Elector {
 impl Drop for Elector {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// The application's election key: `PREFIX/APP/leader`.
+pub fn leader_key(settings: &EtcdSettings, app: &str) -> String {
+    format!("{}/{app}/leader", settings.prefix)
+}
+
+/// A client for one-shot use: each request ends well within a renewal period.
+fn client(settings: &EtcdSettings) -> Arc<Etcd> {
+    let timeout = (settings.lease_ttl / 3).max(Duration::from_millis(500));
+    Arc::new(Etcd::new(settings, timeout))
+}
+
+/// Who holds the application's leadership now (`host:pid`), if anyone: what a command that
+/// changes nothing (a dry run) reports.
+pub async fn leader(settings: &EtcdSettings, app: &str) -> Result<Option<String>, EtcdError> {
+    let kv = client(settings).get(&leader_key(settings, app)).await?;
+    Ok(kv.map(|kv| kv.value))
+}
+
+/// The leadership taken once by a command that changes the servers itself
+/// (`master_switch`): its fence, and the lease renewed until [`Held::release`].
+pub struct Held {
+    pub fence: Arc<LeaseFence>,
+    keeper: tokio::task::JoinHandle<()>,
+}
+
+/// The result of [`acquire`].
+pub enum Taken {
+    Held(Held),
+    /// Another holds the key (its value, `host:pid`; None if it vanished meanwhile).
+    ByOther(Option<String>),
+}
+
+/// Campaign once for the application's leadership under a new lease of `etcd_lease_ttl`:
+/// held (and renewed every third of the TTL) if nobody held it. A lease not used is
+/// revoked at once.
+pub async fn acquire(settings: &EtcdSettings, app: &str, me: String) -> Result<Taken, EtcdError> {
+    let (etcd, ttl, key) = (
+        client(settings),
+        settings.lease_ttl,
+        leader_key(settings, app),
+    );
+    let sent = Instant::now();
+    let lease = etcd.grant(ttl).await?;
+    let create_revision = match etcd.campaign(&key, &me, lease).await {
+        Ok(Campaign::Won { create_revision }) => create_revision,
+        Ok(Campaign::Held(kv)) => {
+            let _ = etcd.revoke(lease).await;
+            return Ok(Taken::ByOther(kv.map(|kv| kv.value)));
+        }
+        Err(e) => {
+            let _ = etcd.revoke(lease).await;
+            return Err(e);
+        }
+    };
+    let fence = Arc::new(LeaseFence {
+        etcd: etcd.clone(),
+        key: key.clone(),
+        lease,
+        create_revision,
+        valid_until: Mutex::new(sent + ttl),
+    });
+    info!("etcd: {me} leads now ({key})");
+    let keeper = Campaigner {
+        etcd,
+        key,
+        me,
+        ttl,
+        tx: watch::channel(Role::Leader(fence.clone())).0,
+        lease: Arc::new(Mutex::new(Some(lease))),
+    };
+    let held = fence.clone();
+    let keeper = tokio::spawn(async move { keeper.lead(&held).await });
+    Ok(Taken::Held(Held { fence, keeper }))
+}
+
+impl Held {
+    /// Give the leadership up at once (the lease revoked): a standby leads without waiting
+    /// for the TTL.
+    pub async fn release(self) {
+        self.keeper.abort();
+        match self.fence.etcd.revoke(self.fence.lease).await {
+            Ok(()) => info!("etcd: {} given up (lease revoked)", self.fence.key),
+            Err(e) => warn!(
+                "etcd: the lease of {} could not be revoked ({e}): it expires within its TTL",
+                self.fence.key
+            ),
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.keeper.abort();
     }
 }
 

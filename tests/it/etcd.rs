@@ -160,7 +160,7 @@ fn manager_with(c: &Cluster, conf: &Path, name: &str, extra: &[&str]) -> Daemon 
     Daemon::start(&args, log)
 }
 
-fn status(c: &Cluster, conf: &Path, name: &str) -> i32 {
+pub fn status(c: &Cluster, conf: &Path, name: &str) -> i32 {
     let workdir = c.dir.path().join(format!("work-{name}"));
     bed::check_status(conf, &["--manager_workdir", workdir.to_str().unwrap()]).0
 }
@@ -168,7 +168,7 @@ fn status(c: &Cluster, conf: &Path, name: &str) -> i32 {
 pub const LEADS: &str = "leads now";
 pub const MONITORING: &str = "waiting until MySQL doesn't respond";
 
-async fn crash_under_load(c: &Cluster) -> bed::Writer {
+pub async fn crash_under_load(c: &Cluster) -> bed::Writer {
     c.create_acked_table().await;
     c.wait_acked_table("server3", Duration::from_secs(10)).await;
     let w = c.writer("server1");

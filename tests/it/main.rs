@@ -10,6 +10,7 @@ mod cli;
 mod conf_host;
 mod etcd;
 mod etcd_chaos;
+mod etcd_switch;
 mod failover;
 mod manager;
 mod many_apps;

@@ -4,7 +4,7 @@
 //! replication really recovers is for the integration tests on real servers.
 
 use super::*;
-use crate::executor::fake::{Fake, Server, at, first};
+use crate::executor::fake::{Fake, Lease, Server, at, first};
 use crate::topology::testing;
 
 /// Three servers: db1 (the dead master), db2 and db3 (its replicas; db3 received more).
@@ -206,36 +206,6 @@ async fn a_mysql_gtid_cluster_fails_over_by_auto_position() {
     );
 }
 
-/// A lease good for `left` more proofs, then lost.
-#[derive(Debug)]
-struct Lease {
-    left: std::sync::atomic::AtomicUsize,
-}
-
-impl crate::executor::fence::Fence for Lease {
-    fn last_failover(&self) -> crate::executor::fence::Shared<'_> {
-        Box::pin(async { Ok(None) })
-    }
-    fn record_failover(
-        &self,
-        _: Option<crate::executor::fence::SharedFailover>,
-    ) -> crate::executor::fence::Proof<'_> {
-        Box::pin(async { Ok(()) })
-    }
-    fn last_failover_key(&self) -> String {
-        "/mha/app1/last_failover".into()
-    }
-    fn prove(&self) -> crate::executor::fence::Proof<'_> {
-        use std::sync::atomic::Ordering::SeqCst;
-        Box::pin(async move {
-            match self.left.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)) {
-                Ok(_) => Ok(()),
-                Err(_) => Err("lease lost".into()),
-            }
-        })
-    }
-}
-
 /// Leadership lost after any number of phases: the failover starts no further phase, and
 /// the new master is never made writable (nor the VIP moved) unless the proof before phase 4
 /// passed.
@@ -250,9 +220,7 @@ async fn a_manager_that_lost_its_lease_starts_no_further_phase() {
         let opts = FailoverOptions {
             new_master: Some(("db2".to_string(), None)),
             workdir: dir.path().join("work"),
-            fence: Some(std::sync::Arc::new(Lease {
-                left: proofs.into(),
-            })),
+            fence: Some(std::sync::Arc::new(Lease::new(proofs))),
             ..Default::default()
         };
         let rec = failover_in(fake.clone(), &config, &opts).await;

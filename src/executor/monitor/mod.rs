@@ -29,7 +29,7 @@ mod evidence;
 mod ping_loop;
 mod replicas;
 mod semi_sync;
-mod shared;
+pub(crate) mod shared;
 mod startup;
 
 pub use apps::{App, AppSet, Prepare, conf_files};

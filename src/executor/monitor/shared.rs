@@ -4,8 +4,9 @@
 
 use tracing::{error, info, warn};
 
+use crate::config::Config;
 use crate::engine::guard::{self, Markers};
-use crate::executor::failover::{self, FailoverOptions};
+use crate::executor::failover::{self, FailoverOptions, FailoverRecord};
 use crate::executor::fence::{SharedFailover, SharedState};
 
 fn now_unix() -> u64 {
@@ -16,7 +17,7 @@ fn now_unix() -> u64 {
 }
 
 /// This manager, as etcd names it: `host:pid`.
-pub(super) fn me() -> String {
+pub(crate) fn me() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     format!("{}:{}", host.trim(), std::process::id())
 }
@@ -100,4 +101,34 @@ pub(super) async fn end(
             fence.last_failover_key()
         ),
     }
+}
+
+/// A failover by hand (`master_switch --master_state=dead`) that holds the application's
+/// leadership (`fo.fence`): refused by the last failover in etcd as a manager's would be
+/// (without waiting: the operator is there, and acknowledges by deleting the key or with
+/// `--ignore_last_failover`), then recorded as running and as it ended, as a manager
+/// records its own. Without a fence, the failover as it is.
+pub(crate) async fn manual_failover(
+    config: &Config,
+    fo: &FailoverOptions,
+    dead: &str,
+) -> FailoverRecord {
+    if fo.fence.is_some() {
+        let m = markers(failover::markers(&fo.workdir, &config.app_name), fo).await;
+        let (minute, ignore) = (fo.last_failover_minute, fo.ignore_last_failover);
+        if let Err(r) = guard::check(&m, now_unix(), minute, ignore) {
+            let e = failover::FailoverError::from(crate::engine::plan::Refusal::Guard(r));
+            error!("{e}");
+            return FailoverRecord {
+                outcome: failover::Outcome::Refused,
+                error: Some(e.to_string()),
+                dead_master: Some(dead.to_string()),
+                ..FailoverRecord::new(&config.app_name, now_unix())
+            };
+        }
+    }
+    let before = begin(fo, dead).await;
+    let rec = failover::failover(config, fo).await;
+    end(fo, dead, before, rec.outcome).await;
+    rec
 }

@@ -105,6 +105,9 @@ pub enum SwitchError {
         secs: u64,
         answer: Option<String>,
     },
+    /// The fence refused the next phase: the application's leadership (etcd) was lost.
+    #[error("leadership lost before phase {phase} ({why}): the switch stopped there")]
+    LeadershipLost { phase: &'static str, why: String },
     #[error("{what} did not answer in time")]
     Timeout { what: String },
     /// `--skip_lock_all_tables`: someone still writes on the old master.

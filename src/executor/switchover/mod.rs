@@ -57,6 +57,9 @@ pub struct SwitchOptions {
     pub flush_tables: bool,
     pub dry_run: bool,
     pub workdir: PathBuf,
+    /// Leadership of the application through etcd, proven before each phase that changes
+    /// the servers; None: no etcd coordination.
+    pub fence: Option<std::sync::Arc<dyn crate::executor::fence::Fence>>,
 }
 
 /// How a switch ended. Its exit code is `cli::master_switch`'s `switch_exit` (through
@@ -225,6 +228,18 @@ struct Run<'a, W: World> {
 }
 
 impl<W: World> Run<'_, W> {
+    /// The fence, before phase `phase`: a switch that no longer holds the application's
+    /// leadership starts no further phase.
+    async fn still_leading(&self, phase: &'static str) -> Result<(), SwitchError> {
+        let Some(fence) = &self.opts.fence else {
+            return Ok(());
+        };
+        fence.prove().await.map_err(|why| {
+            error!("Not starting phase {phase}: the application's leadership was lost ({why}).");
+            SwitchError::LeadershipLost { phase, why }
+        })
+    }
+
     /// One phase: MHA's `* Phase N: Name Phase..` line, then [`Run::timed`].
     async fn phase<T>(
         &mut self,
@@ -402,6 +417,9 @@ async fn steps<W: World>(run: &mut Run<'_, W>) -> Result<SwitchOutcome, Failure>
         run.rec.plan = Some(p);
         return Ok(SwitchOutcome::DryRun);
     }
+    run.still_leading("2")
+        .await
+        .map_err(|e| settled(e, SwitchState::Checking))?;
     write_marker(
         &opts.workdir,
         &config.app_name,
@@ -437,6 +455,7 @@ async fn to_new_master<W: World>(
     sw: &mut Switch<'_, W::Db>,
 ) -> Result<Cleanup, SwitchError> {
     let (config, opts, w) = (run.config, run.opts, run.world.clone());
+    run.still_leading("3").await?;
     let new_pos: NewMasterPos = run
         .phase(
             "3",
@@ -444,6 +463,7 @@ async fn to_new_master<W: World>(
             phases::switch_master(&w, sw.plan, &sw.blocked, &mut sw.new_master_caught_up),
         )
         .await?;
+    run.still_leading("4").await?;
     let touched = &mut sw.touched;
     run.phase(
         "4",
@@ -451,6 +471,7 @@ async fn to_new_master<W: World>(
         phases::switch_slaves(&w, sw.plan, &sw.blocked, &new_pos, touched),
     )
     .await?;
+    run.still_leading("5").await?;
     run.phase(
         "5",
         "New master cleanup",

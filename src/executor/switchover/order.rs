@@ -6,7 +6,7 @@
 //! tests on real servers.
 
 use super::*;
-use crate::executor::fake::{Fake, Fault, Server, at, first};
+use crate::executor::fake::{Fake, Fault, Lease, Server, at, first};
 use crate::topology::testing;
 
 /// db1 (the master), db2 and db3 (its replicas, caught up).
@@ -242,6 +242,47 @@ async fn a_replica_that_does_not_catch_up_rolls_back_exactly_what_was_done() {
             "db1: read_only=0",
         ]
     );
+}
+
+/// The leadership (etcd) lost before any phase that changes the servers: the switch starts
+/// no further phase. Before phase 2 nothing was touched (refused); after it, exactly what
+/// was done is undone and the new master never takes writes.
+#[tokio::test]
+async fn a_switch_that_lost_its_lease_starts_no_further_phase() {
+    let (_, clean) = clean_switch().await;
+    let mut finished = false;
+    for proofs in 0..6 {
+        let dir = tempfile::tempdir().unwrap();
+        let fence = std::sync::Arc::new(Lease::new(proofs));
+        let (rec, log) = run_switch(world(dir.path()), None, "", |o| o.fence = Some(fence)).await;
+        let Some(error) = rec.error.clone() else {
+            assert_eq!(rec.outcome, SwitchOutcome::Success, "{log:#?}");
+            assert_eq!(proofs, 4, "a proof before phases 2, 3, 4 and 5");
+            finished = true;
+            break;
+        };
+        let phase = (proofs + 2).to_string();
+        let lost = format!("leadership lost before phase {phase} (lease lost)");
+        assert!(error.starts_with(&lost), "{proofs} proofs: {error}");
+        assert!(!rec.phases.iter().any(|p| p.phase == phase), "{rec:?}");
+        if proofs == 0 {
+            assert_eq!(rec.outcome, SwitchOutcome::Refused, "{log:#?}");
+            assert_eq!(log, ["end"]);
+            continue;
+        }
+        assert_eq!(rec.outcome, SwitchOutcome::RolledBack, "{log:#?}");
+        assert_eq!(first(&log, "db2: read_only=0"), None, "{log:#?}");
+        assert_eq!(first(&log, "hook: --command=start"), None, "{log:#?}");
+        // What ran is the clean switch's beginning; the rest is its exact undoing.
+        let done = log.iter().zip(&clean).take_while(|(a, b)| a == b).count();
+        let after: Vec<String> = log[done..]
+            .iter()
+            .filter(|l| *l != "end")
+            .cloned()
+            .collect();
+        assert_eq!(after, inverse(&log[..done]), "{proofs} proofs: {log:#?}");
+    }
+    assert!(finished, "a switch whose lease holds goes to its end");
 }
 
 #[tokio::test]
