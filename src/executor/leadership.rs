@@ -47,6 +47,18 @@ pub struct LeaseFence {
 }
 
 impl LeaseFence {
+    /// The fence of `key` as created at revision `at.1` under lease `at.0`.
+    fn new(etcd: &Arc<Etcd>, key: &str, at: (i64, i64), valid_until: Instant) -> Arc<LeaseFence> {
+        Arc::new(LeaseFence {
+            etcd: etcd.clone(),
+            key: key.to_string(),
+            lease: at.0,
+            create_revision: at.1,
+            valid_until: Mutex::new(valid_until),
+            running: Mutex::new(None),
+        })
+    }
+
     fn valid_until(&self) -> Instant {
         *self.valid_until.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -249,13 +261,7 @@ pub async fn acquire(settings: &EtcdSettings, app: &str, me: String) -> Result<T
             return Err(e);
         }
     };
-    let fence = Arc::new(LeaseFence {
-        etcd: etcd.clone(),
-        key: key.clone(),
-        lease,
-        create_revision,
-        valid_until: Mutex::new(sent + ttl),
-    });
+    let fence = LeaseFence::new(&etcd, &key, (lease, create_revision), sent + ttl);
     info!("etcd: {me} leads now ({key})");
     let keeper = Campaigner {
         etcd,
@@ -342,14 +348,12 @@ impl Campaigner {
         loop {
             match self.etcd.campaign(&self.key, &self.me, lease).await {
                 Ok(Campaign::Won { create_revision }) => {
-                    let fence = Arc::new(LeaseFence {
-                        etcd: self.etcd.clone(),
-                        key: self.key.clone(),
-                        lease,
-                        create_revision,
-                        valid_until: Mutex::new(valid_until),
-                        running: Mutex::new(None),
-                    });
+                    let fence = LeaseFence::new(
+                        &self.etcd,
+                        &self.key,
+                        (lease, create_revision),
+                        valid_until,
+                    );
                     info!("etcd: this manager ({}) leads now ({})", self.me, self.key);
                     let _ = self.tx.send(Role::Leader(fence.clone()));
                     self.lead(&fence).await;
