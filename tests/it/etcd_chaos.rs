@@ -419,8 +419,9 @@ async fn a_leader_cut_off_by_its_network_namespace_stops_acting_and_another_fail
     hosts.cut_manager(a, false);
 }
 
-/// The master and the leader go at the same moment (the leader killed, then cut off): the
-/// manager that leads next finds the master dead at take-over and fails it over, once.
+/// The master and the leader go at the same moment (the leader killed, then cut off): another
+/// manager leads within the TTL + 1 s, finds the master dead at take-over and fails it over,
+/// once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_master_crashes_while_the_leadership_changes_hands() {
     let hosts = Hosts::start();
@@ -435,10 +436,17 @@ async fn the_master_crashes_while_the_leadership_changes_hands() {
         sandbox::fault(c.dir.path(), "server1", Fault::Crash)
             .await
             .unwrap();
+        let gone = Instant::now();
         let b = 1 - a;
         m.daemon(b)
             .expect_nth(LEADS, 1, Duration::from_secs(TTL + 5))
             .await;
+        let took = gone.elapsed();
+        eprintln!(
+            "{} leader: another leads after {took:?}",
+            if cut { "cut-off" } else { "killed" }
+        );
+        assert!(took < Duration::from_secs(TTL + 1), "took {took:?}");
         m.daemon(b)
             .expect_failovers(1, Duration::from_secs(40))
             .await;
