@@ -9,6 +9,7 @@ mod check_ssh;
 mod cli;
 mod conf_host;
 mod etcd;
+mod etcd_tls;
 mod failover;
 mod manager;
 mod many_apps;
