@@ -866,7 +866,7 @@ fn etcd_https(view: &View, app_path: &Path, endpoints: &[String], ctx: &mut Ctx)
         let why = if hostport.is_empty() || hostport.contains('/') {
             Some("not an http://host:port or https://host:port URL".to_string())
         } else if tls {
-            crate::etcd::tls::server_name(hostport).err()
+            crate::tls::server_name(hostport).err()
         } else {
             None
         };
@@ -933,7 +933,7 @@ fn etcd_tls(view: &View, app_path: &Path, https: bool, ctx: &mut Ctx) -> Option<
         },
         _ => return None,
     };
-    if let Err((key, why)) = crate::etcd::tls::client_config(&tls) {
+    if let Err((key, why)) = crate::tls::client_config(&tls.ca_pem, tls.client.as_ref()) {
         let path = view.text(key).unwrap_or_default();
         let why = format!("{}: {why}", home_expand(&path).display());
         ctx.errors.push(view.error_at(key, app_path, why));

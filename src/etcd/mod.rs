@@ -6,8 +6,6 @@
 //! Only what leadership and fencing need: a lease, a key created under it if absent, and a
 //! transaction that proves the key is still ours.
 
-pub mod tls;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -116,7 +114,10 @@ impl Etcd {
             tls: s
                 .tls
                 .as_ref()
-                .map(|t| tls::client_config(t).map_err(|(key, why)| format!("{key}: {why}")))
+                .map(|t| {
+                    crate::tls::client_config(&t.ca_pem, t.client.as_ref())
+                        .map_err(|(key, why)| format!("{key}: {why}"))
+                })
                 .transpose(),
             last_error: std::sync::Mutex::new(None),
         }
@@ -319,7 +320,7 @@ impl Etcd {
             let Some(config) = tls else {
                 return exchange(tcp, req).await;
             };
-            let name = tls::server_name(endpoint)?;
+            let name = crate::tls::server_name(endpoint)?;
             let stream = tokio_rustls::TlsConnector::from(config)
                 .connect(name, tcp)
                 .await

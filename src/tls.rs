@@ -1,10 +1,10 @@
-//! TLS to etcd (`https://` endpoints): rustls with the ring provider, the certificates of
-//! `etcd_cacert` as the only trust anchors, the server name checked against the endpoint's
+//! TLS clients (etcd's `https://` endpoints): rustls with the ring provider, the certificates
+//! of `etcd_cacert` as the only trust anchors, the server name checked against the endpoint's
 //! host (an IP address against the certificate's IP SANs), and the client certificate of
 //! `etcd_cert`/`etcd_key` for etcd's `--client-cert-auth`.
 //!
-//! The configuration check builds the same client configuration when the file is loaded, so
-//! a bad file is a configuration error naming the key; no message here quotes a key file.
+//! A leaf module (config checks the files with it when it loads them, the etcd client
+//! connects with it), so that neither imports the other; no message here quotes a key file.
 
 use std::sync::Arc;
 
@@ -12,7 +12,6 @@ use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 
-use crate::config::EtcdTls;
 use crate::secret::Secret;
 
 /// What is wrong with a PEM text, without quoting it.
@@ -57,14 +56,18 @@ fn roots(pem: &str) -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
-/// The client configuration for `tls`; Err: (the key at fault, why).
-pub fn client_config(tls: &EtcdTls) -> Result<Arc<ClientConfig>, (&'static str, String)> {
+/// The client configuration trusting the CA certificates of `ca_pem`, showing `client` (a
+/// certificate chain and its key, PEM) when asked; Err: (the key at fault, why).
+pub fn client_config(
+    ca_pem: &str,
+    client: Option<&(String, Secret)>,
+) -> Result<Arc<ClientConfig>, (&'static str, String)> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| ("etcd_cacert", e.to_string()))?
-        .with_root_certificates(roots(&tls.ca_pem).map_err(|e| ("etcd_cacert", e))?);
-    let config = match &tls.client {
+        .with_root_certificates(roots(ca_pem).map_err(|e| ("etcd_cacert", e))?);
+    let config = match client {
         None => builder.with_no_client_auth(),
         Some((cert, key)) => {
             let chain = certificates(cert).map_err(|e| ("etcd_cert", e))?;
