@@ -1,7 +1,8 @@
 //! A small etcd v3 client over etcd's JSON gateway (`POST /v3/kv/range`, `/v3/kv/txn`,
 //! `/v3/lease/grant`, `/v3/lease/keepalive`, `/v3/lease/revoke`, `/v3/auth/authenticate`):
-//! HTTP/1.1 through hyper, over TLS for `https://` endpoints ([`crate::tls`]), keys and values base64
-//! in JSON, 64-bit numbers as JSON strings. Why not the gRPC client: docs/several-managers.md.
+//! HTTP/1.1 through hyper, over TLS for `https://` endpoints ([`crate::tls`]), keys and
+//! values base64 in JSON, 64-bit numbers as JSON strings. Why not the gRPC client:
+//! docs/several-managers.md.
 //!
 //! Only what leadership and fencing need: a lease, a key created under it if absent, and a
 //! transaction that proves the key is still ours.
