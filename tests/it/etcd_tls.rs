@@ -102,10 +102,16 @@ async fn managers_lead_and_stand_by_through_etcd_over_tls_with_client_certificat
         assert!(!out.contains(LEADS), "{out}");
         assert!(!out.contains("Phase 1"), "{out}");
     }
-    // Refused at every retry (each third of the TTL), logged once.
+    // Refused at every retry (each third of the TTL), logged when the reason changes only
+    // (a loaded machine may add a timeout in between).
     for m in [&w, &n, &x] {
         let out = m.output();
-        assert_eq!(out.matches("etcd unreachable").count(), 1, "{out}");
+        let warned: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.split_once(" WARN etcd: ").map(|(_, w)| w))
+            .collect();
+        assert!(!warned.is_empty(), "{out}");
+        assert!(warned.windows(2).all(|w| w[0] != w[1]), "{out}");
     }
     // The key file's content is never logged.
     let key = std::fs::read_to_string(tls.path().join("client.key")).unwrap();
