@@ -10,6 +10,7 @@
 //! - `ssh`: the SSH seam (russh: public-key auth, known_hosts checks, exec with timeouts).
 //! - `secret`: a value that is never printed.
 //! - `telemetry`: the manager's /metrics (Prometheus), /status and /health over HTTP.
+//! - `tls`: TLS client configuration (rustls with ring) and PEM checks, for etcd's `https://`.
 
 pub mod binlog;
 pub mod cli;
@@ -25,4 +26,5 @@ pub mod sql;
 pub mod ssh;
 pub mod status;
 pub mod telemetry;
+pub mod tls;
 pub mod topology;

@@ -561,7 +561,7 @@ pub static KEYS: &[KeyDef] = &[
         App,
         List,
         "",
-        "Coordination of several managers through etcd (off when empty): the etcd members' client URLs, `http://host:port`, comma-separated. See [several-managers.md](several-managers.md).",
+        "Coordination of several managers through etcd (off when empty): the etcd members' client URLs, `http://host:port` or (with `etcd_cacert`) `https://host:port`, comma-separated. See [several-managers.md](several-managers.md).",
     )),
     ext(k(
         "etcd_prefix",
@@ -604,6 +604,27 @@ pub static KEYS: &[KeyDef] = &[
         Text,
         "",
         "Environment variable holding the password of `etcd_user`.",
+    )),
+    ext(k(
+        "etcd_cacert",
+        App,
+        Text,
+        "",
+        "PEM file of the CA certificate(s) that signed the etcd members' server certificates (etcdctl's `--cacert`); required with `https://` endpoints, the only certificates trusted there. The server name checked is the endpoint's host (an IP address against the certificate's IP SANs).",
+    )),
+    ext(k(
+        "etcd_cert",
+        App,
+        Text,
+        "",
+        "PEM file of the client certificate mha shows etcd (etcdctl's `--cert`), for etcd's `--client-cert-auth`; with `etcd_key`.",
+    )),
+    ext(k(
+        "etcd_key",
+        App,
+        Text,
+        "",
+        "PEM file of the private key of `etcd_cert` (etcdctl's `--key`); a secret: never logged, readable by the manager's user only.",
     )),
     // Timeouts: every wait of the manager that is not derived from ping_interval. Defaults
     // are the values mha hard-coded before they became settings.

@@ -101,13 +101,24 @@ pub struct AppSettings {
 /// (docs/several-managers.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EtcdSettings {
-    /// Client URLs, `http://host:port`.
+    /// Client URLs, all `http://host:port` or all `https://host:port`.
     pub endpoints: Vec<String>,
     /// Key prefix; the application's keys are `PREFIX/APP/...`.
     pub prefix: String,
     pub lease_ttl: Duration,
     pub user: Option<String>,
     pub password: Option<crate::secret::Secret>,
+    /// TLS (`https://` endpoints); None: plain HTTP.
+    pub tls: Option<EtcdTls>,
+}
+
+/// `etcd_cacert`, `etcd_cert` and `etcd_key`, read (and checked) when the file is loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EtcdTls {
+    /// PEM of the CA certificate(s) trusted to sign the etcd members' certificates.
+    pub ca_pem: String,
+    /// The client certificate chain and its private key, both PEM, if etcd asks for one.
+    pub client: Option<(String, crate::secret::Secret)>,
 }
 
 /// Every bound on a wait that is not derived from `ping_interval` (those that are, the

@@ -338,6 +338,21 @@ impl View<'_> {
         }
     }
 
+    /// An error about `key` at the line that set it (the application's file when unset).
+    fn error_at(&self, key: &str, app_path: &Path, why: String) -> ConfigError {
+        let (file, line, block) = match self.lookup(key).map(|(_, origin, _)| origin) {
+            Some(Origin::GlobalFile { file, line } | Origin::ServerDefault { file, line }) => {
+                (file, line, "server default".to_string())
+            }
+            Some(Origin::ServerBlock { file, block, line }) => (file, line, block),
+            _ => (app_path.to_path_buf(), None, "server default".to_string()),
+        };
+        ConfigError::new(file, why)
+            .line(line)
+            .block(&block)
+            .key(key)
+    }
+
     /// The secret `base` from the most specific layer that gives it in any of its three forms.
     fn secret(&self, base: &str, ctx: &mut Ctx) -> Option<(Secret, Origin)> {
         let forms = [
@@ -810,9 +825,8 @@ fn effective_block(
     }
 }
 
-/// The `etcd_*` keys; None when `etcd_endpoints` is empty. Only `http://` endpoints: the
-/// client speaks plain HTTP to etcd's JSON gateway (docs/several-managers.md says how to reach
-/// a TLS-only cluster).
+/// The `etcd_*` keys; None when `etcd_endpoints` is empty. The endpoints are all `http://`
+/// or all `https://` (TLS, with `etcd_cacert`).
 fn etcd_settings(view: &View, app_path: &Path, ctx: &mut Ctx) -> Option<EtcdSettings> {
     let endpoints: Vec<String> = view
         .list("etcd_endpoints")
@@ -823,25 +837,8 @@ fn etcd_settings(view: &View, app_path: &Path, ctx: &mut Ctx) -> Option<EtcdSett
     if endpoints.is_empty() {
         return None;
     }
-    let file = view
-        .lookup("etcd_endpoints")
-        .and_then(|(_, _, f)| f.map(Path::to_path_buf))
-        .unwrap_or_else(|| app_path.to_path_buf());
-    for e in &endpoints {
-        let hostport = e.strip_prefix("http://").unwrap_or_default();
-        if hostport.is_empty() || hostport.contains('/') {
-            ctx.errors.push(
-                ConfigError::new(
-                    &file,
-                    format!(
-                        "`{e}` is not an http://host:port URL (TLS endpoints are not supported: \
-                         see docs/several-managers.md)"
-                    ),
-                )
-                .key("etcd_endpoints"),
-            );
-        }
-    }
+    let tls = etcd_https(view, app_path, &endpoints, ctx)
+        .and_then(|https| etcd_tls(view, app_path, https, ctx));
     Some(EtcdSettings {
         endpoints,
         prefix: view
@@ -852,5 +849,114 @@ fn etcd_settings(view: &View, app_path: &Path, ctx: &mut Ctx) -> Option<EtcdSett
         lease_ttl: view.secs("etcd_lease_ttl"),
         user: view.text("etcd_user"),
         password: view.secret("etcd_password", ctx).map(|s| s.0),
+        tls,
     })
+}
+
+/// Whether the endpoints are `https://` ones; each is checked, and a mix is refused (None).
+fn etcd_https(view: &View, app_path: &Path, endpoints: &[String], ctx: &mut Ctx) -> Option<bool> {
+    let (mut http, mut https) = (false, false);
+    for e in endpoints {
+        let (tls, hostport) = match (e.strip_prefix("http://"), e.strip_prefix("https://")) {
+            (Some(h), _) => (false, h),
+            (_, Some(h)) => (true, h),
+            _ => (false, ""),
+        };
+        (http, https) = (http || !tls, https || tls);
+        let why = if hostport.is_empty() || hostport.contains('/') {
+            Some("not an http://host:port or https://host:port URL".to_string())
+        } else if tls {
+            crate::tls::server_name(hostport).err()
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            let e = view.error_at("etcd_endpoints", app_path, format!("`{e}`: {why}"));
+            ctx.errors.push(e);
+        }
+    }
+    if http && https {
+        let why = "mixes http:// and https:// URLs; give every member's URL with the same scheme";
+        ctx.errors
+            .push(view.error_at("etcd_endpoints", app_path, why.into()));
+        return None;
+    }
+    Some(https)
+}
+
+/// `etcd_cacert`, `etcd_cert` and `etcd_key`, read and checked: refused with `http://`
+/// endpoints, `etcd_cacert` required with `https://` ones.
+fn etcd_tls(view: &View, app_path: &Path, https: bool, ctx: &mut Ctx) -> Option<EtcdTls> {
+    const KEYS: [&str; 3] = ["etcd_cacert", "etcd_cert", "etcd_key"];
+    let [ca, cert, key] = KEYS.map(|k| view.text(k));
+    let mut fail = |key: &str, why: &str| ctx.errors.push(view.error_at(key, app_path, why.into()));
+    if !https {
+        for k in KEYS.iter().filter(|k| view.text(k).is_some()) {
+            fail(
+                k,
+                "is set but etcd_endpoints are not https:// URLs; use https:// or remove it",
+            );
+        }
+        return None;
+    }
+    let Some(ca) = ca else {
+        let why = "https:// URLs need etcd_cacert (the PEM file of the CA that signed the \
+                   etcd members' certificates)";
+        fail("etcd_endpoints", why);
+        return None;
+    };
+    if cert.is_some() != key.is_some() {
+        let set = if cert.is_some() {
+            "etcd_cert"
+        } else {
+            "etcd_key"
+        };
+        fail(
+            set,
+            "etcd_cert and etcd_key go together: set both or neither",
+        );
+        return None;
+    }
+    let ca = pem_file(view, app_path, "etcd_cacert", &ca, ctx);
+    let client = cert.zip(key).map(|(cert, key)| {
+        let cert = pem_file(view, app_path, "etcd_cert", &cert, ctx);
+        (cert, pem_file(view, app_path, "etcd_key", &key, ctx))
+    });
+    let tls = match (ca, client) {
+        (Some(ca_pem), None) => EtcdTls {
+            ca_pem,
+            client: None,
+        },
+        (Some(ca_pem), Some((Some(cert), Some(key)))) => EtcdTls {
+            ca_pem,
+            client: Some((cert, Secret::new(key))),
+        },
+        _ => return None,
+    };
+    if let Err((key, why)) = crate::tls::client_config(&tls.ca_pem, tls.client.as_ref()) {
+        let path = view.text(key).unwrap_or_default();
+        let why = format!("{}: {why}", home_expand(&path).display());
+        ctx.errors.push(view.error_at(key, app_path, why));
+        return None;
+    }
+    Some(tls)
+}
+
+/// The text of the PEM file that `key` names (`etcd_key`'s is a secret: a warning if every
+/// user can read it).
+fn pem_file(view: &View, app_path: &Path, key: &str, path: &str, ctx: &mut Ctx) -> Option<String> {
+    let path = home_expand(path);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            if key == "etcd_key" {
+                ctx.warn_if_world_readable(&path, key);
+            }
+            Some(text)
+        }
+        Err(e) => {
+            let why = format!("cannot read {}: {e}", path.display());
+            ctx.errors.push(view.error_at(key, app_path, why));
+            None
+        }
+    }
 }

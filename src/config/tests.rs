@@ -921,3 +921,147 @@ fn server_side_waits_are_whole_seconds_rounded_up() {
         assert_eq!(Timeouts::whole_secs(d), want, "{d:?}");
     }
 }
+
+/// Made by the openssl CLI in `dir`: ca.pem (a self-signed CA), client.pem and client.key
+/// (a client certificate and its key), other.key (a key of no certificate), junk.pem.
+fn tls_files(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the openssl CLI (Debian: openssl)");
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    for (name, cn) in [("ca", "/CN=test-ca"), ("client", "/CN=mha")] {
+        let (key, pem) = (format!("{name}.key"), format!("{name}.pem"));
+        let mut args = vec!["req", "-x509", "-days", "2", "-subj", cn];
+        args.extend(ec);
+        args.extend(["-keyout", &key, "-out", &pem]);
+        openssl(&args);
+    }
+    let other = ["genpkey", "-algorithm", "EC", "-out", "other.key"];
+    openssl(&[&other[..], &["-pkeyopt", "ec_paramgen_curve:P-256"]].concat());
+    write(dir, "junk.pem", "hello\n");
+}
+
+#[test]
+fn etcd_tls_keys_are_checked_when_the_file_loads() {
+    let pems = tempfile::tempdir().unwrap();
+    tls_files(pems.path());
+    let d = pems.path().to_string_lossy().to_string();
+    let no_pem = "holds no PEM certificate (-----BEGIN CERTIFICATE-----)";
+    let cases: &[(&str, &str)] = &[
+        (
+            "etcd_endpoints=https://127.0.0.1:2379\n",
+            "D/app1.cnf:2: [server default] etcd_endpoints: https:// URLs need etcd_cacert (the PEM file of the CA that signed the etcd members' certificates)",
+        ),
+        (
+            "etcd_endpoints=http://a:2379,https://b:2379\netcd_cacert=P/ca.pem\n",
+            "D/app1.cnf:2: [server default] etcd_endpoints: mixes http:// and https:// URLs; give every member's URL with the same scheme",
+        ),
+        (
+            "etcd_endpoints=http://a:2379\netcd_cacert=P/ca.pem\n",
+            "D/app1.cnf:3: [server default] etcd_cacert: is set but etcd_endpoints are not https:// URLs; use https:// or remove it",
+        ),
+        (
+            "etcd_endpoints=https://bad!host:2379\netcd_cacert=P/ca.pem\n",
+            "D/app1.cnf:2: [server default] etcd_endpoints: `https://bad!host:2379`: the host `bad!host` is neither an IP address nor a DNS name",
+        ),
+        (
+            "etcd_endpoints=https://a:2379\netcd_cacert=P/nope.pem\n",
+            "D/app1.cnf:3: [server default] etcd_cacert: cannot read P/nope.pem: No such file or directory (os error 2)",
+        ),
+        (
+            "etcd_endpoints=https://a:2379\netcd_cacert=P/junk.pem\n",
+            &format!("D/app1.cnf:3: [server default] etcd_cacert: P/junk.pem: {no_pem}"),
+        ),
+        (
+            "etcd_endpoints=https://a:2379\netcd_cacert=P/ca.key\n",
+            &format!("D/app1.cnf:3: [server default] etcd_cacert: P/ca.key: {no_pem}"),
+        ),
+        (
+            "etcd_endpoints=https://a:2379\netcd_cacert=P/ca.pem\netcd_cert=P/client.pem\n",
+            "D/app1.cnf:4: [server default] etcd_cert: etcd_cert and etcd_key go together: set both or neither",
+        ),
+        (
+            "etcd_endpoints=https://a:2379\netcd_cacert=P/ca.pem\netcd_key=P/client.key\n",
+            "D/app1.cnf:4: [server default] etcd_key: etcd_cert and etcd_key go together: set both or neither",
+        ),
+        (
+            "etcd_endpoints=https://a:2379\netcd_cacert=P/ca.pem\netcd_cert=P/client.key\netcd_key=P/client.key\n",
+            &format!("D/app1.cnf:4: [server default] etcd_cert: P/client.key: {no_pem}"),
+        ),
+        (
+            "etcd_endpoints=https://a:2379\netcd_cacert=P/ca.pem\netcd_cert=P/client.pem\netcd_key=P/client.pem\n",
+            "D/app1.cnf:5: [server default] etcd_key: P/client.pem: holds no PEM private key (-----BEGIN PRIVATE KEY-----, RSA PRIVATE KEY or EC PRIVATE KEY)",
+        ),
+        (
+            "etcd_endpoints=https://a:2379\netcd_cacert=P/ca.pem\netcd_cert=P/client.pem\netcd_key=P/other.key\n",
+            "D/app1.cnf:5: [server default] etcd_key: P/other.key: is not the key of the certificate in etcd_cert",
+        ),
+    ];
+    for (keys, want) in cases {
+        let text = format!(
+            "[server default]\n{}[server1]\nhostname=h\n",
+            keys.replace("P/", &format!("{d}/"))
+        );
+        let got: Vec<String> = errors("app1.cnf", &text)
+            .into_iter()
+            .map(|e| e.replace(&d, "P"))
+            .collect();
+        assert_eq!(got, [*want], "{keys}");
+    }
+}
+
+#[test]
+fn etcd_tls_loads_with_a_ca_and_a_client_certificate_and_hides_the_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    tls_files(dir.path());
+    let p = |f: &str| dir.path().join(f).display().to_string();
+    std::fs::set_permissions(p("client.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let app = write(
+        dir.path(),
+        "app1.toml",
+        &format!(
+            "[server_default]\netcd_endpoints = \"https://127.0.0.1:2379, https://[::1]:2379\"\n\
+             etcd_cacert = \"{}\"\netcd_cert = \"{}\"\netcd_key = \"{}\"\n\n[server1]\nhostname = \"h\"\n",
+            p("ca.pem"),
+            p("client.pem"),
+            p("client.key")
+        ),
+    );
+    let loaded = load(&app, &no_global()).unwrap();
+    let etcd = loaded.config.app.etcd.as_ref().unwrap();
+    let tls = etcd.tls.as_ref().unwrap();
+    let key = std::fs::read_to_string(p("client.key")).unwrap();
+    assert_eq!(tls.ca_pem, std::fs::read_to_string(p("ca.pem")).unwrap());
+    assert_eq!(tls.client.as_ref().unwrap().1.expose(), key);
+    assert!(!format!("{:?}", loaded.config).contains(key.lines().nth(1).unwrap()));
+    assert_eq!(
+        loaded.warnings,
+        [format!(
+            "{} holds a secret (etcd_key) and is readable by every user; run: chmod o-r {}",
+            p("client.key"),
+            p("client.key")
+        )]
+    );
+    // Without a client certificate too.
+    let text = std::fs::read_to_string(&app).unwrap();
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("etcd_ce") && !l.starts_with("etcd_key"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&app, text).unwrap();
+    let loaded = load(&app, &no_global()).unwrap();
+    assert_eq!(loaded.config.app.etcd.unwrap().tls.unwrap().client, None);
+}

@@ -1,18 +1,22 @@
 //! A small etcd v3 client over etcd's JSON gateway (`POST /v3/kv/range`, `/v3/kv/txn`,
 //! `/v3/lease/grant`, `/v3/lease/keepalive`, `/v3/lease/revoke`, `/v3/auth/authenticate`):
-//! plain HTTP/1.1 through hyper, keys and values base64 in JSON, 64-bit numbers as JSON
-//! strings. Why not the gRPC client: docs/several-managers.md.
+//! HTTP/1.1 through hyper, over TLS for `https://` endpoints ([`crate::tls`]), keys and
+//! values base64 in JSON, 64-bit numbers as JSON strings. Why not the gRPC client:
+//! docs/several-managers.md.
 //!
 //! Only what leadership and fencing need: a lease, a key created under it if absent, and a
 //! transaction that proves the key is still ours.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::config::EtcdSettings;
 use crate::secret::Secret;
@@ -61,6 +65,10 @@ pub struct Etcd {
     /// The endpoint that answered last, asked first: a member that is down costs one
     /// timeout, not one per request.
     preferred: std::sync::atomic::AtomicUsize,
+    /// Plain HTTP, TLS, or why TLS cannot be set up (each request then fails with it).
+    tls: Result<Option<Arc<rustls::ClientConfig>>, String>,
+    /// The last failure logged: a failure is logged when it differs from the last one.
+    last_error: std::sync::Mutex<Option<String>>,
 }
 
 fn b64(s: &str) -> String {
@@ -96,7 +104,10 @@ impl Etcd {
             endpoints: s
                 .endpoints
                 .iter()
-                .map(|e| e.trim_start_matches("http://").to_string())
+                .map(|e| {
+                    let e = e.trim_start_matches("http://");
+                    e.trim_start_matches("https://").to_string()
+                })
                 .collect(),
             timeout,
             credentials: s
@@ -105,6 +116,15 @@ impl Etcd {
                 .map(|u| (u, s.password.clone().unwrap_or_else(|| Secret::new("")))),
             token: tokio::sync::Mutex::new(None),
             preferred: std::sync::atomic::AtomicUsize::new(0),
+            tls: s
+                .tls
+                .as_ref()
+                .map(|t| {
+                    crate::tls::client_config(&t.ca_pem, t.client.as_ref())
+                        .map_err(|(key, why)| format!("{key}: {why}"))
+                })
+                .transpose(),
+            last_error: std::sync::Mutex::new(None),
         }
     }
 
@@ -216,6 +236,12 @@ impl Etcd {
     /// POST `body` to `path` on the first endpoint that answers, the last one that did first;
     /// with credentials, a token is fetched first and fetched again once if etcd no longer takes it.
     async fn call(&self, path: &str, body: Value) -> Result<Value, EtcdError> {
+        let r = self.call_any(path, body).await;
+        self.log_change(r.as_ref().err());
+        r
+    }
+
+    async fn call_any(&self, path: &str, body: Value) -> Result<Value, EtcdError> {
         use std::sync::atomic::Ordering;
         let mut tried = Vec::new();
         let n = self.endpoints.len();
@@ -239,15 +265,30 @@ impl Etcd {
         Err(EtcdError::Unreachable(tried.join("; ")))
     }
 
+    /// Log a failure unlike the last one (a certificate refused, etcd down), and the first
+    /// success after failures: once each, not at every retry.
+    fn log_change(&self, error: Option<&EtcdError>) {
+        let mut last = self.last_error.lock().unwrap_or_else(|e| e.into_inner());
+        let now = error.map(ToString::to_string);
+        if *last == now {
+            return;
+        }
+        match &now {
+            Some(e) => tracing::warn!("etcd: {e}"),
+            None => tracing::info!("etcd: answering again"),
+        }
+        *last = now;
+    }
+
     async fn call_on(&self, endpoint: &str, path: &str, body: &Value) -> Result<Value, EtcdError> {
         let token = self.token(endpoint).await?;
-        match post(endpoint, path, body, token.as_deref(), self.timeout).await {
+        match self.post(endpoint, path, body, token.as_deref()).await {
             Err(EtcdError::Refused { message, .. })
                 if token.is_some() && message.contains("token") =>
             {
                 *self.token.lock().await = None;
                 let token = self.token(endpoint).await?;
-                post(endpoint, path, body, token.as_deref(), self.timeout).await
+                self.post(endpoint, path, body, token.as_deref()).await
             }
             r => r,
         }
@@ -260,31 +301,26 @@ impl Etcd {
         let mut token = self.token.lock().await;
         if token.is_none() {
             let body = json!({"name": user, "password": password.expose()});
-            let r = post(endpoint, "/v3/auth/authenticate", &body, None, self.timeout).await?;
+            let r = self
+                .post(endpoint, "/v3/auth/authenticate", &body, None)
+                .await?;
             *token = r["token"].as_str().map(str::to_string);
         }
         Ok(token.clone())
     }
 }
 
-/// One request on a new connection (a handful per lease period: no pool needed).
-async fn post(
-    endpoint: &str,
-    path: &str,
-    body: &Value,
-    token: Option<&str>,
-    timeout: Duration,
-) -> Result<Value, EtcdError> {
-    let unreachable = |e: String| EtcdError::Unreachable(e);
-    let exchange = async {
-        let tcp = tokio::net::TcpStream::connect(endpoint)
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        let io = hyper_util::rt::TokioIo::new(tcp);
-        let (mut send, conn) = hyper::client::conn::http1::handshake(io)
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        let driver = tokio::spawn(conn);
+impl Etcd {
+    /// One request on a new connection (a handful per lease period: no pool needed), over
+    /// TLS when the endpoints are `https://`.
+    async fn post(
+        &self,
+        endpoint: &str,
+        path: &str,
+        body: &Value,
+        token: Option<&str>,
+    ) -> Result<Value, EtcdError> {
+        let tls = self.tls.clone().map_err(EtcdError::Unreachable)?;
         let mut req = hyper::Request::post(path)
             .header("host", endpoint)
             .header("content-type", "application/json");
@@ -293,29 +329,72 @@ async fn post(
         }
         let req = req
             .body(Full::new(Bytes::from(body.to_string())))
-            .map_err(|e| unreachable(e.to_string()))?;
-        let resp = send
-            .send_request(req)
+            .map_err(|e| EtcdError::Unreachable(e.to_string()))?;
+        let exchange = async {
+            let tcp = tokio::net::TcpStream::connect(endpoint)
+                .await
+                .map_err(|e| e.to_string())?;
+            let Some(config) = tls else {
+                return exchange(tcp, req).await;
+            };
+            let name = crate::tls::server_name(endpoint)?;
+            let stream = tokio_rustls::TlsConnector::from(config)
+                .connect(name, tcp)
+                .await
+                .map_err(|e| format!("TLS handshake: {}", chain(&e)))?;
+            exchange(stream, req).await
+        };
+        let timeout = self.timeout;
+        let (status, bytes) = tokio::time::timeout(timeout, exchange)
             .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        let status = resp.status().as_u16();
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| unreachable(e.to_string()))?
-            .to_bytes();
-        driver.abort();
-        Ok::<_, EtcdError>((status, bytes))
-    };
-    let (status, bytes) = tokio::time::timeout(timeout, exchange)
+            .map_err(|_| EtcdError::Unreachable(format!("no answer within {timeout:?}")))?
+            .map_err(EtcdError::Unreachable)?;
+        answer(endpoint, status, &bytes)
+    }
+}
+
+/// An error and its sources, `: `-separated (hyper and rustls say the cause in a source).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(e) = source {
+        let next = e.to_string();
+        if !s.ends_with(&next) {
+            s = format!("{s}: {next}");
+        }
+        source = e.source();
+    }
+    s
+}
+
+/// Send `req` on `io` and read the whole answer: (status, body).
+async fn exchange<I>(io: I, req: hyper::Request<Full<Bytes>>) -> Result<(u16, Bytes), String>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
-        .map_err(|_| unreachable(format!("no answer within {timeout:?}")))??;
+        .map_err(|e| chain(&e))?;
+    let driver = tokio::spawn(conn);
+    let resp = send.send_request(req).await.map_err(|e| chain(&e))?;
+    let status = resp.status().as_u16();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| chain(&e))?
+        .to_bytes();
+    driver.abort();
+    Ok((status, bytes))
+}
+
+/// The gateway's JSON answer, or the error it says.
+fn answer(endpoint: &str, status: u16, bytes: &[u8]) -> Result<Value, EtcdError> {
     let answer = |why: String| EtcdError::Answer {
         endpoint: endpoint.to_string(),
         why,
     };
-    let v: Value = serde_json::from_slice(&bytes).map_err(|e| answer(e.to_string()))?;
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| answer(e.to_string()))?;
     if status != 200 || v.get("error").is_some() && v.get("result").is_none() {
         let message = v["message"]
             .as_str()

@@ -29,6 +29,12 @@ pub struct EtcdServer {
 
 impl EtcdServer {
     pub fn start() -> EtcdServer {
+        Self::spawn("http", &["127.0.0.1"], &[])
+    }
+
+    /// etcd's client URLs `SCHEME://HOST:PORT` for each of `hosts` (one port; the first one
+    /// advertised), its peer URL plain HTTP, and `extra` flags.
+    fn spawn(scheme: &str, hosts: &[&str], extra: &[String]) -> EtcdServer {
         let ports = bed::port_block();
         let dir = tempfile::Builder::new()
             .prefix("mha-it-etcd-")
@@ -36,15 +42,20 @@ impl EtcdServer {
             .unwrap();
         let (client, peer) = (ports.base, ports.base + 1);
         let url = |p: u16| format!("http://127.0.0.1:{p}");
+        let urls: Vec<String> = hosts
+            .iter()
+            .map(|h| format!("{scheme}://{h}:{client}"))
+            .collect();
         let log = std::fs::File::create(dir.path().join("etcd.log")).unwrap();
         let child = Command::new("etcd")
             .args(["--name", "m1", "--data-dir"])
             .arg(dir.path().join("data"))
-            .args(["--listen-client-urls", &url(client)])
-            .args(["--advertise-client-urls", &url(client)])
+            .args(["--listen-client-urls", &urls.join(",")])
+            .args(["--advertise-client-urls", &urls[0]])
             .args(["--listen-peer-urls", &url(peer)])
             .args(["--initial-advertise-peer-urls", &url(peer)])
             .args(["--initial-cluster", &format!("m1={}", url(peer))])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -72,6 +83,96 @@ impl Drop for EtcdServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+impl EtcdServer {
+    /// One etcd member serving TLS with the certificates of [`tls_files`] on 127.0.0.1 and
+    /// on 127.0.0.2 (same port; its certificate names 127.0.0.1 only), asking clients for a
+    /// certificate of the same CA (`--client-cert-auth`).
+    pub fn start_tls(tls: &Path) -> EtcdServer {
+        let f = |name: &str| tls.join(name).to_string_lossy().into_owned();
+        let flags = [
+            ("--cert-file", f("server.pem")),
+            ("--key-file", f("server.key")),
+            ("--trusted-ca-file", f("ca.pem")),
+            ("--client-cert-auth", "true".into()),
+        ];
+        let extra: Vec<String> = flags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        Self::spawn("https", &["127.0.0.1", "127.0.0.2"], &extra)
+    }
+}
+
+/// Made by the openssl CLI in a tempdir: ca.pem/ca.key (a CA), server.pem/server.key (etcd's
+/// certificate, IP SAN 127.0.0.1, signed by the CA), client.pem/client.key (a client
+/// certificate signed by the CA), other-ca.pem (another CA, which signed nothing here).
+pub fn tls_files() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("mha-it-etcd-tls-")
+        .tempdir()
+        .unwrap();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("the openssl CLI (Debian: apt-get install openssl)");
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    };
+    let req = |name: &str, subject: &str| -> Vec<String> {
+        [
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            subject,
+            "-keyout",
+            &format!("{name}.key"),
+            "-days",
+            "2",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    for ca in ["ca", "other-ca"] {
+        let mut args = req(ca, &format!("/CN=mha test {ca}"));
+        args.extend(["-x509".into(), "-out".into(), format!("{ca}.pem")]);
+        openssl(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    let leaves = [
+        (
+            "server",
+            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n",
+        ),
+        ("client", "extendedKeyUsage=clientAuth\n"),
+    ];
+    for (leaf, ext) in leaves {
+        std::fs::write(dir.path().join(format!("{leaf}.ext")), ext).unwrap();
+        let mut args = req(leaf, &format!("/CN=mha test {leaf}"));
+        args.extend(["-out".into(), format!("{leaf}.csr")]);
+        openssl(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{leaf}.csr"),
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &format!("{leaf}.ext"),
+            "-out",
+            &format!("{leaf}.pem"),
+        ]);
+    }
+    dir
 }
 
 /// A TCP forwarder to etcd that can be cut: then it takes connections and answers nothing

@@ -11,6 +11,7 @@ mod conf_host;
 mod etcd;
 mod etcd_chaos;
 mod etcd_switch;
+mod etcd_tls;
 mod failover;
 mod manager;
 mod many_apps;
