@@ -4,12 +4,9 @@
 //! then fails a crashed master over; the block period holds across managers. Cut-offs and
 //! three etcd members, on hosts in network namespaces: etcd_chaos.rs.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use mha::sandbox::{self, Fault, Mode};
