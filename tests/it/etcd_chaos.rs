@@ -1,12 +1,14 @@
 //! Several managers, each on a host of its own (a network namespace), coordinated through a
-//! three-member etcd cluster whose members have hosts of their own as well: the servers are
-//! on 198.18.0.11-13, the managers on .14-.16, the etcd members on .17-.19, all on one bridge.
-//! A manager is cut off from etcd by blackhole routes in its namespace (it still reaches every
-//! server); an etcd member is cut off by pulling its cable.
+//! three-member etcd cluster whose members have hosts of their own as well. A lane is nine
+//! hosts on one bridge: the servers on 198.18.0.11-13, the managers on .14-.16, the etcd
+//! members on .17-.19 (a second lane: .20-.28). A manager is cut off from etcd by blackhole
+//! routes in its namespace (it still reaches every server); an etcd member is cut off by
+//! pulling its cable.
 //!
 //! The tests: a leader cut off from etcd stops acting while another takes over and is the only
 //! one to fail over; the master crashes while the leadership changes hands (the leader killed,
-//! or cut off, at the same moment): exactly one failover; and 20 seeded random schedules of
+//! or cut off, at the same moment): exactly one failover; a failover whose manager dies half
+//! way is run again only when nothing was changed yet; and 20 seeded random schedules of
 //! manager kills, cut-offs, etcd member partitions and a master crash: never two failovers,
 //! every acknowledged write kept. `MHA_CHAOS_SEEDS=a..b` runs other seeds.
 
@@ -39,59 +41,97 @@ impl Drop for Member {
     }
 }
 
-/// The hosts: servers, managers and etcd members in namespaces. The members go before the
-/// network (fields drop in order).
-struct Hosts {
+/// Hosts in namespaces: one or more lanes, each with its servers, managers and etcd
+/// members (9 hosts). The members go before the network (fields drop in order).
+struct Net {
     _members: Vec<Member>,
     net: Network,
     _dir: tempfile::TempDir,
 }
 
-fn host_ip(i: usize) -> String {
-    format!("198.18.0.{}", 11 + i)
-}
+/// Hosts per lane.
+const LANE: usize = SERVERS + MANAGERS + MEMBERS;
 
-fn member_ip(j: usize) -> String {
-    host_ip(SERVERS + MANAGERS + j)
-}
-
-fn manager_ns(i: usize) -> String {
-    format!("mhait-n{}", SERVERS + i + 1)
-}
-
-impl Hosts {
-    fn start() -> Hosts {
+impl Net {
+    fn start(lanes: usize) -> Net {
         assert!(bed::can_use_netns(), "network namespace tests need root");
-        let net = Network::new(SERVERS + MANAGERS + MEMBERS);
+        let net = Network::new(LANE * lanes);
         let dir = tempfile::Builder::new()
             .prefix("mha-it-etcd3-")
             .tempdir()
             .unwrap();
-        let cluster: Vec<String> = (0..MEMBERS)
-            .map(|j| format!("e{j}=http://{}:2380", member_ip(j)))
-            .collect();
-        let members = (0..MEMBERS)
-            .map(|j| start_member(&net, dir.path(), j, &cluster.join(",")))
-            .collect();
-        let hosts = Hosts {
+        let mut members = vec![];
+        for k in 0..lanes {
+            let lane = Hosts {
+                net: &net,
+                base: k * LANE,
+            };
+            let cluster: Vec<String> = (0..MEMBERS)
+                .map(|j| format!("e{j}=http://{}:2380", lane.member_ip(j)))
+                .collect();
+            for j in 0..MEMBERS {
+                members.push(start_member(&lane, dir.path(), j, &cluster.join(",")));
+            }
+        }
+        let start = Instant::now();
+        for k in 0..lanes {
+            let lane = Hosts {
+                net: &net,
+                base: k * LANE,
+            };
+            while !(0..MEMBERS).all(|j| healthy(&lane.member_ip(j))) {
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "etcd cluster not healthy"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        Net {
             _members: members,
             net,
             _dir: dir,
-        };
-        let start = Instant::now();
-        while !(0..MEMBERS).all(|j| healthy(&member_ip(j))) {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "etcd cluster not healthy"
-            );
-            std::thread::sleep(Duration::from_millis(100));
         }
-        hosts
+    }
+
+    fn lane(&self, k: usize) -> Hosts<'_> {
+        Hosts {
+            net: &self.net,
+            base: k * LANE,
+        }
+    }
+}
+
+/// One lane's hosts: the servers on its first three, then the managers, then etcd members.
+struct Hosts<'a> {
+    net: &'a Network,
+    base: usize,
+}
+
+impl Hosts<'_> {
+    fn ip(&self, k: usize) -> String {
+        format!("198.18.0.{}", 11 + self.base + k)
+    }
+
+    fn member_ip(&self, j: usize) -> String {
+        self.ip(SERVERS + MANAGERS + j)
+    }
+
+    fn member_ips(&self) -> Vec<String> {
+        (0..MEMBERS).map(|j| self.member_ip(j)).collect()
+    }
+
+    fn manager_ns(&self, i: usize) -> String {
+        self.net.hosts[self.base + SERVERS + i].netns.clone()
+    }
+
+    fn servers(&self) -> Vec<mha::sandbox::NodeHost> {
+        self.net.hosts[self.base..self.base + SERVERS].to_vec()
     }
 
     fn endpoints(&self) -> String {
         (0..MEMBERS)
-            .map(|j| format!("http://{}:2379", member_ip(j)))
+            .map(|j| format!("http://{}:2379", self.member_ip(j)))
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -100,8 +140,8 @@ impl Hosts {
     fn cut_manager(&self, i: usize, cut: bool) {
         for j in 0..MEMBERS {
             let verb = if cut { "add" } else { "del" };
-            let route = format!("{}/32", member_ip(j));
-            let ns = manager_ns(i);
+            let route = format!("{}/32", self.member_ip(j));
+            let ns = self.manager_ns(i);
             let args = [
                 "netns",
                 "exec",
@@ -122,7 +162,7 @@ impl Hosts {
 
     /// Pull (or plug back) etcd member `j`'s cable.
     fn cut_member(&self, j: usize, cut: bool) {
-        let i = SERVERS + MANAGERS + j;
+        let i = self.base + SERVERS + MANAGERS + j;
         if cut {
             self.net.unplug(i);
         } else {
@@ -131,14 +171,19 @@ impl Hosts {
     }
 }
 
-fn start_member(net: &Network, dir: &std::path::Path, j: usize, cluster: &str) -> Member {
-    let ip = member_ip(j);
+fn start_member(lane: &Hosts, dir: &std::path::Path, j: usize, cluster: &str) -> Member {
+    let ip = lane.member_ip(j);
+    let name = format!("e{}-{j}", lane.base / LANE);
     let url = |p: u16| format!("http://{ip}:{p}");
-    let log = std::fs::File::create(dir.join(format!("etcd-{j}.log"))).unwrap();
+    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
     let child = Command::new("ip")
-        .args(["netns", "exec", &net.hosts[SERVERS + MANAGERS + j].netns])
+        .args([
+            "netns",
+            "exec",
+            &lane.net.hosts[lane.base + SERVERS + MANAGERS + j].netns,
+        ])
         .args(["etcd", "--name", &format!("e{j}"), "--data-dir"])
-        .arg(dir.join(format!("e{j}")))
+        .arg(dir.join(&name))
         .args(["--listen-client-urls", &url(2379)])
         .args(["--advertise-client-urls", &url(2379)])
         .args(["--listen-peer-urls", &url(2380)])
@@ -173,12 +218,12 @@ fn healthy(ip: &str) -> bool {
     http(ip, "GET", "/health", "").is_some_and(|b| b.contains("\"true\""))
 }
 
-/// The value of `key`, asked of any member that answers.
-fn etcd_get(key: &str) -> Option<String> {
+/// The value of `key`, asked of any of `members` that answers.
+fn etcd_get(members: &[String], key: &str) -> Option<String> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let body = format!("{{\"key\":\"{}\"}}", b64.encode(key));
-    (0..MEMBERS).find_map(|j| {
-        let r = http(&member_ip(j), "POST", "/v3/kv/range", &body)?;
+    members.iter().find_map(|ip| {
+        let r = http(ip, "POST", "/v3/kv/range", &body)?;
         let v: serde_json::Value = serde_json::from_str(&r).ok()?;
         let value = v["kvs"][0]["value"].as_str()?;
         Some(String::from_utf8_lossy(&b64.decode(value).ok()?).into_owned())
@@ -191,6 +236,9 @@ struct Managers {
     /// The application's etcd_prefix: one per set-up, so that keys left by an earlier one
     /// (a lease not yet expired, its last failover) are not this one's.
     prefix: String,
+    /// The lane's etcd members and the managers' namespaces.
+    members: Vec<String>,
+    namespaces: Vec<String>,
     conf: PathBuf,
     dir: PathBuf,
     daemons: Vec<Option<Daemon>>,
@@ -199,7 +247,7 @@ struct Managers {
 }
 
 impl Managers {
-    fn start(c: &Cluster, hosts: &Hosts, n: usize) -> Managers {
+    fn start(c: &Cluster, hosts: &Hosts<'_>, n: usize) -> Managers {
         static SET_UPS: AtomicU64 = AtomicU64::new(0);
         let prefix = format!("/mha-{}", SET_UPS.fetch_add(1, Ordering::SeqCst));
         let conf = crate::etcd::conf_at(c, "app1.toml", &hosts.endpoints());
@@ -211,6 +259,8 @@ impl Managers {
         std::fs::write(&conf, text).unwrap();
         let mut m = Managers {
             prefix,
+            members: hosts.member_ips(),
+            namespaces: (0..n).map(|i| hosts.manager_ns(i)).collect(),
             conf,
             dir: c.dir.path().to_path_buf(),
             daemons: (0..n).map(|_| None).collect(),
@@ -237,7 +287,7 @@ impl Managers {
             "--last_failover_minute=0",
         ];
         self.logs.push(log.clone());
-        self.daemons[i] = Some(Daemon::start_in(&manager_ns(i), &args, log));
+        self.daemons[i] = Some(Daemon::start_in(&self.namespaces[i], &args, log));
     }
 
     fn kill(&mut self, i: usize) {
@@ -253,7 +303,7 @@ impl Managers {
 
     /// The manager that leads now, by the pid in the leader key.
     fn leader(&self) -> Option<usize> {
-        let value = etcd_get(&format!("{}/app1/leader", self.prefix))?;
+        let value = etcd_get(&self.members, &format!("{}/app1/leader", self.prefix))?;
         let pid: u32 = value.rsplit(':').next()?.parse().ok()?;
         self.daemons
             .iter()
@@ -303,8 +353,8 @@ const COMPLETED: &str = "completed successfully";
 
 /// A cluster in the servers' namespaces with the acked table, the managers started, one
 /// leading and monitoring, the others standing by, and a write load on the master.
-async fn set_up(hosts: &Hosts, managers: usize) -> (Cluster, Managers, bed::Writer) {
-    let c = Cluster::start_on(2, Mode::Gtid, hosts.net.hosts[..SERVERS].to_vec()).await;
+async fn set_up(hosts: &Hosts<'_>, managers: usize) -> (Cluster, Managers, bed::Writer) {
+    let c = Cluster::start_on(2, Mode::Gtid, hosts.servers()).await;
     c.create_acked_table().await;
     c.wait_acked_table("server3", Duration::from_secs(10)).await;
     let m = Managers::start(&c, hosts, managers);
@@ -380,7 +430,8 @@ async fn settle(m: &Managers, timeout: Duration) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_cut_off_by_its_network_namespace_stops_acting_and_another_fails_over() {
-    let hosts = Hosts::start();
+    let net = Net::start(1);
+    let hosts = net.lane(0);
     let (c, m, w) = set_up(&hosts, 3).await;
     let a = m.leader().unwrap();
     hosts.cut_manager(a, true);
@@ -424,7 +475,8 @@ async fn a_leader_cut_off_by_its_network_namespace_stops_acting_and_another_fail
 /// once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_master_crashes_while_the_leadership_changes_hands() {
-    let hosts = Hosts::start();
+    let net = Net::start(1);
+    let hosts = net.lane(0);
     for cut in [false, true] {
         let (c, mut m, w) = set_up(&hosts, 2).await;
         let a = m.leader().unwrap();
@@ -551,7 +603,7 @@ enum Ending {
     Reported,
 }
 
-async fn apply(act: Act, hosts: &Hosts, c: &Cluster, m: &mut Managers, cut: &mut Vec<usize>) {
+async fn apply(act: Act, hosts: &Hosts<'_>, c: &Cluster, m: &mut Managers, cut: &mut Vec<usize>) {
     let resolve = |who: Who, m: &Managers| match who {
         Who::Manager(i) => Some(i),
         Who::Leader => m.leader(),
@@ -578,7 +630,7 @@ async fn apply(act: Act, hosts: &Hosts, c: &Cluster, m: &mut Managers, cut: &mut
     }
 }
 
-async fn run_schedule(hosts: &Hosts, seed: u64) -> Ending {
+async fn run_schedule(hosts: &Hosts<'_>, seed: u64) -> Ending {
     let (n, events) = schedule(seed);
     eprintln!("seed {seed}: {n} managers, {events:?}");
     let (c, mut m, w) = set_up(hosts, n).await;
@@ -617,16 +669,38 @@ fn seeds() -> std::ops::Range<u64> {
         .unwrap_or(1..21)
 }
 
+/// Schedules run on two lanes at once (each its own servers, managers and etcd): most of a
+/// schedule is waiting, not work.
+const LANES: usize = 2;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_schedules_of_kills_partitions_and_a_crash_never_fail_over_twice() {
-    let hosts = Hosts::start();
-    let mut endings = vec![];
-    for seed in seeds() {
-        let started = Instant::now();
-        let ending = run_schedule(&hosts, seed).await;
-        eprintln!("seed {seed}: {ending:?} in {:?}", started.elapsed());
-        endings.push(ending);
-    }
+    let net = Net::start(LANES);
+    let queue = std::sync::Mutex::new(seeds().collect::<std::collections::VecDeque<u64>>());
+    let results = std::sync::Mutex::new(vec![]);
+    let lane = |k: usize| {
+        let (net, queue, results) = (&net, &queue, &results);
+        async move {
+            let hosts = net.lane(k);
+            loop {
+                let Some(seed) = queue.lock().unwrap().pop_front() else {
+                    return;
+                };
+                let started = Instant::now();
+                let ending = run_schedule(&hosts, seed).await;
+                eprintln!(
+                    "seed {seed} (lane {k}): {ending:?} in {:?}",
+                    started.elapsed()
+                );
+                results.lock().unwrap().push((seed, ending));
+            }
+        }
+    };
+    tokio::join!(lane(0), lane(1));
+    let mut results = results.into_inner().unwrap();
+    results.sort_by_key(|r| r.0);
+    assert_eq!(results.len(), seeds().count());
+    let endings: Vec<Ending> = results.into_iter().map(|r| r.1).collect();
     let promoted: Vec<&str> = endings
         .iter()
         .filter_map(|e| match e {
