@@ -5,7 +5,7 @@
 //! `PREFIX/APP/last_failover` as a manager's is; and an unreachable etcd refuses before
 //! anything is touched.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -169,10 +169,9 @@ impl Drop for HeldSwitch {
     }
 }
 
-/// No manager runs: the switch leads while it runs (a manager started meanwhile stands by),
-/// switches under load, and gives the leadership up at once when it ends.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_online_switch_holds_the_leadership_and_a_manager_started_meanwhile_stands_by() {
+/// etcd, a cluster whose online-change hook holds a switch, its configuration with etcd, and
+/// an application writing to the master.
+async fn held_switch_under_load() -> (EtcdServer, Cluster, PathBuf, bed::Writer) {
     let etcd = EtcdServer::start();
     let c = Cluster::start(2, Mode::Gtid).await;
     HeldSwitch::hook(&c);
@@ -181,6 +180,14 @@ async fn an_online_switch_holds_the_leadership_and_a_manager_started_meanwhile_s
     c.wait_acked_table("server2", T).await;
     let w = crate::switchover::app_writer(&c, "server1").await;
     w.wait_acked(20, T).await;
+    (etcd, c, conf, w)
+}
+
+/// No manager runs: the switch leads while it runs (a manager started meanwhile stands by),
+/// switches under load, and gives the leadership up at once when it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_online_switch_holds_the_leadership_and_a_manager_started_meanwhile_stands_by() {
+    let (_etcd, c, conf, w) = held_switch_under_load().await;
 
     let switch = HeldSwitch::start(&c, &conf, &["--orig_master_is_new_slave"]).await;
     let holder = etcd_get(&conf, "/mha/app1/leader").await.unwrap();
@@ -335,14 +342,7 @@ fn an_unreachable_etcd_refuses_naming_the_endpoint() {
 /// phase 3 fails, and the switch is rolled back instead of going on unfenced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_switch_that_loses_etcd_midway_is_rolled_back() {
-    let etcd = EtcdServer::start();
-    let c = Cluster::start(2, Mode::Gtid).await;
-    HeldSwitch::hook(&c);
-    let conf = etcd::conf(&c, "app1.toml", etcd.client_port);
-    c.create_acked_table().await;
-    c.wait_acked_table("server2", T).await;
-    let w = crate::switchover::app_writer(&c, "server1").await;
-    w.wait_acked(20, T).await;
+    let (etcd, c, conf, w) = held_switch_under_load().await;
 
     let switch = HeldSwitch::start(&c, &conf, &[]).await;
     drop(etcd);
