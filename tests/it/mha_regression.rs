@@ -1491,3 +1491,48 @@ async fn regr_master_master_three_tiers_dead_standby_refuses() {
     assert_master(&c, "server3", "server2").await;
     eprintln!("test took {:?}", started.elapsed());
 }
+
+/// t_mm_subm_dead (GTID): M and S1 replicate from each other, S2 and S3 under M; S1 (the
+/// read-only standby master) stopped. check_repl and the manager refuse with either
+/// configuration, and again once M is read-only as well. There MHA's manager with
+/// multi_tier_slave=1 took the dead S1 for the master and promoted M; mha's manager does not
+/// fail over a master dead at its start (docs/coming-from-mha.md), and the operator's
+/// `master_switch --master_state=dead` naming S1 does what MHA's manager did: M is promoted,
+/// S2 and S3 keep replicating from it with every row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regr_master_master_dead_standby() {
+    let started = Instant::now();
+    let c = Cluster::start(3, Mode::Gtid).await;
+    seed(&c, &["server2", "server3", "server4"]).await;
+    ins(&c, 2, 2).await;
+    point(&c, "server1", "server2", "current_pos").await;
+    read_only(&c, false, true).await;
+    let default = conf(&c, "app1.toml", "", &[], &[]);
+    let multi = conf(&c, "multi.toml", "multi_tier_slave = 1\n", &[], &[]);
+    sandbox::fault(c.dir.path(), "server2", Fault::Stop)
+        .await
+        .unwrap();
+    for f in [&default, &multi] {
+        both_refuse(&c, f, "S1 dead");
+    }
+    c.exec("server1", "SET GLOBAL read_only = 1").await;
+    for f in [&default, &multi] {
+        let text = both_refuse(&c, f, "S1 dead, M read-only");
+        assert!(text.contains("the master is not reachable"), "{text}");
+    }
+    let out = bed::switch_dead_command(&multi, &c, "server2")
+        .args(["--output", "json"])
+        .output()
+        .unwrap();
+    let (text, err) = bed::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{err}");
+    let rec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(ends_with_port(&rec["new_master"], &c, "server1"), "{text}");
+    assert_eq!(
+        c.value("server1", "SELECT @@read_only").await.as_deref(),
+        Some("0")
+    );
+    probe(&c, "server1").await;
+    check(&c, &["server1", "server3", "server4"], 3).await;
+    eprintln!("test took {:?}", started.elapsed());
+}

@@ -567,12 +567,14 @@ pub(super) struct Applied {
 /// transaction whose end never arrived), polling every 20 ms (MHA polled every second). A
 /// delayed replica (`delayed`) is read once, not waited for: its SQL thread would apply what
 /// it received only after MASTER_DELAY seconds.
+/// `at`: the replica's index in the facts, and its own server_id when known.
 pub(super) async fn wait_applied(
     w: impl World,
     s: &ServerConfig,
-    idx: usize,
+    at: (usize, Option<u32>),
     delayed: bool,
 ) -> PResult<Applied> {
+    let (idx, own_id) = at;
     let mut db = session(&w, s).await?;
     let started = Instant::now();
     let mut last_exec: Option<BinlogPos> = None;
@@ -616,24 +618,32 @@ pub(super) async fn wait_applied(
             .and_then(|t| MariaGtidPos::parse(&t).ok())
             .map(GtidPos::MariaDb)
             .filter(|p| !p.is_empty() && st.uses_gtid());
+        // "Slave has read all relay log; ..." (MariaDB, MySQL before 8.0.22),
+        // "Replica has read all relay log; ..." (MySQL 8.0.22+).
+        let idle = ["Slave_SQL_Running_State", "Replica_SQL_Running_State"]
+            .iter()
+            .find_map(|k| row.get(*k).cloned().flatten())
+            .is_some_and(|state| state.contains("read all relay log"));
+        let consumed = st.exec_pos == st.read_pos
+            || (idle
+                && last_exec == st.exec_pos
+                && stable_since.elapsed() > Duration::from_millis(300));
         let applied = match &received {
             // Applied means gtid_slave_pos reached it: with parallel replication the SQL
             // thread reads all of the relay log while workers still apply, so its state and
-            // a steady position prove nothing.
+            // a steady position prove nothing. A GTID of this server's own (a master-master
+            // pair's writes coming back from the other side) is skipped by the IO thread and
+            // never reaches gtid_slave_pos: in its domain the relay log consumed is the proof.
+            Some(GtidPos::MariaDb(io)) => {
+                let (own, foreign) = split_own(io, own_id);
+                gtid_var(&mut db, "gtid_slave_pos")
+                    .await?
+                    .covers(&GtidPos::MariaDb(foreign))
+                    && (own.is_empty() || consumed)
+            }
             Some(io) => gtid_var(&mut db, "gtid_slave_pos").await?.covers(io),
             // File/position replication (no Gtid_IO_Pos): the positions, as before.
-            None => {
-                // "Slave has read all relay log; ..." (MariaDB, MySQL before 8.0.22),
-                // "Replica has read all relay log; ..." (MySQL 8.0.22+).
-                let idle = ["Slave_SQL_Running_State", "Replica_SQL_Running_State"]
-                    .iter()
-                    .find_map(|k| row.get(*k).cloned().flatten())
-                    .is_some_and(|state| state.contains("read all relay log"));
-                st.exec_pos == st.read_pos
-                    || (idle
-                        && last_exec == st.exec_pos
-                        && stable_since.elapsed() > Duration::from_millis(300))
-            }
+            None => consumed,
         };
         if applied {
             // The status read above may predate the last commit (a worker may have finished
@@ -659,6 +669,16 @@ pub(super) async fn wait_applied(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A received MariaDB position split into the GTIDs this server originated (`own_id`) and
+/// the others.
+fn split_own(io: &MariaGtidPos, own_id: Option<u32>) -> (MariaGtidPos, MariaGtidPos) {
+    let (own, foreign) =
+        io.0.iter()
+            .map(|(k, v)| (*k, *v))
+            .partition(|((_, server), _)| Some(*server) == own_id);
+    (MariaGtidPos(own), MariaGtidPos(foreign))
 }
 
 /// An SQL thread stopped without an error (by hand, or STOP SLAVE SQL_THREAD) is started
@@ -905,12 +925,13 @@ pub(super) async fn phase3_1<W: World>(
     let mut set = JoinSet::new();
     for &i in &facts.replicas {
         let s = run.server(facts.topo.servers[i].order).clone();
-        let delayed = facts.topo.servers[i]
-            .alive()
+        let alive = facts.topo.servers[i].alive();
+        let delayed = alive
             .and_then(|o| o.replica.as_ref())
             .is_some_and(|r| r.sql_delay > 0);
+        let own = alive.map(|o| o.server_id);
         let w = run.world.clone();
-        set.spawn(async move { wait_applied(w, &s, i, delayed).await });
+        set.spawn(async move { wait_applied(w, &s, (i, own), delayed).await });
     }
     let mut applied = Vec::new();
     while let Some(r) = set.join_next().await {
@@ -1668,4 +1689,20 @@ pub(super) async fn phase5(
         }
     }
     Ok(done(start_failed, notes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replicas_own_gtids_are_split_from_what_it_must_apply() {
+        let io = MariaGtidPos::parse("0-1-12,1-2-7,2-1-3").unwrap();
+        let (own, foreign) = split_own(&io, Some(1));
+        assert_eq!(own.to_string(), "0-1-12,2-1-3");
+        assert_eq!(foreign.to_string(), "1-2-7");
+        let (own, foreign) = split_own(&io, None);
+        assert!(own.is_empty());
+        assert_eq!(foreign, io);
+    }
 }
