@@ -75,18 +75,34 @@ impl LeaseFence {
         (self.key.as_str(), self.lease, self.create_revision)
     }
 
-    /// The failover record says `phase` (in the same transaction as the proof).
-    async fn prove_and_record(&self, record: SharedFailover) -> Result<(), String> {
-        let value = serde_json::to_string(&record).unwrap_or_default();
-        match self
-            .etcd
-            .put_if_holds(&self.last_failover_key(), Some(&value), self.at())
-            .await
-        {
+    /// This manager's clock: a lease not renewed within its TTL proves nothing, whatever
+    /// etcd would say.
+    fn clock(&self) -> Result<(), String> {
+        if Instant::now() >= self.valid_until() {
+            return Err("the etcd lease was not renewed within its TTL".into());
+        }
+        Ok(())
+    }
+
+    /// etcd's answer to a transaction conditioned on the election key as this manager
+    /// created it.
+    fn verdict(&self, r: Result<bool, EtcdError>) -> Result<(), String> {
+        match r {
             Ok(true) => Ok(()),
             Ok(false) => Err(format!("{} is no longer this manager's", self.key)),
             Err(e) => Err(e.to_string()),
         }
+    }
+
+    /// Write the failover record (None: remove it) while this manager leads, in one
+    /// transaction that is also the proof.
+    async fn put_record(&self, f: Option<&SharedFailover>) -> Result<(), String> {
+        let value = f.map(|f| serde_json::to_string(f).unwrap_or_default());
+        let r = self
+            .etcd
+            .put_if_holds(&self.last_failover_key(), value.as_deref(), self.at())
+            .await;
+        self.verdict(r)
     }
 }
 
@@ -111,16 +127,7 @@ impl Fence for LeaseFence {
             *self.running() = f
                 .clone()
                 .filter(|f| f.state == crate::executor::fence::SharedState::Running);
-            let value = f.map(|f| serde_json::to_string(&f).unwrap_or_default());
-            match self
-                .etcd
-                .put_if_holds(&self.last_failover_key(), value.as_deref(), self.at())
-                .await
-            {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(format!("{} is no longer this manager's", self.key)),
-                Err(e) => Err(e.to_string()),
-            }
+            self.put_record(f.as_ref()).await
         })
     }
 
@@ -131,26 +138,23 @@ impl Fence for LeaseFence {
                 ..r
             });
             match record {
-                Some(r) if Instant::now() < self.valid_until() => self.prove_and_record(r).await,
-                _ => self.prove().await,
+                Some(r) => {
+                    self.clock()?;
+                    self.put_record(Some(&r)).await
+                }
+                None => self.prove().await,
             }
         })
     }
 
     fn prove(&self) -> Proof<'_> {
         Box::pin(async move {
-            if Instant::now() >= self.valid_until() {
-                return Err("the etcd lease was not renewed within its TTL".into());
-            }
-            match self
+            self.clock()?;
+            let r = self
                 .etcd
                 .holds(&self.key, self.lease, self.create_revision)
-                .await
-            {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(format!("{} is no longer this manager's", self.key)),
-                Err(e) => Err(e.to_string()),
-            }
+                .await;
+            self.verdict(r)
         })
     }
 }

@@ -1209,18 +1209,38 @@ async fn regr_online_switch_busy_new_master_then_no_repl_credentials() {
 /// MHA's 3-tier set-up (GTID): row 2, then S2 (server3) replicates from S1 (server2):
 /// M -> S1 -> S2, M -> S3. With `mm`, M also replicates from S1 and S1 is read-only first
 /// (t_online_mm_3tier*). Returns the default and the multi_tier_slave=1 configurations.
-async fn three_tiers(c: &Cluster, mm: bool) -> (PathBuf, PathBuf) {
+/// Rows 1-2 everywhere; with `mm`, M also replicates from S1 (S1 read-only, M writable).
+/// The default configuration and the one with multi_tier_slave=1.
+async fn rows_and_confs(c: &Cluster, mm: bool) -> (PathBuf, PathBuf) {
     seed(c, &["server2", "server3", "server4"]).await;
     ins(c, 2, 2).await;
     if mm {
         point(c, "server1", "server2", "current_pos").await;
         read_only(c, false, true).await;
     }
-    point(c, "server3", "server2", "slave_pos").await;
-    assert_master(c, "server3", "server2").await;
     let default = conf(c, "app1.toml", "", &[], &[]);
     let multi = conf(c, "multi.toml", "multi_tier_slave = 1\n", &[], &[]);
     (default, multi)
+}
+
+/// `rows_and_confs`, and S2 moved under S1.
+async fn three_tiers(c: &Cluster, mm: bool) -> (PathBuf, PathBuf) {
+    let confs = rows_and_confs(c, mm).await;
+    point(c, "server3", "server2", "slave_pos").await;
+    assert_master(c, "server3", "server2").await;
+    confs
+}
+
+/// S1, the pair's read-only standby, stopped: check_repl and the manager refuse with either
+/// configuration. Then M is made read-only as well.
+async fn stop_the_standby_then_make_m_read_only(c: &Cluster, confs: [&Path; 2]) {
+    sandbox::fault(c.dir.path(), "server2", Fault::Stop)
+        .await
+        .unwrap();
+    for f in confs {
+        both_refuse(c, f, "S1 dead");
+    }
+    c.exec("server1", "SET GLOBAL read_only = 1").await;
 }
 
 const TIER: &str = "a replica of a replica needs multi_tier_slave=1";
@@ -1470,13 +1490,7 @@ async fn regr_master_master_three_tiers_dead_standby_refuses() {
     let started = Instant::now();
     let c = Cluster::start(3, Mode::Gtid).await;
     let (default, multi) = three_tiers(&c, true).await;
-    sandbox::fault(c.dir.path(), "server2", Fault::Stop)
-        .await
-        .unwrap();
-    for f in [&default, &multi] {
-        both_refuse(&c, f, "S1 dead");
-    }
-    c.exec("server1", "SET GLOBAL read_only = 1").await;
+    stop_the_standby_then_make_m_read_only(&c, [&default, &multi]).await;
     both_refuse(&c, &default, "S1 dead, M read-only");
     sandbox::fault(c.dir.path(), "server1", Fault::Crash)
         .await
@@ -1503,19 +1517,8 @@ async fn regr_master_master_three_tiers_dead_standby_refuses() {
 async fn regr_master_master_dead_standby() {
     let started = Instant::now();
     let c = Cluster::start(3, Mode::Gtid).await;
-    seed(&c, &["server2", "server3", "server4"]).await;
-    ins(&c, 2, 2).await;
-    point(&c, "server1", "server2", "current_pos").await;
-    read_only(&c, false, true).await;
-    let default = conf(&c, "app1.toml", "", &[], &[]);
-    let multi = conf(&c, "multi.toml", "multi_tier_slave = 1\n", &[], &[]);
-    sandbox::fault(c.dir.path(), "server2", Fault::Stop)
-        .await
-        .unwrap();
-    for f in [&default, &multi] {
-        both_refuse(&c, f, "S1 dead");
-    }
-    c.exec("server1", "SET GLOBAL read_only = 1").await;
+    let (default, multi) = rows_and_confs(&c, true).await;
+    stop_the_standby_then_make_m_read_only(&c, [&default, &multi]).await;
     for f in [&default, &multi] {
         let text = both_refuse(&c, f, "S1 dead, M read-only");
         assert!(text.contains("the master is not reachable"), "{text}");
